@@ -1,0 +1,87 @@
+//! `arbiter`: the command-line entry point. Parses arguments, calls the
+//! libraries, prints their results. No judging logic lives here.
+
+mod cmd;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Arbiter judges infrastructure-as-code changes: policies, critics, a
+/// confidence score and a decision (approve, review, reject).
+#[derive(Parser)]
+#[command(name = "arbiter", version, about, long_about = None, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 approve/success, 1 error, 2 needs review, 3 rejected.\n\n\
+Start with:\n  terraform plan -out=tfplan && terraform show -json tfplan > plan.json\n  arbiter evaluate plan.json --stack stack.toml"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Judge a plan offline: decision, confidence, findings (exit 0/2/3).
+    Evaluate(cmd::evaluate::EvaluateArgs),
+    /// Work with your own Rego policies (`arbiter policy test DIR`).
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCommand),
+    /// Browse the built-in rule pack (`list`, `show ID`, `export DIR`).
+    #[command(subcommand)]
+    Rules(cmd::rules::RulesCommand),
+}
+
+fn main() -> ExitCode {
+    // A bug must still end in a one-line error and exit code 1, not a trace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let loc = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: internal error{loc}: {msg} (please report this)");
+    }));
+    let cli = Cli::parse();
+    let result = std::panic::catch_unwind(|| match cli.command {
+        Command::Evaluate(args) => cmd::evaluate::run(args),
+        Command::Policy(c) => cmd::policy::run(c),
+        Command::Rules(c) => cmd::rules::run(c),
+    });
+    match result {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(e)) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::from(1)
+        }
+        Err(_) => ExitCode::from(1),
+    }
+}
+
+/// `anyhow` chains on one line: "reading plan p.json: line 3 column 5: …".
+fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

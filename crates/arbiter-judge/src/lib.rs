@@ -1,0 +1,505 @@
+//! `evaluate(plan, stack, policies) → Verdict`: the one entry point for judging
+//! a change. Reads nothing from disk but what it is given, prints nothing.
+//!
+//! Pipeline: plan model → dependency graph → built-in rule pack → blast radius
+//! → user policies (which may read the critics' results) → security and policy
+//! critics → confidence → tiered decision → explanation → redaction of every
+//! sensitive value.
+//!
+//! Architecture invariant: the decision is made here and only here; a
+//! policy or critic error is an error (fail closed), never an approval.
+
+pub mod stack;
+
+use arbiter_critics::{
+    combine, BlastRadiusCritic, Critic, CriticOutput, Environment, PolicyCritic, ReviewContext,
+    SecurityCritic, StackContext,
+};
+use arbiter_plan::{attribute_changes, Action, DependencyGraph, Plan, PlanError};
+use arbiter_policy::{LoadedFiles, PolicyError, RuleOverrides, RulePack, UserPolicies};
+use arbiter_verdict::{
+    ActionSummary, AttributeDelta, ChangeRelation, ChangeView, CostSummary, CriticReport, Decision,
+    Effect, Finding, PlanInfo, Severity, StackInfo, Verdict,
+};
+pub use stack::StackConfig;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Most attribute changes listed per resource in a verdict.
+pub const MAX_ATTRIBUTES_PER_CHANGE: usize = 50;
+
+/// Why a change could not be judged.
+#[derive(Debug, Error)]
+pub enum JudgeError {
+    /// The plan could not be read.
+    #[error("reading plan: {0}")]
+    Plan(#[from] PlanError),
+    /// Policies could not be loaded or evaluated.
+    #[error("{0}")]
+    Policy(#[from] PolicyError),
+    /// The stack configuration is invalid.
+    #[error("{0}")]
+    Stack(String),
+}
+
+/// What to load besides the built-in rule pack.
+#[derive(Debug, Clone, Default)]
+pub struct JudgeConfig {
+    /// `--policy` directories or files.
+    pub policy_paths: Vec<PathBuf>,
+    /// Conftest-style packages to evaluate (default `main`).
+    pub namespaces: Vec<String>,
+    /// Skip the built-in rule pack entirely.
+    pub no_builtin_rules: bool,
+}
+
+/// A plan ready to judge: the model and, for policies that want the whole
+/// document, its text.
+pub struct PlanInput {
+    /// Decoded JSON text of the plan.
+    pub text: String,
+    /// The parsed model.
+    pub plan: Plan,
+}
+
+impl PlanInput {
+    /// Decodes and parses plan bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<PlanInput, PlanError> {
+        let text = arbiter_plan::decode::decode_text(bytes)?.into_owned();
+        let plan = arbiter_plan::read_plan_str(&text)?;
+        Ok(PlanInput { text, plan })
+    }
+
+    /// Reads a plan file (size-limited).
+    pub fn from_file(path: &std::path::Path) -> Result<PlanInput, PlanError> {
+        let limit = arbiter_plan::read::max_plan_bytes();
+        let meta = std::fs::metadata(path)?;
+        if meta.is_dir() {
+            return Err(PlanError::Io(std::io::Error::other(
+                "is a directory, not a plan file",
+            )));
+        }
+        if meta.len() > limit {
+            return Err(PlanError::TooLarge {
+                size: meta.len(),
+                limit,
+            });
+        }
+        PlanInput::from_bytes(&std::fs::read(path)?)
+    }
+}
+
+/// Compiled policies and critics; build once, judge many plans.
+#[derive(Clone)]
+pub struct Judge {
+    pack: Option<RulePack>,
+    user: Option<UserPolicies>,
+}
+
+impl Judge {
+    /// Loads and compiles the rule pack and the user's policies.
+    pub fn new(cfg: &JudgeConfig) -> Result<Judge, JudgeError> {
+        let files = if cfg.policy_paths.is_empty() {
+            LoadedFiles::default()
+        } else {
+            arbiter_policy::load_paths(&cfg.policy_paths, false)?
+        };
+        let replacements: Vec<_> = files
+            .modules
+            .iter()
+            .filter(|m| {
+                arbiter_policy::rulepack::package_of(&m.text).is_some_and(|p| {
+                    p.starts_with("arbiter.rules.") || p.starts_with("arbiter.lib")
+                })
+            })
+            .cloned()
+            .collect();
+        let pack = if cfg.no_builtin_rules {
+            None
+        } else {
+            Some(RulePack::with_replacements(&replacements)?)
+        };
+        let user = UserPolicies::compile(&files, &cfg.namespaces)?;
+        Ok(Judge {
+            pack,
+            user: if user.is_empty() { None } else { Some(user) },
+        })
+    }
+
+    /// The rule pack in use, if any.
+    pub fn rule_pack(&self) -> Option<&RulePack> {
+        self.pack.as_ref()
+    }
+
+    /// Judges a plan against a stack. Deterministic for the same inputs.
+    pub fn evaluate(&self, input: &PlanInput, stack: &StackConfig) -> Result<Verdict, JudgeError> {
+        stack.validate().map_err(JudgeError::Stack)?;
+        let plan = &input.plan;
+        let overrides = overrides(stack)?;
+        if let Some(pack) = &self.pack {
+            overrides.check_against(pack)?;
+        }
+        let graph = plan
+            .configuration
+            .as_ref()
+            .map(DependencyGraph::from_configuration)
+            .unwrap_or_default();
+        let ctx_stack = StackContext {
+            name: stack.name.clone(),
+            environment: Environment::parse(stack.environment.as_deref()),
+            labels: stack.labels.clone(),
+            monthly_budget_usd: stack.monthly_budget_usd,
+        };
+        let stack_json = serde_json::json!({
+            "name": stack.name,
+            "environment": stack.environment,
+            "labels": stack.labels,
+            "monthly_budget_usd": stack.monthly_budget_usd,
+            "auto_apply_threshold": stack.threshold(),
+        });
+        let summary = summarize(plan);
+
+        // 1. Built-in rules.
+        let rule_findings = match &self.pack {
+            Some(pack) => pack.evaluate(plan, &stack_json, &overrides)?,
+            None => Vec::new(),
+        };
+        // 2. Critics that need no policy results.
+        let empty: Vec<Finding> = Vec::new();
+        let pre_ctx = ReviewContext {
+            plan,
+            graph: &graph,
+            stack: &ctx_stack,
+            rule_findings: &rule_findings,
+            policy_findings: &empty,
+        };
+        let blast = BlastRadiusCritic.review(&pre_ctx);
+        let cost = CostSummary {
+            computed: false,
+            note: Some("no pricing catalogue in this build; cost figures are not computed".into()),
+            ..CostSummary::default()
+        };
+        // 3. User policies, with the evaluation context.
+        let policy_findings = match &self.user {
+            Some(user) => {
+                let context = serde_json::json!({
+                    "stack": stack_json,
+                    "summary": summary,
+                    "cost": cost,
+                    "critics": {"blast_radius": {"risk": blast.risk, "summary": blast.summary}},
+                    "rules": {"findings": rule_findings.iter().filter(|f| f.relation == ChangeRelation::Introduced).map(|f| serde_json::json!({
+                        "rule_id": f.rule_id, "effect": f.effect, "severity": f.severity, "address": f.address})).collect::<Vec<_>>()},
+                    "principal": null,
+                });
+                let doc = arbiter_policy::plan_document(&input.text)?;
+                user.evaluate(&doc, &context, &spacelift_metadata(plan, stack))?
+            }
+            None => Vec::new(),
+        };
+        // 4. Critics on the findings.
+        let ctx = ReviewContext {
+            plan,
+            graph: &graph,
+            stack: &ctx_stack,
+            rule_findings: &rule_findings,
+            policy_findings: &policy_findings,
+        };
+        let mut outputs: Vec<(&'static str, CriticOutput)> =
+            vec![("security", SecurityCritic.review(&ctx))];
+        if self.user.is_some() {
+            outputs.push(("policy", PolicyCritic.review(&ctx)));
+        }
+        outputs.push(("blast_radius", blast));
+
+        let critic_outputs: Vec<CriticOutput> = outputs.iter().map(|(_, o)| o.clone()).collect();
+        let (confidence, contributions) = combine(&critic_outputs);
+        let mut costs: BTreeMap<(usize, usize), f64> = BTreeMap::new();
+        for c in contributions {
+            costs.insert((c.critic, c.finding), c.points);
+        }
+        let mut findings = Vec::new();
+        let mut critics = Vec::new();
+        for (ci, (name, out)) in outputs.into_iter().enumerate() {
+            critics.push(CriticReport {
+                name: name.to_string(),
+                risk: out.risk,
+                findings: out.findings.len(),
+                summary: out.summary,
+            });
+            for (fi, wf) in out.findings.into_iter().enumerate() {
+                let mut f = wf.finding;
+                f.confidence_cost = costs.get(&(ci, fi)).copied().unwrap_or(0.0);
+                findings.push(f);
+            }
+        }
+        findings.sort_by(|a, b| {
+            a.effect
+                .cmp(&b.effect)
+                .then(b.confidence_cost.total_cmp(&a.confidence_cost))
+                .then(a.severity.cmp(&b.severity))
+                .then(a.rule_id.cmp(&b.rule_id))
+                .then(a.address.cmp(&b.address))
+                .then(a.message.cmp(&b.message))
+        });
+
+        let threshold = stack.threshold();
+        let blocking = |e: Effect| {
+            findings
+                .iter()
+                .any(|f| f.effect == e && f.relation != ChangeRelation::Fixed)
+        };
+        let decision = if blocking(Effect::Deny) {
+            Decision::Reject
+        } else if blocking(Effect::Escalate) || confidence < threshold {
+            Decision::Review
+        } else {
+            Decision::Approve
+        };
+        let explanation = explain(
+            decision, confidence, threshold, &findings, &summary, &ctx_stack,
+        );
+        let mut warnings = plan.warnings.clone();
+        if plan.errored {
+            warnings.push(
+                "the plan reports that Terraform errored while planning; it may be incomplete"
+                    .into(),
+            );
+        }
+        let mut verdict = Verdict {
+            decision,
+            confidence,
+            summary,
+            findings,
+            critics,
+            cost,
+            explanation,
+            stack: StackInfo {
+                name: stack.name.clone(),
+                environment: stack.environment.clone(),
+                labels: stack.labels.clone(),
+                monthly_budget_usd: stack.monthly_budget_usd,
+                auto_apply_threshold: threshold,
+            },
+            plan: PlanInfo {
+                format_version: plan.format_version_text.clone(),
+                terraform_version: plan.terraform_version.clone(),
+            },
+            changes: change_views(plan),
+            warnings,
+        };
+        // Errored or incomplete plans are never approved.
+        if verdict.decision == Decision::Approve && (plan.errored || plan.complete == Some(false)) {
+            verdict.decision = Decision::Review;
+            verdict.explanation = format!(
+                "Needs review: the plan is incomplete or errored. {}",
+                verdict.explanation
+            );
+        }
+        redact(&mut verdict, plan);
+        Ok(verdict)
+    }
+}
+
+fn overrides(stack: &StackConfig) -> Result<RuleOverrides, JudgeError> {
+    let mut o = RuleOverrides {
+        disabled: stack.rules.disable.iter().cloned().collect(),
+        ..Default::default()
+    };
+    for (id, s) in &stack.rules.severity {
+        let sev = Severity::parse(s).ok_or_else(|| {
+            JudgeError::Stack(format!(
+                "rules.severity.{id}: {s:?} is not critical|high|medium|low|info"
+            ))
+        })?;
+        o.severity.insert(id.clone(), sev);
+    }
+    for (id, e) in &stack.rules.effect {
+        let eff = Effect::parse(e).ok_or_else(|| {
+            JudgeError::Stack(format!(
+                "rules.effect.{id}: {e:?} is not deny|escalate|warn|info"
+            ))
+        })?;
+        o.effect.insert(id.clone(), eff);
+    }
+    Ok(o)
+}
+
+/// Counts changes per action.
+pub fn summarize(plan: &Plan) -> ActionSummary {
+    let mut s = ActionSummary::default();
+    for rc in &plan.resource_changes {
+        match rc.action {
+            Action::Create => s.create += 1,
+            Action::Update => s.update += 1,
+            Action::Delete => s.delete += 1,
+            Action::DeleteThenCreate | Action::CreateThenDelete => s.replace += 1,
+            Action::NoOp => s.no_op += 1,
+            Action::Read => s.read += 1,
+            Action::Forget | Action::CreateThenForget => s.forget += 1,
+        }
+    }
+    s
+}
+
+fn spacelift_metadata(plan: &Plan, stack: &StackConfig) -> serde_json::Value {
+    let changes: Vec<serde_json::Value> = plan
+        .changing()
+        .map(|rc| {
+            let action = match rc.action {
+                Action::Create => "added",
+                Action::Update => "changed",
+                Action::Delete => "deleted",
+                Action::DeleteThenCreate | Action::CreateThenDelete => "replaced",
+                Action::Forget | Action::CreateThenForget => "forgotten",
+                _ => "unchanged",
+            };
+            serde_json::json!({"action": action, "phase": "plan",
+                "entity": {"address": rc.address, "name": rc.name, "type": rc.resource_type, "entity_type": "resource"}})
+        })
+        .collect();
+    serde_json::json!({
+        "run": {"type": "PROPOSED", "state": "UNCONFIRMED", "changes": changes},
+        "stack": {"name": stack.name, "labels": stack.labels, "autodeploy": false},
+    })
+}
+
+fn explain(
+    decision: Decision,
+    confidence: f64,
+    threshold: f64,
+    findings: &[Finding],
+    summary: &ActionSummary,
+    stack: &StackContext,
+) -> String {
+    let live = |e: Effect| {
+        findings
+            .iter()
+            .filter(move |f| f.effect == e && f.relation != ChangeRelation::Fixed)
+    };
+    let cite = |f: &Finding| match &f.address {
+        Some(a) => format!("{} at {a}: {}", f.rule_id, f.message),
+        None => format!("{}: {}", f.rule_id, f.message),
+    };
+    let scope = format!(
+        "{} change(s) in {}",
+        summary.changing(),
+        stack.environment.as_str()
+    );
+    match decision {
+        Decision::Reject => {
+            let denies: Vec<&Finding> = live(Effect::Deny).collect();
+            let mut s = format!(
+                "Rejected: {} finding(s) deny this change ({scope}).",
+                denies.len()
+            );
+            for f in denies.iter().take(3) {
+                s.push_str(&format!(" {}.", cite(f)));
+            }
+            if denies.len() > 3 {
+                s.push_str(&format!(" And {} more.", denies.len() - 3));
+            }
+            s
+        }
+        Decision::Review => {
+            let esc: Vec<&Finding> = live(Effect::Escalate).collect();
+            let mut s = if esc.is_empty() {
+                format!("Needs review: confidence {confidence:.1} is below the threshold {threshold:.0} ({scope}).")
+            } else {
+                format!("Needs review: {} finding(s) require a person ({scope}; confidence {confidence:.1}).", esc.len())
+            };
+            for f in esc.iter().take(3) {
+                s.push_str(&format!(" {}.", cite(f)));
+            }
+            s.push_str(&top_costs(findings, &esc));
+            s
+        }
+        Decision::Approve => {
+            let mut s = format!("Approved: confidence {confidence:.1} ≥ {threshold:.0}, no deny or escalate findings ({scope}).");
+            s.push_str(&top_costs(findings, &[]));
+            s
+        }
+    }
+}
+
+/// " Largest factors: X (−3.2), Y (−1.0)." for the findings that cost most.
+fn top_costs(findings: &[Finding], already: &[&Finding]) -> String {
+    let mut by_cost: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.confidence_cost >= 0.05 && !already.iter().any(|a| std::ptr::eq(*a, *f)))
+        .collect();
+    by_cost.sort_by(|a, b| b.confidence_cost.total_cmp(&a.confidence_cost));
+    if by_cost.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = by_cost
+        .iter()
+        .take(3)
+        .map(|f| match &f.address {
+            Some(a) => format!("{} at {a} (−{:.1})", f.rule_id, f.confidence_cost),
+            None => format!("{} (−{:.1})", f.message, f.confidence_cost),
+        })
+        .collect();
+    format!(" Largest factors: {}.", parts.join("; "))
+}
+
+fn change_views(plan: &Plan) -> Vec<ChangeView> {
+    plan.changing()
+        .map(|rc| {
+            let attributes = if matches!(
+                rc.action,
+                Action::Update | Action::DeleteThenCreate | Action::CreateThenDelete
+            ) {
+                attribute_changes(&rc.change)
+                    .into_iter()
+                    .filter(|a| {
+                        !(rc.action != Action::Update
+                            && a.after == arbiter_plan::DiffValue::Unknown
+                            && a.path.root() == Some("id"))
+                    })
+                    .take(MAX_ATTRIBUTES_PER_CHANGE)
+                    .map(|a| AttributeDelta {
+                        path: a.path.to_string(),
+                        before: a.before.render(),
+                        after: a.after.render(),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            ChangeView {
+                address: rc.address.clone(),
+                resource_type: rc.resource_type.clone(),
+                action: rc.action.kind().to_string(),
+                previous_address: rc.previous_address.clone(),
+                attributes,
+            }
+        })
+        .collect()
+}
+
+/// Removes every sensitive value of the plan from every string of the verdict.
+fn redact(v: &mut Verdict, plan: &Plan) {
+    let secrets = arbiter_plan::sensitive::sensitive_strings(plan);
+    if secrets.is_empty() {
+        return;
+    }
+    use arbiter_plan::sensitive::{redact_json, redact_text};
+    v.explanation = redact_text(&v.explanation, &secrets);
+    for f in &mut v.findings {
+        f.message = redact_text(&f.message, &secrets);
+        if let Some(r) = &f.remediation {
+            f.remediation = Some(redact_text(r, &secrets));
+        }
+        redact_json(&mut f.evidence, &secrets);
+    }
+    for c in &mut v.changes {
+        for a in &mut c.attributes {
+            redact_json(&mut a.before, &secrets);
+            redact_json(&mut a.after, &secrets);
+        }
+    }
+    for c in &mut v.critics {
+        c.summary = redact_text(&c.summary, &secrets);
+    }
+}

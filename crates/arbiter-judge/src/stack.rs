@@ -1,0 +1,130 @@
+//! The stack file (`STACK.toml`): every key optional, unknown keys refused.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Default confidence needed for approval.
+pub const DEFAULT_THRESHOLD: f64 = 95.0;
+
+/// Rule-pack adjustments in a stack file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Rule IDs to disable.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// Rule ID → new severity.
+    #[serde(default)]
+    pub severity: BTreeMap<String, String>,
+    /// Rule ID → new effect.
+    #[serde(default)]
+    pub effect: BTreeMap<String, String>,
+}
+
+/// A stack as described by PRODUCT.md §4.1.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StackConfig {
+    /// Stack name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `prod`, `staging`, `dev`, `ephemeral`.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Labels such as `team:payments`.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Monthly budget in USD.
+    #[serde(default)]
+    pub monthly_budget_usd: Option<f64>,
+    /// Confidence (0–100) needed for approval; default 95.
+    #[serde(default)]
+    pub auto_apply_threshold: Option<f64>,
+    /// Rule-pack adjustments.
+    #[serde(default)]
+    pub rules: RulesConfig,
+}
+
+impl StackConfig {
+    /// Reads and validates a stack file.
+    pub fn from_file(path: &Path) -> Result<StackConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("reading stack file {}: {e}", path.display()))?;
+        StackConfig::from_toml(&text).map_err(|e| format!("stack file {}: {e}", path.display()))
+    }
+
+    /// Parses and validates stack TOML.
+    pub fn from_toml(text: &str) -> Result<StackConfig, String> {
+        let cfg: StackConfig = toml::from_str(text).map_err(|e| one_line(&e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks value ranges.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(t) = self.auto_apply_threshold {
+            if !(0.0..=100.0).contains(&t) || t.is_nan() {
+                return Err(format!(
+                    "auto_apply_threshold must be between 0 and 100, got {t}"
+                ));
+            }
+        }
+        if let Some(b) = self.monthly_budget_usd {
+            if b < 0.0 || b.is_nan() || b.is_infinite() {
+                return Err(format!(
+                    "monthly_budget_usd must be a non-negative number, got {b}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The approval threshold in force.
+    pub fn threshold(&self) -> f64 {
+        self.auto_apply_threshold.unwrap_or(DEFAULT_THRESHOLD)
+    }
+}
+
+/// toml's messages span several lines (with a source excerpt); keep them on one.
+fn one_line(msg: &str) -> String {
+    let mut parts: Vec<&str> = msg
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^' || c == ' ')
+        })
+        .collect();
+    parts.dedup();
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_contract_keys() -> Result<(), String> {
+        let s = StackConfig::from_toml("name = \"a\"\nenvironment = \"prod\"\nlabels = [\"team:x\"]\nmonthly_budget_usd = 20000\nauto_apply_threshold = 90\n")?;
+        assert_eq!(s.name.as_deref(), Some("a"));
+        assert_eq!(s.threshold(), 90.0);
+        assert_eq!(StackConfig::from_toml("")?.threshold(), 95.0);
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_bad_values() {
+        let e = StackConfig::from_toml("name = \"a\"\nenviroment = \"prod\"\n")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("enviroment") && e.contains("line 2"), "{e}");
+        let e = StackConfig::from_toml("auto_apply_threshold = 120")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("between 0 and 100"), "{e}");
+        let e = StackConfig::from_toml("monthly_budget_usd = \"lots\"")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("monthly_budget_usd"), "{e}");
+    }
+}

@@ -1,0 +1,349 @@
+//! Attribute-level difference between the before and after values of a change,
+//! honouring the unknown and sensitive masks.
+
+use crate::model::Change;
+use serde_json::Value;
+use std::fmt;
+
+/// One segment of an attribute path.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PathSegment {
+    /// Object key.
+    Key(String),
+    /// Array index.
+    Index(usize),
+}
+
+/// A path to an attribute, e.g. `ingress[0].cidr_blocks[1]`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct AttrPath(pub Vec<PathSegment>);
+
+impl fmt::Display for AttrPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, seg) in self.0.iter().enumerate() {
+            match seg {
+                PathSegment::Index(n) => write!(f, "[{n}]")?,
+                PathSegment::Key(k) => {
+                    let plain = !k.is_empty()
+                        && k.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                        && !k.starts_with(|c: char| c.is_ascii_digit());
+                    if plain {
+                        if i > 0 {
+                            f.write_str(".")?;
+                        }
+                        f.write_str(k)?;
+                    } else {
+                        write!(f, "[{}]", Value::String(k.clone()))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AttrPath {
+    /// First key of the path (the top-level attribute name).
+    pub fn root(&self) -> Option<&str> {
+        match self.0.first() {
+            Some(PathSegment::Key(k)) => Some(k),
+            _ => None,
+        }
+    }
+}
+
+/// One side of an attribute change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DiffValue {
+    /// The attribute does not exist on this side.
+    Absent,
+    /// A known value (sensitive parts already replaced by `"(sensitive)"`).
+    Known(Value),
+    /// Known only after apply.
+    Unknown,
+    /// The whole value is sensitive.
+    Sensitive,
+}
+
+impl DiffValue {
+    /// A JSON rendering for reports: the value, `null`, or a marker string.
+    pub fn render(&self) -> Value {
+        match self {
+            DiffValue::Absent => Value::Null,
+            DiffValue::Known(v) => v.clone(),
+            DiffValue::Unknown => Value::String("(known after apply)".into()),
+            DiffValue::Sensitive => Value::String(crate::sensitive::SENSITIVE_MARKER.into()),
+        }
+    }
+}
+
+/// How one attribute changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributeChange {
+    /// Where.
+    pub path: AttrPath,
+    /// Old value.
+    pub before: DiffValue,
+    /// New value.
+    pub after: DiffValue,
+}
+
+/// The attribute-level changes of `change`, leaf by leaf, in path order.
+/// Sensitive values never appear: they are [`DiffValue::Sensitive`] or masked
+/// inside [`DiffValue::Known`]. Creations list every known after-attribute;
+/// deletions every before-attribute.
+pub fn attribute_changes(change: &Change) -> Vec<AttributeChange> {
+    let null = Value::Null;
+    let before = change.before.as_ref().map(|r| r.value_or_null());
+    let after = change.after.as_ref().map(|r| r.value_or_null());
+    let unknown = change
+        .after_unknown
+        .as_ref()
+        .map_or(&null, |r| r.value_or_null());
+    let bs = change
+        .before_sensitive
+        .as_ref()
+        .map_or(&null, |r| r.value_or_null());
+    let as_ = change
+        .after_sensitive
+        .as_ref()
+        .map_or(&null, |r| r.value_or_null());
+    let mut out = Vec::new();
+    let mut path = Vec::new();
+    diff(&mut path, before, after, unknown, bs, as_, &mut out);
+    out
+}
+
+fn sub<'a>(mask: &'a Value, seg: &PathSegment) -> &'a Value {
+    static NULL: Value = Value::Null;
+    match (mask, seg) {
+        (Value::Bool(true), _) => mask,
+        (Value::Object(m), PathSegment::Key(k)) => m.get(k).unwrap_or(&NULL),
+        (Value::Array(a), PathSegment::Index(i)) => a.get(*i).unwrap_or(&NULL),
+        _ => &NULL,
+    }
+}
+
+fn side(v: Option<&Value>, sensitive: &Value) -> DiffValue {
+    match v {
+        None => DiffValue::Absent,
+        Some(_) if sensitive == &Value::Bool(true) => DiffValue::Sensitive,
+        Some(v) => DiffValue::Known(crate::sensitive::mask_value(v, sensitive)),
+    }
+}
+
+fn diff(
+    path: &mut Vec<PathSegment>,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    unknown: &Value,
+    bs: &Value,
+    as_: &Value,
+    out: &mut Vec<AttributeChange>,
+) {
+    if unknown == &Value::Bool(true) {
+        let b = side(before, bs);
+        out.push(AttributeChange {
+            path: AttrPath(path.clone()),
+            before: b,
+            after: DiffValue::Unknown,
+        });
+        return;
+    }
+    // Treat null like absent for containers on either side so a creation
+    // lists leaves rather than one giant object.
+    let before = before.filter(|v| !v.is_null());
+    let after_is_null = matches!(after, Some(Value::Null));
+    let after = after.filter(|v| !v.is_null());
+    match (before, after) {
+        (Some(Value::Object(b)), Some(Value::Object(a))) => {
+            let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let seg = PathSegment::Key(k.clone());
+                let (u, s1, s2) = (sub(unknown, &seg), sub(bs, &seg), sub(as_, &seg));
+                path.push(seg);
+                diff(path, b.get(k.as_str()), a.get(k.as_str()), u, s1, s2, out);
+                path.pop();
+            }
+        }
+        (Some(Value::Array(b)), Some(Value::Array(a))) => {
+            for i in 0..b.len().max(a.len()) {
+                let seg = PathSegment::Index(i);
+                let (u, s1, s2) = (sub(unknown, &seg), sub(bs, &seg), sub(as_, &seg));
+                path.push(seg);
+                diff(path, b.get(i), a.get(i), u, s1, s2, out);
+                path.pop();
+            }
+        }
+        (None, Some(Value::Object(a))) if !path.is_empty() || before.is_none() => {
+            if a.is_empty() && !path.is_empty() {
+                out.push(AttributeChange {
+                    path: AttrPath(path.clone()),
+                    before: DiffValue::Absent,
+                    after: side(Some(&Value::Object(a.clone())), as_),
+                });
+            }
+            for (k, v) in a {
+                let seg = PathSegment::Key(k.clone());
+                let (u, s2) = (sub(unknown, &seg), sub(as_, &seg));
+                path.push(seg);
+                diff(path, None, Some(v), u, &Value::Null, s2, out);
+                path.pop();
+            }
+            // Unknown attributes that are absent from `after`.
+            if let Value::Object(u) = unknown {
+                for (k, flag) in u {
+                    if flag == &Value::Bool(true) && !a.contains_key(k) {
+                        let mut p = path.clone();
+                        p.push(PathSegment::Key(k.clone()));
+                        out.push(AttributeChange {
+                            path: AttrPath(p),
+                            before: DiffValue::Absent,
+                            after: DiffValue::Unknown,
+                        });
+                    }
+                }
+            }
+        }
+        (Some(Value::Object(b)), None) if !path.is_empty() || after.is_none() => {
+            if b.is_empty() && !path.is_empty() {
+                out.push(AttributeChange {
+                    path: AttrPath(path.clone()),
+                    before: side(Some(&Value::Object(b.clone())), bs),
+                    after: DiffValue::Absent,
+                });
+            }
+            for (k, v) in b {
+                let seg = PathSegment::Key(k.clone());
+                let s1 = sub(bs, &seg);
+                path.push(seg);
+                diff(path, Some(v), None, &Value::Null, s1, &Value::Null, out);
+                path.pop();
+            }
+        }
+        (None, None) => {
+            // Unknown attributes of a creation whose after object is absent.
+            if let Value::Object(u) = unknown {
+                for (k, flag) in u {
+                    if flag == &Value::Bool(true) {
+                        let mut p = path.clone();
+                        p.push(PathSegment::Key(k.clone()));
+                        out.push(AttributeChange {
+                            path: AttrPath(p),
+                            before: DiffValue::Absent,
+                            after: DiffValue::Unknown,
+                        });
+                    }
+                }
+            }
+        }
+        (b, a) => {
+            if b == a {
+                return;
+            }
+            let after_side = match a {
+                None if after_is_null => DiffValue::Known(Value::Null),
+                other => side(other, as_),
+            };
+            out.push(AttributeChange {
+                path: AttrPath(path.clone()),
+                before: side(b, bs),
+                after: after_side,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::RawJson;
+
+    fn change(before: &str, after: &str, unknown: &str, bs: &str, as_: &str) -> Change {
+        let r = |s: &str| RawJson::from_text(s).ok();
+        Change {
+            actions: vec!["update".into()],
+            before: r(before).filter(|v| !v.is_null()),
+            after: r(after).filter(|v| !v.is_null()),
+            after_unknown: r(unknown),
+            before_sensitive: r(bs),
+            after_sensitive: r(as_),
+            replace_paths: None,
+            importing: None,
+            generated_config: None,
+        }
+    }
+
+    fn render(c: &[AttributeChange]) -> Vec<String> {
+        c.iter()
+            .map(|a| format!("{}: {} -> {}", a.path, a.before.render(), a.after.render()))
+            .collect()
+    }
+
+    #[test]
+    fn update_lists_changed_leaves_only() {
+        let c = change(
+            r#"{"tags":{"env":"dev","team":"a"},"size":10,"ports":[22,80]}"#,
+            r#"{"tags":{"env":"prod","team":"a"},"size":10,"ports":[22,443],"arn":null}"#,
+            r#"{"arn":true}"#,
+            "{}",
+            "{}",
+        );
+        assert_eq!(
+            render(&attribute_changes(&c)),
+            vec![
+                "arn: null -> \"(known after apply)\"",
+                "ports[1]: 80 -> 443",
+                "tags.env: \"dev\" -> \"prod\""
+            ]
+        );
+    }
+
+    #[test]
+    fn sensitive_values_are_masked() {
+        let c = change(
+            r#"{"password":"hunter2","env":{"vars":{"A":"x","SECRET":"s1"}}}"#,
+            r#"{"password":"hunter3","env":{"vars":{"A":"y","SECRET":"s2"}}}"#,
+            "{}",
+            r#"{"password":true,"env":{"vars":{"SECRET":true}}}"#,
+            r#"{"password":true,"env":{"vars":{"SECRET":true}}}"#,
+        );
+        let out = render(&attribute_changes(&c)).join("\n");
+        assert!(!out.contains("hunter"), "{out}");
+        assert!(!out.contains("s1") && !out.contains("s2"), "{out}");
+        assert!(out.contains("env.vars.A: \"x\" -> \"y\""));
+        assert!(out.contains("password: \"(sensitive)\" -> \"(sensitive)\""));
+    }
+
+    #[test]
+    fn creation_lists_known_and_unknown() {
+        let c = change(
+            "null",
+            r#"{"name":"x","tags":{"a":"b"}}"#,
+            r#"{"id":true}"#,
+            "false",
+            "{}",
+        );
+        assert_eq!(
+            render(&attribute_changes(&c)),
+            vec![
+                "name: null -> \"x\"",
+                "tags.a: null -> \"b\"",
+                "id: null -> \"(known after apply)\""
+            ]
+        );
+    }
+
+    #[test]
+    fn path_rendering() {
+        let p = AttrPath(vec![
+            PathSegment::Key("tags".into()),
+            PathSegment::Key("kubernetes.io/role".into()),
+            PathSegment::Index(2),
+        ]);
+        assert_eq!(p.to_string(), r#"tags["kubernetes.io/role"][2]"#);
+    }
+}

@@ -1,0 +1,516 @@
+//! Reading `terraform show -json` plan output.
+
+use crate::decode::decode_text;
+use crate::error::PlanError;
+use crate::json::RawJson;
+use crate::model::{
+    Action, Change, FormatVersion, OutputChange, Plan, ResourceChange, ResourceMode,
+};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Largest plan file read by default (128 MiB, about 50,000 changes). Override
+/// with the `ARBITER_MAX_PLAN_BYTES` environment variable.
+pub const DEFAULT_MAX_PLAN_BYTES: u64 = 128 * 1024 * 1024;
+
+/// The plan-size limit in force: `ARBITER_MAX_PLAN_BYTES` or the default.
+pub fn max_plan_bytes() -> u64 {
+    std::env::var("ARBITER_MAX_PLAN_BYTES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_MAX_PLAN_BYTES)
+}
+
+/// Reads a plan file, refusing files over [`max_plan_bytes`].
+pub fn read_plan_file(path: &Path) -> Result<Plan, PlanError> {
+    let bytes = read_limited(path)?;
+    read_plan(&bytes)
+}
+
+pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, PlanError> {
+    let limit = max_plan_bytes();
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(PlanError::Io(std::io::Error::other(
+            "is a directory, not a file",
+        )));
+    }
+    if meta.len() > limit {
+        return Err(PlanError::TooLarge {
+            size: meta.len(),
+            limit,
+        });
+    }
+    Ok(std::fs::read(path)?)
+}
+
+#[derive(Deserialize)]
+struct PlanDocument {
+    #[serde(default)]
+    format_version: Option<serde_json::Value>,
+    #[serde(default)]
+    terraform_version: Option<String>,
+    #[serde(default)]
+    resource_changes: Option<Vec<ResourceChange>>,
+    #[serde(default)]
+    resource_drift: Option<Vec<ResourceChange>>,
+    #[serde(default)]
+    output_changes: Option<BTreeMap<String, OutputChange>>,
+    #[serde(default)]
+    variables: Option<BTreeMap<String, VariableValue>>,
+    #[serde(default)]
+    planned_values: Option<RawJson>,
+    #[serde(default, rename = "prior_state")]
+    _prior_state: Option<IgnoredAny>,
+    #[serde(default)]
+    configuration: Option<serde_json::Value>,
+    #[serde(default)]
+    errored: Option<bool>,
+    #[serde(default)]
+    complete: Option<bool>,
+    #[serde(default)]
+    applyable: Option<bool>,
+    #[serde(default)]
+    timestamp: Option<String>,
+    // Keys that identify other kinds of documents.
+    #[serde(default)]
+    values: Option<IgnoredAny>,
+    #[serde(default)]
+    lineage: Option<IgnoredAny>,
+    #[serde(default)]
+    serial: Option<IgnoredAny>,
+    #[serde(default)]
+    resources: Option<IgnoredAny>,
+    #[serde(default)]
+    version: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct VariableValue {
+    #[serde(default)]
+    value: Option<RawJson>,
+}
+
+/// Reads plan JSON from bytes in any supported encoding.
+///
+/// Errors name the problem and its location (line and column for syntax,
+/// JSON path for shape problems). Unknown fields are ignored.
+pub fn read_plan(bytes: &[u8]) -> Result<Plan, PlanError> {
+    let text = decode_text(bytes)?;
+    read_plan_str(&text)
+}
+
+/// Reads plan JSON from text.
+pub fn read_plan_str(text: &str) -> Result<Plan, PlanError> {
+    expect_object(text)?;
+    let doc: PlanDocument = match serde_json::from_str(text) {
+        Ok(doc) => doc,
+        Err(e) => return Err(locate_error(text, e)),
+    };
+    build_plan(doc)
+}
+
+/// Checks that the document is a JSON object before parsing it, to give a
+/// clearer message than "invalid type" for arrays, strings or garbage.
+pub(crate) fn expect_object(text: &str) -> Result<(), PlanError> {
+    let first = text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .chars()
+        .next();
+    match first {
+        None => Err(PlanError::Empty),
+        Some('{') => Ok(()),
+        Some('[') => Err(PlanError::WrongDocument(
+            "expected a JSON object (the output of `terraform show -json`), found an array".into(),
+        )),
+        Some(c)
+            if c == '"' || c == '-' || c.is_ascii_digit() || c == 't' || c == 'f' || c == 'n' =>
+        {
+            // Could be a JSON scalar; let serde_json decide whether it is valid.
+            match serde_json::from_str::<IgnoredAny>(text) {
+                Ok(_) => Err(PlanError::WrongDocument(
+                    "expected a JSON object (the output of `terraform show -json`), found a single value".into(),
+                )),
+                Err(e) => Err(PlanError::from_json(e, "")),
+            }
+        }
+        Some(_) => match serde_json::from_str::<IgnoredAny>(text) {
+            Ok(_) => Err(PlanError::WrongDocument("expected a JSON object".into())),
+            Err(e) => Err(PlanError::from_json(e, "")),
+        },
+    }
+}
+
+/// Re-parses with path tracking to name the offending field of a shape error.
+pub(crate) fn locate_error(text: &str, err: serde_json::Error) -> PlanError {
+    if err.classify() != serde_json::error::Category::Data {
+        return PlanError::from_json(err, "");
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    match serde_path_to_error::deserialize::<_, PlanDocument>(&mut de) {
+        Err(e) => {
+            let path = e.path().to_string();
+            PlanError::from_json(e.into_inner(), &path)
+        }
+        Ok(_) => PlanError::from_json(err, ""),
+    }
+}
+
+fn build_plan(doc: PlanDocument) -> Result<Plan, PlanError> {
+    let mut warnings = Vec::new();
+    let is_plan = doc.resource_changes.is_some()
+        || doc.planned_values.is_some()
+        || doc.output_changes.is_some()
+        || doc.resource_drift.is_some();
+    if !is_plan {
+        return Err(PlanError::WrongDocument(describe_non_plan(&doc)));
+    }
+    let (format_version, format_version_text) =
+        check_format_version(doc.format_version.as_ref(), &mut warnings)?;
+
+    let mut resource_changes = match doc.resource_changes {
+        Some(rcs) => rcs,
+        None => {
+            warnings.push(
+                "the plan has no resource_changes section; judging the resources in planned_values as creations"
+                    .into(),
+            );
+            match &doc.planned_values {
+                Some(pv) => synthesize_from_planned_values(pv),
+                None => Vec::new(),
+            }
+        }
+    };
+    parse_actions(&mut resource_changes, "resource_changes")?;
+    let mut resource_drift = doc.resource_drift.unwrap_or_default();
+    parse_actions(&mut resource_drift, "resource_drift")?;
+
+    let sensitive_variables = doc
+        .configuration
+        .as_ref()
+        .and_then(|c| c.pointer("/root_module/variables"))
+        .and_then(|v| v.as_object())
+        .map(|vars| {
+            vars.iter()
+                .filter(|(_, v)| v.get("sensitive").and_then(|s| s.as_bool()) == Some(true))
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let variables = doc
+        .variables
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(k, v)| v.value.map(|v| (k, v)))
+        .collect();
+
+    Ok(Plan {
+        format_version,
+        format_version_text,
+        terraform_version: doc.terraform_version,
+        resource_changes,
+        resource_drift,
+        output_changes: doc.output_changes.unwrap_or_default(),
+        variables,
+        sensitive_variables,
+        configuration: doc.configuration,
+        errored: doc.errored.unwrap_or(false),
+        complete: doc.complete,
+        applyable: doc.applyable,
+        timestamp: doc.timestamp,
+        warnings,
+    })
+}
+
+fn describe_non_plan(doc: &PlanDocument) -> String {
+    const HOW: &str =
+        "make a plan with `terraform plan -out=tfplan && terraform show -json tfplan > plan.json`";
+    if doc.lineage.is_some()
+        || doc.serial.is_some()
+        || (doc.version.is_some() && doc.resources.is_some())
+    {
+        format!("this is a Terraform state file (terraform.tfstate), not a plan; {HOW}")
+    } else if doc.values.is_some() {
+        format!("this is Terraform state JSON (`terraform show -json` without a plan file), not a plan; {HOW}")
+    } else if doc.configuration.is_some() {
+        format!("this looks like `terraform show -json` output without planned changes (no resource_changes, planned_values or output_changes); {HOW}")
+    } else {
+        format!("not a Terraform plan: none of the keys resource_changes, planned_values, output_changes was found; {HOW}")
+    }
+}
+
+fn check_format_version(
+    v: Option<&serde_json::Value>,
+    warnings: &mut Vec<String>,
+) -> Result<(Option<FormatVersion>, Option<String>), PlanError> {
+    let text = match v {
+        None | Some(serde_json::Value::Null) => {
+            warnings.push("the plan has no format_version; reading it as format 1.x".into());
+            return Ok((None, None));
+        }
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        Some(other) => {
+            return Err(PlanError::Shape {
+                path: "format_version".into(),
+                message: format!("expected a string like \"1.2\", found {}", kind_of(other)),
+            })
+        }
+    };
+    let Some(fv) = FormatVersion::parse(&text) else {
+        return Err(PlanError::UnsupportedVersion {
+            found: text,
+            supported: "plan format 0.1 through 1.2 (newer 1.x minors with a warning)",
+        });
+    };
+    if fv.major > 1 {
+        return Err(PlanError::UnsupportedVersion {
+            found: text,
+            supported: "plan format 0.1 through 1.2 (newer 1.x minors with a warning)",
+        });
+    }
+    if fv > FormatVersion::NEWEST_KNOWN {
+        warnings.push(format!(
+            "plan format_version {fv} is newer than the newest this build knows ({}); fields added since are ignored",
+            FormatVersion::NEWEST_KNOWN
+        ));
+    }
+    Ok((Some(fv), Some(text)))
+}
+
+fn kind_of(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+fn parse_actions(rcs: &mut [ResourceChange], section: &str) -> Result<(), PlanError> {
+    for (i, rc) in rcs.iter_mut().enumerate() {
+        rc.action = Action::from_list(&rc.change.actions).ok_or_else(|| PlanError::Shape {
+            path: format!("{section}[{i}].change.actions"),
+            message: format!(
+                "unknown action list {:?} for {}; expected one of no-op, create, read, update, delete, [delete,create], [create,delete], forget",
+                rc.change.actions, rc.address
+            ),
+        })?;
+        if rc.resource_type.is_empty() {
+            rc.resource_type = type_from_address(&rc.address);
+        }
+    }
+    Ok(())
+}
+
+fn type_from_address(address: &str) -> String {
+    let config = crate::address::config_address(address);
+    let local = config
+        .strip_prefix(crate::address::module_path(&config))
+        .unwrap_or(&config);
+    let local = local.trim_start_matches('.');
+    let local = local.strip_prefix("data.").unwrap_or(local);
+    local.split('.').next().unwrap_or_default().to_string()
+}
+
+/// Builds creation changes from `planned_values` for documents that lack
+/// `resource_changes` (hand-made or very old outputs).
+fn synthesize_from_planned_values(pv: &RawJson) -> Vec<ResourceChange> {
+    let mut out = Vec::new();
+    if let Some(root) = pv.value_or_null().get("root_module") {
+        collect_module(root, &mut out);
+    }
+    out
+}
+
+fn collect_module(module: &serde_json::Value, out: &mut Vec<ResourceChange>) {
+    let module_address = module
+        .get("address")
+        .and_then(|a| a.as_str())
+        .map(str::to_string);
+    for r in module
+        .get("resources")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let Some(address) = r.get("address").and_then(|a| a.as_str()) else {
+            continue;
+        };
+        let mode = match r.get("mode").and_then(|m| m.as_str()) {
+            Some("data") => ResourceMode::Data,
+            _ => ResourceMode::Managed,
+        };
+        let values = r.get("values").cloned().unwrap_or(serde_json::Value::Null);
+        let action = if mode == ResourceMode::Data {
+            Action::Read
+        } else {
+            Action::Create
+        };
+        out.push(ResourceChange {
+            address: address.to_string(),
+            previous_address: None,
+            module_address: module_address.clone(),
+            mode,
+            resource_type: r
+                .get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            name: r
+                .get("name")
+                .and_then(|t| t.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            index: r
+                .get("index")
+                .and_then(|i| serde_json::from_value(i.clone()).ok()),
+            provider_name: r
+                .get("provider_name")
+                .and_then(|t| t.as_str())
+                .map(str::to_string),
+            deposed: None,
+            action_reason: None,
+            change: Change {
+                actions: action.as_list().iter().map(|s| s.to_string()).collect(),
+                before: None,
+                after: Some(RawJson::from_value(&values)),
+                after_unknown: None,
+                before_sensitive: None,
+                after_sensitive: r.get("sensitive_values").map(RawJson::from_value),
+                replace_paths: None,
+                importing: None,
+                generated_config: None,
+            },
+            action,
+        });
+    }
+    for child in module
+        .get("child_modules")
+        .and_then(|c| c.as_array())
+        .into_iter()
+        .flatten()
+    {
+        collect_module(child, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        match read_plan(text.as_bytes()) {
+            Ok(_) => "ok".into(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn reads_minimal_plan_with_every_action_form() -> Result<(), PlanError> {
+        let mut rcs = Vec::new();
+        for (i, a) in [
+            r#"["no-op"]"#,
+            r#"["create"]"#,
+            r#"["read"]"#,
+            r#"["update"]"#,
+            r#"["delete"]"#,
+            r#"["delete","create"]"#,
+            r#"["create","delete"]"#,
+            r#"["forget"]"#,
+        ]
+        .iter()
+        .enumerate()
+        {
+            rcs.push(format!(
+                r#"{{"address":"t_x.r{i}","type":"t_x","name":"r{i}","change":{{"actions":{a},"before":null,"after":{{"a":1}}}}}}"#
+            ));
+        }
+        let text = format!(
+            r#"{{"format_version":"1.2","resource_changes":[{}]}}"#,
+            rcs.join(",")
+        );
+        let plan = read_plan(text.as_bytes())?;
+        let actions: Vec<Action> = plan.resource_changes.iter().map(|r| r.action).collect();
+        assert_eq!(
+            actions,
+            vec![
+                Action::NoOp,
+                Action::Create,
+                Action::Read,
+                Action::Update,
+                Action::Delete,
+                Action::DeleteThenCreate,
+                Action::CreateThenDelete,
+                Action::Forget
+            ]
+        );
+        assert!(plan.warnings.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn version_handling() -> Result<(), PlanError> {
+        let p = read_plan(br#"{"format_version":"1.9","resource_changes":[]}"#)?;
+        assert_eq!(p.warnings.len(), 1);
+        assert!(p.warnings[0].contains("newer"));
+        assert!(err(r#"{"format_version":"2.0","resource_changes":[]}"#)
+            .contains("unsupported format_version"));
+        assert!(err(r#"{"format_version":"banana","resource_changes":[]}"#).contains("unsupported"));
+        let p = read_plan(br#"{"format_version":"0.1","resource_changes":[]}"#)?;
+        assert!(p.warnings.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn clear_errors() {
+        assert!(err("").contains("empty"));
+        assert!(err("   ").contains("empty"));
+        assert!(err("[1,2]").contains("found an array"));
+        assert!(err("42").contains("single value"));
+        assert!(err("{\"format_version\": \"1.2\",\n  \"resource_changes\": [").contains("line 2"));
+        assert!(err("\u{1}\u{2}garbage").contains("invalid JSON"));
+        let e = err(
+            r#"{"format_version":"1.2","resource_changes":[{"address":"a.b","change":{"actions":"create"}}]}"#,
+        );
+        assert!(e.contains("resource_changes[0].change.actions"), "{e}");
+        let e = err(
+            r#"{"format_version":"1.2","resource_changes":[{"address":"a.b","change":{"actions":["explode"]}}]}"#,
+        );
+        assert!(e.contains("unknown action list"), "{e}");
+        assert!(
+            err(r#"{"version":4,"lineage":"x","serial":1,"resources":[]}"#).contains("state file")
+        );
+        assert!(err(r#"{"format_version":"1.0","values":{}}"#).contains("state JSON"));
+        assert!(err(r#"{"hello":"world"}"#).contains("not a Terraform plan"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!(
+            r#"{{"resource_changes":{}{}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let e = err(&deep);
+        assert!(
+            e.contains("recursion limit") || e.contains("resource_changes"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn synthesizes_from_planned_values() -> Result<(), PlanError> {
+        let p = read_plan(
+            br#"{"planned_values":{"root_module":{"resources":[{"address":"aws_s3_bucket.b","mode":"managed","type":"aws_s3_bucket","name":"b","values":{"acl":"private"}}]}}}"#,
+        )?;
+        assert_eq!(p.resource_changes.len(), 1);
+        assert_eq!(p.resource_changes[0].action, Action::Create);
+        assert_eq!(p.warnings.len(), 2);
+        Ok(())
+    }
+}

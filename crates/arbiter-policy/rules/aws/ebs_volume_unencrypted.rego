@@ -1,0 +1,28 @@
+package arbiter.rules.aws.ebs_volume_unencrypted
+
+import data.arbiter.lib
+import rego.v1
+
+metadata := {
+	"id": "ARB-AWS-EBS-001",
+	"title": "EBS volume not encrypted",
+	"severity": "medium",
+	"effect": "warn",
+	"category": "encryption",
+	"provider": "aws",
+	"resource_types": ["aws_ebs_volume"],
+	"rationale": "Unencrypted EBS volumes and their snapshots expose data to anyone who can copy or share a snapshot, and fail most compliance regimes.",
+	"remediation": "Set encrypted = true (optionally kms_key_id), or enable aws_ebs_encryption_by_default for the region.",
+	"checkov": ["CKV_AWS_3"],
+}
+
+findings contains f if {
+	some r in input.resources.aws_ebs_volume
+	not lib.is_unknown(r, "encrypted")
+	lib.not_enabled(lib.attr(r, "encrypted"))
+	f := {
+		"address": r.address,
+		"message": "EBS volume is not encrypted",
+		"evidence": {"encrypted": lib.attr(r, "encrypted")},
+	}
+}

@@ -1,0 +1,48 @@
+package arbiter.rules.aws.ec2_block_device_unencrypted
+
+import data.arbiter.lib
+import rego.v1
+
+metadata := {
+	"id": "ARB-AWS-EC2-002",
+	"title": "Instance or launch template block device not encrypted",
+	"severity": "medium",
+	"effect": "warn",
+	"category": "encryption",
+	"provider": "aws",
+	"resource_types": ["aws_instance", "aws_launch_configuration", "aws_launch_template"],
+	"rationale": "Root and data volumes created from an instance or template without encryption hold the application's data (and often credentials) in clear on EBS and in every snapshot.",
+	"remediation": "Set encrypted = true in root_block_device / ebs_block_device (or ebs { encrypted = \"true\" } in launch template block_device_mappings), or enable EBS encryption by default.",
+	"checkov": ["CKV_AWS_8"],
+}
+
+findings contains f if {
+	some t in ["aws_instance", "aws_launch_configuration"]
+	some r in input.resources[t]
+	some kind in ["root_block_device", "ebs_block_device"]
+	not lib.is_unknown(r, kind)
+	some i, b in lib.blocks(r, kind)
+	not lib.is_unknown_path(r, [kind, i, "encrypted"])
+	not lib.truthy(lib.get(b, "encrypted", null))
+	f := {
+		"address": r.address,
+		"message": sprintf("%s %s is not encrypted", [kind, _device(b, kind)]),
+		"evidence": {"block": kind, "device_name": lib.get(b, "device_name", null), "encrypted": lib.get(b, "encrypted", null)},
+	}
+}
+
+findings contains f if {
+	some r in input.resources.aws_launch_template
+	some m in lib.blocks(r, "block_device_mappings")
+	some e in lib.block_list(lib.get(m, "ebs", []))
+	lib.falsy(lib.get(e, "encrypted", null))
+	f := {
+		"address": r.address,
+		"message": sprintf("block_device_mappings %s is not encrypted", [lib.str(lib.get(m, "device_name", ""))]),
+		"evidence": {"device_name": lib.get(m, "device_name", null), "encrypted": lib.get(e, "encrypted", null)},
+	}
+}
+
+_device(b, "root_block_device") := "(root)"
+
+_device(b, "ebs_block_device") := lib.str(lib.get(b, "device_name", ""))

@@ -1,0 +1,27 @@
+package arbiter.rules.aws.iam_access_key_user
+
+import data.arbiter.lib
+import rego.v1
+
+metadata := {
+	"id": "ARB-AWS-IAM-010",
+	"title": "Long-lived IAM user access key created",
+	"severity": "low",
+	"effect": "info",
+	"category": "iam",
+	"provider": "aws",
+	"resource_types": ["aws_iam_access_key"],
+	"rationale": "Static access keys never expire on their own, end up in Terraform state and CI variables, and are the most common source of leaked AWS credentials.",
+	"remediation": "Prefer roles with short-lived credentials (IAM Identity Center, OIDC federation for CI, instance/task roles); if a key is unavoidable, rotate it and encrypt it with pgp_key.",
+	"checkov": ["CKV_AWS_273"],
+}
+
+findings contains f if {
+	some r in input.resources.aws_iam_access_key
+	not lib.lstr(lib.attr(r, "status")) == "inactive"
+	f := {
+		"address": r.address,
+		"message": "creates a long-lived access key for an IAM user",
+		"evidence": {"user": lib.attr(r, "user")},
+	}
+}

@@ -1,0 +1,37 @@
+package arbiter.rules.aws.s3_public_access_block_disabled
+
+import data.arbiter.lib
+import rego.v1
+
+metadata := {
+	"id": "ARB-AWS-S3-003",
+	"title": "S3 Block Public Access setting disabled",
+	"severity": "high",
+	"effect": "escalate",
+	"category": "storage",
+	"provider": "aws",
+	"resource_types": ["aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block"],
+	"rationale": "Block Public Access is the guard rail that keeps a mistaken ACL or bucket policy from publishing data. Turning any of its four settings off (they default to false when omitted) re-opens that path and must be reviewed by a person.",
+	"remediation": "Set block_public_acls, block_public_policy, ignore_public_acls and restrict_public_buckets to true; if a bucket must be public, document why and serve it through CloudFront instead.",
+	"checkov": ["CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"],
+}
+
+_flags := ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"]
+
+findings contains f if {
+	some t in metadata.resource_types
+	some r in input.resources[t]
+	some flag in _flags
+	not lib.is_unknown(r, flag)
+	value := object.get(r.values, flag, null)
+	lib.not_enabled(value)
+	f := {
+		"address": r.address,
+		"message": sprintf("%s is disabled%s", [flag, _scope(t)]),
+		"evidence": {"setting": flag, "value": value, "bucket": object.get(r.values, "bucket", null)},
+	}
+}
+
+_scope("aws_s3_account_public_access_block") := " for the whole account"
+
+_scope("aws_s3_bucket_public_access_block") := ""

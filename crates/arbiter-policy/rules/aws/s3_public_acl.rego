@@ -1,0 +1,64 @@
+package arbiter.rules.aws.s3_public_acl
+
+import data.arbiter.lib
+import rego.v1
+
+metadata := {
+	"id": "ARB-AWS-S3-001",
+	"title": "S3 bucket or object ACL grants public access",
+	"severity": "critical",
+	"effect": "deny",
+	"category": "storage",
+	"provider": "aws",
+	"resource_types": ["aws_s3_bucket", "aws_s3_bucket_acl", "aws_s3_object", "aws_s3_bucket_object"],
+	"rationale": "The canned ACLs public-read, public-read-write and authenticated-read (or grants to the AllUsers / AuthenticatedUsers groups) expose objects to anyone on the internet or any AWS account; public-read-write also lets anyone overwrite data.",
+	"remediation": "Set acl = \"private\" (or remove ACLs and use BucketOwnerEnforced object ownership), and serve public content through CloudFront with origin access control instead.",
+	"checkov": ["CKV_AWS_20", "CKV_AWS_57", "CKV2_AWS_43"],
+}
+
+_public_acls := {
+	"public-read": "read",
+	"public-read-write": "read and write",
+	"authenticated-read": "read by any AWS account",
+}
+
+_public_groups := {
+	"http://acs.amazonaws.com/groups/global/AllUsers": "everyone",
+	"http://acs.amazonaws.com/groups/global/AuthenticatedUsers": "any AWS account",
+}
+
+findings contains f if {
+	some t in metadata.resource_types
+	some r in input.resources[t]
+	acl := lib.lstr(lib.attr(r, "acl"))
+	access := _public_acls[acl]
+	f := {
+		"address": r.address,
+		"message": sprintf("canned ACL %s grants public %s access", [acl, access]),
+		"evidence": {"acl": acl},
+	}
+}
+
+# Explicit grants: aws_s3_bucket_acl access_control_policy and legacy aws_s3_bucket grant blocks.
+findings contains f if {
+	some t in ["aws_s3_bucket", "aws_s3_bucket_acl"]
+	some r in input.resources[t]
+	some g in _grants(r)
+	uri := lib.str(g.uri)
+	who := _public_groups[uri]
+	f := {
+		"address": r.address,
+		"message": sprintf("ACL grants %s to %s", [g.permission, who]),
+		"evidence": {"grantee_uri": uri, "permission": g.permission},
+	}
+}
+
+_grants(r) := [{"uri": lib.get(ge, "uri", null), "permission": lib.str(lib.get(g, "permission", ""))} |
+	some acp in lib.blocks(r, "access_control_policy")
+	some g in lib.block_list(lib.get(acp, "grant", []))
+	some ge in lib.block_list(lib.get(g, "grantee", []))
+] if r.type == "aws_s3_bucket_acl"
+
+_grants(r) := [{"uri": lib.get(g, "uri", null), "permission": concat("/", lib.str_array(lib.get(g, "permissions", [])))} |
+	some g in lib.blocks(r, "grant")
+] if r.type == "aws_s3_bucket"

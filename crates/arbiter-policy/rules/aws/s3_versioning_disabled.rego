@@ -1,0 +1,51 @@
+package arbiter.rules.aws.s3_versioning_disabled
+
+import data.arbiter.lib
+import rego.v1
+
+metadata := {
+	"id": "ARB-AWS-S3-004",
+	"title": "S3 bucket versioning not enabled",
+	"severity": "low",
+	"effect": "info",
+	"category": "storage",
+	"provider": "aws",
+	"resource_types": ["aws_s3_bucket", "aws_s3_bucket_versioning"],
+	"rationale": "Without versioning an overwritten or deleted object cannot be recovered, which turns an application bug or a ransomware run into data loss.",
+	"remediation": "Add aws_s3_bucket_versioning with versioning_configuration { status = \"Enabled\" } for the bucket.",
+	"checkov": ["CKV_AWS_21"],
+}
+
+findings contains f if {
+	some r in input.resources.aws_s3_bucket_versioning
+	status := lib.str(lib.get(lib.first_block(r, "versioning_configuration"), "status", ""))
+	status != "Enabled"
+	not lib.is_unknown_path(r, ["versioning_configuration", 0, "status"])
+	f := {
+		"address": r.address,
+		"message": sprintf("versioning status is %s", [_show(status)]),
+		"evidence": {"status": status},
+	}
+}
+
+# Legacy inline versioning block, or none at all and no aws_s3_bucket_versioning in the change.
+findings contains f if {
+	some r in input.resources.aws_s3_bucket
+	not lib.is_unknown(r, "versioning")
+	not _inline_enabled(r)
+	count(object.get(input.resources, "aws_s3_bucket_versioning", [])) == 0
+	f := {
+		"address": r.address,
+		"message": "bucket versioning is not enabled",
+		"evidence": {"versioning": lib.attr(r, "versioning")},
+	}
+}
+
+_inline_enabled(r) if {
+	some b in lib.blocks(r, "versioning")
+	lib.truthy(lib.get(b, "enabled", false))
+}
+
+_show("") := "unset"
+
+_show(s) := s if s != ""

@@ -1,0 +1,35 @@
+package arbiter.rules.aws.sg_admin_ports_world_open
+
+import data.arbiter.lib
+import rego.v1
+
+metadata := {
+	"id": "ARB-AWS-NET-001",
+	"title": "Administrative port open to the whole internet",
+	"severity": "critical",
+	"effect": "deny",
+	"category": "network",
+	"provider": "aws",
+	"resource_types": ["aws_security_group", "aws_security_group_rule", "aws_vpc_security_group_ingress_rule"],
+	"rationale": "SSH (22) and RDP (3389) reachable from 0.0.0.0/0 or ::/0 are scanned and brute-forced within minutes of exposure; a single weak credential or unpatched daemon gives an attacker a shell inside the VPC.",
+	"remediation": "Restrict cidr_blocks / ipv6_cidr_blocks (or cidr_ipv4 / cidr_ipv6) to known administrative ranges, or remove the rule and reach instances through SSM Session Manager or a bastion.",
+	"checkov": ["CKV_AWS_24", "CKV_AWS_25"],
+}
+
+_types := ["aws_security_group", "aws_security_group_rule", "aws_vpc_security_group_ingress_rule"]
+
+findings contains f if {
+	some t in _types
+	some r in input.resources[t]
+	some rule in lib.sg_ingress_rules(r)
+	not lib.rule_all_ports(rule) # reported by ARB-AWS-NET-003
+	some port, service in lib.admin_ports
+	lib.rule_covers_port(rule.protocol, rule.from, rule.to, port)
+	some cidr in rule.cidrs
+	lib.is_world_cidr(cidr)
+	f := {
+		"address": r.address,
+		"message": sprintf("%s port %d is open to %s", [service, port, cidr]),
+		"evidence": {"port": port, "cidr": cidr, "protocol": lib.protocol_label(rule.protocol), "from_port": rule.from, "to_port": rule.to},
+	}
+}

@@ -1,0 +1,602 @@
+//! The rule pack: built-in Rego rules (embedded in the binary) plus user
+//! replacements, evaluated with change semantics.
+//!
+//! Each rule is a predicate on one *state* of a resource. The pack evaluates
+//! every rule on the after-state of created/updated/replaced resources and on
+//! the before-state of updated/replaced ones, and compares the findings by
+//! (rule, address, message): present only after → introduced; before and
+//! after → pre-existing (downgraded to `info`); only before → fixed (`info`).
+//! Rules see only the resource types they declare, so the work grows with the
+//! resources each rule cares about, not with rules × plan size.
+
+use crate::error::PolicyError;
+use crate::load::{add_module, PolicySource};
+use crate::values::{from_json_text, get_str, s, to_json};
+use arbiter_plan::{Action, Plan, ResourceChange};
+use arbiter_verdict::{ChangeRelation, Effect, Finding, Severity, SourceLocation};
+use regorus::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+}
+
+/// The built-in rule pack files: (path relative to `rules/`, Rego text).
+pub fn builtin_files() -> &'static [(&'static str, &'static str)] {
+    embedded::BUILTIN_FILES
+}
+
+/// Package prefix every rule of the pack lives under.
+pub const RULE_PACKAGE_PREFIX: &str = "data.arbiter.rules.";
+
+/// Description of one rule, read from its `metadata` object.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RuleMeta {
+    /// Stable ID, e.g. `ARB-AWS-NET-001`.
+    pub id: String,
+    /// Short title.
+    pub title: String,
+    /// Default severity.
+    pub severity: Severity,
+    /// Default effect.
+    pub effect: Effect,
+    /// Category (`iam`, `network`, …).
+    pub category: String,
+    /// Cloud provider (`aws`, `gcp`, `azure`).
+    pub provider: String,
+    /// Resource types the rule reads (`data.` prefix for data sources).
+    pub resource_types: Vec<String>,
+    /// Why it matters.
+    pub rationale: String,
+    /// What to do.
+    pub remediation: String,
+    /// Corresponding Checkov check IDs.
+    pub checkov: Vec<String>,
+    /// Rego package path, e.g. `data.arbiter.rules.aws.sg_admin_ports_world_open`.
+    pub package: String,
+    /// File the rule was loaded from (`builtin:aws/x.rego` or a user path).
+    pub file: String,
+    /// Whether it is part of the built-in pack (not replaced by a user file).
+    pub builtin: bool,
+    /// The Rego source.
+    #[serde(skip)]
+    pub source: String,
+}
+
+/// User adjustments to the pack: disable rules, re-grade severity or effect.
+#[derive(Debug, Clone, Default)]
+pub struct RuleOverrides {
+    /// Rule IDs to skip.
+    pub disabled: BTreeSet<String>,
+    /// New severity per rule ID.
+    pub severity: BTreeMap<String, Severity>,
+    /// New effect per rule ID.
+    pub effect: BTreeMap<String, Effect>,
+}
+
+impl RuleOverrides {
+    /// Fails when an override names an unknown rule ID (a typo would silently
+    /// leave a rule on).
+    pub fn check_against(&self, pack: &RulePack) -> Result<(), PolicyError> {
+        let known: BTreeSet<&str> = pack.rules.iter().map(|r| r.id.as_str()).collect();
+        for id in self
+            .disabled
+            .iter()
+            .chain(self.severity.keys())
+            .chain(self.effect.keys())
+        {
+            if !known.contains(id.as_str()) {
+                return Err(PolicyError::Config(format!(
+                    "unknown rule ID {id:?} in rule overrides; see `arbiter rules list`"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A compiled rule pack, ready to evaluate plans. Cheap to share between
+/// threads; evaluation clones the compiled engine.
+#[derive(Clone)]
+pub struct RulePack {
+    engine: regorus::Engine,
+    rules: Vec<RuleMeta>,
+}
+
+/// One resource state handed to rules.
+struct View<'a> {
+    rc: &'a ResourceChange,
+    values: &'a str,
+    unknown: Option<&'a str>,
+}
+
+/// A raw finding before metadata is applied: (rule index, address, message, evidence, severity, effect).
+type RawFinding = (
+    usize,
+    String,
+    String,
+    serde_json::Value,
+    Option<Severity>,
+    Option<Effect>,
+);
+
+impl RulePack {
+    /// The built-in pack alone.
+    pub fn builtin() -> Result<RulePack, PolicyError> {
+        RulePack::with_replacements(&[])
+    }
+
+    /// The built-in pack, where any user module whose package matches a
+    /// built-in rule's package replaces it, and other user modules under
+    /// `arbiter.rules.` add rules (or helpers under `arbiter.lib`).
+    pub fn with_replacements(user: &[PolicySource]) -> Result<RulePack, PolicyError> {
+        let mut engine = regorus::Engine::new();
+        let user_packages: BTreeMap<String, &PolicySource> = user
+            .iter()
+            .filter_map(|src| package_of(&src.text).map(|p| (format!("data.{p}"), src)))
+            .collect();
+        let mut candidates: Vec<(String, PolicySource, bool)> = Vec::new();
+        for (rel, text) in builtin_files() {
+            let pkg = package_of(text)
+                .map(|p| format!("data.{p}"))
+                .unwrap_or_default();
+            if user_packages.contains_key(&pkg) {
+                continue;
+            }
+            candidates.push((
+                pkg,
+                PolicySource {
+                    path: format!("builtin:{rel}"),
+                    text: (*text).to_string(),
+                },
+                true,
+            ));
+        }
+        for (pkg, src) in &user_packages {
+            candidates.push((pkg.clone(), (*src).clone(), false));
+        }
+        let mut packages = Vec::new();
+        for (_, src, builtin) in &candidates {
+            let pkg = add_module(&mut engine, src)?;
+            packages.push((pkg, src, *builtin));
+        }
+        let mut rules = Vec::new();
+        let mut seen_ids: BTreeMap<String, String> = BTreeMap::new();
+        for (pkg, src, builtin) in packages {
+            if !pkg.starts_with(RULE_PACKAGE_PREFIX) {
+                continue; // helper library
+            }
+            let meta_val = engine.eval_rule(format!("{pkg}.metadata")).map_err(|e| {
+                PolicyError::Config(format!(
+                    "{}: rule package {pkg} has no valid `metadata` object: {}",
+                    src.path,
+                    first_line(&e)
+                ))
+            })?;
+            let meta = parse_meta(&meta_val, &pkg, src, builtin)?;
+            if let Some(other) = seen_ids.insert(meta.id.clone(), src.path.clone()) {
+                return Err(PolicyError::Config(format!(
+                    "{}: rule ID {} is already used by {other}",
+                    src.path, meta.id
+                )));
+            }
+            rules.push(meta);
+        }
+        rules.sort_by(|a, b| a.id.cmp(&b.id));
+        // Prepare the engine once so clones share the compiled form.
+        engine.set_input(Value::new_object());
+        if let Some(r) = rules.first() {
+            let _ = engine.eval_rule(format!("{}.findings", r.package));
+        }
+        Ok(RulePack { engine, rules })
+    }
+
+    /// Every rule, sorted by ID.
+    pub fn rules(&self) -> &[RuleMeta] {
+        &self.rules
+    }
+
+    /// The rule with this ID (case-insensitive).
+    pub fn rule(&self, id: &str) -> Option<&RuleMeta> {
+        self.rules.iter().find(|r| r.id.eq_ignore_ascii_case(id))
+    }
+
+    /// Evaluates the pack on a plan. `stack` becomes `input.stack`.
+    /// Findings are sorted (effect, severity, rule, address, message).
+    pub fn evaluate(
+        &self,
+        plan: &Plan,
+        stack: &serde_json::Value,
+        overrides: &RuleOverrides,
+    ) -> Result<Vec<Finding>, PolicyError> {
+        let active: Vec<usize> = (0..self.rules.len())
+            .filter(|&i| !overrides.disabled.contains(&self.rules[i].id))
+            .collect();
+        let types: BTreeSet<&str> = active
+            .iter()
+            .flat_map(|&i| self.rules[i].resource_types.iter().map(String::as_str))
+            .collect();
+        let mut after_views = Vec::new();
+        let mut before_views = Vec::new();
+        for rc in &plan.resource_changes {
+            let keyed = rc.keyed_type();
+            if !types.contains(keyed.as_str()) {
+                continue;
+            }
+            if rc.action.has_after_state() {
+                if let Some(a) = &rc.change.after {
+                    after_views.push(View {
+                        rc,
+                        values: a.text(),
+                        unknown: rc.change.after_unknown.as_ref().map(|u| u.text()),
+                    });
+                }
+            }
+            if matches!(
+                rc.action,
+                Action::Update | Action::DeleteThenCreate | Action::CreateThenDelete
+            ) {
+                if let Some(b) = &rc.change.before {
+                    before_views.push(View {
+                        rc,
+                        values: b.text(),
+                        unknown: None,
+                    });
+                }
+            }
+        }
+        let stack_value = crate::values::from_json(stack)
+            .map_err(|m| PolicyError::Config(format!("stack context: {m}")))?;
+
+        // Two halves in two threads when there is enough work.
+        let (after, before) = if after_views.len() + before_views.len() >= 512 {
+            let mid_a = after_views.len() / 2;
+            let mid_b = before_views.len() / 2;
+            let (a1, a2) = after_views.split_at(mid_a);
+            let (b1, b2) = before_views.split_at(mid_b);
+            let (r1, r2) = std::thread::scope(|scope| {
+                let h = scope.spawn(|| self.run_sides(a2, b2, &stack_value, &active));
+                let r1 = self.run_sides(a1, b1, &stack_value, &active);
+                let r2 = h.join().unwrap_or_else(|_| {
+                    Err(PolicyError::Eval {
+                        rule: "rule pack".into(),
+                        message: "evaluation thread panicked".into(),
+                    })
+                });
+                (r1, r2)
+            });
+            let (mut a, mut b) = r1?;
+            let (a2, b2) = r2?;
+            a.extend(a2);
+            b.extend(b2);
+            (a, b)
+        } else {
+            self.run_sides(&after_views, &before_views, &stack_value, &active)?
+        };
+        Ok(self.compare(after, before, overrides))
+    }
+
+    fn run_sides(
+        &self,
+        after: &[View<'_>],
+        before: &[View<'_>],
+        stack: &Value,
+        active: &[usize],
+    ) -> Result<(Vec<RawFinding>, Vec<RawFinding>), PolicyError> {
+        let mut engine = self.engine.clone();
+        let a = self.run_side(&mut engine, after, stack, active)?;
+        let b = if before.is_empty() {
+            Vec::new()
+        } else {
+            self.run_side(&mut engine, before, stack, active)?
+        };
+        Ok((a, b))
+    }
+
+    fn run_side(
+        &self,
+        engine: &mut regorus::Engine,
+        views: &[View<'_>],
+        stack: &Value,
+        active: &[usize],
+    ) -> Result<Vec<RawFinding>, PolicyError> {
+        if views.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut by_type: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for v in views {
+            by_type
+                .entry(v.rc.keyed_type())
+                .or_default()
+                .push(view_value(v)?);
+        }
+        let present: BTreeSet<&str> = by_type.keys().map(String::as_str).collect();
+        let resources: BTreeMap<Value, Value> = by_type
+            .iter()
+            .map(|(k, list)| (s(k), Value::from(list.clone())))
+            .collect();
+        let mut input = BTreeMap::new();
+        input.insert(s("resources"), Value::from(resources));
+        input.insert(s("stack"), stack.clone());
+        engine.set_input(Value::from(input));
+        let mut out = Vec::new();
+        for &i in active {
+            let rule = &self.rules[i];
+            if !rule
+                .resource_types
+                .iter()
+                .any(|t| present.contains(t.as_str()))
+            {
+                continue;
+            }
+            let path = format!("{}.findings", rule.package);
+            let result = engine
+                .eval_rule(path.clone())
+                .map_err(|e| PolicyError::Eval {
+                    rule: format!("{} ({path})", rule.id),
+                    message: first_line(&e),
+                })?;
+            collect_findings(i, rule, &result, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn compare(
+        &self,
+        after: Vec<RawFinding>,
+        before: Vec<RawFinding>,
+        overrides: &RuleOverrides,
+    ) -> Vec<Finding> {
+        let key = |f: &RawFinding| (f.0, f.1.clone(), f.2.clone());
+        let before_keys: BTreeSet<(usize, String, String)> = before.iter().map(key).collect();
+        let after_keys: BTreeSet<(usize, String, String)> = after.iter().map(key).collect();
+        let mut out = Vec::new();
+        let mut emitted = BTreeSet::new();
+        for f in after {
+            let k = key(&f);
+            if !emitted.insert(k.clone()) {
+                continue;
+            }
+            let relation = if before_keys.contains(&k) {
+                ChangeRelation::Preexisting
+            } else {
+                ChangeRelation::Introduced
+            };
+            out.push(self.finding(f, relation, overrides));
+        }
+        for f in before {
+            let k = key(&f);
+            if after_keys.contains(&k) || !emitted.insert(k) {
+                continue;
+            }
+            out.push(self.finding(f, ChangeRelation::Fixed, overrides));
+        }
+        sort_findings(&mut out);
+        out
+    }
+
+    fn finding(
+        &self,
+        f: RawFinding,
+        relation: ChangeRelation,
+        overrides: &RuleOverrides,
+    ) -> Finding {
+        let (i, address, message, evidence, sev, eff) = f;
+        let rule = &self.rules[i];
+        let mut severity = overrides
+            .severity
+            .get(&rule.id)
+            .copied()
+            .or(sev)
+            .unwrap_or(rule.severity);
+        let mut effect = overrides
+            .effect
+            .get(&rule.id)
+            .copied()
+            .or(eff)
+            .unwrap_or(rule.effect);
+        let message = match relation {
+            ChangeRelation::Preexisting => {
+                effect = Effect::Info;
+                format!("Pre-existing, not introduced by this change: {message}")
+            }
+            ChangeRelation::Fixed => {
+                effect = Effect::Info;
+                severity = Severity::Info;
+                format!("Fixed by this change: {message}")
+            }
+            _ => message,
+        };
+        let mut out = Finding::new(
+            rule.id.clone(),
+            "builtin",
+            severity,
+            effect,
+            Some(address),
+            message,
+        );
+        if !rule.builtin {
+            out.source = "policy".into();
+        }
+        out.title = Some(rule.title.clone());
+        out.remediation = Some(rule.remediation.clone());
+        out.evidence = evidence;
+        out.relation = relation;
+        out.references = rule.checkov.clone();
+        out.location = Some(SourceLocation {
+            file: rule.file.clone(),
+            line: None,
+        });
+        out
+    }
+}
+
+/// Sorts findings: effect (deny first), severity, rule, address, message.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (a.effect, a.severity, &a.rule_id, &a.address, &a.message)
+            .cmp(&(b.effect, b.severity, &b.rule_id, &b.address, &b.message))
+    });
+}
+
+fn view_value(v: &View<'_>) -> Result<Value, PolicyError> {
+    let rc = v.rc;
+    let bad = |m: String| PolicyError::Eval {
+        rule: format!("input for {}", rc.address),
+        message: m,
+    };
+    let mut m = BTreeMap::new();
+    m.insert(s("address"), s(&rc.address));
+    m.insert(s("type"), s(&rc.resource_type));
+    m.insert(s("name"), s(&rc.name));
+    m.insert(
+        s("mode"),
+        s(match rc.mode {
+            arbiter_plan::ResourceMode::Managed => "managed",
+            arbiter_plan::ResourceMode::Data => "data",
+        }),
+    );
+    m.insert(
+        s("module_address"),
+        rc.module_address.as_deref().map_or(Value::Null, s),
+    );
+    m.insert(
+        s("index"),
+        match &rc.index {
+            None => Value::Null,
+            Some(arbiter_plan::InstanceKey::Int(i)) => Value::from(*i),
+            Some(arbiter_plan::InstanceKey::Str(k)) => s(k),
+        },
+    );
+    m.insert(
+        s("provider_name"),
+        rc.provider_name.as_deref().map_or(Value::Null, s),
+    );
+    m.insert(s("values"), from_json_text(v.values).map_err(bad)?);
+    let unknown = match v.unknown {
+        Some(u) => from_json_text(u).map_err(bad)?,
+        None => Value::new_object(),
+    };
+    m.insert(
+        s("unknown"),
+        if unknown.as_object().is_ok() {
+            unknown
+        } else {
+            Value::new_object()
+        },
+    );
+    m.insert(
+        s("actions"),
+        Value::from(rc.action.as_list().iter().map(|a| s(a)).collect::<Vec<_>>()),
+    );
+    Ok(Value::from(m))
+}
+
+fn collect_findings(
+    i: usize,
+    rule: &RuleMeta,
+    result: &Value,
+    out: &mut Vec<RawFinding>,
+) -> Result<(), PolicyError> {
+    let items: Vec<&Value> = match result {
+        Value::Set(set) => set.iter().collect(),
+        Value::Array(a) => a.iter().collect(),
+        Value::Undefined | Value::Null => Vec::new(),
+        other => {
+            return Err(PolicyError::Eval {
+                rule: rule.id.clone(),
+                message: format!(
+                    "`findings` must be a set of objects, found {}",
+                    crate::values::to_json(other)
+                ),
+            })
+        }
+    };
+    for item in items {
+        let Some(address) = get_str(item, "address") else {
+            return Err(PolicyError::Eval {
+                rule: rule.id.clone(),
+                message: format!("a finding has no string `address`: {}", to_json(item)),
+            });
+        };
+        let message = get_str(item, "message")
+            .or_else(|| get_str(item, "msg"))
+            .unwrap_or(&rule.title)
+            .to_string();
+        let evidence = match &item["evidence"] {
+            Value::Undefined => serde_json::Value::Null,
+            e => to_json(e),
+        };
+        let sev = get_str(item, "severity").and_then(Severity::parse);
+        let eff = get_str(item, "effect").and_then(Effect::parse);
+        out.push((i, address.to_string(), message, evidence, sev, eff));
+    }
+    Ok(())
+}
+
+fn parse_meta(
+    v: &Value,
+    pkg: &str,
+    src: &PolicySource,
+    builtin: bool,
+) -> Result<RuleMeta, PolicyError> {
+    let err = |m: &str| PolicyError::Config(format!("{}: metadata of {pkg}: {m}", src.path));
+    let text = |k: &str| get_str(v, k).map(str::to_string);
+    let list = |k: &str| -> Vec<String> {
+        match &v[k] {
+            Value::Array(a) => a.iter().filter_map(|x| get_str_v(x)).collect(),
+            Value::Set(a) => a.iter().filter_map(|x| get_str_v(x)).collect(),
+            Value::String(s) => vec![s.to_string()],
+            _ => Vec::new(),
+        }
+    };
+    let id = text("id")
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| err("missing \"id\""))?;
+    let severity = text("severity")
+        .and_then(|s| Severity::parse(&s))
+        .ok_or_else(|| err("\"severity\" must be critical|high|medium|low|info"))?;
+    let effect = text("effect")
+        .and_then(|s| Effect::parse(&s))
+        .ok_or_else(|| err("\"effect\" must be deny|escalate|warn|info"))?;
+    let resource_types = list("resource_types");
+    if resource_types.is_empty() {
+        return Err(err("\"resource_types\" must list at least one type"));
+    }
+    Ok(RuleMeta {
+        title: text("title").unwrap_or_else(|| id.clone()),
+        id,
+        severity,
+        effect,
+        category: text("category").unwrap_or_default(),
+        provider: text("provider").unwrap_or_default(),
+        resource_types,
+        rationale: text("rationale").unwrap_or_default(),
+        remediation: text("remediation").unwrap_or_default(),
+        checkov: list("checkov"),
+        package: pkg.to_string(),
+        file: src.path.clone(),
+        builtin,
+        source: src.text.clone(),
+    })
+}
+
+fn get_str_v(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+/// The `package` declared by a Rego module (without `data.`).
+pub fn package_of(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let l = l.trim();
+        l.strip_prefix("package ")
+            .map(|p| p.split('#').next().unwrap_or("").trim().to_string())
+    })
+}
+
+fn first_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").lines().next().unwrap_or("").to_string()
+}

@@ -1,0 +1,30 @@
+//! Golden files: every format of every hand-built verdict, compared byte for
+//! byte with `tests/golden/<verdict>.<ext>`.
+//!
+//! Refresh after an intended change with
+//! `UPDATE_GOLDEN=1 cargo test -p arbiter-report --test golden`, then review
+//! the diff of `tests/golden/` like any other change.
+
+mod common;
+
+use arbiter_report::{render, Format};
+
+#[test]
+fn every_format_of_every_verdict_matches_its_golden_file() {
+    let opts = common::golden_options();
+    let mut failures = Vec::new();
+    for (name, verdict) in common::all() {
+        for format in Format::ALL {
+            let mut out = render(&verdict, format, &opts);
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
+            let file = format!("{name}.{}", format.extension());
+            if let Err(e) = common::check_golden(&file, &out) {
+                failures.push(e);
+            }
+        }
+    }
+    // `assert!` rather than returning `Err`, so the report prints readably.
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

@@ -1,0 +1,438 @@
+//! The vocabulary of a judgement: findings, severities, effects, critic reports,
+//! decisions and the [`Verdict`] itself.
+//!
+//! Every engine (policies, critics, the judge) speaks these types; only
+//! `arbiter-report` turns them into text, JSON, SARIF or markdown. This crate
+//! knows nothing about Terraform, Rego or HTTP.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// How bad a finding is, independent of what it does to the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Exploitable or destructive as it stands.
+    Critical,
+    /// Serious weakness.
+    High,
+    /// Weakness that matters in some contexts.
+    Medium,
+    /// Minor weakness.
+    Low,
+    /// Hygiene or context, never a weakness on its own.
+    Info,
+}
+
+impl Severity {
+    /// All severities, most severe first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ];
+
+    /// The lowercase name used in every output format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+            Severity::Info => "info",
+        }
+    }
+
+    /// Parses a severity name (case-insensitive); `None` when unknown.
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "critical" => Some(Severity::Critical),
+            "high" => Some(Severity::High),
+            "medium" | "moderate" => Some(Severity::Medium),
+            "low" => Some(Severity::Low),
+            "info" | "informational" | "none" => Some(Severity::Info),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a finding does to the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    /// Rules the change out: the decision is `reject`.
+    Deny,
+    /// Needs a person: the decision is at best `review`.
+    Escalate,
+    /// Lowers confidence a little; never blocks on its own.
+    Warn,
+    /// Context only; no effect on the decision.
+    Info,
+}
+
+impl Effect {
+    /// The lowercase name used in every output format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Deny => "deny",
+            Effect::Escalate => "escalate",
+            Effect::Warn => "warn",
+            Effect::Info => "info",
+        }
+    }
+
+    /// Parses an effect name (case-insensitive); `None` when unknown.
+    pub fn parse(s: &str) -> Option<Effect> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "deny" | "violation" | "reject" => Some(Effect::Deny),
+            "escalate" | "review" => Some(Effect::Escalate),
+            "warn" | "warning" => Some(Effect::Warn),
+            "info" => Some(Effect::Info),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a finding relates to the change being judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeRelation {
+    /// The change introduces the weakness (it is absent before, present after).
+    #[default]
+    Introduced,
+    /// The weakness exists before and after; the change leaves it untouched.
+    Preexisting,
+    /// The weakness exists before and the change removes it.
+    Fixed,
+    /// The finding is about the change itself (an action, a count), not a state.
+    Change,
+}
+
+impl ChangeRelation {
+    /// The snake_case name used in every output format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeRelation::Introduced => "introduced",
+            ChangeRelation::Preexisting => "preexisting",
+            ChangeRelation::Fixed => "fixed",
+            ChangeRelation::Change => "change",
+        }
+    }
+}
+
+/// Where a finding's rule is defined (for SARIF and for "see rule" links).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLocation {
+    /// File path as given by the user, or `builtin:<file>` for the rule pack.
+    pub file: String,
+    /// 1-based line, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+/// One observation by a rule, a policy or a critic.
+///
+/// Guarantee: `message`, `evidence` and `remediation` never contain a value the
+/// plan marks as sensitive once the judge has redacted the verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable identifier: a built-in rule ID (`ARB-AWS-IAM-001`), a policy rule
+    /// (`policy:main.deny`) or a critic finding (`BLAST-DELETE-STATEFUL`).
+    pub rule_id: String,
+    /// What produced it: `builtin`, `policy`, or `critic:<name>`.
+    pub source: String,
+    /// How bad it is.
+    pub severity: Severity,
+    /// What it does to the decision.
+    pub effect: Effect,
+    /// Resource address it is about, if any.
+    pub address: Option<String>,
+    /// One sentence a reviewer can check.
+    pub message: String,
+    /// Short title of the rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What to do about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+    /// Values that support the message (attribute paths and values, ports…).
+    #[serde(default, skip_serializing_if = "is_null_or_empty")]
+    pub evidence: serde_json::Value,
+    /// Whether the change introduces, keeps or fixes the weakness.
+    #[serde(default)]
+    pub relation: ChangeRelation,
+    /// Corresponding checks of other tools (e.g. Checkov IDs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    /// Where the rule is defined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<SourceLocation>,
+    /// Confidence points (0–100 scale) this finding costs; filled by the judge.
+    #[serde(default)]
+    pub confidence_cost: f64,
+}
+
+fn is_null_or_empty(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
+}
+
+impl Finding {
+    /// A finding with the given identity and message; other fields empty.
+    pub fn new(
+        rule_id: impl Into<String>,
+        source: impl Into<String>,
+        severity: Severity,
+        effect: Effect,
+        address: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Finding {
+            rule_id: rule_id.into(),
+            source: source.into(),
+            severity,
+            effect,
+            address,
+            message: message.into(),
+            title: None,
+            remediation: None,
+            evidence: serde_json::Value::Null,
+            relation: ChangeRelation::Introduced,
+            references: Vec::new(),
+            location: None,
+            confidence_cost: 0.0,
+        }
+    }
+}
+
+/// A critic's part in a verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CriticReport {
+    /// Critic name (`security`, `blast_radius`, …).
+    pub name: String,
+    /// Risk in `[0, 1]`; 0 means the critic sees nothing to worry about.
+    pub risk: f64,
+    /// Number of findings this critic contributed.
+    pub findings: usize,
+    /// One line on what drove the risk.
+    pub summary: String,
+}
+
+/// The tiered decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// Within policy and confident enough: may be applied without a person.
+    Approve,
+    /// Needs a person.
+    Review,
+    /// Forbidden by a rule or policy.
+    Reject,
+}
+
+impl Decision {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Review => "review",
+            Decision::Reject => "reject",
+        }
+    }
+
+    /// Process exit code of `arbiter evaluate`: 0 approve, 2 review, 3 reject.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Decision::Approve => 0,
+            Decision::Review => 2,
+            Decision::Reject => 3,
+        }
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Count of resource changes per action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionSummary {
+    /// Resources created.
+    pub create: usize,
+    /// Resources updated in place.
+    pub update: usize,
+    /// Resources destroyed.
+    pub delete: usize,
+    /// Resources replaced (either order).
+    pub replace: usize,
+    /// Resources unchanged.
+    pub no_op: usize,
+    /// Data sources read.
+    pub read: usize,
+    /// Resources removed from state without being destroyed.
+    #[serde(default)]
+    pub forget: usize,
+}
+
+impl ActionSummary {
+    /// Number of changes that alter infrastructure (everything but no-op and read).
+    pub fn changing(&self) -> usize {
+        self.create + self.update + self.delete + self.replace + self.forget
+    }
+}
+
+/// Monthly cost figures of the change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostSummary {
+    /// Monthly cost of the resources before the change, USD.
+    pub monthly_before_usd: f64,
+    /// Monthly cost after the change, USD.
+    pub monthly_after_usd: f64,
+    /// `after - before`, USD.
+    pub monthly_delta_usd: f64,
+    /// Whether a pricing engine produced these figures; `false` means all zero
+    /// because nothing was priced.
+    pub computed: bool,
+    /// Why the figures are what they are (e.g. "no pricing catalogue").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// How one attribute of a resource changes, ready for display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeDelta {
+    /// Attribute path such as `tags.env` or `ingress[0].cidr_blocks[1]`.
+    pub path: String,
+    /// Rendered old value (`null` when absent); `"(sensitive)"` when masked.
+    pub before: serde_json::Value,
+    /// Rendered new value; `"(known after apply)"` when unknown.
+    pub after: serde_json::Value,
+}
+
+/// One resource change as shown to a reviewer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeView {
+    /// Full resource address.
+    pub address: String,
+    /// Resource type.
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// `create`, `update`, `delete`, `replace`, `read`, `no-op`, `forget`.
+    pub action: String,
+    /// Address before a `moved` block, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_address: Option<String>,
+    /// Attribute-level differences (sensitive values masked).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<AttributeDelta>,
+}
+
+/// The stack the change was judged against.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StackInfo {
+    /// Stack name, if known.
+    pub name: Option<String>,
+    /// Environment (`prod`, `staging`, `dev`, `ephemeral`), if known.
+    pub environment: Option<String>,
+    /// Labels such as `team:payments`.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Monthly budget in USD, if any.
+    pub monthly_budget_usd: Option<f64>,
+    /// Confidence needed for approval.
+    pub auto_apply_threshold: f64,
+}
+
+/// Facts about the judged plan file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlanInfo {
+    /// The `format_version` the file declared.
+    pub format_version: Option<String>,
+    /// The Terraform/OpenTofu version that wrote it.
+    pub terraform_version: Option<String>,
+}
+
+/// The verdict on one change: deterministic for the same inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// `approve`, `review` or `reject`.
+    pub decision: Decision,
+    /// 0–100, `100 × Π(1 − risk)` over the critics.
+    pub confidence: f64,
+    /// Changes per action.
+    pub summary: ActionSummary,
+    /// Every finding, most important first.
+    pub findings: Vec<Finding>,
+    /// One report per critic.
+    pub critics: Vec<CriticReport>,
+    /// Monthly cost figures.
+    pub cost: CostSummary,
+    /// Why the decision is what it is, in a few sentences.
+    pub explanation: String,
+    /// The stack context used.
+    pub stack: StackInfo,
+    /// Facts about the plan file.
+    pub plan: PlanInfo,
+    /// Resource-by-resource view of the change (sensitive values masked).
+    pub changes: Vec<ChangeView>,
+    /// Non-fatal problems met while judging (newer format version, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl Verdict {
+    /// Distinct rule IDs among the findings, sorted.
+    pub fn rule_ids(&self) -> BTreeSet<&str> {
+        self.findings.iter().map(|f| f.rule_id.as_str()).collect()
+    }
+
+    /// Findings that change the decision or cost confidence.
+    pub fn significant_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| {
+            matches!(f.effect, Effect::Deny | Effect::Escalate) || f.confidence_cost > 0.0
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_and_effect_names_round_trip() {
+        for s in Severity::ALL {
+            assert_eq!(Severity::parse(s.as_str()), Some(s));
+        }
+        for e in [Effect::Deny, Effect::Escalate, Effect::Warn, Effect::Info] {
+            assert_eq!(Effect::parse(e.as_str()), Some(e));
+        }
+        assert_eq!(Severity::parse("bogus"), None);
+    }
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        assert_eq!(Decision::Approve.exit_code(), 0);
+        assert_eq!(Decision::Review.exit_code(), 2);
+        assert_eq!(Decision::Reject.exit_code(), 3);
+    }
+}
