@@ -7,7 +7,11 @@ The plan mixes common AWS resource types with attribute sets shaped like the
 AWS provider's (instances, security groups, S3 buckets and their companions,
 IAM policies, RDS, EBS, Lambda, SQS, ...), module addresses, count/for_each
 indexes, updates with before/after, a few deletes and replaces, and a
-`configuration` section with references. About PCT percent of the changes
+`configuration` section with references and constant expressions. Like
+Terraform's own output, creations list their computed attributes in
+`after_unknown`, updates and deletions carry the computed values of the prior
+state, masks mirror nested blocks, and replacements name their reason and
+`replace_paths`. About PCT percent of the changes
 (default 3) carry a security violation (world-open SSH, IAM *:*, public ACL,
 unencrypted volume, IMDSv1, ...). Deterministic for a given seed.
 """
@@ -127,6 +131,83 @@ def route53_record(rng, i, bad):
             "set_identifier": None, "ttl": 300, "type": "A", "zone_id": "Z0123456789"}
 
 
+# Attributes the provider computes: unknown in a creation's `after`, known in
+# the prior state of an update or deletion.
+COMPUTED = {
+    "aws_instance": ["arn", "cpu_core_count", "cpu_options", "host_id", "instance_state", "ipv6_addresses",
+                     "network_interface", "outpost_arn", "password_data", "primary_network_interface_id",
+                     "private_dns", "private_ip", "public_dns", "public_ip", "security_groups"],
+    "aws_security_group": ["arn", "owner_id"],
+    "aws_s3_bucket": ["acceleration_status", "arn", "bucket_domain_name", "bucket_regional_domain_name",
+                      "hosted_zone_id", "policy", "region", "request_payer",
+                      "server_side_encryption_configuration", "versioning", "website_endpoint"],
+    "aws_s3_bucket_acl": ["access_control_policy"],
+    "aws_s3_bucket_public_access_block": [],
+    "aws_iam_policy": ["arn", "attachment_count", "policy_id"],
+    "aws_ebs_volume": ["arn", "iops", "kms_key_id", "throughput"],
+    "aws_db_instance": ["address", "arn", "availability_zone", "ca_cert_identifier", "endpoint",
+                        "hosted_zone_id", "latest_restorable_time", "maintenance_window", "option_group_name",
+                        "parameter_group_name", "port", "resource_id", "status"],
+    "aws_lambda_function": ["arn", "code_sha256", "invoke_arn", "last_modified", "logging_config",
+                            "qualified_arn", "qualified_invoke_arn", "signing_job_arn",
+                            "signing_profile_version_arn", "source_code_hash", "source_code_size", "version"],
+    "aws_sqs_queue": ["arn", "deduplication_scope", "fifo_throughput_limit", "policy", "redrive_allow_policy",
+                      "redrive_policy", "url"],
+    "aws_cloudwatch_log_group": ["arn"],
+    "aws_route53_record": ["fqdn"],
+}
+
+# Attributes whose change forces replacement, per type.
+FORCE_NEW = {"aws_instance": "ami", "aws_security_group": "name", "aws_s3_bucket": "bucket",
+             "aws_s3_bucket_acl": "bucket", "aws_s3_bucket_public_access_block": "bucket",
+             "aws_iam_policy": "name", "aws_ebs_volume": "availability_zone",
+             "aws_db_instance": "identifier", "aws_lambda_function": "function_name",
+             "aws_sqs_queue": "name", "aws_cloudwatch_log_group": "name", "aws_route53_record": "name"}
+
+
+def computed_value(rng, typ, key, i):
+    """A plausible known value for a computed attribute (prior state)."""
+    if key == "arn" or key.endswith("_arn"):
+        return f"arn:aws:{typ.split('_')[1]}:us-east-1:123456789012:{i}-{rng.getrandbits(24):06x}"
+    if key in ("cors_rule", "grant", "lifecycle_rule", "logging", "replication_configuration", "website",
+               "ephemeral_block_device", "network_interface", "secondary_private_ips", "security_groups",
+               "ipv6_addresses", "replicas", "master_user_secret", "access_control_policy"):
+        return []
+    if key in ("capacity_reservation_specification", "cpu_options", "enclave_options", "maintenance_options",
+               "private_dns_name_options", "logging_config", "server_side_encryption_configuration",
+               "versioning", "object_lock_configuration"):
+        return [{"enabled": False, "id": f"{key}-{i}"}]
+    if key in ("private_ip", "public_ip"):
+        return f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    if key in ("cpu_core_count", "cpu_threads_per_core", "port", "iops", "throughput", "source_code_size",
+               "attachment_count", "ipv6_address_count"):
+        return rng.choice([1, 2, 3000, 125, 5432])
+    return f"{rng.getrandbits(40):010x}"
+
+
+def unknown_mirror(value):
+    """`after_unknown` mirror of a known value: empty containers, false leaves dropped."""
+    if isinstance(value, dict):
+        return {k: unknown_mirror(v) for k, v in value.items() if isinstance(v, (dict, list))}
+    if isinstance(value, list):
+        return [unknown_mirror(v) if isinstance(v, (dict, list)) else False for v in value]
+    return False
+
+
+def sensitive_mirror(value, secret=()):
+    """`*_sensitive` mirror: containers mirrored, `true` for the secret attributes."""
+    if isinstance(value, dict):
+        out = {k: sensitive_mirror(v) for k, v in value.items() if isinstance(v, (dict, list))}
+        out.update({k: True for k in secret if k in value})
+        return out
+    if isinstance(value, list):
+        return [sensitive_mirror(v) if isinstance(v, (dict, list)) else False for v in value]
+    return False
+
+
+SECRET = {"aws_db_instance": ("password",), "aws_lambda_function": ("environment",)}
+
+
 TYPES = [
     ("aws_instance", instance, 14), ("aws_security_group", security_group, 10),
     ("aws_s3_bucket", s3_bucket, 8), ("aws_s3_bucket_acl", s3_acl, 4),
@@ -135,6 +216,11 @@ TYPES = [
     ("aws_lambda_function", lambda_fn, 10), ("aws_sqs_queue", sqs, 8),
     ("aws_cloudwatch_log_group", log_group, 10), ("aws_route53_record", route53_record, 10),
 ]
+
+
+def after_or(rc):
+    """The known attribute values of a change: after, else before."""
+    return rc["change"]["after"] or rc["change"]["before"] or {}
 
 
 def main():
@@ -159,24 +245,43 @@ def main():
         addr = f"{typ}.{name}"
         full = f"{module}.{addr}" if module else addr
         after = make(rng, i, bad)
+        computed = COMPUTED[typ]
+        prior = {k: computed_value(rng, typ, k, i) for k in ["id"] + computed}
         roll = rng.random()
+        reason = None
         if roll < 0.70:
             actions, before = ["create"], None
         elif roll < 0.90:
-            actions, before = ["update"], make(rng, i, False)
+            actions, before = ["update"], dict(make(rng, i, False), **prior)
             before["tags"] = dict(after.get("tags") or {}, revision="1") if "tags" in after else before.get("tags")
+            after = dict(after, **prior)
         elif roll < 0.95:
+            after = dict(after, **prior)
             actions, before = ["no-op"], after
         elif roll < 0.98:
-            actions, before, after = ["delete"], after, None
+            actions, before, after = ["delete"], dict(after, **prior), None
         else:
-            actions, before = ["create", "delete"], make(rng, i, False)
+            actions, before = ["create", "delete"], dict(make(rng, i, False), **prior)
+            reason = "replace_because_cannot_update"
+        if actions in (["create"], ["create", "delete"]):
+            unknown = unknown_mirror(after)
+            unknown.update({k: True for k in ["id"] + computed})
+            for k in ["id"] + computed:
+                after.pop(k, None)
+        elif after is not None:
+            unknown = unknown_mirror(after)
+        else:
+            unknown = {}
+        secret = SECRET.get(typ, ())
         rc = {"address": full, "mode": "managed", "type": typ, "name": name,
               "provider_name": "registry.terraform.io/hashicorp/aws",
               "change": {"actions": actions, "before": before, "after": after,
-                         "after_unknown": {"id": True, "arn": True} if after is not None else {},
-                         "before_sensitive": {} if before is not None else False,
-                         "after_sensitive": {"tags": {}} if after is not None else False}}
+                         "after_unknown": unknown,
+                         "before_sensitive": sensitive_mirror(before, secret) if before is not None else False,
+                         "after_sensitive": sensitive_mirror(after, secret) if after is not None else False}}
+        if reason:
+            rc["action_reason"] = reason
+            rc["change"]["replace_paths"] = [[FORCE_NEW[typ]]]
         if module:
             rc["module_address"] = module
         changes.append(rc)
@@ -185,9 +290,11 @@ def main():
             refs = []
             if typ == "aws_instance":
                 refs = ["aws_security_group.r0.id", "aws_security_group.r0"]
+            expressions = {k: {"constant_value": v} for k, v in list(after_or(rc).items())[:4]
+                           if isinstance(v, (str, int, bool)) and k not in SECRET.get(typ, ())}
+            expressions["tags"] = {"references": refs + ["local.common_tags"]}
             config_resources[key] = {"address": addr, "mode": "managed", "type": typ, "name": name,
-                                     "provider_config_key": "aws",
-                                     "expressions": {"tags": {"references": refs}} if refs else {},
+                                     "provider_config_key": "aws", "expressions": expressions,
                                      "schema_version": 0}
     pv_root, pv_children = [], {}
     for rc in changes:
@@ -195,14 +302,16 @@ def main():
             continue
         pv = {"address": rc["address"], "mode": "managed", "type": rc["type"], "name": rc["name"],
               "provider_name": rc["provider_name"], "schema_version": 0,
-              "values": rc["change"]["after"], "sensitive_values": {"tags": {}}}
+              "values": rc["change"]["after"],
+              "sensitive_values": sensitive_mirror(rc["change"]["after"], SECRET.get(rc["type"], ()))}
         if "module_address" in rc:
             pv_children.setdefault(rc["module_address"], []).append(pv)
         else:
             pv_root.append(pv)
     prior = [{"address": rc["address"], "mode": "managed", "type": rc["type"], "name": rc["name"],
               "provider_name": rc["provider_name"], "schema_version": 0,
-              "values": rc["change"]["before"], "sensitive_values": {}}
+              "values": rc["change"]["before"],
+              "sensitive_values": sensitive_mirror(rc["change"]["before"], SECRET.get(rc["type"], ()))}
              for rc in changes if rc["change"]["before"] is not None]
     root, calls = [], {}
     for (module, _), res in config_resources.items():
@@ -212,13 +321,19 @@ def main():
             calls.setdefault(module.split(".", 1)[1], []).append(res)
     plan = {
         "format_version": "1.2", "terraform_version": "1.9.8",
+        "variables": {"region": {"value": "us-east-1"}, "environment": {"value": "prod"}},
         "planned_values": {"root_module": {"resources": pv_root, "child_modules": [
             {"address": m, "resources": r} for m, r in pv_children.items()]}},
         "resource_changes": changes,
         "prior_state": {"format_version": "1.0", "terraform_version": "1.9.8",
                         "values": {"root_module": {"resources": prior}}},
-        "configuration": {"provider_config": {"aws": {"name": "aws", "full_name": "registry.terraform.io/hashicorp/aws"}},
+        "relevant_attributes": [{"resource": rc["address"], "attribute": ["tags"]}
+                                for rc in changes if rc["change"]["actions"] == ["update"]],
+        "configuration": {"provider_config": {"aws": {"name": "aws", "full_name": "registry.terraform.io/hashicorp/aws",
+                                                      "expressions": {"region": {"references": ["var.region"]}}}},
                           "root_module": {"resources": root,
+                                          "variables": {"region": {"default": "us-east-1"},
+                                                        "environment": {"description": "stage"}},
                                           "module_calls": {k: {"source": "./modules/svc", "module": {"resources": v}}
                                                            for k, v in calls.items()}}},
         "timestamp": "2026-11-20T10:00:00Z", "applyable": True, "complete": True, "errored": False,

@@ -15,7 +15,7 @@ use arbiter_critics::{
     combine, BlastRadiusCritic, Critic, CriticOutput, Environment, PolicyCritic, ReviewContext,
     SecurityCritic, StackContext,
 };
-use arbiter_plan::{attribute_changes, Action, DependencyGraph, Plan, PlanError};
+use arbiter_plan::{attribute_changes, Action, DependencyGraph, Plan, PlanError, ResourceChange};
 use arbiter_policy::{LoadedFiles, PolicyError, RuleOverrides, RulePack, UserPolicies};
 use arbiter_verdict::{
     ActionSummary, AttributeDelta, ChangeRelation, ChangeView, CostSummary, CriticReport, Decision,
@@ -134,6 +134,16 @@ impl Judge {
 
     /// Judges a plan against a stack. Deterministic for the same inputs.
     pub fn evaluate(&self, input: &PlanInput, stack: &StackConfig) -> Result<Verdict, JudgeError> {
+        self.evaluate_timed(input, stack).map(|(v, _)| v)
+    }
+
+    /// Like [`Judge::evaluate`], also returning the cumulative milliseconds at
+    /// the end of each phase (graph, rules, blast, critics, views, redact).
+    pub fn evaluate_timed(
+        &self,
+        input: &PlanInput,
+        stack: &StackConfig,
+    ) -> Result<(Verdict, Vec<(&'static str, f64)>), JudgeError> {
         stack.validate().map_err(JudgeError::Stack)?;
         let plan = &input.plan;
         let overrides = overrides(stack)?;
@@ -160,11 +170,16 @@ impl Judge {
         });
         let summary = summarize(plan);
 
+        let tm = std::time::Instant::now();
+        let mut phases: Vec<(&'static str, f64)> = Vec::new();
+        let mut mark = |what: &'static str| phases.push((what, tm.elapsed().as_secs_f64() * 1e3));
+        mark("graph");
         // 1. Built-in rules.
         let rule_findings = match &self.pack {
             Some(pack) => pack.evaluate(plan, &stack_json, &overrides)?,
             None => Vec::new(),
         };
+        mark("rules");
         // 2. Critics that need no policy results.
         let empty: Vec<Finding> = Vec::new();
         let pre_ctx = ReviewContext {
@@ -175,6 +190,7 @@ impl Judge {
             policy_findings: &empty,
         };
         let blast = BlastRadiusCritic.review(&pre_ctx);
+        mark("blast");
         let cost = CostSummary {
             computed: false,
             note: Some("no pricing catalogue in this build; cost figures are not computed".into()),
@@ -256,6 +272,7 @@ impl Judge {
         } else {
             Decision::Approve
         };
+        mark("critics");
         let explanation = explain(
             decision, confidence, threshold, &findings, &summary, &ctx_stack,
         );
@@ -288,6 +305,7 @@ impl Judge {
             changes: change_views(plan),
             warnings,
         };
+        mark("views");
         // Errored or incomplete plans are never approved.
         if verdict.decision == Decision::Approve && (plan.errored || plan.complete == Some(false)) {
             verdict.decision = Decision::Review;
@@ -297,7 +315,8 @@ impl Judge {
             );
         }
         redact(&mut verdict, plan);
-        Ok(verdict)
+        mark("redact");
+        Ok((verdict, phases))
     }
 }
 
@@ -444,38 +463,52 @@ fn top_costs(findings: &[Finding], already: &[&Finding]) -> String {
 }
 
 fn change_views(plan: &Plan) -> Vec<ChangeView> {
-    plan.changing()
-        .map(|rc| {
-            let attributes = if matches!(
-                rc.action,
-                Action::Update | Action::DeleteThenCreate | Action::CreateThenDelete
-            ) {
-                attribute_changes(&rc.change)
-                    .into_iter()
-                    .filter(|a| {
-                        !(rc.action != Action::Update
-                            && a.after == arbiter_plan::DiffValue::Unknown
-                            && a.path.root() == Some("id"))
-                    })
-                    .take(MAX_ATTRIBUTES_PER_CHANGE)
-                    .map(|a| AttributeDelta {
-                        path: a.path.to_string(),
-                        before: a.before.render(),
-                        after: a.after.render(),
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            ChangeView {
-                address: rc.address.clone(),
-                resource_type: rc.resource_type.clone(),
-                action: rc.action.kind().to_string(),
-                previous_address: rc.previous_address.clone(),
-                attributes,
-            }
-        })
-        .collect()
+    let changing: Vec<&ResourceChange> = plan.changing().collect();
+    // Diffs parse before/after values: split the work over two threads.
+    if changing.len() < 256 {
+        return changing.iter().map(|rc| change_view(rc)).collect();
+    }
+    let (a, b) = changing.split_at(changing.len() / 2);
+    std::thread::scope(|s| {
+        let h = s.spawn(|| b.iter().map(|rc| change_view(rc)).collect::<Vec<_>>());
+        let mut first: Vec<ChangeView> = a.iter().map(|rc| change_view(rc)).collect();
+        match h.join() {
+            Ok(second) => first.extend(second),
+            Err(_) => first.extend(b.iter().map(|rc| change_view(rc))),
+        }
+        first
+    })
+}
+
+fn change_view(rc: &ResourceChange) -> ChangeView {
+    let attributes = if matches!(
+        rc.action,
+        Action::Update | Action::DeleteThenCreate | Action::CreateThenDelete
+    ) {
+        attribute_changes(&rc.change)
+            .into_iter()
+            .filter(|a| {
+                !(rc.action != Action::Update
+                    && a.after == arbiter_plan::DiffValue::Unknown
+                    && a.path.root() == Some("id"))
+            })
+            .take(MAX_ATTRIBUTES_PER_CHANGE)
+            .map(|a| AttributeDelta {
+                path: a.path.to_string(),
+                before: a.before.render(),
+                after: a.after.render(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    ChangeView {
+        address: rc.address.clone(),
+        resource_type: rc.resource_type.clone(),
+        action: rc.action.kind().to_string(),
+        previous_address: rc.previous_address.clone(),
+        attributes,
+    }
 }
 
 /// Removes every sensitive value of the plan from every string of the verdict.

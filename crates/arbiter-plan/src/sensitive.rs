@@ -56,7 +56,10 @@ pub fn sensitive_strings(plan: &Plan) -> BTreeSet<String> {
             (&c.after, &c.after_sensitive),
         ] {
             if let (Some(v), Some(m)) = (v, m) {
-                collect(v.value_or_null(), m.value_or_null(), false, &mut out);
+                // Most masks are `{}`: only parse values whose mask marks something.
+                if m.text().contains("true") {
+                    collect(v.value_or_null(), m.value_or_null(), false, &mut out);
+                }
             }
         }
     }

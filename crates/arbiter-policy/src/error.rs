@@ -51,8 +51,7 @@ impl PolicyError {
     /// messages look like `path:LINE:COL: error: message` followed by the
     /// source line; the first line is kept.
     pub(crate) fn from_regorus(file: &str, err: &anyhow::Error) -> PolicyError {
-        let full = format!("{err:#}");
-        let first = full.lines().next().unwrap_or("").trim().to_string();
+        let first = first_line(err);
         if let Some((line, column, message)) = split_location(&first, file) {
             return PolicyError::Syntax {
                 file: file.to_string(),
@@ -78,4 +77,15 @@ fn split_location(first: &str, file: &str) -> Option<(u32, u32, String)> {
     let msg = it.next()?.trim();
     let msg = msg.strip_prefix("error:").unwrap_or(msg).trim().to_string();
     Some((line, column, msg))
+}
+
+/// The first non-empty line of a regorus error (it adds source excerpts and
+/// carets on the following lines).
+pub(crate) fn first_line(e: &anyhow::Error) -> String {
+    let full = format!("{e:#}");
+    full.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("unknown error")
+        .to_string()
 }

@@ -9,7 +9,7 @@
 //! Rules see only the resource types they declare, so the work grows with the
 //! resources each rule cares about, not with rules × plan size.
 
-use crate::error::PolicyError;
+use crate::error::{first_line, PolicyError};
 use crate::load::{add_module, PolicySource};
 use crate::values::{from_json_text, get_str, s, to_json};
 use arbiter_plan::{Action, Plan, ResourceChange};
@@ -22,8 +22,17 @@ mod embedded {
 }
 
 /// The built-in rule pack files: (path relative to `rules/`, Rego text).
-pub fn builtin_files() -> &'static [(&'static str, &'static str)] {
+pub fn builtin_files() -> impl Iterator<Item = (&'static str, &'static str)> {
+    embedded::BUILTIN_FILES.iter().map(|(p, t, _)| (*p, *t))
+}
+
+/// Metadata of a built-in file extracted at build time, as JSON.
+fn builtin_metadata(path: &str) -> Option<&'static str> {
+    let rel = path.strip_prefix("builtin:")?;
     embedded::BUILTIN_FILES
+        .iter()
+        .find(|(p, _, _)| *p == rel)
+        .and_then(|(_, _, m)| *m)
 }
 
 /// Package prefix every rule of the pack lives under.
@@ -166,13 +175,22 @@ impl RulePack {
             if !pkg.starts_with(RULE_PACKAGE_PREFIX) {
                 continue; // helper library
             }
-            let meta_val = engine.eval_rule(format!("{pkg}.metadata")).map_err(|e| {
-                PolicyError::Config(format!(
-                    "{}: rule package {pkg} has no valid `metadata` object: {}",
-                    src.path,
-                    first_line(&e)
-                ))
-            })?;
+            // Built-in metadata was extracted at build time; evaluate only user rules'.
+            let pre = if builtin {
+                builtin_metadata(&src.path).and_then(|m| from_json_text(m).ok())
+            } else {
+                None
+            };
+            let meta_val = match pre {
+                Some(v) => v,
+                None => engine.eval_rule(format!("{pkg}.metadata")).map_err(|e| {
+                    PolicyError::Config(format!(
+                        "{}: rule package {pkg} has no valid `metadata` object: {}",
+                        src.path,
+                        first_line(&e)
+                    ))
+                })?,
+            };
             let meta = parse_meta(&meta_val, &pkg, src, builtin)?;
             if let Some(other) = seen_ids.insert(meta.id.clone(), src.path.clone()) {
                 return Err(PolicyError::Config(format!(
@@ -595,8 +613,4 @@ pub fn package_of(text: &str) -> Option<String> {
         l.strip_prefix("package ")
             .map(|p| p.split('#').next().unwrap_or("").trim().to_string())
     })
-}
-
-fn first_line(e: &anyhow::Error) -> String {
-    format!("{e:#}").lines().next().unwrap_or("").to_string()
 }

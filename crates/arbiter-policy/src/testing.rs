@@ -64,7 +64,7 @@ pub fn run_tests(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<TestOutc
         let result = match engine.eval_rule(full.clone()) {
             Ok(regorus::Value::Bool(true)) => TestResult::Pass,
             Ok(_) => TestResult::Fail,
-            Err(e) => TestResult::Error(format!("{e:#}").lines().next().unwrap_or("").to_string()),
+            Err(e) => TestResult::Error(crate::error::first_line(&e)),
         };
         out.push(TestOutcome {
             file,

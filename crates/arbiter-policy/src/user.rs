@@ -194,7 +194,7 @@ impl UserPolicies {
                     .eval_rule(path.clone())
                     .map_err(|e| PolicyError::Eval {
                         rule: format!("{path} ({}:{})", ep.file, ep.line),
-                        message: format!("{e:#}").lines().next().unwrap_or("").to_string(),
+                        message: crate::error::first_line(&e),
                     })?;
                 messages(&v, ep, &mut out);
             }
@@ -283,6 +283,6 @@ fn messages(v: &Value, ep: &Entrypoint, out: &mut Vec<Finding>) {
 pub fn plan_document(text: &str) -> Result<Value, PolicyError> {
     Value::from_json_str(text).map_err(|e| PolicyError::Eval {
         rule: "policy input".into(),
-        message: format!("{e:#}").lines().next().unwrap_or("").to_string(),
+        message: crate::error::first_line(&e),
     })
 }

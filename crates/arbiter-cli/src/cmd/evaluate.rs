@@ -103,7 +103,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<u8> {
     let input = input.with_context(|| format!("reading plan {}", args.plan.display()))?;
     let judge = judge.context("loading policies")?;
     let t_read = t0.elapsed();
-    let verdict = judge.evaluate(&input, &stack).context("evaluating")?;
+    let (verdict, phases) = judge.evaluate_timed(&input, &stack).context("evaluating")?;
     let t_eval = t0.elapsed();
     let opts = RenderOptions {
         color: args.format == Format::Text && args.output.is_none() && args.color.enabled(),
@@ -117,6 +117,11 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<u8> {
         eprintln!("warning: {w}");
     }
     if args.verbose {
+        let p: Vec<String> = phases
+            .iter()
+            .map(|(n, ms)| format!("{n} {ms:.1}"))
+            .collect();
+        eprintln!("evaluate phases (cumulative ms): {}", p.join(", "));
         eprintln!(
             "timings: read+compile {:.1} ms, evaluate {:.1} ms, render {:.1} ms; {} resource changes",
             t_read.as_secs_f64() * 1e3,

@@ -18,7 +18,8 @@ metadata := {
 
 findings contains f if {
 	some r in input.resources.aws_ebs_volume
-	not lib.is_unknown(r, "encrypted")
+	not r.values.encrypted == true
+	not r.unknown.encrypted == true
 	lib.not_enabled(lib.attr(r, "encrypted"))
 	f := {
 		"address": r.address,

@@ -20,8 +20,10 @@ findings contains f if {
 	some t in ["aws_instance", "aws_launch_configuration"]
 	some r in input.resources[t]
 	some kind in ["root_block_device", "ebs_block_device"]
-	not lib.is_unknown(r, kind)
-	some i, b in lib.blocks(r, kind)
+	b := r.values[kind][i]
+	not b.encrypted == true
+	is_object(b)
+	not r.unknown[kind] == true
 	not lib.is_unknown_path(r, [kind, i, "encrypted"])
 	not lib.truthy(lib.get(b, "encrypted", null))
 	f := {
@@ -33,9 +35,9 @@ findings contains f if {
 
 findings contains f if {
 	some r in input.resources.aws_launch_template
-	some m in lib.blocks(r, "block_device_mappings")
-	some e in lib.block_list(lib.get(m, "ebs", []))
-	lib.falsy(lib.get(e, "encrypted", null))
+	m := r.values.block_device_mappings[_]
+	e := m.ebs[_]
+	lib.falsy(e.encrypted)
 	f := {
 		"address": r.address,
 		"message": sprintf("block_device_mappings %s is not encrypted", [lib.str(lib.get(m, "device_name", ""))]),

@@ -19,13 +19,17 @@ metadata := {
 findings contains f if {
 	some t in metadata.resource_types
 	some r in input.resources[t]
-	not lib.is_unknown(r, "metadata_options")
-	mo := lib.first_block(r, "metadata_options")
+	not r.values.metadata_options[0].http_tokens == "required"
+	not r.unknown.metadata_options == true
+	f := _finding(r, lib.first_block(r, "metadata_options"))
+}
+
+# metadata_options present but not requiring tokens
+_finding(r, mo) := f if {
 	mo != {}
 	not lib.lstr(lib.get(mo, "http_endpoint", "")) == "disabled"
 	not lib.is_unknown_path(r, ["metadata_options", 0, "http_tokens"])
 	tokens := lib.get(mo, "http_tokens", null)
-	not lib.lstr(tokens) == "required"
 	f := {
 		"address": r.address,
 		"message": sprintf("IMDSv1 is allowed (metadata_options.http_tokens = %s)", [_show(tokens)]),
@@ -35,17 +39,11 @@ findings contains f if {
 
 # No metadata_options block at all (and not computed at apply): the instance keeps the
 # AMI/account default, which allows IMDSv1 unless the AMI opts in to IMDSv2 - as Checkov reads it.
-findings contains f if {
-	some t in metadata.resource_types
-	some r in input.resources[t]
-	not lib.is_unknown(r, "metadata_options")
-	lib.first_block(r, "metadata_options") == {}
-	f := {
-		"address": r.address,
-		"message": "IMDSv1 is allowed (no metadata_options block requiring http_tokens)",
-		"evidence": {"metadata_options": lib.attr(r, "metadata_options")},
-	}
-}
+_finding(r, mo) := {
+	"address": r.address,
+	"message": "IMDSv1 is allowed (no metadata_options block requiring http_tokens)",
+	"evidence": {"metadata_options": lib.attr(r, "metadata_options")},
+} if mo == {}
 
 _show(null) := "unset"
 

@@ -18,7 +18,7 @@ metadata := {
 
 findings contains f if {
 	some r in input.resources.aws_instance
-	lib.truthy(lib.attr(r, "associate_public_ip_address"))
+	r.values.associate_public_ip_address == true
 	f := {
 		"address": r.address,
 		"message": "instance is assigned a public IP address",
@@ -28,8 +28,8 @@ findings contains f if {
 
 findings contains f if {
 	some r in input.resources.aws_launch_template
-	some ni in lib.blocks(r, "network_interfaces")
-	lib.truthy(lib.get(ni, "associate_public_ip_address", null))
+	ni := r.values.network_interfaces[_]
+	lib.truthy(ni.associate_public_ip_address)
 	f := {
 		"address": r.address,
 		"message": "launch template assigns a public IP address",

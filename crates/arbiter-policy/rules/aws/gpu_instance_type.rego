@@ -17,27 +17,32 @@ metadata := {
 }
 
 # Instance family prefixes of GPU / ML-accelerator / FPGA / video-transcoding instances.
-_accelerator_prefixes := ["p2", "p3", "p4", "p5", "p6", "g2", "g3", "g4", "g5", "g6", "gr6", "inf1", "inf2", "trn1", "trn2", "dl1", "dl2", "f1", "f2", "vt1"]
-
 accelerated(instance_type) if {
-	is_string(instance_type)
 	family := lower(split(instance_type, ".")[0])
-	some p in _accelerator_prefixes
+	some p in ["p2", "p3", "p4", "p5", "p6", "g2", "g3", "g4", "g5", "g6", "gr6", "inf1", "inf2", "trn1", "trn2", "dl1", "dl2", "f1", "f2", "vt1"]
 	startswith(family, p)
 }
 
-_types(r) := lib.str_array(lib.attr(r, "instance_types")) if r.type == "aws_eks_node_group"
-
-else := lib.str_array(lib.attr(r, "instance_type"))
+findings contains f if {
+	some t in ["aws_instance", "aws_launch_template", "aws_launch_configuration", "aws_spot_instance_request"]
+	some r in input.resources[t]
+	it := r.values.instance_type
+	is_string(it)
+	substring(it, 0, 2) in {"p2", "p3", "p4", "p5", "p6", "g2", "g3", "g4", "g5", "g6", "gr", "in", "tr", "dl", "f1", "f2", "vt"}
+	accelerated(it)
+	f := _finding(r, it)
+}
 
 findings contains f if {
-	some t in metadata.resource_types
-	some r in input.resources[t]
-	some it in _types(r)
+	some r in input.resources.aws_eks_node_group
+	it := r.values.instance_types[_]
+	is_string(it)
 	accelerated(it)
-	f := {
-		"address": r.address,
-		"message": sprintf("uses accelerator instance type %s", [it]),
-		"evidence": {"instance_type": it},
-	}
+	f := _finding(r, it)
+}
+
+_finding(r, it) := {
+	"address": r.address,
+	"message": sprintf("uses accelerator instance type %s", [it]),
+	"evidence": {"instance_type": it},
 }

@@ -19,8 +19,10 @@ metadata := {
 	"checkov": ["CKV_AWS_62", "CKV_AWS_63", "CKV_AWS_1", "CKV_AWS_49", "CKV2_AWS_40"],
 }
 
+_candidates := lib.identity_candidates(input.resources)
+
 findings contains f if {
-	some [address, label, st] in lib.identity_statements
+	some [address, label, st] in _candidates
 	lib.is_full_admin(st)
 	f := {
 		"address": address,
@@ -31,7 +33,7 @@ findings contains f if {
 
 # Allow + NotAction on every resource, where the exclusions leave IAM writable: still admin.
 findings contains f if {
-	some [address, label, st] in lib.identity_statements
+	some [address, label, st] in _candidates
 	not lib.is_full_admin(st)
 	count(st.NotAction) > 0
 	lib.on_all_resources(st)

@@ -18,7 +18,12 @@ metadata := {
 
 _github := "token.actions.githubusercontent.com"
 
-_trust_statements(r) := lib.statements(lib.attr(r, "assume_role_policy")) if r.type == "aws_iam_role"
+_trust_statements(r) := lib.statements(r.values.assume_role_policy) if {
+	r.type == "aws_iam_role"
+	p := r.values.assume_role_policy
+	p != null
+	contains(p, "token.actions.githubusercontent.com")
+}
 
 _trust_statements(r) := lib.policy_document_statements(r) if r.type == "aws_iam_policy_document"
 

@@ -19,8 +19,10 @@ metadata := {
 	"checkov": ["CKV_AWS_286", "CKV_AWS_110"],
 }
 
+_candidates := lib.identity_candidates(input.resources)
+
 findings contains f if {
-	some [address, label, st] in lib.identity_statements
+	some [address, label, st] in _candidates
 	not lib.is_full_admin(st) # reported by ARB-AWS-IAM-001
 	lib.on_all_resources(st)
 	lib.grants(st, "iam:PassRole")

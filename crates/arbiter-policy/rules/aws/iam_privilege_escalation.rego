@@ -28,8 +28,10 @@ escalation_actions := [
 	"iam:DeleteUserPermissionsBoundary", "iam:DeleteRolePermissionsBoundary", "sts:AssumeRole",
 ]
 
+_candidates := lib.identity_candidates(input.resources)
+
 findings contains f if {
-	some [address, label, st] in lib.identity_statements
+	some [address, label, st] in _candidates
 	not lib.is_full_admin(st) # reported by ARB-AWS-IAM-001
 	lib.on_all_resources(st)
 	some pattern in _patterns(st)

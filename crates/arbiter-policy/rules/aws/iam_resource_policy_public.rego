@@ -20,22 +20,21 @@ metadata := {
 	"checkov": ["CKV_AWS_168", "CKV_AWS_169", "CKV_AWS_72", "CKV_AWS_32"],
 }
 
-_policy_types := [
-	"aws_sqs_queue_policy", "aws_sqs_queue", "aws_sns_topic_policy", "aws_sns_topic",
-	"aws_ecr_repository_policy", "aws_secretsmanager_secret_policy", "aws_secretsmanager_secret",
-	"aws_glacier_vault", "aws_opensearch_domain_policy", "aws_elasticsearch_domain_policy",
+# [resource type, attribute holding the policy JSON]
+_policy_attrs := [
+	["aws_sqs_queue_policy", "policy"], ["aws_sqs_queue", "policy"], ["aws_sns_topic_policy", "policy"],
+	["aws_sns_topic", "policy"], ["aws_ecr_repository_policy", "policy"], ["aws_secretsmanager_secret_policy", "policy"],
+	["aws_secretsmanager_secret", "policy"], ["aws_glacier_vault", "access_policy"],
+	["aws_opensearch_domain_policy", "access_policies"], ["aws_elasticsearch_domain_policy", "access_policies"],
 ]
 
-_policy_attr(r) := "access_policy" if r.type == "aws_glacier_vault"
-
-else := "access_policies" if r.type in {"aws_opensearch_domain_policy", "aws_elasticsearch_domain_policy"}
-
-else := "policy"
-
 findings contains f if {
-	some t in _policy_types
+	some [t, a] in _policy_attrs
 	some r in input.resources[t]
-	some st in lib.statements(lib.attr(r, _policy_attr(r)))
+	p := r.values[a]
+	p != null
+	contains(p, "*")
+	some st in lib.statements(p)
 	st.Effect == "Allow"
 	lib.public_principal(st)
 	not lib.has_restricting_condition(st)
@@ -49,7 +48,7 @@ findings contains f if {
 
 findings contains f if {
 	some r in input.resources.aws_lambda_permission
-	lib.attr(r, "principal") == "*"
+	r.values.principal == "*"
 	lib.attr(r, "source_arn") == null
 	lib.attr(r, "source_account") == null
 	lib.attr(r, "principal_org_id") == null

@@ -22,8 +22,10 @@ metadata := {
 # Services whose wildcard is already reported as privilege escalation (ARB-AWS-IAM-002/003).
 _escalation_services := {"iam", "sts"}
 
+_candidates := lib.identity_candidates(input.resources)
+
 findings contains f if {
-	some [address, label, st] in lib.identity_statements
+	some [address, label, st] in _candidates
 	lib.on_all_resources(st)
 	some pattern in st.Action
 	p := lower(pattern)

@@ -18,7 +18,10 @@ metadata := {
 
 findings contains f if {
 	some r in input.resources.aws_iam_role
-	some st in lib.statements(lib.attr(r, "assume_role_policy"))
+	p := r.values.assume_role_policy
+	p != null
+	contains(p, "*")
+	some st in lib.statements(p)
 	st.Effect == "Allow"
 	lib.public_principal(st)
 	not lib.has_restricting_condition(st)

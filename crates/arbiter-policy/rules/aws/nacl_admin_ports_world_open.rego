@@ -45,8 +45,9 @@ findings contains f if {
 	some t in metadata.resource_types
 	some r in input.resources[t]
 	some e in _entries(r)
-	some port, service in lib.admin_ports
+	some port in [22, 3389]
 	lib.rule_covers_port(e.protocol, e.from, e.to, port)
+	service := lib.admin_service(port)
 	some cidr in e.cidrs
 	lib.is_world_cidr(cidr)
 	not _denied_before(r, e, port, cidr)

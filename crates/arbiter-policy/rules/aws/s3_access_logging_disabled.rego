@@ -17,10 +17,10 @@ metadata := {
 }
 
 findings contains f if {
-	some r in input.resources.aws_s3_bucket
-	not lib.is_unknown(r, "logging")
-	count(lib.blocks(r, "logging")) == 0
 	count(object.get(input.resources, "aws_s3_bucket_logging", [])) == 0
+	some r in input.resources.aws_s3_bucket
+	not r.values.logging[0].target_bucket
+	not r.unknown.logging == true
 	f := {
 		"address": r.address,
 		"message": "bucket access logging is not enabled",

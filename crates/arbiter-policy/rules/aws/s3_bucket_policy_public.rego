@@ -19,7 +19,10 @@ metadata := {
 findings contains f if {
 	some t in metadata.resource_types
 	some r in input.resources[t]
-	some st in lib.statements(lib.attr(r, "policy"))
+	p := r.values.policy
+	p != null
+	contains(p, "*")
+	some st in lib.statements(p)
 	st.Effect == "Allow"
 	lib.public_principal(st)
 	not lib.has_restricting_condition(st)

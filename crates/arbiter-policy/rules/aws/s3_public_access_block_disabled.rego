@@ -16,13 +16,12 @@ metadata := {
 	"checkov": ["CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"],
 }
 
-_flags := ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"]
-
 findings contains f if {
 	some t in metadata.resource_types
 	some r in input.resources[t]
-	some flag in _flags
-	not lib.is_unknown(r, flag)
+	some flag in ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"]
+	not r.values[flag] == true
+	not r.unknown[flag] == true
 	value := object.get(r.values, flag, null)
 	lib.not_enabled(value)
 	f := {

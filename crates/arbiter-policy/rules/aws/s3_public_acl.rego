@@ -30,7 +30,8 @@ _public_groups := {
 findings contains f if {
 	some t in metadata.resource_types
 	some r in input.resources[t]
-	acl := lib.lstr(lib.attr(r, "acl"))
+	acl := r.values.acl
+	acl in {"public-read", "public-read-write", "authenticated-read"}
 	access := _public_acls[acl]
 	f := {
 		"address": r.address,
@@ -41,24 +42,23 @@ findings contains f if {
 
 # Explicit grants: aws_s3_bucket_acl access_control_policy and legacy aws_s3_bucket grant blocks.
 findings contains f if {
-	some t in ["aws_s3_bucket", "aws_s3_bucket_acl"]
-	some r in input.resources[t]
-	some g in _grants(r)
-	uri := lib.str(g.uri)
-	who := _public_groups[uri]
-	f := {
-		"address": r.address,
-		"message": sprintf("ACL grants %s to %s", [g.permission, who]),
-		"evidence": {"grantee_uri": uri, "permission": g.permission},
-	}
+	some r in input.resources.aws_s3_bucket_acl
+	g := r.values.access_control_policy[_].grant[_]
+	uri := g.grantee[_].uri
+	uri in {"http://acs.amazonaws.com/groups/global/AllUsers", "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"}
+	f := _grant_finding(r, uri, lib.str(object.get(g, "permission", "")))
 }
 
-_grants(r) := [{"uri": lib.get(ge, "uri", null), "permission": lib.str(lib.get(g, "permission", ""))} |
-	some acp in lib.blocks(r, "access_control_policy")
-	some g in lib.block_list(lib.get(acp, "grant", []))
-	some ge in lib.block_list(lib.get(g, "grantee", []))
-] if r.type == "aws_s3_bucket_acl"
+findings contains f if {
+	some r in input.resources.aws_s3_bucket
+	g := r.values.grant[_]
+	uri := g.uri
+	uri in {"http://acs.amazonaws.com/groups/global/AllUsers", "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"}
+	f := _grant_finding(r, uri, concat("/", lib.str_array(object.get(g, "permissions", []))))
+}
 
-_grants(r) := [{"uri": lib.get(g, "uri", null), "permission": concat("/", lib.str_array(lib.get(g, "permissions", [])))} |
-	some g in lib.blocks(r, "grant")
-] if r.type == "aws_s3_bucket"
+_grant_finding(r, uri, permission) := {
+	"address": r.address,
+	"message": sprintf("ACL grants %s to %s", [permission, _public_groups[uri]]),
+	"evidence": {"grantee_uri": uri, "permission": permission},
+}

@@ -18,8 +18,8 @@ metadata := {
 
 findings contains f if {
 	some r in input.resources.aws_s3_bucket_versioning
+	not r.values.versioning_configuration[0].status == "Enabled"
 	status := lib.str(lib.get(lib.first_block(r, "versioning_configuration"), "status", ""))
-	status != "Enabled"
 	not lib.is_unknown_path(r, ["versioning_configuration", 0, "status"])
 	f := {
 		"address": r.address,
@@ -30,20 +30,15 @@ findings contains f if {
 
 # Legacy inline versioning block, or none at all and no aws_s3_bucket_versioning in the change.
 findings contains f if {
-	some r in input.resources.aws_s3_bucket
-	not lib.is_unknown(r, "versioning")
-	not _inline_enabled(r)
 	count(object.get(input.resources, "aws_s3_bucket_versioning", [])) == 0
+	some r in input.resources.aws_s3_bucket
+	not r.unknown.versioning == true
+	not r.values.versioning[0].enabled == true
 	f := {
 		"address": r.address,
 		"message": "bucket versioning is not enabled",
 		"evidence": {"versioning": lib.attr(r, "versioning")},
 	}
-}
-
-_inline_enabled(r) if {
-	some b in lib.blocks(r, "versioning")
-	lib.truthy(lib.get(b, "enabled", false))
 }
 
 _show("") := "unset"

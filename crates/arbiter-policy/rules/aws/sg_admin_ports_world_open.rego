@@ -16,19 +16,14 @@ metadata := {
 	"checkov": ["CKV_AWS_24", "CKV_AWS_25"],
 }
 
-_types := ["aws_security_group", "aws_security_group_rule", "aws_vpc_security_group_ingress_rule"]
-
 findings contains f if {
-	some t in _types
-	some r in input.resources[t]
-	some rule in lib.sg_ingress_rules(r)
+	some [address, rule, cidr] in lib.world_ingress(input.resources)
 	not lib.rule_all_ports(rule) # reported by ARB-AWS-NET-003
-	some port, service in lib.admin_ports
+	some port in [22, 3389]
 	lib.rule_covers_port(rule.protocol, rule.from, rule.to, port)
-	some cidr in rule.cidrs
-	lib.is_world_cidr(cidr)
+	service := lib.admin_service(port)
 	f := {
-		"address": r.address,
+		"address": address,
 		"message": sprintf("%s port %d is open to %s", [service, port, cidr]),
 		"evidence": {"port": port, "cidr": cidr, "protocol": lib.protocol_label(rule.protocol), "from_port": rule.from, "to_port": rule.to},
 	}

@@ -16,18 +16,12 @@ metadata := {
 	"checkov": ["CKV_AWS_277", "CKV_AWS_24", "CKV_AWS_25"],
 }
 
-_types := ["aws_security_group", "aws_security_group_rule", "aws_vpc_security_group_ingress_rule"]
-
 findings contains f if {
-	some t in _types
-	some r in input.resources[t]
-	some rule in lib.sg_ingress_rules(r)
+	some [address, rule, cidr] in lib.world_ingress(input.resources)
 	lib.rule_all_ports(rule)
-	some cidr in rule.cidrs
-	lib.is_world_cidr(cidr)
 	proto := lib.protocol_label(rule.protocol)
 	f := {
-		"address": r.address,
+		"address": address,
 		"message": sprintf("all %s ports are open to %s", [_proto_word(proto), cidr]),
 		"evidence": {"cidr": cidr, "protocol": proto, "from_port": rule.from, "to_port": rule.to},
 	}

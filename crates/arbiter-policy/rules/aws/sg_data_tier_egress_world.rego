@@ -16,26 +16,30 @@ metadata := {
 	"checkov": ["CKV_AWS_382"],
 }
 
+# Cheap scan: [resource, egress rule, world cidr] for groups with all-port egress to the world.
+_world_egress contains [r, rule, c] if {
+	some r in input.resources.aws_security_group
+	b := r.values.egress[_]
+	some key in ["cidr_blocks", "ipv6_cidr_blocks"]
+	c := b[key][_]
+	c in {"0.0.0.0/0", "::/0"}
+	rule := {"protocol": b.protocol, "from": b.from_port, "to": b.to_port}
+	lib.rule_all_ports(rule)
+}
+
 _data_words := {
 	"db", "database", "databases", "data", "rds", "aurora", "mysql", "mariadb", "postgres", "postgresql", "pg",
 	"mssql", "sqlserver", "oracle", "cache", "redis", "memcached", "elasticache", "mongo", "mongodb",
 	"documentdb", "docdb", "elasticsearch", "opensearch", "redshift", "warehouse", "dynamodb", "neptune", "cassandra",
 }
 
-# words(s): the lower-cased words of s, split on - _ . / : and spaces.
-_words(s) := {w | some w in split(replace(replace(replace(replace(replace(lower(s), "_", " "), "-", " "), ".", " "), "/", " "), ":", " "), " "); w != ""}
-
-_label_words(r) := _words(concat(" ", array.concat(
+_label_words(r) := lib.words(concat(" ", array.concat(
 	[lib.str(lib.attr(r, "name")), lib.str(lib.attr(r, "name_prefix")), lib.str(lib.attr(r, "description"))],
 	[lib.str(lib.get(lib.tags(r), k, "")) | some k in ["Name", "name", "Tier", "tier", "Role", "role"]],
 )))
 
 findings contains f if {
-	some r in input.resources.aws_security_group
-	some rule in lib.sg_egress_rules(r)
-	lib.rule_all_ports(rule)
-	some cidr in rule.cidrs
-	lib.is_world_cidr(cidr)
+	some [r, rule, cidr] in _world_egress
 	hits := _label_words(r) & _data_words
 	count(hits) > 0
 	f := {

@@ -16,21 +16,22 @@ metadata := {
 	"checkov": [],
 }
 
-_types := ["aws_security_group", "aws_security_group_rule", "aws_vpc_security_group_ingress_rule"]
-
 findings contains f if {
-	some t in _types
-	some r in input.resources[t]
-	some rule in lib.sg_ingress_rules(r)
+	some [address, rule, cidr] in lib.world_ingress(input.resources)
 	not lib.rule_all_ports(rule) # reported by ARB-AWS-NET-003
-	some cidr in rule.cidrs
-	lib.is_world_cidr(cidr)
-	ports := sort([p | some p, _ in lib.database_ports; lib.rule_covers_port(rule.protocol, rule.from, rule.to, p)])
+	services := lib.database_ports()
+	ports := _covered(rule, services)
 	count(ports) > 0
-	names := [sprintf("%d (%s)", [p, lib.database_ports[p]]) | some p in ports]
+	names := [sprintf("%d (%s)", [p, services[p]]) | some p in ports]
 	f := {
-		"address": r.address,
+		"address": address,
 		"message": sprintf("database port(s) %s open to %s", [concat(", ", names), cidr]),
 		"evidence": {"ports": ports, "cidr": cidr, "protocol": lib.protocol_label(rule.protocol), "from_port": rule.from, "to_port": rule.to},
 	}
+}
+
+_covered(rule, services) := sort([p | some p, _ in services; from <= p; p <= to]) if {
+	lib.is_port_protocol(rule.protocol)
+	from := lib.num(rule.from)
+	to := lib.num(rule.to)
 }

@@ -28,6 +28,8 @@ _digest(s) if {
 findings contains f if {
 	some t in metadata.resource_types
 	some r in input.resources[t]
+	some a in ["user_data", "user_data_base64"]
+	r.values[a] != null
 	texts := _texts(r)
 	count(texts) > 0
 	kinds := {k | some text in texts; some k in lib.secret_markers(text)}

@@ -2,8 +2,15 @@
 #
 # Every helper is total on arbitrary JSON: it never raises a builtin type error
 # (regorus runs with strict builtin errors), it simply does not hold, or returns
-# an empty/neutral value, when its argument has an unexpected shape. Nothing here
-# walks the whole input: helpers only look at the values they are given.
+# an empty/neutral value, when its argument has an unexpected shape.
+#
+# Performance contract (measured with regorus 0.14):
+# - this package defines FUNCTIONS ONLY. Referencing any non-function rule of a package
+#   from another package makes regorus evaluate that package's rules, so a constant
+#   here would cost every rule that touches it; constants are inlined as literals;
+# - nothing here walks the input: helpers only look at the values they are given;
+# - a user-function call costs several microseconds, so rules call these helpers only
+#   after a cheap inline filter (a direct attribute comparison) has selected candidates.
 package arbiter.lib
 
 import rego.v1
@@ -113,15 +120,17 @@ known(r, name) if not is_unknown(r, name)
 # Stack context
 # ---------------------------------------------------------------------------
 
-environment := e if {
-	e := input.stack.environment
+# environment(stack): the stack's environment ("prod", "staging", "dev", "ephemeral") or "".
+environment(stack) := e if {
+	e := stack.environment
 	is_string(e)
 } else := ""
 
-is_prod if environment == "prod"
+# is_prod(stack): the stack is a production stack.
+is_prod(stack) if stack.environment == "prod"
 
-# by_env(prod_value, other_value): prod_value on prod stacks, other_value elsewhere.
-by_env(prod_value, other_value) := prod_value if is_prod
+# by_env(stack, prod_value, other_value): prod_value on prod stacks, other_value elsewhere.
+by_env(stack, prod_value, other_value) := prod_value if is_prod(stack)
 
 else := other_value
 
@@ -129,41 +138,28 @@ else := other_value
 # Networks
 # ---------------------------------------------------------------------------
 
-world_cidrs := {"0.0.0.0/0", "::/0", "::0/0", "0000:0000:0000:0000:0000:0000:0000:0000/0"}
-
 # is_world_cidr(c): c is the whole IPv4 or IPv6 internet.
+is_world_cidr(c) if c in {"0.0.0.0/0", "::/0", "::0/0", "0000:0000:0000:0000:0000:0000:0000:0000/0"}
+
 is_world_cidr(c) if {
 	is_string(c)
-	trim_space(c) in world_cidrs
+	trim_space(c) in {"0.0.0.0/0", "::/0", "::0/0", "0000:0000:0000:0000:0000:0000:0000:0000/0"}
 }
 
-# world_cidrs_of(values...): the world CIDRs among a list of CIDR lists/strings.
-world_cidrs_in(xs) := [c | some x in xs; some c in str_array(x); is_world_cidr(c)]
-
-# is_internet_source(s): Azure/GCP style "anywhere" source (*, Internet, Any, 0.0.0.0/0, ::/0, 0.0.0.0).
+# is_internet_source(s): Azure/GCP style "anywhere" source (*, Internet, Any, 0.0.0.0, any /0 prefix).
 is_internet_source(s) if is_world_cidr(s)
 
 is_internet_source(s) if {
 	is_string(s)
-	lower(trim_space(s)) in {"*", "internet", "any", "0.0.0.0", "0.0.0.0/0"}
+	lower(trim_space(s)) in {"*", "internet", "any", "0.0.0.0", "<nw>/0", "/0"}
 }
 
 # is_all_protocol(p): the protocol value means "all protocols" (-1 / all), which
 # also means all ports.
-is_all_protocol(p) if {
-	is_string(p)
-	lower(trim_space(p)) in {"-1", "all", "*"}
-}
-
-is_all_protocol(-1) := true
+is_all_protocol(p) if p in {"-1", "all", "ALL", "All", "*", -1}
 
 # is_port_protocol(p): a protocol that has ports (tcp/udp/sctp, by name or number).
-is_port_protocol(p) if {
-	is_string(p)
-	lower(trim_space(p)) in {"tcp", "udp", "6", "17", "sctp", "132"}
-}
-
-is_port_protocol(p) if p in {6, 17, 132}
+is_port_protocol(p) if p in {"tcp", "udp", "TCP", "UDP", "Tcp", "Udp", "6", "17", "sctp", "132", 6, 17, 132}
 
 # port_range_includes(from, to, port): port lies within [from, to]. As Checkov does,
 # 0-0 (and -1/-1) are read as "all ports".
@@ -192,115 +188,9 @@ rule_covers_port(protocol, from, to, port) if {
 	port_range_includes(from, to, port)
 }
 
-# port_spec_includes(spec, port): Azure/GCP port spec ("22", "20-25", "*", 22) includes port.
-port_spec_includes(spec, _) if {
-	is_string(spec)
-	trim_space(spec) in {"*", "0-65535", "1-65535"}
-}
-
-port_spec_includes(spec, port) if num(spec) == port
-
-port_spec_includes(spec, port) if {
-	is_string(spec)
-	parts := split(trim_space(spec), "-")
-	count(parts) == 2
-	num(parts[0]) <= port
-	port <= num(parts[1])
-}
-
-admin_ports := {22: "SSH", 3389: "RDP"}
-
-# Well-known data store ports, with the service that usually listens there.
-database_ports := {
-	1433: "SQL Server",
-	1521: "Oracle",
-	3306: "MySQL/MariaDB",
-	5432: "PostgreSQL",
-	5439: "Redshift",
-	5984: "CouchDB",
-	6379: "Redis",
-	7000: "Cassandra",
-	7001: "Cassandra",
-	8020: "HDFS",
-	9042: "Cassandra",
-	9200: "Elasticsearch",
-	9300: "Elasticsearch",
-	5601: "Kibana",
-	11211: "Memcached",
-	27017: "MongoDB",
-	27018: "MongoDB",
-	50070: "HDFS",
-}
-
-# ---------------------------------------------------------------------------
-# AWS security group rules, flattened
-# ---------------------------------------------------------------------------
-
-# sg_ingress_rules(r): the ingress permissions a security-group-like resource grants, as
-# {"protocol", "from", "to", "cidrs": [world and non-world CIDRs]} objects. Covers
-# aws_security_group (inline ingress), aws_security_group_rule (type ingress) and
-# aws_vpc_security_group_ingress_rule.
-sg_ingress_rules(r) := [x |
-	some b in blocks(r, "ingress")
-	x := {
-		"protocol": get(b, "protocol", null),
-		"from": get(b, "from_port", null),
-		"to": get(b, "to_port", null),
-		"cidrs": array.concat(str_array(get(b, "cidr_blocks", [])), str_array(get(b, "ipv6_cidr_blocks", []))),
-	}
-] if r.type in {"aws_security_group", "aws_default_security_group"}
-
-sg_ingress_rules(r) := [x |
-	attr(r, "type") == "ingress"
-	x := {
-		"protocol": attr(r, "protocol"),
-		"from": attr(r, "from_port"),
-		"to": attr(r, "to_port"),
-		"cidrs": array.concat(str_array(attr(r, "cidr_blocks")), str_array(attr(r, "ipv6_cidr_blocks"))),
-	}
-] if r.type == "aws_security_group_rule"
-
-sg_ingress_rules(r) := [x |
-	x := {
-		"protocol": attr(r, "ip_protocol"),
-		"from": attr(r, "from_port"),
-		"to": attr(r, "to_port"),
-		"cidrs": array.concat(str_array(attr(r, "cidr_ipv4")), str_array(attr(r, "cidr_ipv6"))),
-	}
-] if r.type == "aws_vpc_security_group_ingress_rule"
-
-# sg_egress_rules(r): the same for egress.
-sg_egress_rules(r) := [x |
-	some b in blocks(r, "egress")
-	x := {
-		"protocol": get(b, "protocol", null),
-		"from": get(b, "from_port", null),
-		"to": get(b, "to_port", null),
-		"cidrs": array.concat(str_array(get(b, "cidr_blocks", [])), str_array(get(b, "ipv6_cidr_blocks", []))),
-	}
-] if r.type in {"aws_security_group", "aws_default_security_group"}
-
-sg_egress_rules(r) := [x |
-	attr(r, "type") == "egress"
-	x := {
-		"protocol": attr(r, "protocol"),
-		"from": attr(r, "from_port"),
-		"to": attr(r, "to_port"),
-		"cidrs": array.concat(str_array(attr(r, "cidr_blocks")), str_array(attr(r, "ipv6_cidr_blocks"))),
-	}
-] if r.type == "aws_security_group_rule"
-
-sg_egress_rules(r) := [x |
-	x := {
-		"protocol": attr(r, "ip_protocol"),
-		"from": attr(r, "from_port"),
-		"to": attr(r, "to_port"),
-		"cidrs": array.concat(str_array(attr(r, "cidr_ipv4")), str_array(attr(r, "cidr_ipv6"))),
-	}
-] if r.type == "aws_vpc_security_group_egress_rule"
-
-# rule_all_ports(rule): a flattened rule admits every port (protocol -1/all, a TCP/UDP range
-# spanning 0/1-65535, or the 0-0 / -1--1 forms that Checkov reads as "all").
+# rule_all_ports(rule): a flattened rule {protocol, from, to} admits every port (protocol
+# -1/all, a TCP/UDP range spanning 0/1-65535, or the 0-0 / -1--1 forms that Checkov reads
+# as "all").
 rule_all_ports(rule) if is_all_protocol(rule.protocol)
 
 rule_all_ports(rule) if {
@@ -321,6 +211,70 @@ rule_all_ports(rule) if {
 	num(rule.to) == -1
 }
 
+# port_spec_includes(spec, port): Azure/GCP port spec ("22", "20-25", "*", 22) includes port.
+port_spec_includes(spec, _) if spec in {"*", "0-65535", "1-65535"}
+
+port_spec_includes(spec, port) if num(spec) == port
+
+port_spec_includes(spec, port) if {
+	is_string(spec)
+	parts := split(trim_space(spec), "-")
+	count(parts) == 2
+	num(parts[0]) <= port
+	port <= num(parts[1])
+}
+
+# admin_service(port): "SSH" / "RDP" for the administrative ports.
+admin_service(port) := {22: "SSH", 3389: "RDP"}[port]
+
+# database_ports(): well-known data store ports, with the service that usually listens there.
+database_ports() := {
+	1433: "SQL Server",
+	1521: "Oracle",
+	3306: "MySQL/MariaDB",
+	5432: "PostgreSQL",
+	5439: "Redshift",
+	5601: "Kibana",
+	5984: "CouchDB",
+	6379: "Redis",
+	7000: "Cassandra",
+	7001: "Cassandra",
+	8020: "HDFS",
+	9042: "Cassandra",
+	9200: "Elasticsearch",
+	9300: "Elasticsearch",
+	11211: "Memcached",
+	27017: "MongoDB",
+	27018: "MongoDB",
+	50070: "HDFS",
+}
+
+# world_ingress(resources): every ingress permission open to the whole internet, as a set
+# of [address, rule, cidr] where rule = {"protocol", "from", "to"}; covers aws_security_group
+# inline ingress, aws_security_group_rule (type ingress) and aws_vpc_security_group_ingress_rule.
+# Called once per rule evaluation with input.resources. Only the canonical spellings
+# 0.0.0.0/0 and ::/0 are matched here (membership tests are the cheapest filter regorus has).
+world_ingress(resources) := ((_wi_sg(resources, "cidr_blocks", "0.0.0.0/0") | _wi_sg(resources, "ipv6_cidr_blocks", "::/0")) | (_wi_sgr(resources, "cidr_blocks", "0.0.0.0/0") | _wi_sgr(resources, "ipv6_cidr_blocks", "::/0"))) | (_wi_vpc(resources, "cidr_ipv4", "0.0.0.0/0") | _wi_vpc(resources, "cidr_ipv6", "::/0"))
+
+_wi_sg(resources, key, world) := {[r.address, {"protocol": b.protocol, "from": b.from_port, "to": b.to_port}, world] |
+	some r in object.get(resources, "aws_security_group", [])
+	b := r.values.ingress[_]
+	world in b[key]
+}
+
+_wi_sgr(resources, key, world) := {[r.address, {"protocol": v.protocol, "from": v.from_port, "to": v.to_port}, world] |
+	some r in object.get(resources, "aws_security_group_rule", [])
+	v := r.values
+	world in v[key]
+	v.type == "ingress"
+}
+
+_wi_vpc(resources, key, world) := {[r.address, {"protocol": v.ip_protocol, "from": object.get(v, "from_port", null), "to": object.get(v, "to_port", null)}, world] |
+	some r in object.get(resources, "aws_vpc_security_group_ingress_rule", [])
+	v := r.values
+	v[key] == world
+}
+
 # protocol_label(p): "tcp", "udp", "all", ... for messages.
 protocol_label(p) := "all" if is_all_protocol(p)
 
@@ -331,23 +285,6 @@ else := "udp" if lstr(p) in {"udp", "17"}
 else := lstr(p) if is_string(p)
 
 else := sprintf("%v", [p])
-
-# port_label(rule): "22", "0-65535" or "all" for messages.
-port_label(rule) := "all" if is_all_protocol(rule.protocol)
-
-else := "all" if {
-	num(rule.from) == 0
-	num(rule.to) == 0
-}
-
-else := sprintf("%v", [num(rule.from)]) if num(rule.from) == num(rule.to)
-
-else := sprintf("%v-%v", [num(rule.from), num(rule.to)]) if {
-	num(rule.from)
-	num(rule.to)
-}
-
-else := "all"
 
 # ---------------------------------------------------------------------------
 # IAM policy documents
@@ -367,8 +304,9 @@ else := {}
 # statements(policy): the statements of a policy (JSON string or object), normalised:
 #   {"Sid": str, "Effect": "Allow"|"Deny", "Action": [..], "NotAction": [..],
 #    "Resource": [..], "NotResource": [..], "Principal": {type: [ids]}, "NotPrincipal": {..},
-#    "HasPrincipal": bool, "Condition": {..}}
-# A bare "*" principal becomes {"AWS": ["*"]}.
+#    "HasPrincipal": bool, "Condition": {operator: {key: value}}}
+# Action/NotAction/Resource/NotResource are always arrays of strings; a bare "*" principal
+# becomes {"AWS": ["*"]}.
 statements(policy) := [normalize_statement(s) |
 	some s in as_array(get(parse_policy(policy), "Statement", []))
 	is_object(s)
@@ -404,7 +342,7 @@ else := {}
 
 # policy_document_statements(r): statements of a data.aws_iam_policy_document, from its
 # rendered json when known, otherwise from its statement blocks (unknown elements are null
-# and therefore dropped).
+# and therefore dropped). Conditions from blocks are keyed "test/variable".
 policy_document_statements(r) := statements(j) if {
 	j := attr(r, "json")
 	is_string(j)
@@ -448,21 +386,43 @@ identity_policies(r) := [{"label": "policy document", "statements": policy_docum
 	r.type == "aws_iam_policy_document"
 }
 
-identity_policy_types := [
-	"aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy",
-	"aws_iam_role", "data.aws_iam_policy_document",
-]
-
-# identity_statements: every [address, label, allow statement without Principal] triple
-# of the identity-policy types present in the input. Statements that name a Principal are
-# resource or trust policies and are judged by other rules.
-identity_statements contains [r.address, p.label, st] if {
-	some t in identity_policy_types
-	some r in input.resources[t]
+# identity_statements(r): [label, statement] pairs of the Allow statements without a
+# Principal in r's identity policies. Statements that name a Principal belong to resource
+# or trust policies and are judged by other rules.
+identity_statements(r) := [[p.label, st] |
 	some p in identity_policies(r)
 	some st in p.statements
 	st.Effect == "Allow"
 	not st.HasPrincipal
+]
+
+# identity_candidates(resources): [address, label, statement] for every Allow statement
+# without a Principal in the identity policies present in resources, restricted to the
+# documents whose text contains a quoted "*" (every wildcard rule needs Action "*" or
+# Resource "*"; documents that only use NotResource without any "*" are not examined).
+# Data sources (data.aws_iam_policy_document) are always examined.
+identity_candidates(resources) := (_ic_policy(resources) | _ic_role(resources)) | _ic_doc(resources)
+
+_ic_policy(resources) := {[r.address, s[0], s[1]] |
+	some t in ["aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy"]
+	some r in object.get(resources, t, [])
+	p := r.values.policy
+	p != null
+	contains(p, `"*"`)
+	some s in identity_statements(r)
+}
+
+_ic_role(resources) := {[r.address, s[0], s[1]] |
+	some r in object.get(resources, "aws_iam_role", [])
+	p := r.values.inline_policy[_].policy
+	p != null
+	contains(p, `"*"`)
+	some s in identity_statements(r)
+}
+
+_ic_doc(resources) := {[r.address, s[0], s[1]] |
+	some r in object.get(resources, "data.aws_iam_policy_document", [])
+	some s in identity_statements(r)
 }
 
 # action_matches(pattern, action): IAM action pattern (with * and ?) matches action,
@@ -546,16 +506,14 @@ public_principal(st) if {
 	"*" in ids
 }
 
-# Condition keys that do not narrow who the caller is.
-_non_restricting_condition_keys := {"aws:securetransport", "aws:requestedregion", "aws:currenttime", "aws:epochtime", "aws:multifactorauthpresent"}
-
 # has_restricting_condition(st): some Condition key narrows the callers (source account,
-# org, VPC, IP, ARN, external id, ...). aws:SecureTransport alone does not.
+# org, VPC, IP, ARN, external id, ...). aws:SecureTransport and other request-property
+# keys alone do not.
 has_restricting_condition(st) if {
 	some _, kv in st.Condition
 	is_object(kv)
 	some k, _ in kv
-	not lower(k) in _non_restricting_condition_keys
+	_restricting_key(k)
 }
 
 has_restricting_condition(st) if {
@@ -563,33 +521,34 @@ has_restricting_condition(st) if {
 	some k, _ in st.Condition
 	contains(k, "/")
 	parts := split(k, "/")
-	not lower(parts[1]) in _non_restricting_condition_keys
+	_restricting_key(parts[1])
+}
+
+_restricting_key(k) if {
+	is_string(k)
+	not lower(k) in {"aws:securetransport", "aws:requestedregion", "aws:currenttime", "aws:epochtime", "aws:multifactorauthpresent", "aws:multifactorauthage", "aws:useragent", "aws:referer"}
 }
 
 # ---------------------------------------------------------------------------
 # Secrets
 # ---------------------------------------------------------------------------
 
-_secret_words := ["password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "api-key", "private_key", "privatekey", "private-key", "credential", "access_key", "accesskey"]
-
-_reference_suffixes := ["_arn", "_name", "_id", "_path", "_file", "_url", "_uri", "_endpoint", "_length", "_ttl", "_type", "_region", "_header", "_param", "_parameter", "_key_id", "_version", "_location", "_policy", "_rotation", "_expiry", "_enabled"]
-
 # secret_like_name(name): a variable/parameter name that suggests a secret value
 # (and not a pointer to one, such as DB_PASSWORD_ARN or TOKEN_URL).
 secret_like_name(name) if {
 	n := lower(str(name))
-	some w in _secret_words
+	some w in ["password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "api-key", "private_key", "privatekey", "private-key", "credential", "access_key", "accesskey"]
 	contains(n, w)
 	not _reference_like_name(n)
 }
 
 _reference_like_name(n) if {
-	some s in _reference_suffixes
+	some s in ["_arn", "_name", "_id", "_path", "_file", "_url", "_uri", "_endpoint", "_length", "_ttl", "_type", "_region", "_header", "_param", "_parameter", "_version", "_location", "_policy", "_rotation", "_expiry", "_enabled", "_secret_id", "_ssm", "_key_id"]
 	endswith(n, s)
 }
 
 # literal_secret_value(v): a non-empty literal that could be a secret: not a reference
-# (ARN, SSM/secrets path, template, resolve), not a boolean or a small number.
+# (ARN, SSM/secrets path, template, resolve), not a boolean or a number.
 literal_secret_value(v) if {
 	is_string(v)
 	s := trim_space(v)
@@ -612,23 +571,32 @@ _reference_like_value(s) if _is_int_string(s)
 # secret_markers(text): the kinds of secrets found in a text (never the values).
 # Note: regorus is built without the regex crate's Unicode tables, so patterns must not use
 # \s, \w, \d or (?i): use explicit ASCII classes and match against lower(text) instead.
-secret_markers(text) := {m | some m in _marker_kinds; _marker_present(m, text)}
+secret_markers(text) := {m |
+	some m in ["AWS access key id", "private key", "password assignment", "AWS secret access key"]
+	_marker_present(m, text)
+}
 
-_marker_kinds := {"AWS access key id", "private key", "password assignment", "AWS secret access key"}
-
-_marker_present("AWS access key id", text) if regex.match(`(A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}`, text)
+_marker_present("AWS access key id", text) if has_access_key_id(text)
 
 _marker_present("private key", text) if {
 	contains(text, "PRIVATE KEY")
 	regex.match(`-----BEGIN ((RSA|EC|DSA|OPENSSH|ENCRYPTED|PGP) )?PRIVATE KEY`, text)
 }
 
-_marker_present("password assignment", text) if regex.match(`(password|passwd)["']?[ \t]*[=:][ \t]*["']?[^ \t\r\n"'$<{(][^ \t\r\n"']{3,}`, lower(text))
+_marker_present("password assignment", text) if {
+	contains(lower(text), "passw")
+	regex.match(`(password|passwd)["']?[ \t]*[=:][ \t]*["']?[^ \t\r\n"'$<{(][^ \t\r\n"']{3,}`, lower(text))
+}
 
-_marker_present("AWS secret access key", text) if regex.match(`aws_secret_access_key["']?[ \t]*[=:][ \t]*["']?[a-z0-9/+=]{40}`, lower(text))
+_marker_present("AWS secret access key", text) if {
+	contains(lower(text), "aws_secret_access_key")
+	regex.match(`aws_secret_access_key["']?[ \t]*[=:][ \t]*["']?[a-z0-9/+=]{40}`, lower(text))
+}
 
-# has_access_key_id(s): s contains something shaped like an AWS access key id (cheap prefilter first).
+# has_access_key_id(s): s contains something shaped like an AWS access key id (cheap
+# substring pre-filter before the regex).
 has_access_key_id(s) if {
+	is_string(s)
 	some p in ["AKIA", "ASIA", "A3T", "ABIA", "ACCA"]
 	contains(s, p)
 	regex.match(`(A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}`, s)
@@ -657,3 +625,9 @@ tags(r) := t if {
 	t := attr(r, "tags_all")
 	is_object(t)
 } else := {}
+
+# words(s): the lower-cased words of s, split on - _ . / : and spaces.
+words(s) := {w |
+	some w in split(replace(replace(replace(replace(replace(lower(str(s)), "_", " "), "-", " "), ".", " "), "/", " "), ":", " "), " ")
+	w != ""
+}
