@@ -101,8 +101,10 @@ fn action_list() -> impl Strategy<Value = Value> {
     let word = prop::sample::select(vec![
         "create", "delete", "update", "no-op", "read", "forget", "explode", "",
     ]);
+    let valid = valid_action().prop_map(|a| json!(a.as_list()));
     prop_oneof![
-        4 => prop::collection::vec(word, 0..3).prop_map(|w| json!(w)),
+        6 => valid,
+        3 => prop::collection::vec(word, 0..3).prop_map(|w| json!(w)),
         1 => json_value(),
     ]
 }
@@ -110,22 +112,27 @@ fn action_list() -> impl Strategy<Value = Value> {
 /// A `resource_changes` entry with random parts, sometimes of the wrong type.
 fn resource_change_doc() -> impl Strategy<Value = Value> {
     let address = prop_oneof![
-        3 => address().prop_map(|a| Value::String(a.address)),
+        8 => address().prop_map(|a| Value::String(a.address)),
         1 => json_value(),
     ];
     let rtype = prop_oneof![
-        Just(None),
-        Just(Some(json!("aws_instance"))),
-        Just(Some(json!(""))),
-        json_value().prop_map(Some),
+        4 => Just(None),
+        4 => Just(Some(json!("aws_instance"))),
+        1 => Just(Some(json!(""))),
+        1 => json_value().prop_map(Some),
     ];
     let mode = prop_oneof![
-        Just(None),
-        Just(Some(json!("managed"))),
-        Just(Some(json!("data"))),
-        json_value().prop_map(Some),
+        4 => Just(None),
+        4 => Just(Some(json!("managed"))),
+        4 => Just(Some(json!("data"))),
+        1 => json_value().prop_map(Some),
     ];
-    let index = prop_oneof![Just(None), json_value().prop_map(Some)];
+    let index = prop_oneof![
+        4 => Just(None),
+        3 => any::<i64>().prop_map(|i| Some(json!(i))),
+        3 => any::<String>().prop_map(|s| Some(json!(s))),
+        1 => json_value().prop_map(Some),
+    ];
     (
         (address, rtype, mode, index),
         action_list(),
@@ -170,14 +177,29 @@ fn plan_doc() -> impl Strategy<Value = Value> {
         .prop_map(|v| Some(json!(v))),
         json_leaf().prop_map(Some),
     ];
+    // Output changes and variables: absent, well-formed with random values, or random.
+    let output = (action_list(), json_value(), json_value(), json_value()).prop_map(
+        |(a, b, af, s)| json!({"actions": a, "before": b, "after": af, "after_sensitive": s}),
+    );
+    let outputs = prop_oneof![
+        3 => Just(None),
+        3 => prop::collection::btree_map(key(), output, 0..3).prop_map(|m| Some(json!(m))),
+        1 => json_value().prop_map(Some),
+    ];
+    let variables = prop_oneof![
+        3 => Just(None),
+        3 => prop::collection::btree_map(key(), json_value(), 0..3)
+            .prop_map(|m| Some(json!(m.into_iter().map(|(k, v)| (k, json!({"value": v}))).collect::<Map<String, Value>>()))),
+        1 => json_value().prop_map(Some),
+    ];
     (
         format_version,
-        prop::collection::vec(resource_change_doc(), 0..5),
+        prop::collection::vec(resource_change_doc(), 0..4),
         prop::option::of(prop::collection::vec(resource_change_doc(), 0..2)),
+        outputs,
         prop::option::of(json_value()),
         prop::option::of(json_value()),
-        prop::option::of(json_value()),
-        prop::option::of(json_value()),
+        variables,
     )
         .prop_map(|(fv, rcs, drift, outputs, config, planned, variables)| {
             let mut doc = Map::new();

@@ -20,9 +20,8 @@ findings contains f if {
 	some t in ["aws_instance", "aws_launch_configuration"]
 	some r in input.resources[t]
 	some kind in ["root_block_device", "ebs_block_device"]
+	r.values[kind][i].encrypted != true
 	b := r.values[kind][i]
-	not b.encrypted == true
-	is_object(b)
 	not r.unknown[kind] == true
 	not lib.is_unknown_path(r, [kind, i, "encrypted"])
 	not lib.truthy(lib.get(b, "encrypted", null))

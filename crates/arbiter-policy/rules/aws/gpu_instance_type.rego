@@ -23,21 +23,29 @@ accelerated(instance_type) if {
 	startswith(family, p)
 }
 
+_single_types := ["aws_instance", "aws_launch_template", "aws_launch_configuration", "aws_spot_instance_request"]
+
+# Distinct instance types in the change (cheap: one pass, no per-instance builtins), then the
+# accelerated ones among them; resources are only scanned again when there is one.
+_distinct := {it | some t in _single_types; it := input.resources[t][_].values.instance_type} | {it |
+	it := input.resources.aws_eks_node_group[_].values.instance_types[_]
+}
+
+_accelerated := {it | some it in _distinct; is_string(it); accelerated(it)}
+
 findings contains f if {
-	some t in ["aws_instance", "aws_launch_template", "aws_launch_configuration", "aws_spot_instance_request"]
+	count(_accelerated) > 0
+	some t in _single_types
 	some r in input.resources[t]
-	it := r.values.instance_type
-	is_string(it)
-	substring(it, 0, 2) in {"p2", "p3", "p4", "p5", "p6", "g2", "g3", "g4", "g5", "g6", "gr", "in", "tr", "dl", "f1", "f2", "vt"}
-	accelerated(it)
-	f := _finding(r, it)
+	r.values.instance_type in _accelerated
+	f := _finding(r, r.values.instance_type)
 }
 
 findings contains f if {
+	count(_accelerated) > 0
 	some r in input.resources.aws_eks_node_group
 	it := r.values.instance_types[_]
-	is_string(it)
-	accelerated(it)
+	it in _accelerated
 	f := _finding(r, it)
 }
 

@@ -19,7 +19,7 @@ metadata := {
 findings contains f if {
 	some r in input.resources.aws_lambda_function
 	value := r.values.environment[0].variables[key]
-	is_string(value)
+	value != null
 	count(value) >= 6
 	some message in _problems(key, value)
 	f := {

@@ -18,7 +18,7 @@ metadata := {
 
 findings contains f if {
 	some r in input.resources.aws_cloudwatch_log_group
-	object.get(r.values, "kms_key_id", null) in {null, ""}
+	r.values.kms_key_id == null
 	not r.unknown.kms_key_id == true
 	f := {
 		"address": r.address,

@@ -18,23 +18,22 @@ metadata := {
 
 findings contains f if {
 	some r in input.resources.aws_cloudwatch_log_group
-	days := r.values.retention_in_days
-	days < 365
-	days != 0
+	r.values.retention_in_days < 365
+	r.values.retention_in_days > 0
 	f := {
 		"address": r.address,
 		"message": "retention_in_days is less than 365",
-		"evidence": {"retention_in_days": days},
+		"evidence": {"retention_in_days": r.values.retention_in_days},
 	}
 }
 
 findings contains f if {
 	some r in input.resources.aws_cloudwatch_log_group
-	not r.values.retention_in_days
+	r.values.retention_in_days in {null, 0}
 	not r.unknown.retention_in_days == true
 	f := {
 		"address": r.address,
 		"message": "retention_in_days is not set (logs never expire)",
-		"evidence": {"retention_in_days": object.get(r.values, "retention_in_days", null)},
+		"evidence": {"retention_in_days": r.values.retention_in_days},
 	}
 }

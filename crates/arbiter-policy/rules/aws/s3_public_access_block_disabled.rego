@@ -19,6 +19,7 @@ metadata := {
 findings contains f if {
 	some t in metadata.resource_types
 	some r in input.resources[t]
+	not {r.values.block_public_acls, r.values.block_public_policy, r.values.ignore_public_acls, r.values.restrict_public_buckets} == {true}
 	some flag in ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"]
 	not r.values[flag] == true
 	not r.unknown[flag] == true

@@ -30,8 +30,8 @@ _public_groups := {
 findings contains f if {
 	some t in metadata.resource_types
 	some r in input.resources[t]
+	r.values.acl in {"public-read", "public-read-write", "authenticated-read"}
 	acl := r.values.acl
-	acl in {"public-read", "public-read-write", "authenticated-read"}
 	access := _public_acls[acl]
 	f := {
 		"address": r.address,

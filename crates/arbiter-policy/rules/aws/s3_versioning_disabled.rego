@@ -37,7 +37,7 @@ findings contains f if {
 	f := {
 		"address": r.address,
 		"message": "bucket versioning is not enabled",
-		"evidence": {"versioning": lib.attr(r, "versioning")},
+		"evidence": {},
 	}
 }
 

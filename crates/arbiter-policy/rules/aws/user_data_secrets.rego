@@ -28,8 +28,7 @@ _digest(s) if {
 findings contains f if {
 	some t in metadata.resource_types
 	some r in input.resources[t]
-	some a in ["user_data", "user_data_base64"]
-	r.values[a] != null
+	_has_user_data(r)
 	texts := _texts(r)
 	count(texts) > 0
 	kinds := {k | some text in texts; some k in lib.secret_markers(text)}
@@ -40,3 +39,7 @@ findings contains f if {
 		"evidence": {"kind": kind},
 	}
 }
+
+_has_user_data(r) if r.values.user_data != null
+
+_has_user_data(r) if r.values.user_data_base64 != null

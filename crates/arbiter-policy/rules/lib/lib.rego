@@ -256,23 +256,22 @@ database_ports() := {
 # 0.0.0.0/0 and ::/0 are matched here (membership tests are the cheapest filter regorus has).
 world_ingress(resources) := ((_wi_sg(resources, "cidr_blocks", "0.0.0.0/0") | _wi_sg(resources, "ipv6_cidr_blocks", "::/0")) | (_wi_sgr(resources, "cidr_blocks", "0.0.0.0/0") | _wi_sgr(resources, "ipv6_cidr_blocks", "::/0"))) | (_wi_vpc(resources, "cidr_ipv4", "0.0.0.0/0") | _wi_vpc(resources, "cidr_ipv6", "::/0"))
 
-_wi_sg(resources, key, world) := {[r.address, {"protocol": b.protocol, "from": b.from_port, "to": b.to_port}, world] |
+_wi_sg(resources, key, world) := {[r.address, _flat_sg_block(r.values.ingress[i]), world] |
 	some r in object.get(resources, "aws_security_group", [])
-	b := r.values.ingress[_]
-	world in b[key]
+	world in r.values.ingress[i][key]
 }
 
-_wi_sgr(resources, key, world) := {[r.address, {"protocol": v.protocol, "from": v.from_port, "to": v.to_port}, world] |
+_flat_sg_block(b) := {"protocol": object.get(b, "protocol", null), "from": object.get(b, "from_port", null), "to": object.get(b, "to_port", null)}
+
+_wi_sgr(resources, key, world) := {[r.address, {"protocol": object.get(r.values, "protocol", null), "from": object.get(r.values, "from_port", null), "to": object.get(r.values, "to_port", null)}, world] |
 	some r in object.get(resources, "aws_security_group_rule", [])
-	v := r.values
-	world in v[key]
-	v.type == "ingress"
+	world in r.values[key]
+	r.values.type == "ingress"
 }
 
-_wi_vpc(resources, key, world) := {[r.address, {"protocol": v.ip_protocol, "from": object.get(v, "from_port", null), "to": object.get(v, "to_port", null)}, world] |
+_wi_vpc(resources, key, world) := {[r.address, {"protocol": object.get(r.values, "ip_protocol", null), "from": object.get(r.values, "from_port", null), "to": object.get(r.values, "to_port", null)}, world] |
 	some r in object.get(resources, "aws_vpc_security_group_ingress_rule", [])
-	v := r.values
-	v[key] == world
+	r.values[key] == world
 }
 
 # protocol_label(p): "tcp", "udp", "all", ... for messages.
@@ -406,9 +405,8 @@ identity_candidates(resources) := (_ic_policy(resources) | _ic_role(resources)) 
 _ic_policy(resources) := {[r.address, s[0], s[1]] |
 	some t in ["aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy"]
 	some r in object.get(resources, t, [])
-	p := r.values.policy
-	p != null
-	contains(p, `"*"`)
+	r.values.policy != null
+	contains(r.values.policy, `"*"`)
 	some s in identity_statements(r)
 }
 

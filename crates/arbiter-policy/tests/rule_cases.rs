@@ -1,0 +1,265 @@
+//! Data-driven tests of the built-in rule pack: every rule has a case file in
+//! `rules/cases/<ID>.json` with resources and the addresses it must flag.
+//! Cases run through the real engine (`RulePack::evaluate`) on a plan built
+//! from the case, so the change semantics and input building are tested too.
+//!
+//! Failures print a table and, per failing case, the command that reruns it:
+//! `ARBITER_RULE=<ID> cargo test -p arbiter-policy --test rule_cases -- --nocapture`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use arbiter_plan::read_plan_str;
+use arbiter_policy::{RuleOverrides, RulePack};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+fn cases_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules/cases")
+}
+
+fn plan_for(resources: &[Value]) -> String {
+    let rcs: Vec<Value> = resources
+        .iter()
+        .map(|r| {
+            let ty = r["type"].as_str().unwrap_or_default().to_string();
+            let mode = r["mode"].as_str().unwrap_or("managed");
+            let address = r["address"].as_str().unwrap_or_default();
+            let name = r["name"].as_str().map(str::to_string).unwrap_or_else(|| {
+                address
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or("x")
+                    .split('[')
+                    .next()
+                    .unwrap_or("x")
+                    .to_string()
+            });
+            let actions = r.get("actions").cloned().unwrap_or(json!(["create"]));
+            let before = r.get("before").cloned().unwrap_or(Value::Null);
+            json!({
+                "address": address, "mode": mode, "type": ty, "name": name,
+                "module_address": r.get("module_address").cloned().unwrap_or(Value::Null),
+                "index": r.get("index").cloned().unwrap_or(Value::Null),
+                "provider_name": "registry.terraform.io/hashicorp/aws",
+                "change": {"actions": actions, "before": before, "after": r["values"],
+                           "after_unknown": r.get("unknown").cloned().unwrap_or(json!({}))}
+            })
+        })
+        .collect();
+    json!({"format_version": "1.2", "resource_changes": rcs}).to_string()
+}
+
+struct Outcome {
+    rule: String,
+    case: String,
+    expected: BTreeSet<String>,
+    got: BTreeSet<String>,
+}
+
+#[test]
+fn every_rule_case_yields_its_expected_findings() {
+    let pack = RulePack::builtin().expect("built-in rule pack compiles");
+    let only = std::env::var("ARBITER_RULE").ok();
+    let mut outcomes = Vec::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(cases_dir())
+        .expect("rules/cases exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    for file in &files {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let rule_id = doc["rule"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no \"rule\"", file.display()));
+        if only.as_deref().is_some_and(|o| o != rule_id) {
+            continue;
+        }
+        assert!(
+            pack.rule(rule_id).is_some(),
+            "{}: unknown rule {rule_id}",
+            file.display()
+        );
+        // Only this rule runs, so other rules' findings cannot mask or fake a result.
+        let overrides = RuleOverrides {
+            disabled: pack
+                .rules()
+                .iter()
+                .filter(|r| r.id != rule_id)
+                .map(|r| r.id.clone())
+                .collect(),
+            ..Default::default()
+        };
+        for case in doc["cases"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}: no cases", file.display()))
+        {
+            let name = case["name"].as_str().unwrap_or("?").to_string();
+            let resources = case["resources"].as_array().cloned().unwrap_or_default();
+            let plan = read_plan_str(&plan_for(&resources))
+                .unwrap_or_else(|e| panic!("{rule_id} / {name}: {e}"));
+            let stack = json!({"name": "case", "environment": case["stack"]["environment"].clone(), "labels": []});
+            let findings = pack
+                .evaluate(&plan, &stack, &overrides)
+                .unwrap_or_else(|e| panic!("{rule_id} / {name}: evaluation failed: {e}"));
+            let got = findings
+                .iter()
+                .filter(|f| f.rule_id == rule_id)
+                .filter_map(|f| f.address.clone())
+                .collect();
+            let expected = case["expect"]
+                .as_array()
+                .unwrap_or(&Vec::new())
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            outcomes.push(Outcome {
+                rule: rule_id.to_string(),
+                case: name,
+                expected,
+                got,
+            });
+        }
+    }
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.expected != o.got).collect();
+    let mut rules: BTreeSet<&str> = BTreeSet::new();
+    for o in &outcomes {
+        rules.insert(&o.rule);
+    }
+    println!("{:<22} {:<60} RESULT", "RULE", "CASE");
+    for o in &outcomes {
+        let res = if o.expected == o.got {
+            "PASS".to_string()
+        } else {
+            format!("FAIL expected {:?} got {:?}", o.expected, o.got)
+        };
+        println!(
+            "{:<22} {:<60} {res}",
+            o.rule,
+            o.case.chars().take(60).collect::<String>()
+        );
+    }
+    println!(
+        "{} passed, {} failed ({} rules)",
+        outcomes.len() - failed.len(),
+        failed.len(),
+        rules.len()
+    );
+    for o in &failed {
+        println!(
+            "rerun: ARBITER_RULE={} cargo test -p arbiter-policy --test rule_cases -- --nocapture",
+            o.rule
+        );
+    }
+    assert!(
+        failed.is_empty(),
+        "{} rule cases failed (table above)",
+        failed.len()
+    );
+    assert!(!outcomes.is_empty(), "no cases ran");
+}
+
+#[test]
+fn every_rule_is_complete_and_has_firing_and_quiet_cases() {
+    let pack = RulePack::builtin().expect("built-in rule pack compiles");
+    let mut problems = Vec::new();
+    for r in pack.rules() {
+        for (field, v) in [
+            ("title", &r.title),
+            ("rationale", &r.rationale),
+            ("remediation", &r.remediation),
+            ("category", &r.category),
+            ("provider", &r.provider),
+        ] {
+            if v.trim().is_empty() {
+                problems.push(format!("{}: empty {field}", r.id));
+            }
+        }
+        let path = cases_dir().join(format!("{}.json", r.id));
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            problems.push(format!("{}: no case file {}", r.id, path.display()));
+            continue;
+        };
+        let doc: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let cases = doc["cases"].as_array().cloned().unwrap_or_default();
+        let firing = cases
+            .iter()
+            .filter(|c| c["expect"].as_array().is_some_and(|a| !a.is_empty()))
+            .count();
+        let quiet = cases
+            .iter()
+            .filter(|c| c["expect"].as_array().is_some_and(|a| a.is_empty()))
+            .count();
+        if firing == 0 || quiet == 0 {
+            problems.push(format!(
+                "{}: needs a firing and a quiet case (has {firing} firing, {quiet} quiet)",
+                r.id
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "rule pack problems:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_pack_is_big_enough_and_covers_three_clouds() {
+    let pack = RulePack::builtin().unwrap();
+    let n = pack.rules().len();
+    let by = |p: &str| pack.rules().iter().filter(|r| r.provider == p).count();
+    assert!(n >= 60, "only {n} rules");
+    assert!(
+        by("aws") >= 45 && by("gcp") >= 3 && by("azure") >= 3,
+        "aws {} gcp {} azure {}",
+        by("aws"),
+        by("gcp"),
+        by("azure")
+    );
+}
+
+#[test]
+fn build_time_metadata_matches_the_rego() {
+    // The build script extracts each rule's metadata literal; evaluating the
+    // Rego must give the same object, or `rules list` would lie.
+    let pack = RulePack::builtin().unwrap();
+    for (rel, text) in arbiter_policy::builtin_files() {
+        let Some(pkg) = arbiter_policy::rulepack::package_of(text) else {
+            continue;
+        };
+        if !pkg.starts_with("arbiter.rules.") {
+            continue;
+        }
+        let mut engine = regorus::Engine::new();
+        for (_, t) in arbiter_policy::builtin_files().filter(|(p, _)| p.starts_with("lib/")) {
+            engine.add_policy("lib.rego".into(), t.to_string()).unwrap();
+        }
+        engine
+            .add_policy(rel.to_string(), text.to_string())
+            .unwrap();
+        let v = engine.eval_rule(format!("data.{pkg}.metadata")).unwrap();
+        let evaluated: Value = serde_json::to_value(&v).unwrap();
+        let meta = pack
+            .rules()
+            .iter()
+            .find(|r| r.package == format!("data.{pkg}"))
+            .unwrap();
+        assert_eq!(evaluated["id"].as_str(), Some(meta.id.as_str()), "{rel}");
+        assert_eq!(
+            evaluated["severity"].as_str(),
+            Some(meta.severity.as_str()),
+            "{rel}"
+        );
+        assert_eq!(
+            evaluated["effect"].as_str(),
+            Some(meta.effect.as_str()),
+            "{rel}"
+        );
+        let types: Vec<String> =
+            serde_json::from_value(evaluated["resource_types"].clone()).unwrap();
+        assert_eq!(types, meta.resource_types, "{rel}");
+    }
+}
