@@ -19,17 +19,28 @@ metadata := {
 findings contains f if {
 	some t in ["aws_instance", "aws_launch_configuration"]
 	some r in input.resources[t]
-	some kind in ["root_block_device", "ebs_block_device"]
-	r.values[kind][i].encrypted != true
-	b := r.values[kind][i]
+	b := r.values.root_block_device[i]
+	b.encrypted != true
+	f := _finding(r, "root_block_device", i, b)
+}
+
+findings contains f if {
+	some t in ["aws_instance", "aws_launch_configuration"]
+	some r in input.resources[t]
+	b := r.values.ebs_block_device[i]
+	b.encrypted != true
+	f := _finding(r, "ebs_block_device", i, b)
+}
+
+_finding(r, kind, i, b) := {
+	"address": r.address,
+	"message": sprintf("%s %s is not encrypted", [kind, _device(b, kind)]),
+	"evidence": {"block": kind, "device_name": lib.get(b, "device_name", null), "encrypted": lib.get(b, "encrypted", null)},
+} if {
+	is_object(b)
 	not r.unknown[kind] == true
 	not lib.is_unknown_path(r, [kind, i, "encrypted"])
 	not lib.truthy(lib.get(b, "encrypted", null))
-	f := {
-		"address": r.address,
-		"message": sprintf("%s %s is not encrypted", [kind, _device(b, kind)]),
-		"evidence": {"block": kind, "device_name": lib.get(b, "device_name", null), "encrypted": lib.get(b, "encrypted", null)},
-	}
 }
 
 findings contains f if {

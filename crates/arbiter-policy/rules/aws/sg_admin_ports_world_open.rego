@@ -19,8 +19,12 @@ metadata := {
 findings contains f if {
 	some [address, rule, cidr] in lib.world_ingress(input.resources)
 	not lib.rule_all_ports(rule) # reported by ARB-AWS-NET-003
+	lib.is_port_protocol(rule.protocol)
+	from := lib.num(rule.from)
+	to := lib.num(rule.to)
 	some port in [22, 3389]
-	lib.rule_covers_port(rule.protocol, rule.from, rule.to, port)
+	from <= port
+	port <= to
 	service := lib.admin_service(port)
 	f := {
 		"address": address,

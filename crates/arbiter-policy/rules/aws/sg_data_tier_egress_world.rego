@@ -19,16 +19,16 @@ metadata := {
 # Cheap scan: [resource, egress rule, world cidr] for groups with all-port egress to the world.
 _world_egress contains [r, rule, "0.0.0.0/0"] if {
 	some r in input.resources.aws_security_group
-	"0.0.0.0/0" in r.values.egress[i].cidr_blocks
-	b := r.values.egress[i]
+	b := r.values.egress[_]
+	"0.0.0.0/0" in b.cidr_blocks
 	rule := {"protocol": b.protocol, "from": b.from_port, "to": b.to_port}
 	lib.rule_all_ports(rule)
 }
 
 _world_egress contains [r, rule, "::/0"] if {
 	some r in input.resources.aws_security_group
-	"::/0" in r.values.egress[i].ipv6_cidr_blocks
-	b := r.values.egress[i]
+	b := r.values.egress[_]
+	"::/0" in b.ipv6_cidr_blocks
 	rule := {"protocol": b.protocol, "from": b.from_port, "to": b.to_port}
 	lib.rule_all_ports(rule)
 }

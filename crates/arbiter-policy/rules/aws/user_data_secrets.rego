@@ -28,9 +28,19 @@ _digest(s) if {
 findings contains f if {
 	some t in metadata.resource_types
 	some r in input.resources[t]
-	_has_user_data(r)
+	r.values.user_data != null
+	some f in _findings(r)
+}
+
+findings contains f if {
+	some t in metadata.resource_types
+	some r in input.resources[t]
+	r.values.user_data_base64 != null
+	some f in _findings(r)
+}
+
+_findings(r) := {f |
 	texts := _texts(r)
-	count(texts) > 0
 	kinds := {k | some text in texts; some k in lib.secret_markers(text)}
 	some kind in kinds
 	f := {
@@ -39,7 +49,3 @@ findings contains f if {
 		"evidence": {"kind": kind},
 	}
 }
-
-_has_user_data(r) if r.values.user_data != null
-
-_has_user_data(r) if r.values.user_data_base64 != null
