@@ -5,6 +5,11 @@ mod cmd;
 mod output;
 
 use clap::{Parser, Subcommand};
+
+// Judging allocates many small values (Rego values, JSON trees) from two
+// threads; mimalloc is markedly faster at that than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 /// Arbiter judges infrastructure-as-code changes: policies, critics, a

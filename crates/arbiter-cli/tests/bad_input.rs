@@ -19,8 +19,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Longest a hostile input may keep the (debug) binary busy.
-const DEADLINE: Duration = Duration::from_secs(15);
+/// Longest a hostile input may keep the binary busy. The release figure is
+/// the promise ("a few seconds"); a debug build runs the rule engine about
+/// ten times slower (the 50 MB user_data row takes about 35 s there).
+const DEADLINE: Duration = if cfg!(debug_assertions) {
+    Duration::from_secs(120)
+} else {
+    Duration::from_secs(10)
+};
 
 /// Longest acceptable error line: one line a person can read, never an echo
 /// of a huge value from the input.
@@ -163,30 +169,49 @@ fn cases() -> Vec<Case> {
             error(&["not a Terraform plan"]),
         ),
         row(
-            "100,000-deep value in change.after",
-            bytes(deep_after(100_000)),
+            "100,000-deep value in change.after (read by rules)",
+            bytes(one_change("aws_instance", &deep_object(100_000))),
             error(&["recursion limit"]),
         ),
+        Case {
+            bug: Some(BUG_UNPARSED),
+            ..row(
+                "100,000-deep value in change.after (read by no rule)",
+                bytes(one_change("random_id", &deep_object(100_000))),
+                error(&["resource_changes[0].change.after", "recursion limit"]),
+            )
+        },
         row(
             "100,000-deep value in configuration",
             bytes(deep_configuration(100_000)),
             error(&["recursion limit"]),
         ),
         row(
-            "50 MB string as an attribute value",
-            bytes(huge_user_data(50 * MIB)),
+            "50 MB string as an attribute value (read by no rule)",
+            bytes(one_change("terraform_data", &huge_string(50 * MIB))),
             Expect::Judged,
         ),
         row(
-            "50 MB string as format_version",
-            bytes(huge_format_version(50 * MIB)),
-            error(&["unsupported format_version"]),
+            "50 MB string as user_data (read by rules)",
+            bytes(one_change("aws_instance", &huge_string(50 * MIB))),
+            Expect::Judged,
         ),
-        row(
-            "50 MB string as an action",
-            bytes(huge_action(50 * MIB)),
-            error(&["resource_changes[0].change.actions", "unknown action list"]),
-        ),
+        Case {
+            bug: Some(BUG_ECHO),
+            ..row(
+                "50 MB string as format_version",
+                bytes(huge_format_version(50 * MIB)),
+                error(&["unsupported format_version"]),
+            )
+        },
+        Case {
+            bug: Some(BUG_ECHO),
+            ..row(
+                "50 MB string as an action",
+                bytes(huge_action(50 * MIB)),
+                error(&["resource_changes[0].change.actions", "unknown action list"]),
+            )
+        },
         // Valid JSON, but the wrong document.
         row(
             "null at top level",
@@ -256,16 +281,32 @@ fn cases() -> Vec<Case> {
             bytes(with(&plan, "/format_version", json!(["1", "2"]))),
             error(&["format_version", "found an array"]),
         ),
+        Case {
+            bug: Some(BUG_MODE),
+            ..row(
+                "mode as a number",
+                bytes(with(&plan, "/resource_changes/0/mode", json!(5))),
+                error(&["resource_changes[0].mode"]),
+            )
+        },
         row(
             "format_version 1e400",
             bytes(plan.replacen("\"1.2\"", "1e400", 1)),
             error(&["number out of range"]),
         ),
         row(
-            "number 1e400 in change.after",
-            bytes(plan.replacen("\"force_destroy\": false", "\"force_destroy\": 1e400", 1)),
+            "number 1e400 in change.after (read by rules)",
+            bytes(one_change("aws_s3_bucket", "1e400")),
             error(&["number out of range"]),
         ),
+        Case {
+            bug: Some(BUG_UNPARSED),
+            ..row(
+                "number 1e400 in change.after (read by no rule)",
+                bytes(one_change("random_id", "1e400")),
+                error(&["resource_changes[0].change.after", "number out of range"]),
+            )
+        },
         row(
             "unknown action",
             bytes(with(
@@ -288,9 +329,9 @@ fn cases() -> Vec<Case> {
         ),
         row(
             "duplicated key in a resource change",
-            bytes(plan.replacen(
-                "\"address\": \"aws_s3_bucket.logs\",",
-                "\"address\": \"aws_s3_bucket.logs\", \"address\": \"aws_s3_bucket.x\",",
+            bytes(one_change("aws_s3_bucket", "1").replacen(
+                "\"address\":",
+                "\"address\":\"aws_s3_bucket.x\",\"address\":",
                 1,
             )),
             error(&["resource_changes[0]", "duplicate field `address`"]),
@@ -353,11 +394,39 @@ fn run_bug_rows(bug_prefix: &str) {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-// Keeps the helper used when no row carries a bug.
+/// `ResourceMode` is an enum: serde_json rejects a non-string there as a
+/// syntax error before serde sees the type, so the reader prints no path.
+const BUG_MODE: &str = "wrong-typed mode is called invalid JSON";
+
 #[test]
-#[ignore = "runs the rows marked with a known bug (none at the moment)"]
-fn known_bug_rows() {
-    run_bug_rows("");
+#[ignore = "BUG: `\"mode\": 5` (or null, [], {}) in a resource change gives `invalid JSON at line L column C: expected value` instead of an error naming resource_changes[0].mode"]
+fn bug_wrong_typed_mode_is_called_invalid_json() {
+    run_bug_rows(BUG_MODE);
+}
+
+/// Error messages quote the offending value whole (`{found:?}`, the action
+/// list, the address), however long it is.
+const BUG_ECHO: &str = "error line echoes a huge value";
+
+#[test]
+#[ignore = "BUG: a 50 MB format_version or action string is quoted whole in the error: a 50 MB `error:` line"]
+fn bug_error_line_echoes_a_huge_value() {
+    run_bug_rows(BUG_ECHO);
+}
+
+/// `RawJson` accepts any valid JSON text (serde_json's RawValue skips
+/// without a depth limit and without converting numbers); the parse on
+/// first use can then fail (recursion limit, number out of range), and
+/// `value_or_null()` turns that failure into `null`. The rule engine parses
+/// the text itself and fails closed, but only for the types its rules read;
+/// for any other type the diff, critics and sensitive-value collector see
+/// `null` and the plan is approved.
+const BUG_UNPARSED: &str = "unparseable attribute values are judged as null";
+
+#[test]
+#[ignore = "BUG: change.after nested 100,000 deep, or holding 1e400, in a type no built-in rule reads (random_id) is judged (exit 0, approve) with after = null instead of refused with exit 1"]
+fn bug_unparseable_values_are_judged_as_null() {
+    run_bug_rows(BUG_UNPARSED);
 }
 
 fn run_case(dir: &Path, case: &Case) -> Result<(), String> {
@@ -661,10 +730,11 @@ fn deep_object_doc(depth: usize) -> String {
     deep_object(depth)
 }
 
-fn deep_after(depth: usize) -> String {
+/// A plan with one creation of `rtype` whose `after` has the attribute
+/// `user_data` set to the JSON text `value`.
+fn one_change(rtype: &str, value: &str) -> String {
     format!(
-        r#"{{"format_version":"1.2","resource_changes":[{{"address":"aws_instance.web","mode":"managed","type":"aws_instance","name":"web","change":{{"actions":["create"],"before":null,"after":{{"instance_type":"t3.micro","tags":{}}},"after_unknown":{{}},"before_sensitive":false,"after_sensitive":{{}}}}}}]}}"#,
-        deep_object(depth)
+        r#"{{"format_version":"1.2","resource_changes":[{{"address":"{rtype}.x","mode":"managed","type":"{rtype}","name":"x","change":{{"actions":["create"],"before":null,"after":{{"instance_type":"t3.micro","user_data":{value},"metadata_options":[{{"http_tokens":"required"}}]}},"after_unknown":{{"id":true}},"before_sensitive":false,"after_sensitive":{{}}}}}}]}}"#
     )
 }
 
@@ -675,11 +745,8 @@ fn deep_configuration(depth: usize) -> String {
     )
 }
 
-fn huge_user_data(len: usize) -> String {
-    format!(
-        r#"{{"format_version":"1.2","resource_changes":[{{"address":"aws_instance.web","mode":"managed","type":"aws_instance","name":"web","change":{{"actions":["create"],"before":null,"after":{{"instance_type":"t3.micro","user_data":"{}","metadata_options":[{{"http_tokens":"required"}}]}},"after_unknown":{{"id":true}},"before_sensitive":false,"after_sensitive":{{}}}}}}]}}"#,
-        "x".repeat(len)
-    )
+fn huge_string(len: usize) -> String {
+    format!("\"{}\"", "x".repeat(len))
 }
 
 fn huge_format_version(len: usize) -> String {
@@ -715,13 +782,31 @@ fn show_state() -> String {
     .to_string()
 }
 
-/// Adds an unknown key to every object of the plan except attribute values
-/// (which belong to the provider schema, not to the plan format).
+/// Adds an unknown key to every object of the plan format: not to attribute
+/// values (they belong to the provider schema) nor to maps keyed by names
+/// (`output_changes`, `variables`: a new key there is a new output or
+/// variable, not an unknown field).
 fn unknown_fields_everywhere(plan: &str) -> String {
     fn add(v: &mut serde_json::Value, in_values: bool) {
         match v {
             serde_json::Value::Object(o) => {
+                let named = |k: &str| {
+                    matches!(
+                        k,
+                        "output_changes"
+                            | "variables"
+                            | "module_calls"
+                            | "outputs"
+                            | "provider_config"
+                    )
+                };
                 for (k, child) in o.iter_mut() {
+                    if named(k) {
+                        if let serde_json::Value::Object(entries) = child {
+                            entries.values_mut().for_each(|e| add(e, in_values));
+                        }
+                        continue;
+                    }
                     let values = in_values
                         || matches!(
                             k.as_str(),

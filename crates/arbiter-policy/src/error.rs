@@ -48,44 +48,112 @@ pub enum PolicyError {
 
 impl PolicyError {
     /// Turns a regorus error for `file` into a located syntax error. Regorus
-    /// messages look like `path:LINE:COL: error: message` followed by the
-    /// source line; the first line is kept.
+    /// messages carry a `--> path:LINE:COL` line, a source excerpt with a
+    /// caret, and the message; some are a single `path:LINE:COL: error: …` line.
     pub(crate) fn from_regorus(file: &str, err: &anyhow::Error) -> PolicyError {
-        let first = first_line(err);
-        if let Some((line, column, message)) = split_location(&first, file) {
-            return PolicyError::Syntax {
-                file: file.to_string(),
+        let (loc, message) = parse_regorus(&format!("{err:#}"));
+        match loc {
+            Some((f, line, column)) => PolicyError::Syntax {
+                file: f,
                 line,
                 column,
                 message,
-            };
-        }
-        PolicyError::Syntax {
-            file: file.to_string(),
-            line: 0,
-            column: 0,
-            message: first,
+            },
+            None => PolicyError::Syntax {
+                file: file.to_string(),
+                line: 0,
+                column: 0,
+                message,
+            },
         }
     }
 }
 
-fn split_location(first: &str, file: &str) -> Option<(u32, u32, String)> {
-    let rest = first.strip_prefix(file)?.strip_prefix(':')?;
-    let mut it = rest.splitn(3, ':');
-    let line = it.next()?.trim().parse().ok()?;
-    let column = it.next()?.trim().parse().ok()?;
-    let msg = it.next()?.trim();
-    let msg = msg.strip_prefix("error:").unwrap_or(msg).trim().to_string();
-    Some((line, column, msg))
+/// Splits a regorus error into its location and a one-line message.
+pub(crate) fn parse_regorus(full: &str) -> (Option<(String, u32, u32)>, String) {
+    let mut loc = None;
+    let mut messages: Vec<String> = Vec::new();
+    for raw in full.lines() {
+        let l = raw.trim();
+        if l.is_empty() {
+            continue;
+        }
+        if let Some(rest) = l.strip_prefix("-->") {
+            loc = split_location(rest.trim());
+            continue;
+        }
+        let gutter = l.starts_with('|')
+            || l.split_once('|').is_some_and(|(n, _)| {
+                !n.trim().is_empty() && n.trim().chars().all(|c| c.is_ascii_digit())
+            });
+        if gutter {
+            continue;
+        }
+        if loc.is_none() {
+            if let Some((f, line, col, msg)) = split_inline(l) {
+                loc = Some((f, line, col));
+                messages.push(msg);
+                continue;
+            }
+        }
+        messages.push(l.strip_prefix("error:").unwrap_or(l).trim().to_string());
+    }
+    let message = if messages.is_empty() {
+        "unknown error".to_string()
+    } else {
+        messages.join("; ")
+    };
+    (loc, message)
 }
 
-/// The first non-empty line of a regorus error (it adds source excerpts and
-/// carets on the following lines).
+/// `path:LINE:COL` (path may contain ':').
+fn split_location(s: &str) -> Option<(String, u32, u32)> {
+    let mut parts = s.rsplitn(3, ':');
+    let col = parts.next()?.trim().parse().ok()?;
+    let line = parts.next()?.trim().parse().ok()?;
+    let file = parts.next()?.to_string();
+    Some((file, line, col))
+}
+
+/// `path:LINE:COL: error: message` on one line.
+fn split_inline(l: &str) -> Option<(String, u32, u32, String)> {
+    let mut it = l.splitn(4, ':');
+    let file = it.next()?.to_string();
+    let line = it.next()?.trim().parse().ok()?;
+    let col = it.next()?.trim().parse().ok()?;
+    let msg = it.next()?.trim();
+    Some((
+        file,
+        line,
+        col,
+        msg.strip_prefix("error:").unwrap_or(msg).trim().to_string(),
+    ))
+}
+
+/// The location and message of a regorus error on one line.
 pub(crate) fn first_line(e: &anyhow::Error) -> String {
-    let full = format!("{e:#}");
-    full.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("unknown error")
-        .to_string()
+    match parse_regorus(&format!("{e:#}")) {
+        (Some((f, l, c)), m) => format!("{f}:{l}:{c}: {m}"),
+        (None, m) => m,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_regorus_error_layouts() {
+        let full = "\n--> bad.rego:3:19\n  |\n3 | deny contains msg if {\n  |                   ^\nerror: unexpected token";
+        assert_eq!(
+            parse_regorus(full),
+            (Some(("bad.rego".into(), 3, 19)), "unexpected token".into())
+        );
+        let one = "p.rego:4:2: error: var x is unsafe";
+        assert_eq!(
+            parse_regorus(one),
+            (Some(("p.rego".into(), 4, 2)), "var x is unsafe".into())
+        );
+        assert_eq!(parse_regorus("boom").1, "boom");
+    }
 }

@@ -127,24 +127,20 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PolicyError> {
 /// Adds a module to `engine`, accepting both Rego v1 and the older v0 syntax
 /// (`deny[msg] { … }`). Returns the package path (`data.main`).
 pub fn add_module(engine: &mut regorus::Engine, src: &PolicySource) -> Result<String, PolicyError> {
-    let explicit_v1 = src.text.contains("import rego.v1");
+    // Files that use the v1 keywords are parsed as v1 only: the v0 parser
+    // would print warnings about them and report a less useful error.
+    let looks_v1 = src.text.contains("import rego.v1")
+        || src.text.contains(" if ")
+        || src.text.contains(" contains ");
     engine.set_rego_v0(false);
-    let v1 = engine.add_policy(src.path.clone(), src.text.clone());
-    match v1 {
+    match engine.add_policy(src.path.clone(), src.text.clone()) {
         Ok(pkg) => Ok(pkg),
-        Err(e1) if explicit_v1 => Err(PolicyError::from_regorus(&src.path, &e1)),
-        Err(e1) => {
+        Err(e1) if looks_v1 => Err(PolicyError::from_regorus(&src.path, &e1)),
+        Err(_) => {
             engine.set_rego_v0(true);
             let v0 = engine.add_policy(src.path.clone(), src.text.clone());
             engine.set_rego_v0(false);
-            match v0 {
-                Ok(pkg) => Ok(pkg),
-                Err(e0) => {
-                    let looks_v1 = src.text.contains(" if ") || src.text.contains(" contains ");
-                    let e = if looks_v1 { e1 } else { e0 };
-                    Err(PolicyError::from_regorus(&src.path, &e))
-                }
-            }
+            v0.map_err(|e0| PolicyError::from_regorus(&src.path, &e0))
         }
     }
 }

@@ -286,3 +286,93 @@ pub fn plan_document(text: &str) -> Result<Value, PolicyError> {
         message: crate::error::first_line(&e),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::PolicySource;
+    use crate::LoadedFiles;
+    use serde_json::json;
+
+    fn files(mods: &[(&str, &str)]) -> LoadedFiles {
+        LoadedFiles {
+            modules: mods
+                .iter()
+                .map(|(p, t)| PolicySource {
+                    path: p.to_string(),
+                    text: t.to_string(),
+                })
+                .collect(),
+            data: Vec::new(),
+        }
+    }
+
+    const PLAN: &str = r#"{"format_version":"1.2","resource_changes":[{"address":"aws_s3_bucket.b","type":"aws_s3_bucket","change":{"actions":["create"],"after":{"acl":"public-read"}}}]}"#;
+
+    #[test]
+    fn conftest_and_spacelift_styles_with_context() -> Result<(), PolicyError> {
+        let f = files(&[
+            ("old.rego", "package main\ndeny[msg] {\n  rc := input.resource_changes[_]\n  rc.change.after.acl == \"public-read\"\n  msg := sprintf(\"%s is public\", [rc.address])\n}\n"),
+            ("new.rego", "package main\nimport rego.v1\nwarn contains {\"msg\": \"prod change\", \"severity\": \"low\", \"address\": \"x.y\"} if input.arbiter.stack.environment == \"prod\"\nescalate_big contains \"big\" if count(input.resource_changes) > 0\n"),
+            ("sl.rego", "package spacelift\nimport rego.v1\ndeny contains sprintf(\"stack %s: %d changes\", [input.spacelift.stack.name, count(input.terraform.resource_changes)]) if true\n"),
+            ("lib.rego", "package helpers\nimport rego.v1\ndeny contains \"never evaluated: not a namespace\" if true\n"),
+        ]);
+        let up = UserPolicies::compile(&f, &[])?;
+        let doc = plan_document(PLAN)?;
+        let ctx = json!({"stack": {"environment": "prod", "name": "s"}});
+        let sl = json!({"stack": {"name": "s"}});
+        let out = up.evaluate(&doc, &ctx, &sl)?;
+        let msgs: Vec<(&str, Effect)> =
+            out.iter().map(|f| (f.message.as_str(), f.effect)).collect();
+        assert!(
+            msgs.contains(&("aws_s3_bucket.b is public", Effect::Deny)),
+            "{msgs:?}"
+        );
+        assert!(msgs.contains(&("prod change", Effect::Warn)), "{msgs:?}");
+        assert!(msgs.contains(&("big", Effect::Escalate)), "{msgs:?}");
+        assert!(
+            msgs.contains(&("stack s: 1 changes", Effect::Deny)),
+            "{msgs:?}"
+        );
+        assert!(!msgs.iter().any(|(m, _)| m.contains("never evaluated")));
+        let warn = out
+            .iter()
+            .find(|f| f.message == "prod change")
+            .map(|f| (f.severity, f.address.clone()));
+        assert_eq!(warn, Some((Severity::Low, Some("x.y".into()))));
+        // --namespace selects other packages.
+        let up = UserPolicies::compile(&f, &["helpers".into()])?;
+        let out = up.evaluate(&doc, &ctx, &sl)?;
+        assert!(out.iter().any(|f| f.message.contains("never evaluated")));
+        assert!(!out.iter().any(|f| f.message == "aws_s3_bucket.b is public"));
+        Ok(())
+    }
+
+    #[test]
+    fn runtime_errors_are_errors() -> Result<(), PolicyError> {
+        let f = files(&[(
+            "e.rego",
+            "package main\nimport rego.v1\ndeny contains x if { x := 1 / 0 }\n",
+        )]);
+        let up = UserPolicies::compile(&f, &[])?;
+        let doc = plan_document(PLAN)?;
+        // A runtime error names the rule and where it is defined: fail closed.
+        let e = up
+            .evaluate(&doc, &json!({}), &json!({}))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("data.main.deny") && e.contains("e.rego:3"),
+            "{e}"
+        );
+        let f = files(&[(
+            "c.rego",
+            "package main\nimport rego.v1\nx := 1\nx := 2\ndeny contains \"m\" if x == 1\n",
+        )]);
+        let r =
+            UserPolicies::compile(&f, &[]).and_then(|up| up.evaluate(&doc, &json!({}), &json!({})));
+        assert!(r.is_err(), "conflicting complete rule must fail");
+        Ok(())
+    }
+}

@@ -2,9 +2,10 @@
 
 use regorus::Value;
 
-/// Parses JSON text straight into a regorus value (no intermediate tree).
+/// Parses JSON text straight into a regorus value (no intermediate tree;
+/// regorus interns repeated object keys while parsing).
 pub fn from_json_text(text: &str) -> Result<Value, String> {
-    serde_json::from_str::<Value>(text).map_err(|e| e.to_string())
+    Value::from_json_str(text).map_err(|e| crate::error::first_line(&e))
 }
 
 /// Converts a serde_json value.

@@ -130,5 +130,9 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<u8> {
             input.plan.resource_changes.len()
         );
     }
-    Ok(verdict.decision.exit_code() as u8)
+    let code = verdict.decision.exit_code() as u8;
+    // The process ends here: freeing tens of megabytes of plan, policy engine
+    // and verdict piece by piece would only cost time.
+    std::mem::forget((input, judge, verdict));
+    Ok(code)
 }

@@ -19,16 +19,16 @@ metadata := {
 findings contains f if {
 	some t in ["aws_instance", "aws_launch_configuration"]
 	some r in input.resources[t]
+	r.values.root_block_device[_].encrypted != true
 	b := r.values.root_block_device[i]
-	b.encrypted != true
 	f := _finding(r, "root_block_device", i, b)
 }
 
 findings contains f if {
 	some t in ["aws_instance", "aws_launch_configuration"]
 	some r in input.resources[t]
+	r.values.ebs_block_device[_].encrypted != true
 	b := r.values.ebs_block_device[i]
-	b.encrypted != true
 	f := _finding(r, "ebs_block_device", i, b)
 }
 

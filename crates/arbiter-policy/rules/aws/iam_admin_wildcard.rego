@@ -22,21 +22,22 @@ metadata := {
 _candidates := lib.identity_candidates(input.resources)
 
 findings contains f if {
-	some [address, label, st] in _candidates
-	lib.is_full_admin(st)
+	some [address, label, raw] in _candidates
+	lib.raw_full_admin(raw)
 	f := {
 		"address": address,
 		"message": sprintf("%s allows every action (\"*\") on every resource", [label]),
-		"evidence": {"document": label, "sid": st.Sid, "actions": st.Action, "resources": st.Resource},
+		"evidence": {"document": label, "sid": object.get(raw, "Sid", ""), "actions": object.get(raw, "Action", null), "resources": object.get(raw, "Resource", null)},
 	}
 }
 
 # Allow + NotAction on every resource, where the exclusions leave IAM writable: still admin.
 findings contains f if {
-	some [address, label, st] in _candidates
-	not lib.is_full_admin(st)
-	count(st.NotAction) > 0
-	lib.on_all_resources(st)
+	some [address, label, raw] in _candidates
+	raw.NotAction != null
+	raw.NotAction != []
+	not lib.raw_full_admin(raw)
+	st := lib.normalize_statement(raw)
 	lib.grants(st, "iam:AttachRolePolicy")
 	f := {
 		"address": address,

@@ -22,9 +22,9 @@ metadata := {
 _candidates := lib.identity_candidates(input.resources)
 
 findings contains f if {
-	some [address, label, st] in _candidates
-	not lib.is_full_admin(st) # reported by ARB-AWS-IAM-001
-	lib.on_all_resources(st)
+	some [address, label, raw] in _candidates
+	not lib.raw_full_admin(raw) # reported by ARB-AWS-IAM-001
+	st := lib.normalize_statement(raw)
 	lib.grants(st, "iam:PassRole")
 	some pattern in lib.granting_patterns(st, "iam:PassRole")
 	f := {

@@ -31,9 +31,9 @@ escalation_actions := [
 _candidates := lib.identity_candidates(input.resources)
 
 findings contains f if {
-	some [address, label, st] in _candidates
-	not lib.is_full_admin(st) # reported by ARB-AWS-IAM-001
-	lib.on_all_resources(st)
+	some [address, label, raw] in _candidates
+	not lib.raw_full_admin(raw) # reported by ARB-AWS-IAM-001
+	st := lib.normalize_statement(raw)
 	some pattern in _patterns(st)
 	granted := [a | some a in escalation_actions; _pattern_grants(pattern, st, a)]
 	count(granted) > 0

@@ -31,8 +31,8 @@ _policy_attrs := [
 findings contains f if {
 	some [t, a] in _policy_attrs
 	some r in input.resources[t]
+	r.values[a] != null
 	p := r.values[a]
-	p != null
 	contains(p, "*")
 	some st in lib.statements(p)
 	st.Effect == "Allow"

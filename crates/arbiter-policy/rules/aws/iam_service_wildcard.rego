@@ -25,8 +25,9 @@ _escalation_services := {"iam", "sts"}
 _candidates := lib.identity_candidates(input.resources)
 
 findings contains f if {
-	some [address, label, st] in _candidates
-	lib.on_all_resources(st)
+	some [address, label, raw] in _candidates
+	contains(json.marshal(raw.Action), ":*")
+	st := lib.normalize_statement(raw)
 	some pattern in st.Action
 	p := lower(pattern)
 	endswith(p, ":*")

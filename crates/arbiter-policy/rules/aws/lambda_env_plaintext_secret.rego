@@ -37,6 +37,7 @@ _problems(key, value) := {m |
 _problem("environment variable %s holds a literal secret-like value", key, value) if {
 	_secret_like_key(key)
 	lib.literal_secret_value(value)
+	not lib.has_access_key_id(value) # reported with the more specific message below
 }
 
 _problem("environment variable %s contains an AWS access key id", _, value) if lib.has_access_key_id(value)

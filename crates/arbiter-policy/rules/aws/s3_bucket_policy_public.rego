@@ -19,8 +19,8 @@ metadata := {
 findings contains f if {
 	some t in metadata.resource_types
 	some r in input.resources[t]
+	r.values.policy != null
 	p := r.values.policy
-	p != null
 	contains(p, "*")
 	some st in lib.statements(p)
 	st.Effect == "Allow"

@@ -33,7 +33,7 @@ findings contains f if {
 }
 
 findings contains f if {
-	some t in metadata.resource_types
+	some t in ["aws_instance", "aws_launch_configuration"]
 	some r in input.resources[t]
 	r.values.user_data_base64 != null
 	some f in _findings(r)

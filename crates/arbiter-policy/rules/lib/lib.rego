@@ -73,7 +73,7 @@ num(x) := to_number(x) if {
 }
 
 _is_int_string(s) if {
-	t := trim_left(s, "-")
+	t := trim_prefix(s, "-")
 	t != ""
 	trim(t, "0123456789") == ""
 }
@@ -341,29 +341,9 @@ else := {k: str_array(v) | some k, v in p} if is_object(p)
 
 else := {}
 
-# policy_document_statements(r): statements of a data.aws_iam_policy_document, from its
-# rendered json when known, otherwise from its statement blocks (unknown elements are null
-# and therefore dropped). Conditions from blocks are keyed "test/variable".
-policy_document_statements(r) := statements(j) if {
-	j := attr(r, "json")
-	is_string(j)
-	json.is_valid(j)
-} else := [_doc_block_statement(b) | some b in blocks(r, "statement")]
-
-_doc_block_statement(b) := {
-	"Sid": str(get(b, "sid", "")),
-	"Effect": _effect(get(b, "effect", "Allow")),
-	"Action": str_array(get(b, "actions", [])),
-	"NotAction": str_array(get(b, "not_actions", [])),
-	"Resource": str_array(get(b, "resources", [])),
-	"NotResource": str_array(get(b, "not_resources", [])),
-	"Principal": _doc_principals(get(b, "principals", [])),
-	"NotPrincipal": _doc_principals(get(b, "not_principals", [])),
-	"HasPrincipal": count(block_list(get(b, "principals", []))) > 0,
-	"Condition": {sprintf("%s/%s", [str(get(c, "test", "")), str(get(c, "variable", ""))]): str_array(get(c, "values", [])) |
-		some c in block_list(get(b, "condition", []))
-	},
-}
+# policy_document_statements(r): normalised statements of a data.aws_iam_policy_document
+# (see raw_document_statements).
+policy_document_statements(r) := [normalize_statement(st) | some st in raw_document_statements(r)]
 
 _doc_principals(ps) := {t: ids |
 	some p in block_list(ps)
@@ -371,59 +351,95 @@ _doc_principals(ps) := {t: ids |
 	ids := [id | some q in block_list(ps); str(get(q, "type", "")) == t; some id in str_array(get(q, "identifiers", []))]
 }
 
-# identity_policies(r): [{"label": str, "statements": [...]}] for every identity-based
-# policy document carried by r (aws_iam_policy, aws_iam_{role,user,group}_policy,
-# aws_iam_role inline_policy blocks, data.aws_iam_policy_document). The label names the
-# document inside the resource for messages (e.g. "policy", "inline_policy fetch").
-identity_policies(r) := [{"label": "policy", "statements": statements(attr(r, "policy"))}] if {
-	r.type in {"aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy"}
-}
-
-identity_policies(r) := [{"label": sprintf("inline_policy %s", [str(get(b, "name", ""))]), "statements": statements(get(b, "policy", null))} |
-	some b in blocks(r, "inline_policy")
-] if r.type == "aws_iam_role"
-
-identity_policies(r) := [{"label": "policy document", "statements": policy_document_statements(r)}] if {
-	r.type == "aws_iam_policy_document"
-}
-
-# identity_statements(r): [label, statement] pairs of the Allow statements without a
-# Principal in r's identity policies. Statements that name a Principal belong to resource
-# or trust policies and are judged by other rules.
-identity_statements(r) := [[p.label, st] |
-	some p in identity_policies(r)
-	some st in p.statements
-	st.Effect == "Allow"
-	not st.HasPrincipal
-]
-
-# identity_candidates(resources): [address, label, statement] for every Allow statement
-# without a Principal in the identity policies present in resources, restricted to the
-# documents whose text contains a quoted "*" (every wildcard rule needs Action "*" or
-# Resource "*"; documents that only use NotResource without any "*" are not examined).
-# Data sources (data.aws_iam_policy_document) are always examined.
+# identity_candidates(resources): [address, label, statement] for the Allow statements without
+# a Principal, on every resource (Resource "*" or NotResource), in the identity policies present
+# in resources. Statements are returned RAW (as written in the policy JSON; data source blocks
+# are converted to the same shape): normalising is expensive in regorus (~100 us per statement),
+# so rules test the raw statement cheaply and call normalize_statement only on survivors.
+# Only documents whose text contains a quoted "*" are parsed (a statement on every resource
+# needs Resource "*"; NotResource-only documents without any "*" are not examined).
 identity_candidates(resources) := (_ic_policy(resources) | _ic_role(resources)) | _ic_doc(resources)
 
-_ic_policy(resources) := {[r.address, s[0], s[1]] |
+_ic_policy(resources) := {[r.address, "policy", st] |
 	some t in ["aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy"]
 	some r in object.get(resources, t, [])
 	r.values.policy != null
 	contains(r.values.policy, `"*"`)
-	some s in identity_statements(r)
+	some st in _raw_statements(r.values.policy)
+	_identity_candidate(st)
 }
 
-_ic_role(resources) := {[r.address, s[0], s[1]] |
+_ic_role(resources) := {[r.address, sprintf("inline_policy %s", [str(object.get(b, "name", ""))]), st] |
 	some r in object.get(resources, "aws_iam_role", [])
-	p := r.values.inline_policy[_].policy
-	p != null
-	contains(p, `"*"`)
-	some s in identity_statements(r)
+	b := r.values.inline_policy[_]
+	b.policy != null
+	contains(b.policy, `"*"`)
+	some st in _raw_statements(b.policy)
+	_identity_candidate(st)
 }
 
-_ic_doc(resources) := {[r.address, s[0], s[1]] |
+_ic_doc(resources) := {[r.address, "policy document", st] |
 	some r in object.get(resources, "data.aws_iam_policy_document", [])
-	some s in identity_statements(r)
+	some st in raw_document_statements(r)
+	_identity_candidate(st)
 }
+
+# raw_statements(policy): the statement objects of a JSON policy string, as written.
+_raw_statements(policy) := [st | some st in as_array(object.get(parse_policy(policy), "Statement", [])); is_object(st)]
+
+_identity_candidate(st) if {
+	object.get(st, "Effect", "Allow") in {"Allow", "allow"}
+	object.get(st, "Principal", null) == null
+	raw_on_all_resources(st)
+}
+
+# raw_has(v, x): a raw policy value (string or array) is or contains x.
+raw_has(v, x) if v == x
+
+raw_has(v, x) if x in v
+
+# raw_on_all_resources(st): Resource "*" or a non-empty NotResource.
+raw_on_all_resources(st) if raw_has(st.Resource, "*")
+
+raw_on_all_resources(st) if {
+	st.NotResource != null
+	st.NotResource != []
+}
+
+# raw_full_admin(st): Action "*" (or "*:*") on every resource.
+raw_full_admin(st) if {
+	raw_on_all_resources(st)
+	raw_has(st.Action, "*")
+}
+
+raw_full_admin(st) if {
+	raw_on_all_resources(st)
+	raw_has(st.Action, "*:*")
+}
+
+# raw_document_statements(r): the statements of a data.aws_iam_policy_document in raw
+# policy-JSON shape, from its rendered json when known, otherwise from its statement blocks
+# (unknown elements are null and are dropped by normalize_statement).
+raw_document_statements(r) := _raw_statements(j) if {
+	j := attr(r, "json")
+	is_string(j)
+	json.is_valid(j)
+} else := [_doc_block_raw(b) | some b in blocks(r, "statement")]
+
+_doc_block_raw(b) := object.union(
+	{
+		"Sid": str(get(b, "sid", "")),
+		"Effect": _effect(get(b, "effect", "Allow")),
+		"Action": str_array(get(b, "actions", [])),
+		"NotAction": str_array(get(b, "not_actions", [])),
+		"Resource": str_array(get(b, "resources", [])),
+		"NotResource": str_array(get(b, "not_resources", [])),
+		"Condition": {sprintf("%s/%s", [str(get(c, "test", "")), str(get(c, "variable", ""))]): str_array(get(c, "values", [])) |
+			some c in block_list(get(b, "condition", []))
+		},
+	},
+	{"Principal": _doc_principals(get(b, "principals", [])) | count(block_list(get(b, "principals", []))) > 0},
+)
 
 # action_matches(pattern, action): IAM action pattern (with * and ?) matches action,
 # case-insensitively.

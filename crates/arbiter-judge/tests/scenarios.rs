@@ -1,0 +1,256 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The example scenarios of the product brief (tests/scenarios): every row of
+//! expected.tsv is judged through [`arbiter_judge::Judge`] with its stack file
+//! and the built-in defaults, and must get the expected verdict:
+//! `approve` = Decision::Approve, `reject` = Decision::Reject, `escalate` =
+//! anything but Approve. A PASS/FAIL table is printed (run with
+//! `--nocapture` to see it on success), with the command that reproduces a
+//! failure.
+
+use arbiter_judge::{Judge, JudgeConfig, PlanInput, StackConfig};
+use arbiter_verdict::{Decision, Effect, Verdict};
+use std::path::{Path, PathBuf};
+
+const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/scenarios");
+
+struct Row {
+    name: String,
+    expect: String,
+    environment: String,
+    budget: Option<f64>,
+}
+
+fn rows() -> Vec<Row> {
+    let path = Path::new(SCENARIOS).join("expected.tsv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = lines.next().expect("a header line").split('\t').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("expected.tsv has no column {name}: {header:?}"))
+    };
+    let (n, e, env, budget) = (
+        col("name"),
+        col("expect"),
+        col("environment"),
+        col("monthly_budget_usd"),
+    );
+    lines
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            Row {
+                name: c[n].to_string(),
+                expect: c[e].to_string(),
+                environment: c[env].to_string(),
+                budget: c.get(budget).and_then(|b| b.parse().ok()),
+            }
+        })
+        .collect()
+}
+
+fn plan_path(name: &str) -> PathBuf {
+    Path::new(SCENARIOS).join(format!("{name}.plan.json"))
+}
+
+fn stack_path(name: &str) -> PathBuf {
+    Path::new(SCENARIOS).join(format!("{name}.stack.toml"))
+}
+
+fn judge(name: &str, judge: &Judge) -> Verdict {
+    let input = PlanInput::from_file(&plan_path(name))
+        .unwrap_or_else(|e| panic!("{name}: reading plan: {e}"));
+    let stack = StackConfig::from_file(&stack_path(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    judge
+        .evaluate(&input, &stack)
+        .unwrap_or_else(|e| panic!("{name}: evaluating: {e}"))
+}
+
+fn meets(expect: &str, decision: Decision) -> bool {
+    match expect {
+        "approve" => decision == Decision::Approve,
+        "reject" => decision == Decision::Reject,
+        "escalate" => decision != Decision::Approve,
+        other => {
+            panic!("unknown expectation {other:?} in expected.tsv (approve, reject, escalate)")
+        }
+    }
+}
+
+/// The three findings that weigh most: deny/escalate first, then by cost.
+fn top_findings(v: &Verdict) -> String {
+    let mut fs: Vec<_> = v
+        .findings
+        .iter()
+        .filter(|f| matches!(f.effect, Effect::Deny | Effect::Escalate) || f.confidence_cost > 0.0)
+        .collect();
+    fs.sort_by(|a, b| {
+        a.effect
+            .cmp(&b.effect)
+            .then(b.confidence_cost.total_cmp(&a.confidence_cost))
+    });
+    let parts: Vec<String> = fs
+        .iter()
+        .take(3)
+        .map(|f| {
+            format!(
+                "{}:{}(-{:.1})",
+                f.rule_id,
+                f.effect.as_str(),
+                f.confidence_cost
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+#[test]
+fn every_scenario_gets_its_expected_verdict() {
+    let rows = rows();
+    assert!(rows.len() >= 11, "expected.tsv has {} rows", rows.len());
+    let j = Judge::new(&JudgeConfig::default()).expect("the built-in rule pack compiles");
+    let mut failures = Vec::new();
+    let mut table = vec![format!(
+        "{:<4}  {:<28} {:<9} {:<8} {:>6}  top findings",
+        "", "scenario", "expected", "got", "conf"
+    )];
+    for row in &rows {
+        let stack =
+            StackConfig::from_file(&stack_path(&row.name)).unwrap_or_else(|e| panic!("{e}"));
+        // The stack file and the table agree on the context of the scenario.
+        assert_eq!(
+            stack.environment.as_deref(),
+            Some(row.environment.as_str()),
+            "{}: environment",
+            row.name
+        );
+        assert_eq!(stack.monthly_budget_usd, row.budget, "{}: budget", row.name);
+        let v = judge(&row.name, &j);
+        let ok = meets(&row.expect, v.decision);
+        table.push(format!(
+            "{:<4}  {:<28} {:<9} {:<8} {:>6.1}  {}",
+            if ok { "PASS" } else { "FAIL" },
+            row.name,
+            row.expect,
+            v.decision.as_str(),
+            v.confidence,
+            top_findings(&v)
+        ));
+        if !ok {
+            failures.push(format!(
+                "{}: expected {}, got {} ({})\n  reproduce: cargo run -p arbiter-cli -- evaluate tests/scenarios/{}.plan.json --stack tests/scenarios/{}.stack.toml",
+                row.name, row.expect, v.decision, v.explanation, row.name, row.name
+            ));
+        }
+    }
+    println!("{}", table.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios got the wrong verdict:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn verdicts_explain_themselves() {
+    let j = Judge::new(&JudgeConfig::default()).expect("rule pack");
+    for row in rows() {
+        let v = judge(&row.name, &j);
+        assert!(!v.explanation.is_empty(), "{}: no explanation", row.name);
+        assert!(
+            (0.0..=100.0).contains(&v.confidence),
+            "{}: confidence {}",
+            row.name,
+            v.confidence
+        );
+        match v.decision {
+            // A rejection names what denied it.
+            Decision::Reject => {
+                let deny = v
+                    .findings
+                    .iter()
+                    .find(|f| f.effect == Effect::Deny)
+                    .unwrap_or_else(|| panic!("{}: rejected without a deny finding", row.name));
+                assert!(
+                    v.explanation.contains(&deny.rule_id),
+                    "{}: {}",
+                    row.name,
+                    v.explanation
+                );
+            }
+            Decision::Approve => {
+                assert!(
+                    v.findings
+                        .iter()
+                        .all(|f| !matches!(f.effect, Effect::Deny | Effect::Escalate)),
+                    "{}",
+                    row.name
+                );
+                assert!(v.confidence >= v.stack.auto_apply_threshold, "{}", row.name);
+            }
+            Decision::Review => {}
+        }
+        assert_eq!(
+            v.stack.name.as_deref(),
+            Some(row.name.as_str()),
+            "the stack file names the scenario"
+        );
+    }
+}
+
+#[test]
+fn evaluation_is_deterministic() {
+    let j1 = Judge::new(&JudgeConfig::default()).expect("rule pack");
+    let j2 = Judge::new(&JudgeConfig::default()).expect("rule pack");
+    for row in rows() {
+        let a = serde_json::to_string(&judge(&row.name, &j1)).expect("verdict serialises");
+        let b = serde_json::to_string(&judge(&row.name, &j1)).expect("verdict serialises");
+        let c = serde_json::to_string(&judge(&row.name, &j2.clone())).expect("verdict serialises");
+        assert_eq!(
+            a, b,
+            "{}: two evaluations with the same judge differ",
+            row.name
+        );
+        assert_eq!(
+            a, c,
+            "{}: a second judge gives a different verdict",
+            row.name
+        );
+    }
+}
+
+#[test]
+fn evaluation_is_deterministic_across_threads() {
+    let j = Judge::new(&JudgeConfig::default()).expect("rule pack");
+    let name = "small-dev-environment";
+    let reference = serde_json::to_string(&judge(name, &j)).unwrap();
+    let outs: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let j = j.clone();
+                s.spawn(move || serde_json::to_string(&judge(name, &j)).unwrap())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        outs.iter().all(|o| *o == reference),
+        "verdicts differ between threads"
+    );
+}
+
+#[test]
+fn expectation_checker_can_fail() {
+    assert!(meets("approve", Decision::Approve));
+    assert!(!meets("approve", Decision::Review));
+    assert!(!meets("reject", Decision::Review));
+    assert!(meets("escalate", Decision::Reject) && meets("escalate", Decision::Review));
+    assert!(!meets("escalate", Decision::Approve));
+}
