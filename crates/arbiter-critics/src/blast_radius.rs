@@ -140,7 +140,12 @@ impl Critic for BlastRadiusCritic {
             "nothing changes".to_string()
         } else {
             format!(
-                "{changing} resources change ({destroyed} destroyed or replaced) in {}; {:.1} blast points",
+                "{changing} {} ({destroyed} destroyed or replaced) in {}; {:.1} blast points",
+                if changing == 1 {
+                    "resource changes"
+                } else {
+                    "resources change"
+                },
                 env.as_str(),
                 total
             )

@@ -412,12 +412,7 @@ fn explain(
                 "Rejected: {} finding(s) deny this change ({scope}).",
                 denies.len()
             );
-            for f in denies.iter().take(3) {
-                s.push_str(&format!(" {}.", cite(f)));
-            }
-            if denies.len() > 3 {
-                s.push_str(&format!(" And {} more.", denies.len() - 3));
-            }
+            s.push_str(&cite_grouped(&denies, &cite));
             s
         }
         Decision::Review => {
@@ -427,9 +422,7 @@ fn explain(
             } else {
                 format!("Needs review: {} finding(s) require a person ({scope}; confidence {confidence:.1}).", esc.len())
             };
-            for f in esc.iter().take(3) {
-                s.push_str(&format!(" {}.", cite(f)));
-            }
+            s.push_str(&cite_grouped(&esc, &cite));
             s.push_str(&top_costs(findings, &esc));
             s
         }
@@ -439,6 +432,36 @@ fn explain(
             s
         }
     }
+}
+
+/// Cites the first findings of each (rule, address) group, at most three
+/// groups: " R at A: message (and 3 more like it). …"
+fn cite_grouped(findings: &[&Finding], cite: &dyn Fn(&Finding) -> String) -> String {
+    let mut groups: Vec<(&Finding, usize)> = Vec::new();
+    for f in findings {
+        match groups
+            .iter_mut()
+            .find(|(g, _)| g.rule_id == f.rule_id && g.address == f.address)
+        {
+            Some((_, n)) => *n += 1,
+            None => groups.push((f, 0)),
+        }
+    }
+    let mut s = String::new();
+    for (f, more) in groups.iter().take(3) {
+        s.push_str(&format!(" {}", cite(f)));
+        if *more > 0 {
+            s.push_str(&format!(" (and {more} more like it)"));
+        }
+        s.push('.');
+    }
+    if groups.len() > 3 {
+        s.push_str(&format!(
+            " And {} more.",
+            groups[3..].iter().map(|(_, n)| n + 1).sum::<usize>()
+        ));
+    }
+    s
 }
 
 /// " Largest factors: X (−3.2), Y (−1.0)." for the findings that cost most.

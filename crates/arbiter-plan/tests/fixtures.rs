@@ -1440,6 +1440,9 @@ fn utf16_fixtures_are_really_utf16_and_read_like_utf8() {
     }
 }
 
+/// Module address, instance key, values and sorted dependencies.
+type InstanceFacts = (Option<String>, Option<InstanceKey>, Value, Vec<String>);
+
 #[test]
 fn raw_state_and_its_show_json_form_agree() {
     for (raw, show) in [
@@ -1454,10 +1457,7 @@ fn raw_state_and_its_show_json_form_agree() {
     ] {
         let r = state(raw);
         let s = state(show);
-        let key = |st: &State| -> BTreeMap<
-            String,
-            (Option<String>, Option<InstanceKey>, Value, Vec<String>),
-        > {
+        let key = |st: &State| -> BTreeMap<String, InstanceFacts> {
             st.resources
                 .iter()
                 .map(|x| {

@@ -283,6 +283,9 @@ fn findings(out: &mut String, v: &Verdict, limits: Limits) {
         let _ = writeln!(out, "_Also: {line}._\n");
     }
 
+    // One remediation per (rule, resource): a rule firing on several
+    // attributes of one resource has one fix.
+    let mut seen_fix = std::collections::HashSet::new();
     let fixes: Vec<&Finding> = shown
         .iter()
         .copied()
@@ -291,6 +294,7 @@ fn findings(out: &mut String, v: &Verdict, limits: Limits) {
                 .as_deref()
                 .is_some_and(|r| !r.trim().is_empty())
         })
+        .filter(|f| seen_fix.insert((f.rule_id.as_str(), f.address.as_deref())))
         .collect();
     if !fixes.is_empty() {
         let _ = writeln!(
