@@ -758,7 +758,6 @@ fn invalid_rego_is_an_error_with_file_line_and_column() {
 /// The error should start with the position (`broken.rego:4:7: message`)
 /// and say what is wrong, on one line, with nothing else on stderr.
 #[test]
-#[ignore = "BUG: PolicyError::from_regorus does not recognise regorus 0.14's `--> file:L:C` first line: the error reads `broken.rego:0:0: --> broken.rego:4:7` without the message, and regorus's own v0 parse warning is printed to stderr (arbiter-policy's unit test both_syntaxes_load_and_errors_are_located fails the same way)"]
 fn invalid_rego_error_is_one_located_line_with_the_reason() {
     let dir = policy_dir(&[(
         "broken.rego",

@@ -43,6 +43,9 @@ pub enum JudgeError {
     Stack(String),
 }
 
+/// Cumulative milliseconds at the end of each phase of an evaluation.
+pub type PhaseTimings = Vec<(&'static str, f64)>;
+
 /// What to load besides the built-in rule pack.
 #[derive(Debug, Clone, Default)]
 pub struct JudgeConfig {
@@ -143,7 +146,7 @@ impl Judge {
         &self,
         input: &PlanInput,
         stack: &StackConfig,
-    ) -> Result<(Verdict, Vec<(&'static str, f64)>), JudgeError> {
+    ) -> Result<(Verdict, PhaseTimings), JudgeError> {
         stack.validate().map_err(JudgeError::Stack)?;
         let plan = &input.plan;
         let overrides = overrides(stack)?;

@@ -112,6 +112,18 @@ pub fn attribute_changes(change: &Change) -> Vec<AttributeChange> {
     let mut out = Vec::new();
     let mut path = Vec::new();
     diff(&mut path, before, after, unknown, bs, as_, &mut out);
+    // A provider may copy a sensitive value into an attribute Terraform does
+    // not mark (terraform_data's `output` mirrors `input`): mask those too.
+    let secrets = crate::sensitive::change_sensitive_strings(change);
+    if !secrets.is_empty() {
+        for a in &mut out {
+            for side in [&mut a.before, &mut a.after] {
+                if let DiffValue::Known(v) = side {
+                    crate::sensitive::redact_json(v, &secrets);
+                }
+            }
+        }
+    }
     out
 }
 
@@ -195,17 +207,29 @@ fn diff(
             }
             // Unknown attributes that are absent from `after`.
             if let Value::Object(u) = unknown {
-                for (k, flag) in u {
-                    if flag == &Value::Bool(true) && !a.contains_key(k) {
-                        let mut p = path.clone();
-                        p.push(PathSegment::Key(k.clone()));
-                        out.push(AttributeChange {
-                            path: AttrPath(p),
-                            before: DiffValue::Absent,
-                            after: DiffValue::Unknown,
-                        });
+                for (k, mask) in u {
+                    if !a.contains_key(k) {
+                        path.push(PathSegment::Key(k.clone()));
+                        emit_unknown(path, mask, out);
+                        path.pop();
                     }
                 }
+            }
+        }
+        (None, Some(Value::Array(a))) if !path.is_empty() => {
+            if a.is_empty() {
+                out.push(AttributeChange {
+                    path: AttrPath(path.clone()),
+                    before: DiffValue::Absent,
+                    after: DiffValue::Known(Value::Array(Vec::new())),
+                });
+            }
+            for (i, v) in a.iter().enumerate() {
+                let seg = PathSegment::Index(i);
+                let (u, s2) = (sub(unknown, &seg), sub(as_, &seg));
+                path.push(seg);
+                diff(path, None, Some(v), u, &Value::Null, s2, out);
+                path.pop();
             }
         }
         (Some(Value::Object(b)), None) if !path.is_empty() || after.is_none() => {
@@ -225,20 +249,8 @@ fn diff(
             }
         }
         (None, None) => {
-            // Unknown attributes of a creation whose after object is absent.
-            if let Value::Object(u) = unknown {
-                for (k, flag) in u {
-                    if flag == &Value::Bool(true) {
-                        let mut p = path.clone();
-                        p.push(PathSegment::Key(k.clone()));
-                        out.push(AttributeChange {
-                            path: AttrPath(p),
-                            before: DiffValue::Absent,
-                            after: DiffValue::Unknown,
-                        });
-                    }
-                }
-            }
+            // Unknown parts of a value whose known after-part is absent or null.
+            emit_unknown(path, unknown, out);
         }
         (b, a) => {
             if b == a {
@@ -254,6 +266,32 @@ fn diff(
                 after: after_side,
             });
         }
+    }
+}
+
+/// Emits an `Unknown` change for every path the unknown mask marks `true`.
+fn emit_unknown(path: &mut Vec<PathSegment>, mask: &Value, out: &mut Vec<AttributeChange>) {
+    match mask {
+        Value::Bool(true) => out.push(AttributeChange {
+            path: AttrPath(path.clone()),
+            before: DiffValue::Absent,
+            after: DiffValue::Unknown,
+        }),
+        Value::Object(m) => {
+            for (k, v) in m {
+                path.push(PathSegment::Key(k.clone()));
+                emit_unknown(path, v, out);
+                path.pop();
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                path.push(PathSegment::Index(i));
+                emit_unknown(path, v, out);
+                path.pop();
+            }
+        }
+        _ => {}
     }
 }
 

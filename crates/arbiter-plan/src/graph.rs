@@ -142,6 +142,7 @@ fn walk_module(module: &Value, path: String, out: &mut BTreeMap<String, ModuleIn
                 collect_references(v, &mut refs, 0);
             }
         }
+        prune_bare_modules(&mut refs);
         for d in r
             .get("depends_on")
             .and_then(Value::as_array)
@@ -160,6 +161,7 @@ fn walk_module(module: &Value, path: String, out: &mut BTreeMap<String, ModuleIn
             if let Some(e) = o.get("expression") {
                 collect_references(e, &mut refs, 0);
             }
+            prune_bare_modules(&mut refs);
             info.outputs.insert(name.clone(), refs);
         }
     }
@@ -170,6 +172,7 @@ fn walk_module(module: &Value, path: String, out: &mut BTreeMap<String, ModuleIn
                 for (arg, e) in exprs {
                     let mut refs = Vec::new();
                     collect_references(e, &mut refs, 0);
+                    prune_bare_modules(&mut refs);
                     args.insert(arg.clone(), refs);
                 }
             }
@@ -200,6 +203,23 @@ fn walk_module(module: &Value, path: String, out: &mut BTreeMap<String, ModuleIn
         }
     }
     out.insert(path, info);
+}
+
+/// Terraform lists `module.m` beside `module.m.out` for an expression that
+/// reads one output; the bare module adds nothing and would wrongly mean
+/// "every resource of the module". Drops such bare references.
+fn prune_bare_modules(refs: &mut Vec<String>) {
+    let specific: Vec<String> = refs
+        .iter()
+        .filter_map(|r| {
+            let p = parts(r);
+            (p.len() >= 3 && p[0] == "module").then(|| format!("module.{}", p[1]))
+        })
+        .collect();
+    refs.retain(|r| {
+        let p = parts(r);
+        !(p.len() == 2 && p[0] == "module" && specific.contains(&format!("module.{}", p[1])))
+    });
 }
 
 /// Collects every string inside any `references` array below `v`.
@@ -274,9 +294,15 @@ fn resolve(
                     }
                 }
                 None => {
-                    for refs in info.outputs.values() {
-                        for r in refs {
-                            resolve(r, &child, modules, out, visiting, depth + 1);
+                    // A whole module (`depends_on = [module.m]`, or the module
+                    // object itself): every resource in it and its children.
+                    let nested = format!("{child}.");
+                    for (path, m) in modules
+                        .iter()
+                        .filter(|(p, _)| *p == &child || p.starts_with(&nested))
+                    {
+                        for (local, _) in &m.resources {
+                            out.insert(join(path, local));
                         }
                     }
                 }

@@ -81,7 +81,11 @@ impl std::fmt::Debug for RawJson {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let t = self.raw.get();
         if t.len() > 80 {
-            write!(f, "RawJson({}…)", &t[..t.floor_char_boundary(80)])
+            let mut end = 80;
+            while !t.is_char_boundary(end) {
+                end -= 1;
+            }
+            write!(f, "RawJson({}…)", &t[..end])
         } else {
             write!(f, "RawJson({t})")
         }

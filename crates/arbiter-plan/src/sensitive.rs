@@ -81,6 +81,22 @@ pub fn sensitive_strings(plan: &Plan) -> BTreeSet<String> {
     out
 }
 
+/// The sensitive strings of one change (before and after).
+pub fn change_sensitive_strings(c: &crate::model::Change) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (v, m) in [
+        (&c.before, &c.before_sensitive),
+        (&c.after, &c.after_sensitive),
+    ] {
+        if let (Some(v), Some(m)) = (v, m) {
+            if m.text().contains("true") {
+                collect(v.value_or_null(), m.value_or_null(), false, &mut out);
+            }
+        }
+    }
+    out
+}
+
 fn collect(value: &Value, mask: &Value, inherited: bool, out: &mut BTreeSet<String>) {
     let sensitive = inherited || mask == &Value::Bool(true);
     match value {

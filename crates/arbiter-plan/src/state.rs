@@ -215,6 +215,7 @@ pub fn read_state(bytes: &[u8]) -> Result<State, PlanError> {
                     provider_name: r.provider.clone(),
                     values: inst
                         .attributes
+                        .map(unwrap_dynamic)
                         .unwrap_or_else(|| RawJson::from_value(&serde_json::Value::Null)),
                     sensitive_values: None,
                     depends_on: inst.dependencies,
@@ -245,6 +246,33 @@ pub fn read_state(bytes: &[u8]) -> Result<State, PlanError> {
     Err(PlanError::WrongDocument(
         "not a Terraform state: expected \"version\": 4 with \"resources\", or \"format_version\" with \"values\"".into(),
     ))
+}
+
+/// Raw state stores attributes of dynamic type (`terraform_data.input`, …)
+/// as `{"value": V, "type": T}`; `show -json` prints plain `V`. Unwraps such
+/// top-level attributes so both forms give the same values.
+fn unwrap_dynamic(attrs: RawJson) -> RawJson {
+    if !attrs.text().contains("\"type\"") {
+        return attrs;
+    }
+    let serde_json::Value::Object(mut map) = attrs.value_or_null().clone() else {
+        return attrs;
+    };
+    let mut changed = false;
+    for v in map.values_mut() {
+        if let serde_json::Value::Object(o) = v {
+            let is_type = |t: &serde_json::Value| t.is_string() || t.is_array();
+            if o.len() == 2 && o.contains_key("value") && o.get("type").is_some_and(is_type) {
+                *v = o.remove("value").unwrap_or(serde_json::Value::Null);
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        RawJson::from_value(&serde_json::Value::Object(map))
+    } else {
+        attrs
+    }
 }
 
 fn flatten(module: ShowModule, out: &mut Vec<StateResource>) {

@@ -632,8 +632,19 @@ fn mask_for(v: &Value, p_true: u32) -> BoxedStrategy<Value> {
 }
 
 /// After: before with some leaves kept (same token), some replaced, some
-/// keys dropped or added.
+/// keys dropped or added, and now and then a value of another type (a
+/// string where an object was, a block where a string was).
 fn mutate(before: &Value) -> BoxedStrategy<Value> {
+    let same_shape = mutate_same_shape(before);
+    prop_oneof![
+        12 => same_shape,
+        1 => Just(Value::String(String::new())),
+        1 => Just(json!([{"z": ""}, ""])),
+    ]
+    .boxed()
+}
+
+fn mutate_same_shape(before: &Value) -> BoxedStrategy<Value> {
     match before {
         Value::Object(o) => {
             let kept: Vec<BoxedStrategy<Option<(String, Value)>>> = o

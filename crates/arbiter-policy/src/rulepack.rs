@@ -562,8 +562,8 @@ fn parse_meta(
     let text = |k: &str| get_str(v, k).map(str::to_string);
     let list = |k: &str| -> Vec<String> {
         match &v[k] {
-            Value::Array(a) => a.iter().filter_map(|x| get_str_v(x)).collect(),
-            Value::Set(a) => a.iter().filter_map(|x| get_str_v(x)).collect(),
+            Value::Array(a) => a.iter().filter_map(get_str_v).collect(),
+            Value::Set(a) => a.iter().filter_map(get_str_v).collect(),
             Value::String(s) => vec![s.to_string()],
             _ => Vec::new(),
         }

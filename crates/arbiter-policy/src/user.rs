@@ -85,7 +85,7 @@ impl UserPolicies {
             let bare = pkg.strip_prefix("data.").unwrap_or(&pkg).to_string();
             let style = if bare == "spacelift" {
                 InputStyle::Spacelift
-            } else if namespaces.iter().any(|n| *n == bare) {
+            } else if namespaces.contains(&bare) {
                 InputStyle::Conftest
             } else {
                 continue; // a library package
