@@ -15,7 +15,12 @@ use std::process::ExitCode;
 /// Arbiter judges infrastructure-as-code changes: policies, critics, a
 /// confidence score and a decision (approve, review, reject).
 #[derive(Parser)]
-#[command(name = "arbiter", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "arbiter",
+    version,
+    about = "Judge infrastructure-as-code changes: Rego policies, critics, a confidence score and a decision (approve, review, reject).",
+    propagate_version = true
+)]
 #[command(
     after_help = "Exit codes: 0 approve/success, 1 error, 2 needs review, 3 rejected.\n\n\
 Start with:\n  terraform plan -out=tfplan && terraform show -json tfplan > plan.json\n  arbiter evaluate plan.json --stack stack.toml"

@@ -32,10 +32,12 @@ pub struct EvaluateArgs {
     /// replaces the built-in rule of the same package.
     #[arg(long = "policy", short = 'p', value_name = "DIR")]
     pub policies: Vec<PathBuf>,
-    /// Conftest-style package to evaluate besides `main` (repeatable).
+    /// Conftest-style package to evaluate instead of `main` (repeatable), e.g.
+    /// `--namespace terraform.aws`.
     #[arg(long = "namespace", value_name = "PACKAGE")]
     pub namespaces: Vec<String>,
-    /// Output format.
+    /// Output format: text (terminal), json (the machine contract), sarif
+    /// (GitHub code scanning), markdown (a PR comment).
     #[arg(long, short = 'f', default_value = "text", value_parser = parse_format)]
     pub format: Format,
     /// Write the report to this file instead of stdout.

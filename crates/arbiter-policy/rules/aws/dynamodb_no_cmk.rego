@@ -19,7 +19,6 @@ metadata := {
 findings contains f if {
 	some r in input.resources.aws_dynamodb_table
 	not r.values.server_side_encryption[0].enabled == true
-	not r.unknown.server_side_encryption == true
 	f := {
 		"address": r.address,
 		"message": "table uses the AWS-owned key instead of a customer-managed KMS key",

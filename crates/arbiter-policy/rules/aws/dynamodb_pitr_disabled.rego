@@ -19,7 +19,6 @@ metadata := {
 findings contains f if {
 	some r in input.resources.aws_dynamodb_table
 	not r.values.point_in_time_recovery[0].enabled == true
-	not r.unknown.point_in_time_recovery == true
 	f := {
 		"address": r.address,
 		"message": "point-in-time recovery is disabled",

@@ -27,3 +27,17 @@ findings contains f if {
 		"evidence": {"encrypted": lib.attr(r, "encrypted")},
 	}
 }
+
+# encrypted left to AWS (computed at apply): unencrypted unless EBS encryption by default is
+# enabled or the source snapshot is encrypted. Info only.
+findings contains f if {
+	some r in input.resources.aws_ebs_volume
+	r.unknown.encrypted == true
+	f := {
+		"address": r.address,
+		"message": "EBS volume encryption is not configured (decided at apply by the account default or the snapshot)",
+		"evidence": {},
+		"effect": "info",
+		"severity": "low",
+	}
+}

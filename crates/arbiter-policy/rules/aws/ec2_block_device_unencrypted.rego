@@ -19,9 +19,8 @@ metadata := {
 findings contains f if {
 	some t in ["aws_instance", "aws_launch_configuration"]
 	some r in input.resources[t]
-	r.values.root_block_device[_].encrypted != true
-	b := r.values.root_block_device[i]
-	f := _finding(r, "root_block_device", i, b)
+	not r.values.root_block_device[0].encrypted == true
+	f := _root_finding(r)
 }
 
 findings contains f if {
@@ -31,6 +30,18 @@ findings contains f if {
 	b := r.values.ebs_block_device[i]
 	f := _finding(r, "ebs_block_device", i, b)
 }
+
+_root_finding(r) := _finding(r, "root_block_device", 0, r.values.root_block_device[0])
+
+# root_block_device not configured (computed at apply, or empty): the root volume is
+# unencrypted unless EBS encryption by default is enabled in the region. Info only.
+_root_finding(r) := {
+	"address": r.address,
+	"message": "root_block_device encryption is not configured (unencrypted unless EBS encryption by default is enabled)",
+	"evidence": {"root_block_device_unknown": object.get(r.unknown, "root_block_device", false) == true},
+	"effect": "info",
+	"severity": "low",
+} if not r.values.root_block_device[0]
 
 _finding(r, kind, i, b) := {
 	"address": r.address,

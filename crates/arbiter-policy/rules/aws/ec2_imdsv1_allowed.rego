@@ -20,12 +20,13 @@ findings contains f if {
 	some t in metadata.resource_types
 	some r in input.resources[t]
 	not r.values.metadata_options[0].http_tokens == "required"
-	not r.unknown.metadata_options == true
-	f := _finding(r, lib.first_block(r, "metadata_options"))
+	f := _finding(r)
 }
 
 # metadata_options present but not requiring tokens
-_finding(r, mo) := f if {
+_finding(r) := f if {
+	not r.unknown.metadata_options == true
+	mo := lib.first_block(r, "metadata_options")
 	mo != {}
 	not lib.lstr(lib.get(mo, "http_endpoint", "")) == "disabled"
 	not lib.is_unknown_path(r, ["metadata_options", 0, "http_tokens"])
@@ -39,11 +40,25 @@ _finding(r, mo) := f if {
 
 # No metadata_options block at all (and not computed at apply): the instance keeps the
 # AMI/account default, which allows IMDSv1 unless the AMI opts in to IMDSv2 - as Checkov reads it.
-_finding(r, mo) := {
+_finding(r) := {
 	"address": r.address,
 	"message": "IMDSv1 is allowed (no metadata_options block requiring http_tokens)",
 	"evidence": {"metadata_options": lib.attr(r, "metadata_options")},
-} if mo == {}
+} if {
+	not r.unknown.metadata_options == true
+	lib.first_block(r, "metadata_options") == {}
+}
+
+# metadata_options left to the provider (computed, unknown in the plan): the AMI/account
+# default applies, which allows IMDSv1 for most AMIs. Reported as info only: the value is
+# not known, but Checkov counts the missing block as a failure and a person may want to know.
+_finding(r) := {
+	"address": r.address,
+	"message": "IMDSv1 may be allowed (metadata_options not configured; the AMI or account default applies)",
+	"evidence": {},
+	"effect": "info",
+	"severity": "low",
+} if r.unknown.metadata_options == true
 
 _show(null) := "unset"
 

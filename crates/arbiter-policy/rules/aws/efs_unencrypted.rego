@@ -26,3 +26,16 @@ findings contains f if {
 		"evidence": {"encrypted": object.get(r.values, "encrypted", null)},
 	}
 }
+
+# encrypted left to the provider (computed at apply). Info only.
+findings contains f if {
+	some r in input.resources.aws_efs_file_system
+	r.unknown.encrypted == true
+	f := {
+		"address": r.address,
+		"message": "file system encryption is not configured (decided at apply)",
+		"evidence": {},
+		"effect": "info",
+		"severity": "low",
+	}
+}

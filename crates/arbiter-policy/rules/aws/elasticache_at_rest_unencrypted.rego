@@ -26,3 +26,16 @@ findings contains f if {
 		"evidence": {"at_rest_encryption_enabled": object.get(r.values, "at_rest_encryption_enabled", null)},
 	}
 }
+
+# at_rest_encryption_enabled left to the provider (computed at apply). Info only.
+findings contains f if {
+	some r in input.resources.aws_elasticache_replication_group
+	r.unknown.at_rest_encryption_enabled == true
+	f := {
+		"address": r.address,
+		"message": "at-rest encryption is not configured (decided at apply)",
+		"evidence": {},
+		"effect": "info",
+		"severity": "low",
+	}
+}

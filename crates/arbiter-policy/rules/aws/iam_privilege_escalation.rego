@@ -32,6 +32,7 @@ _candidates := lib.identity_candidates(input.resources)
 
 findings contains f if {
 	some [address, label, raw] in _candidates
+	lib.raw_on_all_resources(raw)
 	not lib.raw_full_admin(raw) # reported by ARB-AWS-IAM-001
 	st := lib.normalize_statement(raw)
 	some pattern in _patterns(st)

@@ -5,7 +5,7 @@ import rego.v1
 
 metadata := {
 	"id": "ARB-AWS-IAM-004",
-	"title": "IAM policy grants every action of a service on every resource",
+	"title": "IAM policy grants wildcard actions (service:* on every resource, or * on specific resources)",
 	"severity": "medium",
 	"effect": "escalate",
 	"category": "iam",
@@ -14,9 +14,9 @@ metadata := {
 		"aws_iam_policy", "aws_iam_role_policy", "aws_iam_user_policy", "aws_iam_group_policy",
 		"aws_iam_role", "data.aws_iam_policy_document",
 	],
-	"rationale": "A service wildcard such as s3:*, ec2:* or dynamodb:* on Resource \"*\" grants destructive and data-exfiltration actions (delete buckets, change bucket policies, terminate instances) across the whole account, far beyond what a workload needs.",
+	"rationale": "A service wildcard such as s3:*, ec2:* or dynamodb:* on Resource \"*\" grants destructive and data-exfiltration actions (delete buckets, change bucket policies, terminate instances) across the whole account; Action \"*\" on named resources grants every action of every service on them (for a role ARN that includes rewriting its trust and permissions).",
 	"remediation": "Replace the service wildcard with the specific actions needed (e.g. s3:GetObject, s3:PutObject) and scope Resource to the ARNs of the resources the workload owns.",
-	"checkov": ["CKV_AWS_288", "CKV_AWS_289", "CKV_AWS_290", "CKV_AWS_355"],
+	"checkov": ["CKV_AWS_63", "CKV_AWS_288", "CKV_AWS_289", "CKV_AWS_290", "CKV_AWS_355"],
 }
 
 # Services whose wildcard is already reported as privilege escalation (ARB-AWS-IAM-002/003).
@@ -26,6 +26,7 @@ _candidates := lib.identity_candidates(input.resources)
 
 findings contains f if {
 	some [address, label, raw] in _candidates
+	lib.raw_on_all_resources(raw)
 	contains(json.marshal(raw.Action), ":*")
 	st := lib.normalize_statement(raw)
 	some pattern in st.Action
@@ -38,5 +39,20 @@ findings contains f if {
 		"address": address,
 		"message": sprintf("%s allows %s on every resource", [label, pattern]),
 		"evidence": {"document": label, "sid": st.Sid, "service": service, "resources": st.Resource},
+	}
+}
+
+# Action "*" on named resources (on every resource it is ARB-AWS-IAM-001).
+findings contains f if {
+	some [address, label, raw] in _candidates
+	lib.raw_has(raw.Action, "*")
+	not lib.raw_on_all_resources(raw)
+	st := lib.normalize_statement(raw)
+	count(st.Resource) > 0
+	resources := concat(", ", sort(st.Resource))
+	f := {
+		"address": address,
+		"message": sprintf("%s allows every action (\"*\") on %s", [label, resources]),
+		"evidence": {"document": label, "sid": st.Sid, "resources": st.Resource},
 	}
 }

@@ -29,3 +29,19 @@ findings contains f if {
 		"evidence": {"block": block},
 	}
 }
+
+# blocks left to the provider (computed at apply): encryption is off unless the engine
+# version enforces it. Info only.
+findings contains f if {
+	some t in metadata.resource_types
+	some r in input.resources[t]
+	some [block, what] in [["encrypt_at_rest", "encryption at rest"], ["node_to_node_encryption", "node-to-node encryption"]]
+	r.unknown[block] == true
+	f := {
+		"address": r.address,
+		"message": sprintf("domain %s is not configured (decided at apply)", [what]),
+		"evidence": {"block": block},
+		"effect": "info",
+		"severity": "low",
+	}
+}

@@ -20,7 +20,6 @@ findings contains f if {
 	count(object.get(input.resources, "aws_s3_bucket_logging", [])) == 0
 	some r in input.resources.aws_s3_bucket
 	not r.values.logging[0].target_bucket
-	not r.unknown.logging == true
 	f := {
 		"address": r.address,
 		"message": "bucket access logging is not enabled",

@@ -62,3 +62,41 @@ _grant_finding(r, uri, permission) := {
 	"message": sprintf("ACL grants %s to %s", [permission, _public_groups[uri]]),
 	"evidence": {"grantee_uri": uri, "permission": permission},
 }
+
+# Checkov attributes a public aws_s3_bucket_acl to its bucket: report the bucket too when it
+# is in the change (same bucket name, or the module "this" pattern: same address with the
+# bucket type). Buckets are only scanned when a public ACL resource exists.
+_public_acl_resources := [acl |
+	some acl in input.resources.aws_s3_bucket_acl
+	acl.values.acl in {"public-read", "public-read-write", "authenticated-read"}
+]
+
+_linked_names := {acl.values.bucket | some acl in _public_acl_resources; acl.values.bucket != null}
+
+_linked_addresses := {replace(acl.address, "aws_s3_bucket_acl.", "aws_s3_bucket.") | some acl in _public_acl_resources}
+
+findings contains f if {
+	count(_public_acl_resources) > 0
+	names := _linked_names
+	some b in input.resources.aws_s3_bucket
+	b.values.bucket in names
+	some acl in _public_acl_resources
+	acl.values.bucket == b.values.bucket
+	f := _bucket_finding(b, acl)
+}
+
+findings contains f if {
+	count(_public_acl_resources) > 0
+	addresses := _linked_addresses
+	some b in input.resources.aws_s3_bucket
+	b.address in addresses
+	some acl in _public_acl_resources
+	b.address == replace(acl.address, "aws_s3_bucket_acl.", "aws_s3_bucket.")
+	f := _bucket_finding(b, acl)
+}
+
+_bucket_finding(b, acl) := {
+	"address": b.address,
+	"message": sprintf("bucket is made public by %s (canned ACL %s)", [acl.address, acl.values.acl]),
+	"evidence": {"acl_resource": acl.address, "acl": acl.values.acl},
+}

@@ -352,12 +352,12 @@ _doc_principals(ps) := {t: ids |
 }
 
 # identity_candidates(resources): [address, label, statement] for the Allow statements without
-# a Principal, on every resource (Resource "*" or NotResource), in the identity policies present
-# in resources. Statements are returned RAW (as written in the policy JSON; data source blocks
+# a Principal in the identity policies present in resources (rules then test
+# raw_on_all_resources / raw_full_admin themselves). Statements are returned RAW (as written in the policy JSON; data source blocks
 # are converted to the same shape): normalising is expensive in regorus (~100 us per statement),
 # so rules test the raw statement cheaply and call normalize_statement only on survivors.
-# Only documents whose text contains a quoted "*" are parsed (a statement on every resource
-# needs Resource "*"; NotResource-only documents without any "*" are not examined).
+# Only documents whose text contains a quoted "*" are parsed (every wildcard rule needs
+# Action "*" or Resource "*"; NotResource-only documents without any "*" are not examined).
 identity_candidates(resources) := (_ic_policy(resources) | _ic_role(resources)) | _ic_doc(resources)
 
 _ic_policy(resources) := {[r.address, "policy", st] |
@@ -384,13 +384,12 @@ _ic_doc(resources) := {[r.address, "policy document", st] |
 	_identity_candidate(st)
 }
 
-# raw_statements(policy): the statement objects of a JSON policy string, as written.
+# _raw_statements(policy): the statement objects of a JSON policy string, as written.
 _raw_statements(policy) := [st | some st in as_array(object.get(parse_policy(policy), "Statement", [])); is_object(st)]
 
 _identity_candidate(st) if {
 	object.get(st, "Effect", "Allow") in {"Allow", "allow"}
 	object.get(st, "Principal", null) == null
-	raw_on_all_resources(st)
 }
 
 # raw_has(v, x): a raw policy value (string or array) is or contains x.
