@@ -12,6 +12,9 @@ use arbiter_verdict::{Decision, Effect, Verdict};
 use std::path::{Path, PathBuf};
 
 const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/scenarios");
+/// Further scenarios of the same kind (tests/scenarios-extra/make.py), so the
+/// defaults are tuned for the general case, not for the supplied examples.
+const EXTRA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/scenarios-extra");
 
 struct Row {
     name: String,
@@ -21,7 +24,11 @@ struct Row {
 }
 
 fn rows() -> Vec<Row> {
-    let path = Path::new(SCENARIOS).join("expected.tsv");
+    rows_in(SCENARIOS)
+}
+
+fn rows_in(dir: &str) -> Vec<Row> {
+    let path = Path::new(dir).join("expected.tsv");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines.next().expect("a header line").split('\t').collect();
@@ -51,17 +58,30 @@ fn rows() -> Vec<Row> {
 }
 
 fn plan_path(name: &str) -> PathBuf {
-    Path::new(SCENARIOS).join(format!("{name}.plan.json"))
+    plan_path_in(SCENARIOS, name)
+}
+
+fn plan_path_in(dir: &str, name: &str) -> PathBuf {
+    Path::new(dir).join(format!("{name}.plan.json"))
 }
 
 fn stack_path(name: &str) -> PathBuf {
-    Path::new(SCENARIOS).join(format!("{name}.stack.toml"))
+    stack_path_in(SCENARIOS, name)
+}
+
+fn stack_path_in(dir: &str, name: &str) -> PathBuf {
+    Path::new(dir).join(format!("{name}.stack.toml"))
 }
 
 fn judge(name: &str, judge: &Judge) -> Verdict {
-    let input = PlanInput::from_file(&plan_path(name))
+    judge_in(SCENARIOS, name, judge)
+}
+
+fn judge_in(dir: &str, name: &str, judge: &Judge) -> Verdict {
+    let input = PlanInput::from_file(&plan_path_in(dir, name))
         .unwrap_or_else(|e| panic!("{name}: reading plan: {e}"));
-    let stack = StackConfig::from_file(&stack_path(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let stack =
+        StackConfig::from_file(&stack_path_in(dir, name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     judge
         .evaluate(&input, &stack)
         .unwrap_or_else(|e| panic!("{name}: evaluating: {e}"))
@@ -111,8 +131,21 @@ fn top_findings(v: &Verdict) -> String {
 
 #[test]
 fn every_scenario_gets_its_expected_verdict() {
-    let rows = rows();
-    assert!(rows.len() >= 11, "expected.tsv has {} rows", rows.len());
+    check_dir(SCENARIOS, "tests/scenarios", 11);
+}
+
+#[test]
+fn every_extra_scenario_gets_its_expected_verdict() {
+    check_dir(EXTRA, "tests/scenarios-extra", 20);
+}
+
+fn check_dir(dir: &str, shown: &str, min_rows: usize) {
+    let rows = rows_in(dir);
+    assert!(
+        rows.len() >= min_rows,
+        "expected.tsv has {} rows",
+        rows.len()
+    );
     let j = Judge::new(&JudgeConfig::default()).expect("the built-in rule pack compiles");
     let mut failures = Vec::new();
     let mut table = vec![format!(
@@ -120,8 +153,8 @@ fn every_scenario_gets_its_expected_verdict() {
         "", "scenario", "expected", "got", "conf"
     )];
     for row in &rows {
-        let stack =
-            StackConfig::from_file(&stack_path(&row.name)).unwrap_or_else(|e| panic!("{e}"));
+        let stack = StackConfig::from_file(&stack_path_in(dir, &row.name))
+            .unwrap_or_else(|e| panic!("{e}"));
         // The stack file and the table agree on the context of the scenario.
         assert_eq!(
             stack.environment.as_deref(),
@@ -130,7 +163,7 @@ fn every_scenario_gets_its_expected_verdict() {
             row.name
         );
         assert_eq!(stack.monthly_budget_usd, row.budget, "{}: budget", row.name);
-        let v = judge(&row.name, &j);
+        let v = judge_in(dir, &row.name, &j);
         let ok = meets(&row.expect, v.decision);
         table.push(format!(
             "{:<4}  {:<28} {:<9} {:<8} {:>6.1}  {}",
@@ -143,7 +176,7 @@ fn every_scenario_gets_its_expected_verdict() {
         ));
         if !ok {
             failures.push(format!(
-                "{}: expected {}, got {} ({})\n  reproduce: cargo run -p arbiter-cli -- evaluate tests/scenarios/{}.plan.json --stack tests/scenarios/{}.stack.toml",
+                "{}: expected {}, got {} ({})\n  reproduce: cargo run -p arbiter-cli -- evaluate {shown}/{}.plan.json --stack {shown}/{}.stack.toml",
                 row.name, row.expect, v.decision, v.explanation, row.name, row.name
             ));
         }
