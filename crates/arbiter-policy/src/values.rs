@@ -2,10 +2,11 @@
 
 use regorus::Value;
 
-/// Parses JSON text straight into a regorus value (no intermediate tree;
-/// regorus interns repeated object keys while parsing).
+/// Parses JSON text straight into a regorus value (no intermediate tree).
+/// Measured faster than `Value::from_json_str` for the many small documents
+/// of a plan's resource values.
 pub fn from_json_text(text: &str) -> Result<Value, String> {
-    Value::from_json_str(text).map_err(|e| crate::error::first_line(&e))
+    serde_json::from_str::<Value>(text).map_err(|e| e.to_string())
 }
 
 /// Converts a serde_json value.
