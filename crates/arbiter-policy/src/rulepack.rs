@@ -11,7 +11,7 @@
 
 use crate::error::{first_line, PolicyError};
 use crate::load::{add_module, PolicySource};
-use crate::values::{from_json_text, get_str, s, to_json};
+use crate::values::{from_json_text, from_json_text_cached, get_str, s, to_json, KeyCache};
 use arbiter_plan::{Action, Plan, ResourceChange};
 use arbiter_verdict::{ChangeRelation, Effect, Finding, Severity, SourceLocation};
 use regorus::Value;
@@ -317,11 +317,12 @@ impl RulePack {
         let stack_value = crate::values::from_json(stack).map_err(PolicyError::Config)?;
         let t = std::time::Instant::now();
         let mut by_type: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        let mut keys = KeyCache::default();
         for v in &views {
             by_type
                 .entry(v.rc.keyed_type())
                 .or_default()
-                .push(view_value(v)?);
+                .push(view_value(v, &mut keys)?);
         }
         let resources: BTreeMap<Value, Value> = by_type
             .iter()
@@ -375,11 +376,12 @@ impl RulePack {
             return Ok(Vec::new());
         }
         let mut by_type: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        let mut keys = KeyCache::default();
         for v in views {
             by_type
                 .entry(v.rc.keyed_type())
                 .or_default()
-                .push(view_value(v)?);
+                .push(view_value(v, &mut keys)?);
         }
         let present: BTreeSet<&str> = by_type.keys().map(String::as_str).collect();
         let resources: BTreeMap<Value, Value> = by_type
@@ -510,7 +512,7 @@ pub fn sort_findings(findings: &mut [Finding]) {
     });
 }
 
-fn view_value(v: &View<'_>) -> Result<Value, PolicyError> {
+fn view_value(v: &View<'_>, keys: &mut KeyCache) -> Result<Value, PolicyError> {
     let rc = v.rc;
     let bad = |m: String| PolicyError::Eval {
         rule: format!("input for {}", rc.address),
@@ -543,9 +545,12 @@ fn view_value(v: &View<'_>) -> Result<Value, PolicyError> {
         s("provider_name"),
         rc.provider_name.as_deref().map_or(Value::Null, s),
     );
-    m.insert(s("values"), from_json_text(v.values).map_err(bad)?);
+    m.insert(
+        s("values"),
+        from_json_text_cached(v.values, keys).map_err(bad)?,
+    );
     let unknown = match v.unknown {
-        Some(u) => from_json_text(u).map_err(bad)?,
+        Some(u) => from_json_text_cached(u, keys).map_err(bad)?,
         None => Value::new_object(),
     };
     m.insert(
