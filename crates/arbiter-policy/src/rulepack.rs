@@ -2,10 +2,13 @@
 //! replacements, evaluated with change semantics.
 //!
 //! Each rule is a predicate on one *state* of a resource. The pack evaluates
-//! every rule on the after-state of created/updated/replaced resources and on
-//! the before-state of updated/replaced ones, and compares the findings by
+//! every rule on the after-state of created/updated/replaced resources; where
+//! an after-state has a finding that matters (not `info`) and the resource
+//! existed before, it also evaluates the before-state and compares findings by
 //! (rule, address, message): present only after → introduced; before and
-//! after → pre-existing (downgraded to `info`); only before → fixed (`info`).
+//! after → pre-existing (downgraded to `info`, it does not hold the change
+//! up); only before → fixed (`info`, reported on those resources). A change
+//! that only makes a resource safer therefore raises nothing.
 //! Rules see only the resource types they declare, so the work grows with the
 //! resources each rule cares about, not with rules × plan size.
 
@@ -235,7 +238,7 @@ impl RulePack {
             .flat_map(|&i| self.rules[i].resource_types.iter().map(String::as_str))
             .collect();
         let mut after_views = Vec::new();
-        let mut before_views = Vec::new();
+        let mut before_views: Vec<View<'_>> = Vec::new();
         for rc in &plan.resource_changes {
             let keyed = rc.keyed_type();
             if !types.contains(keyed.as_str()) {
@@ -266,15 +269,12 @@ impl RulePack {
         let stack_value = crate::values::from_json(stack)
             .map_err(|m| PolicyError::Config(format!("stack context: {m}")))?;
 
-        // Two halves in two threads when there is enough work.
-        let (after, before) = if after_views.len() + before_views.len() >= 512 {
-            let mid_a = after_views.len() / 2;
-            let mid_b = before_views.len() / 2;
-            let (a1, a2) = after_views.split_at(mid_a);
-            let (b1, b2) = before_views.split_at(mid_b);
+        // After-states: two halves in two threads when there is enough work.
+        let after = if after_views.len() >= 512 {
+            let (a1, a2) = after_views.split_at(after_views.len() / 2);
             let (r1, r2) = std::thread::scope(|scope| {
-                let h = scope.spawn(|| self.run_sides(a2, b2, &stack_value, &active));
-                let r1 = self.run_sides(a1, b1, &stack_value, &active);
+                let h = scope.spawn(|| self.run_views(a2, &stack_value, &active));
+                let r1 = self.run_views(a1, &stack_value, &active);
                 let r2 = h.join().unwrap_or_else(|_| {
                     Err(PolicyError::Eval {
                         rule: "rule pack".into(),
@@ -283,14 +283,21 @@ impl RulePack {
                 });
                 (r1, r2)
             });
-            let (mut a, mut b) = r1?;
-            let (a2, b2) = r2?;
-            a.extend(a2);
-            b.extend(b2);
-            (a, b)
+            let mut a = r1?;
+            a.extend(r2?);
+            a
         } else {
-            self.run_sides(&after_views, &before_views, &stack_value, &active)?
+            self.run_views(&after_views, &stack_value, &active)?
         };
+        // Before-states only where the after-state has a finding that matters
+        // (not info): there, a finding already present before is pre-existing.
+        let matters: BTreeSet<&str> = after
+            .iter()
+            .filter(|f| self.effective_effect(f, overrides) != Effect::Info)
+            .map(|f| f.1.as_str())
+            .collect();
+        before_views.retain(|v| matters.contains(v.rc.address.as_str()));
+        let before = self.run_views(&before_views, &stack_value, &active)?;
         Ok(self.compare(after, before, overrides))
     }
 
@@ -348,21 +355,27 @@ impl RulePack {
         Ok((build_ms, per_rule))
     }
 
-    fn run_sides(
+    fn run_views(
         &self,
-        after: &[View<'_>],
-        before: &[View<'_>],
+        views: &[View<'_>],
         stack: &Value,
         active: &[usize],
-    ) -> Result<(Vec<RawFinding>, Vec<RawFinding>), PolicyError> {
+    ) -> Result<Vec<RawFinding>, PolicyError> {
+        if views.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut engine = self.engine.clone();
-        let a = self.run_side(&mut engine, after, stack, active)?;
-        let b = if before.is_empty() {
-            Vec::new()
-        } else {
-            self.run_side(&mut engine, before, stack, active)?
-        };
-        Ok((a, b))
+        self.run_side(&mut engine, views, stack, active)
+    }
+
+    fn effective_effect(&self, f: &RawFinding, overrides: &RuleOverrides) -> Effect {
+        let rule = &self.rules[f.0];
+        overrides
+            .effect
+            .get(&rule.id)
+            .copied()
+            .or(f.5)
+            .unwrap_or(rule.effect)
     }
 
     fn run_side(

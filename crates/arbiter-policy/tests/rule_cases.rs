@@ -263,3 +263,70 @@ fn build_time_metadata_matches_the_rego() {
         assert_eq!(types, meta.resource_types, "{rel}");
     }
 }
+
+/// Change semantics: a weakness kept by an update is pre-existing (info), a
+/// new one is introduced, and an update that only removes one raises nothing.
+#[test]
+fn findings_are_classified_against_the_before_state() {
+    use arbiter_verdict::{ChangeRelation, Effect};
+    let pack = RulePack::builtin().unwrap();
+    let sg = |ports: &[u16]| {
+        let ingress: Vec<Value> = ports
+            .iter()
+            .map(|p| json!({"from_port": p, "to_port": p, "protocol": "tcp", "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": []}))
+            .collect();
+        json!({"name": "web", "ingress": ingress, "egress": []})
+    };
+    let run = |before: &[u16], after: &[u16]| {
+        let r = json!({"type": "aws_security_group", "address": "aws_security_group.web", "actions": ["update"],
+                       "before": sg(before), "values": sg(after)});
+        let plan = read_plan_str(&plan_for(&[r])).unwrap();
+        pack.evaluate(
+            &plan,
+            &json!({"environment": "prod"}),
+            &RuleOverrides::default(),
+        )
+        .unwrap()
+    };
+    // Kept open: pre-existing, downgraded to info.
+    let kept = run(&[22], &[22]);
+    let ssh: Vec<_> = kept
+        .iter()
+        .filter(|f| f.rule_id == "ARB-AWS-NET-001")
+        .collect();
+    assert_eq!(ssh.len(), 1, "{kept:#?}");
+    assert_eq!(
+        (ssh[0].relation, ssh[0].effect),
+        (ChangeRelation::Preexisting, Effect::Info)
+    );
+    // RDP added beside SSH: RDP introduced (deny), SSH pre-existing.
+    let added = run(&[22], &[22, 3389]);
+    let rel: Vec<(ChangeRelation, Effect, bool)> = added
+        .iter()
+        .filter(|f| f.rule_id == "ARB-AWS-NET-001")
+        .map(|f| (f.relation, f.effect, f.message.contains("3389")))
+        .collect();
+    assert!(
+        rel.contains(&(ChangeRelation::Introduced, Effect::Deny, true)),
+        "{rel:?}"
+    );
+    assert!(
+        rel.contains(&(ChangeRelation::Preexisting, Effect::Info, false)),
+        "{rel:?}"
+    );
+    // Closed: nothing that matters.
+    let closed = run(&[22], &[]);
+    assert!(
+        closed.iter().all(|f| f.effect == Effect::Info),
+        "{closed:#?}"
+    );
+    // Created open: introduced deny.
+    let r = json!({"type": "aws_security_group", "address": "aws_security_group.web", "values": sg(&[22])});
+    let plan = read_plan_str(&plan_for(&[r])).unwrap();
+    let created = pack
+        .evaluate(&plan, &json!({}), &RuleOverrides::default())
+        .unwrap();
+    assert!(created.iter().any(|f| f.rule_id == "ARB-AWS-NET-001"
+        && f.effect == Effect::Deny
+        && f.relation == ChangeRelation::Introduced));
+}
