@@ -57,16 +57,8 @@ fn rows_in(dir: &str) -> Vec<Row> {
         .collect()
 }
 
-fn plan_path(name: &str) -> PathBuf {
-    plan_path_in(SCENARIOS, name)
-}
-
 fn plan_path_in(dir: &str, name: &str) -> PathBuf {
     Path::new(dir).join(format!("{name}.plan.json"))
-}
-
-fn stack_path(name: &str) -> PathBuf {
-    stack_path_in(SCENARIOS, name)
 }
 
 fn stack_path_in(dir: &str, name: &str) -> PathBuf {
