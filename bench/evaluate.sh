@@ -10,6 +10,8 @@
 #   10k changes: <= 0.3 s wall (median), <= 250 MB peak RSS
 #    1k changes: <= 50 ms wall (median)
 #
+# An empty plan is measured too, for the fixed cost.
+#
 # Environment:
 #   RUNS=N              timed runs per plan (default 10)
 #   ARBITER_BIN=PATH    measure this binary instead of building one
@@ -40,6 +42,7 @@ gen() { # N FILE
         mv "$2.tmp" "$2"
     fi
 }
+gen 0 "$out/plan-0.json"
 gen 1000 "$out/plan-1k.json"
 gen 10000 "$out/plan-10k.json"
 
@@ -95,13 +98,18 @@ verdict() { # VALUE LIMIT -> PASS or MISS
 echo
 echo "arbiter evaluate PLAN --format json; $runs runs; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-6s %8s %8s %10s %10s %10s  %-16s %s\n' plan changes MB median_s min_s rss_MB target result
-for spec in "1k 1000 0.050 -" "10k 10000 0.300 250"; do
+# The empty plan shows the fixed cost (start-up, compiling the rule pack).
+for spec in "0 0 - -" "1k 1000 0.050 -" "10k 10000 0.300 250"; do
     read -r name n wall_target rss_target <<<"$spec"
     plan="$out/plan-$name.json"
     check_runs "$plan"
     read -r median min < <(wall "$plan")
     rss=$(peak_rss "$plan")
     mb=$(python3 -c "import os; print(round(os.path.getsize('$plan') / 1e6, 1))")
+    if [[ "$wall_target" == "-" ]]; then
+        printf '%-6s %8s %8s %10.3f %10.3f %10s  %-16s %s\n' "$name" "$n" "$mb" "$median" "$min" "$rss" "(fixed cost)" ""
+        continue
+    fi
     result=$(verdict "$median" "$wall_target")
     [[ $result == PASS ]] || missed=1
     printf '%-6s %8s %8s %10.3f %10.3f %10s  %-16s %s\n' "$name" "$n" "$mb" "$median" "$min" "$rss" \

@@ -22,6 +22,17 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) => t,
+        Err(_) => std::process::exit(1),
+    };
+    let mut best_depth = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let _ = arbiter_plan::read::check_depth(text);
+        best_depth = best_depth.min(t.elapsed().as_secs_f64() * 1e3);
+    }
+    println!("check_depth: {best_depth:.1} ms");
     let mut best_read = f64::MAX;
     let mut best_diff = f64::MAX;
     let mut changes = 0;

@@ -153,6 +153,7 @@ struct ShowResource {
 pub fn read_state(bytes: &[u8]) -> Result<State, PlanError> {
     let text = decode_text(bytes)?;
     expect_object(&text)?;
+    crate::read::check_depth(&text)?;
     let doc: StateDocument = serde_json::from_str(&text).map_err(|e| {
         let mut de = serde_json::Deserializer::from_str(&text);
         match serde_path_to_error::deserialize::<_, StateDocument>(&mut de) {
