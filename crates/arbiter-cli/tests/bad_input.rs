@@ -56,6 +56,9 @@ const CRASH_MARKERS: &[&str] = &[
 
 const MIB: usize = 1024 * 1024;
 
+/// How a nesting-depth error may be worded (serde_json's or the reader's own).
+const TOO_DEEP: &str = "recursion limit|deeper than";
+
 /// What the file given as the plan is.
 enum Input {
     /// A file with these bytes.
@@ -72,7 +75,8 @@ enum Input {
 
 /// What must happen.
 enum Expect {
-    /// Exit 1, one `error: ` line containing every one of these strings.
+    /// Exit 1, one `error: ` line containing every one of these strings
+    /// (`a|b`: either `a` or `b`, for wording the reader may choose).
     Error(Vec<String>),
     /// Judged: exit 0, 2 or 3, a report on stdout, only warnings on stderr.
     Judged,
@@ -189,38 +193,40 @@ fn cases() -> Vec<Case> {
         row(
             "100,000-deep objects at top level",
             bytes(deep_object(100_000)),
-            error(&["not a Terraform plan"]),
+            error(&["not a Terraform plan|recursion limit|deeper than"]),
         ),
         row(
             "100,000-deep value in change.after (read by rules)",
             bytes(one_change("aws_instance", &deep_object(100_000))),
-            error(&["recursion limit"]),
+            error(&[TOO_DEEP]),
         ),
-        Case {
-            bug: Some(BUG_UNPARSED),
-            ..row(
-                "100,000-deep value in change.after (read by no rule)",
-                bytes(one_change("random_id", &deep_object(100_000))),
-                error(&["resource_changes[0].change.after", "recursion limit"]),
-            )
-        },
+        row(
+            "100,000-deep value in change.after (read by no rule)",
+            bytes(one_change("random_id", &deep_object(100_000))),
+            error(&[TOO_DEEP]),
+        ),
         row(
             "control: planned_values only (no resource_changes)",
             bytes(planned_values_only("[]")),
             Expect::Judged,
         ),
+        row(
+            "planned_values only, one value nested 200 deep",
+            bytes(planned_values_only(&deep_array(200))),
+            error(&[TOO_DEEP]),
+        ),
         Case {
             bug: Some(BUG_UNPARSED),
             ..row(
-                "planned_values only, one value nested 200 deep",
-                bytes(planned_values_only(&deep_array(200))),
-                error(&["planned_values", "recursion limit"]),
+                "planned_values only, one number 1e400",
+                bytes(planned_values_only("1e400")),
+                error(&["number out of range"]),
             )
         },
         row(
             "100,000-deep value in configuration",
             bytes(deep_configuration(100_000)),
-            error(&["recursion limit"]),
+            error(&[TOO_DEEP]),
         ),
         row(
             "50 MB string as an attribute value (read by no rule)",
@@ -463,18 +469,19 @@ fn bug_size_limit_bypassed_by_pipes_and_devices() {
 }
 
 /// `RawJson` accepts any valid JSON text (serde_json's RawValue skips
-/// without a depth limit and without converting numbers); the parse on
-/// first use can then fail (more than 128 levels, number out of range), and
-/// `value_or_null()` turns that failure into `null`. The rule engine parses
-/// the text itself and fails closed, but only for the types its rules read;
-/// for any other type the diff, critics and sensitive-value collector see
-/// `null`. Worst case: a plan without `resource_changes` is judged from
-/// `planned_values`, and one value nested 200 deep anywhere in it turns the
-/// whole of `planned_values` into `null`: zero changes, approved.
+/// without converting numbers); the parse on first use can then fail
+/// (`1e400`: number out of range), and `value_or_null()` turns that failure
+/// into `null`. The rule engine parses the text itself and fails closed, but
+/// only for the types its rules read; for any other type the diff, critics
+/// and sensitive-value collector see `null`. Worst case: a plan without
+/// `resource_changes` is judged from `planned_values`, and one `1e400`
+/// anywhere in it turns the whole of `planned_values` into `null`: zero
+/// changes, approved. (The same held for nesting deeper than 128 levels
+/// until the reader's up-front depth check; those rows pass now.)
 const BUG_UNPARSED: &str = "unparseable attribute values are judged as null";
 
 #[test]
-#[ignore = "BUG: values nested over 128 deep or holding 1e400 are judged as null (exit 0, approve) instead of refused with exit 1: in change.after of a type no rule reads (random_id), and anywhere in planned_values of a plan without resource_changes (a public-read ACL plan is then approved with 0 changes)"]
+#[ignore = "BUG: a number out of f64 range (1e400) in change.after of a type no rule reads (random_id), or anywhere in planned_values of a plan without resource_changes, is judged as null (exit 0, approve; the public-read ACL plan is approved with 0 changes) instead of refused with exit 1"]
 fn bug_unparseable_values_are_judged_as_null() {
     run_bug_rows(BUG_UNPARSED);
 }
@@ -597,7 +604,7 @@ fn check(case: &Case, out: &Outcome) -> Result<(), String> {
                 ));
             }
             for needle in needles {
-                if !line.contains(needle.as_str()) {
+                if !needle.split('|').any(|alt| line.contains(alt)) {
                     return Err(format!("error line lacks {needle:?}: {shown}"));
                 }
             }

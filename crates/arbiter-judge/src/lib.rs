@@ -22,7 +22,7 @@ use arbiter_verdict::{
     Effect, Finding, PlanInfo, Severity, StackInfo, Verdict,
 };
 pub use stack::StackConfig;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use thiserror::Error;
 
@@ -55,6 +55,19 @@ pub struct JudgeConfig {
     pub namespaces: Vec<String>,
     /// Skip the built-in rule pack entirely.
     pub no_builtin_rules: bool,
+    /// Compile only the built-in rules for these resource types (see
+    /// [`plan_types`]); `None` compiles every rule. A judge built this way
+    /// refuses plans with other rule-relevant types.
+    pub only_types: Option<BTreeSet<String>>,
+}
+
+/// The resource types of a plan as the rule pack keys them
+/// (`aws_instance`, `data.aws_iam_policy_document`).
+pub fn plan_types(plan: &Plan) -> BTreeSet<String> {
+    plan.resource_changes
+        .iter()
+        .map(|rc| rc.keyed_type())
+        .collect()
 }
 
 /// A plan ready to judge: the model and, for policies that want the whole

@@ -73,6 +73,9 @@ pub struct RuleMeta {
     /// The Rego source.
     #[serde(skip)]
     pub source: String,
+    /// Whether the rule is compiled in this pack (see [`RulePack::for_types`]).
+    #[serde(skip)]
+    pub compiled: bool,
 }
 
 /// User adjustments to the pack: disable rules, re-grade severity or effect.
@@ -113,6 +116,8 @@ impl RuleOverrides {
 pub struct RulePack {
     engine: regorus::Engine,
     rules: Vec<RuleMeta>,
+    /// The resource types the pack was compiled for (`None`: all rules).
+    compiled_for: Option<BTreeSet<String>>,
 }
 
 /// One resource state handed to rules.
@@ -142,12 +147,36 @@ impl RulePack {
     /// built-in rule's package replaces it, and other user modules under
     /// `arbiter.rules.` add rules (or helpers under `arbiter.lib`).
     pub fn with_replacements(user: &[PolicySource]) -> Result<RulePack, PolicyError> {
+        RulePack::for_types(user, None)
+    }
+
+    /// Like [`RulePack::with_replacements`], but compiles only the built-in
+    /// rules that read one of `types` (all rules when `None`). Compiling is
+    /// most of the cost of judging a small plan; a pack compiled for some types
+    /// refuses to judge a plan with other rule-relevant types rather than
+    /// silently skip rules. `rules()` still lists every rule.
+    pub fn for_types(
+        user: &[PolicySource],
+        types: Option<&BTreeSet<String>>,
+    ) -> Result<RulePack, PolicyError> {
         let mut engine = regorus::Engine::new();
         let user_packages: BTreeMap<String, &PolicySource> = user
             .iter()
             .filter_map(|src| package_of(&src.text).map(|p| (format!("data.{p}"), src)))
             .collect();
-        let mut candidates: Vec<(String, PolicySource, bool)> = Vec::new();
+        let mut rules = Vec::new();
+        let mut seen_ids: BTreeMap<String, String> = BTreeMap::new();
+        let mut add_meta = |meta: RuleMeta, rules: &mut Vec<RuleMeta>| -> Result<(), PolicyError> {
+            if let Some(other) = seen_ids.insert(meta.id.clone(), meta.file.clone()) {
+                return Err(PolicyError::Config(format!(
+                    "{}: rule ID {} is already used by {other}",
+                    meta.file, meta.id
+                )));
+            }
+            rules.push(meta);
+            Ok(())
+        };
+        // Built-in files: metadata comes from the build; compile what is needed.
         for (rel, text) in builtin_files() {
             let pkg = package_of(text)
                 .map(|p| format!("data.{p}"))
@@ -155,61 +184,57 @@ impl RulePack {
             if user_packages.contains_key(&pkg) {
                 continue;
             }
-            candidates.push((
-                pkg,
-                PolicySource {
-                    path: format!("builtin:{rel}"),
-                    text: (*text).to_string(),
-                },
-                true,
-            ));
-        }
-        for (pkg, src) in &user_packages {
-            candidates.push((pkg.clone(), (*src).clone(), false));
-        }
-        let mut packages = Vec::new();
-        for (_, src, builtin) in &candidates {
-            let pkg = add_module(&mut engine, src)?;
-            packages.push((pkg, src, *builtin));
-        }
-        let mut rules = Vec::new();
-        let mut seen_ids: BTreeMap<String, String> = BTreeMap::new();
-        for (pkg, src, builtin) in packages {
+            let src = PolicySource {
+                path: format!("builtin:{rel}"),
+                text: (*text).to_string(),
+            };
             if !pkg.starts_with(RULE_PACKAGE_PREFIX) {
-                continue; // helper library
+                add_module(&mut engine, &src)?; // helper library
+                continue;
             }
-            // Built-in metadata was extracted at build time; evaluate only user rules'.
-            let pre = if builtin {
-                builtin_metadata(&src.path).and_then(|m| from_json_text(m).ok())
-            } else {
-                None
+            let pre = builtin_metadata(&src.path).and_then(|m| from_json_text(m).ok());
+            let (meta_val, compiled) = match pre {
+                Some(v) => {
+                    let wanted = types.is_none_or(|t| {
+                        let rt = list_of(&v["resource_types"]);
+                        rt.iter().any(|x| t.contains(x))
+                    });
+                    if wanted {
+                        add_module(&mut engine, &src)?;
+                    }
+                    (v, wanted)
+                }
+                None => {
+                    add_module(&mut engine, &src)?;
+                    (eval_metadata(&mut engine, &pkg, &src)?, true)
+                }
             };
-            let meta_val = match pre {
-                Some(v) => v,
-                None => engine.eval_rule(format!("{pkg}.metadata")).map_err(|e| {
-                    PolicyError::Config(format!(
-                        "{}: rule package {pkg} has no valid `metadata` object: {}",
-                        src.path,
-                        first_line(&e)
-                    ))
-                })?,
-            };
-            let meta = parse_meta(&meta_val, &pkg, src, builtin)?;
-            if let Some(other) = seen_ids.insert(meta.id.clone(), src.path.clone()) {
-                return Err(PolicyError::Config(format!(
-                    "{}: rule ID {} is already used by {other}",
-                    src.path, meta.id
-                )));
+            let mut meta = parse_meta(&meta_val, &pkg, &src, true)?;
+            meta.compiled = compiled;
+            add_meta(meta, &mut rules)?;
+        }
+        // User files: always compiled.
+        for (pkg, src) in &user_packages {
+            let added = add_module(&mut engine, src)?;
+            if !added.starts_with(RULE_PACKAGE_PREFIX) {
+                continue;
             }
-            rules.push(meta);
+            let v = eval_metadata(&mut engine, pkg, src)?;
+            let mut meta = parse_meta(&v, pkg, src, false)?;
+            meta.compiled = true;
+            add_meta(meta, &mut rules)?;
         }
         rules.sort_by(|a, b| a.id.cmp(&b.id));
         // Prepare the engine once so clones share the compiled form.
         engine.set_input(Value::new_object());
-        if let Some(r) = rules.first() {
+        if let Some(r) = rules.iter().find(|r| r.compiled) {
             let _ = engine.eval_rule(format!("{}.findings", r.package));
         }
-        Ok(RulePack { engine, rules })
+        Ok(RulePack {
+            engine,
+            rules,
+            compiled_for: types.cloned(),
+        })
     }
 
     /// Every rule, sorted by ID.
@@ -230,8 +255,25 @@ impl RulePack {
         stack: &serde_json::Value,
         overrides: &RuleOverrides,
     ) -> Result<Vec<Finding>, PolicyError> {
+        if let Some(compiled) = &self.compiled_for {
+            let all: BTreeSet<&str> = self
+                .rules
+                .iter()
+                .flat_map(|r| r.resource_types.iter().map(String::as_str))
+                .collect();
+            if let Some(rc) = plan.resource_changes.iter().find(|rc| {
+                let t = rc.keyed_type();
+                all.contains(t.as_str()) && !compiled.contains(&t)
+            }) {
+                return Err(PolicyError::Config(format!(
+                    "the rule pack was compiled without the rules for {} ({}); compile it for the plan's types",
+                    rc.keyed_type(),
+                    rc.address
+                )));
+            }
+        }
         let active: Vec<usize> = (0..self.rules.len())
-            .filter(|&i| !overrides.disabled.contains(&self.rules[i].id))
+            .filter(|&i| self.rules[i].compiled && !overrides.disabled.contains(&self.rules[i].id))
             .collect();
         let types: BTreeSet<&str> = active
             .iter()
@@ -667,6 +709,30 @@ fn parse_meta(
         file: src.path.clone(),
         builtin,
         source: src.text.clone(),
+        compiled: true,
+    })
+}
+
+fn list_of(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(a) => a.iter().filter_map(get_str_v).collect(),
+        Value::Set(a) => a.iter().filter_map(get_str_v).collect(),
+        Value::String(s) => vec![s.to_string()],
+        _ => Vec::new(),
+    }
+}
+
+fn eval_metadata(
+    engine: &mut regorus::Engine,
+    pkg: &str,
+    src: &PolicySource,
+) -> Result<Value, PolicyError> {
+    engine.eval_rule(format!("{pkg}.metadata")).map_err(|e| {
+        PolicyError::Config(format!(
+            "{}: rule package {pkg} has no valid `metadata` object: {}",
+            src.path,
+            first_line(&e)
+        ))
     })
 }
 

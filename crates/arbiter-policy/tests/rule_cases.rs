@@ -330,3 +330,37 @@ fn findings_are_classified_against_the_before_state() {
         && f.effect == Effect::Deny
         && f.relation == ChangeRelation::Introduced));
 }
+
+/// A pack compiled for some resource types judges plans of those types like
+/// the full pack, and refuses plans with other rule-relevant types.
+#[test]
+fn pack_compiled_for_types_matches_full_pack_and_refuses_others() {
+    let full = RulePack::builtin().unwrap();
+    let types: BTreeSet<String> = ["aws_security_group_rule".to_string()].into();
+    let small = RulePack::for_types(&[], Some(&types)).unwrap();
+    assert_eq!(
+        small.rules().len(),
+        full.rules().len(),
+        "rules() lists every rule"
+    );
+    let sg = json!({"type": "aws_security_group_rule", "address": "aws_security_group_rule.ssh",
+        "values": {"type": "ingress", "from_port": 22, "to_port": 22, "protocol": "tcp", "cidr_blocks": ["0.0.0.0/0"]}});
+    let plan = read_plan_str(&plan_for(&[sg])).unwrap();
+    let stack = json!({"environment": "prod"});
+    let a = full
+        .evaluate(&plan, &stack, &RuleOverrides::default())
+        .unwrap();
+    let b = small
+        .evaluate(&plan, &stack, &RuleOverrides::default())
+        .unwrap();
+    assert_eq!(a, b);
+    assert!(!a.is_empty());
+    let bucket = json!({"type": "aws_s3_bucket_acl", "address": "aws_s3_bucket_acl.a", "values": {"acl": "public-read"}});
+    let plan = read_plan_str(&plan_for(&[bucket])).unwrap();
+    let e = small
+        .evaluate(&plan, &stack, &RuleOverrides::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("aws_s3_bucket_acl"), "{e}");
+}

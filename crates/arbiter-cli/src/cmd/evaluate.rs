@@ -63,6 +63,9 @@ pub struct EvaluateArgs {
     pub verbose: bool,
 }
 
+/// Plans smaller than this are read before compiling policies (see `run`).
+const SMALL_PLAN_BYTES: u64 = 4 * 1024 * 1024;
+
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse::<Format>()
         .map_err(|_| format!("unknown format {s:?}; use text, json, sarif or markdown"))
@@ -86,22 +89,35 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<u8> {
         .extend(args.disable_rules.iter().cloned());
     stack.validate().map_err(anyhow::Error::msg)?;
 
-    let cfg = JudgeConfig {
+    let mut cfg = JudgeConfig {
         policy_paths: args.policies.clone(),
         namespaces: args.namespaces.clone(),
         no_builtin_rules: args.no_builtin_rules,
+        only_types: None,
     };
-    // Compile policies while the plan is read.
-    let (judge, input) = std::thread::scope(|s| {
-        let h = s.spawn(|| Judge::new(&cfg));
-        let input = PlanInput::from_file(&args.plan);
-        let judge = h.join().unwrap_or_else(|_| {
-            Err(arbiter_judge::JudgeError::Stack(
-                "policy loading crashed".into(),
-            ))
-        });
-        (judge, input)
-    });
+    // Small plans (most agent changes): read first, then compile only the
+    // rules for the plan's resource types. Large plans: compile every rule
+    // on the other core while the plan is read.
+    let small = std::fs::metadata(&args.plan)
+        .map(|m| m.len() < SMALL_PLAN_BYTES)
+        .unwrap_or(false);
+    let (judge, input) = if small {
+        let input = PlanInput::from_file(&args.plan)
+            .with_context(|| format!("reading plan {}", args.plan.display()))?;
+        cfg.only_types = Some(arbiter_judge::plan_types(&input.plan));
+        (Judge::new(&cfg), Ok(input))
+    } else {
+        std::thread::scope(|s| {
+            let h = s.spawn(|| Judge::new(&cfg));
+            let input = PlanInput::from_file(&args.plan);
+            let judge = h.join().unwrap_or_else(|_| {
+                Err(arbiter_judge::JudgeError::Stack(
+                    "policy loading crashed".into(),
+                ))
+            });
+            (judge, input)
+        })
+    };
     let input = input.with_context(|| format!("reading plan {}", args.plan.display()))?;
     let judge = judge.context("loading policies")?;
     let t_read = t0.elapsed();
