@@ -89,20 +89,7 @@ impl PlanInput {
 
     /// Reads a plan file (size-limited).
     pub fn from_file(path: &std::path::Path) -> Result<PlanInput, PlanError> {
-        let limit = arbiter_plan::read::max_plan_bytes();
-        let meta = std::fs::metadata(path)?;
-        if meta.is_dir() {
-            return Err(PlanError::Io(std::io::Error::other(
-                "is a directory, not a plan file",
-            )));
-        }
-        if meta.len() > limit {
-            return Err(PlanError::TooLarge {
-                size: meta.len(),
-                limit,
-            });
-        }
-        PlanInput::from_bytes(&std::fs::read(path)?)
+        PlanInput::from_bytes(&arbiter_plan::read::read_limited(path)?)
     }
 }
 
@@ -556,22 +543,22 @@ fn redact(v: &mut Verdict, plan: &Plan) {
     if secrets.is_empty() {
         return;
     }
-    use arbiter_plan::sensitive::{redact_json, redact_text};
-    v.explanation = redact_text(&v.explanation, &secrets);
+    let r = arbiter_plan::sensitive::Redactor::new(&secrets);
+    v.explanation = r.text(&v.explanation);
     for f in &mut v.findings {
-        f.message = redact_text(&f.message, &secrets);
-        if let Some(r) = &f.remediation {
-            f.remediation = Some(redact_text(r, &secrets));
+        f.message = r.text(&f.message);
+        if let Some(rem) = &f.remediation {
+            f.remediation = Some(r.text(rem));
         }
-        redact_json(&mut f.evidence, &secrets);
+        r.json(&mut f.evidence);
     }
     for c in &mut v.changes {
         for a in &mut c.attributes {
-            redact_json(&mut a.before, &secrets);
-            redact_json(&mut a.after, &secrets);
+            r.json(&mut a.before);
+            r.json(&mut a.after);
         }
     }
     for c in &mut v.critics {
-        c.summary = redact_text(&c.summary, &secrets);
+        c.summary = r.text(&c.summary);
     }
 }

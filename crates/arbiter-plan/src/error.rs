@@ -60,7 +60,7 @@ pub enum PlanError {
 impl PlanError {
     pub(crate) fn from_json(err: serde_json::Error, path: &str) -> PlanError {
         use serde_json::error::Category;
-        let message = strip_position(&err.to_string());
+        let message = clip(&strip_position(&err.to_string()), 300);
         match err.classify() {
             Category::Syntax | Category::Eof => PlanError::Syntax {
                 line: err.line(),
@@ -68,16 +68,26 @@ impl PlanError {
                 message,
             },
             Category::Data => PlanError::Shape {
-                path: if path.is_empty() {
+                path: if path.is_empty() || path == "." {
                     "(document)".into()
                 } else {
-                    path.to_string()
+                    clip(path, 200)
                 },
                 message: format!("{message} (line {} column {})", err.line(), err.column()),
             },
             Category::Io => PlanError::Io(std::io::Error::other(message)),
         }
     }
+}
+
+/// Cuts `s` to at most `max` characters, marking the cut: error messages stay
+/// one readable line whatever the input holds.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(max).collect();
+    format!("{cut}… ({} more bytes)", s.len() - cut.len())
 }
 
 /// serde_json appends " at line L column C"; we print the position ourselves.

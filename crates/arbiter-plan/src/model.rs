@@ -154,6 +154,21 @@ pub enum ResourceMode {
     Data,
 }
 
+/// Reads `mode`: `"managed"`, `"data"`, or null/absent (managed); anything
+/// else is an error naming the field.
+pub(crate) fn mode_or_default<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<ResourceMode, D::Error> {
+    match Option::<String>::deserialize(d)?.as_deref() {
+        None | Some("managed") => Ok(ResourceMode::Managed),
+        Some("data") => Ok(ResourceMode::Data),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "unknown mode {:?}, expected \"managed\" or \"data\"",
+            crate::error::clip(other, 80)
+        ))),
+    }
+}
+
 /// An instance key: `count` index or `for_each` key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -218,7 +233,7 @@ pub struct ResourceChange {
     #[serde(default)]
     pub module_address: Option<String>,
     /// `managed` or `data`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "mode_or_default")]
     pub mode: ResourceMode,
     /// Resource type, e.g. `aws_instance`.
     #[serde(rename = "type", default)]

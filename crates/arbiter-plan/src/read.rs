@@ -29,7 +29,8 @@ pub fn read_plan_file(path: &Path) -> Result<Plan, PlanError> {
     read_plan(&bytes)
 }
 
-pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, PlanError> {
+pub fn read_limited(path: &Path) -> Result<Vec<u8>, PlanError> {
+    use std::io::Read;
     let limit = max_plan_bytes();
     let meta = std::fs::metadata(path)?;
     if meta.is_dir() {
@@ -43,7 +44,18 @@ pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, PlanError> {
             limit,
         });
     }
-    Ok(std::fs::read(path)?)
+    // Pipes and devices report size 0: enforce the limit while reading.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(PlanError::TooLarge {
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(bytes)
 }
 
 #[derive(Deserialize)]
@@ -108,10 +120,12 @@ pub fn read_plan(bytes: &[u8]) -> Result<Plan, PlanError> {
 pub const MAX_DEPTH: usize = 128;
 
 /// Fails when arrays/objects nest deeper than [`MAX_DEPTH`] anywhere in
-/// `text` (values kept as text are parsed only later, so the depth is checked
-/// for the whole document up front: fail closed). One pass over the bytes.
+/// `text`, or when a number is too large for a 64-bit float (`1e400`). Values
+/// kept as text are parsed only later, so both are checked for the whole
+/// document up front: a value that cannot be parsed later must not turn into
+/// "nothing to judge" (fail closed). One pass over the bytes.
 pub fn check_depth(text: &str) -> Result<(), PlanError> {
-    // Byte classes: 1 quote, 2 open, 3 close, 4 backslash, 0 anything else.
+    // Byte classes: 1 quote, 2 open, 3 close, 4 backslash, 5 number start.
     const CLASS: [u8; 256] = {
         let mut t = [0u8; 256];
         t[b'"' as usize] = 1;
@@ -120,18 +134,29 @@ pub fn check_depth(text: &str) -> Result<(), PlanError> {
         t[b']' as usize] = 3;
         t[b'}' as usize] = 3;
         t[b'\\' as usize] = 4;
+        t[b'-' as usize] = 5;
+        let mut d = b'0';
+        while d <= b'9' {
+            t[d as usize] = 5;
+            d += 1;
+        }
         t
     };
     let bytes = text.as_bytes();
+    let at = |i: usize, message: String| {
+        let (line, column) = crate::decode::line_col(&bytes[..i]);
+        PlanError::Syntax {
+            line,
+            column,
+            message,
+        }
+    };
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;
-    for (i, &b) in bytes.iter().enumerate() {
-        let c = CLASS[b as usize];
-        if c == 0 {
-            escaped = false;
-            continue;
-        }
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = CLASS[bytes[i] as usize];
         if in_string {
             if escaped {
                 escaped = false;
@@ -140,6 +165,7 @@ pub fn check_depth(text: &str) -> Result<(), PlanError> {
             } else if c == 1 {
                 in_string = false;
             }
+            i += 1;
             continue;
         }
         match c {
@@ -147,17 +173,37 @@ pub fn check_depth(text: &str) -> Result<(), PlanError> {
             2 => {
                 depth += 1;
                 if depth > MAX_DEPTH {
-                    let (line, column) = crate::decode::line_col(&bytes[..i]);
-                    return Err(PlanError::Syntax {
-                        line,
-                        column,
-                        message: format!("arrays and objects nest deeper than {MAX_DEPTH} levels"),
-                    });
+                    return Err(at(
+                        i,
+                        format!("arrays and objects nest deeper than {MAX_DEPTH} levels"),
+                    ));
                 }
             }
             3 => depth = depth.saturating_sub(1),
+            5 => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                {
+                    i += 1;
+                }
+                let token = &text[start..i];
+                // Only long mantissas or 3-digit exponents can overflow.
+                let suspicious = token.len() > 20
+                    || token
+                        .find(['e', 'E'])
+                        .is_some_and(|e| token[e + 1..].trim_start_matches(['+', '-']).len() >= 3);
+                if suspicious && token.parse::<f64>().map_or(true, |f| f.is_infinite()) {
+                    return Err(at(
+                        start,
+                        format!("number {} is too large", crate::error::clip(token, 40)),
+                    ));
+                }
+                continue;
+            }
             _ => {}
         }
+        i += 1;
     }
     Ok(())
 }
@@ -335,13 +381,13 @@ fn check_format_version(
     };
     let Some(fv) = FormatVersion::parse(&text) else {
         return Err(PlanError::UnsupportedVersion {
-            found: text,
+            found: crate::error::clip(&text, 40),
             supported: "plan format 0.1 through 1.2 (newer 1.x minors with a warning)",
         });
     };
     if fv.major > 1 {
         return Err(PlanError::UnsupportedVersion {
-            found: text,
+            found: crate::error::clip(&text, 40),
             supported: "plan format 0.1 through 1.2 (newer 1.x minors with a warning)",
         });
     }
@@ -371,7 +417,8 @@ fn parse_actions(rcs: &mut [ResourceChange], section: &str) -> Result<(), PlanEr
             path: format!("{section}[{i}].change.actions"),
             message: format!(
                 "unknown action list {:?} for {}; expected one of no-op, create, read, update, delete, [delete,create], [create,delete], forget",
-                rc.change.actions, rc.address
+                rc.change.actions.iter().map(|a| crate::error::clip(a, 40)).collect::<Vec<_>>(),
+                crate::error::clip(&rc.address, 200)
             ),
         })?;
         if rc.resource_type.is_empty() {
@@ -561,6 +608,24 @@ mod tests {
         );
         assert!(err(r#"{"format_version":"1.0","values":{}}"#).contains("state JSON"));
         assert!(err(r#"{"hello":"world"}"#).contains("not a Terraform plan"));
+    }
+
+    #[test]
+    fn numbers_too_large_for_a_float_are_errors() {
+        let e = err(
+            r#"{"format_version":"1.2","resource_changes":[{"address":"a.b","type":"a","change":{"actions":["create"],"after":{"n":1e400}}}]}"#,
+        );
+        assert!(
+            e.contains("number 1e400 is too large") && e.contains("line 1"),
+            "{e}"
+        );
+        let big = format!(r#"{{"resource_changes":[],"x":{}}}"#, "9".repeat(400));
+        assert!(err(&big).contains("too large"));
+        // In range, or inside strings: fine.
+        assert_eq!(
+            err(r#"{"resource_changes":[],"x":[1e300,-2.5E-10,12345678901234567890123,"1e400"]}"#),
+            "ok"
+        );
     }
 
     #[test]

@@ -56,10 +56,7 @@ pub fn sensitive_strings(plan: &Plan) -> BTreeSet<String> {
             (&c.after, &c.after_sensitive),
         ] {
             if let (Some(v), Some(m)) = (v, m) {
-                // Most masks are `{}`: only parse values whose mask marks something.
-                if m.text().contains("true") {
-                    collect(v.value_or_null(), m.value_or_null(), false, &mut out);
-                }
+                collect_marked(v, m, &mut out);
             }
         }
     }
@@ -89,12 +86,43 @@ pub fn change_sensitive_strings(c: &crate::model::Change) -> BTreeSet<String> {
         (&c.after, &c.after_sensitive),
     ] {
         if let (Some(v), Some(m)) = (v, m) {
-            if m.text().contains("true") {
-                collect(v.value_or_null(), m.value_or_null(), false, &mut out);
-            }
+            collect_marked(v, m, &mut out);
         }
     }
     out
+}
+
+/// Collects the sensitive strings of `value` under `mask`, parsing only the
+/// top-level attributes the mask marks (most of a resource is not sensitive).
+fn collect_marked(
+    value: &crate::json::RawJson,
+    mask: &crate::json::RawJson,
+    out: &mut BTreeSet<String>,
+) {
+    if !mask.text().contains("true") {
+        return;
+    }
+    let mask = mask.value_or_null();
+    if let Value::Object(m) = mask {
+        if let Ok(top) = serde_json::from_str::<
+            std::collections::BTreeMap<&str, &serde_json::value::RawValue>,
+        >(value.text())
+        {
+            for (k, sub_mask) in m {
+                let marked = matches!(
+                    sub_mask,
+                    Value::Bool(true) | Value::Object(_) | Value::Array(_)
+                );
+                if let (true, Some(raw)) = (marked, top.get(k.as_str())) {
+                    if let Ok(v) = serde_json::from_str::<Value>(raw.get()) {
+                        collect(&v, sub_mask, false, out);
+                    }
+                }
+            }
+            return;
+        }
+    }
+    collect(value.value_or_null(), mask, false, out);
 }
 
 fn collect(value: &Value, mask: &Value, inherited: bool, out: &mut BTreeSet<String>) {
@@ -131,12 +159,80 @@ fn collect(value: &Value, mask: &Value, inherited: bool, out: &mut BTreeSet<Stri
     }
 }
 
-/// Replaces every occurrence of any of `secrets` in `text` by
-/// [`SENSITIVE_MARKER`], longest secrets first.
-pub fn redact_text(text: &str, secrets: &BTreeSet<String>) -> String {
-    if secrets.is_empty() {
-        return text.to_string();
+/// Replaces every occurrence of a set of secrets in text, in one pass over
+/// the text whatever the number of secrets (Aho-Corasick, longest match first).
+pub struct Redactor {
+    matcher: Option<aho_corasick::AhoCorasick>,
+    secrets: BTreeSet<String>,
+}
+
+impl Redactor {
+    /// A redactor for `secrets` (empty set: redacts nothing).
+    pub fn new(secrets: &BTreeSet<String>) -> Redactor {
+        let matcher = if secrets.is_empty() {
+            None
+        } else {
+            aho_corasick::AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                .build(secrets.iter())
+                .ok()
+        };
+        Redactor {
+            matcher,
+            secrets: secrets.clone(),
+        }
     }
+
+    /// Whether there is anything to redact.
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// `text` with every secret replaced by [`SENSITIVE_MARKER`].
+    pub fn text(&self, text: &str) -> String {
+        match &self.matcher {
+            Some(m) if m.is_match(text) => {
+                let mut out = String::with_capacity(text.len());
+                m.replace_all_with(text, &mut out, |_, _, dst| {
+                    dst.push_str(SENSITIVE_MARKER);
+                    true
+                });
+                out
+            }
+            Some(_) => text.to_string(),
+            None if self.secrets.is_empty() => text.to_string(),
+            // The automaton could not be built (never expected): slow path.
+            None => slow_redact(text, &self.secrets),
+        }
+    }
+
+    /// Applies [`Redactor::text`] to every string inside a JSON value (keys
+    /// included); numbers equal to a secret become the marker.
+    pub fn json(&self, value: &mut Value) {
+        if self.secrets.is_empty() {
+            return;
+        }
+        match value {
+            Value::String(s) => *s = self.text(s),
+            Value::Number(n) => {
+                if self.secrets.contains(&n.to_string()) {
+                    *value = Value::String(SENSITIVE_MARKER.into());
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|v| self.json(v)),
+            Value::Object(o) => {
+                let taken = std::mem::take(o);
+                for (k, mut v) in taken {
+                    self.json(&mut v);
+                    o.insert(self.text(&k), v);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn slow_redact(text: &str, secrets: &BTreeSet<String>) -> String {
     let mut ordered: Vec<&String> = secrets.iter().collect();
     ordered.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let mut out = text.to_string();
@@ -148,29 +244,15 @@ pub fn redact_text(text: &str, secrets: &BTreeSet<String>) -> String {
     out
 }
 
+/// Replaces every occurrence of any of `secrets` in `text` by
+/// [`SENSITIVE_MARKER`], longest secrets first.
+pub fn redact_text(text: &str, secrets: &BTreeSet<String>) -> String {
+    Redactor::new(secrets).text(text)
+}
+
 /// Applies [`redact_text`] to every string inside a JSON value (keys included).
 pub fn redact_json(value: &mut Value, secrets: &BTreeSet<String>) {
-    if secrets.is_empty() {
-        return;
-    }
-    match value {
-        Value::String(s) => *s = redact_text(s, secrets),
-        Value::Number(n) => {
-            let t = n.to_string();
-            if secrets.contains(&t) {
-                *value = Value::String(SENSITIVE_MARKER.into());
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|v| redact_json(v, secrets)),
-        Value::Object(o) => {
-            let taken = std::mem::take(o);
-            for (k, mut v) in taken {
-                redact_json(&mut v, secrets);
-                o.insert(redact_text(&k, secrets), v);
-            }
-        }
-        _ => {}
-    }
+    Redactor::new(secrets).json(value)
 }
 
 #[cfg(test)]

@@ -90,7 +90,7 @@ struct StateDocument {
 struct RawResource {
     #[serde(default)]
     module: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::mode_or_default")]
     mode: ResourceMode,
     #[serde(rename = "type")]
     resource_type: String,
@@ -132,7 +132,7 @@ struct ShowModule {
 #[derive(Deserialize)]
 struct ShowResource {
     address: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::mode_or_default")]
     mode: ResourceMode,
     #[serde(rename = "type")]
     resource_type: String,
