@@ -214,10 +214,8 @@ impl Redactor {
         }
         match value {
             Value::String(s) => *s = self.text(s),
-            Value::Number(n) => {
-                if self.secrets.contains(&n.to_string()) {
-                    *value = Value::String(SENSITIVE_MARKER.into());
-                }
+            Value::Number(n) if self.secrets.contains(&n.to_string()) => {
+                *value = Value::String(SENSITIVE_MARKER.into());
             }
             Value::Array(a) => a.iter_mut().for_each(|v| self.json(v)),
             Value::Object(o) => {
