@@ -279,9 +279,16 @@ impl RulePack {
             .iter()
             .flat_map(|&i| self.rules[i].resource_types.iter().map(String::as_str))
             .collect();
+        // Provider blocks of the configuration are judged like resources
+        // (type `provider.<name>`), e.g. for static credentials.
+        let providers = if types.iter().any(|t| t.starts_with("provider.")) {
+            provider_views(plan)
+        } else {
+            Vec::new()
+        };
         let mut after_views = Vec::new();
         let mut before_views: Vec<View<'_>> = Vec::new();
-        for rc in &plan.resource_changes {
+        for rc in plan.resource_changes.iter().chain(providers.iter()) {
             let keyed = rc.keyed_type();
             if !types.contains(keyed.as_str()) {
                 continue;
@@ -557,6 +564,73 @@ impl RulePack {
         });
         out
     }
+}
+
+/// Provider blocks (`configuration.provider_config`) as pseudo-resources of
+/// type `provider.<name>` at Checkov-style addresses
+/// (`provider["registry.terraform.io/hashicorp/aws"].alias`): `values` holds
+/// the constant expressions, `unknown` marks expressions that refer to
+/// something (variables, data sources) and so are not literals.
+fn provider_views(plan: &Plan) -> Vec<arbiter_plan::ResourceChange> {
+    let Some(cfg) = plan
+        .configuration
+        .as_ref()
+        .and_then(|c| c.get("provider_config"))
+        .and_then(|p| p.as_object())
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, p) in cfg {
+        let name = p
+            .get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or(key.split('.').next().unwrap_or(key));
+        let full = p
+            .get("full_name")
+            .and_then(|n| n.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("registry.terraform.io/hashicorp/{name}"));
+        let alias = p.get("alias").and_then(|a| a.as_str());
+        let module = p.get("module_address").and_then(|m| m.as_str());
+        let mut address = format!("provider[{}]", serde_json::Value::String(full.clone()));
+        if let Some(a) = alias {
+            address.push('.');
+            address.push_str(a);
+        }
+        if let Some(m) = module {
+            address = format!("{m}.{address}");
+        }
+        let mut values = serde_json::Map::new();
+        let mut unknown = serde_json::Map::new();
+        if let Some(exprs) = p.get("expressions").and_then(|e| e.as_object()) {
+            for (k, e) in exprs {
+                match e.get("constant_value") {
+                    Some(v) => {
+                        values.insert(k.clone(), v.clone());
+                    }
+                    None => {
+                        values.insert(k.clone(), serde_json::Value::Null);
+                        unknown.insert(k.clone(), serde_json::Value::Bool(true));
+                    }
+                }
+            }
+        }
+        let change = serde_json::json!({
+            "actions": ["create"],
+            "after": serde_json::Value::Object(values),
+            "after_unknown": serde_json::Value::Object(unknown),
+        });
+        let rc = serde_json::json!({
+            "address": address, "mode": "managed", "type": format!("provider.{name}"), "name": alias.unwrap_or(name),
+            "module_address": module, "provider_name": full, "change": change,
+        });
+        if let Ok(mut rc) = serde_json::from_value::<arbiter_plan::ResourceChange>(rc) {
+            rc.action = Action::Create;
+            out.push(rc);
+        }
+    }
+    out
 }
 
 /// Sorts findings: effect (deny first), severity, rule, address, message.

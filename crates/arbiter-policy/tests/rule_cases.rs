@@ -364,3 +364,34 @@ fn pack_compiled_for_types_matches_full_pack_and_refuses_others() {
         .unwrap_or_default();
     assert!(e.contains("aws_s3_bucket_acl"), "{e}");
 }
+
+/// rules/README.md's table lists every rule with its current metadata.
+#[test]
+fn readme_table_matches_the_rules() {
+    let pack = RulePack::builtin().unwrap();
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules/README.md"))
+            .unwrap();
+    let mut stale = Vec::new();
+    for r in pack.rules() {
+        let file = r.file.trim_start_matches("builtin:");
+        let row = format!(
+            "| {} | {} | {} | {} | {} | `{}` | {} |",
+            r.id,
+            r.title,
+            r.severity,
+            r.effect,
+            r.category,
+            file,
+            r.checkov.join(", ")
+        );
+        if !readme.lines().any(|l| l == row) {
+            stale.push(row);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "update rules/README.md; expected rows:\n{}",
+        stale.join("\n")
+    );
+}
