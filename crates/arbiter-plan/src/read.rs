@@ -71,7 +71,7 @@ struct PlanDocument {
     #[serde(default)]
     output_changes: Option<BTreeMap<String, OutputChange>>,
     #[serde(default)]
-    variables: Option<BTreeMap<String, VariableValue>>,
+    variables: Option<BTreeMap<String, serde_json::Value>>,
     #[serde(default)]
     planned_values: Option<RawJson>,
     #[serde(default, rename = "prior_state")]
@@ -97,12 +97,6 @@ struct PlanDocument {
     resources: Option<IgnoredAny>,
     #[serde(default)]
     version: Option<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct VariableValue {
-    #[serde(default)]
-    value: Option<RawJson>,
 }
 
 /// Reads plan JSON from bytes in any supported encoding.
@@ -196,7 +190,10 @@ pub fn check_depth(text: &str) -> Result<(), PlanError> {
                 if suspicious && token.parse::<f64>().map_or(true, |f| f.is_infinite()) {
                     return Err(at(
                         start,
-                        format!("number {} is too large", crate::error::clip(token, 40)),
+                        format!(
+                            "number out of range: {} is too large for a 64-bit float",
+                            crate::error::clip(token, 40)
+                        ),
                     ));
                 }
                 continue;
@@ -323,7 +320,7 @@ fn build_plan(doc: PlanDocument) -> Result<Plan, PlanError> {
         .variables
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|(k, v)| v.value.map(|v| (k, v)))
+        .filter_map(|(k, v)| v.get("value").map(|v| (k, RawJson::from_value(v))))
         .collect();
 
     Ok(Plan {
@@ -616,11 +613,11 @@ mod tests {
             r#"{"format_version":"1.2","resource_changes":[{"address":"a.b","type":"a","change":{"actions":["create"],"after":{"n":1e400}}}]}"#,
         );
         assert!(
-            e.contains("number 1e400 is too large") && e.contains("line 1"),
+            e.contains("number out of range: 1e400") && e.contains("line 1"),
             "{e}"
         );
         let big = format!(r#"{{"resource_changes":[],"x":{}}}"#, "9".repeat(400));
-        assert!(err(&big).contains("too large"));
+        assert!(err(&big).contains("out of range"));
         // In range, or inside strings: fine.
         assert_eq!(
             err(r#"{"resource_changes":[],"x":[1e300,-2.5E-10,12345678901234567890123,"1e400"]}"#),
