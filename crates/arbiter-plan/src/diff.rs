@@ -95,8 +95,23 @@ pub struct AttributeChange {
 /// deletions every before-attribute.
 pub fn attribute_changes(change: &Change) -> Vec<AttributeChange> {
     let null = Value::Null;
-    let before = change.before.as_ref().map(|r| r.value_or_null());
-    let after = change.after.as_ref().map(|r| r.value_or_null());
+    let unknown_mask = change
+        .after_unknown
+        .as_ref()
+        .map_or(&null, |r| r.value_or_null());
+    // Updates usually touch a few attributes of large objects: compare the
+    // top-level attributes as text and parse only those that differ.
+    let reduced = match (&change.before, &change.after) {
+        (Some(b), Some(a)) => differing_attributes(b.text(), a.text(), unknown_mask),
+        _ => None,
+    };
+    let (before, after) = match &reduced {
+        Some((b, a)) => (Some(b), Some(a)),
+        None => (
+            change.before.as_ref().map(|r| r.value_or_null()),
+            change.after.as_ref().map(|r| r.value_or_null()),
+        ),
+    };
     let unknown = change
         .after_unknown
         .as_ref()
@@ -267,6 +282,39 @@ fn diff(
             });
         }
     }
+}
+
+/// The top-level attributes of two objects whose text differs (or that the
+/// unknown mask marks), parsed; `None` when either side is not an object.
+fn differing_attributes(before: &str, after: &str, unknown: &Value) -> Option<(Value, Value)> {
+    use serde_json::value::RawValue;
+    use std::collections::BTreeMap;
+    if !before.trim_start().starts_with('{') || !after.trim_start().starts_with('{') {
+        return None;
+    }
+    let b: BTreeMap<String, &RawValue> = serde_json::from_str(before).ok()?;
+    let a: BTreeMap<String, &RawValue> = serde_json::from_str(after).ok()?;
+    let marked = |k: &str| match unknown.get(k) {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(_) => true,
+    };
+    let mut bo = serde_json::Map::new();
+    let mut ao = serde_json::Map::new();
+    let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    for k in keys {
+        let (bv, av) = (b.get(k), a.get(k));
+        let same = matches!((bv, av), (Some(x), Some(y)) if x.get() == y.get());
+        if same && !marked(k) {
+            continue;
+        }
+        if let Some(v) = bv {
+            bo.insert(k.clone(), serde_json::from_str(v.get()).ok()?);
+        }
+        if let Some(v) = av {
+            ao.insert(k.clone(), serde_json::from_str(v.get()).ok()?);
+        }
+    }
+    Some((Value::Object(bo), Value::Object(ao)))
 }
 
 /// Emits an `Unknown` change for every path the unknown mask marks `true`.
