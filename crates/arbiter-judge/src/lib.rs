@@ -87,9 +87,29 @@ impl PlanInput {
         Ok(PlanInput { text, plan })
     }
 
+    /// Like [`PlanInput::from_bytes`], reusing the buffer as the text when it
+    /// is plain UTF-8 (no copy of a large plan).
+    pub fn from_vec(bytes: Vec<u8>) -> Result<PlanInput, PlanError> {
+        let plain = !bytes.starts_with(&[0xEF, 0xBB, 0xBF])
+            && bytes.get(1) != Some(&0)
+            && bytes.first() != Some(&0);
+        if plain {
+            return match String::from_utf8(bytes) {
+                Ok(text) => {
+                    let plan = arbiter_plan::read_plan_str(&text)?;
+                    Ok(PlanInput { text, plan })
+                }
+                // UTF-16 with a byte-order mark, or garbage: the decoder
+                // handles the one and explains the other.
+                Err(e) => PlanInput::from_bytes(&e.into_bytes()),
+            };
+        }
+        PlanInput::from_bytes(&bytes)
+    }
+
     /// Reads a plan file (size-limited).
     pub fn from_file(path: &std::path::Path) -> Result<PlanInput, PlanError> {
-        PlanInput::from_bytes(&arbiter_plan::read::read_limited(path)?)
+        PlanInput::from_vec(arbiter_plan::read::read_limited(path)?)
     }
 }
 

@@ -131,10 +131,11 @@ pub fn attribute_changes(change: &Change) -> Vec<AttributeChange> {
     // not mark (terraform_data's `output` mirrors `input`): mask those too.
     let secrets = crate::sensitive::change_sensitive_strings(change);
     if !secrets.is_empty() {
+        let redactor = crate::sensitive::Redactor::new(&secrets);
         for a in &mut out {
             for side in [&mut a.before, &mut a.after] {
                 if let DiffValue::Known(v) = side {
-                    crate::sensitive::redact_json(v, &secrets);
+                    redactor.json(v);
                 }
             }
         }

@@ -147,21 +147,25 @@ pub fn check_depth(text: &str) -> Result<(), PlanError> {
     };
     let mut depth = 0usize;
     let mut in_string = false;
-    let mut escaped = false;
     let mut i = 0;
     while i < bytes.len() {
-        let c = CLASS[bytes[i] as usize];
         if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == 4 {
-                escaped = true;
-            } else if c == 1 {
-                in_string = false;
+            // Jump to the next quote or backslash (strings are most of a plan).
+            match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                Some(off) => {
+                    i += off;
+                    if bytes[i] == b'\\' {
+                        i += 2;
+                    } else {
+                        in_string = false;
+                        i += 1;
+                    }
+                    continue;
+                }
+                None => break,
             }
-            i += 1;
-            continue;
         }
+        let c = CLASS[bytes[i] as usize];
         match c {
             1 => in_string = true,
             2 => {
