@@ -64,7 +64,8 @@ impl PlanError {
         match err.classify() {
             Category::Syntax | Category::Eof => PlanError::Syntax {
                 line: err.line(),
-                column: err.column(),
+                // serde_json reports column 0 for an error at the start of a line.
+                column: err.column().max(1),
                 message,
             },
             Category::Data => PlanError::Shape {

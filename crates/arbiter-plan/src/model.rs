@@ -61,6 +61,19 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action, in Terraform's order of documentation.
+    pub const ALL: [Action; 9] = [
+        Action::NoOp,
+        Action::Create,
+        Action::Read,
+        Action::Update,
+        Action::Delete,
+        Action::DeleteThenCreate,
+        Action::CreateThenDelete,
+        Action::Forget,
+        Action::CreateThenForget,
+    ];
+
     /// Parses Terraform's action list.
     pub fn from_list(actions: &[String]) -> Option<Action> {
         let a: Vec<&str> = actions.iter().map(String::as_str).collect();

@@ -315,17 +315,7 @@ fn exact_json() -> impl Strategy<Value = Value> {
 }
 
 fn valid_action() -> impl Strategy<Value = Action> {
-    prop::sample::select(vec![
-        Action::NoOp,
-        Action::Create,
-        Action::Read,
-        Action::Update,
-        Action::Delete,
-        Action::DeleteThenCreate,
-        Action::CreateThenDelete,
-        Action::Forget,
-        Action::CreateThenForget,
-    ])
+    prop::sample::select(Action::ALL.to_vec())
 }
 
 /// One valid resource change, as the generator meant it.

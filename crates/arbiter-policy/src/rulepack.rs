@@ -372,24 +372,10 @@ impl RulePack {
             .collect();
         let stack_value = crate::values::from_json(stack).map_err(PolicyError::Config)?;
         let t = std::time::Instant::now();
-        let mut by_type: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        let mut keys = KeyCache::default();
-        for v in &views {
-            by_type
-                .entry(v.rc.keyed_type())
-                .or_default()
-                .push(view_value(v, &mut keys)?);
-        }
-        let resources: BTreeMap<Value, Value> = by_type
-            .iter()
-            .map(|(k, l)| (s(k), Value::from(l.clone())))
-            .collect();
-        let mut input = BTreeMap::new();
-        input.insert(s("resources"), Value::from(resources));
-        input.insert(s("stack"), stack_value);
+        let (input, _) = build_input(&views, &stack_value)?;
         let build_ms = t.elapsed().as_secs_f64() * 1e3;
         let mut engine = self.engine.clone();
-        engine.set_input(Value::from(input));
+        engine.set_input(input);
         let mut per_rule = Vec::new();
         for &i in &active {
             let t = std::time::Instant::now();
@@ -437,23 +423,8 @@ impl RulePack {
         if views.is_empty() {
             return Ok(Vec::new());
         }
-        let mut by_type: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        let mut keys = KeyCache::default();
-        for v in views {
-            by_type
-                .entry(v.rc.keyed_type())
-                .or_default()
-                .push(view_value(v, &mut keys)?);
-        }
-        let present: BTreeSet<&str> = by_type.keys().map(String::as_str).collect();
-        let resources: BTreeMap<Value, Value> = by_type
-            .iter()
-            .map(|(k, list)| (s(k), Value::from(list.clone())))
-            .collect();
-        let mut input = BTreeMap::new();
-        input.insert(s("resources"), Value::from(resources));
-        input.insert(s("stack"), stack.clone());
-        engine.set_input(Value::from(input));
+        let (input, present) = build_input(views, stack)?;
+        engine.set_input(input);
         let mut out = Vec::new();
         for &i in active {
             let rule = &self.rules[i];
@@ -639,6 +610,31 @@ pub fn sort_findings(findings: &mut [Finding]) {
         (a.effect, a.severity, &a.rule_id, &a.address, &a.message)
             .cmp(&(b.effect, b.severity, &b.rule_id, &b.address, &b.message))
     });
+}
+
+/// The Rego input `{"resources": {type: [view, …]}, "stack": …}` and the
+/// types present.
+fn build_input(
+    views: &[View<'_>],
+    stack: &Value,
+) -> Result<(Value, BTreeSet<String>), PolicyError> {
+    let mut by_type: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut keys = KeyCache::default();
+    for v in views {
+        by_type
+            .entry(v.rc.keyed_type())
+            .or_default()
+            .push(view_value(v, &mut keys)?);
+    }
+    let present: BTreeSet<String> = by_type.keys().cloned().collect();
+    let resources: BTreeMap<Value, Value> = by_type
+        .into_iter()
+        .map(|(k, list)| (s(&k), Value::from(list)))
+        .collect();
+    let mut input = BTreeMap::new();
+    input.insert(s("resources"), Value::from(resources));
+    input.insert(s("stack"), stack.clone());
+    Ok((Value::from(input), present))
 }
 
 fn view_value(v: &View<'_>, keys: &mut KeyCache) -> Result<Value, PolicyError> {
