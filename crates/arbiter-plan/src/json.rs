@@ -37,8 +37,10 @@ impl RawJson {
         self.raw.get()
     }
 
-    /// The parsed value. Fails only for documents nested deeper than the JSON
-    /// reader's recursion limit (128 levels), with serde_json's message.
+    /// The parsed value. Fails only for text nested deeper than the JSON
+    /// reader's recursion limit (128 levels) or holding a number beyond a
+    /// 64-bit float, with serde_json's message; the plan and state readers
+    /// refuse such documents up front, so values they produce always parse.
     pub fn value(&self) -> Result<&serde_json::Value, &str> {
         self.parsed
             .get_or_init(|| serde_json::from_str(self.raw.get()).map_err(|e| e.to_string()))
@@ -46,7 +48,8 @@ impl RawJson {
             .map_err(|e| e.as_str())
     }
 
-    /// The parsed value, or `Null` when it cannot be parsed.
+    /// The parsed value, or `Null` when it cannot be parsed (see
+    /// [`RawJson::value`]: never for values from this crate's readers).
     pub fn value_or_null(&self) -> &serde_json::Value {
         static NULL: serde_json::Value = serde_json::Value::Null;
         self.value().unwrap_or(&NULL)
@@ -63,6 +66,7 @@ fn null_raw() -> Box<RawValue> {
     RawValue::from_string("null".to_string()).unwrap_or_else(|_| unreachable_raw())
 }
 
+// `RawValue` has no infallible constructor; "null" cannot fail to parse.
 #[allow(clippy::panic)]
 fn unreachable_raw() -> Box<RawValue> {
     panic!("\"null\" is valid JSON")
