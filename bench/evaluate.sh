@@ -10,7 +10,8 @@
 #   10k changes: <= 0.3 s wall (median), <= 250 MB peak RSS
 #    1k changes: <= 50 ms wall (median)
 #
-# An empty plan is measured too, for the fixed cost.
+# An empty plan and a one-change plan are measured too: the fixed cost, and
+# the typical agent change (only the rules its resource types need are compiled).
 #
 # Environment:
 #   RUNS=N              timed runs per plan (default 10)
@@ -43,6 +44,7 @@ gen() { # N FILE
     fi
 }
 gen 0 "$out/plan-0.json"
+gen 1 "$out/plan-1.json"
 gen 1000 "$out/plan-1k.json"
 gen 10000 "$out/plan-10k.json"
 
@@ -99,7 +101,7 @@ echo
 echo "arbiter evaluate PLAN --format json; $runs runs; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-6s %8s %8s %10s %10s %10s  %-16s %s\n' plan changes MB median_s min_s rss_MB target result
 # The empty plan shows the fixed cost (start-up, compiling the rule pack).
-for spec in "0 0 - -" "1k 1000 0.050 -" "10k 10000 0.300 250"; do
+for spec in "0 0 - -" "1 1 - -" "1k 1000 0.050 -" "10k 10000 0.300 250"; do
     read -r name n wall_target rss_target <<<"$spec"
     plan="$out/plan-$name.json"
     check_runs "$plan"
@@ -107,7 +109,9 @@ for spec in "0 0 - -" "1k 1000 0.050 -" "10k 10000 0.300 250"; do
     rss=$(peak_rss "$plan")
     mb=$(python3 -c "import os; print(round(os.path.getsize('$plan') / 1e6, 1))")
     if [[ "$wall_target" == "-" ]]; then
-        printf '%-6s %8s %8s %10.3f %10.3f %10s  %-16s %s\n' "$name" "$n" "$mb" "$median" "$min" "$rss" "(fixed cost)" ""
+        label="(fixed cost)"
+        [[ "$n" == 0 ]] || label="(one change)"
+        printf '%-6s %8s %8s %10.3f %10.3f %10s  %-16s %s\n' "$name" "$n" "$mb" "$median" "$min" "$rss" "$label" ""
         continue
     fi
     result=$(verdict "$median" "$wall_target")
