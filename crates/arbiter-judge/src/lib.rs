@@ -64,10 +64,25 @@ pub struct JudgeConfig {
 /// The resource types of a plan as the rule pack keys them
 /// (`aws_instance`, `data.aws_iam_policy_document`).
 pub fn plan_types(plan: &Plan) -> BTreeSet<String> {
-    plan.resource_changes
+    let mut types: BTreeSet<String> = plan
+        .resource_changes
         .iter()
         .map(|rc| rc.keyed_type())
-        .collect()
+        .collect();
+    // Provider blocks are judged as `provider.<name>`.
+    let providers = plan
+        .configuration
+        .as_ref()
+        .and_then(|c| c.get("provider_config"))
+        .and_then(|p| p.as_object());
+    for (key, v) in providers.into_iter().flatten() {
+        let name = v
+            .get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or(key.split('.').next().unwrap_or(key));
+        types.insert(format!("provider.{name}"));
+    }
+    types
 }
 
 /// A plan ready to judge: the model and, for policies that want the whole
@@ -141,7 +156,7 @@ impl Judge {
         let pack = if cfg.no_builtin_rules {
             None
         } else {
-            Some(RulePack::with_replacements(&replacements)?)
+            Some(RulePack::for_types(&replacements, cfg.only_types.as_ref())?)
         };
         let user = UserPolicies::compile(&files, &cfg.namespaces)?;
         Ok(Judge {
@@ -580,5 +595,47 @@ fn redact(v: &mut Verdict, plan: &Plan) {
     }
     for c in &mut v.critics {
         c.summary = r.text(&c.summary);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_judge_for_a_plans_types_compiles_only_their_rules() -> Result<(), JudgeError> {
+        let input = PlanInput::from_bytes(
+            br#"{"format_version":"1.2","resource_changes":[{"address":"aws_security_group_rule.ssh","type":"aws_security_group_rule",
+               "change":{"actions":["create"],"after":{"type":"ingress","from_port":22,"to_port":22,"protocol":"tcp","cidr_blocks":["0.0.0.0/0"]}}}],
+               "configuration":{"provider_config":{"aws":{"name":"aws","expressions":{"access_key":{"constant_value":"AKIAIOSFODNN7EXAMPLE"}}}}}}"#,
+        )?;
+        let types = plan_types(&input.plan);
+        assert!(
+            types.contains("aws_security_group_rule") && types.contains("provider.aws"),
+            "{types:?}"
+        );
+        let judge = Judge::new(&JudgeConfig {
+            only_types: Some(types),
+            ..Default::default()
+        })?;
+        let pack = judge
+            .rule_pack()
+            .ok_or_else(|| JudgeError::Stack("no pack".into()))?;
+        let compiled = pack.rules().iter().filter(|r| r.compiled).count();
+        assert!(
+            compiled > 0 && compiled < 10,
+            "{compiled} of {} rules compiled",
+            pack.rules().len()
+        );
+        let v = judge.evaluate(&input, &StackConfig::default())?;
+        let ids = v.rule_ids();
+        assert!(
+            ids.contains("ARB-AWS-NET-001") && ids.contains("ARB-AWS-SECRET-005"),
+            "{ids:?}"
+        );
+        assert!(!serde_json::to_string(&v)
+            .unwrap_or_default()
+            .contains("AKIAIOSFODNN7EXAMPLE"));
+        Ok(())
     }
 }
