@@ -64,7 +64,7 @@ pub struct EvaluateArgs {
 }
 
 /// Plans smaller than this are read before compiling policies (see `run`).
-const SMALL_PLAN_BYTES: u64 = 4 * 1024 * 1024;
+const SMALL_PLAN_BYTES: u64 = 512 * 1024;
 
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse::<Format>()
