@@ -15,7 +15,10 @@ use arbiter_critics::{
     combine, BlastRadiusCritic, Critic, CriticOutput, Environment, PolicyCritic, ReviewContext,
     SecurityCritic, StackContext,
 };
-use arbiter_plan::{attribute_changes, Action, DependencyGraph, Plan, PlanError, ResourceChange};
+use arbiter_plan::sensitive::Redactor;
+use arbiter_plan::{
+    attribute_changes_masked, Action, DependencyGraph, Plan, PlanError, ResourceChange,
+};
 use arbiter_policy::{LoadedFiles, PolicyError, RuleOverrides, RulePack, UserPolicies};
 use arbiter_verdict::{
     ActionSummary, AttributeDelta, ChangeRelation, ChangeView, CostSummary, CriticReport, Decision,
@@ -311,6 +314,7 @@ impl Judge {
             Decision::Approve
         };
         mark("critics");
+        let redactor = Redactor::new(&arbiter_plan::sensitive::sensitive_strings(plan));
         let explanation = explain(
             decision, confidence, threshold, &findings, &summary, &ctx_stack,
         );
@@ -340,7 +344,7 @@ impl Judge {
                 format_version: plan.format_version_text.clone(),
                 terraform_version: plan.terraform_version.clone(),
             },
-            changes: change_views(plan),
+            changes: change_views(plan, &redactor),
             warnings,
         };
         mark("views");
@@ -352,7 +356,7 @@ impl Judge {
                 verdict.explanation
             );
         }
-        redact(&mut verdict, plan);
+        redact(&mut verdict, &redactor);
         mark("redact");
         Ok((verdict, phases))
     }
@@ -523,30 +527,39 @@ fn top_costs(findings: &[Finding], already: &[&Finding]) -> String {
     format!(" Largest factors: {}.", parts.join("; "))
 }
 
-fn change_views(plan: &Plan) -> Vec<ChangeView> {
+/// The changes as shown to a reviewer; attribute values are masked and
+/// redacted with the plan's sensitive values.
+fn change_views(plan: &Plan, redactor: &Redactor) -> Vec<ChangeView> {
     let changing: Vec<&ResourceChange> = plan.changing().collect();
     // Diffs parse before/after values: split the work over two threads.
     if changing.len() < 256 {
-        return changing.iter().map(|rc| change_view(rc)).collect();
+        return changing
+            .iter()
+            .map(|rc| change_view(rc, redactor))
+            .collect();
     }
     let (a, b) = changing.split_at(changing.len() / 2);
     std::thread::scope(|s| {
-        let h = s.spawn(|| b.iter().map(|rc| change_view(rc)).collect::<Vec<_>>());
-        let mut first: Vec<ChangeView> = a.iter().map(|rc| change_view(rc)).collect();
+        let h = s.spawn(|| {
+            b.iter()
+                .map(|rc| change_view(rc, redactor))
+                .collect::<Vec<_>>()
+        });
+        let mut first: Vec<ChangeView> = a.iter().map(|rc| change_view(rc, redactor)).collect();
         match h.join() {
             Ok(second) => first.extend(second),
-            Err(_) => first.extend(b.iter().map(|rc| change_view(rc))),
+            Err(_) => first.extend(b.iter().map(|rc| change_view(rc, redactor))),
         }
         first
     })
 }
 
-fn change_view(rc: &ResourceChange) -> ChangeView {
+fn change_view(rc: &ResourceChange, redactor: &Redactor) -> ChangeView {
     let attributes = if matches!(
         rc.action,
         Action::Update | Action::DeleteThenCreate | Action::CreateThenDelete
     ) {
-        attribute_changes(&rc.change)
+        attribute_changes_masked(&rc.change, redactor)
             .into_iter()
             .filter(|a| {
                 !(rc.action != Action::Update
@@ -572,13 +585,12 @@ fn change_view(rc: &ResourceChange) -> ChangeView {
     }
 }
 
-/// Removes every sensitive value of the plan from every string of the verdict.
-fn redact(v: &mut Verdict, plan: &Plan) {
-    let secrets = arbiter_plan::sensitive::sensitive_strings(plan);
-    if secrets.is_empty() {
+/// Removes every sensitive value of the plan from every string of the
+/// verdict (the change views were redacted when they were made).
+fn redact(v: &mut Verdict, r: &Redactor) {
+    if r.is_empty() {
         return;
     }
-    let r = arbiter_plan::sensitive::Redactor::new(&secrets);
     v.explanation = r.text(&v.explanation);
     for f in &mut v.findings {
         f.message = r.text(&f.message);
@@ -586,12 +598,6 @@ fn redact(v: &mut Verdict, plan: &Plan) {
             f.remediation = Some(r.text(rem));
         }
         r.json(&mut f.evidence);
-    }
-    for c in &mut v.changes {
-        for a in &mut c.attributes {
-            r.json(&mut a.before);
-            r.json(&mut a.after);
-        }
     }
     for c in &mut v.critics {
         c.summary = r.text(&c.summary);

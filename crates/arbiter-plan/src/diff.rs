@@ -89,11 +89,11 @@ pub struct AttributeChange {
     pub after: DiffValue,
 }
 
-/// The attribute-level changes of `change`, leaf by leaf, in path order.
-/// Sensitive values never appear: they are [`DiffValue::Sensitive`] or masked
-/// inside [`DiffValue::Known`]. Creations list every known after-attribute;
-/// deletions every before-attribute.
-pub fn attribute_changes(change: &Change) -> Vec<AttributeChange> {
+/// The attribute-level changes of `change`, leaf by leaf, in path order, with
+/// the values the masks mark sensitive replaced ([`DiffValue::Sensitive`] or
+/// masked inside [`DiffValue::Known`]). Creations list every known
+/// after-attribute; deletions every before-attribute.
+fn unredacted(change: &Change) -> Vec<AttributeChange> {
     let null = Value::Null;
     let unknown_mask = change
         .after_unknown
@@ -127,11 +127,29 @@ pub fn attribute_changes(change: &Change) -> Vec<AttributeChange> {
     let mut out = Vec::new();
     let mut path = Vec::new();
     diff(&mut path, before, after, unknown, bs, as_, &mut out);
-    // A provider may copy a sensitive value into an attribute Terraform does
-    // not mark (terraform_data's `output` mirrors `input`): mask those too.
+    out
+}
+
+/// The attribute-level changes of `change`, leaf by leaf, in path order.
+/// Sensitive values never appear: values the masks mark are masked, and the
+/// change's own sensitive values are also replaced wherever else they occur (a
+/// provider may copy a sensitive value into an attribute Terraform does not
+/// mark (terraform_data's `output` mirrors `input`), so those are masked too.
+pub fn attribute_changes(change: &Change) -> Vec<AttributeChange> {
     let secrets = crate::sensitive::change_sensitive_strings(change);
-    if !secrets.is_empty() {
-        let redactor = crate::sensitive::Redactor::new(&secrets);
+    attribute_changes_masked(change, &crate::sensitive::Redactor::new(&secrets))
+}
+
+/// The attribute changes with every value the masks mark sensitive masked,
+/// and every occurrence of `redactor`'s secrets replaced in the rest (pass a
+/// redactor built once from [`crate::sensitive::sensitive_strings`] of the
+/// whole plan when diffing many changes).
+pub fn attribute_changes_masked(
+    change: &Change,
+    redactor: &crate::sensitive::Redactor,
+) -> Vec<AttributeChange> {
+    let mut out = unredacted(change);
+    if !redactor.is_empty() {
         for a in &mut out {
             for side in [&mut a.before, &mut a.after] {
                 if let DiffValue::Known(v) = side {

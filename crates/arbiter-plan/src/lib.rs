@@ -19,7 +19,7 @@ pub mod read;
 pub mod sensitive;
 pub mod state;
 
-pub use diff::{attribute_changes, AttrPath, AttributeChange, DiffValue};
+pub use diff::{attribute_changes, attribute_changes_masked, AttrPath, AttributeChange, DiffValue};
 pub use error::PlanError;
 pub use graph::DependencyGraph;
 pub use json::RawJson;
