@@ -320,7 +320,18 @@ impl RulePack {
 
         // After-states: two halves in two threads when there is enough work.
         let after = if after_views.len() >= 512 {
-            let (a1, a2) = after_views.split_at(after_views.len() / 2);
+            // Split where half of the JSON text is on each side: the work is
+            // proportional to the values' size, not to their count.
+            let total: usize = after_views.iter().map(|v| v.values.len()).sum();
+            let mut acc = 0;
+            let mid = after_views
+                .iter()
+                .position(|v| {
+                    acc += v.values.len();
+                    acc * 2 >= total
+                })
+                .map_or(after_views.len() / 2, |i| i + 1);
+            let (a1, a2) = after_views.split_at(mid);
             let (r1, r2) = std::thread::scope(|scope| {
                 let h = scope.spawn(|| self.run_views(a2, &stack_value, &active));
                 let r1 = self.run_views(a1, &stack_value, &active);
