@@ -59,7 +59,7 @@ pub fn read_limited(path: &Path) -> Result<Vec<u8>, PlanError> {
 }
 
 #[derive(Deserialize)]
-struct PlanDocument {
+struct PlanDocument<'a> {
     #[serde(default)]
     format_version: Option<serde_json::Value>,
     #[serde(default)]
@@ -73,7 +73,8 @@ struct PlanDocument {
     #[serde(default)]
     variables: Option<BTreeMap<String, serde_json::Value>>,
     #[serde(default)]
-    planned_values: Option<RawJson>,
+    #[serde(borrow)]
+    planned_values: Option<&'a serde_json::value::RawValue>,
     #[serde(default, rename = "prior_state")]
     _prior_state: Option<IgnoredAny>,
     #[serde(default)]
@@ -279,7 +280,7 @@ pub(crate) fn locate_error(text: &str, err: serde_json::Error) -> PlanError {
     }
 }
 
-fn build_plan(doc: PlanDocument) -> Result<Plan, PlanError> {
+fn build_plan(doc: PlanDocument<'_>) -> Result<Plan, PlanError> {
     let mut warnings = Vec::new();
     let is_plan = doc.resource_changes.is_some()
         || doc.planned_values.is_some()
@@ -298,8 +299,11 @@ fn build_plan(doc: PlanDocument) -> Result<Plan, PlanError> {
                 "the plan has no resource_changes section; judging the resources in planned_values as creations"
                     .into(),
             );
-            match &doc.planned_values {
-                Some(pv) => synthesize_from_planned_values(pv),
+            match doc
+                .planned_values
+                .and_then(|pv| RawJson::from_text(pv.get()).ok())
+            {
+                Some(pv) => synthesize_from_planned_values(&pv),
                 None => Vec::new(),
             }
         }
@@ -345,7 +349,7 @@ fn build_plan(doc: PlanDocument) -> Result<Plan, PlanError> {
     })
 }
 
-fn describe_non_plan(doc: &PlanDocument) -> String {
+fn describe_non_plan(doc: &PlanDocument<'_>) -> String {
     const HOW: &str =
         "make a plan with `terraform plan -out=tfplan && terraform show -json tfplan > plan.json`";
     if doc.lineage.is_some()
