@@ -64,29 +64,7 @@ pub struct JudgeConfig {
     pub only_types: Option<BTreeSet<String>>,
 }
 
-/// The resource types of a plan as the rule pack keys them
-/// (`aws_instance`, `data.aws_iam_policy_document`).
-pub fn plan_types(plan: &Plan) -> BTreeSet<String> {
-    let mut types: BTreeSet<String> = plan
-        .resource_changes
-        .iter()
-        .map(|rc| rc.keyed_type())
-        .collect();
-    // Provider blocks are judged as `provider.<name>`.
-    let providers = plan
-        .configuration
-        .as_ref()
-        .and_then(|c| c.get("provider_config"))
-        .and_then(|p| p.as_object());
-    for (key, v) in providers.into_iter().flatten() {
-        let name = v
-            .get("name")
-            .and_then(|n| n.as_str())
-            .unwrap_or(key.split('.').next().unwrap_or(key));
-        types.insert(format!("provider.{name}"));
-    }
-    types
-}
+pub use arbiter_policy::plan_types;
 
 /// A plan ready to judge: the model and, for policies that want the whole
 /// document, its text.

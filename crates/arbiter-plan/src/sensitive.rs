@@ -50,15 +50,7 @@ pub fn sensitive_strings(plan: &Plan) -> BTreeSet<String> {
         .iter()
         .chain(plan.resource_drift.iter())
     {
-        let c = &rc.change;
-        for (v, m) in [
-            (&c.before, &c.before_sensitive),
-            (&c.after, &c.after_sensitive),
-        ] {
-            if let (Some(v), Some(m)) = (v, m) {
-                collect_marked(v, m, &mut out);
-            }
-        }
+        collect_change(&rc.change, &mut out);
     }
     for oc in plan.output_changes.values() {
         for (v, m) in [
@@ -81,15 +73,19 @@ pub fn sensitive_strings(plan: &Plan) -> BTreeSet<String> {
 /// The sensitive strings of one change (before and after).
 pub fn change_sensitive_strings(c: &crate::model::Change) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
+    collect_change(c, &mut out);
+    out
+}
+
+fn collect_change(c: &crate::model::Change, out: &mut BTreeSet<String>) {
     for (v, m) in [
         (&c.before, &c.before_sensitive),
         (&c.after, &c.after_sensitive),
     ] {
         if let (Some(v), Some(m)) = (v, m) {
-            collect_marked(v, m, &mut out);
+            collect_marked(v, m, out);
         }
     }
-    out
 }
 
 /// Collects the sensitive strings of `value` under `mask`, parsing only the

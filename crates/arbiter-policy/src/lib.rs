@@ -20,5 +20,5 @@ pub mod values;
 
 pub use error::PolicyError;
 pub use load::{load_paths, LoadedFiles, PolicySource};
-pub use rulepack::{builtin_files, sort_findings, RuleMeta, RuleOverrides, RulePack};
+pub use rulepack::{builtin_files, plan_types, sort_findings, RuleMeta, RuleOverrides, RulePack};
 pub use user::{plan_document, UserPolicies};

@@ -255,16 +255,24 @@ impl RulePack {
         stack: &serde_json::Value,
         overrides: &RuleOverrides,
     ) -> Result<Vec<Finding>, PolicyError> {
+        // Provider blocks of the configuration are judged like resources
+        // (type `provider.<name>`), e.g. for static credentials.
+        let providers = provider_views(plan);
         if let Some(compiled) = &self.compiled_for {
             let all: BTreeSet<&str> = self
                 .rules
                 .iter()
                 .flat_map(|r| r.resource_types.iter().map(String::as_str))
                 .collect();
-            if let Some(rc) = plan.resource_changes.iter().find(|rc| {
-                let t = rc.keyed_type();
-                all.contains(t.as_str()) && !compiled.contains(&t)
-            }) {
+            if let Some(rc) = plan
+                .resource_changes
+                .iter()
+                .chain(providers.iter())
+                .find(|rc| {
+                    let t = rc.keyed_type();
+                    all.contains(t.as_str()) && !compiled.contains(&t)
+                })
+            {
                 return Err(PolicyError::Config(format!(
                     "the rule pack was compiled without the rules for {} ({}); compile it for the plan's types",
                     rc.keyed_type(),
@@ -279,13 +287,6 @@ impl RulePack {
             .iter()
             .flat_map(|&i| self.rules[i].resource_types.iter().map(String::as_str))
             .collect();
-        // Provider blocks of the configuration are judged like resources
-        // (type `provider.<name>`), e.g. for static credentials.
-        let providers = if types.iter().any(|t| t.starts_with("provider.")) {
-            provider_views(plan)
-        } else {
-            Vec::new()
-        };
         let mut after_views = Vec::new();
         let mut before_views: Vec<View<'_>> = Vec::new();
         for rc in plan.resource_changes.iter().chain(providers.iter()) {
@@ -546,6 +547,17 @@ impl RulePack {
         });
         out
     }
+}
+
+/// The types of a plan as rules key them: `aws_instance`,
+/// `data.aws_iam_policy_document`, and `provider.aws` for provider blocks.
+/// [`RulePack::for_types`] with these compiles every rule the plan needs.
+pub fn plan_types(plan: &Plan) -> BTreeSet<String> {
+    plan.resource_changes
+        .iter()
+        .chain(provider_views(plan).iter())
+        .map(|rc| rc.keyed_type())
+        .collect()
 }
 
 /// Provider blocks (`configuration.provider_config`) as pseudo-resources of
