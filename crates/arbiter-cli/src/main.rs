@@ -40,6 +40,9 @@ enum Command {
     /// Browse the built-in rule pack (`list`, `show ID`, `export DIR`).
     #[command(subcommand)]
     Rules(cmd::rules::RulesCommand),
+    /// The audit log: `verify FILE` checks an export offline (exit 0 valid, 1 invalid).
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => cmd::evaluate::run(args),
         Command::Policy(c) => cmd::policy::run(c),
         Command::Rules(c) => cmd::rules::run(c),
+        Command::Audit(c) => cmd::audit::run(c),
     });
     match result {
         Ok(Ok(code)) => ExitCode::from(code),
