@@ -643,11 +643,30 @@ fn build_input(
 ) -> Result<(Value, BTreeSet<String>), PolicyError> {
     let mut by_type: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut keys = KeyCache::default();
+    // Every view has the same keys and few distinct action lists: made once.
+    let fields = ViewKeys::new(&mut keys);
+    let mut actions: BTreeMap<Action, Value> = BTreeMap::new();
     for v in views {
-        by_type
-            .entry(v.rc.keyed_type())
-            .or_default()
-            .push(view_value(v, &mut keys)?);
+        let acts = actions
+            .entry(v.rc.action)
+            .or_insert_with(|| {
+                Value::from(
+                    v.rc.action
+                        .as_list()
+                        .iter()
+                        .map(|a| s(a))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .clone();
+        let value = view_value(v, &fields, acts, &mut keys)?;
+        let keyed = v.rc.keyed_type();
+        match by_type.get_mut(&keyed) {
+            Some(list) => list.push(value),
+            None => {
+                by_type.insert(keyed, vec![value]);
+            }
+        }
     }
     let present: BTreeSet<String> = by_type.keys().cloned().collect();
     let resources: BTreeMap<Value, Value> = by_type
@@ -660,59 +679,71 @@ fn build_input(
     Ok((Value::from(input), present))
 }
 
-fn view_value(v: &View<'_>, keys: &mut KeyCache) -> Result<Value, PolicyError> {
+/// The keys of a resource view, in sorted order.
+struct ViewKeys([Value; 10]);
+
+impl ViewKeys {
+    const NAMES: [&'static str; 10] = [
+        "actions",
+        "address",
+        "index",
+        "mode",
+        "module_address",
+        "name",
+        "provider_name",
+        "type",
+        "unknown",
+        "values",
+    ];
+
+    fn new(keys: &mut KeyCache) -> ViewKeys {
+        ViewKeys(Self::NAMES.map(|n| keys.key(n)))
+    }
+}
+
+fn view_value(
+    v: &View<'_>,
+    fields: &ViewKeys,
+    actions: Value,
+    keys: &mut KeyCache,
+) -> Result<Value, PolicyError> {
     let rc = v.rc;
     let bad = |m: String| PolicyError::Eval {
         rule: format!("input for {}", rc.address),
         message: m,
     };
-    let mut m = BTreeMap::new();
-    m.insert(s("address"), s(&rc.address));
-    m.insert(s("type"), s(&rc.resource_type));
-    m.insert(s("name"), s(&rc.name));
-    m.insert(
-        s("mode"),
-        s(match rc.mode {
-            arbiter_plan::ResourceMode::Managed => "managed",
-            arbiter_plan::ResourceMode::Data => "data",
-        }),
-    );
-    m.insert(
-        s("module_address"),
-        rc.module_address.as_deref().map_or(Value::Null, s),
-    );
-    m.insert(
-        s("index"),
+    let values = from_json_text_cached(v.values, keys).map_err(bad)?;
+    let unknown = match v.unknown {
+        Some(u) => from_json_text_cached(u, keys).map_err(bad)?,
+        None => Value::new_object(),
+    };
+    let unknown = if unknown.as_object().is_ok() {
+        unknown
+    } else {
+        Value::new_object()
+    };
+    // Repeated per type and module: shared through the cache.
+    let mut shared = |t: Option<&str>| t.map_or(Value::Null, |t| keys.key(t));
+    let entries = [
+        actions,
+        s(&rc.address),
         match &rc.index {
             None => Value::Null,
             Some(arbiter_plan::InstanceKey::Int(i)) => Value::from(*i),
             Some(arbiter_plan::InstanceKey::Str(k)) => s(k),
         },
-    );
-    m.insert(
-        s("provider_name"),
-        rc.provider_name.as_deref().map_or(Value::Null, s),
-    );
-    m.insert(
-        s("values"),
-        from_json_text_cached(v.values, keys).map_err(bad)?,
-    );
-    let unknown = match v.unknown {
-        Some(u) => from_json_text_cached(u, keys).map_err(bad)?,
-        None => Value::new_object(),
-    };
-    m.insert(
-        s("unknown"),
-        if unknown.as_object().is_ok() {
-            unknown
-        } else {
-            Value::new_object()
-        },
-    );
-    m.insert(
-        s("actions"),
-        Value::from(rc.action.as_list().iter().map(|a| s(a)).collect::<Vec<_>>()),
-    );
+        shared(Some(match rc.mode {
+            arbiter_plan::ResourceMode::Managed => "managed",
+            arbiter_plan::ResourceMode::Data => "data",
+        })),
+        shared(rc.module_address.as_deref()),
+        s(&rc.name),
+        shared(rc.provider_name.as_deref()),
+        shared(Some(&rc.resource_type)),
+        unknown,
+        values,
+    ];
+    let m: BTreeMap<Value, Value> = fields.0.iter().cloned().zip(entries).collect();
     Ok(Value::from(m))
 }
 

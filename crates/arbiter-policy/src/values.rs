@@ -1,9 +1,15 @@
 //! Building regorus values efficiently.
+//!
+//! The rule pack turns megabytes of plan JSON into Rego values for every
+//! plan, so the conversion avoids what dominates a naive one: a fresh
+//! allocation for every repeated object key and short string, and building
+//! each object by repeated ordered inserts.
 
 use regorus::Value;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 
 /// Parses JSON text straight into a regorus value (no intermediate tree).
 pub fn from_json_text(text: &str) -> Result<Value, String> {
@@ -11,23 +17,110 @@ pub fn from_json_text(text: &str) -> Result<Value, String> {
     from_json_text_cached(text, &mut keys)
 }
 
-/// Object keys seen so far: plans repeat the same attribute names thousands
-/// of times, so each distinct key is allocated once and shared.
+/// Most distinct entries each table of a [`KeyCache`] keeps; later ones are
+/// allocated as usual, so a hostile plan cannot grow the cache without bound.
+const MAX_CACHED: usize = 65_536;
+
+/// String values at most this long are shared (enum-like values such as
+/// `"tcp"`, `"0.0.0.0/0"` or `"gp3"` repeat thousands of times; long ones
+/// are mostly unique).
+const MAX_SHARED_STRING: usize = 24;
+
+/// Object keys and short string values seen so far: plans repeat the same
+/// attribute names (and many values) thousands of times, so each distinct
+/// one is allocated once and shared (regorus strings are reference counted).
 #[derive(Default)]
 pub struct KeyCache {
-    keys: HashMap<Box<str>, Value>,
+    keys: HashMap<Box<str>, Value, SeededFx>,
+    strings: HashMap<Box<str>, Value, SeededFx>,
 }
 
 impl KeyCache {
-    fn key(&mut self, k: &str) -> Value {
-        if let Some(v) = self.keys.get(k) {
-            return v.clone();
+    pub(crate) fn key(&mut self, k: &str) -> Value {
+        intern(&mut self.keys, k)
+    }
+
+    fn string(&mut self, s: &str) -> Value {
+        if s.len() > MAX_SHARED_STRING {
+            return Value::from(s);
         }
-        let v = Value::from(k);
-        if self.keys.len() < 65_536 {
-            self.keys.insert(k.into(), v.clone());
+        intern(&mut self.strings, s)
+    }
+}
+
+fn intern(table: &mut HashMap<Box<str>, Value, SeededFx>, k: &str) -> Value {
+    if let Some(v) = table.get(k) {
+        return v.clone();
+    }
+    let v = Value::from(k);
+    if table.len() < MAX_CACHED {
+        table.insert(k.into(), v.clone());
+    }
+    v
+}
+
+/// A multiply-rotate hash (the Fx hash of rustc) with a per-process random
+/// seed: several times cheaper than SipHash on short keys, and the seed keeps
+/// a crafted plan from choosing colliding keys in advance (the tables are
+/// bounded by [`MAX_CACHED`] in any case).
+#[derive(Clone, Copy)]
+struct SeededFx(u64);
+
+impl Default for SeededFx {
+    fn default() -> Self {
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        SeededFx(
+            *SEED.get_or_init(|| {
+                std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
+            }),
+        )
+    }
+}
+
+impl BuildHasher for SeededFx {
+    type Hasher = FxHasher;
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher(self.0)
+    }
+}
+
+struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
         }
-        v
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        // The multiply leaves the low bits (the table index) weakly mixed.
+        self.0.rotate_left(26)
     }
 }
 
@@ -101,10 +194,10 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
         Ok(Value::from(n))
     }
     fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::from(s))
+        Ok(self.0.string(s))
     }
     fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Value, E> {
-        Ok(Value::from(s))
+        Ok(self.0.string(&s))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
@@ -114,12 +207,15 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
         Ok(Value::from(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = BTreeMap::new();
+        // Collected first, then built in bulk: Terraform prints keys sorted,
+        // so the sort finds one run and no entry is searched for. Equal keys
+        // keep the last value, as repeated inserts would.
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
         while let Some(k) = map.next_key_seed(KeySeed(&mut *self.0))? {
             let v = map.next_value_seed(Seed(&mut *self.0))?;
-            out.insert(k, v);
+            entries.push((k, v));
         }
-        Ok(Value::from(out))
+        Ok(Value::from(entries.into_iter().collect::<BTreeMap<_, _>>()))
     }
 }
 
@@ -160,6 +256,17 @@ mod tests {
         ];
         for t in texts {
             let ours = from_json_text(t)?;
+            let theirs = Value::from_json_str(t).map_err(|e| e.to_string())?;
+            assert_eq!(ours, theirs, "{t}");
+        }
+        // Unsorted and repeated keys (the last value wins, as in regorus),
+        // escapes, long and short strings shared across documents.
+        let mut keys = KeyCache::default();
+        for t in [
+            r#"{"b": 1, "a": 2, "b": 3, "\u0061b": "tcp", "s": "0.0.0.0/0"}"#,
+            r#"{"z": ["tcp", "tcp", "a-string-longer-than-the-sharing-limit"], "a": {"y": 1, "x": 2}}"#,
+        ] {
+            let ours = from_json_text_cached(t, &mut keys)?;
             let theirs = Value::from_json_str(t).map_err(|e| e.to_string())?;
             assert_eq!(ours, theirs, "{t}");
         }
