@@ -58,8 +58,12 @@ pub fn read_limited(path: &Path) -> Result<Vec<u8>, PlanError> {
     Ok(bytes)
 }
 
+/// The top level of a plan. `C` is how `configuration` is read: as borrowed
+/// text on the fast path (it is parsed on another thread, see
+/// [`read_plan_str`]), or as a value to reproduce an error exactly.
 #[derive(Deserialize)]
-struct PlanDocument<'a> {
+#[serde(bound(deserialize = "'de: 'a, C: Deserialize<'de>"))]
+struct PlanDocument<'a, C = &'a serde_json::value::RawValue> {
     #[serde(default)]
     format_version: Option<serde_json::Value>,
     #[serde(default)]
@@ -78,7 +82,7 @@ struct PlanDocument<'a> {
     #[serde(default, rename = "prior_state")]
     _prior_state: Option<IgnoredAny>,
     #[serde(default)]
-    configuration: Option<serde_json::Value>,
+    configuration: Option<C>,
     #[serde(default)]
     errored: Option<bool>,
     #[serde(default)]
@@ -118,9 +122,16 @@ pub const MAX_DEPTH: usize = 128;
 /// `text`, or when a number is too large for a 64-bit float (`1e400`). Values
 /// kept as text are parsed only later, so both are checked for the whole
 /// document up front: a value that cannot be parsed later must not turn into
-/// "nothing to judge" (fail closed). One pass over the bytes.
+/// "nothing to judge" (fail closed). One pass over the bytes; the text need
+/// not be valid JSON (the parser reports syntax errors).
 pub fn check_depth(text: &str) -> Result<(), PlanError> {
-    // Byte classes: 1 quote, 2 open, 3 close, 4 backslash, 5 number start.
+    scan(text).map(|_| ())
+}
+
+/// [`check_depth`], also returning where the value of the top-level key
+/// `configuration` starts (a hint: the parser confirms it).
+fn scan(text: &str) -> Result<Option<usize>, PlanError> {
+    // Byte classes: 1 quote, 2 open, 3 close, 5 number start.
     const CLASS: [u8; 256] = {
         let mut t = [0u8; 256];
         t[b'"' as usize] = 1;
@@ -128,7 +139,6 @@ pub fn check_depth(text: &str) -> Result<(), PlanError> {
         t[b'{' as usize] = 2;
         t[b']' as usize] = 3;
         t[b'}' as usize] = 3;
-        t[b'\\' as usize] = 4;
         t[b'-' as usize] = 5;
         let mut d = b'0';
         while d <= b'9' {
@@ -147,28 +157,22 @@ pub fn check_depth(text: &str) -> Result<(), PlanError> {
         }
     };
     let mut depth = 0usize;
-    let mut in_string = false;
+    let mut configuration = None;
     let mut i = 0;
     while i < bytes.len() {
-        if in_string {
-            // Jump to the next quote or backslash (strings are most of a plan).
-            match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
-                Some(off) => {
-                    i += off;
-                    if bytes[i] == b'\\' {
-                        i += 2;
-                    } else {
-                        in_string = false;
-                        i += 1;
-                    }
-                    continue;
+        match CLASS[bytes[i] as usize] {
+            1 => {
+                // Strings are most of a plan.
+                let start = i + 1;
+                i = string_end(bytes, start);
+                if depth == 1
+                    && configuration.is_none()
+                    && bytes.get(start..i) == Some(b"configuration\"")
+                {
+                    configuration = value_after_colon(bytes, i);
                 }
-                None => break,
+                continue;
             }
-        }
-        let c = CLASS[bytes[i] as usize];
-        match c {
-            1 => in_string = true,
             2 => {
                 depth += 1;
                 if depth > MAX_DEPTH {
@@ -207,31 +211,126 @@ pub fn check_depth(text: &str) -> Result<(), PlanError> {
         }
         i += 1;
     }
-    Ok(())
+    Ok(configuration)
+}
+
+/// Where the value starts when the key that ends before `i` is followed by a
+/// colon (`None`: it was a string value, not a key).
+fn value_after_colon(bytes: &[u8], mut i: usize) -> Option<usize> {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    while bytes.get(i).is_some_and(ws) {
+        i += 1;
+    }
+    if bytes.get(i) != Some(&b':') {
+        return None;
+    }
+    i += 1;
+    while bytes.get(i).is_some_and(ws) {
+        i += 1;
+    }
+    Some(i)
+}
+
+/// The index just past the quote that closes the string whose contents start
+/// at `i` (`bytes.len()` when it is not closed). Eight bytes at a time: plan
+/// strings are short, so this beats a call to a vectorised search per string.
+fn string_end(bytes: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // High bit set in each byte of `x` that is zero (exact up to the first
+    // zero byte, which is the one used).
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    loop {
+        while let Some(chunk) = bytes.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
+            let w = u64::from_le_bytes(*chunk);
+            let hits = zero_bytes(w ^ (ONES * u64::from(b'"')))
+                | zero_bytes(w ^ (ONES * u64::from(b'\\')));
+            if hits != 0 {
+                i += (hits.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
+        match bytes.get(i) {
+            None => return bytes.len(),
+            Some(b'"') => return i + 1,
+            Some(b'\\') => i += 2,
+            Some(_) => i += 1,
+        }
+    }
 }
 
 /// Reads plan JSON from text.
+///
+/// Large plans are read on two cores: while this thread parses the document
+/// (keeping `configuration` as borrowed text), another checks the whole
+/// document's depth and numbers and parses `configuration`, which as a
+/// JSON tree costs as much as all the rest. Any disagreement or error falls
+/// back to reading on this thread, so results and errors are the same
+/// either way.
 pub fn read_plan_str(text: &str) -> Result<Plan, PlanError> {
     expect_object(text)?;
-    // Large plans: check the depth on the other core while parsing.
-    let (depth, parsed) = if text.len() > (1 << 20) {
+    let (scanned, parsed) = if text.len() > (1 << 20) {
         std::thread::scope(|s| {
-            let h = s.spawn(|| check_depth(text));
+            let h =
+                s.spawn(|| scan(text).map(|at| at.and_then(|start| parse_value_at(text, start))));
             let parsed = serde_json::from_str::<PlanDocument>(text);
-            let depth = h
+            let scanned = h
                 .join()
                 .unwrap_or_else(|_| Err(PlanError::WrongDocument("depth check failed".into())));
-            (depth, parsed)
+            (scanned, parsed)
         })
     } else {
         (
-            check_depth(text),
+            scan(text).map(|_| None),
             serde_json::from_str::<PlanDocument>(text),
         )
     };
-    depth?;
-    let doc = parsed.map_err(|e| locate_error(text, e))?;
-    build_plan(doc)
+    let early = scanned?;
+    let doc = match parsed {
+        Ok(doc) => doc,
+        Err(e) => return Err(one_pass_error(text).unwrap_or_else(|| locate_error(text, e))),
+    };
+    let configuration = match doc.configuration {
+        None => None,
+        Some(raw) => {
+            let here = offset_in(text, raw.get());
+            match early {
+                Some((start, end, value)) if here == Some((start, end)) => Some(value),
+                _ => match serde_json::from_str(raw.get()) {
+                    Ok(value) => Some(value),
+                    Err(e) => {
+                        return Err(one_pass_error(text)
+                            .unwrap_or_else(|| PlanError::from_json(e, "configuration")))
+                    }
+                },
+            }
+        }
+    };
+    build_plan(doc, configuration)
+}
+
+/// Parses the JSON value that starts at byte `start`: (start, end, value).
+fn parse_value_at(text: &str, start: usize) -> Option<(usize, usize, serde_json::Value)> {
+    let mut values = serde_json::Deserializer::from_str(text.get(start..)?).into_iter();
+    let value = values.next()?.ok()?;
+    Some((start, start + values.byte_offset(), value))
+}
+
+/// Where `part`, a slice of `text`, lies in it.
+fn offset_in(text: &str, part: &str) -> Option<(usize, usize)> {
+    let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= text.len()).then_some((start, end))
+}
+
+/// The error of reading `text` in one pass with `configuration` parsed in
+/// place (the first problem in document order, as reported before the
+/// section was parsed apart); `None` if that reads it.
+fn one_pass_error(text: &str) -> Option<PlanError> {
+    serde_json::from_str::<PlanDocument<'_, serde_json::Value>>(text)
+        .err()
+        .map(|e| locate_error(text, e))
 }
 
 /// Checks that the document is a JSON object before parsing it, to give a
@@ -280,7 +379,10 @@ pub(crate) fn locate_error(text: &str, err: serde_json::Error) -> PlanError {
     }
 }
 
-fn build_plan(doc: PlanDocument<'_>) -> Result<Plan, PlanError> {
+fn build_plan(
+    doc: PlanDocument<'_>,
+    configuration: Option<serde_json::Value>,
+) -> Result<Plan, PlanError> {
     let mut warnings = Vec::new();
     let is_plan = doc.resource_changes.is_some()
         || doc.planned_values.is_some()
@@ -312,8 +414,7 @@ fn build_plan(doc: PlanDocument<'_>) -> Result<Plan, PlanError> {
     let mut resource_drift = doc.resource_drift.unwrap_or_default();
     parse_actions(&mut resource_drift, "resource_drift")?;
 
-    let sensitive_variables = doc
-        .configuration
+    let sensitive_variables = configuration
         .as_ref()
         .and_then(|c| c.pointer("/root_module/variables"))
         .and_then(|v| v.as_object())
@@ -340,7 +441,7 @@ fn build_plan(doc: PlanDocument<'_>) -> Result<Plan, PlanError> {
         output_changes: doc.output_changes.unwrap_or_default(),
         variables,
         sensitive_variables,
-        configuration: doc.configuration,
+        configuration,
         errored: doc.errored.unwrap_or(false),
         complete: doc.complete,
         applyable: doc.applyable,
@@ -667,5 +768,148 @@ mod tests {
         assert_eq!(p.resource_changes[0].action, Action::Create);
         assert_eq!(p.warnings.len(), 2);
         Ok(())
+    }
+
+    /// The check as it was first written (a byte loop and a vectorised search
+    /// per string), kept to test the faster one against.
+    fn reference_check(text: &str) -> Result<(), String> {
+        let bytes = text.as_bytes();
+        let (mut depth, mut in_string, mut i) = (0usize, false, 0);
+        while i < bytes.len() {
+            if in_string {
+                match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                    Some(off) => {
+                        i += off;
+                        if bytes[i] == b'\\' {
+                            i += 2;
+                        } else {
+                            in_string = false;
+                            i += 1;
+                        }
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            match bytes[i] {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Err(format!("depth at {i}"));
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                b'-' | b'0'..=b'9' => {
+                    let start = i;
+                    while i < bytes.len()
+                        && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                    {
+                        i += 1;
+                    }
+                    let token = &text[start..i];
+                    let suspicious = token.len() > 20
+                        || token.find(['e', 'E']).is_some_and(|e| {
+                            token[e + 1..].trim_start_matches(['+', '-']).len() >= 3
+                        });
+                    if suspicious && token.parse::<f64>().map_or(true, |f| f.is_infinite()) {
+                        return Err(format!("number at {start}"));
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+
+    fn outcome(text: &str) -> Result<(), String> {
+        check_depth(text).map_err(|e| match e {
+            PlanError::Syntax { message, .. } if message.contains("nest deeper") => "depth".into(),
+            PlanError::Syntax { message, .. } if message.contains("out of range") => {
+                "number".into()
+            }
+            other => other.to_string(),
+        })
+    }
+
+    fn reference_outcome(text: &str) -> Result<(), String> {
+        reference_check(text).map_err(|e| e.split(' ').next().unwrap_or_default().to_string())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 2000, ..Default::default() })]
+
+        // Strings of the characters that matter (quotes, escapes, brackets,
+        // digits, exponents), in every arrangement, including unterminated
+        // strings and escapes at the very end.
+        #[test]
+        fn fast_check_agrees_with_the_reference(
+            text in "[\"\\\\\\[\\]{}0-9eE+.a -]{0,300}",
+            deep in 0usize..3,
+        ) {
+            let text = format!("{}{}", "[".repeat(deep * 64), text);
+            proptest::prop_assert_eq!(outcome(&text), reference_outcome(&text));
+        }
+    }
+
+    #[test]
+    fn fast_check_agrees_on_long_strings_and_real_plans() {
+        for text in [
+            format!(r#"{{"a":"{}","b":[[1e400]]}}"#, "x\\\"y".repeat(100)),
+            format!(r#"{{"a":"{}\\"}}{}"#, "z".repeat(17), "[".repeat(200)),
+            format!(r#"["{}"]"#, "[".repeat(500)),
+            format!(r#"{{"a":"{}"{}"#, "q".repeat(8), "{".repeat(129)),
+        ] {
+            assert_eq!(outcome(&text), reference_outcome(&text), "{text}");
+        }
+    }
+
+    /// A plan over the size where reading uses two threads.
+    fn large_plan(configuration: &str, before: &str) -> String {
+        format!(
+            r#"{{"format_version":"1.2","timestamp":"configuration","variables":{{"pad":{{"value":"{}"}}}},{before}"resource_changes":[{{"address":"a_b.c","type":"a_b","change":{{"actions":["create"],"after":{{"x":1}}}}}}],"configuration":{configuration}}}"#,
+            "p".repeat(1 << 20)
+        )
+    }
+
+    #[test]
+    fn large_plans_parse_configuration_on_the_other_thread() -> Result<(), PlanError> {
+        let config = r#"{"provider_config":{"aws":{"name":"aws"}},"root_module":{"variables":{"pw":{"sensitive":true}}}}"#;
+        for before in ["", r#""planned_values":{"configuration":{"x":1}},"#] {
+            let text = large_plan(config, before);
+            assert!(text.len() > 1 << 20);
+            let plan = read_plan_str(&text)?;
+            let expected: serde_json::Value =
+                serde_json::from_str(config).map_err(|e| PlanError::from_json(e, ""))?;
+            assert_eq!(plan.configuration.as_ref(), Some(&expected));
+            assert_eq!(plan.sensitive_variables, vec!["pw".to_string()]);
+            // The same document small enough to be read on one thread.
+            let small = text.replace(&"p".repeat(1 << 20), "p");
+            assert_eq!(read_plan_str(&small)?.configuration, plan.configuration);
+        }
+        let text = large_plan("null", "");
+        assert_eq!(read_plan_str(&text)?.configuration, None);
+        Ok(())
+    }
+
+    #[test]
+    fn configuration_errors_are_reported_as_by_a_one_pass_read() {
+        // A lone surrogate passes when the section is skipped as text, but not
+        // when it is parsed: the error must still carry its position.
+        let text = large_plan(r#"{"root_module":{"x":"\ud800"}}"#, "");
+        let expected = match serde_json::from_str::<serde_json::Value>(&text) {
+            Err(e) => format!("line {} column {}", e.line(), e.column()),
+            Ok(_) => "no error".into(),
+        };
+        let e = match read_plan_str(&text) {
+            Err(e) => e.to_string(),
+            Ok(_) => "ok".into(),
+        };
+        assert!(
+            e.contains(&expected) && e.contains("hex escape"),
+            "{e} / {expected}"
+        );
     }
 }
