@@ -169,11 +169,6 @@ impl Judge {
         if let Some(pack) = &self.pack {
             overrides.check_against(pack)?;
         }
-        let graph = plan
-            .configuration
-            .as_ref()
-            .map(DependencyGraph::from_configuration)
-            .unwrap_or_default();
         let ctx_stack = StackContext {
             name: stack.name.clone(),
             environment: Environment::parse(stack.environment.as_deref()),
@@ -192,13 +187,18 @@ impl Judge {
         let tm = std::time::Instant::now();
         let mut phases: Vec<(&'static str, f64)> = Vec::new();
         let mut mark = |what: &'static str| phases.push((what, tm.elapsed().as_secs_f64() * 1e3));
-        mark("graph");
-        // 1. Built-in rules.
-        let rule_findings = match &self.pack {
-            Some(pack) => pack.evaluate(plan, &stack_json, &overrides)?,
-            None => Vec::new(),
-        };
-        mark("rules");
+        // 1. Built-in rules and, on another core, what does not depend on
+        // them: the dependency graph, the sensitive values, the change views.
+        let (rule_findings, (graph, redactor, changes)) = concurrently(
+            plan.resource_changes.len() >= PARALLEL_CHANGES,
+            || match &self.pack {
+                Some(pack) => pack.evaluate(plan, &stack_json, &overrides),
+                None => Ok(Vec::new()),
+            },
+            || independent_of_rules(plan),
+        );
+        let rule_findings = rule_findings?;
+        mark("rules, graph and views");
         // 2. Critics that need no policy results.
         let empty: Vec<Finding> = Vec::new();
         let pre_ctx = ReviewContext {
@@ -292,7 +292,6 @@ impl Judge {
             Decision::Approve
         };
         mark("critics");
-        let redactor = Redactor::new(&arbiter_plan::sensitive::sensitive_strings(plan));
         let explanation = explain(
             decision, confidence, threshold, &findings, &summary, &ctx_stack,
         );
@@ -322,10 +321,10 @@ impl Judge {
                 format_version: plan.format_version_text.clone(),
                 terraform_version: plan.terraform_version.clone(),
             },
-            changes: change_views(plan, &redactor),
+            changes,
             warnings,
         };
-        mark("views");
+        mark("verdict");
         // Errored or incomplete plans are never approved.
         if verdict.decision == Decision::Approve && (plan.errored || plan.complete == Some(false)) {
             verdict.decision = Decision::Review;
@@ -505,6 +504,42 @@ fn top_costs(findings: &[Finding], already: &[&Finding]) -> String {
     format!(" Largest factors: {}.", parts.join("; "))
 }
 
+/// Plans with at least this many changes compute what does not depend on the
+/// rule pack on another thread while the rules run.
+const PARALLEL_CHANGES: usize = 256;
+
+/// Runs `a` here and `b` on another thread when `parallel`, else one after
+/// the other; the results are the same either way.
+fn concurrently<A: Send, B: Send>(
+    parallel: bool,
+    a: impl FnOnce() -> A + Send,
+    b: impl Fn() -> B + Send + Sync,
+) -> (A, B) {
+    if !parallel {
+        return (a(), b());
+    }
+    std::thread::scope(|s| {
+        let h = s.spawn(&b);
+        let ra = a();
+        // A thread that died is redone here, so that its failure shows.
+        let rb = h.join().unwrap_or_else(|_| b());
+        (ra, rb)
+    })
+}
+
+/// The dependency graph, the redactor of the plan's sensitive values and the
+/// change views: everything of a verdict that the rule pack does not affect.
+fn independent_of_rules(plan: &Plan) -> (DependencyGraph, Redactor, Vec<ChangeView>) {
+    let graph = plan
+        .configuration
+        .as_ref()
+        .map(DependencyGraph::from_configuration)
+        .unwrap_or_default();
+    let redactor = Redactor::new(&arbiter_plan::sensitive::sensitive_strings(plan));
+    let changes = change_views(plan, &redactor);
+    (graph, redactor, changes)
+}
+
 /// The changes as shown to a reviewer; attribute values are masked and
 /// redacted with the plan's sensitive values.
 fn change_views(plan: &Plan, redactor: &Redactor) -> Vec<ChangeView> {
@@ -585,6 +620,49 @@ fn redact(v: &mut Verdict, r: &Redactor) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_and_sequential_evaluation_agree() -> Result<(), JudgeError> {
+        // Over PARALLEL_CHANGES changes, with findings, secrets and updates.
+        let changes: Vec<String> = (0..300)
+            .map(|i| match i % 3 {
+                0 => format!(r#"{{"address":"aws_security_group_rule.r{i}","type":"aws_security_group_rule","change":{{"actions":["create"],"after":{{"type":"ingress","from_port":22,"to_port":22,"protocol":"tcp","cidr_blocks":["0.0.0.0/0"]}}}}}}"#),
+                1 => format!(r#"{{"address":"aws_db_instance.d{i}","type":"aws_db_instance","change":{{"actions":["update"],"before":{{"password":"hunter2-{i}","publicly_accessible":false}},"after":{{"password":"hunter3-{i}","publicly_accessible":true}},"before_sensitive":{{"password":true}},"after_sensitive":{{"password":true}}}}}}"#),
+                _ => format!(r#"{{"address":"aws_s3_bucket.b{i}","type":"aws_s3_bucket","change":{{"actions":["delete"],"before":{{"bucket":"b{i}"}},"after":null}}}}"#),
+            })
+            .collect();
+        let text = format!(
+            r#"{{"format_version":"1.2","resource_changes":[{}],"configuration":{{"root_module":{{"resources":[{{"address":"aws_db_instance.d1","expressions":{{}}}},{{"address":"aws_s3_bucket.b2","expressions":{{"bucket":{{"references":["aws_db_instance.d1.id","aws_db_instance.d1"]}}}}}}]}}}}}}"#,
+            changes.join(",")
+        );
+        let input = PlanInput::from_bytes(text.as_bytes())?;
+        let plan = &input.plan;
+        assert!(plan.resource_changes.len() >= PARALLEL_CHANGES);
+        let judge = Judge::new(&JudgeConfig::default())?;
+        let pack = judge
+            .rule_pack()
+            .ok_or_else(|| JudgeError::Stack("no pack".into()))?;
+        let stack = serde_json::json!({"environment": "prod"});
+        let run = |parallel: bool| {
+            let (findings, (graph, redactor, views)) = concurrently(
+                parallel,
+                || pack.evaluate(plan, &stack, &RuleOverrides::default()),
+                || independent_of_rules(plan),
+            );
+            (
+                findings,
+                graph.dependants("aws_db_instance.d1").len(),
+                redactor.text("hunter2-1"),
+                views,
+            )
+        };
+        let (f1, g1, r1, v1) = run(true);
+        let (f2, g2, r2, v2) = run(false);
+        let (f1, f2) = (f1?, f2?);
+        assert!(!f1.is_empty() && g1 > 0 && r1 == "(sensitive)" && v1.len() == 300);
+        assert_eq!((f1, g1, r1, v1), (f2, g2, r2, v2));
+        Ok(())
+    }
 
     #[test]
     fn a_judge_for_a_plans_types_compiles_only_their_rules() -> Result<(), JudgeError> {
