@@ -385,12 +385,14 @@ fn parse_line_inner(cx: &LineCtx<'_>) -> Result<Item, Problem> {
             "keys",
             "exported_at",
         ],
-        other => return Err(cx.bad(
-            Some("type"),
-            format!(
+        other => {
+            return Err(cx.bad(
+                Some("type"),
+                format!(
                 "unknown line type {other:?} (expected \"header\", \"entry\" or \"checkpoint\")"
             ),
-        )),
+            ))
+        }
     };
     if let Some((name, _)) = present
         .iter()
@@ -398,7 +400,10 @@ fn parse_line_inner(cx: &LineCtx<'_>) -> Result<Item, Problem> {
     {
         return Err(cx.bad(
             Some(name),
-            format!("field `{name}` does not belong in a {kind} line"),
+            format!(
+                "field `{name}` does not belong in {} {kind} line",
+                if kind == "entry" { "an" } else { "a" }
+            ),
         ));
     }
     match kind {
