@@ -10,6 +10,11 @@ use sha2::Digest as _;
 /// kind of object.
 pub const ENTRY_HASH_DOMAIN: &[u8] = b"arbiter.audit.entry.v1\0";
 
+/// Highest sequence number: entries and checkpoints beyond it are refused
+/// (it is also the largest SQL `BIGINT`), so no arithmetic on a sequence
+/// number can overflow.
+pub const MAX_SEQ: u64 = i64::MAX as u64;
+
 /// Longest actor or subject accepted, in bytes.
 pub const MAX_TEXT_BYTES: usize = 512;
 /// Longest action accepted, in bytes.
@@ -81,7 +86,7 @@ pub enum EntryError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// The log has reached u64::MAX entries.
+    /// The log has reached [`MAX_SEQ`] entries.
     #[error("the log is full: sequence number {0} has no successor")]
     SequenceExhausted(u64),
 }
@@ -100,10 +105,10 @@ impl ChainHead {
     /// on the unique sequence number and retries.
     pub fn next(&self, new: NewEntry) -> Result<Entry, EntryError> {
         validate_fields(&new.actor, &new.action, &new.subject)?;
-        let seq = self
-            .seq
-            .checked_add(1)
-            .ok_or(EntryError::SequenceExhausted(self.seq))?;
+        if self.seq >= MAX_SEQ {
+            return Err(EntryError::SequenceExhausted(self.seq));
+        }
+        let seq = self.seq + 1;
         let time_text = new.time.to_string();
         let hash = entry_hash(
             seq,
@@ -183,10 +188,9 @@ pub fn entry_hash(
     h.update(ENTRY_HASH_DOMAIN);
     h.update(seq.to_be_bytes());
     for text in [time, actor, action, subject] {
-        // Fields are validated to at most MAX_TEXT_BYTES before they get
-        // here; a longer one still hashes unambiguously (saturated prefix
-        // would not), so refuse to pretend: lengths beyond u32 are impossible
-        // for lines the verifier accepts.
+        // `validate_fields` bounds every field far below 4 GiB, so the
+        // 32-bit length is exact for every entry the appender or the
+        // verifier accepts.
         h.update((text.len() as u32).to_be_bytes());
         h.update(text.as_bytes());
     }
@@ -300,12 +304,12 @@ mod tests {
             assert!(err.contains(want), "{err}");
         }
         let full = ChainHead {
-            seq: u64::MAX,
+            seq: MAX_SEQ,
             hash: Digest::ZERO,
         };
         assert_eq!(
             full.next(new("u", "a", "s")).unwrap_err(),
-            EntryError::SequenceExhausted(u64::MAX)
+            EntryError::SequenceExhausted(MAX_SEQ)
         );
     }
 }

@@ -10,7 +10,7 @@
 
 use crate::checkpoint::{Checkpoint, CheckpointSignature};
 use crate::digest::Digest;
-use crate::entry::{entry_hash, validate_fields, ChainHead, EntryError};
+use crate::entry::{entry_hash, validate_fields, ChainHead, EntryError, MAX_SEQ};
 use crate::export::{ExportHeader, FORMAT_NAME, FORMAT_VERSION};
 use crate::keys::{AuditPublicKey, KeyId, PublicKeyDocument};
 use crate::merkle::{leaf_hash, MerkleFrontier};
@@ -415,8 +415,8 @@ fn parse_line_inner(cx: &LineCtx<'_>) -> Result<Item, Problem> {
 
 fn parse_entry(cx: &LineCtx<'_>, raw: &RawLine<'_>) -> Result<ParsedEntry, Problem> {
     let seq = *cx.require("entry", "seq", &raw.seq)?;
-    if seq == 0 {
-        return Err(cx.bad(Some("seq"), "seq must be at least 1".into()));
+    if seq == 0 || seq > MAX_SEQ {
+        return Err(cx.bad(Some("seq"), format!("seq must be between 1 and {MAX_SEQ}")));
     }
     let time = cx.require("entry", "time", &raw.time)?;
     Timestamp::parse(time).map_err(|e| cx.bad(Some("time"), format!("field `time`: {e}")))?;
@@ -452,10 +452,10 @@ fn parse_entry(cx: &LineCtx<'_>, raw: &RawLine<'_>) -> Result<ParsedEntry, Probl
 
 fn parse_checkpoint(cx: &LineCtx<'_>, raw: &RawLine<'_>) -> Result<Checkpoint, Problem> {
     let seq = *cx.require("checkpoint", "seq", &raw.seq)?;
-    if seq == 0 {
+    if seq == 0 || seq > MAX_SEQ {
         return Err(cx.bad(
             Some("seq"),
-            "a checkpoint covers at least entry 1 (seq >= 1)".into(),
+            format!("a checkpoint covers entries 1..=seq with seq between 1 and {MAX_SEQ}"),
         ));
     }
     let time = cx.require("checkpoint", "time", &raw.time)?;
@@ -510,8 +510,11 @@ fn parse_header(cx: &LineCtx<'_>, raw: RawLine<'_>) -> Result<ExportHeader, Prob
     let (Some(start), Some(tree), Some(keys)) = (raw.start, raw.tree, raw.keys) else {
         return Err(cx.bad(None, "header line needs `start`, `tree` and `keys`".into()));
     };
-    if since == 0 {
-        return Err(cx.bad(Some("since"), "since must be at least 1".into()));
+    if since == 0 || since > MAX_SEQ {
+        return Err(cx.bad(
+            Some("since"),
+            format!("since must be between 1 and {MAX_SEQ}"),
+        ));
     }
     if start.seq != since - 1 {
         return Err(cx.bad(
@@ -581,7 +584,7 @@ impl Lookahead {
     /// right after it signed it.
     fn confirms(&self, seq: u64, hash: &Digest) -> bool {
         self.next
-            .is_some_and(|(_, s, prev, _)| s == seq + 1 && prev == *hash)
+            .is_some_and(|(_, s, prev, _)| seq.checked_add(1) == Some(s) && prev == *hash)
             || self.checkpoints.iter().any(|(s, h)| *s == seq && h == hash)
     }
 }
@@ -663,7 +666,8 @@ impl Checker {
 
     fn expected_seq(&self) -> u64 {
         match (&self.last, &self.header) {
-            (Some(l), _) => l.seq + 1,
+            // Entries beyond MAX_SEQ are refused when parsed.
+            (Some(l), _) => l.seq.saturating_add(1),
             (None, Some(h)) => h.since,
             (None, None) => 1,
         }
