@@ -306,31 +306,51 @@ fn diff(
 /// The top-level attributes of two objects whose text differs (or that the
 /// unknown mask marks), parsed; `None` when either side is not an object.
 fn differing_attributes(before: &str, after: &str, unknown: &Value) -> Option<(Value, Value)> {
-    use serde_json::value::RawValue;
-    use std::collections::BTreeMap;
+    use std::cmp::Ordering;
     if !before.trim_start().starts_with('{') || !after.trim_start().starts_with('{') {
         return None;
     }
-    let b: BTreeMap<String, &RawValue> = serde_json::from_str(before).ok()?;
-    let a: BTreeMap<String, &RawValue> = serde_json::from_str(after).ok()?;
+    let b = crate::json::object_members(before)?;
+    let a = crate::json::object_members(after)?;
     let marked = |k: &str| match unknown.get(k) {
         None | Some(Value::Null) | Some(Value::Bool(false)) => false,
         Some(_) => true,
     };
     let mut bo = serde_json::Map::new();
     let mut ao = serde_json::Map::new();
-    let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
-    for k in keys {
-        let (bv, av) = (b.get(k), a.get(k));
+    // Both member lists are sorted by key: walk them side by side.
+    let (mut i, mut j) = (0, 0);
+    loop {
+        let order = match (b.get(i), a.get(j)) {
+            (Some(x), Some(y)) => x.0.cmp(&y.0),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => break,
+        };
+        let (key, bv, av) = match order {
+            Ordering::Less => {
+                i += 1;
+                (&b[i - 1].0, Some(b[i - 1].1), None)
+            }
+            Ordering::Greater => {
+                j += 1;
+                (&a[j - 1].0, None, Some(a[j - 1].1))
+            }
+            Ordering::Equal => {
+                i += 1;
+                j += 1;
+                (&b[i - 1].0, Some(b[i - 1].1), Some(a[j - 1].1))
+            }
+        };
         let same = matches!((bv, av), (Some(x), Some(y)) if x.get() == y.get());
-        if same && !marked(k) {
+        if same && !marked(key) {
             continue;
         }
         if let Some(v) = bv {
-            bo.insert(k.clone(), serde_json::from_str(v.get()).ok()?);
+            bo.insert(key.to_string(), serde_json::from_str(v.get()).ok()?);
         }
         if let Some(v) = av {
-            ao.insert(k.clone(), serde_json::from_str(v.get()).ok()?);
+            ao.insert(key.to_string(), serde_json::from_str(v.get()).ok()?);
         }
     }
     Some((Value::Object(bo), Value::Object(ao)))

@@ -209,6 +209,10 @@ fn walk_module(module: &Value, path: String, out: &mut BTreeMap<String, ModuleIn
 /// reads one output; the bare module adds nothing and would wrongly mean
 /// "every resource of the module". Drops such bare references.
 fn prune_bare_modules(refs: &mut Vec<String>) {
+    // Most blocks refer to no module: nothing to split and compare.
+    if !refs.iter().any(|r| r.starts_with("module")) {
+        return;
+    }
     let specific: Vec<String> = refs
         .iter()
         .filter_map(|r| {

@@ -117,9 +117,103 @@ impl Serialize for RawJson {
     }
 }
 
+/// The members of the JSON object `text`, sorted by key, a repeated key
+/// keeping its last value (what a map would hold); each value is the exact
+/// text of the member. `None` when `text` is not a valid JSON object. Keys
+/// without escapes are borrowed, so this is much cheaper than a map of
+/// owned keys when only a few members are needed.
+pub(crate) fn object_members(text: &str) -> Option<Vec<(std::borrow::Cow<'_, str>, &RawValue)>> {
+    let Members(mut members) = serde_json::from_str(text).ok()?;
+    // Terraform prints keys sorted: this is one comparison per member.
+    if !members.windows(2).all(|w| w[0].0 < w[1].0) {
+        members.sort_by(|a, b| a.0.cmp(&b.0)); // stable: repeats keep their order
+        let mut deduped: Vec<(std::borrow::Cow<'_, str>, &RawValue)> =
+            Vec::with_capacity(members.len());
+        for m in members {
+            match deduped.last_mut() {
+                Some(last) if last.0 == m.0 => *last = m,
+                _ => deduped.push(m),
+            }
+        }
+        members = deduped;
+    }
+    Some(members)
+}
+
+struct Members<'a>(Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(MembersVisitor)
+    }
+}
+
+struct MembersVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MembersVisitor {
+    type Value = Members<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(16));
+        while let Some(Key(k)) = map.next_key()? {
+            out.push((k, map.next_value()?));
+        }
+        Ok(Members(out))
+    }
+}
+
+/// A key, borrowed from the text when it has no escapes.
+struct Key<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(std::borrow::Cow::Borrowed(s)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+        Ok(Key(std::borrow::Cow::Owned(s.to_string())))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_members_are_sorted_and_deduplicated_like_a_map() {
+        let m = |t: &str| {
+            object_members(t).map(|v| {
+                v.iter()
+                    .map(|(k, r)| format!("{k}={}", r.get()))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+        };
+        assert_eq!(
+            m(r#"{"a":1,"b":[2, 3],"c":{"d":null}}"#).as_deref(),
+            Some("a=1 b=[2, 3] c={\"d\":null}")
+        );
+        assert_eq!(
+            m(r#"{"b":1,"a":2,"b":3,"\u0061":4}"#).as_deref(),
+            Some("a=4 b=3")
+        );
+        assert_eq!(m("{}").as_deref(), Some(""));
+        assert_eq!(m("[1]"), None);
+        assert_eq!(m(r#"{"a":1"#), None);
+    }
 
     #[test]
     fn lazy_parse_and_debug() -> Result<(), serde_json::Error> {

@@ -100,17 +100,17 @@ fn collect_marked(
     }
     let mask = mask.value_or_null();
     if let Value::Object(m) = mask {
-        if let Ok(top) = serde_json::from_str::<
-            std::collections::BTreeMap<&str, &serde_json::value::RawValue>,
-        >(value.text())
-        {
+        if let Some(top) = crate::json::object_members(value.text()) {
             for (k, sub_mask) in m {
                 let marked = matches!(
                     sub_mask,
                     Value::Bool(true) | Value::Object(_) | Value::Array(_)
                 );
-                if let (true, Some(raw)) = (marked, top.get(k.as_str())) {
-                    if let Ok(v) = serde_json::from_str::<Value>(raw.get()) {
+                if !marked {
+                    continue;
+                }
+                if let Ok(i) = top.binary_search_by(|(key, _)| key.as_ref().cmp(k.as_str())) {
+                    if let Ok(v) = serde_json::from_str::<Value>(top[i].1.get()) {
                         collect(&v, sub_mask, false, out);
                     }
                 }
