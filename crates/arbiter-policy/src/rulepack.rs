@@ -14,7 +14,9 @@
 
 use crate::error::{first_line, PolicyError};
 use crate::load::{add_module, PolicySource};
-use crate::values::{from_json_text, from_json_text_cached, get_str, s, to_json, KeyCache};
+use crate::values::{
+    from_json_text, from_json_text_cached, get_str, s, to_json, DocCache, KeyCache,
+};
 use arbiter_plan::{Action, Plan, ResourceChange};
 use arbiter_verdict::{ChangeRelation, Effect, Finding, Severity, SourceLocation};
 use regorus::Value;
@@ -643,6 +645,7 @@ fn build_input(
 ) -> Result<(Value, BTreeSet<String>), PolicyError> {
     let mut by_type: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut keys = KeyCache::default();
+    let mut masks = DocCache::default();
     // Every view has the same keys and few distinct action lists: made once.
     let fields = ViewKeys::new(&mut keys);
     let mut actions: BTreeMap<Action, Value> = BTreeMap::new();
@@ -659,7 +662,7 @@ fn build_input(
                 )
             })
             .clone();
-        let value = view_value(v, &fields, acts, &mut keys)?;
+        let value = view_value(v, &fields, acts, &mut keys, &mut masks)?;
         let keyed = v.rc.keyed_type();
         match by_type.get_mut(&keyed) {
             Some(list) => list.push(value),
@@ -701,11 +704,12 @@ impl ViewKeys {
     }
 }
 
-fn view_value(
-    v: &View<'_>,
+fn view_value<'a>(
+    v: &View<'a>,
     fields: &ViewKeys,
     actions: Value,
     keys: &mut KeyCache,
+    masks: &mut DocCache<'a>,
 ) -> Result<Value, PolicyError> {
     let rc = v.rc;
     let bad = |m: String| PolicyError::Eval {
@@ -714,7 +718,7 @@ fn view_value(
     };
     let values = from_json_text_cached(v.values, keys).map_err(bad)?;
     let unknown = match v.unknown {
-        Some(u) => from_json_text_cached(u, keys).map_err(bad)?,
+        Some(u) => masks.convert(u, keys).map_err(bad)?,
         None => Value::new_object(),
     };
     let unknown = if unknown.as_object().is_ok() {

@@ -59,6 +59,35 @@ fn intern(table: &mut HashMap<Box<str>, Value, SeededFx>, k: &str) -> Value {
     v
 }
 
+/// Converted documents by their text, for documents that repeat verbatim:
+/// Terraform's `after_unknown` mask is usually the same for every resource
+/// of a type and action (10,000 changes have a few dozen distinct masks), so
+/// each distinct text is converted once and the value shared.
+#[derive(Default)]
+pub(crate) struct DocCache<'a> {
+    docs: HashMap<&'a str, Value, SeededFx>,
+}
+
+impl<'a> DocCache<'a> {
+    /// Longest text kept (long documents rarely repeat).
+    const MAX_TEXT: usize = 4096;
+
+    /// [`from_json_text_cached`] of `text`, converted at most once.
+    pub(crate) fn convert(&mut self, text: &'a str, keys: &mut KeyCache) -> Result<Value, String> {
+        if text.len() > Self::MAX_TEXT {
+            return from_json_text_cached(text, keys);
+        }
+        if let Some(v) = self.docs.get(text) {
+            return Ok(v.clone());
+        }
+        let v = from_json_text_cached(text, keys)?;
+        if self.docs.len() < MAX_CACHED {
+            self.docs.insert(text, v.clone());
+        }
+        Ok(v)
+    }
+}
+
 /// A multiply-rotate hash (the Fx hash of rustc) with a per-process random
 /// seed: several times cheaper than SipHash on short keys, and the seed keeps
 /// a crafted plan from choosing colliding keys in advance (the tables are
