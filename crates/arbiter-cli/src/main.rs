@@ -40,7 +40,7 @@ enum Command {
     /// Browse the built-in rule pack (`list`, `show ID`, `export DIR`).
     #[command(subcommand)]
     Rules(cmd::rules::RulesCommand),
-    /// The audit log: `verify FILE` checks an export offline (exit 0 valid, 1 invalid).
+    /// The audit log: `verify FILE` checks an export offline.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
 }

@@ -13,8 +13,10 @@ use std::path::PathBuf;
 /// Audit log commands.
 #[derive(clap::Subcommand)]
 pub enum AuditCommand {
-    /// Verify an audit log export offline: hash chain, sequence, checkpoints
-    /// and their signatures (exit 0 valid, 1 invalid or error).
+    /// Verify an audit log export offline (exit 0 valid, 1 invalid).
+    ///
+    /// Checks the hash chain, the sequence numbers, the checkpoints and their
+    /// signatures, in one pass over the file.
     #[command(
         after_help = "The first problem is reported with its line and sequence number: a \
 modified, deleted, inserted or reordered entry, a broken chain, a bad or unknown checkpoint \
