@@ -2,23 +2,60 @@
 //!
 //! Plans are large (tens of megabytes) and most consumers look at a few
 //! attributes of a few resources. [`RawJson`] keeps the exact text of a value
-//! (already validated by the reader) and parses it on first use.
+//! (already validated by the reader) and parses it on first use. Values read
+//! by [`crate::read::read_plan_shared`] are slices of the plan's own text
+//! (shared, not copied).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
-use std::sync::OnceLock;
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
 
 /// A JSON value kept as its text, parsed lazily and at most once.
 pub struct RawJson {
-    raw: Box<RawValue>,
+    text: Text,
     parsed: OnceLock<Result<serde_json::Value, String>>,
+}
+
+/// Where the text of a [`RawJson`] lives.
+#[derive(Clone)]
+enum Text {
+    Owned(Box<RawValue>),
+    /// `doc[start..end]`, always a valid JSON value on char boundaries.
+    Shared {
+        doc: Arc<String>,
+        start: usize,
+        end: usize,
+    },
+}
+
+std::thread_local! {
+    /// The document being read by [`SharedDocument::install`] on this thread.
+    static SHARED: RefCell<Option<Arc<String>>> = const { RefCell::new(None) };
+}
+
+/// While alive, [`RawJson`] values deserialized on this thread from `doc`'s
+/// text (with `serde_json::from_str`) borrow from it instead of copying.
+pub(crate) struct SharedDocument;
+
+impl SharedDocument {
+    pub(crate) fn install(doc: &Arc<String>) -> SharedDocument {
+        SHARED.with(|s| *s.borrow_mut() = Some(doc.clone()));
+        SharedDocument
+    }
+}
+
+impl Drop for SharedDocument {
+    fn drop(&mut self) {
+        SHARED.with(|s| *s.borrow_mut() = None);
+    }
 }
 
 impl RawJson {
     /// Wraps JSON text. Fails when the text is not valid JSON.
     pub fn from_text(text: &str) -> Result<RawJson, serde_json::Error> {
         Ok(RawJson {
-            raw: RawValue::from_string(text.to_string())?,
+            text: Text::Owned(RawValue::from_string(text.to_string())?),
             parsed: OnceLock::new(),
         })
     }
@@ -29,12 +66,18 @@ impl RawJson {
         let raw = RawValue::from_string(text).unwrap_or_else(|_| null_raw());
         let parsed = OnceLock::new();
         let _ = parsed.set(Ok(value.clone()));
-        RawJson { raw, parsed }
+        RawJson {
+            text: Text::Owned(raw),
+            parsed,
+        }
     }
 
     /// The exact JSON text.
     pub fn text(&self) -> &str {
-        self.raw.get()
+        match &self.text {
+            Text::Owned(raw) => raw.get(),
+            Text::Shared { doc, start, end } => doc.get(*start..*end).unwrap_or("null"),
+        }
     }
 
     /// The parsed value. Fails only for text nested deeper than the JSON
@@ -43,7 +86,7 @@ impl RawJson {
     /// refuse such documents up front, so values they produce always parse.
     pub fn value(&self) -> Result<&serde_json::Value, &str> {
         self.parsed
-            .get_or_init(|| serde_json::from_str(self.raw.get()).map_err(|e| e.to_string()))
+            .get_or_init(|| serde_json::from_str(self.text()).map_err(|e| e.to_string()))
             .as_ref()
             .map_err(|e| e.as_str())
     }
@@ -57,7 +100,7 @@ impl RawJson {
 
     /// True when the text is `null`.
     pub fn is_null(&self) -> bool {
-        self.raw.get().trim() == "null"
+        self.text().trim() == "null"
     }
 }
 
@@ -75,7 +118,7 @@ fn unreachable_raw() -> Box<RawValue> {
 impl Clone for RawJson {
     fn clone(&self) -> Self {
         RawJson {
-            raw: self.raw.clone(),
+            text: self.text.clone(),
             parsed: self.parsed.clone(),
         }
     }
@@ -83,7 +126,7 @@ impl Clone for RawJson {
 
 impl std::fmt::Debug for RawJson {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let t = self.raw.get();
+        let t = self.text();
         if t.len() > 80 {
             let mut end = 80;
             while !t.is_char_boundary(end) {
@@ -98,14 +141,26 @@ impl std::fmt::Debug for RawJson {
 
 impl PartialEq for RawJson {
     fn eq(&self, other: &Self) -> bool {
-        self.raw.get() == other.raw.get()
+        self.text() == other.text()
     }
 }
 
 impl<'de> Deserialize<'de> for RawJson {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let shared = SHARED.with(|s| s.borrow().clone());
+        let text = match shared {
+            // Reading the shared document: borrow the value's text.
+            Some(doc) => {
+                let raw = <&'de RawValue>::deserialize(d)?;
+                match crate::read::offset_in(&doc, raw.get()) {
+                    Some((start, end)) => Text::Shared { doc, start, end },
+                    None => Text::Owned(raw.to_owned()),
+                }
+            }
+            None => Text::Owned(Box::<RawValue>::deserialize(d)?),
+        };
         Ok(RawJson {
-            raw: Box::<RawValue>::deserialize(d)?,
+            text,
             parsed: OnceLock::new(),
         })
     }
@@ -113,7 +168,13 @@ impl<'de> Deserialize<'de> for RawJson {
 
 impl Serialize for RawJson {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.raw.serialize(s)
+        match &self.text {
+            Text::Owned(raw) => raw.serialize(s),
+            Text::Shared { .. } => match serde_json::from_str::<&RawValue>(self.text()) {
+                Ok(raw) => raw.serialize(s),
+                Err(e) => Err(serde::ser::Error::custom(e)),
+            },
+        }
     }
 }
 

@@ -26,5 +26,5 @@ pub use json::RawJson;
 pub use model::{
     Action, Change, FormatVersion, InstanceKey, OutputChange, Plan, ResourceChange, ResourceMode,
 };
-pub use read::{read_plan, read_plan_file, read_plan_str};
+pub use read::{read_plan, read_plan_file, read_plan_shared, read_plan_str};
 pub use state::{read_state, read_state_file, State, StateForm, StateResource};

@@ -2,7 +2,7 @@
 
 use crate::decode::decode_text;
 use crate::error::PlanError;
-use crate::json::RawJson;
+use crate::json::{RawJson, SharedDocument};
 use crate::model::{
     Action, Change, FormatVersion, OutputChange, Plan, ResourceChange, ResourceMode,
 };
@@ -10,6 +10,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Largest plan file read by default (128 MiB, about 50,000 changes). Override
 /// with the `ARBITER_MAX_PLAN_BYTES` environment variable.
@@ -269,22 +270,35 @@ fn string_end(bytes: &[u8], mut i: usize) -> usize {
 /// back to reading on this thread, so results and errors are the same
 /// either way.
 pub fn read_plan_str(text: &str) -> Result<Plan, PlanError> {
+    read_text(text, None)
+}
+
+/// [`read_plan_str`] for a plan whose text is shared: the values kept as
+/// text ([`RawJson`]) are slices of `text`, not copies (a large plan is
+/// mostly such values).
+pub fn read_plan_shared(text: &Arc<String>) -> Result<Plan, PlanError> {
+    read_text(text, Some(text))
+}
+
+fn read_text(text: &str, shared: Option<&Arc<String>>) -> Result<Plan, PlanError> {
     expect_object(text)?;
+    // Only this thread's document parse borrows from the shared text.
+    let parse = || {
+        let _shared = shared.map(SharedDocument::install);
+        serde_json::from_str::<PlanDocument>(text)
+    };
     let (scanned, parsed) = if text.len() > (1 << 20) {
         std::thread::scope(|s| {
             let h =
                 s.spawn(|| scan(text).map(|at| at.and_then(|start| parse_value_at(text, start))));
-            let parsed = serde_json::from_str::<PlanDocument>(text);
+            let parsed = parse();
             let scanned = h
                 .join()
                 .unwrap_or_else(|_| Err(PlanError::WrongDocument("depth check failed".into())));
             (scanned, parsed)
         })
     } else {
-        (
-            scan(text).map(|_| None),
-            serde_json::from_str::<PlanDocument>(text),
-        )
+        (scan(text).map(|_| None), parse())
     };
     let early = scanned?;
     let doc = match parsed {
@@ -318,7 +332,7 @@ fn parse_value_at(text: &str, start: usize) -> Option<(usize, usize, serde_json:
 }
 
 /// Where `part`, a slice of `text`, lies in it.
-fn offset_in(text: &str, part: &str) -> Option<(usize, usize)> {
+pub(crate) fn offset_in(text: &str, part: &str) -> Option<(usize, usize)> {
     let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
     let end = start.checked_add(part.len())?;
     (end <= text.len()).then_some((start, end))
@@ -911,5 +925,47 @@ mod tests {
             e.contains(&expected) && e.contains("hex escape"),
             "{e} / {expected}"
         );
+    }
+
+    #[test]
+    fn shared_plans_keep_slices_of_their_text() -> Result<(), PlanError> {
+        let text = Arc::new(
+            r#"{"format_version":"1.2","resource_changes":[{"address":"a.b","type":"a","change":{"actions":["update"],"before":{"x":"\u00e9"},"after":{"x":2,"y":[1,{"z":null}]},"after_unknown":{}}}],"output_changes":{"o":{"actions":["create"],"after":"v"}}}"#
+                .to_string(),
+        );
+        let shared = read_plan_shared(&text)?;
+        let copied = read_plan_str(&text)?;
+        let raws = |p: &Plan| {
+            let c = &p.resource_changes[0].change;
+            let o = &p.output_changes["o"];
+            [
+                c.before.clone(),
+                c.after.clone(),
+                c.after_unknown.clone(),
+                o.after.clone(),
+            ]
+        };
+        for (s, c) in raws(&shared).iter().zip(raws(&copied).iter()) {
+            let (Some(s), Some(c)) = (s, c) else {
+                return Err(PlanError::WrongDocument("a value is missing".into()));
+            };
+            assert_eq!(s, c);
+            assert!(
+                offset_in(&text, s.text()).is_some(),
+                "{s:?} is not a slice of the text"
+            );
+            assert!(
+                offset_in(&text, c.text()).is_none(),
+                "{c:?} should be a copy"
+            );
+            assert_eq!(s.value(), c.value());
+            assert_eq!(serde_json::to_string(s).ok(), serde_json::to_string(c).ok());
+            assert_eq!(s.clone().text(), s.text());
+        }
+        // Outside a shared read, values are copies again.
+        let later: RawJson =
+            serde_json::from_str(&text).map_err(|e| PlanError::from_json(e, ""))?;
+        assert!(offset_in(&text, later.text()).is_none());
+        Ok(())
     }
 }
