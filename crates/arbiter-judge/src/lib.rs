@@ -69,8 +69,9 @@ pub use arbiter_policy::plan_types;
 /// A plan ready to judge: the model and, for policies that want the whole
 /// document, its text.
 pub struct PlanInput {
-    /// Decoded JSON text of the plan.
-    pub text: String,
+    /// Decoded JSON text of the plan, shared with the values the model keeps
+    /// as text (no copy of them).
+    pub text: std::sync::Arc<String>,
     /// The parsed model.
     pub plan: Plan,
 }
@@ -78,8 +79,8 @@ pub struct PlanInput {
 impl PlanInput {
     /// Decodes and parses plan bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<PlanInput, PlanError> {
-        let text = arbiter_plan::decode::decode_text(bytes)?.into_owned();
-        let plan = arbiter_plan::read_plan_str(&text)?;
+        let text = std::sync::Arc::new(arbiter_plan::decode::decode_text(bytes)?.into_owned());
+        let plan = arbiter_plan::read_plan_shared(&text)?;
         Ok(PlanInput { text, plan })
     }
 
@@ -92,7 +93,8 @@ impl PlanInput {
         if plain {
             return match String::from_utf8(bytes) {
                 Ok(text) => {
-                    let plan = arbiter_plan::read_plan_str(&text)?;
+                    let text = std::sync::Arc::new(text);
+                    let plan = arbiter_plan::read_plan_shared(&text)?;
                     Ok(PlanInput { text, plan })
                 }
                 // UTF-16 with a byte-order mark, or garbage: the decoder
