@@ -301,7 +301,13 @@ impl ActionSummary {
     }
 }
 
-/// Monthly cost figures of the change.
+/// Monthly cost figures of the change, with the breakdown behind them.
+///
+/// Produced by the cost engine (`arbiter-cost`); a verdict carries it as its
+/// `cost` section. Guarantees when `computed` is true: the totals are the sums
+/// over `resources` plus the resources left out of the list (see
+/// `omitted_resources`), every resource in `unpriced` is excluded from both
+/// totals, and every figure that rests on an assumption is marked so.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CostSummary {
     /// Monthly cost of the resources before the change, USD.
@@ -316,6 +322,146 @@ pub struct CostSummary {
     /// Why the figures are what they are (e.g. "no pricing catalogue").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Region the plan was priced in (the provider's, `--region`, or the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Which catalogue the prices come from (embedded version or a file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalogue: Option<String>,
+    /// Priced resources whose cost is not zero or changes, largest change first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<ResourceCost>,
+    /// Priced resources counted in the totals but left out of `resources`
+    /// (to keep a verdict small); 0 in a full breakdown.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_resources: usize,
+    /// Resources that could not be priced, with why. Not in the totals.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unpriced: Vec<UnpricedResource>,
+    /// Unpriced resources left out of `unpriced` (to keep a verdict small).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_unpriced: usize,
+    /// How many resources were priced, known to be free, or could not be priced.
+    #[serde(default)]
+    pub counts: CostCounts,
+    /// Problems met while pricing (usage file keys that match nothing, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl CostSummary {
+    /// Keeps at most `max` resources and `max` unpriced entries (the largest
+    /// changes first, as sorted by the engine), counting what was left out.
+    /// The totals are untouched.
+    pub fn truncate(&mut self, max: usize) {
+        if self.resources.len() > max {
+            self.omitted_resources += self.resources.len() - max;
+            self.resources.truncate(max);
+        }
+        if self.unpriced.len() > max {
+            self.omitted_unpriced += self.unpriced.len() - max;
+            self.unpriced.truncate(max);
+        }
+    }
+}
+
+/// How many resources of a plan fell in each pricing outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostCounts {
+    /// Resources with a cost model and catalogue prices.
+    pub priced: usize,
+    /// Resources known to have no charge of their own.
+    pub free: usize,
+    /// Resources that could not be priced (see `CostSummary::unpriced`).
+    pub unpriced: usize,
+    /// Cost components whose quantity is an assumption (a default or a
+    /// stated guess for a value unknown until apply), not a plan value.
+    pub assumed_components: usize,
+}
+
+/// The monthly cost of one resource before and after the change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceCost {
+    /// Full resource address.
+    pub address: String,
+    /// Resource type.
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// `create`, `update`, `delete`, `replace`, `no-op`, `forget`.
+    pub action: String,
+    /// Region the resource was priced in.
+    pub region: String,
+    /// Monthly cost before the change (0 when created), USD.
+    pub monthly_before_usd: f64,
+    /// Monthly cost after the change (0 when destroyed), USD.
+    pub monthly_after_usd: f64,
+    /// `after - before`, USD.
+    pub monthly_delta_usd: f64,
+    /// Components of the cost before the change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub before: Vec<CostComponent>,
+    /// Components of the cost after the change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<CostComponent>,
+    /// Expensive classes the resource falls in after the change: `gpu`
+    /// (GPU or other accelerator), `provisioned-iops`, `multi-az`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
+    /// Facts behind the classes, for findings: e.g. "8 × NVIDIA A100".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+/// One line of a cost breakdown: quantity × unit price = monthly cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostComponent {
+    /// What is billed, e.g. "Instance usage (Linux/UNIX, on-demand, t3.medium)".
+    pub name: String,
+    /// Unit of `quantity` ("hours", "GB", "1M requests", …).
+    pub unit: String,
+    /// Monthly quantity (730 hours a month).
+    pub quantity: f64,
+    /// USD per unit.
+    pub unit_price_usd: f64,
+    /// `quantity × unit_price_usd`, USD per month.
+    pub monthly_usd: f64,
+    /// True when the quantity is an assumption rather than a plan value.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub assumed: bool,
+    /// What was assumed and how to change it (usage file key, attribute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assumption: Option<String>,
+    /// Catalogue key of the price: `resource_type/component/sku`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub price_key: String,
+    /// Where the price comes from and as of when (catalogue row).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub price_source: String,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A resource the cost engine could not price, and why.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UnpricedResource {
+    /// Full resource address.
+    pub address: String,
+    /// Resource type.
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// `create`, `update`, `delete`, `replace`, `no-op`, `forget`.
+    pub action: String,
+    /// Why: the missing catalogue row, the unknown value, the unsupported type.
+    pub reason: String,
+    /// `usage-based` when the type is billed only by usage the engine does not
+    /// model (no fixed charge); `no-price` otherwise.
+    pub kind: String,
 }
 
 /// How one attribute of a resource changes, ready for display.

@@ -14,6 +14,7 @@ third-party source file is stored whole):
   inputs/tsaol_gpu_prices.csv             GPU/accelerator prices from tsaol/aws-gpu data/*.js
   inputs/infracost_observations.csv       one row per infracost golden-file line used
   inputs/infracost_data_transfer.csv      data_transfer_test.golden lines
+  inputs/page_observations.csv            prices printed on public web pages (URL, quote, date)
   inputs/moto_instance_specs_subset.csv   specs extracted by extract_moto_specs.py
   inputs/tsaol_gpu_specs_fallback.csv     specs for types missing from moto
 
@@ -231,6 +232,24 @@ def build_infracost(rows_by_region, log):
             o["region"], infracost_src(commit, "data_transfer_test"), as_of, notes])
 
 
+def build_pages(rows_by_region, log):
+    """Prices printed on public pages: the printed value is used as is (every
+    such row prints the hourly price itself, to 3 decimals); when the row also
+    quotes a monthly figure, unit x qty must round to it or the build refuses."""
+    for o in csv.DictReader(open(os.path.join(INPUTS, "page_observations.csv"))):
+        value = Decimal(o["display_price"])
+        how = f"printed ${o['display_price']} per {o['unit']}"
+        if o["monthly_cost"]:
+            q, t = Decimal(o["qty"]), Decimal(o["monthly_cost"])
+            if (value * q).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) != t:
+                raise SystemExit(f"{o['url']}: {value} x {q} does not round to the quoted {t}")
+            how += f"; consistent with the quoted ${o['monthly_cost']} for {o['qty']} hours"
+        notes = "; ".join(x for x in [o["notes"], f"quote: {o['quote']}", how, "as_of " + o["as_of_note"]] if x)
+        rows_by_region[o["region"]].append([
+            o["service"], o["resource_type"], o["component"], o["sku_key"], o["unit"], fmt(value),
+            o["region"], o["url"], o["as_of"], notes])
+
+
 def build_specs():
     rows = []
     moto_src = None
@@ -314,6 +333,7 @@ def main():
     rows_by_region = defaultdict(list)
     build_ec2(rows_by_region, log)
     build_infracost(rows_by_region, log)
+    build_pages(rows_by_region, log)
     outputs = {}
     for region, rows in rows_by_region.items():
         rows.sort(key=sort_key)

@@ -1,0 +1,316 @@
+//! Cost models: one function per resource type that turns the attributes of
+//! one side of a change (before or after) into cost components.
+//!
+//! A model never guesses a price: every component is a catalogue row, and a
+//! missing row for a non-zero quantity makes the resource unpriced with the
+//! row it needed. Quantities the plan does not give come from the usage file
+//! or from a documented default, and are marked as assumptions.
+
+mod compute;
+mod data;
+mod network;
+mod serverless;
+
+use crate::attrs::Attrs;
+use crate::catalogue::{Catalogue, Price};
+use crate::index::PlanIndex;
+use crate::usage::UsageView;
+use arbiter_plan::ResourceChange;
+use arbiter_verdict::CostComponent;
+
+/// Hours in a month, as AWS's calculator and Infracost count them.
+pub const HOURS_PER_MONTH: f64 = 730.0;
+
+/// Why a side of a change has no components.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    /// No charge in this configuration (a gateway endpoint, a cache node
+    /// billed through its replication group), with why.
+    Free(String),
+    /// Could not be priced, with why (missing row, unknown value, absurd size).
+    Unpriced(String),
+}
+
+/// Which side of the change is being priced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The prior state.
+    Before,
+    /// The planned state.
+    After,
+}
+
+/// The state a model works on and the components it produces.
+pub struct Pricer<'a> {
+    pub(crate) catalogue: &'a Catalogue,
+    pub(crate) region: &'a str,
+    pub(crate) rc: &'a ResourceChange,
+    pub(crate) attrs: &'a Attrs,
+    pub(crate) usage: &'a UsageView<'a>,
+    pub(crate) index: &'a PlanIndex<'a>,
+    pub(crate) side: Side,
+    pub(crate) components: Vec<CostComponent>,
+    pub(crate) classes: Vec<String>,
+    pub(crate) details: Vec<String>,
+}
+
+impl<'a> Pricer<'a> {
+    /// The resource's address.
+    pub fn address(&self) -> &str {
+        &self.rc.address
+    }
+
+    /// The price of `component`/`sku` under the first of `types` that has it.
+    pub fn price(&self, types: &[&str], component: &str, sku: &str) -> Result<&'a Price, Stop> {
+        self.try_price(types, component, sku).ok_or_else(|| {
+            Stop::Unpriced(format!(
+                "no {} price for {} {component} {sku:?} in the catalogue",
+                self.region,
+                types.first().copied().unwrap_or_default()
+            ))
+        })
+    }
+
+    /// Like [`Pricer::price`], `None` when missing.
+    pub fn try_price(&self, types: &[&str], component: &str, sku: &str) -> Option<&'a Price> {
+        types
+            .iter()
+            .find_map(|t| self.catalogue.lookup(self.region, t, component, sku))
+    }
+
+    /// Adds `quantity` units of `price` (quantity already monthly).
+    pub fn add(
+        &mut self,
+        name: String,
+        unit: &str,
+        quantity: f64,
+        price: &Price,
+        assumption: Option<String>,
+    ) {
+        let monthly = quantity * price.usd;
+        self.components.push(CostComponent {
+            name,
+            unit: unit.to_string(),
+            quantity,
+            unit_price_usd: price.usd,
+            monthly_usd: monthly,
+            assumed: assumption.is_some(),
+            assumption,
+            price_key: price.key.to_string(),
+            price_source: price.cite.to_string(),
+        });
+    }
+
+    /// Adds a priced component of `quantity` units; a missing price is an
+    /// error only when the quantity is not zero (nothing to bill otherwise).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_priced(
+        &mut self,
+        name: String,
+        unit: &str,
+        quantity: f64,
+        types: &[&str],
+        component: &str,
+        sku: &str,
+        assumption: Option<String>,
+    ) -> Result<(), Stop> {
+        match self.try_price(types, component, sku) {
+            Some(p) => {
+                self.add(name, unit, quantity, p, assumption);
+                Ok(())
+            }
+            None if quantity == 0.0 => Ok(()),
+            None => Err(self
+                .price(types, component, sku)
+                .err()
+                .unwrap_or_else(|| Stop::Unpriced(format!("no price for {component} {sku}")))),
+        }
+    }
+
+    /// A usage figure: the usage file's `key`, else `default` (stated as an
+    /// assumption). `scale` converts it to the price's unit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_usage(
+        &mut self,
+        name: &str,
+        unit: &str,
+        key: &str,
+        default: f64,
+        scale: f64,
+        types: &[&str],
+        component: &str,
+        sku: &str,
+    ) -> Result<(), Stop> {
+        let (q, assumption) = self.usage_value(key, default);
+        self.add_priced(
+            name.to_string(),
+            unit,
+            q * scale,
+            types,
+            component,
+            sku,
+            assumption,
+        )
+    }
+
+    /// The usage file's value of `key`, or `default` with the assumption text.
+    pub fn usage_value(&self, key: &str, default: f64) -> (f64, Option<String>) {
+        match self.usage.get(key) {
+            Some(v) => (v, None),
+            None => (
+                default,
+                Some(format!(
+                    "no usage given: {} assumed; set {key} in the usage file",
+                    trim_num(default)
+                )),
+            ),
+        }
+    }
+
+    /// A numeric attribute checked for sanity: `None` when absent or null; an
+    /// error when negative, not finite or above `max` (a slip, not a size).
+    pub fn checked(&self, key: &str, max: f64) -> Result<Option<f64>, Stop> {
+        match self.attrs.num(key) {
+            None => Ok(None),
+            Some(v) => check(key, v, max).map(Some),
+        }
+    }
+
+    /// Marks the resource as falling in an expensive class.
+    pub fn class(&mut self, class: &str, detail: String) {
+        if !self.classes.iter().any(|c| c == class) {
+            self.classes.push(class.to_string());
+        }
+        if !detail.is_empty() && !self.details.contains(&detail) {
+            self.details.push(detail);
+        }
+    }
+
+    /// A stop for a value the plan knows only after apply.
+    pub fn unknown(&self, key: &str) -> Stop {
+        Stop::Unpriced(format!("{key} is known only after apply"))
+    }
+}
+
+/// Checks that an attribute value is a plausible amount.
+pub fn check(key: &str, v: f64, max: f64) -> Result<f64, Stop> {
+    if !v.is_finite() {
+        return Err(Stop::Unpriced(format!(
+            "{key} = {v} is not a finite number"
+        )));
+    }
+    if v < 0.0 {
+        return Err(Stop::Unpriced(format!(
+            "{key} = {} is negative",
+            trim_num(v)
+        )));
+    }
+    if v > max {
+        return Err(Stop::Unpriced(format!(
+            "{key} = {} is beyond any real size (at most {} expected)",
+            trim_num(v),
+            trim_num(max)
+        )));
+    }
+    Ok(v)
+}
+
+/// `3`, `0.5`, `1.25e12` without trailing zeros.
+pub fn trim_num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v}");
+        s
+    }
+}
+
+/// A model: the attributes it reads, the usage keys it understands, and the
+/// function that prices one side.
+pub struct Model {
+    /// Terraform resource type.
+    pub resource_type: &'static str,
+    /// Top-level attributes read from the plan.
+    pub keys: &'static [&'static str],
+    /// Usage file keys (dotted for nested ones).
+    pub usage_keys: &'static [&'static str],
+    /// Prices one side.
+    pub price: fn(&mut Pricer<'_>) -> Result<(), Stop>,
+}
+
+/// Every model, sorted by resource type.
+pub fn models() -> &'static [Model] {
+    MODELS
+}
+
+/// The model of a resource type.
+pub fn model_for(resource_type: &str) -> Option<&'static Model> {
+    MODELS
+        .binary_search_by(|m| m.resource_type.cmp(resource_type))
+        .ok()
+        .and_then(|i| MODELS.get(i))
+}
+
+/// The table of models. Kept sorted (a unit test checks it).
+static MODELS: &[Model] = &[
+    serverless::ACM_CERTIFICATE,
+    network::ALB,
+    compute::ASG,
+    data::CLOUDWATCH_LOG_GROUP,
+    data::CLOUDWATCH_METRIC_ALARM,
+    data::DB_INSTANCE,
+    data::DYNAMODB_TABLE,
+    compute::EBS_SNAPSHOT,
+    compute::EBS_SNAPSHOT_COPY,
+    compute::EBS_VOLUME,
+    network::TGW_VPC_ATTACHMENT,
+    serverless::ECR_REPOSITORY,
+    serverless::ECS_SERVICE,
+    serverless::ECS_TASK_DEFINITION,
+    serverless::EFS_FILE_SYSTEM,
+    network::EIP,
+    serverless::EKS_CLUSTER,
+    compute::EKS_NODE_GROUP,
+    data::ELASTICACHE_CLUSTER,
+    data::ELASTICACHE_REPLICATION_GROUP,
+    data::ELASTICSEARCH_DOMAIN,
+    network::ELB,
+    compute::INSTANCE,
+    serverless::KMS_KEY,
+    serverless::KMS_REPLICA_KEY,
+    serverless::LAMBDA_FUNCTION,
+    network::LB,
+    data::MSK_CLUSTER,
+    network::NAT_GATEWAY,
+    data::OPENSEARCH_DOMAIN,
+    data::RDS_CLUSTER,
+    data::RDS_CLUSTER_INSTANCE,
+    data::REDSHIFT_CLUSTER,
+    network::ROUTE53_RECORD,
+    network::ROUTE53_ZONE,
+    serverless::S3_BUCKET,
+    serverless::SECRETSMANAGER_SECRET,
+    serverless::SNS_TOPIC,
+    serverless::SNS_TOPIC_SUBSCRIPTION,
+    serverless::SQS_QUEUE,
+    network::VPC_ENDPOINT,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_table_is_sorted_and_unique() {
+        for w in MODELS.windows(2) {
+            assert!(
+                w[0].resource_type < w[1].resource_type,
+                "{} must come before {}",
+                w[1].resource_type,
+                w[0].resource_type
+            );
+        }
+        assert!(model_for("aws_instance").is_some());
+        assert!(model_for("aws_nope").is_none());
+    }
+}

@@ -1,0 +1,317 @@
+//! Networking: elastic IPs, NAT gateways, load balancers, VPC endpoints,
+//! transit gateway attachments, Route 53.
+
+use super::{check, trim_num, Model, Pricer, Stop, HOURS_PER_MONTH};
+
+const VPC: &[&str] = &["aws_nat_gateway"];
+
+pub(crate) const EIP: Model = Model {
+    resource_type: "aws_eip",
+    keys: &["domain", "vpc"],
+    usage_keys: &[],
+    price: eip,
+};
+
+fn eip(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    // Every public IPv4 address is billed hourly since February 2024,
+    // attached or not.
+    let price = p.price(&["aws_eip"], "public_ipv4_hours", "public-ipv4")?;
+    p.add(
+        "Public IPv4 address".into(),
+        "hours",
+        HOURS_PER_MONTH,
+        price,
+        None,
+    );
+    Ok(())
+}
+
+pub(crate) const NAT_GATEWAY: Model = Model {
+    resource_type: "aws_nat_gateway",
+    keys: &["connectivity_type"],
+    usage_keys: &["monthly_data_processed_gb"],
+    price: nat_gateway,
+};
+
+fn nat_gateway(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    let price = p.price(VPC, "hours", "nat-gateway")?;
+    p.add("NAT gateway".into(), "hours", HOURS_PER_MONTH, price, None);
+    p.add_usage(
+        "Data processed",
+        "GB",
+        "monthly_data_processed_gb",
+        0.0,
+        1.0,
+        VPC,
+        "data_processed",
+        "nat-gateway",
+    )
+}
+
+pub(crate) const LB: Model = Model {
+    resource_type: "aws_lb",
+    keys: &["load_balancer_type"],
+    usage_keys: &["capacity_units"],
+    price: lb,
+};
+
+pub(crate) const ALB: Model = Model {
+    resource_type: "aws_alb",
+    keys: LB.keys,
+    usage_keys: LB.usage_keys,
+    price: lb,
+};
+
+fn lb(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    const T: &[&str] = &["aws_lb"];
+    let kind = p
+        .attrs
+        .str("load_balancer_type")
+        .unwrap_or("application")
+        .to_string();
+    match kind.as_str() {
+        "application" => {
+            let price = p.price(T, "hours", "application")?;
+            p.add("Application load balancer".into(), "hours", HOURS_PER_MONTH, price, None);
+            p.add_usage("Load balancer capacity units", "LCU-hours", "capacity_units", 0.0, HOURS_PER_MONTH, T, "lcu_hours", "application")
+        }
+        "network" => {
+            let price = p.price(T, "hours", "network")?;
+            p.add("Network load balancer".into(), "hours", HOURS_PER_MONTH, price, None);
+            p.add_usage("Load balancer capacity units", "NLCU-hours", "capacity_units", 0.0, HOURS_PER_MONTH, T, "nlcu_hours", "network")
+        }
+        other => Err(Stop::Unpriced(format!(
+            "load_balancer_type {other:?}: no prices in the catalogue (application and network only)"
+        ))),
+    }
+}
+
+pub(crate) const ELB: Model = Model {
+    resource_type: "aws_elb",
+    keys: &[],
+    usage_keys: &["monthly_data_processed_gb"],
+    price: elb,
+};
+
+fn elb(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    const T: &[&str] = &["aws_elb"];
+    let price = p.price(T, "hours", "classic")?;
+    p.add(
+        "Classic load balancer".into(),
+        "hours",
+        HOURS_PER_MONTH,
+        price,
+        None,
+    );
+    p.add_usage(
+        "Data processed",
+        "GB",
+        "monthly_data_processed_gb",
+        0.0,
+        1.0,
+        T,
+        "data_processed",
+        "classic",
+    )
+}
+
+pub(crate) const VPC_ENDPOINT: Model = Model {
+    resource_type: "aws_vpc_endpoint",
+    keys: &["vpc_endpoint_type", "subnet_ids"],
+    usage_keys: &["monthly_data_processed_gb"],
+    price: vpc_endpoint,
+};
+
+fn vpc_endpoint(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    const T: &[&str] = &["aws_vpc_endpoint"];
+    let kind = p
+        .attrs
+        .str("vpc_endpoint_type")
+        .unwrap_or("Gateway")
+        .to_ascii_lowercase();
+    match kind.as_str() {
+        "gateway" => Err(Stop::Free(
+            "gateway endpoints (S3, DynamoDB) have no charge".into(),
+        )),
+        "interface" | "gatewayloadbalancer" => {
+            let sku = kind.as_str();
+            // One endpoint network interface per subnet (AZ), each billed hourly.
+            let (n, note) = match p.attrs.len_of("subnet_ids").filter(|n| *n > 0) {
+                Some(n) => (n as f64, None),
+                None => (
+                    1.0,
+                    Some(if p.attrs.is_unknown("subnet_ids") {
+                        "subnet_ids known only after apply: 1 zone assumed".to_string()
+                    } else {
+                        "no subnet_ids: 1 zone assumed".to_string()
+                    }),
+                ),
+            };
+            let n = check("subnet_ids", n, 1000.0)?;
+            let price = p.price(T, "endpoint_hours", sku)?;
+            let label = if sku == "interface" {
+                "Interface endpoint"
+            } else {
+                "Gateway Load Balancer endpoint"
+            };
+            p.add(
+                format!("{label} × {} zone(s)", trim_num(n)),
+                "hours",
+                HOURS_PER_MONTH * n,
+                price,
+                note,
+            );
+            let (gb, a) = p.usage_value("monthly_data_processed_gb", 0.0);
+            if sku == "interface" {
+                // Tiers: first 1 PB, next 4 PB, over 5 PB a month.
+                let pb = 1_048_576.0;
+                let tiers = [
+                    ("data_processed_first_1pb", "first 1 PB", gb.min(pb)),
+                    (
+                        "data_processed_next_4pb",
+                        "next 4 PB",
+                        (gb - pb).clamp(0.0, 4.0 * pb),
+                    ),
+                    (
+                        "data_processed_over_5pb",
+                        "over 5 PB",
+                        (gb - 5.0 * pb).max(0.0),
+                    ),
+                ];
+                for (i, (component, label, q)) in tiers.into_iter().enumerate() {
+                    if i == 0 || q > 0.0 {
+                        p.add_priced(
+                            format!("Data processed ({label})"),
+                            "GB",
+                            q,
+                            T,
+                            component,
+                            "interface",
+                            if i == 0 { a.clone() } else { None },
+                        )?;
+                    }
+                }
+                Ok(())
+            } else {
+                p.add_priced(
+                    "Data processed".into(),
+                    "GB",
+                    gb,
+                    T,
+                    "data_processed",
+                    sku,
+                    a,
+                )
+            }
+        }
+        other => Err(Stop::Unpriced(format!(
+            "vpc_endpoint_type {other:?} is not known"
+        ))),
+    }
+}
+
+pub(crate) const TGW_VPC_ATTACHMENT: Model = Model {
+    resource_type: "aws_ec2_transit_gateway_vpc_attachment",
+    keys: &[],
+    usage_keys: &["monthly_data_processed_gb"],
+    price: tgw_attachment,
+};
+
+fn tgw_attachment(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    const T: &[&str] = &["aws_ec2_transit_gateway_vpc_attachment"];
+    let price = p.price(T, "attachment_hours", "vpc-attachment")?;
+    p.add(
+        "Transit gateway attachment".into(),
+        "hours",
+        HOURS_PER_MONTH,
+        price,
+        None,
+    );
+    p.add_usage(
+        "Data processed",
+        "GB",
+        "monthly_data_processed_gb",
+        0.0,
+        1.0,
+        T,
+        "data_processed",
+        "vpc-attachment",
+    )
+}
+
+pub(crate) const ROUTE53_ZONE: Model = Model {
+    resource_type: "aws_route53_zone",
+    keys: &[],
+    usage_keys: &[],
+    price: route53_zone,
+};
+
+fn route53_zone(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    // The catalogue has the price of the first 25 zones of an account.
+    let price = p.price(
+        &["aws_route53_zone"],
+        "hosted_zone_months",
+        "first-25-zones",
+    )?;
+    p.add("Hosted zone".into(), "months", 1.0, price, None);
+    Ok(())
+}
+
+pub(crate) const ROUTE53_RECORD: Model = Model {
+    resource_type: "aws_route53_record",
+    keys: &[
+        "alias",
+        "latency_routing_policy",
+        "geolocation_routing_policy",
+    ],
+    usage_keys: &[
+        "monthly_standard_queries",
+        "monthly_latency_based_queries",
+        "monthly_geo_queries",
+    ],
+    price: route53_record,
+};
+
+fn route53_record(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    const T: &[&str] = &["aws_route53_record"];
+    // Queries to alias records of AWS resources are free.
+    if !p.attrs.blocks("alias").is_empty() {
+        return Err(Stop::Free(
+            "alias records to AWS resources: queries have no charge".into(),
+        ));
+    }
+    let (sku, key, label) = if !p.attrs.blocks("latency_routing_policy").is_empty() {
+        (
+            "latency",
+            "monthly_latency_based_queries",
+            "Latency based routing queries",
+        )
+    } else if !p.attrs.blocks("geolocation_routing_policy").is_empty() {
+        ("geo", "monthly_geo_queries", "Geo DNS queries")
+    } else {
+        ("standard", "monthly_standard_queries", "Standard queries")
+    };
+    let (q, a) = p.usage_value(key, 0.0);
+    let billion = 1e9;
+    p.add_priced(
+        format!("{label} (first 1B)"),
+        "1M queries",
+        q.min(billion) / 1e6,
+        T,
+        "queries_first_1b",
+        sku,
+        a,
+    )?;
+    if q > billion {
+        p.add_priced(
+            format!("{label} (over 1B)"),
+            "1M queries",
+            (q - billion) / 1e6,
+            T,
+            "queries_over_1b",
+            sku,
+            None,
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,628 @@
+//! Importing AWS Price List bulk offer files (the public JSON "offer"
+//! format: `products` plus `terms.OnDemand`) into catalogue rows.
+//!
+//! Offer files are large (a regional EC2 file is hundreds of megabytes), so
+//! they are read as a stream: each product is kept only when it maps to a
+//! catalogue row, with only the attributes the mapping needs.
+//!
+//! Mapped today: EC2 Linux shared-tenancy on-demand instances, EBS volume
+//! storage and provisioned IOPS, NAT gateway hours and data, RDS instances
+//! (MySQL, PostgreSQL, MariaDB, Aurora) and storage, ElastiCache nodes
+//! (Redis, Memcached). Every other product is counted as skipped, by family.
+
+use crate::catalogue::{Price, CSV_HEADER};
+use crate::error::CostError;
+use crate::region;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+
+/// What an import produced.
+#[derive(Debug, Clone, Default)]
+pub struct ImportReport {
+    /// `offerCode` of the file (`AmazonEC2`).
+    pub offer_code: String,
+    /// `version` of the file.
+    pub version: String,
+    /// `publicationDate` of the file.
+    pub publication_date: String,
+    /// Catalogue rows: `(service, price, notes)`, sorted by key.
+    pub prices: Vec<(String, Price, String)>,
+    /// Products read.
+    pub products: usize,
+    /// Products not mapped, by product family (or reason).
+    pub skipped: BTreeMap<String, usize>,
+    /// Mapped products without an on-demand price.
+    pub without_price: usize,
+    /// Rows whose key another product already gave, with a different price
+    /// (the first is kept).
+    pub conflicts: Vec<String>,
+}
+
+impl ImportReport {
+    /// The rows as a catalogue CSV.
+    pub fn to_csv(&self) -> String {
+        crate::catalogue::write_catalogue_csv(&self.prices)
+    }
+
+    /// One line per mapped kind and skip reason, for the command's summary.
+    pub fn summary(&self) -> String {
+        let mut by: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, p, _) in &self.prices {
+            *by.entry(format!("{}/{}", p.resource_type, p.component))
+                .or_default() += 1;
+        }
+        let mut s = format!(
+            "offer {} version {} ({}): {} products read, {} prices imported",
+            self.offer_code,
+            self.version,
+            self.publication_date,
+            self.products,
+            self.prices.len()
+        );
+        for (k, n) in by {
+            s.push_str(&format!("\n  {n:>6}  {k}"));
+        }
+        if self.without_price > 0 {
+            s.push_str(&format!(
+                "\n  {:>6}  mapped products without an on-demand price (skipped)",
+                self.without_price
+            ));
+        }
+        for (k, n) in &self.skipped {
+            s.push_str(&format!("\n  {n:>6}  skipped: {k}"));
+        }
+        for c in &self.conflicts {
+            s.push_str(&format!("\n  conflict: {c}"));
+        }
+        s
+    }
+}
+
+/// Reads an offer file.
+pub fn import_offer_file(path: &Path) -> Result<ImportReport, CostError> {
+    let shown = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|e| CostError::Io {
+        path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| shown.clone());
+    import_offer(std::io::BufReader::with_capacity(1 << 20, f), &shown, &name)
+}
+
+/// Reads an offer document from `reader`; `path` is used in errors and
+/// `name` in each row's source.
+pub fn import_offer<R: Read>(reader: R, path: &str, name: &str) -> Result<ImportReport, CostError> {
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let raw = OfferSeed
+        .deserialize(&mut de)
+        .map_err(|e| CostError::Offer {
+            path: path.to_string(),
+            message: e.to_string(),
+        })?;
+    de.end().map_err(|e| CostError::Offer {
+        path: path.to_string(),
+        message: e.to_string(),
+    })?;
+    if raw.offer_code.is_empty() && raw.products.is_empty() && raw.product_count == 0 {
+        return Err(CostError::Offer {
+            path: path.to_string(),
+            message: "no offerCode and no products: not an AWS Price List offer file".into(),
+        });
+    }
+    let as_of = if raw.publication_date.len() >= 10 {
+        raw.publication_date[..10].to_string()
+    } else if raw.version.len() >= 8 && raw.version.chars().take(8).all(|c| c.is_ascii_digit()) {
+        format!(
+            "{}-{}-{}",
+            &raw.version[..4],
+            &raw.version[4..6],
+            &raw.version[6..8]
+        )
+    } else {
+        return Err(CostError::Offer {
+            path: path.to_string(),
+            message: "no publicationDate (or dated version): cannot give the prices an as-of date"
+                .into(),
+        });
+    };
+    let source = format!(
+        "AWS Price List offer {} version {} ({name})",
+        raw.offer_code, raw.version
+    );
+    let mut report = ImportReport {
+        offer_code: raw.offer_code.clone(),
+        version: raw.version.clone(),
+        publication_date: raw.publication_date.clone(),
+        products: raw.product_count,
+        skipped: raw.skipped,
+        ..ImportReport::default()
+    };
+    let mut rows: BTreeMap<RowKey, (String, Price, String)> = BTreeMap::new();
+    let mut skus: Vec<(&String, &Mapped)> = raw.products.iter().collect();
+    skus.sort();
+    for (sku, m) in skus {
+        let Some((unit, usd)) = raw.prices.get(sku) else {
+            report.without_price += 1;
+            continue;
+        };
+        if unit != m.unit {
+            *report
+                .skipped
+                .entry(format!("unit {unit:?} where {:?} was expected", m.unit))
+                .or_default() += 1;
+            continue;
+        }
+        let key = (
+            m.region.clone(),
+            m.resource_type.to_string(),
+            m.component.to_string(),
+            m.sku.clone(),
+        );
+        let price = Price::new(
+            m.region.clone(),
+            m.resource_type.to_string(),
+            m.component.to_string(),
+            m.sku.clone(),
+            m.catalogue_unit.to_string(),
+            *usd,
+            source.clone(),
+            as_of.clone(),
+        );
+        let notes = format!("offer sku {sku}; {}", m.note);
+        match rows.get(&key) {
+            Some((_, prev, _)) if (prev.usd - usd).abs() > 1e-12 => report.conflicts.push(format!(
+                "{} {} in {}: {} (kept) and {} (sku {sku})",
+                price.key_text(),
+                m.unit,
+                m.region,
+                prev.usd,
+                usd
+            )),
+            Some(_) => {}
+            None => {
+                rows.insert(key, (m.service.to_string(), price, notes));
+            }
+        }
+    }
+    report.prices = rows.into_values().collect();
+    Ok(report)
+}
+
+/// `(region, resource type, component, sku)`.
+type RowKey = (String, String, String, String);
+
+/// A product that maps to a catalogue row.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Mapped {
+    service: &'static str,
+    resource_type: &'static str,
+    component: &'static str,
+    sku: String,
+    region: String,
+    /// Price List unit expected (`Hrs`, `GB-Mo`, `IOPS-Mo`, `GB`).
+    unit: &'static str,
+    /// The catalogue's unit for it.
+    catalogue_unit: &'static str,
+    note: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawAttributes {
+    location: Option<String>,
+    region_code: Option<String>,
+    instance_type: Option<String>,
+    tenancy: Option<String>,
+    operating_system: Option<String>,
+    pre_installed_sw: Option<String>,
+    #[serde(rename = "capacitystatus")]
+    capacity_status: Option<String>,
+    license_model: Option<String>,
+    #[serde(rename = "usagetype")]
+    usage_type: Option<String>,
+    #[serde(rename = "marketoption")]
+    market_option: Option<String>,
+    volume_api_name: Option<String>,
+    volume_type: Option<String>,
+    database_engine: Option<String>,
+    deployment_option: Option<String>,
+    cache_engine: Option<String>,
+    group: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawProduct {
+    #[serde(default)]
+    product_family: Option<String>,
+    #[serde(default)]
+    attributes: RawAttributes,
+}
+
+fn map_product(p: &RawProduct) -> Result<Mapped, String> {
+    let a = &p.attributes;
+    let family = p.product_family.as_deref().unwrap_or("(no productFamily)");
+    let region = a
+        .region_code
+        .clone()
+        .or_else(|| {
+            a.location
+                .as_deref()
+                .and_then(region::from_location)
+                .map(str::to_string)
+        })
+        .ok_or_else(|| {
+            format!(
+                "{family}: location {:?} is not a known region",
+                a.location.as_deref().unwrap_or("")
+            )
+        })?;
+    if !region::is_known(&region) {
+        return Err(format!("{family}: region {region:?} is not a known region"));
+    }
+    let is = |v: &Option<String>, want: &str| v.as_deref() == Some(want);
+    let absent_or = |v: &Option<String>, want: &str| v.is_none() || is(v, want);
+    let usage = a.usage_type.clone().unwrap_or_default();
+    let m = |service, resource_type, component, sku: String, unit, catalogue_unit, note: String| {
+        Mapped {
+            service,
+            resource_type,
+            component,
+            sku,
+            region: region.clone(),
+            unit,
+            catalogue_unit,
+            note,
+        }
+    };
+    match family {
+        "Compute Instance" => {
+            let it = a
+                .instance_type
+                .clone()
+                .ok_or("Compute Instance: no instanceType")?;
+            if !(is(&a.operating_system, "Linux")
+                && is(&a.tenancy, "Shared")
+                && absent_or(&a.pre_installed_sw, "NA")
+                && absent_or(&a.capacity_status, "Used")
+                && absent_or(&a.license_model, "No License required")
+                && absent_or(&a.market_option, "OnDemand"))
+            {
+                return Err(
+                    "Compute Instance: not Linux/shared/on-demand/no pre-installed software".into(),
+                );
+            }
+            Ok(m(
+                "ec2",
+                "aws_instance",
+                "instance_hours",
+                it,
+                "Hrs",
+                "hour",
+                format!("usagetype {usage}"),
+            ))
+        }
+        "Storage" => {
+            let v = a
+                .volume_api_name
+                .clone()
+                .ok_or("Storage: no volumeApiName")?;
+            Ok(m(
+                "ebs",
+                "aws_ebs_volume",
+                "storage",
+                v,
+                "GB-Mo",
+                "GB-month",
+                format!("usagetype {usage}"),
+            ))
+        }
+        "System Operation" if is(&a.group, "EBS IOPS") => {
+            let v = a
+                .volume_api_name
+                .clone()
+                .ok_or("System Operation: no volumeApiName")?;
+            Ok(m(
+                "ebs",
+                "aws_ebs_volume",
+                "provisioned_iops",
+                v,
+                "IOPS-Mo",
+                "IOPS-month",
+                format!("usagetype {usage}"),
+            ))
+        }
+        "NAT Gateway" if usage.ends_with("NatGateway-Hours") => Ok(m(
+            "vpc",
+            "aws_nat_gateway",
+            "hours",
+            "nat-gateway".into(),
+            "Hrs",
+            "hour",
+            format!("usagetype {usage}"),
+        )),
+        "NAT Gateway" if usage.ends_with("NatGateway-Bytes") => Ok(m(
+            "vpc",
+            "aws_nat_gateway",
+            "data_processed",
+            "nat-gateway".into(),
+            "GB",
+            "GB",
+            format!("usagetype {usage}"),
+        )),
+        "Database Instance" => {
+            let it = a
+                .instance_type
+                .clone()
+                .ok_or("Database Instance: no instanceType")?;
+            if usage.contains("IOOptimized") {
+                return Err("Database Instance: Aurora I/O-Optimized instance (not mapped)".into());
+            }
+            let engine = match a.database_engine.as_deref() {
+                Some("MySQL") => "mysql",
+                Some("PostgreSQL") => "postgres",
+                Some("MariaDB") => "mariadb",
+                Some("Aurora MySQL") => "aurora-mysql",
+                Some("Aurora PostgreSQL") => "aurora-postgresql",
+                other => {
+                    return Err(format!(
+                        "Database Instance: engine {} (not mapped)",
+                        other.unwrap_or("?")
+                    ))
+                }
+            };
+            let deployment = match a.deployment_option.as_deref() {
+                Some("Single-AZ") => "single-az",
+                Some("Multi-AZ") => "multi-az",
+                other => {
+                    return Err(format!(
+                        "Database Instance: deployment {} (not mapped)",
+                        other.unwrap_or("?")
+                    ))
+                }
+            };
+            if engine.starts_with("aurora") {
+                if deployment != "single-az" {
+                    return Err("Database Instance: Aurora Multi-AZ row (not mapped)".into());
+                }
+                Ok(m(
+                    "rds",
+                    "aws_rds_cluster_instance",
+                    "instance_hours",
+                    format!("{it}|{engine}"),
+                    "Hrs",
+                    "hour",
+                    format!("usagetype {usage}"),
+                ))
+            } else {
+                Ok(m(
+                    "rds",
+                    "aws_db_instance",
+                    "instance_hours",
+                    format!("{it}|{engine}|{deployment}"),
+                    "Hrs",
+                    "hour",
+                    format!("usagetype {usage}"),
+                ))
+            }
+        }
+        "Database Storage" => {
+            let t = match a.volume_type.as_deref() {
+                Some("General Purpose-GP3") => "gp3",
+                Some("General Purpose") => "gp2",
+                Some("Provisioned IOPS") => "io1",
+                Some("Provisioned IOPS-IO2") => "io2",
+                Some("Magnetic") => "magnetic",
+                other => {
+                    return Err(format!(
+                        "Database Storage: volume type {} (not mapped)",
+                        other.unwrap_or("?")
+                    ))
+                }
+            };
+            match a.database_engine.as_deref() {
+                None | Some("Any") | Some("MySQL") | Some("PostgreSQL") | Some("MariaDB") => {}
+                Some(other) => {
+                    return Err(format!("Database Storage: engine {other} (not mapped)"))
+                }
+            }
+            let deployment = match a.deployment_option.as_deref() {
+                Some("Single-AZ") => "single-az",
+                Some("Multi-AZ") => "multi-az",
+                other => {
+                    return Err(format!(
+                        "Database Storage: deployment {} (not mapped)",
+                        other.unwrap_or("?")
+                    ))
+                }
+            };
+            Ok(m(
+                "rds",
+                "aws_db_instance",
+                "storage",
+                format!("{t}|{deployment}"),
+                "GB-Mo",
+                "GB-month",
+                format!("usagetype {usage}"),
+            ))
+        }
+        "Cache Instance" => {
+            let it = a
+                .instance_type
+                .clone()
+                .ok_or("Cache Instance: no instanceType")?;
+            match a.cache_engine.as_deref() {
+                Some("Redis") | Some("Memcached") => {}
+                other => {
+                    return Err(format!(
+                        "Cache Instance: engine {} (not mapped)",
+                        other.unwrap_or("?")
+                    ))
+                }
+            }
+            Ok(m(
+                "elasticache",
+                "aws_elasticache_cluster",
+                "node_hours",
+                it,
+                "Hrs",
+                "hour",
+                format!("usagetype {usage}"),
+            ))
+        }
+        other => Err(other.to_string()),
+    }
+}
+
+#[derive(Default)]
+struct RawOffer {
+    offer_code: String,
+    version: String,
+    publication_date: String,
+    products: HashMap<String, Mapped>,
+    product_count: usize,
+    skipped: BTreeMap<String, usize>,
+    /// sku → (unit, USD) of the first on-demand price dimension.
+    prices: HashMap<String, (String, f64)>,
+}
+
+struct OfferSeed;
+
+impl<'de> DeserializeSeed<'de> for OfferSeed {
+    type Value = RawOffer;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<RawOffer, D::Error> {
+        d.deserialize_map(OfferVisitor)
+    }
+}
+
+struct OfferVisitor;
+
+impl<'de> Visitor<'de> for OfferVisitor {
+    type Value = RawOffer;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an AWS Price List offer object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawOffer, A::Error> {
+        let mut out = RawOffer::default();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "offerCode" => out.offer_code = map.next_value()?,
+                "version" => out.version = map.next_value()?,
+                "publicationDate" => out.publication_date = map.next_value()?,
+                "products" => map.next_value_seed(ProductsSeed(&mut out))?,
+                "terms" => map.next_value_seed(TermsSeed(&mut out.prices))?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct ProductsSeed<'o>(&'o mut RawOffer);
+
+impl<'de> DeserializeSeed<'de> for ProductsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ProductsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map of products by SKU")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(sku) = map.next_key::<String>()? {
+            let p: RawProduct = map.next_value()?;
+            self.0.product_count += 1;
+            match map_product(&p) {
+                Ok(m) => {
+                    self.0.products.insert(sku, m);
+                }
+                Err(reason) => *self.0.skipped.entry(reason).or_default() += 1,
+            }
+        }
+        Ok(())
+    }
+}
+
+struct TermsSeed<'o>(&'o mut HashMap<String, (String, f64)>);
+
+impl<'de> DeserializeSeed<'de> for TermsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TermsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map of term types")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(kind) = map.next_key::<String>()? {
+            if kind == "OnDemand" {
+                let terms: HashMap<String, HashMap<String, RawTerm>> = map.next_value()?;
+                for (sku, offers) in terms {
+                    let mut offers: Vec<(String, RawTerm)> = offers.into_iter().collect();
+                    offers.sort_by(|a, b| a.0.cmp(&b.0));
+                    if let Some(price) = offers.into_iter().find_map(|(_, t)| t.first_tier()) {
+                        self.0.insert(sku, price);
+                    }
+                }
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTerm {
+    #[serde(default)]
+    price_dimensions: HashMap<String, RawDimension>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDimension {
+    #[serde(default)]
+    unit: String,
+    #[serde(default)]
+    begin_range: Option<String>,
+    #[serde(default)]
+    price_per_unit: HashMap<String, String>,
+}
+
+impl RawTerm {
+    /// The price of the first tier (beginRange 0), in USD.
+    fn first_tier(&self) -> Option<(String, f64)> {
+        let mut dims: Vec<&RawDimension> = self
+            .price_dimensions
+            .values()
+            .filter(|d| d.begin_range.as_deref().is_none_or(|b| b == "0"))
+            .collect();
+        dims.sort_by(|a, b| a.unit.cmp(&b.unit));
+        let d = dims.first()?;
+        let usd: f64 = d.price_per_unit.get("USD")?.trim().parse().ok()?;
+        (usd.is_finite() && usd >= 0.0).then(|| (d.unit.clone(), usd))
+    }
+}
+
+/// The catalogue CSV header, for callers writing an empty catalogue.
+pub fn csv_header() -> String {
+    CSV_HEADER.join(",")
+}
