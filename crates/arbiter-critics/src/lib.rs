@@ -14,11 +14,13 @@ pub mod blast_radius;
 pub mod classes;
 pub mod confidence;
 pub mod context;
+pub mod cost;
 pub mod security;
 
 pub use blast_radius::BlastRadiusCritic;
 pub use confidence::{combine, Contribution};
 pub use context::{Environment, ReviewContext, StackContext};
+pub use cost::CostCritic;
 pub use security::{PolicyCritic, SecurityCritic};
 
 use arbiter_verdict::Finding;

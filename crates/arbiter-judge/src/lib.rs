@@ -12,8 +12,8 @@
 pub mod stack;
 
 use arbiter_critics::{
-    combine, BlastRadiusCritic, Critic, CriticOutput, Environment, PolicyCritic, ReviewContext,
-    SecurityCritic, StackContext,
+    combine, BlastRadiusCritic, CostCritic, Critic, CriticOutput, Environment, PolicyCritic,
+    ReviewContext, SecurityCritic, StackContext,
 };
 use arbiter_plan::sensitive::Redactor;
 use arbiter_plan::{
@@ -21,8 +21,8 @@ use arbiter_plan::{
 };
 use arbiter_policy::{LoadedFiles, PolicyError, RuleOverrides, RulePack, UserPolicies};
 use arbiter_verdict::{
-    ActionSummary, AttributeDelta, ChangeRelation, ChangeView, CostSummary, CriticReport, Decision,
-    Effect, Finding, PlanInfo, Severity, StackInfo, Verdict,
+    ActionSummary, AttributeDelta, ChangeRelation, ChangeView, CriticReport, Decision, Effect,
+    Finding, PlanInfo, Severity, StackInfo, Verdict,
 };
 pub use stack::StackConfig;
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,6 +31,10 @@ use thiserror::Error;
 
 /// Most attribute changes listed per resource in a verdict.
 pub const MAX_ATTRIBUTES_PER_CHANGE: usize = 50;
+
+/// Most resources (and unpriced resources) a verdict's cost section lists;
+/// the totals always cover every resource (`arbiter cost` shows them all).
+pub const MAX_COST_RESOURCES: usize = 25;
 
 /// Why a change could not be judged.
 #[derive(Debug, Error)]
@@ -116,6 +120,7 @@ impl PlanInput {
 pub struct Judge {
     pack: Option<RulePack>,
     user: Option<UserPolicies>,
+    cost: arbiter_cost::CostEngine,
 }
 
 impl Judge {
@@ -145,7 +150,15 @@ impl Judge {
         Ok(Judge {
             pack,
             user: if user.is_empty() { None } else { Some(user) },
+            cost: arbiter_cost::CostEngine::embedded(),
         })
+    }
+
+    /// Prices plans with `engine` (a user catalogue, a usage file, a region)
+    /// instead of the embedded catalogue alone.
+    pub fn with_cost_engine(mut self, engine: arbiter_cost::CostEngine) -> Judge {
+        self.cost = engine;
+        self
     }
 
     /// The rule pack in use, if any.
@@ -212,11 +225,12 @@ impl Judge {
         };
         let blast = BlastRadiusCritic.review(&pre_ctx);
         mark("blast");
-        let cost = CostSummary {
-            computed: false,
-            note: Some("no pricing catalogue in this build; cost figures are not computed".into()),
-            ..CostSummary::default()
-        };
+        // The cost critic needs no policy results: judged on the full
+        // breakdown, which is then trimmed for the policy input and verdict.
+        let mut cost = self.cost.estimate(plan, Some(&graph));
+        let cost_review = CostCritic { cost: &cost }.review(&pre_ctx);
+        cost.truncate(MAX_COST_RESOURCES);
+        mark("cost");
         // 3. User policies, with the evaluation context.
         let policy_findings = match &self.user {
             Some(user) => {
@@ -248,6 +262,7 @@ impl Judge {
             outputs.push(("policy", PolicyCritic.review(&ctx)));
         }
         outputs.push(("blast_radius", blast));
+        outputs.push(("cost", cost_review));
 
         let critic_outputs: Vec<CriticOutput> = outputs.iter().map(|(_, o)| o.clone()).collect();
         let (confidence, contributions) = combine(&critic_outputs);
@@ -617,6 +632,7 @@ fn redact(v: &mut Verdict, r: &Redactor) {
     for c in &mut v.critics {
         c.summary = r.text(&c.summary);
     }
+    arbiter_cost::redact(&mut v.cost, r);
 }
 
 #[cfg(test)]

@@ -24,9 +24,7 @@ pub(crate) fn wire_verdict(verdict: &Verdict) -> Verdict {
     for f in &mut v.findings {
         f.confidence_cost = round_to(finite_or(f.confidence_cost, 0.0), 2);
     }
-    v.cost.monthly_before_usd = round_to(finite_or(v.cost.monthly_before_usd, 0.0), 2);
-    v.cost.monthly_after_usd = round_to(finite_or(v.cost.monthly_after_usd, 0.0), 2);
-    v.cost.monthly_delta_usd = round_to(finite_or(v.cost.monthly_delta_usd, 0.0), 2);
+    v.cost = crate::cost::wire(&v.cost);
     v
 }
 
@@ -75,6 +73,7 @@ mod tests {
                 monthly_delta_usd: 0.1 + 0.2,
                 computed: true,
                 note: None,
+                ..CostSummary::default()
             },
             explanation: String::new(),
             stack: StackInfo::default(),

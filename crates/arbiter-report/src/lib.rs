@@ -16,6 +16,7 @@
 //! - Output is deterministic: the same verdict and options give the same bytes.
 
 mod common;
+mod cost;
 mod json;
 mod markdown;
 mod sarif;
@@ -217,6 +218,72 @@ pub fn render_markdown(verdict: &Verdict, opts: &RenderOptions) -> String {
 /// and keeping `error` for denials keeps the two apart.
 pub fn render_sarif(verdict: &Verdict, opts: &RenderOptions) -> String {
     sarif::render(verdict, opts)
+}
+
+/// An output format of `arbiter cost --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CostFormat {
+    /// A breakdown table like Infracost's ([`render_cost`]).
+    Table,
+    /// The `CostSummary` as JSON.
+    Json,
+    /// A pull-request comment: the diff per resource and the breakdown.
+    Markdown,
+}
+
+impl CostFormat {
+    /// Every cost format.
+    pub const ALL: [CostFormat; 3] = [CostFormat::Table, CostFormat::Json, CostFormat::Markdown];
+
+    /// The name accepted by [`CostFormat::from_str`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CostFormat::Table => "table",
+            CostFormat::Json => "json",
+            CostFormat::Markdown => "markdown",
+        }
+    }
+
+    /// The usual file extension for this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            CostFormat::Table => "txt",
+            CostFormat::Json => "json",
+            CostFormat::Markdown => "md",
+        }
+    }
+}
+
+impl FromStr for CostFormat {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<CostFormat, UnknownFormat> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "table" | "text" => Ok(CostFormat::Table),
+            "json" => Ok(CostFormat::Json),
+            "markdown" | "md" => Ok(CostFormat::Markdown),
+            _ => Err(UnknownFormat(s.to_string())),
+        }
+    }
+}
+
+/// Renders a cost breakdown (`arbiter cost`). `plan_path` is shown as the
+/// project.
+///
+/// Guarantees: never panics; deterministic; JSON is valid JSON holding every
+/// field of the summary (money rounded to cents); the table and markdown
+/// mark every assumed quantity with `*`, list what could not be priced and
+/// why, and escape the summary's strings (markdown stays under GitHub's
+/// comment limit by listing fewer resources).
+pub fn render_cost(
+    cost: &arbiter_verdict::CostSummary,
+    format: CostFormat,
+    plan_path: Option<&str>,
+) -> String {
+    match format {
+        CostFormat::Table => cost::table(cost, plan_path),
+        CostFormat::Json => cost::json(cost),
+        CostFormat::Markdown => cost::markdown(cost, plan_path),
+    }
 }
 
 #[cfg(test)]

@@ -412,6 +412,42 @@ fn cost(out: &mut String, v: &Verdict) {
         let _ = write!(line, " — {}", inline(note.trim()));
     }
     let _ = writeln!(out, "{line}\n");
+    let changed: Vec<_> = c
+        .resources
+        .iter()
+        .filter(|r| r.monthly_delta_usd.abs() >= 0.005)
+        .take(10)
+        .collect();
+    if !changed.is_empty() {
+        let _ = writeln!(
+            out,
+            "| | Resource | Before | After | Change |\n|---|---|---:|---:|---:|"
+        );
+        for r in changed {
+            let classes = if r.classes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", inline(&r.classes.join(", ")))
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {}{classes} | {} | {} | {} |",
+                inline(crate::common::action_symbol(&r.action)),
+                inline(&r.address),
+                inline(&money(r.monthly_before_usd)),
+                inline(&money(r.monthly_after_usd)),
+                inline(&money_delta(r.monthly_delta_usd))
+            );
+        }
+        out.push('\n');
+    }
+    if c.counts.unpriced > 0 {
+        let _ = writeln!(
+            out,
+            "{} resource(s) could not be priced and are not in the totals (`arbiter cost` lists why).\n",
+            c.counts.unpriced
+        );
+    }
 }
 
 /// One line of the diff block per resource, attribute lines indented.

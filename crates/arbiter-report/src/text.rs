@@ -222,6 +222,9 @@ fn cost(out: &mut String, v: &Verdict, p: &Painter) {
         let _ = write!(line, " — {}", p.dim(&clean_line(note.trim())));
     }
     let _ = writeln!(out, "{line}");
+    for l in crate::cost::top_lines(c, 5) {
+        let _ = writeln!(out, "  {l}");
+    }
 }
 
 fn changes(out: &mut String, v: &Verdict, p: &Painter) {

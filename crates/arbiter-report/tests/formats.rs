@@ -481,7 +481,13 @@ fn text_header_summary_and_cost() {
         "REVIEW  confidence 71.3 / 95 needed  ·  stack payments-api (staging)"
     );
     assert!(text.contains("+2 create  ~2 update  -0 delete  ±1 replace  (4 unchanged, 1 read)"));
-    assert!(text.contains("Cost: $412.30/mo → $473.04/mo (+$60.74/mo; budget $1,000.00/mo)"));
+    assert!(text.contains("Cost: $110.78/mo → $221.56/mo (+$110.78/mo; budget $1,000.00/mo)"));
+    // The resources behind the figures, and what could not be priced.
+    assert!(
+        text.contains("  ± aws_db_instance.ledger  +$110.78/mo (multi-az)"),
+        "{text}"
+    );
+    assert!(text.contains("1 resource(s) could not be priced"), "{text}");
     let reject = render_text(&common::reject_denies(), &opts());
     assert!(reject.contains("over budget"));
     assert!(reject.contains("usage estimates from usage.yml"));
@@ -657,7 +663,8 @@ fn markdown_has_the_sections_a_reviewer_expects() {
         "<details><summary>Remediation (3)</summary>",
         "<details><summary>Other findings (2): info, pre-existing, fixed</summary>",
         "#### Critics",
-        "**Cost:** \\$412.30 → \\$473.04 per month (**+\\$60.74**; budget \\$1,000.00)",
+        "**Cost:** \\$110.78 → \\$221.56 per month (**+\\$110.78**; budget \\$1,000.00)",
+        "| ± | aws\\_db\\_instance.ledger (multi-az) | \\$110.78 | \\$221.56 | +\\$110.78 |",
         "<details><summary>Resource changes (6)</summary>",
         "```diff",
         "<sub>Arbiter 0.0.0-test · plan format 1.2</sub>",

@@ -28,3 +28,21 @@ fn every_format_of_every_verdict_matches_its_golden_file() {
     // `assert!` rather than returning `Err`, so the report prints readably.
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// The cost breakdown of `arbiter cost` in each of its formats.
+#[test]
+fn every_cost_format_matches_its_golden_file() {
+    use arbiter_report::{render_cost, CostFormat};
+    let mut failures = Vec::new();
+    for format in CostFormat::ALL {
+        let mut out = render_cost(&common::ledger_cost(), format, Some("infra/prod/plan.json"));
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        let file = format!("cost_ledger.{}", format.extension());
+        if let Err(e) = common::check_golden(&file, &out) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

@@ -14,8 +14,9 @@
 
 use arbiter_report::RenderOptions;
 use arbiter_verdict::{
-    ActionSummary, AttributeDelta, ChangeRelation, ChangeView, CostSummary, CriticReport, Decision,
-    Effect, Finding, PlanInfo, Severity, SourceLocation, StackInfo, Verdict,
+    ActionSummary, AttributeDelta, ChangeRelation, ChangeView, CostComponent, CostCounts,
+    CostSummary, CriticReport, Decision, Effect, Finding, PlanInfo, ResourceCost, Severity,
+    SourceLocation, StackInfo, UnpricedResource, Verdict,
 };
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -102,6 +103,99 @@ pub fn empty(decision: Decision) -> Verdict {
         plan: PlanInfo::default(),
         changes: Vec::new(),
         warnings: Vec::new(),
+    }
+}
+
+fn component(
+    name: &str,
+    unit: &str,
+    quantity: f64,
+    price: f64,
+    assumption: Option<&str>,
+) -> CostComponent {
+    CostComponent {
+        name: name.to_string(),
+        unit: unit.to_string(),
+        quantity,
+        unit_price_usd: price,
+        monthly_usd: quantity * price,
+        assumed: assumption.is_some(),
+        assumption: assumption.map(str::to_string),
+        price_key: String::new(),
+        price_source: String::new(),
+    }
+}
+
+/// A replaced database that becomes Multi-AZ, and a resource without a price.
+pub fn ledger_cost() -> CostSummary {
+    let backup = "no usage given: 0 assumed; set additional_backup_storage_gb in the usage file";
+    CostSummary {
+        monthly_before_usd: 110.78,
+        monthly_after_usd: 221.56,
+        monthly_delta_usd: 110.78,
+        computed: true,
+        note: None,
+        region: Some("us-east-1".into()),
+        catalogue: Some("embedded:test".into()),
+        resources: vec![ResourceCost {
+            address: "aws_db_instance.ledger".into(),
+            resource_type: "aws_db_instance".into(),
+            action: "replace".into(),
+            region: "us-east-1".into(),
+            monthly_before_usd: 110.78,
+            monthly_after_usd: 221.56,
+            monthly_delta_usd: 110.78,
+            before: vec![
+                component(
+                    "Database instance (on-demand, Single-AZ, db.t3.large, mysql)",
+                    "hours",
+                    730.0,
+                    0.136,
+                    None,
+                ),
+                component(
+                    "Storage (general purpose SSD, gp2, Single-AZ)",
+                    "GB",
+                    100.0,
+                    0.115,
+                    None,
+                ),
+                component("Additional backup storage", "GB", 0.0, 0.095, Some(backup)),
+            ],
+            after: vec![
+                component(
+                    "Database instance (on-demand, Multi-AZ, db.t3.large, mysql)",
+                    "hours",
+                    730.0,
+                    0.272,
+                    None,
+                ),
+                component(
+                    "Storage (general purpose SSD, gp2, Multi-AZ)",
+                    "GB",
+                    100.0,
+                    0.23,
+                    None,
+                ),
+                component("Additional backup storage", "GB", 0.0, 0.095, Some(backup)),
+            ],
+            classes: vec!["multi-az".into()],
+            details: vec!["Multi-AZ db.t3.large (mysql), $0.272/hour".into()],
+        }],
+        unpriced: vec![UnpricedResource {
+            address: "aws_mq_broker.events".into(),
+            resource_type: "aws_mq_broker".into(),
+            action: "create".into(),
+            reason: "no cost model for aws_mq_broker yet".into(),
+            kind: "no-price".into(),
+        }],
+        counts: CostCounts {
+            priced: 1,
+            free: 3,
+            unpriced: 1,
+            assumed_components: 1,
+        },
+        ..CostSummary::default()
     }
 }
 
@@ -269,7 +363,12 @@ pub fn review_escalations() -> Verdict {
                 1,
                 "replaces 1 stateful resource in staging",
             ),
-            critic("cost", 0.02, 1, "+$60.74/month, within budget"),
+            critic(
+                "cost",
+                0.07,
+                2,
+                "+$110.78/month, 11.1 % of the $1,000 budget; 1 unpriced",
+            ),
             critic(
                 "history",
                 0.0,
@@ -277,13 +376,7 @@ pub fn review_escalations() -> Verdict {
                 "every resource type was changed here before",
             ),
         ],
-        cost: CostSummary {
-            monthly_before_usd: 412.3,
-            monthly_after_usd: 473.04,
-            monthly_delta_usd: 60.74,
-            computed: true,
-            note: None,
-        },
+        cost: ledger_cost(),
         explanation:
             "Needs review: 2 findings need a person (iam:PassRole on any resource; \
                       replacing aws_db_instance.ledger). Confidence 71.3 is below the threshold 95."
@@ -467,6 +560,7 @@ pub fn reject_denies() -> Verdict {
             monthly_delta_usd: -25.25,
             computed: true,
             note: Some("usage estimates from usage.yml".to_string()),
+            ..CostSummary::default()
         },
         explanation: "Rejected: 3 deny findings.\n\
                       - ARB-AWS-SG-001 on aws_security_group.bastion\n\
