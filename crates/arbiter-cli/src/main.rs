@@ -34,6 +34,11 @@ struct Cli {
 enum Command {
     /// Judge a plan offline: decision, confidence, findings (exit 0/2/3).
     Evaluate(cmd::evaluate::EvaluateArgs),
+    /// Price a plan offline: monthly cost before/after per resource and component.
+    Cost(cmd::cost::CostArgs),
+    /// The price catalogue: `import` an AWS offer file, `show` what is embedded.
+    #[command(subcommand)]
+    Pricing(cmd::pricing::PricingCommand),
     /// Work with your own Rego policies (`arbiter policy test DIR`).
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
@@ -71,6 +76,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = std::panic::catch_unwind(|| match cli.command {
         Command::Evaluate(args) => cmd::evaluate::run(args),
+        Command::Cost(args) => cmd::cost::run(args),
+        Command::Pricing(c) => cmd::pricing::run(c),
         Command::Policy(c) => cmd::policy::run(c),
         Command::Rules(c) => cmd::rules::run(c),
         Command::Audit(c) => cmd::audit::run(c),

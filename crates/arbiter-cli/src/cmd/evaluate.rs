@@ -61,6 +61,8 @@ pub struct EvaluateArgs {
     /// Print timings of each phase to stderr.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    #[command(flatten)]
+    pub cost: crate::cmd::cost::CostOptions,
 }
 
 /// Plans smaller than this are read before compiling policies (see `run`).
@@ -120,6 +122,11 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<u8> {
     };
     let input = input.with_context(|| format!("reading plan {}", args.plan.display()))?;
     let judge = judge.context("loading policies")?;
+    let judge = if args.cost.is_default() {
+        judge
+    } else {
+        judge.with_cost_engine(args.cost.engine()?)
+    };
     let t_read = t0.elapsed();
     let (verdict, phases) = judge.evaluate_timed(&input, &stack).context("evaluating")?;
     let t_eval = t0.elapsed();
