@@ -614,7 +614,9 @@ pub fn redact(summary: &mut CostSummary, r: &Redactor) {
         }
         for c in res.before.iter_mut().chain(res.after.iter_mut()) {
             fix(&mut c.name);
-            fix(&mut c.price_key);
+            if r.text(&c.price_key) != c.price_key.as_ref() {
+                c.price_key = std::borrow::Cow::Owned(r.text(&c.price_key));
+            }
             if let Some(a) = &mut c.assumption {
                 fix(a);
             }

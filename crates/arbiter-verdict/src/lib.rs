@@ -6,6 +6,7 @@
 //! knows nothing about Terraform, Rego or HTTP.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -422,7 +423,7 @@ pub struct CostComponent {
     /// What is billed, e.g. "Instance usage (Linux/UNIX, on-demand, t3.medium)".
     pub name: String,
     /// Unit of `quantity` ("hours", "GB", "1M requests", …).
-    pub unit: String,
+    pub unit: Cow<'static, str>,
     /// Monthly quantity (730 hours a month).
     pub quantity: f64,
     /// USD per unit.
@@ -436,11 +437,13 @@ pub struct CostComponent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assumption: Option<String>,
     /// Catalogue key of the price: `resource_type/component/sku`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub price_key: String,
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub price_key: Cow<'static, str>,
     /// Where the price comes from and as of when (catalogue row).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub price_source: String,
+    // `Cow`: the embedded catalogue's texts are static, so the thousands of
+    // components of a large plan borrow them instead of copying each.
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub price_source: Cow<'static, str>,
 }
 
 fn is_false(b: &bool) -> bool {

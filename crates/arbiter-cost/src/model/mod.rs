@@ -82,7 +82,7 @@ impl<'a> Pricer<'a> {
     pub fn add(
         &mut self,
         name: String,
-        unit: &str,
+        unit: &'static str,
         quantity: f64,
         price: &Price,
         assumption: Option<String>,
@@ -90,14 +90,14 @@ impl<'a> Pricer<'a> {
         let monthly = quantity * price.usd;
         self.components.push(CostComponent {
             name,
-            unit: unit.to_string(),
+            unit: std::borrow::Cow::Borrowed(unit),
             quantity,
             unit_price_usd: price.usd,
             monthly_usd: monthly,
             assumed: assumption.is_some(),
             assumption,
-            price_key: price.key.to_string(),
-            price_source: price.cite.to_string(),
+            price_key: price.key.clone(),
+            price_source: price.cite.clone(),
         });
     }
 
@@ -107,7 +107,7 @@ impl<'a> Pricer<'a> {
     pub fn add_priced(
         &mut self,
         name: String,
-        unit: &str,
+        unit: &'static str,
         quantity: f64,
         types: &[&str],
         component: &str,
@@ -133,7 +133,7 @@ impl<'a> Pricer<'a> {
     pub fn add_usage(
         &mut self,
         name: &str,
-        unit: &str,
+        unit: &'static str,
         key: &str,
         default: f64,
         scale: f64,

@@ -115,14 +115,14 @@ fn component(
 ) -> CostComponent {
     CostComponent {
         name: name.to_string(),
-        unit: unit.to_string(),
+        unit: unit.to_string().into(),
         quantity,
         unit_price_usd: price,
         monthly_usd: quantity * price,
         assumed: assumption.is_some(),
         assumption: assumption.map(str::to_string),
-        price_key: String::new(),
-        price_source: String::new(),
+        price_key: Default::default(),
+        price_source: Default::default(),
     }
 }
 
