@@ -203,17 +203,22 @@ impl Judge {
         let mut phases: Vec<(&'static str, f64)> = Vec::new();
         let mut mark = |what: &'static str| phases.push((what, tm.elapsed().as_secs_f64() * 1e3));
         // 1. Built-in rules and, on another core, what does not depend on
-        // them: the dependency graph, the sensitive values, the change views.
-        let (rule_findings, (graph, redactor, changes)) = concurrently(
+        // them: the dependency graph, the sensitive values, the change views
+        // and the cost estimate.
+        let (rule_findings, (graph, redactor, changes, mut cost)) = concurrently(
             plan.resource_changes.len() >= PARALLEL_CHANGES,
             || match &self.pack {
                 Some(pack) => pack.evaluate(plan, &stack_json, &overrides),
                 None => Ok(Vec::new()),
             },
-            || independent_of_rules(plan),
+            || {
+                let (graph, redactor, changes) = independent_of_rules(plan);
+                let cost = self.cost.estimate(plan, Some(&graph));
+                (graph, redactor, changes, cost)
+            },
         );
         let rule_findings = rule_findings?;
-        mark("rules, graph and views");
+        mark("rules, graph, views and cost estimate");
         // 2. Critics that need no policy results.
         let empty: Vec<Finding> = Vec::new();
         let pre_ctx = ReviewContext {
@@ -227,7 +232,6 @@ impl Judge {
         mark("blast");
         // The cost critic needs no policy results: judged on the full
         // breakdown, which is then trimmed for the policy input and verdict.
-        let mut cost = self.cost.estimate(plan, Some(&graph));
         let cost_review = CostCritic { cost: &cost }.review(&pre_ctx);
         cost.truncate(MAX_COST_RESOURCES);
         mark("cost");
@@ -662,23 +666,29 @@ mod tests {
             .ok_or_else(|| JudgeError::Stack("no pack".into()))?;
         let stack = serde_json::json!({"environment": "prod"});
         let run = |parallel: bool| {
-            let (findings, (graph, redactor, views)) = concurrently(
+            let (findings, (graph, redactor, views, cost)) = concurrently(
                 parallel,
                 || pack.evaluate(plan, &stack, &RuleOverrides::default()),
-                || independent_of_rules(plan),
+                || {
+                    let (graph, redactor, views) = independent_of_rules(plan);
+                    let cost = judge.cost.estimate(plan, Some(&graph));
+                    (graph, redactor, views, cost)
+                },
             );
             (
                 findings,
                 graph.dependants("aws_db_instance.d1").len(),
                 redactor.text("hunter2-1"),
                 views,
+                cost,
             )
         };
-        let (f1, g1, r1, v1) = run(true);
-        let (f2, g2, r2, v2) = run(false);
+        let (f1, g1, r1, v1, c1) = run(true);
+        let (f2, g2, r2, v2, c2) = run(false);
         let (f1, f2) = (f1?, f2?);
         assert!(!f1.is_empty() && g1 > 0 && r1 == "(sensitive)" && v1.len() == 300);
-        assert_eq!((f1, g1, r1, v1), (f2, g2, r2, v2));
+        assert!(c1.computed && !c1.resources.is_empty(), "{c1:?}");
+        assert_eq!((f1, g1, r1, v1, c1), (f2, g2, r2, v2, c2));
         Ok(())
     }
 
