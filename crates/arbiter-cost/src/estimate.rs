@@ -599,6 +599,12 @@ pub fn redact(summary: &mut CostSummary, r: &Redactor) {
         return;
     }
     let fix = |s: &mut String| *s = r.text(s);
+    // Fixed texts hold no plan values; only owned ones can carry a secret.
+    let fix_cow = |s: &mut std::borrow::Cow<'static, str>| {
+        if let std::borrow::Cow::Owned(o) = s {
+            *o = r.text(o);
+        }
+    };
     if let Some(n) = &mut summary.note {
         fix(n);
     }
@@ -613,12 +619,12 @@ pub fn redact(summary: &mut CostSummary, r: &Redactor) {
             fix(d);
         }
         for c in res.before.iter_mut().chain(res.after.iter_mut()) {
-            fix(&mut c.name);
+            fix_cow(&mut c.name);
             if r.text(&c.price_key) != c.price_key.as_ref() {
                 c.price_key = std::borrow::Cow::Owned(r.text(&c.price_key));
             }
             if let Some(a) = &mut c.assumption {
-                fix(a);
+                fix_cow(a);
             }
         }
     }

@@ -90,7 +90,7 @@ fn assumptions(c: &CostSummary) -> Vec<(String, Vec<String>)> {
     for r in &c.resources {
         for comp in shown(r) {
             if let Some(a) = &comp.assumption {
-                by.entry(a.clone())
+                by.entry(a.to_string())
                     .or_default()
                     .push(format!("{} / {}", r.address, comp.name));
             }

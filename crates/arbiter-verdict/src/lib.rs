@@ -421,7 +421,7 @@ pub struct ResourceCost {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CostComponent {
     /// What is billed, e.g. "Instance usage (Linux/UNIX, on-demand, t3.medium)".
-    pub name: String,
+    pub name: Cow<'static, str>,
     /// Unit of `quantity` ("hours", "GB", "1M requests", …).
     pub unit: Cow<'static, str>,
     /// Monthly quantity (730 hours a month).
@@ -435,7 +435,7 @@ pub struct CostComponent {
     pub assumed: bool,
     /// What was assumed and how to change it (usage file key, attribute).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assumption: Option<String>,
+    pub assumption: Option<Cow<'static, str>>,
     /// Catalogue key of the price: `resource_type/component/sku`.
     #[serde(default, skip_serializing_if = "str::is_empty")]
     pub price_key: Cow<'static, str>,

@@ -1,7 +1,7 @@
 //! EC2: instances, autoscaling groups (through their launch template or
 //! configuration), EKS node groups, EBS volumes and snapshots.
 
-use super::{check, trim_num, Model, Pricer, Side, Stop, HOURS_PER_MONTH};
+use super::{check, trim_num, Model, Pricer, Side, Stop, Text, HOURS_PER_MONTH};
 use crate::attrs::{as_num, Attrs};
 use crate::catalogue::Catalogue;
 use serde_json::{Map, Value};
@@ -114,7 +114,13 @@ pub(crate) fn instance_hours(
             trim_num(count)
         )
     };
-    p.add(name, "hours", HOURS_PER_MONTH * count, price, assumption);
+    p.add(
+        name,
+        "hours",
+        HOURS_PER_MONTH * count,
+        price,
+        assumption.map(Text::from),
+    );
     if let Some(spec) = Catalogue::instance_spec(instance_type).filter(|s| s.gpus > 0) {
         let model = if spec.gpu_model.is_empty() {
             "accelerators".to_string()
@@ -143,13 +149,12 @@ pub(crate) fn instance_hours(
 fn detailed_monitoring(p: &mut Pricer<'_>, count: f64) -> Result<(), Stop> {
     let price = p.price(&["aws_instance"], "detailed_monitoring", "metric")?;
     p.add(
-        "EC2 detailed monitoring".into(),
+        "EC2 detailed monitoring",
         "metrics",
         DETAILED_MONITORING_METRICS * count,
         price,
-        Some(format!(
-            "{} metrics per instance (what EC2 detailed monitoring publishes by default)",
-            trim_num(DETAILED_MONITORING_METRICS)
+        Some(Text::Borrowed(
+            "7 metrics per instance (what EC2 detailed monitoring publishes by default)",
         )),
     );
     Ok(())
@@ -172,7 +177,7 @@ fn cpu_credits(p: &mut Pricer<'_>, instance_type: &str, mode: Option<&str>) -> R
     };
     let (q, assumption) = p.usage_value("monthly_cpu_credit_hrs", 0.0);
     p.add_priced(
-        "CPU credits (unlimited mode)".into(),
+        "CPU credits (unlimited mode)",
         "vCPU-hours",
         q,
         EC2,
@@ -324,7 +329,7 @@ pub(crate) fn price_volume(p: &mut Pricer<'_>, v: &VolumeSpec<'_>) -> Result<(),
         EBS,
         "storage",
         v.vtype,
-        v.assumption.clone(),
+        v.assumption.clone().map(Text::from),
     )?;
     match v.vtype {
         "gp3" => {
@@ -511,13 +516,13 @@ fn ebs_snapshot(p: &mut Pricer<'_>) -> Result<(), Stop> {
         },
     };
     p.add_priced(
-        "Snapshot storage".into(),
+        "Snapshot storage",
         "GB",
         gb,
         SNAP,
         "snapshot_storage",
         "standard-tier",
-        assumption,
+        assumption.map(Text::from),
     )?;
     p.add_usage(
         "Fast snapshot restore",

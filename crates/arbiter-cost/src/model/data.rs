@@ -2,7 +2,7 @@
 //! DynamoDB, Redshift, OpenSearch/Elasticsearch, MSK, CloudWatch.
 
 use super::compute::{LARGE_IOPS, MAX_COUNT, MAX_VOLUME_GB};
-use super::{check, trim_num, Model, Pricer, Stop, HOURS_PER_MONTH};
+use super::{check, trim_num, Model, Pricer, Stop, Text, HOURS_PER_MONTH};
 use crate::attrs::as_num;
 use serde_json::Value;
 
@@ -130,7 +130,7 @@ fn db_instance(p: &mut Pricer<'_>) -> Result<(), Stop> {
         RDS,
         "storage",
         &format!("{sku_type}|{deployment}"),
-        note,
+        note.map(Text::from),
     )?;
     match sku_type {
         "gp3" => {
@@ -270,13 +270,13 @@ fn rds_cluster(p: &mut Pricer<'_>) -> Result<(), Stop> {
             ),
         };
         p.add_priced(
-            "I/O requests (Aurora standard)".into(),
+            "I/O requests (Aurora standard)",
             "1M requests",
             q,
             CLUSTER,
             "io_requests",
             "aurora-standard",
-            a,
+            a.map(Text::from),
         )?;
     }
     p.add_usage(
@@ -876,7 +876,7 @@ fn msk_cluster(p: &mut Pricer<'_>) -> Result<(), Stop> {
         T,
         "storage",
         "broker-storage",
-        a,
+        a.map(Text::from),
     )
 }
 

@@ -17,6 +17,12 @@ use crate::index::PlanIndex;
 use crate::usage::UsageView;
 use arbiter_plan::ResourceChange;
 use arbiter_verdict::CostComponent;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+/// A component's name or assumption: borrowed when it is a fixed text.
+pub type Text = Cow<'static, str>;
 
 /// Hours in a month, as AWS's calculator and Infracost count them.
 pub const HOURS_PER_MONTH: f64 = 730.0;
@@ -81,15 +87,15 @@ impl<'a> Pricer<'a> {
     /// Adds `quantity` units of `price` (quantity already monthly).
     pub fn add(
         &mut self,
-        name: String,
+        name: impl Into<Text>,
         unit: &'static str,
         quantity: f64,
         price: &Price,
-        assumption: Option<String>,
+        assumption: Option<Text>,
     ) {
         let monthly = quantity * price.usd;
         self.components.push(CostComponent {
-            name,
+            name: name.into(),
             unit: std::borrow::Cow::Borrowed(unit),
             quantity,
             unit_price_usd: price.usd,
@@ -106,13 +112,13 @@ impl<'a> Pricer<'a> {
     #[allow(clippy::too_many_arguments)]
     pub fn add_priced(
         &mut self,
-        name: String,
+        name: impl Into<Text>,
         unit: &'static str,
         quantity: f64,
         types: &[&str],
         component: &str,
         sku: &str,
-        assumption: Option<String>,
+        assumption: Option<Text>,
     ) -> Result<(), Stop> {
         match self.try_price(types, component, sku) {
             Some(p) => {
@@ -132,9 +138,9 @@ impl<'a> Pricer<'a> {
     #[allow(clippy::too_many_arguments)]
     pub fn add_usage(
         &mut self,
-        name: &str,
+        name: impl Into<Text>,
         unit: &'static str,
-        key: &str,
+        key: &'static str,
         default: f64,
         scale: f64,
         types: &[&str],
@@ -142,28 +148,14 @@ impl<'a> Pricer<'a> {
         sku: &str,
     ) -> Result<(), Stop> {
         let (q, assumption) = self.usage_value(key, default);
-        self.add_priced(
-            name.to_string(),
-            unit,
-            q * scale,
-            types,
-            component,
-            sku,
-            assumption,
-        )
+        self.add_priced(name, unit, q * scale, types, component, sku, assumption)
     }
 
     /// The usage file's value of `key`, or `default` with the assumption text.
-    pub fn usage_value(&self, key: &str, default: f64) -> (f64, Option<String>) {
+    pub fn usage_value(&self, key: &'static str, default: f64) -> (f64, Option<Text>) {
         match self.usage.get(key) {
             Some(v) => (v, None),
-            None => (
-                default,
-                Some(format!(
-                    "no usage given: {} assumed; set {key} in the usage file",
-                    trim_num(default)
-                )),
-            ),
+            None => (default, Some(no_usage(key, default))),
         }
     }
 
@@ -189,6 +181,32 @@ impl<'a> Pricer<'a> {
     /// A stop for a value the plan knows only after apply.
     pub fn unknown(&self, key: &str) -> Stop {
         Stop::Unpriced(format!("{key} is known only after apply"))
+    }
+}
+
+/// "no usage given: 0 assumed; set KEY in the usage file", made once per key:
+/// a large plan states it for thousands of components.
+pub fn no_usage(key: &'static str, default: f64) -> Text {
+    static CACHE: OnceLock<Mutex<HashMap<&'static str, &'static str>>> = OnceLock::new();
+    let text = |k: &str| {
+        format!(
+            "no usage given: {} assumed; set {k} in the usage file",
+            trim_num(default)
+        )
+    };
+    if default != 0.0 {
+        return Cow::Owned(text(key));
+    }
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    match cache.lock() {
+        Ok(mut m) => {
+            // A handful of keys, each leaked once: bounded by the models' key lists.
+            let s: &'static str = m
+                .entry(key)
+                .or_insert_with(|| Box::leak(text(key).into_boxed_str()));
+            Cow::Borrowed(s)
+        }
+        Err(_) => Cow::Owned(text(key)),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Networking: elastic IPs, NAT gateways, load balancers, VPC endpoints,
 //! transit gateway attachments, Route 53.
 
-use super::{check, trim_num, Model, Pricer, Stop, HOURS_PER_MONTH};
+use super::{check, trim_num, Model, Pricer, Stop, Text, HOURS_PER_MONTH};
 
 const VPC: &[&str] = &["aws_nat_gateway"];
 
@@ -16,13 +16,7 @@ fn eip(p: &mut Pricer<'_>) -> Result<(), Stop> {
     // Every public IPv4 address is billed hourly since February 2024,
     // attached or not.
     let price = p.price(&["aws_eip"], "public_ipv4_hours", "public-ipv4")?;
-    p.add(
-        "Public IPv4 address".into(),
-        "hours",
-        HOURS_PER_MONTH,
-        price,
-        None,
-    );
+    p.add("Public IPv4 address", "hours", HOURS_PER_MONTH, price, None);
     Ok(())
 }
 
@@ -35,7 +29,7 @@ pub(crate) const NAT_GATEWAY: Model = Model {
 
 fn nat_gateway(p: &mut Pricer<'_>) -> Result<(), Stop> {
     let price = p.price(VPC, "hours", "nat-gateway")?;
-    p.add("NAT gateway".into(), "hours", HOURS_PER_MONTH, price, None);
+    p.add("NAT gateway", "hours", HOURS_PER_MONTH, price, None);
     p.add_usage(
         "Data processed",
         "GB",
@@ -72,12 +66,12 @@ fn lb(p: &mut Pricer<'_>) -> Result<(), Stop> {
     match kind.as_str() {
         "application" => {
             let price = p.price(T, "hours", "application")?;
-            p.add("Application load balancer".into(), "hours", HOURS_PER_MONTH, price, None);
+            p.add("Application load balancer", "hours", HOURS_PER_MONTH, price, None);
             p.add_usage("Load balancer capacity units", "LCU-hours", "capacity_units", 0.0, HOURS_PER_MONTH, T, "lcu_hours", "application")
         }
         "network" => {
             let price = p.price(T, "hours", "network")?;
-            p.add("Network load balancer".into(), "hours", HOURS_PER_MONTH, price, None);
+            p.add("Network load balancer", "hours", HOURS_PER_MONTH, price, None);
             p.add_usage("Load balancer capacity units", "NLCU-hours", "capacity_units", 0.0, HOURS_PER_MONTH, T, "nlcu_hours", "network")
         }
         other => Err(Stop::Unpriced(format!(
@@ -97,7 +91,7 @@ fn elb(p: &mut Pricer<'_>) -> Result<(), Stop> {
     const T: &[&str] = &["aws_elb"];
     let price = p.price(T, "hours", "classic")?;
     p.add(
-        "Classic load balancer".into(),
+        "Classic load balancer",
         "hours",
         HOURS_PER_MONTH,
         price,
@@ -159,7 +153,7 @@ fn vpc_endpoint(p: &mut Pricer<'_>) -> Result<(), Stop> {
                 "hours",
                 HOURS_PER_MONTH * n,
                 price,
-                note,
+                note.map(Text::from),
             );
             let (gb, a) = p.usage_value("monthly_data_processed_gb", 0.0);
             if sku == "interface" {
@@ -193,15 +187,7 @@ fn vpc_endpoint(p: &mut Pricer<'_>) -> Result<(), Stop> {
                 }
                 Ok(())
             } else {
-                p.add_priced(
-                    "Data processed".into(),
-                    "GB",
-                    gb,
-                    T,
-                    "data_processed",
-                    sku,
-                    a,
-                )
+                p.add_priced("Data processed", "GB", gb, T, "data_processed", sku, a)
             }
         }
         other => Err(Stop::Unpriced(format!(
@@ -221,7 +207,7 @@ fn tgw_attachment(p: &mut Pricer<'_>) -> Result<(), Stop> {
     const T: &[&str] = &["aws_ec2_transit_gateway_vpc_attachment"];
     let price = p.price(T, "attachment_hours", "vpc-attachment")?;
     p.add(
-        "Transit gateway attachment".into(),
+        "Transit gateway attachment",
         "hours",
         HOURS_PER_MONTH,
         price,
@@ -253,7 +239,7 @@ fn route53_zone(p: &mut Pricer<'_>) -> Result<(), Stop> {
         "hosted_zone_months",
         "first-25-zones",
     )?;
-    p.add("Hosted zone".into(), "months", 1.0, price, None);
+    p.add("Hosted zone", "months", 1.0, price, None);
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! Serverless and managed services: Lambda, ECS on Fargate, EKS control
 //! planes, S3, EFS, ECR, SQS, SNS, KMS, Secrets Manager.
 
-use super::{check, trim_num, Model, Pricer, Side, Stop, HOURS_PER_MONTH};
+use super::{check, trim_num, Model, Pricer, Side, Stop, Text, HOURS_PER_MONTH};
 use crate::attrs::{as_num, Attrs};
 use serde_json::Value;
 
@@ -28,7 +28,7 @@ fn lambda_function(p: &mut Pricer<'_>) -> Result<(), Stop> {
     let (requests, a_req) = p.usage_value("monthly_requests", 0.0);
     let (duration, a_dur) = p.usage_value("request_duration_ms", 0.0);
     p.add_priced(
-        "Requests".into(),
+        "Requests",
         "1M requests",
         requests / 1e6,
         T,
@@ -78,7 +78,11 @@ fn lambda_function(p: &mut Pricer<'_>) -> Result<(), Stop> {
                 T,
                 component,
                 arch,
-                if i == 0 { assumption.clone() } else { None },
+                if i == 0 {
+                    assumption.clone().map(Text::from)
+                } else {
+                    None
+                },
             )?;
         }
         left -= q;
@@ -94,13 +98,13 @@ fn lambda_function(p: &mut Pricer<'_>) -> Result<(), Stop> {
         // Only storage above the included 512 MB is billed.
         let extra_gb_s = requests * (duration / 1000.0) * ((storage_mb - 512.0) / 1024.0);
         p.add_priced(
-            "Ephemeral storage (above 512 MB)".into(),
+            "Ephemeral storage (above 512 MB)",
             "GB-seconds",
             extra_gb_s,
             T,
             "ephemeral_storage",
             "x86_64+arm64",
-            assumption,
+            assumption.map(Text::from),
         )?;
     }
     Ok(())
@@ -276,7 +280,7 @@ pub(crate) const EKS_CLUSTER: Model = Model {
 fn eks_cluster(p: &mut Pricer<'_>) -> Result<(), Stop> {
     let price = p.price(&["aws_eks_cluster"], "cluster_hours", "standard-support")?;
     p.add(
-        "EKS cluster (standard support)".into(),
+        "EKS cluster (standard support)",
         "hours",
         HOURS_PER_MONTH,
         price,
@@ -302,7 +306,7 @@ pub(crate) const KMS_REPLICA_KEY: Model = Model {
 fn kms_key(p: &mut Pricer<'_>) -> Result<(), Stop> {
     const T: &[&str] = &["aws_kms_key"];
     let price = p.price(T, "key_months", "customer-managed")?;
-    p.add("Customer master key".into(), "months", 1.0, price, None);
+    p.add("Customer master key", "months", 1.0, price, None);
     let spec = p
         .attrs
         .str("key_spec")
@@ -504,7 +508,7 @@ fn efs(p: &mut Pricer<'_>) -> Result<(), Stop> {
         ("standard", "standard-ia", "Standard")
     };
     p.add_usage(
-        &format!("Storage ({label})"),
+        format!("Storage ({label})"),
         "GB",
         "storage_gb",
         0.0,
@@ -514,7 +518,7 @@ fn efs(p: &mut Pricer<'_>) -> Result<(), Stop> {
         std,
     )?;
     p.add_usage(
-        &format!("Storage ({label}-Infrequent Access)"),
+        format!("Storage ({label}-Infrequent Access)"),
         "GB",
         "infrequent_access_storage_gb",
         0.0,
@@ -552,7 +556,7 @@ fn efs(p: &mut Pricer<'_>) -> Result<(), Stop> {
             100_000.0,
         )?;
         p.add_priced(
-            "Provisioned throughput".into(),
+            "Provisioned throughput",
             "MB/s",
             mbps,
             T,
@@ -585,7 +589,7 @@ fn ecr(p: &mut Pricer<'_>) -> Result<(), Stop> {
 }
 
 /// Requests billed per 64 KB chunk, as SQS and SNS count them.
-fn chunked_requests(p: &Pricer<'_>) -> (f64, Option<String>, f64) {
+fn chunked_requests(p: &Pricer<'_>) -> (f64, Option<Text>, f64) {
     let (req, a) = p.usage_value("monthly_requests", 0.0);
     let size = p.usage.get("request_size_kb").unwrap_or(64.0);
     let chunks = (size / 64.0).ceil().max(1.0);
@@ -641,7 +645,7 @@ fn sns_topic(p: &mut Pricer<'_>) -> Result<(), Stop> {
     if fifo {
         let (req, _) = p.usage_value("monthly_requests", 0.0);
         p.add_priced(
-            "Publish payload (FIFO)".into(),
+            "Publish payload (FIFO)",
             "GB",
             req * size / (1024.0 * 1024.0),
             T,

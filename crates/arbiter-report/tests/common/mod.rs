@@ -114,13 +114,13 @@ fn component(
     assumption: Option<&str>,
 ) -> CostComponent {
     CostComponent {
-        name: name.to_string(),
+        name: name.to_string().into(),
         unit: unit.to_string().into(),
         quantity,
         unit_price_usd: price,
         monthly_usd: quantity * price,
         assumed: assumption.is_some(),
-        assumption: assumption.map(str::to_string),
+        assumption: assumption.map(|a| a.to_string().into()),
         price_key: Default::default(),
         price_source: Default::default(),
     }
