@@ -66,6 +66,9 @@ pub struct JudgeConfig {
     /// [`plan_types`]); `None` compiles every rule. A judge built this way
     /// refuses plans with other rule-relevant types.
     pub only_types: Option<BTreeSet<String>>,
+    /// Policy files already in memory (a server's stored policy sets), used
+    /// with those read from `policy_paths`.
+    pub files: Option<LoadedFiles>,
 }
 
 pub use arbiter_policy::plan_types;
@@ -126,11 +129,15 @@ pub struct Judge {
 impl Judge {
     /// Loads and compiles the rule pack and the user's policies.
     pub fn new(cfg: &JudgeConfig) -> Result<Judge, JudgeError> {
-        let files = if cfg.policy_paths.is_empty() {
+        let mut files = if cfg.policy_paths.is_empty() {
             LoadedFiles::default()
         } else {
             arbiter_policy::load_paths(&cfg.policy_paths, false)?
         };
+        if let Some(extra) = &cfg.files {
+            files.modules.extend(extra.modules.iter().cloned());
+            files.data.extend(extra.data.iter().cloned());
+        }
         let replacements: Vec<_> = files
             .modules
             .iter()

@@ -1,0 +1,15 @@
+//! The contract between Arbiter's server and its clients: the JSON bodies of
+//! the HTTP API (`/api/v1`) and the scheme agents use to sign requests.
+//!
+//! Architecture invariant: types and pure functions only; no I/O, no HTTP
+//! client or server, no database. The server and the CLI client both speak
+//! through these types, so they cannot drift apart.
+
+pub mod signing;
+pub mod types;
+
+pub use signing::{
+    AgentKey, PublicKey, SignatureHeaders, SigningError, HEADER_KEY_ID, HEADER_NONCE,
+    HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_SECS,
+};
+pub use types::*;

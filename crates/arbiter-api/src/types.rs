@@ -1,0 +1,613 @@
+//! JSON bodies of the `/api/v1` endpoints. Unknown fields in requests are an
+//! error (`deny_unknown_fields`), so a typo never passes silently; responses
+//! may grow new fields.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Environments a stack can be in (PRODUCT.md §2).
+pub const ENVIRONMENTS: [&str; 4] = ["prod", "staging", "dev", "ephemeral"];
+
+/// A person's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads everything.
+    Viewer,
+    /// Reads everything, submits, approves and rejects change requests.
+    Reviewer,
+    /// Everything, including stacks, policies, people and agents.
+    Admin,
+}
+
+impl Role {
+    /// Parses `admin`, `reviewer` or `viewer`.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "reviewer" => Some(Role::Reviewer),
+            "viewer" => Some(Role::Viewer),
+            _ => None,
+        }
+    }
+    /// The name used on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Reviewer => "reviewer",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+/// An error answer: `{"error": {"code": ..., "message": ...}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code (`bad_signature`, `not_found`, …).
+    pub code: String,
+    /// What happened, for a person.
+    pub message: String,
+}
+
+/// A stack as created (`POST /api/v1/stacks`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackSpec {
+    /// Unique name: 1–100 characters of `A-Z a-z 0-9 . _ -`.
+    pub name: String,
+    /// `prod`, `staging`, `dev` or `ephemeral`.
+    pub environment: String,
+    /// Labels such as `team:payments`.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Monthly budget, USD.
+    #[serde(default)]
+    pub monthly_budget_usd: Option<f64>,
+    /// Confidence needed to approve (default 95).
+    #[serde(default)]
+    pub auto_apply_threshold: Option<f64>,
+    /// Whether approved changes may be applied without a person.
+    #[serde(default)]
+    pub auto_apply: bool,
+    /// Names of the plan policy sets evaluated with the built-in rules.
+    #[serde(default)]
+    pub policy_sets: Vec<String>,
+    /// Name of the approval policy set (default: the built-in one).
+    #[serde(default)]
+    pub approval_policy: Option<String>,
+    /// Lifetime of an ephemeral stack, seconds from creation.
+    #[serde(default)]
+    pub ttl_seconds: Option<i64>,
+}
+
+/// A partial update of a stack (`PATCH /api/v1/stacks/{name}`); absent
+/// fields are left as they are, `null` clears an optional one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackUpdate {
+    /// New environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// New labels (replacing the old ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+    /// New budget; `Some(None)` clears it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub monthly_budget_usd: Option<Option<f64>>,
+    /// New threshold; `Some(None)` restores the default.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub auto_apply_threshold: Option<Option<f64>>,
+    /// New auto-apply switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_apply: Option<bool>,
+    /// New policy sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_sets: Option<Vec<String>>,
+    /// New approval policy; `Some(None)` restores the built-in one.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub approval_policy: Option<Option<String>>,
+    /// New TTL; `Some(None)` clears it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub ttl_seconds: Option<Option<i64>>,
+    /// Optimistic concurrency: the update applies only if the stack is still
+    /// at this version (409 otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_version: Option<i64>,
+}
+
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    pub fn serialize<T: Serialize, S: Serializer>(
+        v: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+/// A stack as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stack {
+    /// What was asked for.
+    #[serde(flatten)]
+    pub spec: StackSpec,
+    /// Bumped by every update.
+    pub version: i64,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// When an ephemeral stack expires (RFC 3339), from its TTL.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+/// A policy set to store (`PUT /api/v1/policy-sets/{name}`); each put makes a
+/// new version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySetSpec {
+    /// `plan` (evaluated with the built-in rules, like `--policy`) or
+    /// `approval` (decides when a pending change request has enough reviews).
+    pub kind: String,
+    /// File name → content: `.rego` modules and `data.json`/`data.yaml`.
+    pub files: BTreeMap<String, String>,
+}
+
+/// One stored version of a policy set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicySet {
+    /// Name.
+    pub name: String,
+    /// 1, 2, … (each put adds one).
+    pub version: i64,
+    /// `plan` or `approval`.
+    pub kind: String,
+    /// Hex SHA-256 over the files.
+    pub digest: String,
+    /// Who stored it.
+    pub created_by: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// The files (omitted in lists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<BTreeMap<String, String>>,
+}
+
+/// A person to create (`POST /api/v1/users`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    /// Unique name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Optional password for signing in to the web UI (at least 12 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// A person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Whether the user can sign in with a password.
+    pub has_password: bool,
+}
+
+/// A token to create (`POST /api/v1/tokens`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSpec {
+    /// For whom (default: the caller; admins may name another user).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// What it is for.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Lifetime in seconds (default: no expiry).
+    #[serde(default)]
+    pub expires_in_seconds: Option<i64>,
+}
+
+/// An API token. `token` is present only in the answer that created it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Token {
+    /// Identifier (not secret), used to revoke it.
+    pub id: String,
+    /// Whose it is.
+    pub user: String,
+    /// Label.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The secret, shown once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339, if it expires.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// RFC 3339, if revoked.
+    #[serde(default)]
+    pub revoked_at: Option<String>,
+}
+
+/// What an agent may do (PRODUCT.md §2). Stacks are denied unless listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentScope {
+    /// Stack names or globs (`web-*`, `*`).
+    #[serde(default)]
+    pub stacks: Vec<String>,
+    /// Stacks carrying any of these labels are allowed too.
+    #[serde(default)]
+    pub stack_labels: Vec<String>,
+    /// Allowed actions among `create`, `update`, `delete`, `replace`
+    /// (default: all four).
+    #[serde(default = "all_actions")]
+    pub actions: Vec<String>,
+    /// Allowed resource types, globs (`aws_s3_*`; default `*`).
+    #[serde(default = "all_types")]
+    pub resource_types: Vec<String>,
+    /// Most resources one change request may change.
+    #[serde(default)]
+    pub max_blast_radius: Option<u64>,
+    /// Largest monthly cost increase one change request may cause, USD.
+    #[serde(default)]
+    pub max_monthly_cost_increase_usd: Option<f64>,
+    /// Longest TTL the agent may give an ephemeral stack, seconds.
+    #[serde(default)]
+    pub max_ttl_seconds: Option<i64>,
+    /// Whether its approved changes may be applied without a person.
+    #[serde(default)]
+    pub may_auto_apply: bool,
+}
+
+fn all_actions() -> Vec<String> {
+    ["create", "update", "delete", "replace"]
+        .map(String::from)
+        .to_vec()
+}
+fn all_types() -> Vec<String> {
+    vec!["*".into()]
+}
+
+impl Default for AgentScope {
+    fn default() -> Self {
+        AgentScope {
+            stacks: Vec::new(),
+            stack_labels: Vec::new(),
+            actions: all_actions(),
+            resource_types: all_types(),
+            max_blast_radius: None,
+            max_monthly_cost_increase_usd: None,
+            max_ttl_seconds: None,
+            may_auto_apply: false,
+        }
+    }
+}
+
+/// Per-agent velocity limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentLimits {
+    /// Submissions per minute (default 60).
+    #[serde(default = "default_rate")]
+    pub submissions_per_minute: u32,
+    /// Resources changed per hour, summed over submissions (default 500).
+    #[serde(default = "default_blast_hour")]
+    pub blast_radius_per_hour: u64,
+}
+
+fn default_rate() -> u32 {
+    60
+}
+fn default_blast_hour() -> u64 {
+    500
+}
+
+impl Default for AgentLimits {
+    fn default() -> Self {
+        AgentLimits {
+            submissions_per_minute: default_rate(),
+            blast_radius_per_hour: default_blast_hour(),
+        }
+    }
+}
+
+/// An agent to create (`POST /api/v1/agents`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSpec {
+    /// Unique name.
+    pub name: String,
+    /// What it is.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Ed25519 public key: SPKI PEM or base64 of the 32 bytes.
+    pub public_key: String,
+    /// What it may do.
+    #[serde(default)]
+    pub scope: AgentScope,
+    /// How fast it may go.
+    #[serde(default)]
+    pub limits: AgentLimits,
+}
+
+/// A partial update of an agent (`PATCH /api/v1/agents/{name}`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentUpdate {
+    /// New description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// New scope (replacing the old one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<AgentScope>,
+    /// New limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<AgentLimits>,
+    /// An additional public key (key rotation); revoke the old one after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_public_key: Option<String>,
+}
+
+/// One of an agent's keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentKeyInfo {
+    /// Key ID (see the signing scheme).
+    pub key_id: String,
+    /// Base64 of the raw public key.
+    pub public_key: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339, if revoked.
+    #[serde(default)]
+    pub revoked_at: Option<String>,
+}
+
+/// An agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Agent {
+    /// Name.
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Its keys.
+    pub keys: Vec<AgentKeyInfo>,
+    /// Scope.
+    pub scope: AgentScope,
+    /// Limits.
+    pub limits: AgentLimits,
+    /// Who created it.
+    pub created_by: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339, if revoked (all its keys are then refused).
+    #[serde(default)]
+    pub revoked_at: Option<String>,
+}
+
+/// Where a change came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeSource {
+    /// Repository URL or name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// Commit SHA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Unified diff of the source change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+/// A submission (`POST /api/v1/change-requests`). Send an `Idempotency-Key`
+/// header to make retries safe.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    /// Target stack.
+    pub stack: String,
+    /// The plan, as `terraform show -json` prints it.
+    pub plan: Box<serde_json::value::RawValue>,
+    /// What the change is for.
+    #[serde(default)]
+    pub intent: Option<String>,
+    /// Where it came from.
+    #[serde(default)]
+    pub source: Option<ChangeSource>,
+}
+
+/// Lifecycle states (PRODUCT.md §2).
+pub const STATUSES: [&str; 11] = [
+    "submitted",
+    "evaluated",
+    "approved",
+    "pending_review",
+    "rejected",
+    "applying",
+    "applied",
+    "failed",
+    "cancelled",
+    "expired",
+    "verified",
+];
+
+/// A review given to a change request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    /// Who (`user:NAME`).
+    pub reviewer: String,
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// Why.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// A review to give (`POST /api/v1/change-requests/{id}/approve|reject`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    /// Why.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// A change request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangeRequest {
+    /// Number, unique per server.
+    pub id: i64,
+    /// Target stack.
+    pub stack: String,
+    /// `agent:NAME` or `user:NAME`.
+    pub submitter: String,
+    /// Lifecycle state (one of [`STATUSES`]).
+    pub status: String,
+    /// The engine's decision (`approve`, `review`, `reject`), once evaluated.
+    #[serde(default)]
+    pub decision: Option<String>,
+    /// Confidence 0–100, once evaluated.
+    #[serde(default)]
+    pub confidence: Option<f64>,
+    /// Review priority: higher is reviewed first (risk × environment weight).
+    pub priority: f64,
+    /// Monthly cost change, USD, when priced.
+    #[serde(default)]
+    pub cost_delta_usd: Option<f64>,
+    /// Resources the plan changes.
+    pub resources_changed: i64,
+    /// Why it was rejected or expired, when it was (scope violations, …).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Whether it may be applied without a person.
+    pub auto_apply: bool,
+    /// Intent text.
+    #[serde(default)]
+    pub intent: Option<String>,
+    /// Source.
+    #[serde(default)]
+    pub source: Option<ChangeSource>,
+    /// Reviews so far.
+    #[serde(default)]
+    pub reviews: Vec<Review>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// RFC 3339: when a pending review expires.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// The full evaluation (in single-request answers, not in lists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<serde_json::Value>,
+}
+
+/// A page of a list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+}
+
+/// Formats Unix milliseconds as RFC 3339 UTC with millisecond precision
+/// (`2026-12-01T15:03:16.123Z`).
+pub fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let milli = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339(1_796_137_396_123), "2026-12-01T15:03:16.123Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn requests_refuse_unknown_fields_and_updates_distinguish_null_from_absent() {
+        let e = serde_json::from_str::<StackSpec>(r#"{"name":"a","environment":"dev","budget":1}"#);
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `budget`"));
+        let u: StackUpdate = serde_json::from_str(r#"{"monthly_budget_usd":null}"#).unwrap();
+        assert_eq!(u.monthly_budget_usd, Some(None));
+        let u: StackUpdate = serde_json::from_str(r#"{}"#).unwrap();
+        assert_eq!(u.monthly_budget_usd, None);
+        let s: AgentScope = serde_json::from_str(r#"{"stacks":["web-*"]}"#).unwrap();
+        assert_eq!(s.actions.len(), 4);
+        assert_eq!(s.resource_types, vec!["*"]);
+    }
+}
