@@ -11,6 +11,7 @@
 //! Architecture invariant: policies produce [`arbiter_verdict::Finding`]s and
 //! never decide; the judge decides. Nothing here prints.
 
+pub mod approval;
 pub mod error;
 pub mod load;
 pub mod rulepack;
@@ -18,7 +19,8 @@ pub mod testing;
 pub mod user;
 pub mod values;
 
+pub use approval::{ApprovalOutcome, ApprovalPolicy};
 pub use error::PolicyError;
-pub use load::{load_paths, LoadedFiles, PolicySource};
+pub use load::{load_paths, load_sources, LoadedFiles, PolicySource};
 pub use rulepack::{builtin_files, plan_types, sort_findings, RuleMeta, RuleOverrides, RulePack};
 pub use user::{plan_document, UserPolicies};

@@ -56,48 +56,88 @@ pub fn load_paths(paths: &[PathBuf], include_tests: bool) -> Result<LoadedFiles,
             .unwrap_or_default()
             .to_string();
         let shown = f.display().to_string();
-        if name.ends_with(".rego") {
-            if !include_tests && name.ends_with("_test.rego") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&f).map_err(|e| PolicyError::Load {
-                path: shown.clone(),
-                message: e.to_string(),
-            })?;
-            out.modules.push(PolicySource { path: shown, text });
-        } else if name == "data.json" || name == "data.yaml" || name == "data.yml" {
-            let text = std::fs::read_to_string(&f).map_err(|e| PolicyError::Load {
-                path: shown.clone(),
-                message: e.to_string(),
-            })?;
-            let value = if name == "data.json" {
-                serde_json::from_str::<serde_json::Value>(&text)
-                    .map_err(|e| PolicyError::Data {
-                        path: shown.clone(),
-                        message: e.to_string(),
-                    })
-                    .and_then(|v| {
-                        crate::values::from_json(&v).map_err(|m| PolicyError::Data {
-                            path: shown.clone(),
-                            message: m,
-                        })
-                    })?
-            } else {
-                regorus::Value::from_yaml_str(&text).map_err(|e| PolicyError::Data {
-                    path: shown.clone(),
-                    message: format!("{e:#}"),
-                })?
-            };
-            if value.as_object().is_err() {
-                return Err(PolicyError::Data {
-                    path: shown,
-                    message: "the top level must be an object".into(),
-                });
-            }
-            out.data.push(DataSource { path: shown, value });
+        if !is_policy_file(&name, include_tests) {
+            continue;
         }
+        let text = std::fs::read_to_string(&f).map_err(|e| PolicyError::Load {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        add_file(&mut out, &name, shown, text)?;
     }
     Ok(out)
+}
+
+/// Whether a file of this name is read: `.rego` modules (`*_test.rego` only
+/// with `include_tests`) and `data.json`/`data.yaml`/`data.yml`.
+fn is_policy_file(name: &str, include_tests: bool) -> bool {
+    (name.ends_with(".rego") && (include_tests || !name.ends_with("_test.rego")))
+        || name == "data.json"
+        || name == "data.yaml"
+        || name == "data.yml"
+}
+
+/// Like [`load_paths`] for files held in memory (a stored policy set): file
+/// path → content. A file is judged by the last component of its path; other
+/// files are refused, so that a typo in a name does not pass silently.
+pub fn load_sources(
+    files: &std::collections::BTreeMap<String, String>,
+    include_tests: bool,
+) -> Result<LoadedFiles, PolicyError> {
+    let mut out = LoadedFiles::default();
+    for (path, text) in files {
+        let name = path.rsplit('/').next().unwrap_or_default();
+        if !is_policy_file(name, true) {
+            return Err(PolicyError::Load {
+                path: path.clone(),
+                message: "not a policy file: expected NAME.rego, data.json or data.yaml".into(),
+            });
+        }
+        if !include_tests && name.ends_with("_test.rego") {
+            continue;
+        }
+        add_file(&mut out, name, path.clone(), text.clone())?;
+    }
+    Ok(out)
+}
+
+/// Adds one file's content: a module, or a parsed data document.
+fn add_file(
+    out: &mut LoadedFiles,
+    name: &str,
+    shown: String,
+    text: String,
+) -> Result<(), PolicyError> {
+    if name.ends_with(".rego") {
+        out.modules.push(PolicySource { path: shown, text });
+        return Ok(());
+    }
+    let value = if name == "data.json" {
+        serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|e| PolicyError::Data {
+                path: shown.clone(),
+                message: e.to_string(),
+            })
+            .and_then(|v| {
+                crate::values::from_json(&v).map_err(|m| PolicyError::Data {
+                    path: shown.clone(),
+                    message: m,
+                })
+            })?
+    } else {
+        regorus::Value::from_yaml_str(&text).map_err(|e| PolicyError::Data {
+            path: shown.clone(),
+            message: format!("{e:#}"),
+        })?
+    };
+    if value.as_object().is_err() {
+        return Err(PolicyError::Data {
+            path: shown,
+            message: "the top level must be an object".into(),
+        });
+    }
+    out.data.push(DataSource { path: shown, value });
+    Ok(())
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PolicyError> {

@@ -1,0 +1,297 @@
+//! The control plane: `arbiter serve`.
+//!
+//! Agents and people submit plans over HTTP; each change request is judged
+//! by the same engine as `arbiter evaluate` (with the stack's context and
+//! stored policy sets), checked against the submitting agent's scope and
+//! velocity limits, stored together with its evaluation and audit entries in
+//! one transaction, and then approved, queued for review, or rejected.
+//!
+//! Architecture invariant: HTTP and orchestration only. Judging is
+//! arbiter-judge's, storage arbiter-store's, wire types arbiter-api's; this
+//! crate decides nothing about a plan itself, only how the verdict moves a
+//! change request through its lifecycle.
+
+pub mod auth;
+pub mod background;
+pub mod error;
+pub mod lifecycle;
+pub mod metrics;
+pub mod openapi;
+pub mod password;
+pub mod routes;
+pub mod session;
+pub mod ui;
+
+use arbiter_store::{Store, StoreConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory for the embedded database and the lock file.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL instead of SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// How long a change request waits for reviews before it expires.
+    pub review_ttl: Duration,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Longest time a request may take.
+    pub request_timeout: Duration,
+    /// How often background work (expiry, checkpoints) runs.
+    pub tick: Duration,
+    /// Audit checkpoint every this many entries…
+    pub checkpoint_every_entries: u64,
+    /// …or this much time.
+    pub checkpoint_every: Duration,
+    /// Name of this replica in job claims and logs.
+    pub replica: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("arbiter-data"),
+            database_url: None,
+            review_ttl: Duration::from_secs(7 * 24 * 3600),
+            max_body_bytes: 32 * 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            tick: Duration::from_secs(5),
+            checkpoint_every_entries: 1000,
+            checkpoint_every: Duration::from_secs(60),
+            replica: format!("replica-{}", std::process::id()),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The database the server uses.
+    pub fn store_config(&self) -> StoreConfig {
+        let mut c = match &self.database_url {
+            Some(u) => StoreConfig::new(u.clone()),
+            None => StoreConfig::sqlite_in(&self.data_dir),
+        };
+        c.checkpoint_every_entries = self.checkpoint_every_entries;
+        c.checkpoint_every = self.checkpoint_every;
+        c
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage.
+    pub store: Store,
+    /// Configuration.
+    pub config: Arc<ServerConfig>,
+    /// Counters.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Compiled policies.
+    pub compiled: Arc<lifecycle::Compiled>,
+}
+
+/// What the first start created: the admin's token, shown once.
+#[derive(Debug, Clone)]
+pub struct FirstStart {
+    /// The admin token.
+    pub admin_token: String,
+}
+
+/// A server that is listening.
+pub struct Running {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// Set on the first start only.
+    pub first_start: Option<FirstStart>,
+    /// State (for tests and embedding).
+    pub state: AppState,
+    handle: tokio::task::JoinHandle<std::io::Result<()>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    _lock: Option<std::fs::File>,
+}
+
+impl Running {
+    /// Stops accepting, finishes requests in flight and returns.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        match self.handle.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+
+    /// Waits until the server stops (on SIGINT/SIGTERM when started with
+    /// [`Running::stop_on_signals`]).
+    pub async fn wait(self) -> std::io::Result<()> {
+        match self.handle.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+
+    /// Shuts down gracefully on SIGINT or SIGTERM.
+    pub fn stop_on_signals(&self) {
+        let tx = self.shutdown.clone();
+        tokio::spawn(async move {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term =
+                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    {
+                        Ok(t) => t,
+                        Err(_) => {
+                            let _ = ctrl_c.await;
+                            let _ = tx.send(true);
+                            return;
+                        }
+                    };
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = ctrl_c.await;
+            }
+            tracing::info!("shutting down");
+            let _ = tx.send(true);
+        });
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory is unusable or locked.
+    #[error("data directory {path}: {message}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The database could not be opened.
+    #[error("{0}")]
+    Store(#[from] arbiter_store::StoreError),
+    /// The address could not be bound.
+    #[error("listening on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StartError> {
+    let err = |m: String| StartError::DataDir {
+        path: dir.display().to_string(),
+        message: m,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create it: {e}")))?;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("arbiter.lock"))
+        .map_err(|e| err(format!("cannot open its lock file: {e}")))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(err(
+            "another `arbiter serve` is using it (SQLite allows one server per data directory; use PostgreSQL for replicas)".into(),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(err(format!("cannot lock it: {e}"))),
+    }
+}
+
+/// Opens the database, creates the first admin on a fresh one, binds the
+/// address and starts serving and the background work.
+pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
+    let lock = if config.database_url.is_none() {
+        Some(lock_data_dir(&config.data_dir)?)
+    } else {
+        None
+    };
+    let store = Store::open(&config.store_config()).await?;
+    let first_start = first_admin(&store).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let state = AppState {
+        store,
+        config: Arc::new(config),
+        metrics: Arc::new(metrics::Metrics::default()),
+        compiled: Arc::new(lifecycle::Compiled::default()),
+    };
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    background::spawn(state.clone(), rx.clone());
+    let app = routes::router(state.clone());
+    let handle = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.wait_for(|v| *v).await;
+        })
+        .await
+    });
+    Ok(Running {
+        addr,
+        first_start,
+        state,
+        handle,
+        shutdown: tx,
+        _lock: lock,
+    })
+}
+
+/// Creates the `admin` user and a token for it when nobody exists yet.
+async fn first_admin(store: &Store) -> Result<Option<FirstStart>, StartError> {
+    if arbiter_store::principals::any_user(store.pool()).await? {
+        return Ok(None);
+    }
+    let made = store
+        .write(|cx| {
+            Box::pin(async move {
+                let u = arbiter_store::principals::create_user(
+                    cx,
+                    "admin",
+                    arbiter_api::Role::Admin,
+                    None,
+                    "system",
+                )
+                .await?;
+                arbiter_store::principals::create_token(
+                    cx,
+                    &u.name,
+                    Some("first start".into()),
+                    None,
+                    "system",
+                )
+                .await
+            })
+        })
+        .await;
+    match made {
+        Ok(t) => Ok(t.token.map(|admin_token| FirstStart { admin_token })),
+        // Another replica created it at the same moment.
+        Err(arbiter_store::StoreError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,177 @@
+//! Agents: identities with an Ed25519 key, a scope and velocity limits.
+
+use super::{check_name, parse_json};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+use arbiter_api::{Agent, AgentLimits, AgentScope, AgentSpec, AgentUpdate, Page, PublicKey, Role};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+
+const ACTIONS: [&str; 4] = ["create", "update", "delete", "replace"];
+
+/// Checks a scope's values.
+pub fn validate_scope(s: &AgentScope) -> ApiResult<()> {
+    if let Some(a) = s.actions.iter().find(|a| !ACTIONS.contains(&a.as_str())) {
+        return Err(ApiError::invalid(format!(
+            "scope.actions: {a:?} is not one of {}",
+            ACTIONS.join(", ")
+        )));
+    }
+    if s.resource_types.is_empty() {
+        return Err(ApiError::invalid(
+            "scope.resource_types: empty; use [\"*\"] for every type",
+        ));
+    }
+    if let Some(c) = s.max_monthly_cost_increase_usd {
+        if !(c >= 0.0 && c.is_finite()) {
+            return Err(ApiError::invalid(
+                "scope.max_monthly_cost_increase_usd must be a non-negative number",
+            ));
+        }
+    }
+    if s.max_ttl_seconds.is_some_and(|t| t <= 0) {
+        return Err(ApiError::invalid("scope.max_ttl_seconds must be positive"));
+    }
+    Ok(())
+}
+
+fn validate_limits(l: &AgentLimits) -> ApiResult<()> {
+    if l.submissions_per_minute == 0 || l.blast_radius_per_hour == 0 {
+        return Err(ApiError::invalid(
+            "limits must be positive (revoke the agent to stop it altogether)",
+        ));
+    }
+    Ok(())
+}
+
+fn parse_key(text: &str) -> ApiResult<PublicKey> {
+    PublicKey::parse(text).map_err(|e| ApiError::invalid(format!("public_key: {e}")))
+}
+
+/// `GET /api/v1/agents`.
+pub async fn list(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Page<Agent>>> {
+    p.require(Role::Viewer)?;
+    Ok(Json(Page {
+        items: arbiter_store::principals::list_agents(app.store.pool()).await?,
+    }))
+}
+
+/// `POST /api/v1/agents` (admin).
+pub async fn create(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Agent>)> {
+    p.require(Role::Admin)?;
+    let spec: AgentSpec = parse_json(&body)?;
+    check_name("agent", &spec.name)?;
+    validate_scope(&spec.scope)?;
+    validate_limits(&spec.limits)?;
+    let key = parse_key(&spec.public_key)?;
+    let actor = p.id();
+    let a = app
+        .store
+        .write(move |cx| {
+            Box::pin(async move {
+                arbiter_store::principals::create_agent(
+                    cx,
+                    &spec.name,
+                    spec.description.clone(),
+                    &key,
+                    &spec.scope,
+                    &spec.limits,
+                    &actor,
+                )
+                .await
+            })
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(a)))
+}
+
+/// `GET /api/v1/agents/{name}`: people, or the agent itself.
+pub async fn show(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Agent>> {
+    if !matches!(&p, Principal::Agent { name: n, .. } if *n == name) {
+        p.require(Role::Viewer)?;
+    }
+    arbiter_store::principals::get_agent(app.store.pool(), &name)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("agent {name:?} not found")))
+}
+
+/// `PATCH /api/v1/agents/{name}` (admin).
+pub async fn update(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Agent>> {
+    p.require(Role::Admin)?;
+    let up: AgentUpdate = parse_json(&body)?;
+    if let Some(s) = &up.scope {
+        validate_scope(s)?;
+    }
+    if let Some(l) = &up.limits {
+        validate_limits(l)?;
+    }
+    let key = up.add_public_key.as_deref().map(parse_key).transpose()?;
+    let actor = p.id();
+    let a = app
+        .store
+        .write(move |cx| {
+            Box::pin(async move {
+                arbiter_store::principals::update_agent(cx, &name, &up, key.as_ref(), &actor).await
+            })
+        })
+        .await?;
+    Ok(Json(a))
+}
+
+/// `POST /api/v1/agents/{name}/revoke` (admin).
+pub async fn revoke(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Agent>> {
+    p.require(Role::Admin)?;
+    let actor = p.id();
+    let a = app
+        .store
+        .write(move |cx| {
+            Box::pin(
+                async move { arbiter_store::principals::revoke_agent(cx, &name, &actor).await },
+            )
+        })
+        .await?;
+    Ok(Json(a))
+}
+
+/// `POST /api/v1/agents/{name}/keys/{key_id}/revoke` (admin).
+pub async fn revoke_key(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path((name, key_id)): Path<(String, String)>,
+) -> ApiResult<Json<Agent>> {
+    p.require(Role::Admin)?;
+    let actor = p.id();
+    let a = app
+        .store
+        .write(move |cx| {
+            Box::pin(async move {
+                arbiter_store::principals::revoke_key(cx, &name, &key_id, &actor).await
+            })
+        })
+        .await?;
+    Ok(Json(a))
+}

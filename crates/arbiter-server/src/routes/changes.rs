@@ -1,0 +1,501 @@
+//! Change requests: submission, the review queue, reviews, cancellation.
+
+use super::parse_json;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::lifecycle::{self, Governor};
+use crate::AppState;
+use arbiter_api::{ChangeRequest, Page, ReviewRequest, Role, Stack, Submission};
+use arbiter_store::changes::{Filter, NewChangeRequest};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+
+/// Version of the engine recorded with every evaluation.
+pub const ENGINE_VERSION: &str = concat!("arbiter ", env!("CARGO_PKG_VERSION"));
+
+/// Longest intent text accepted.
+const MAX_INTENT: usize = 10_000;
+
+fn may_submit(p: &Principal) -> ApiResult<()> {
+    match p {
+        Principal::Agent { .. } => Ok(()),
+        Principal::User { .. } => p.require(Role::Reviewer),
+    }
+}
+
+/// May `p` see this change request? People: yes; agents: their own.
+fn may_see(p: &Principal, cr: &ChangeRequest) -> bool {
+    match p {
+        Principal::User { .. } => true,
+        Principal::Agent { .. } => cr.submitter == p.id(),
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => {
+            let s = v
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && s.len() <= 200)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_idempotency_key",
+                        "Idempotency-Key must be 1-200 visible ASCII characters",
+                    )
+                })?;
+            Ok(Some(s.to_string()))
+        }
+    }
+}
+
+async fn load_stack(app: &AppState, p: &Principal, name: &str) -> ApiResult<Stack> {
+    let stack = arbiter_store::stacks::get(app.store.pool(), name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("stack {name:?} not found")))?;
+    // An agent learns nothing about stacks outside its scope... but a
+    // submission to one is still recorded and rejected (below), so that the
+    // attempt is in the audit log.
+    let _ = p;
+    Ok(stack)
+}
+
+async fn fetch(app: &AppState, id: i64, with_verdict: bool) -> ApiResult<ChangeRequest> {
+    arbiter_store::changes::get(app.store.pool(), id, with_verdict)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("change request {id} not found")))
+}
+
+enum Outcome {
+    Created(i64),
+    Existing(i64, String),
+    Limited(Governor),
+}
+
+/// `POST /api/v1/change-requests`: judge a plan and store the change
+/// request with its decision. 201 once it is durably stored.
+pub async fn submit(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    may_submit(&p)?;
+    let idem = idempotency_key(&headers)?;
+    let submitter = p.id();
+    let request_digest = arbiter_api::signing::sha256_hex(&body);
+    if let Some(k) = &idem {
+        if let Some((id, digest)) =
+            arbiter_store::changes::by_idempotency_key(app.store.pool(), &submitter, k).await?
+        {
+            return replayed(&app, id, &digest, &request_digest).await;
+        }
+    }
+    let sub: Submission = parse_json(&body)?;
+    if sub.intent.as_ref().is_some_and(|i| i.len() > MAX_INTENT) {
+        return Err(ApiError::invalid(format!(
+            "intent is longer than {MAX_INTENT} bytes"
+        )));
+    }
+    let stack = load_stack(&app, &p, &sub.stack).await?;
+    let plan_text = sub.plan.get().to_string();
+    let plan_digest = arbiter_api::signing::sha256_hex(plan_text.as_bytes());
+    let judged = lifecycle::judge(&app, &stack, plan_text.clone()).await?;
+    let verdict = &judged.verdict;
+
+    let (violations, limits, may_auto, key_id) = match &p {
+        Principal::Agent {
+            scope,
+            limits,
+            key_id,
+            ..
+        } => (
+            lifecycle::scope_violations(scope, &stack.spec, verdict),
+            Some(limits.clone()),
+            scope.may_auto_apply,
+            Some(key_id.clone()),
+        ),
+        Principal::User { .. } => (Vec::new(), None, true, None),
+    };
+    let cost_unverified = matches!(&p, Principal::Agent { scope, .. }
+        if scope.max_monthly_cost_increase_usd.is_some() && !verdict.cost.computed);
+    let (status, reason) = lifecycle::initial_status(verdict, &violations, cost_unverified);
+    let resources = verdict.summary.changing() as i64;
+    let now = arbiter_store::now_ms();
+    let new = NewChangeRequest {
+        stack: stack.spec.name.clone(),
+        submitter: submitter.clone(),
+        key_id,
+        idempotency_key: idem.clone(),
+        request_digest: request_digest.clone(),
+        intent: sub.intent.clone(),
+        source: sub.source.clone(),
+        plan_digest,
+        plan: plan_text,
+        status: status.to_string(),
+        decision: Some(verdict.decision.as_str().to_string()),
+        confidence: Some(verdict.confidence),
+        priority: lifecycle::priority(verdict, &stack.spec.environment),
+        cost_delta_usd: verdict
+            .cost
+            .computed
+            .then_some(verdict.cost.monthly_delta_usd),
+        resources_changed: resources,
+        reason,
+        auto_apply: status == "approved" && stack.spec.auto_apply && may_auto,
+        expires_at: (status == "pending_review")
+            .then(|| now + app.config.review_ttl.as_millis() as i64),
+        verdict: serde_json::to_string(verdict).map_err(ApiError::internal)?,
+        policy_versions: serde_json::to_string(&judged.policies).map_err(ApiError::internal)?,
+        engine_version: ENGINE_VERSION.into(),
+        duration_ms: judged.millis,
+    };
+    let outcome = app
+        .store
+        .write(move |cx| {
+            Box::pin(async move {
+                if let Some(k) = &new.idempotency_key {
+                    if let Some((id, d)) =
+                        arbiter_store::changes::by_idempotency_key_in(cx, &new.submitter, k).await?
+                    {
+                        return Ok(Outcome::Existing(id, d));
+                    }
+                }
+                if let Some(limits) = &limits {
+                    let since = cx.now_ms() - 3_600_000;
+                    let recent = arbiter_store::changes::recent(cx, &new.submitter, since).await?;
+                    let g = lifecycle::govern(limits, &recent, cx.now_ms(), new.resources_changed);
+                    if let Governor::Limited { kind, message, .. } = &g {
+                        let agent = new.submitter.trim_start_matches("agent:").to_string();
+                        arbiter_store::changes::governor_event(cx, &agent, kind, message).await?;
+                        return Ok(Outcome::Limited(g));
+                    }
+                }
+                arbiter_store::changes::insert(cx, &new)
+                    .await
+                    .map(Outcome::Created)
+            })
+        })
+        .await?;
+    match outcome {
+        Outcome::Created(id) => {
+            app.metrics.submission();
+            app.metrics
+                .decision(judged.verdict.decision.as_str(), status);
+            let mut cr = fetch(&app, id, true).await?;
+            if cr.verdict.is_none() {
+                cr.verdict = serde_json::to_value(&judged.verdict).ok();
+            }
+            let mut r = (StatusCode::CREATED, Json(cr)).into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/change-requests/{id}")) {
+                r.headers_mut().insert(axum::http::header::LOCATION, v);
+            }
+            Ok(r)
+        }
+        Outcome::Existing(id, digest) => replayed(&app, id, &digest, &request_digest).await,
+        Outcome::Limited(Governor::Limited {
+            kind,
+            message,
+            retry_after,
+        }) => {
+            app.metrics.rate_limited(kind);
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                if kind == "rate" {
+                    "rate_limited"
+                } else {
+                    "blast_radius_exceeded"
+                },
+                format!("velocity limit: {message}; retry in {retry_after} s"),
+            );
+            e.retry_after = Some(retry_after);
+            Err(e)
+        }
+        Outcome::Limited(Governor::Allowed) => {
+            Err(ApiError::internal("governor allowed yet limited"))
+        }
+    }
+}
+
+/// The answer to a retried submission: the original change request (200),
+/// unless the key was reused for a different body (422).
+async fn replayed(app: &AppState, id: i64, stored: &str, digest: &str) -> ApiResult<Response> {
+    if stored != digest {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            format!("this Idempotency-Key was used for change request {id} with a different body"),
+        ));
+    }
+    let cr = fetch(app, id, true).await?;
+    let mut r = (StatusCode::OK, Json(cr)).into_response();
+    r.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    Ok(r)
+}
+
+/// `POST /api/v1/evaluate`: "would this be approved, and why?" Judges the
+/// plan for the stack (and the agent's scope) without storing anything.
+pub async fn dry_run(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    body: Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    may_submit(&p)?;
+    let sub: Submission = parse_json(&body)?;
+    let stack = load_stack(&app, &p, &sub.stack).await?;
+    let judged = lifecycle::judge(&app, &stack, sub.plan.get().to_string()).await?;
+    let violations = match &p {
+        Principal::Agent { scope, .. } => {
+            lifecycle::scope_violations(scope, &stack.spec, &judged.verdict)
+        }
+        Principal::User { .. } => Vec::new(),
+    };
+    let (status, reason) = lifecycle::initial_status(&judged.verdict, &violations, false);
+    Ok(Json(serde_json::json!({
+        "status": status,
+        "reason": reason,
+        "scope_violations": violations,
+        "verdict": judged.verdict,
+    })))
+}
+
+/// Query of `GET /api/v1/change-requests`.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    status: Option<String>,
+    stack: Option<String>,
+    submitter: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/change-requests`: newest first; agents see their own.
+pub async fn list(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Page<ChangeRequest>>> {
+    if let Some(s) = &q.status {
+        if !arbiter_api::STATUSES.contains(&s.as_str()) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!(
+                    "status {s:?} is not one of {}",
+                    arbiter_api::STATUSES.join(", ")
+                ),
+            ));
+        }
+    }
+    let submitter = match &p {
+        Principal::Agent { .. } => Some(p.id()),
+        Principal::User { .. } => q.submitter,
+    };
+    let items = arbiter_store::changes::list(
+        app.store.pool(),
+        &Filter {
+            status: q.status,
+            stack: q.stack,
+            submitter,
+            before_id: q.before,
+            limit: q.limit,
+        },
+    )
+    .await?;
+    Ok(Json(Page { items }))
+}
+
+/// `GET /api/v1/change-requests/{id}` with its verdict.
+pub async fn show(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ChangeRequest>> {
+    let cr = fetch(&app, id, true).await?;
+    if !may_see(&p, &cr) {
+        return Err(ApiError::not_found(format!(
+            "change request {id} not found"
+        )));
+    }
+    Ok(Json(cr))
+}
+
+/// `GET /api/v1/reviews`: the review queue, highest priority first.
+pub async fn queue(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Page<ChangeRequest>>> {
+    p.require(Role::Viewer)?;
+    Ok(Json(Page {
+        items: arbiter_store::changes::queue(app.store.pool(), 500).await?,
+    }))
+}
+
+/// `POST /api/v1/change-requests/{id}/approve`.
+pub async fn approve(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> ApiResult<Json<ChangeRequest>> {
+    review(app, p, id, body, "approve").await
+}
+
+/// `POST /api/v1/change-requests/{id}/reject`.
+pub async fn reject(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> ApiResult<Json<ChangeRequest>> {
+    review(app, p, id, body, "reject").await
+}
+
+enum ReviewError {
+    NotPending(String),
+    Expired,
+    OwnRequest,
+}
+
+/// Records a review and lets the stack's approval policy decide, all in one
+/// transaction with the change request locked (no lost updates between
+/// concurrent reviewers or replicas).
+pub async fn review(
+    app: AppState,
+    p: Principal,
+    id: i64,
+    body: Bytes,
+    decision: &'static str,
+) -> ApiResult<Json<ChangeRequest>> {
+    p.require(Role::Reviewer)?;
+    let req: ReviewRequest = if body.is_empty() {
+        ReviewRequest::default()
+    } else {
+        parse_json(&body)?
+    };
+    if req.comment.as_ref().is_some_and(|c| c.len() > MAX_INTENT) {
+        return Err(ApiError::invalid(format!(
+            "comment is longer than {MAX_INTENT} bytes"
+        )));
+    }
+    let current = fetch(&app, id, false).await?;
+    let stack = arbiter_store::stacks::get(app.store.pool(), &current.stack)
+        .await?
+        .ok_or_else(|| {
+            ApiError::conflict(format!(
+                "stack {:?} of change request {id} no longer exists",
+                current.stack
+            ))
+        })?;
+    let policy = lifecycle::approval_for(&app, &stack.spec).await?;
+    let reviewer = p.id();
+    let role = p.role().map(|r| r.as_str()).unwrap_or("none");
+    let stack_json = serde_json::to_value(&stack.spec).map_err(ApiError::internal)?;
+    let auto_apply_stack = stack.spec.auto_apply;
+    let result = app
+        .store
+        .write(move |cx| {
+            Box::pin(async move {
+                let cr = arbiter_store::changes::get_for_update(cx, id).await?;
+                if cr.status != "pending_review" {
+                    return Ok(Err(ReviewError::NotPending(cr.status)));
+                }
+                let expired = cr.expires_at.as_deref().is_some_and(|e| e <= arbiter_api::rfc3339(cx.now_ms()).as_str());
+                if expired {
+                    arbiter_store::changes::transition(cx, id, "pending_review", "expired", Some("the review window passed without a decision"), "system").await?;
+                    return Ok(Err(ReviewError::Expired));
+                }
+                if decision == "approve" && cr.submitter == reviewer {
+                    return Ok(Err(ReviewError::OwnRequest));
+                }
+                arbiter_store::changes::add_review(cx, id, &reviewer, decision, req.comment.as_deref()).await?;
+                let mut reviews: Vec<serde_json::Value> = cr
+                    .reviews
+                    .iter()
+                    .map(|r| serde_json::json!({"reviewer": r.reviewer, "decision": r.decision, "comment": r.comment}))
+                    .collect();
+                reviews.push(serde_json::json!({"reviewer": reviewer, "role": role, "decision": decision, "comment": req.comment}));
+                let input = serde_json::json!({
+                    "change_request": {"id": cr.id, "stack": cr.stack, "submitter": cr.submitter, "decision": cr.decision,
+                        "confidence": cr.confidence, "priority": cr.priority, "cost_delta_usd": cr.cost_delta_usd,
+                        "resources_changed": cr.resources_changed},
+                    "stack": stack_json,
+                    "reviews": reviews,
+                });
+                let out = policy
+                    .evaluate(&input)
+                    .map_err(|e| arbiter_store::StoreError::Conflict(format!("the approval policy failed, nothing was recorded: {e}")))?;
+                if out.reject {
+                    arbiter_store::changes::transition(cx, id, "pending_review", "rejected", Some("rejected by review"), "system").await?;
+                } else if out.approve {
+                    arbiter_store::changes::transition(cx, id, "pending_review", "approved", Some("approved by review"), "system").await?;
+                    if auto_apply_stack {
+                        arbiter_store::changes::set_auto_apply(cx, id, true).await?;
+                    }
+                }
+                Ok(Ok(()))
+            })
+        })
+        .await?;
+    match result {
+        Ok(()) => Ok(Json(fetch(&app, id, true).await?)),
+        Err(ReviewError::NotPending(s)) => Err(ApiError::conflict(format!(
+            "change request {id} is {s}, not pending review"
+        ))),
+        Err(ReviewError::Expired) => Err(ApiError::conflict(format!(
+            "change request {id} expired before this review"
+        ))),
+        Err(ReviewError::OwnRequest) => Err(ApiError::forbidden(format!(
+            "{} submitted change request {id} and cannot approve it",
+            p.id()
+        ))),
+    }
+}
+
+/// `POST /api/v1/change-requests/{id}/cancel`: by its submitter or an admin,
+/// while it is not yet applied.
+pub async fn cancel(
+    State(app): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ChangeRequest>> {
+    let cr = fetch(&app, id, false).await?;
+    if !may_see(&p, &cr) {
+        return Err(ApiError::not_found(format!(
+            "change request {id} not found"
+        )));
+    }
+    if cr.submitter != p.id() {
+        p.require(Role::Admin)?;
+    }
+    if !matches!(cr.status.as_str(), "pending_review" | "approved") {
+        return Err(ApiError::conflict(format!(
+            "change request {id} is {}; only pending or approved requests can be cancelled",
+            cr.status
+        )));
+    }
+    let actor = p.id();
+    let from = cr.status.clone();
+    app.store
+        .write(move |cx| {
+            Box::pin(async move {
+                arbiter_store::changes::transition(
+                    cx,
+                    id,
+                    &from,
+                    "cancelled",
+                    Some("cancelled"),
+                    &actor,
+                )
+                .await
+            })
+        })
+        .await?;
+    Ok(Json(fetch(&app, id, true).await?))
+}
