@@ -179,7 +179,7 @@ impl MerkleTree {
         }
         self.levels[0].push(leaf);
         let mut k = 0;
-        while self.levels[k].len() % 2 == 0 {
+        while self.levels[k].len().is_multiple_of(2) {
             let n = self.levels[k].len();
             let parent = node_hash(&self.levels[k][n - 2], &self.levels[k][n - 1]);
             if self.levels.len() == k + 1 {

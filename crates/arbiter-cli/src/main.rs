@@ -48,6 +48,57 @@ enum Command {
     /// The audit log: `verify FILE` checks an export offline.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
+    /// Run the control plane server (API, review queue, audit log).
+    Serve(cmd::serve::ServeArgs),
+    /// Submit a plan to the server as a change request (exit 0/2/3).
+    Submit {
+        #[command(flatten)]
+        args: cmd::remote::SubmitArgs,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
+    /// The review queue: list, show, approve, reject.
+    Review {
+        #[command(subcommand)]
+        cmd: cmd::remote::ReviewCommand,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
+    /// Stacks on the server: create, list, show, update.
+    Stack {
+        #[command(subcommand)]
+        cmd: cmd::remote::StackCommand,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
+    /// Agents: keygen, create, list, show, revoke.
+    Agent {
+        #[command(subcommand)]
+        cmd: cmd::remote::AgentCommand,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
+    /// Policy sets stored on the server: push, list, show.
+    PolicySet {
+        #[command(subcommand)]
+        cmd: cmd::remote::PolicySetCommand,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
+    /// People on the server (admin): create, list.
+    User {
+        #[command(subcommand)]
+        cmd: cmd::remote::UserCommand,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
+    /// API tokens: create, list, revoke.
+    Token {
+        #[command(subcommand)]
+        cmd: cmd::remote::TokenCommand,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -81,6 +132,14 @@ fn main() -> ExitCode {
         Command::Policy(c) => cmd::policy::run(c),
         Command::Rules(c) => cmd::rules::run(c),
         Command::Audit(c) => cmd::audit::run(c),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Submit { args, server } => cmd::remote::submit(args, &server),
+        Command::Review { cmd, server } => cmd::remote::review(cmd, &server),
+        Command::Stack { cmd, server } => cmd::remote::stack(cmd, &server),
+        Command::Agent { cmd, server } => cmd::remote::agent(cmd, &server),
+        Command::PolicySet { cmd, server } => cmd::remote::policy_set(cmd, &server),
+        Command::User { cmd, server } => cmd::remote::user(cmd, &server),
+        Command::Token { cmd, server } => cmd::remote::token(cmd, &server),
     });
     match result {
         Ok(Ok(code)) => ExitCode::from(code),

@@ -24,7 +24,7 @@ pub fn decode_text(bytes: &[u8]) -> Result<Cow<'_, str>, PlanError> {
     }
     // BOM-less UTF-16: JSON starts with an ASCII character, so one of each
     // pair of the first bytes is NUL.
-    if bytes.len() >= 4 && bytes.len() % 2 == 0 {
+    if bytes.len() >= 4 && bytes.len().is_multiple_of(2) {
         if bytes[1] == 0 && bytes[3] == 0 && bytes[0] != 0 {
             return utf16(bytes, u16::from_le_bytes).map(Cow::Owned);
         }
@@ -52,7 +52,7 @@ fn utf8(bytes: &[u8], offset: usize) -> Result<Cow<'_, str>, PlanError> {
 }
 
 fn utf16(bytes: &[u8], to_u16: fn([u8; 2]) -> u16) -> Result<String, PlanError> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(PlanError::Encoding {
             message: "UTF-16 file has an odd number of bytes (truncated?)".into(),
         });

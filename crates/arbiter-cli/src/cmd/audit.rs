@@ -24,16 +24,40 @@ signature, a checkpoint that disagrees with the entries, or a malformed line.\n\
 Get the trusted key once from the server: curl https://arbiter.example/api/v1/audit/key > audit-key.json"
     )]
     Verify(VerifyArgs),
+    /// Download the server's audit log as JSON lines (what `verify` checks).
+    Export(ExportArgs),
     /// Write a generated export with valid signatures (tests, benchmarks).
     #[command(hide = true)]
     SampleLog(SampleLogArgs),
 }
 
+/// Arguments of `audit export`.
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// First sequence number (a partial export; the header carries the
+    /// chain state before it).
+    #[arg(long, default_value_t = 1)]
+    pub since: u64,
+    /// Write here instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub server: super::client::ServerArgs,
+}
+
 /// Arguments of `audit verify`.
 #[derive(clap::Args)]
 pub struct VerifyArgs {
-    /// The export (JSON lines, as `arbiter audit export` writes); `-` reads stdin.
-    pub file: PathBuf,
+    /// The export (JSON lines, as `arbiter audit export` writes); `-` reads
+    /// stdin. Omit it with `--server` to verify the server's log directly.
+    #[arg(required_unless_present = "server")]
+    pub file: Option<PathBuf>,
+    /// Verify the log of this server (streamed; needs a viewer token).
+    #[arg(long, value_name = "URL", conflicts_with = "file")]
+    pub server: Option<String>,
+    /// API token for `--server` [env: ARBITER_TOKEN].
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
     /// Trusted public key (the JSON document of GET /api/v1/audit/key); repeat
     /// for rotated keys. Without it the key listed in the file itself is used,
     /// which proves the file is self-consistent, not that the server wrote it.
@@ -76,6 +100,7 @@ pub struct SampleLogArgs {
 pub fn run(cmd: AuditCommand) -> anyhow::Result<u8> {
     match cmd {
         AuditCommand::Verify(a) => verify(a),
+        AuditCommand::Export(a) => export(a),
         AuditCommand::SampleLog(a) => sample_log(a),
     }
 }
@@ -97,14 +122,62 @@ fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
         trusted_keys: load_keys(&args.keys)?,
         threads: args.threads,
     };
-    let report = if args.file.as_os_str() == "-" {
-        verify_reader(std::io::stdin(), &options)
-    } else {
-        let file = std::fs::File::open(&args.file)
-            .with_context(|| format!("opening {}", args.file.display()))?;
-        verify_reader(file, &options)
+    let report = match (&args.file, &args.server) {
+        (Some(f), _) if f.as_os_str() == "-" => verify_reader(std::io::stdin(), &options),
+        (Some(f), _) => {
+            let file =
+                std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
+            verify_reader(file, &options)
+        }
+        (None, server) => {
+            let client = super::client::Client::new(
+                &super::client::ServerArgs {
+                    server: server.clone(),
+                    token: args.token.clone(),
+                    json: false,
+                },
+                None,
+            )?;
+            let mut trusted = options.clone();
+            if trusted.trusted_keys.is_empty() {
+                // The server's current key, fetched separately from the log.
+                let doc = client.call("GET", "/api/v1/audit/key", None)?;
+                trusted.trusted_keys.push(
+                    AuditPublicKey::from_json(&doc.to_string())
+                        .context("the server's /api/v1/audit/key")?,
+                );
+            }
+            let mut v = arbiter_audit::StreamVerifier::new(&trusted);
+            client.download_with("/api/v1/audit/export", &mut |chunk| {
+                v.feed(chunk);
+                !v.is_done()
+            })?;
+            v.finish()
+        }
     };
     print_report(&report, &args.format, args.strict)
+}
+
+fn export(args: ExportArgs) -> anyhow::Result<u8> {
+    let client = super::client::Client::new(&args.server, None)?;
+    let path = format!("/api/v1/audit/export?since={}", args.since);
+    match &args.out {
+        Some(p) => {
+            let f =
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            let mut w = BufWriter::new(f);
+            client.download(&path, &mut w)?;
+            w.flush()
+                .with_context(|| format!("writing {}", p.display()))?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = BufWriter::new(stdout.lock());
+            client.download(&path, &mut w)?;
+            w.flush().context("writing the export")?;
+        }
+    }
+    Ok(0)
 }
 
 /// Prints a verification report (text or JSON) and returns the exit code:

@@ -96,6 +96,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<u8> {
         namespaces: args.namespaces.clone(),
         no_builtin_rules: args.no_builtin_rules,
         only_types: None,
+        files: None,
     };
     // Small plans (most agent changes): read first, then compile only the
     // rules for the plan's resource types. Large plans: compile every rule

@@ -1,8 +1,11 @@
 //! One module per command.
 
 pub mod audit;
+pub mod client;
 pub mod cost;
 pub mod evaluate;
 pub mod policy;
 pub mod pricing;
+pub mod remote;
 pub mod rules;
+pub mod serve;

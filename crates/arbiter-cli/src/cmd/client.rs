@@ -1,0 +1,320 @@
+//! Talking to an Arbiter server: where it is, the token, signed requests for
+//! agents, and turning error answers into one-line messages.
+//!
+//! The server and token come from `--server`/`--token`, else the
+//! `ARBITER_SERVER`/`ARBITER_TOKEN` environment variables, else the config
+//! file (`$ARBITER_CONFIG`, or `~/.config/arbiter/config.toml`):
+//!
+//! ```toml
+//! server = "http://127.0.0.1:8080"
+//! token = "arb_…"
+//! ```
+
+use anyhow::{anyhow, bail, Context, Result};
+use arbiter_api::AgentKey;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Options of every command that talks to a server.
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Server URL [env: ARBITER_SERVER; config file `server`; default http://127.0.0.1:8080].
+    #[arg(long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+    /// API token [env: ARBITER_TOKEN; config file `token`].
+    #[arg(long, global = true, value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the server's JSON answer instead of a summary.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    server: Option<String>,
+    token: Option<String>,
+}
+
+fn config_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ARBITER_CONFIG") {
+        return Some(PathBuf::from(p));
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("arbiter").join("config.toml"))
+}
+
+fn config_file() -> Result<ConfigFile> {
+    let Some(p) = config_path() else {
+        return Ok(ConfigFile::default());
+    };
+    match std::fs::read_to_string(&p) {
+        Ok(t) => toml::from_str(&t).with_context(|| format!("config file {}", p.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
+        Err(e) => Err(e).with_context(|| format!("reading config file {}", p.display())),
+    }
+}
+
+/// A connection to a server.
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    key: Option<AgentKey>,
+    http: reqwest::Client,
+    rt: tokio::runtime::Runtime,
+    /// Print raw JSON.
+    pub json: bool,
+}
+
+/// An answer: status and JSON body.
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Parsed body (`Null` when empty).
+    pub body: serde_json::Value,
+    /// `Retry-After`, when given.
+    pub retry_after: Option<String>,
+}
+
+impl Client {
+    /// A client from the options; `key` makes it sign as an agent instead
+    /// of sending the token.
+    pub fn new(args: &ServerArgs, key: Option<&std::path::Path>) -> Result<Client> {
+        let file = config_file()?;
+        let base = args
+            .server
+            .clone()
+            .or_else(|| std::env::var("ARBITER_SERVER").ok())
+            .or(file.server)
+            .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+        let base = base.trim_end_matches('/').to_string();
+        if !base.starts_with("http://") && !base.starts_with("https://") {
+            bail!("server URL {base:?} must start with http:// or https://");
+        }
+        let token = args
+            .token
+            .clone()
+            .or_else(|| std::env::var("ARBITER_TOKEN").ok())
+            .or(file.token);
+        let key = match key {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading key file {}", p.display()))?;
+                Some(AgentKey::parse(&text).with_context(|| format!("key file {}", p.display()))?)
+            }
+            None => None,
+        };
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(120))
+            .build()
+            .context("starting the HTTP client")?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        Ok(Client {
+            base,
+            token,
+            key,
+            http,
+            rt,
+            json: args.json,
+        })
+    }
+
+    /// Sends a request; `body` is JSON text. Fails on transport errors
+    /// only; the caller looks at the status.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, String)],
+    ) -> Result<Answer> {
+        let url = format!("{}{path}", self.base);
+        let m = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| anyhow!("method {method}: {e}"))?;
+        let mut req = self.http.request(m, &url);
+        let bytes = body.unwrap_or_default();
+        if let Some(k) = &self.key {
+            let nonce = arbiter_api::signing::new_nonce()?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let h = k.sign_request(method, path, now, &nonce, &bytes);
+            req = req
+                .header(arbiter_api::HEADER_KEY_ID, h.key_id)
+                .header(arbiter_api::HEADER_TIMESTAMP, h.timestamp.to_string())
+                .header(arbiter_api::HEADER_NONCE, h.nonce)
+                .header(arbiter_api::HEADER_SIGNATURE, h.signature);
+        } else if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        if !bytes.is_empty() {
+            req = req.header("content-type", "application/json").body(bytes);
+        }
+        self.rt.block_on(async {
+            let resp = req.send().await.map_err(|e| {
+                anyhow!("cannot reach the Arbiter server at {}: {e} (is `arbiter serve` running? set --server or ARBITER_SERVER)", self.base)
+            })?;
+            let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from);
+            let text = resp.text().await.context("reading the server's answer")?;
+            let body = if text.trim().is_empty() {
+                serde_json::Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+            };
+            Ok(Answer { status, body, retry_after })
+        })
+    }
+
+    /// Sends a request and fails with the server's error message unless the
+    /// status is 2xx.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value> {
+        let bytes = body.map(serde_json::to_vec).transpose()?;
+        let a = self.send(method, path, bytes, &[])?;
+        a.ok()
+    }
+
+    /// Streams a GET answer's body into a writer (for large exports).
+    pub fn download(&self, path: &str, out: &mut dyn std::io::Write) -> Result<()> {
+        let mut err = None;
+        self.download_with(path, &mut |chunk| match out.write_all(chunk) {
+            Ok(()) => true,
+            Err(e) => {
+                err = Some(e);
+                false
+            }
+        })?;
+        match err {
+            Some(e) => Err(e).context("writing the output"),
+            None => Ok(()),
+        }
+    }
+
+    /// Streams a GET answer's body chunk by chunk to `sink`, which returns
+    /// `false` to stop early.
+    pub fn download_with(&self, path: &str, sink: &mut dyn FnMut(&[u8]) -> bool) -> Result<()> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.get(&url);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        self.rt.block_on(async {
+            let mut resp = req
+                .send()
+                .await
+                .map_err(|e| anyhow!("cannot reach the Arbiter server at {}: {e}", self.base))?;
+            if !resp.status().is_success() {
+                let status = resp.status().as_u16();
+                let text = resp.text().await.unwrap_or_default();
+                let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+                return Answer {
+                    status,
+                    body,
+                    retry_after: None,
+                }
+                .ok()
+                .map(|_| ());
+            }
+            while let Some(chunk) = resp.chunk().await.context("reading the server's answer")? {
+                if !sink(&chunk) {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Prints an answer as JSON (with `--json`) or with `summary`.
+    pub fn print(&self, v: &serde_json::Value, summary: impl FnOnce(&serde_json::Value) -> String) {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        } else {
+            print!("{}", summary(v));
+        }
+    }
+}
+
+impl Answer {
+    /// The body if 2xx, else an error with the server's code and message.
+    pub fn ok(self) -> Result<serde_json::Value> {
+        if (200..300).contains(&self.status) {
+            return Ok(self.body);
+        }
+        let code = self.body["error"]["code"].as_str().unwrap_or("error");
+        let msg = self.body["error"]["message"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| self.body.to_string());
+        let retry = self
+            .retry_after
+            .map(|r| format!(" (retry after {r} s)"))
+            .unwrap_or_default();
+        bail!("server answered {} {code}: {msg}{retry}", self.status)
+    }
+}
+
+/// `s` as a JSON string field or `-`.
+pub fn field<'a>(v: &'a serde_json::Value, k: &str) -> std::borrow::Cow<'a, str> {
+    match &v[k] {
+        serde_json::Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
+        serde_json::Value::Null => std::borrow::Cow::Borrowed("-"),
+        other => std::borrow::Cow::Owned(other.to_string()),
+    }
+}
+
+/// Parses durations such as `90s`, `15m`, `72h`, `7d`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number and a unit, like 90s, 15m, 72h or 7d"))?;
+    let mult = match unit {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?}: unit must be s, m, h or d")),
+    };
+    n.checked_mul(mult)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{s:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(
+            parse_duration("90s"),
+            Ok(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_duration("7d"),
+            Ok(std::time::Duration::from_secs(604_800))
+        );
+        assert_eq!(parse_duration("15"), Ok(std::time::Duration::from_secs(15)));
+        assert!(parse_duration("3 weeks").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! `arbiter serve`: the control plane.
+
+use super::client::parse_duration;
+use anyhow::{Context, Result};
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Run the control plane: HTTP API, review queue, background jobs.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "With no flags: http://127.0.0.1:8080, SQLite in ./arbiter-data (created on first \
+start, when the first admin's token is printed once).\n\nSeveral replicas: point each at one PostgreSQL \
+with --database-url postgres://USER:PASSWORD@HOST:PORT/DB.\n\nLogs go to stderr; set ARBITER_LOG=debug \
+for more (or ARBITER_LOG=warn for less)."
+)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Directory for the embedded SQLite database.
+    #[arg(
+        long,
+        default_value = "arbiter-data",
+        value_name = "DIR",
+        env = "ARBITER_DATA_DIR"
+    )]
+    pub data_dir: PathBuf,
+    /// PostgreSQL instead of the embedded SQLite.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "ARBITER_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// How long a change request waits for reviews before it expires (e.g. 72h, 7d).
+    #[arg(long, default_value = "7d", value_parser = parse_duration, value_name = "DURATION")]
+    pub review_ttl: std::time::Duration,
+    /// Largest request body accepted, in MiB (plans are sent whole).
+    #[arg(long, default_value_t = 32, value_name = "MIB")]
+    pub max_body_mib: usize,
+    /// Longest time a request may take.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub request_timeout: std::time::Duration,
+    /// Sign an audit checkpoint every this many entries.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub checkpoint_every_entries: u64,
+    /// …or at least this often while entries arrive.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub checkpoint_every: std::time::Duration,
+    /// How often background work (review expiry, checkpoints) runs.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
+    pub tick: std::time::Duration,
+}
+
+/// Runs the server until SIGINT/SIGTERM.
+pub fn run(args: ServeArgs) -> Result<u8> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ARBITER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let cfg = arbiter_server::ServerConfig {
+        listen: args.listen,
+        data_dir: args.data_dir.clone(),
+        database_url: args.database_url.clone(),
+        review_ttl: args.review_ttl,
+        max_body_bytes: args.max_body_mib.max(1) * 1024 * 1024,
+        request_timeout: args.request_timeout,
+        tick: args.tick,
+        checkpoint_every_entries: args.checkpoint_every_entries,
+        checkpoint_every: args.checkpoint_every,
+        ..Default::default()
+    };
+    rt.block_on(async move {
+        let running = arbiter_server::start(cfg).await?;
+        let db = match &args.database_url {
+            Some(u) => format!("PostgreSQL {}", arbiter_store::redact_url(u)),
+            None => format!("SQLite {}", args.data_dir.join("arbiter.db").display()),
+        };
+        let url = format!("http://{}", running.addr);
+        println!("Arbiter {} serving {url} ({db})", env!("CARGO_PKG_VERSION"));
+        if let Some(first) = &running.first_start {
+            println!();
+            println!("First start: created the user `admin`. Its API token, shown only this once:");
+            println!();
+            println!("    {}", first.admin_token);
+            println!();
+            println!(
+                "    export ARBITER_SERVER={url} ARBITER_TOKEN={}",
+                first.admin_token
+            );
+            println!();
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        running.stop_on_signals();
+        running.wait().await.context("serving")?;
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(0)
+}

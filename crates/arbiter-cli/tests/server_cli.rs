@@ -1,0 +1,292 @@
+//! The client commands against a real `arbiter serve`: stacks, agents and
+//! their keys, signed submissions with their exit codes, the review queue,
+//! people and tokens, policy sets, and the audit log export and verify.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+struct Server {
+    child: std::process::Child,
+    url: String,
+    token: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &Path) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arbiter"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.join("data"))
+        .env("ARBITER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let mut token = None;
+    while let Ok(l) = rx.recv_timeout(Duration::from_secs(60)) {
+        if let Some(t) = l.trim().strip_prefix("arb_") {
+            token = Some(format!("arb_{t}"));
+            break;
+        }
+    }
+    Server {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        token: token.expect("the first start prints a token"),
+    }
+}
+
+fn arbiter(s: &Server, dir: &Path, args: &[&str], token: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_arbiter"));
+    c.args(args)
+        .current_dir(dir)
+        .env("ARBITER_SERVER", &s.url)
+        .env("ARBITER_CONFIG", dir.join("no-config.toml"))
+        .env_remove("ARBITER_TOKEN");
+    if let Some(t) = token {
+        c.env("ARBITER_TOKEN", t);
+    }
+    c.stdin(Stdio::null()).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn scenario(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/scenarios")
+        .join(format!("{name}.plan.json"))
+        .display()
+        .to_string()
+}
+
+#[test]
+fn the_client_commands_drive_a_real_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = start(d);
+    let admin = Some(s.token.as_str());
+    let ok = |o: &Output| assert!(o.status.success(), "{}", text(o));
+
+    ok(&arbiter(
+        &s,
+        d,
+        &[
+            "stack", "create", "web", "-e", "prod", "--budget", "20000", "--label", "team:web",
+        ],
+        admin,
+    ));
+    let o = arbiter(&s, d, &["stack", "create", "web", "-e", "prod"], admin);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("409 conflict: stack \"web\" exists already"),
+        "{}",
+        text(&o)
+    );
+    let o = arbiter(&s, d, &["stack", "list"], admin);
+    assert!(text(&o).contains("web   prod"), "{}", text(&o));
+    ok(&arbiter(
+        &s,
+        d,
+        &["stack", "update", "web", "--threshold", "96"],
+        admin,
+    ));
+    let o = arbiter(&s, d, &["stack", "show", "web", "--json"], admin);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["auto_apply_threshold"].as_f64(), v["version"].as_i64()),
+        (Some(96.0), Some(2))
+    );
+
+    ok(&arbiter(&s, d, &["agent", "keygen", "-o", "bot.key"], None));
+    assert!(d.join("bot.key.pub").exists());
+    let o = arbiter(&s, d, &["agent", "keygen", "-o", "bot.key"], None);
+    assert!(text(&o).contains("exists; pass --force"), "{}", text(&o));
+    ok(&arbiter(
+        &s,
+        d,
+        &[
+            "agent",
+            "create",
+            "bot",
+            "--public-key",
+            "bot.key.pub",
+            "--stack",
+            "web",
+        ],
+        admin,
+    ));
+
+    // Exit codes follow the decision.
+    let sub = |plan: &str| {
+        arbiter(
+            &s,
+            d,
+            &[
+                "submit",
+                &scenario(plan),
+                "--stack",
+                "web",
+                "--key",
+                "bot.key",
+            ],
+            None,
+        )
+    };
+    let o = sub("tags-only-update");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("change request 1 on web: approved"),
+        "{}",
+        text(&o)
+    );
+    let o = sub("delete-prod-database");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = sub("ssh-open-to-world");
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let o = arbiter(
+        &s,
+        d,
+        &[
+            "submit",
+            &scenario("iam-star-star"),
+            "--stack",
+            "web",
+            "--key",
+            "bot.key",
+            "--dry-run",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("would be rejected"), "{}", text(&o));
+    // A wrong key is refused by the server with its reason.
+    ok(&arbiter(
+        &s,
+        d,
+        &["agent", "keygen", "-o", "other.key"],
+        None,
+    ));
+    let o = arbiter(
+        &s,
+        d,
+        &[
+            "submit",
+            &scenario("tags-only-update"),
+            "--stack",
+            "web",
+            "--key",
+            "other.key",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("401 unknown_key"), "{}", text(&o));
+
+    ok(&arbiter(
+        &s,
+        d,
+        &["user", "create", "alice", "--role", "reviewer"],
+        admin,
+    ));
+    let o = arbiter(
+        &s,
+        d,
+        &["token", "create", "--user", "alice", "--json"],
+        admin,
+    );
+    let alice: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let alice = alice["token"].as_str().unwrap().to_string();
+    let o = arbiter(&s, d, &["review", "list"], Some(&alice));
+    assert!(text(&o).contains("agent:bot"), "{}", text(&o));
+    let o = arbiter(
+        &s,
+        d,
+        &["review", "approve", "2", "-m", "restore tested"],
+        Some(&alice),
+    );
+    assert!(
+        text(&o).contains("review: user:alice approve: restore tested"),
+        "{}",
+        text(&o)
+    );
+    let o = arbiter(&s, d, &["review", "approve", "2"], admin);
+    assert!(text(&o).contains("approved"), "{}", text(&o));
+
+    std::fs::create_dir_all(d.join("pol")).unwrap();
+    std::fs::write(
+        d.join("pol/main.rego"),
+        "package main\nimport rego.v1\nwarn contains \"looked at\" if true\n",
+    )
+    .unwrap();
+    let o = arbiter(&s, d, &["policy-set", "push", "base", "pol"], admin);
+    assert!(text(&o).contains("version 1 (1 files"), "{}", text(&o));
+
+    // The audit log: export, verify offline with the server's key, verify
+    // over HTTP; a tampered export fails.
+    let o = arbiter(&s, d, &["audit", "export", "-o", "audit.jsonl"], admin);
+    ok(&o);
+    let key = reqwest_get(&format!("{}/api/v1/audit/key", s.url));
+    std::fs::write(d.join("key.json"), key).unwrap();
+    let o = arbiter(
+        &s,
+        d,
+        &["audit", "verify", "audit.jsonl", "--key", "key.json"],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = arbiter(&s, d, &["audit", "verify", "--server", &s.url], admin);
+    assert!(o.status.success(), "{}", text(&o));
+    let log = std::fs::read_to_string(d.join("audit.jsonl")).unwrap();
+    std::fs::write(
+        d.join("bad.jsonl"),
+        log.replacen("change_request.approved", "change_request.rejected", 1),
+    )
+    .unwrap();
+    let o = arbiter(
+        &s,
+        d,
+        &["audit", "verify", "bad.jsonl", "--key", "key.json"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+fn reqwest_get(url: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async { reqwest::get(url).await.unwrap().text().await.unwrap() })
+}
