@@ -131,8 +131,7 @@ pub struct StoreConfig {
     pub read_connections: u32,
     /// Most jobs committed in one writer transaction.
     pub max_batch: usize,
-    /// Signing key for audit checkpoints; created and kept in the database
-    /// when absent.
+    /// An audit checkpoint is signed every this many entries…
     pub checkpoint_every_entries: u64,
     /// A checkpoint is also made when this much time passed since the last
     /// one and entries were added.
@@ -316,12 +315,13 @@ impl Store {
     }
 }
 
-/// The embedded schema migrations (`migrations/*.sql`).
+/// The embedded schema migrations: every `migrations/NNNN_name.sql`, in
+/// order (build.rs lists them; adding a migration is adding a file).
 pub fn migrator() -> sqlx::migrate::Migrator {
     use sqlx::migrate::{Migration, MigrationType, Migrator};
     use std::borrow::Cow;
-    let files: [(i64, &str, &str); 1] =
-        [(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+    // (version, description, SQL) of every file in migrations/, by build.rs.
+    let files: &[(i64, &str, &str)] = include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
     let migrations: Vec<Migration> = files
         .iter()
         .map(|(v, d, sql)| {
