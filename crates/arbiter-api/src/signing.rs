@@ -427,6 +427,36 @@ mod tests {
             .is_err());
     }
 
+    /// The worked example of docs/signing.md; the values were computed
+    /// independently with Python's `cryptography` package.
+    #[test]
+    fn the_documented_worked_example_holds() -> Result<(), SigningError> {
+        let k = key();
+        assert_eq!(k.public().to_base64(), "6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iw=");
+        assert_eq!(k.public().key_id(), "fe812c12f3ab4ce6ac5db69ac352f906");
+        let body = br#"{"stack":"web","plan":{"format_version":"1.2"}}"#;
+        let nonce = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            string_to_sign("POST", "/api/v1/change-requests", &k.public().key_id(), 1764601200, nonce, body),
+            "ARBITER-SIG-V1\nPOST\n/api/v1/change-requests\nfe812c12f3ab4ce6ac5db69ac352f906\n1764601200\n\
+             0123456789abcdef0123456789abcdef\ncbc2dcf56d0e2106cf36c8fa8af387f12c9b256c4ffbbea65e18be0b764d1fc0"
+        );
+        let h = k.sign_request("POST", "/api/v1/change-requests", 1764601200, nonce, body);
+        assert_eq!(
+            h.signature,
+            "GceFQiHCHt3mY+gGbwa+f96NTVJaMiDdKvjocOdJp9qxVRx/ijgwXw5GTqHb3BYKkTOZHrKsIvjq0fEcb3q9AA=="
+        );
+        assert_eq!(
+            k.to_pem(),
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH\n-----END PRIVATE KEY-----\n"
+        );
+        assert_eq!(
+            k.public().to_pem(),
+            "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iw=\n-----END PUBLIC KEY-----\n"
+        );
+        Ok(())
+    }
+
     #[test]
     fn pem_round_trips_and_matches_openssl_layout() -> Result<(), SigningError> {
         let k = key();
