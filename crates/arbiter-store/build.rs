@@ -16,7 +16,9 @@ fn main() {
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        let Some(stem) = name.strip_suffix(".sql") else { continue };
+        let Some(stem) = name.strip_suffix(".sql") else {
+            continue;
+        };
         let Some((num, desc)) = stem.split_once('_') else {
             println!("cargo:warning=migration {name} must be named NNNN_description.sql");
             std::process::exit(1);
@@ -38,7 +40,8 @@ fn main() {
         let _ = writeln!(out, "    ({v}, {d:?}, include_str!({p:?})),");
     }
     out.push_str("]\n");
-    let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("migrations.rs");
+    let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into()))
+        .join("migrations.rs");
     if let Err(e) = std::fs::write(&dest, out) {
         println!("cargo:warning=writing {}: {e}", dest.display());
         std::process::exit(1);

@@ -432,7 +432,10 @@ mod tests {
     #[test]
     fn the_documented_worked_example_holds() -> Result<(), SigningError> {
         let k = key();
-        assert_eq!(k.public().to_base64(), "6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iw=");
+        assert_eq!(
+            k.public().to_base64(),
+            "6kpsY+KcUgq+9VB7Ey7F+ZVHdq6+vnuSQh7qaRRG0iw="
+        );
         assert_eq!(k.public().key_id(), "fe812c12f3ab4ce6ac5db69ac352f906");
         let body = br#"{"stack":"web","plan":{"format_version":"1.2"}}"#;
         let nonce = "0123456789abcdef0123456789abcdef";

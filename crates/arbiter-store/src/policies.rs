@@ -104,24 +104,25 @@ const COLUMNS: &str = "name, version, kind, files, digest, created_by, created_a
 
 /// A version of a set (the latest when `version` is `None`), with its files.
 pub async fn get(pool: &AnyPool, name: &str, version: Option<i64>) -> Result<Option<PolicySet>> {
-    let row =
-        match version {
-            Some(v) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {COLUMNS} FROM policy_sets WHERE name = $1 AND version = $2"
-                )))
-                .bind(name)
-                .bind(v)
-                .fetch_optional(pool)
-                .await?
-            }
-            None => sqlx::query(sqlx::AssertSqlSafe(format!(
+    let row = match version {
+        Some(v) => {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM policy_sets WHERE name = $1 AND version = $2"
+            )))
+            .bind(name)
+            .bind(v)
+            .fetch_optional(pool)
+            .await?
+        }
+        None => {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS} FROM policy_sets WHERE name = $1 ORDER BY version DESC LIMIT 1"
             )))
             .bind(name)
             .fetch_optional(pool)
-            .await?,
-        };
+            .await?
+        }
+    };
     row.as_ref().map(|r| from_row(r, true)).transpose()
 }
 
