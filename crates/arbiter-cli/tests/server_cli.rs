@@ -290,3 +290,112 @@ fn reqwest_get(url: &str) -> String {
         .unwrap();
     rt.block_on(async { reqwest::get(url).await.unwrap().text().await.unwrap() })
 }
+
+/// Nothing secret reaches the server's log, even at debug level: not the
+/// tokens, not the agent's signature, not a sensitive value of a plan.
+#[test]
+fn the_server_log_holds_no_token_signature_or_sensitive_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::fs::File::create(d.join("server.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arbiter"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(d.join("data"))
+        .env("ARBITER_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let token = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.trim().strip_prefix("arb_").map(|t| format!("arb_{t}")))
+        .unwrap();
+    std::thread::spawn(move || for _ in lines {});
+    let s = Server {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        token,
+    };
+    let admin = Some(s.token.as_str());
+    let ok = |o: &Output| assert!(o.status.success(), "{}", text(o));
+    ok(&arbiter(
+        &s,
+        d,
+        &["stack", "create", "db", "-e", "prod"],
+        admin,
+    ));
+    ok(&arbiter(&s, d, &["agent", "keygen", "-o", "a.key"], None));
+    ok(&arbiter(
+        &s,
+        d,
+        &[
+            "agent",
+            "create",
+            "a",
+            "--public-key",
+            "a.key.pub",
+            "--stack",
+            "db",
+        ],
+        admin,
+    ));
+    let secret = "hunter2-correct-horse-battery-staple";
+    let plan = serde_json::json!({"format_version": "1.2", "resource_changes": [{
+        "address": "aws_db_instance.main", "type": "aws_db_instance", "name": "main", "mode": "managed",
+        "change": {"actions": ["update"],
+            "before": {"password": "old-password-value-123", "instance_class": "db.t3.micro"},
+            "after": {"password": secret, "instance_class": "db.t3.micro"},
+            "before_sensitive": {"password": true}, "after_sensitive": {"password": true}, "after_unknown": {}}}]});
+    std::fs::write(d.join("plan.json"), plan.to_string()).unwrap();
+    let o = arbiter(
+        &s,
+        d,
+        &[
+            "submit",
+            "plan.json",
+            "--stack",
+            "db",
+            "--key",
+            "a.key",
+            "--json",
+        ],
+        None,
+    );
+    assert!(o.status.code() != Some(1), "{}", text(&o));
+    let answer = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        !answer.contains(secret),
+        "the answer shows the sensitive value"
+    );
+    let o = arbiter(&s, d, &["review", "show", "1", "--json"], admin);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains(secret));
+    drop(s);
+    let log = std::fs::read_to_string(d.join("server.log")).unwrap();
+    assert!(
+        log.contains("/api/v1/change-requests"),
+        "the log is empty? {log}"
+    );
+    for needle in [
+        secret,
+        "old-password-value-123",
+        "arb_",
+        "BEGIN PRIVATE KEY",
+    ] {
+        assert!(!log.contains(needle), "the server log contains {needle:?}");
+    }
+    let key = std::fs::read_to_string(d.join("a.key")).unwrap();
+    let sig_material: String = key.lines().nth(1).unwrap().to_string();
+    assert!(!log.contains(&sig_material));
+}
