@@ -18,6 +18,7 @@ pub mod model;
 pub mod read;
 pub mod sensitive;
 pub mod state;
+pub mod state_diff;
 
 pub use diff::{attribute_changes, attribute_changes_masked, AttrPath, AttributeChange, DiffValue};
 pub use error::PlanError;
@@ -27,4 +28,5 @@ pub use model::{
     Action, Change, FormatVersion, InstanceKey, OutputChange, Plan, ResourceChange, ResourceMode,
 };
 pub use read::{read_plan, read_plan_file, read_plan_shared, read_plan_str};
-pub use state::{read_state, read_state_file, State, StateForm, StateResource};
+pub use state::{read_state, read_state_file, State, StateForm, StateOutput, StateResource};
+pub use state_diff::{diff_states, restore_plan, DeltaKind, RestorePlan, StateDiff, StateRedactor};

@@ -7,6 +7,7 @@ use crate::json::RawJson;
 use crate::model::{InstanceKey, ResourceMode};
 use crate::read::expect_object;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Which form a state was read from.
@@ -37,7 +38,9 @@ pub struct StateResource {
     pub provider_name: Option<String>,
     /// Attribute values.
     pub values: RawJson,
-    /// Sensitive mask (show-json form) — raw state lists paths instead.
+    /// Sensitive mask mirroring `values` (`true` where sensitive): the
+    /// show-json form's `sensitive_values`, or built from a raw state's
+    /// `sensitive_attributes` paths; `None` when nothing is marked.
     pub sensitive_values: Option<RawJson>,
     /// Addresses this instance depends on.
     pub depends_on: Vec<String>,
@@ -56,6 +59,43 @@ pub struct State {
     pub lineage: Option<String>,
     /// Every resource instance, in file order.
     pub resources: Vec<StateResource>,
+    /// Root module outputs, by name.
+    pub outputs: BTreeMap<String, StateOutput>,
+}
+
+/// A root module output recorded in a state.
+#[derive(Debug, Clone)]
+pub struct StateOutput {
+    /// The value (may be sensitive: see `sensitive`).
+    pub value: RawJson,
+    /// Declared `sensitive = true`.
+    pub sensitive: bool,
+}
+
+#[derive(Deserialize)]
+struct RawOutput {
+    #[serde(default)]
+    value: Option<RawJson>,
+    #[serde(default)]
+    sensitive: bool,
+}
+
+fn outputs_of(raw: Option<BTreeMap<String, RawOutput>>) -> BTreeMap<String, StateOutput> {
+    raw.unwrap_or_default()
+        .into_iter()
+        .map(|(k, o)| {
+            let value = o
+                .value
+                .unwrap_or_else(|| RawJson::from_value(&serde_json::Value::Null));
+            (
+                k,
+                StateOutput {
+                    value,
+                    sensitive: o.sensitive,
+                },
+            )
+        })
+        .collect()
 }
 
 /// Reads a state file, refusing files over the plan size limit.
@@ -78,6 +118,8 @@ struct StateDocument {
     lineage: Option<String>,
     #[serde(default)]
     resources: Option<Vec<RawResource>>,
+    #[serde(default)]
+    outputs: Option<BTreeMap<String, RawOutput>>,
     #[serde(default)]
     values: Option<ShowValues>,
     #[serde(default)]
@@ -111,12 +153,16 @@ struct RawInstance {
     dependencies: Vec<String>,
     #[serde(default)]
     deposed: Option<String>,
+    #[serde(default)]
+    sensitive_attributes: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
 struct ShowValues {
     #[serde(default)]
     root_module: Option<ShowModule>,
+    #[serde(default)]
+    outputs: Option<BTreeMap<String, RawOutput>>,
 }
 
 #[derive(Deserialize)]
@@ -218,35 +264,137 @@ pub fn read_state(bytes: &[u8]) -> Result<State, PlanError> {
                         .attributes
                         .map(unwrap_dynamic)
                         .unwrap_or_else(|| RawJson::from_value(&serde_json::Value::Null)),
-                    sensitive_values: None,
+                    sensitive_values: inst.sensitive_attributes.as_ref().and_then(mask_from_paths),
                     depends_on: inst.dependencies,
                 });
             }
         }
+        check_unique(&out)?;
         return Ok(State {
             form: StateForm::RawV4,
             terraform_version: doc.terraform_version,
             serial: doc.serial,
             lineage: doc.lineage,
             resources: out,
+            outputs: outputs_of(doc.outputs),
         });
     }
     if doc.values.is_some() || doc.format_version.is_some() {
         let mut out = Vec::new();
-        if let Some(root) = doc.values.and_then(|v| v.root_module) {
-            flatten(root, &mut out);
+        let mut outputs = None;
+        if let Some(values) = doc.values {
+            outputs = values.outputs;
+            if let Some(root) = values.root_module {
+                flatten(root, &mut out);
+            }
         }
+        check_unique(&out)?;
         return Ok(State {
             form: StateForm::ShowJson,
             terraform_version: doc.terraform_version,
             serial: None,
             lineage: None,
             resources: out,
+            outputs: outputs_of(outputs),
         });
     }
     Err(PlanError::WrongDocument(
         "not a Terraform state: expected \"version\": 4 with \"resources\", or \"format_version\" with \"values\"".into(),
     ))
+}
+
+/// Terraform never writes one instance twice; a state that does is damaged
+/// (or made up), and any diff of it would silently drop one of the two.
+fn check_unique(resources: &[StateResource]) -> Result<(), PlanError> {
+    let mut seen = std::collections::HashSet::with_capacity(resources.len());
+    for r in resources {
+        if !seen.insert(r.address.as_str()) {
+            return Err(PlanError::Shape {
+                path: "resources".into(),
+                message: format!(
+                    "resource instance {} appears twice",
+                    crate::error::clip(&r.address, 200)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Turns a raw state's `sensitive_attributes` (a list of paths, each a list
+/// of steps `{"type": "get_attr", "value": NAME}` or `{"type": "index",
+/// "value": KEY}`, KEY plain or cty-typed `{"value": K, "type": T}`) into a
+/// mask shaped like the values, as the show-json form has it. A step that
+/// cannot be understood marks everything from there on sensitive: when in
+/// doubt, mask more, never less. `None` when nothing is marked.
+pub fn mask_from_paths(paths: &serde_json::Value) -> Option<RawJson> {
+    use serde_json::Value;
+    let list = paths.as_array()?;
+    let mut mask = Value::Object(serde_json::Map::new());
+    let mut any = false;
+    for path in list {
+        let Some(steps) = path.as_array() else {
+            // Not a path at all: mask the whole object.
+            return Some(RawJson::from_value(&Value::Bool(true)));
+        };
+        if steps.is_empty() {
+            return Some(RawJson::from_value(&Value::Bool(true)));
+        }
+        any = true;
+        mark(&mut mask, steps);
+    }
+    any.then(|| RawJson::from_value(&mask))
+}
+
+fn mark(node: &mut serde_json::Value, steps: &[serde_json::Value]) {
+    use serde_json::Value;
+    const MAX_INDEX: u64 = 100_000;
+    let Some((step, rest)) = steps.split_first() else {
+        *node = Value::Bool(true);
+        return;
+    };
+    if node == &Value::Bool(true) {
+        return;
+    }
+    let raw_key = step.get("value");
+    // cty-typed index keys: {"value": K, "type": "number"|"string"}.
+    let key = match raw_key {
+        Some(Value::Object(o)) if o.contains_key("value") => o.get("value"),
+        k => k,
+    };
+    let kind = step.get("type").and_then(Value::as_str);
+    match (kind, key) {
+        (Some("get_attr"), Some(Value::String(k))) | (Some("index"), Some(Value::String(k))) => {
+            if !node.is_object() {
+                *node = Value::Object(serde_json::Map::new());
+            }
+            if let Value::Object(m) = node {
+                let child = m.entry(k.clone()).or_insert(Value::Null);
+                if child.is_null() {
+                    *child = Value::Object(serde_json::Map::new());
+                }
+                mark(child, rest);
+            }
+        }
+        (Some("index"), Some(Value::Number(n))) if n.as_u64().is_some_and(|i| i <= MAX_INDEX) => {
+            let i = n.as_u64().unwrap_or(0) as usize;
+            if !node.is_array() {
+                *node = Value::Array(Vec::new());
+            }
+            if let Value::Array(a) = node {
+                while a.len() <= i {
+                    a.push(Value::Bool(false));
+                }
+                if let Some(slot) = a.get_mut(i) {
+                    if *slot == Value::Bool(false) {
+                        *slot = Value::Object(serde_json::Map::new());
+                    }
+                    mark(slot, rest);
+                }
+            }
+        }
+        _ => *node = Value::Bool(true),
+    }
 }
 
 /// Raw state stores attributes of dynamic type (`terraform_data.input`, …)

@@ -201,6 +201,16 @@ fn fixtures() -> Vec<Fixture> {
             .state_check(checks::nested_state),
         Fixture::show_state("generated/nested-modules/state.show.json", 16)
             .state_check(checks::nested_state),
+        // Two states of one stack (setup/main.tf applied, then main.tf):
+        // the state history's diff and rollback fixtures.
+        Fixture::raw_state("generated/state-history/state-v1.tfstate", 11)
+            .state_check(checks::state_history_v1),
+        Fixture::show_state("generated/state-history/state-v1.show.json", 11)
+            .state_check(checks::state_history_v1),
+        Fixture::raw_state("generated/state-history/state-v2.tfstate", 14)
+            .state_check(checks::state_history_v2),
+        Fixture::show_state("generated/state-history/state-v2.show.json", 14)
+            .state_check(checks::state_history_v2),
         // Refresh-only plans have no resource_changes key and an empty
         // planned_values: nothing to do, one warning.
         Fixture::plan("generated/refresh-only-drift/plan-refresh-only-clean.json")
@@ -819,6 +829,65 @@ mod checks {
         has_line(&secret, r#"input: "(sensitive)" -> null"#);
     }
 
+    /// Facts both versions of the state-history stack share, and the
+    /// masks of the sensitive token (raw `sensitive_attributes` and
+    /// show-json `sensitive_values` must agree).
+    fn state_history_common(s: &State) {
+        let by_addr: BTreeMap<&str, &arbiter_plan::StateResource> = s
+            .resources
+            .iter()
+            .map(|r| (r.address.as_str(), r))
+            .collect();
+        let mask = |a: &str| {
+            by_addr[a]
+                .sensitive_values
+                .as_ref()
+                .map(|m| m.value_or_null().clone())
+        };
+        assert_eq!(
+            mask("terraform_data.credentials"),
+            Some(json!({"input": true}))
+        );
+        let key = mask(r#"module.zone["a"].terraform_data.key"#);
+        assert_eq!(
+            key.as_ref().map(|k| &k["input"]["key"]),
+            Some(&json!(true)),
+            "{key:?}"
+        );
+        assert!(mask("terraform_data.keep")
+            .map(|m| !m.to_string().contains("true"))
+            .unwrap_or(true));
+        assert!(s.outputs["api_token"].sensitive);
+        assert!(!s.outputs["app_image"].sensitive);
+        if s.form == StateForm::RawV4 {
+            assert!(s.lineage.as_deref().is_some_and(|l| l.len() == 36));
+        }
+    }
+
+    pub fn state_history_v1(s: &State) {
+        state_history_common(s);
+        assert!(s
+            .resources
+            .iter()
+            .any(|r| r.address == "terraform_data.legacy"));
+        assert_eq!(
+            s.outputs["api_token"].value.value_or_null(),
+            &json!("tok-STATE-CANARY-v1-51c7e0")
+        );
+    }
+
+    pub fn state_history_v2(s: &State) {
+        state_history_common(s);
+        assert!(s
+            .resources
+            .iter()
+            .any(|r| r.address == r#"module.zone["c"].terraform_data.subnet"#));
+        assert_eq!(
+            s.outputs["app_image"].value.value_or_null(),
+            &json!("app:2.0")
+        );
+    }
+
     pub fn nested_state(s: &State) {
         let by_addr: BTreeMap<&str, &arbiter_plan::StateResource> = s
             .resources
@@ -1222,6 +1291,7 @@ fn every_upstream_plan_is_in_provenance() {
         "import-taint-remove",
         "modules-lifecycle",
         "moved-forget-check",
+        "state-history",
     ] {
         assert!(
             provenance.contains(scenario),
@@ -1492,6 +1562,205 @@ fn raw_state_and_its_show_json_form_agree() {
             assert_eq!(v["id"], v2["id"], "{addr}: id");
             assert!(v["id"].is_string(), "{addr}: id");
         }
+    }
+}
+
+/// The diff between the two states of the state-history stack, from raw
+/// states and from their show-json forms: the same resources and attribute
+/// paths either way, and neither token anywhere in it.
+#[test]
+fn state_history_diff_is_resource_and_attribute_level_and_masked() {
+    use arbiter_plan::{diff_states, DeltaKind};
+    let render = |d: &arbiter_plan::StateDiff| -> Vec<String> {
+        let mut out = Vec::new();
+        for r in &d.resources {
+            out.push(format!(
+                "{} {} replaced={}",
+                r.kind.as_str(),
+                r.address,
+                r.replaced
+            ));
+            for a in &r.attributes {
+                out.push(format!(
+                    "  {}: {} -> {}",
+                    a.path,
+                    a.before.render(),
+                    a.after.render()
+                ));
+            }
+        }
+        for o in &d.outputs {
+            out.push(format!(
+                "output {} {}: {} -> {}",
+                o.kind.as_str(),
+                o.name,
+                o.before.render(),
+                o.after.render()
+            ));
+        }
+        out
+    };
+    let base = "generated/state-history";
+    let raw = diff_states(
+        &state(&format!("{base}/state-v1.tfstate")),
+        &state(&format!("{base}/state-v2.tfstate")),
+    );
+    let show = diff_states(
+        &state(&format!("{base}/state-v1.show.json")),
+        &state(&format!("{base}/state-v2.show.json")),
+    );
+    let mixed = diff_states(
+        &state(&format!("{base}/state-v1.tfstate")),
+        &state(&format!("{base}/state-v2.show.json")),
+    );
+    let lines = render(&raw);
+    assert_eq!(lines, render(&show), "raw and show-json forms disagree");
+    assert_eq!(
+        lines,
+        render(&mixed),
+        "a raw and a show-json state disagree"
+    );
+    let text = lines.join("\n");
+    assert!(
+        !text.contains("CANARY"),
+        "a sensitive value leaked:\n{text}"
+    );
+    let kinds: BTreeMap<&str, (&str, bool)> = raw
+        .resources
+        .iter()
+        .map(|r| (r.address.as_str(), (r.kind.as_str(), r.replaced)))
+        .collect();
+    let want: BTreeMap<&str, (&str, bool)> = [
+        ("terraform_data.app", ("changed", false)),
+        ("terraform_data.cache", ("added", false)),
+        ("terraform_data.credentials", ("changed", false)),
+        ("terraform_data.legacy", ("removed", false)),
+        ("terraform_data.rotated", ("changed", true)),
+        ("terraform_data.worker[2]", ("added", false)),
+        (r#"module.zone["a"].terraform_data.key"#, ("changed", false)),
+        (r#"module.zone["b"].terraform_data.key"#, ("changed", false)),
+        (r#"module.zone["c"].terraform_data.key"#, ("added", false)),
+        (
+            r#"module.zone["c"].terraform_data.subnet"#,
+            ("added", false),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(kinds, want, "{text}");
+    assert_eq!(raw.unchanged, 5, "keep, worker[0..1], zone a/b subnets");
+    assert_eq!(raw.count(DeltaKind::Added), 4);
+    assert_eq!(raw.count(DeltaKind::Changed), 5);
+    for l in [
+        "  input.image: \"app:1.0\" -> \"app:2.0\"",
+        "  input.replicas: 2 -> 3",
+        "  input: \"(sensitive)\" -> \"(sensitive)\"",
+        "  input.key: \"(sensitive)\" -> \"(sensitive)\"",
+        // terraform_data copies input to output without the mark.
+        "  output.key: \"(sensitive)\" -> \"(sensitive)\"",
+        "  input: \"gen-1\" -> \"gen-2\"",
+        "  triggers_replace[0]: 1 -> 2",
+        "output changed api_token: \"(sensitive)\" -> \"(sensitive)\"",
+        "output changed app_image: \"app:1.0\" -> \"app:2.0\"",
+    ] {
+        has_line(&lines, l);
+    }
+    assert!(diff_states(
+        &state(&format!("{base}/state-v2.tfstate")),
+        &state(&format!("{base}/state-v2.show.json"))
+    )
+    .is_empty());
+}
+
+/// The plan that rolls the state-history stack back from version 2 to 1
+/// reads as a plan, with the right action for each instance.
+#[test]
+fn state_history_restore_plan_reads_as_a_plan() {
+    let base = "generated/state-history";
+    let v1 = state(&format!("{base}/state-v1.tfstate"));
+    let v2 = state(&format!("{base}/state-v2.tfstate"));
+    let restore = arbiter_plan::restore_plan(&v2, &v1);
+    let p = read_plan(restore.document.to_string().as_bytes()).expect("the restore plan reads");
+    let actions: BTreeMap<&str, Action> = p
+        .resource_changes
+        .iter()
+        .map(|r| (r.address.as_str(), r.action))
+        .collect();
+    assert_eq!(actions.len(), 15, "every managed instance of either state");
+    assert_eq!(actions["terraform_data.legacy"], Action::Create);
+    assert_eq!(actions["terraform_data.cache"], Action::Delete);
+    assert_eq!(actions["terraform_data.rotated"], Action::DeleteThenCreate);
+    assert_eq!(actions["terraform_data.app"], Action::Update);
+    assert_eq!(
+        actions[r#"module.zone["c"].terraform_data.key"#],
+        Action::Delete
+    );
+    assert_eq!(actions["terraform_data.keep"], Action::NoOp);
+    assert_eq!(restore.changes.len(), 10);
+    // The masks travel with the values, so the judge can redact them.
+    let cred = p
+        .resource_changes
+        .iter()
+        .find(|r| r.address == "terraform_data.credentials")
+        .expect("credentials");
+    assert_eq!(
+        json_of(&cred.change.after_sensitive),
+        json!({"input": true})
+    );
+    let secrets = arbiter_plan::sensitive::sensitive_strings(&p);
+    assert!(secrets.contains("tok-STATE-CANARY-v1-51c7e0"));
+    assert!(secrets.contains("tok-STATE-CANARY-v2-8e4b19"));
+}
+
+/// Raw states' `sensitive_attributes` and the show-json `sensitive_values`
+/// of the same state mark the same values.
+#[test]
+fn raw_and_show_state_masks_agree() {
+    fn marked(v: &Value, path: String, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Bool(true) => {
+                out.insert(path);
+            }
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, v)| marked(v, format!("{path}.{k}"), out)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| marked(v, format!("{path}[{i}]"), out)),
+            _ => {}
+        }
+    }
+    for (raw, show) in [
+        (
+            "generated/nested-modules/state.tfstate",
+            "generated/nested-modules/state.show.json",
+        ),
+        (
+            "generated/modules-lifecycle/state-v1.tfstate",
+            "generated/modules-lifecycle/state-v1.show.json",
+        ),
+        (
+            "generated/state-history/state-v1.tfstate",
+            "generated/state-history/state-v1.show.json",
+        ),
+        (
+            "generated/state-history/state-v2.tfstate",
+            "generated/state-history/state-v2.show.json",
+        ),
+    ] {
+        let paths = |rel: &str| {
+            let mut out = BTreeSet::new();
+            for r in state(rel).resources {
+                if let Some(m) = &r.sensitive_values {
+                    marked(m.value_or_null(), r.address.clone(), &mut out);
+                }
+            }
+            out
+        };
+        let (a, b) = (paths(raw), paths(show));
+        assert!(!a.is_empty(), "{raw}: nothing marked");
+        assert_eq!(a, b, "{raw} vs {show}");
     }
 }
 
