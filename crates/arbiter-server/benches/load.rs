@@ -3,8 +3,8 @@
 //! evaluated submissions per second, latency percentiles and errors.
 //!
 //! ```sh
-//! cargo bench -p arbiter-server --bench load                 # SQLite, 60 s, 32 clients
-//! LOAD_BACKEND=postgres cargo bench -p arbiter-server --bench load
+//! cargo bench -p arbiter-server --bench load                 # SQLite, 60 s, 16 clients
+//! LOAD_BACKEND=postgres cargo bench -p arbiter-server --bench load   # a throwaway cluster, fsync on
 //! LOAD_SECONDS=10 LOAD_CONCURRENCY=64 cargo bench -p arbiter-server --bench load
 //! ```
 //!
@@ -30,7 +30,7 @@ fn env_or<T: std::str::FromStr>(k: &str, d: T) -> T {
 
 fn main() {
     let seconds: u64 = env_or("LOAD_SECONDS", 60);
-    let concurrency: usize = env_or("LOAD_CONCURRENCY", 32);
+    let concurrency: usize = env_or("LOAD_CONCURRENCY", 16);
     let agents: usize = env_or("LOAD_AGENTS", 8);
     let backend = std::env::var("LOAD_BACKEND").unwrap_or_else(|_| "sqlite".into());
     let dir = tempfile::tempdir().unwrap();
@@ -40,6 +40,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // PostgreSQL figures are taken with the database's durability on.
+    if backend == "postgres" && std::env::var_os("ARBITER_PG_DURABLE").is_none() {
+        std::env::set_var("ARBITER_PG_DURABLE", "1");
+    }
     let database_url = if backend == "postgres" {
         Some(
             server_rt

@@ -5,7 +5,8 @@
 //! create databases on) it uses that server; otherwise it starts one
 //! throwaway cluster per test process with `initdb`/`pg_ctl` from
 //! `/usr/lib/postgresql/*/bin` (or `PG_BIN`, or `PATH`), on a free port, as
-//! the `postgres` user when run as root, with fsync off. A watchdog stops
+//! the `postgres` user when run as root, with fsync off (unless
+//! `ARBITER_PG_DURABLE` is set, for benchmarks). A watchdog stops
 //! the cluster and removes its directory when the test process exits, even
 //! if it crashes.
 //!
@@ -128,8 +129,15 @@ fn start_cluster() -> Result<Option<Cluster>, String> {
         ));
     }
     let port = free_port()?;
+    // Tests do not need durability from the database; benchmarks that
+    // report PostgreSQL figures do (ARBITER_PG_DURABLE=1 keeps the defaults).
+    let fast = if std::env::var_os("ARBITER_PG_DURABLE").is_some() {
+        ""
+    } else {
+        " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    };
     let opts = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200{fast}",
         dir.display()
     );
     let out = as_pg(&pg_ctl, root)
