@@ -100,6 +100,16 @@ async fn a_change_request_goes_through_its_lifecycle() {
         assert!(r.body["confidence"].as_f64().unwrap() >= 95.0);
         assert_eq!(r.body["verdict"]["decision"], "approve");
         let id1 = r.body["id"].as_i64().unwrap();
+        // The 201 answer is what is stored.
+        let stored = app
+            .req(
+                "GET",
+                &format!("/api/v1/change-requests/{id1}"),
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(stored.body, r.body, "{backend}");
         assert_eq!(
             r.headers["location"],
             format!("/api/v1/change-requests/{id1}").as_str()

@@ -72,7 +72,8 @@ async fn fetch(app: &AppState, id: i64, with_verdict: bool) -> ApiResult<ChangeR
 }
 
 enum Outcome {
-    Created(i64),
+    /// Id and commit time.
+    Created(i64, i64),
     Existing(i64, String),
     Limited(Governor),
 }
@@ -155,6 +156,27 @@ pub async fn submit(
         engine_version: ENGINE_VERSION.into(),
         duration_ms: judged.millis,
     };
+    // The answer is built from what is stored, without reading it back.
+    let mut answer = ChangeRequest {
+        id: 0,
+        stack: new.stack.clone(),
+        submitter: new.submitter.clone(),
+        status: new.status.clone(),
+        decision: new.decision.clone(),
+        confidence: new.confidence,
+        priority: new.priority,
+        cost_delta_usd: new.cost_delta_usd,
+        resources_changed: new.resources_changed,
+        reason: new.reason.clone(),
+        auto_apply: new.auto_apply,
+        intent: new.intent.clone(),
+        source: new.source.clone(),
+        reviews: Vec::new(),
+        created_at: String::new(),
+        updated_at: String::new(),
+        expires_at: new.expires_at.map(arbiter_api::rfc3339),
+        verdict: None,
+    };
     let outcome = app
         .store
         .write(move |cx| {
@@ -176,22 +198,22 @@ pub async fn submit(
                         return Ok(Outcome::Limited(g));
                     }
                 }
-                arbiter_store::changes::insert(cx, &new)
-                    .await
-                    .map(Outcome::Created)
+                let id = arbiter_store::changes::insert(cx, &new).await?;
+                Ok(Outcome::Created(id, cx.now_ms()))
             })
         })
         .await?;
     match outcome {
-        Outcome::Created(id) => {
+        Outcome::Created(id, at) => {
             app.metrics.submission();
             app.metrics
                 .decision(judged.verdict.decision.as_str(), status);
-            let mut cr = fetch(&app, id, true).await?;
-            if cr.verdict.is_none() {
-                cr.verdict = serde_json::to_value(&judged.verdict).ok();
-            }
-            let mut r = (StatusCode::CREATED, Json(cr)).into_response();
+            answer.id = id;
+            answer.created_at = arbiter_api::rfc3339(at);
+            answer.updated_at = answer.created_at.clone();
+            answer.verdict =
+                Some(serde_json::to_value(&judged.verdict).map_err(ApiError::internal)?);
+            let mut r = (StatusCode::CREATED, Json(answer)).into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/change-requests/{id}")) {
                 r.headers_mut().insert(axum::http::header::LOCATION, v);
             }
