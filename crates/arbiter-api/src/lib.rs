@@ -6,10 +6,12 @@
 //! through these types, so they cannot drift apart.
 
 pub mod signing;
+pub mod states;
 pub mod types;
 
 pub use signing::{
     AgentKey, PublicKey, SignatureHeaders, SigningError, HEADER_KEY_ID, HEADER_NONCE,
     HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_SECS,
 };
+pub use states::*;
 pub use types::*;

@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod policies;
 pub mod principals;
 pub mod stacks;
+pub mod states;
 mod writer;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
