@@ -5,7 +5,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::lifecycle::{self, Governor};
 use crate::AppState;
-use arbiter_api::{ChangeRequest, Page, ReviewRequest, Role, Stack, Submission};
+use arbiter_api::{ChangeRequest, ChangeSource, Page, ReviewRequest, Role, Stack, Submission};
 use arbiter_store::changes::{Filter, NewChangeRequest};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -94,7 +94,9 @@ pub async fn submit(
         if let Some((id, digest)) =
             arbiter_store::changes::by_idempotency_key(app.store.pool(), &submitter, k).await?
         {
-            return replayed(&app, id, &digest, &request_digest).await;
+            return replayed(&app, id, &digest, &request_digest)
+                .await
+                .map(IntoResponse::into_response);
         }
     }
     let sub: Submission = parse_json(&body)?;
@@ -104,12 +106,96 @@ pub async fn submit(
         )));
     }
     let stack = load_stack(&app, &p, &sub.stack).await?;
-    let plan_text = sub.plan.get().to_string();
+    let proposal = Proposal {
+        stack,
+        plan: sub.plan.get().to_string(),
+        intent: sub.intent,
+        source: sub.source,
+        idempotency_key: idem,
+        request_digest,
+    };
+    propose(&app, &p, proposal, None)
+        .await
+        .map(IntoResponse::into_response)
+}
+
+/// A plan to turn into a change request: what `POST /api/v1/change-requests`
+/// received, or a plan the server built (a rollback).
+pub struct Proposal {
+    /// The target stack.
+    pub stack: Stack,
+    /// The plan JSON text.
+    pub plan: String,
+    /// Intent.
+    pub intent: Option<String>,
+    /// Source.
+    pub source: Option<ChangeSource>,
+    /// The client's `Idempotency-Key`.
+    pub idempotency_key: Option<String>,
+    /// Hex SHA-256 of the request body.
+    pub request_digest: String,
+}
+
+/// Work done in the transaction that stores a new change request, given its
+/// id (recording what the change request carries, e.g. a rollback): if it
+/// fails, the change request is not stored either.
+pub type AfterInsert = Box<
+    dyn for<'a> FnOnce(
+            &'a mut arbiter_store::WriteCtx,
+            i64,
+        ) -> arbiter_store::BoxFuture<'a, arbiter_store::Result<()>>
+        + Send,
+>;
+
+/// A change request made by [`propose`].
+pub struct Proposed {
+    /// The change request, with its verdict.
+    pub change_request: ChangeRequest,
+    /// An earlier request with the same Idempotency-Key and body.
+    pub replayed: bool,
+}
+
+impl IntoResponse for Proposed {
+    fn into_response(self) -> Response {
+        let id = self.change_request.id;
+        if self.replayed {
+            let mut r = (StatusCode::OK, Json(self.change_request)).into_response();
+            r.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return r;
+        }
+        let mut r = (StatusCode::CREATED, Json(self.change_request)).into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/change-requests/{id}")) {
+            r.headers_mut().insert(axum::http::header::LOCATION, v);
+        }
+        r
+    }
+}
+
+/// The one path from a plan to a stored, decided change request: judged
+/// with the stack's policies, checked against an agent's scope and velocity
+/// limits, stored with its evaluation and audit entries (and `after`) in one
+/// transaction.
+pub async fn propose(
+    app: &AppState,
+    p: &Principal,
+    proposal: Proposal,
+    after: Option<AfterInsert>,
+) -> ApiResult<Proposed> {
+    let Proposal {
+        stack,
+        plan: plan_text,
+        intent,
+        source,
+        idempotency_key: idem,
+        request_digest,
+    } = proposal;
+    let submitter = p.id();
     let plan_digest = arbiter_api::signing::sha256_hex(plan_text.as_bytes());
-    let judged = lifecycle::judge(&app, &stack, plan_text.clone()).await?;
+    let judged = lifecycle::judge(app, &stack, plan_text.clone()).await?;
     let verdict = &judged.verdict;
 
-    let (violations, limits, may_auto, key_id) = match &p {
+    let (violations, limits, may_auto, key_id) = match p {
         Principal::Agent {
             scope,
             limits,
@@ -123,7 +209,7 @@ pub async fn submit(
         ),
         Principal::User { .. } => (Vec::new(), None, true, None),
     };
-    let cost_unverified = matches!(&p, Principal::Agent { scope, .. }
+    let cost_unverified = matches!(p, Principal::Agent { scope, .. }
         if scope.max_monthly_cost_increase_usd.is_some() && !verdict.cost.computed);
     let (status, reason) = lifecycle::initial_status(verdict, &violations, cost_unverified);
     let resources = verdict.summary.changing() as i64;
@@ -134,8 +220,8 @@ pub async fn submit(
         key_id,
         idempotency_key: idem.clone(),
         request_digest: request_digest.clone(),
-        intent: sub.intent.clone(),
-        source: sub.source.clone(),
+        intent,
+        source,
         plan_digest,
         plan: plan_text,
         status: status.to_string(),
@@ -199,6 +285,9 @@ pub async fn submit(
                     }
                 }
                 let id = arbiter_store::changes::insert(cx, &new).await?;
+                if let Some(after) = after {
+                    after(cx, id).await?;
+                }
                 Ok(Outcome::Created(id, cx.now_ms()))
             })
         })
@@ -213,13 +302,12 @@ pub async fn submit(
             answer.updated_at = answer.created_at.clone();
             answer.verdict =
                 Some(serde_json::to_value(&judged.verdict).map_err(ApiError::internal)?);
-            let mut r = (StatusCode::CREATED, Json(answer)).into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/change-requests/{id}")) {
-                r.headers_mut().insert(axum::http::header::LOCATION, v);
-            }
-            Ok(r)
+            Ok(Proposed {
+                change_request: answer,
+                replayed: false,
+            })
         }
-        Outcome::Existing(id, digest) => replayed(&app, id, &digest, &request_digest).await,
+        Outcome::Existing(id, digest) => replayed(app, id, &digest, &request_digest).await,
         Outcome::Limited(Governor::Limited {
             kind,
             message,
@@ -246,7 +334,7 @@ pub async fn submit(
 
 /// The answer to a retried submission: the original change request (200),
 /// unless the key was reused for a different body (422).
-async fn replayed(app: &AppState, id: i64, stored: &str, digest: &str) -> ApiResult<Response> {
+async fn replayed(app: &AppState, id: i64, stored: &str, digest: &str) -> ApiResult<Proposed> {
     if stored != digest {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -254,11 +342,10 @@ async fn replayed(app: &AppState, id: i64, stored: &str, digest: &str) -> ApiRes
             format!("this Idempotency-Key was used for change request {id} with a different body"),
         ));
     }
-    let cr = fetch(app, id, true).await?;
-    let mut r = (StatusCode::OK, Json(cr)).into_response();
-    r.headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    Ok(r)
+    Ok(Proposed {
+        change_request: fetch(app, id, true).await?,
+        replayed: true,
+    })
 }
 
 /// `POST /api/v1/evaluate`: "would this be approved, and why?" Judges the
