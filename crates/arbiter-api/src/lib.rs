@@ -8,6 +8,7 @@
 pub mod signing;
 pub mod states;
 pub mod types;
+pub mod webhooks;
 
 pub use signing::{
     AgentKey, PublicKey, SignatureHeaders, SigningError, HEADER_KEY_ID, HEADER_NONCE,
@@ -15,3 +16,4 @@ pub use signing::{
 };
 pub use states::*;
 pub use types::*;
+pub use webhooks::*;

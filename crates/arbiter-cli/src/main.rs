@@ -99,6 +99,13 @@ enum Command {
         #[command(flatten)]
         server: cmd::client::ServerArgs,
     },
+    /// Webhooks: create, list, show, delete, deliveries, test.
+    Webhook {
+        #[command(subcommand)]
+        cmd: cmd::webhook::WebhookCommand,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -140,6 +147,7 @@ fn main() -> ExitCode {
         Command::PolicySet { cmd, server } => cmd::remote::policy_set(cmd, &server),
         Command::User { cmd, server } => cmd::remote::user(cmd, &server),
         Command::Token { cmd, server } => cmd::remote::token(cmd, &server),
+        Command::Webhook { cmd, server } => cmd::webhook::run(cmd, &server),
     });
     match result {
         Ok(Ok(code)) => ExitCode::from(code),

@@ -21,6 +21,7 @@ pub mod password;
 pub mod routes;
 pub mod session;
 pub mod ui;
+pub mod webhooks;
 
 use arbiter_store::{Store, StoreConfig};
 use std::net::SocketAddr;
@@ -51,6 +52,8 @@ pub struct ServerConfig {
     pub checkpoint_every: Duration,
     /// Name of this replica in job claims and logs.
     pub replica: String,
+    /// Webhook deliveries: timeouts, retries, links.
+    pub webhooks: webhooks::WebhookConfig,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +69,7 @@ impl Default for ServerConfig {
             checkpoint_every_entries: 1000,
             checkpoint_every: Duration::from_secs(60),
             replica: format!("replica-{}", std::process::id()),
+            webhooks: webhooks::WebhookConfig::default(),
         }
     }
 }
@@ -214,7 +218,7 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StartError> {
 
 /// Opens the database, creates the first admin on a fresh one, binds the
 /// address and starts serving and the background work.
-pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
+pub async fn start(mut config: ServerConfig) -> Result<Running, StartError> {
     let lock = if config.database_url.is_none() {
         Some(lock_data_dir(&config.data_dir)?)
     } else {
@@ -232,6 +236,11 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         addr: config.listen,
         source,
     })?;
+    if config.webhooks.public_url.is_none() {
+        // Links in webhook payloads name the address actually bound (port 0
+        // becomes the real port).
+        config.webhooks.public_url = Some(format!("http://{addr}"));
+    }
     let state = AppState {
         store,
         config: Arc::new(config),
@@ -240,6 +249,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     };
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     background::spawn(state.clone(), rx.clone());
+    webhooks::spawn(state.clone(), rx.clone());
     let app = routes::router(state.clone());
     let handle = tokio::spawn(async move {
         axum::serve(

@@ -60,6 +60,12 @@ fn table() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
         ("GET", "/api/v1/audit/head", PEOPLE),
         ("GET", "/api/v1/audit/export", PEOPLE),
         ("GET", "/api/v1/audit/subjects/{subject}", PEOPLE),
+        ("GET", "/api/v1/webhooks", PEOPLE),
+        ("POST", "/api/v1/webhooks", ADMIN),
+        ("GET", "/api/v1/webhooks/{id}", PEOPLE),
+        ("DELETE", "/api/v1/webhooks/{id}", ADMIN),
+        ("GET", "/api/v1/webhooks/{id}/deliveries", PEOPLE),
+        ("POST", "/api/v1/webhooks/{id}/test", ADMIN),
     ]
 }
 
@@ -149,6 +155,22 @@ async fn every_endpoint_lets_in_exactly_the_roles_it_should() {
                     .await;
                 assert_eq!(r.status, 201);
             }
+            // A fresh subscription for each call to a webhook's own path (one
+            // role's DELETE must not turn the next role's call into a 404).
+            let webhook = if template.starts_with("/api/v1/webhooks/") {
+                let r = app
+                    .req(
+                        "POST",
+                        "/api/v1/webhooks",
+                        Some(&app.admin),
+                        Some(&json!({"url": "http://127.0.0.1:9/", "events": ["stack.*"]})),
+                    )
+                    .await;
+                assert_eq!(r.status, 201, "{:?}", r.body);
+                r.body["id"].to_string()
+            } else {
+                String::new()
+            };
             let name = if template.starts_with("/api/v1/stacks") {
                 "web".to_string()
             } else if template.starts_with("/api/v1/policy-sets") {
@@ -164,6 +186,8 @@ async fn every_endpoint_lets_in_exactly_the_roles_it_should() {
                     "{id}",
                     if template.starts_with("/api/v1/tokens") {
                         &admin_token_id
+                    } else if template.starts_with("/api/v1/webhooks") {
+                        &webhook
                     } else {
                         &cr
                     },
@@ -177,6 +201,9 @@ async fn every_endpoint_lets_in_exactly_the_roles_it_should() {
                 ("PATCH", "/api/v1/stacks/{name}") => json!({"labels": ["x"]}),
                 ("PUT", _) => json!({"kind": "plan", "files": {"a.rego": "package main\n"}}),
                 ("POST", "/api/v1/users") => json!({"name": format!("u{ri}"), "role": "viewer"}),
+                ("POST", "/api/v1/webhooks") => {
+                    json!({"url": "http://127.0.0.1:9/", "events": ["*"], "format": "slack"})
+                }
                 ("POST", "/api/v1/tokens") => json!({}),
                 ("POST", "/api/v1/agents") => {
                     json!({"name": format!("a{ri}"), "public_key": arbiter_api::AgentKey::generate().unwrap().public().to_base64(), "scope": {"stacks": ["web"]}})

@@ -25,6 +25,7 @@ pub mod policies;
 pub mod principals;
 pub mod stacks;
 pub mod states;
+pub mod webhooks;
 mod writer;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -168,6 +169,7 @@ struct Inner {
     read: AnyPool,
     writer: mpsc::Sender<writer::Job>,
     audit_key: crate::audit::ServerKey,
+    deliveries: Arc<tokio::sync::Notify>,
 }
 
 fn backend_of(url: &str) -> Result<Backend> {
@@ -248,6 +250,7 @@ impl Store {
             .await?;
         let audit_key = audit::load_or_create_key(&mut conn).await?;
         let (tx, rx) = mpsc::channel(4096);
+        let deliveries = Arc::new(tokio::sync::Notify::new());
         let w = writer::Writer::new(
             conn,
             opts,
@@ -256,6 +259,7 @@ impl Store {
             cfg.max_batch.max(1),
             cfg.checkpoint_every_entries.max(1),
             cfg.checkpoint_every,
+            deliveries.clone(),
         );
         tokio::spawn(w.run(rx));
         Ok(Store {
@@ -264,6 +268,7 @@ impl Store {
                 read,
                 writer: tx,
                 audit_key,
+                deliveries,
             }),
         })
     }
@@ -281,6 +286,12 @@ impl Store {
     /// The key that signs audit checkpoints.
     pub fn audit_key(&self) -> &crate::audit::ServerKey {
         &self.inner.audit_key
+    }
+
+    /// Notified after a commit that inserted webhook deliveries (in this
+    /// process), so the delivery worker need not wait for its next poll.
+    pub fn deliveries_enqueued(&self) -> &tokio::sync::Notify {
+        &self.inner.deliveries
     }
 
     /// Runs `job` in the writer's transaction and returns its result once

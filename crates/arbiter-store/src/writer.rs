@@ -63,6 +63,7 @@ pub struct WriteCtx {
     key: crate::audit::ServerKey,
     checkpoint_every_entries: u64,
     checkpoint_every_ms: i64,
+    hooks: crate::webhooks::Cache,
 }
 
 impl WriteCtx {
@@ -83,7 +84,9 @@ impl WriteCtx {
     }
 
     /// Appends an entry to the audit log, in this transaction. `payload` is
-    /// stored beside the entry; the entry carries its digest.
+    /// stored beside the entry; the entry carries its digest. The entry is an
+    /// event: the deliveries of the webhook subscriptions it matches are
+    /// inserted in the same transaction (see [`crate::webhooks`]).
     pub async fn audit(
         &mut self,
         actor: &str,
@@ -91,7 +94,7 @@ impl WriteCtx {
         subject: &str,
         payload: &serde_json::Value,
     ) -> Result<u64> {
-        audit::append(
+        let seq = audit::append(
             &mut self.conn,
             &mut self.head,
             self.now,
@@ -100,7 +103,21 @@ impl WriteCtx {
             subject,
             payload,
         )
-        .await
+        .await?;
+        crate::webhooks::enqueue(
+            &mut self.conn,
+            &mut self.hooks,
+            self.now,
+            seq,
+            action,
+            subject,
+        )
+        .await?;
+        Ok(seq)
+    }
+
+    pub(crate) fn hooks_mut(&mut self) -> &mut crate::webhooks::Cache {
+        &mut self.hooks
     }
 
     /// Signs a checkpoint over the chain if it grew by the configured number
@@ -127,6 +144,8 @@ pub(crate) struct Writer {
     cx: WriteCtx,
     opts: AnyConnectOptions,
     max_batch: usize,
+    /// Woken after a commit that inserted webhook deliveries.
+    deliveries: std::sync::Arc<tokio::sync::Notify>,
 }
 
 fn is_connection_error(e: &StoreError) -> bool {
@@ -143,6 +162,7 @@ fn is_connection_error(e: &StoreError) -> bool {
 }
 
 impl Writer {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         conn: AnyConnection,
         opts: AnyConnectOptions,
@@ -151,6 +171,7 @@ impl Writer {
         max_batch: usize,
         checkpoint_every_entries: u64,
         checkpoint_every: Duration,
+        deliveries: std::sync::Arc<tokio::sync::Notify>,
     ) -> Writer {
         Writer {
             cx: WriteCtx {
@@ -161,9 +182,11 @@ impl Writer {
                 key,
                 checkpoint_every_entries,
                 checkpoint_every_ms: checkpoint_every.as_millis() as i64,
+                hooks: crate::webhooks::Cache::new(),
             },
             opts,
             max_batch,
+            deliveries,
         }
     }
 
@@ -229,10 +252,15 @@ impl Writer {
                 for (reply, v) in done {
                     let _ = reply.send(Ok(v));
                 }
+                if self.cx.hooks.enqueued > 0 {
+                    self.deliveries.notify_one();
+                }
                 Ok(())
             }
             Err((e, pending)) => {
                 let _ = self.exec("ROLLBACK").await;
+                // The copy of the subscriptions may hold what was rolled back.
+                self.cx.hooks.stale = true;
                 let msg = e.to_string();
                 for (reply, _) in done {
                     let _ = reply.send(Err(StoreError::WriterGone(format!(
@@ -268,6 +296,9 @@ impl Writer {
             Ok(h) => self.cx.head = h,
             Err(e) => return Err((e, jobs.collect())),
         }
+        if let Err(e) = crate::webhooks::refresh(&mut self.cx.conn, &mut self.cx.hooks).await {
+            return Err((e, jobs.collect()));
+        }
         let start_seq = self.cx.head.seq;
         while let Some(job) = jobs.next() {
             if let Err(e) = self.exec("SAVEPOINT job").await {
@@ -276,6 +307,7 @@ impl Writer {
                 return Err((e, rest));
             }
             let saved = self.cx.head.clone();
+            let (hooks_epoch, enqueued) = (self.cx.hooks.epoch, self.cx.hooks.enqueued);
             let result = job.run.run(&mut self.cx).await;
             match result {
                 Ok(v) => {
@@ -291,6 +323,10 @@ impl Writer {
                         Err(u) => Err(u),
                     };
                     self.cx.head = saved;
+                    self.cx.hooks.enqueued = enqueued;
+                    if self.cx.hooks.epoch != hooks_epoch {
+                        self.cx.hooks.stale = true;
+                    }
                     let broken = is_connection_error(&e);
                     let _ = job.reply.send(Err(e));
                     if let Err(u) = undo {

@@ -280,19 +280,22 @@ pub fn field<'a>(v: &'a serde_json::Value, k: &str) -> std::borrow::Cow<'a, str>
     }
 }
 
-/// Parses durations such as `90s`, `15m`, `72h`, `7d`.
+/// Parses durations such as `500ms`, `90s`, `15m`, `72h`, `7d`.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num
         .parse()
         .map_err(|_| format!("{s:?}: expected a number and a unit, like 90s, 15m, 72h or 7d"))?;
+    if unit == "ms" {
+        return Ok(std::time::Duration::from_millis(n));
+    }
     let mult = match unit {
         "s" | "" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("{s:?}: unit must be s, m, h or d")),
+        _ => return Err(format!("{s:?}: unit must be ms, s, m, h or d")),
     };
     n.checked_mul(mult)
         .map(std::time::Duration::from_secs)
@@ -314,6 +317,10 @@ mod tests {
             Ok(std::time::Duration::from_secs(604_800))
         );
         assert_eq!(parse_duration("15"), Ok(std::time::Duration::from_secs(15)));
+        assert_eq!(
+            parse_duration("250ms"),
+            Ok(std::time::Duration::from_millis(250))
+        );
         assert!(parse_duration("3 weeks").is_err());
         assert!(parse_duration("h").is_err());
     }

@@ -9,3 +9,4 @@ pub mod pricing;
 pub mod remote;
 pub mod rules;
 pub mod serve;
+pub mod webhook;

@@ -52,6 +52,24 @@ pub struct ServeArgs {
     /// How often background work (review expiry, checkpoints) runs.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
     pub tick: std::time::Duration,
+    /// This server's URL as webhook receivers should use it in links (default http://LISTEN).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Longest wait for a webhook receiver's answer.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub webhook_timeout: std::time::Duration,
+    /// Attempts per webhook delivery before it is marked failed.
+    #[arg(long, default_value_t = 12, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub webhook_max_attempts: u32,
+    /// Delay before a delivery's second attempt (doubling after, capped at 10m).
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
+    pub webhook_backoff: std::time::Duration,
+    /// How long a replica holds a claimed delivery.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
+    pub webhook_lease: std::time::Duration,
+    /// How often to look for due deliveries.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
+    pub webhook_poll: std::time::Duration,
 }
 
 /// Runs the server until SIGINT/SIGTERM.
@@ -67,6 +85,11 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    if let Some(u) = &args.public_url {
+        if !u.starts_with("http://") && !u.starts_with("https://") {
+            anyhow::bail!("--public-url {u:?} must start with http:// or https://");
+        }
+    }
     let cfg = arbiter_server::ServerConfig {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
@@ -77,6 +100,15 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         tick: args.tick,
         checkpoint_every_entries: args.checkpoint_every_entries,
         checkpoint_every: args.checkpoint_every,
+        webhooks: arbiter_server::webhooks::WebhookConfig {
+            poll: args.webhook_poll,
+            timeout: args.webhook_timeout,
+            max_attempts: args.webhook_max_attempts,
+            backoff_base: args.webhook_backoff,
+            lease: args.webhook_lease,
+            public_url: args.public_url.clone(),
+            ..Default::default()
+        },
         ..Default::default()
     };
     rt.block_on(async move {

@@ -7,6 +7,7 @@ mod people;
 mod policies;
 mod stacks;
 mod system;
+mod webhooks;
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -54,6 +55,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/audit/head"),
     ("GET", "/api/v1/audit/export"),
     ("GET", "/api/v1/audit/subjects/{subject}"),
+    ("GET", "/api/v1/webhooks"),
+    ("POST", "/api/v1/webhooks"),
+    ("GET", "/api/v1/webhooks/{id}"),
+    ("DELETE", "/api/v1/webhooks/{id}"),
+    ("GET", "/api/v1/webhooks/{id}/deliveries"),
+    ("POST", "/api/v1/webhooks/{id}/test"),
 ];
 
 /// The application.
@@ -111,7 +118,20 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit/key", get(audit::key))
         .route("/api/v1/audit/head", get(audit::head))
         .route("/api/v1/audit/export", get(audit::export))
-        .route("/api/v1/audit/subjects/{subject}", get(audit::by_subject));
+        .route("/api/v1/audit/subjects/{subject}", get(audit::by_subject))
+        .route(
+            "/api/v1/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            get(webhooks::show).delete(webhooks::delete),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route("/api/v1/webhooks/{id}/test", post(webhooks::test));
     crate::ui::routes(api)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

@@ -1,0 +1,285 @@
+//! Webhook subscriptions and their delivery log (`/api/v1/webhooks`), and
+//! the event patterns subscriptions match.
+//!
+//! Every audit entry is an event whose type is its action
+//! (`change_request.pending_review`, `stack.updated`, …); a subscription
+//! lists the patterns of the events it wants.
+
+use serde::{Deserialize, Serialize};
+
+/// The header carrying the event type of a delivery.
+pub const HEADER_WEBHOOK_EVENT: &str = "X-Arbiter-Event";
+/// The header carrying the delivery's identifier (the same on every retry).
+pub const HEADER_WEBHOOK_DELIVERY: &str = "X-Arbiter-Delivery";
+/// The header carrying the Unix time (seconds) the attempt was signed at.
+pub const HEADER_WEBHOOK_TIMESTAMP: &str = "X-Arbiter-Timestamp";
+/// The header carrying `sha256=<hex HMAC-SHA256(secret, timestamp "." body)>`.
+pub const HEADER_WEBHOOK_SIGNATURE: &str = "X-Arbiter-Signature";
+
+/// The event type of the ping sent by `POST /api/v1/webhooks/{id}/test`;
+/// it goes to that subscription only, whatever its patterns.
+pub const PING_EVENT: &str = "webhook.ping";
+
+/// Payload formats a subscription can ask for.
+pub const WEBHOOK_FORMATS: [&str; 2] = ["json", "slack"];
+
+/// Delivery states: `pending` (waiting for its next attempt, or in
+/// flight), `delivered` (a 2xx answer), `failed` (gave up after the last
+/// attempt), `cancelled` (the subscription was deleted first).
+pub const DELIVERY_STATUSES: [&str; 4] = ["pending", "delivered", "failed", "cancelled"];
+
+/// A subscription to create (`POST /api/v1/webhooks`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSpec {
+    /// Where to POST: an `http://` URL.
+    pub url: String,
+    /// Event patterns: exact types (`stack.updated`), a prefix with `.*`
+    /// (`change_request.*`), or `*` for every event.
+    pub events: Vec<String>,
+    /// `json` (default) or `slack` (`{"text", "blocks"}` for a Slack
+    /// incoming webhook or anything that speaks its format).
+    #[serde(default)]
+    pub format: Option<String>,
+    /// The signing secret (16-256 printable ASCII characters); generated
+    /// when absent. Returned once, in the answer that creates the
+    /// subscription, never again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// What it is for.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A subscription as the API shows it. The secret appears only in the
+/// answer to the request that created it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    /// Identifier, unique per server.
+    pub id: i64,
+    /// Where events are POSTed. Admins see the whole URL; other callers see
+    /// only its scheme, host and port (`http://host:port/…`), because URLs
+    /// such as Slack's carry a credential in their path.
+    pub url: String,
+    /// Event patterns.
+    pub events: Vec<String>,
+    /// `json` or `slack`.
+    pub format: String,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Who created it (`user:NAME`).
+    pub created_by: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// The signing secret: only in the creation answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Deliveries by status (in `GET /api/v1/webhooks/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<DeliveryCounts>,
+}
+
+/// How many deliveries of a subscription are in each state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryCounts {
+    /// Waiting or in flight.
+    pub pending: i64,
+    /// Answered 2xx.
+    pub delivered: i64,
+    /// Given up.
+    pub failed: i64,
+    /// Cancelled by the subscription's deletion.
+    pub cancelled: i64,
+}
+
+/// One delivery of one event to one subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Identifier (`X-Arbiter-Delivery`): `<event seq>-<webhook id>`.
+    pub id: String,
+    /// The subscription.
+    pub webhook: i64,
+    /// The event: the audit entry's sequence number.
+    pub event_seq: i64,
+    /// The event type (the audit entry's action).
+    pub event_type: String,
+    /// One of [`DELIVERY_STATUSES`].
+    pub status: String,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// RFC 3339: when the next attempt is due (pending deliveries).
+    #[serde(default)]
+    pub next_attempt_at: Option<String>,
+    /// HTTP status of the last answer, if there was one.
+    #[serde(default)]
+    pub last_http_status: Option<i64>,
+    /// Why the last attempt failed.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// RFC 3339, once delivered.
+    #[serde(default)]
+    pub delivered_at: Option<String>,
+    /// Every attempt, oldest first.
+    #[serde(default)]
+    pub attempt_log: Vec<DeliveryAttempt>,
+}
+
+/// One HTTP attempt of a delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryAttempt {
+    /// 1, 2, …
+    pub attempt: i64,
+    /// RFC 3339: when the request was sent.
+    pub started_at: String,
+    /// How long until the answer (or the failure), milliseconds.
+    pub duration_ms: f64,
+    /// The answer's HTTP status, if one came.
+    #[serde(default)]
+    pub http_status: Option<i64>,
+    /// Why it failed (transport error, timeout, non-2xx status).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The replica that sent it.
+    pub replica: String,
+}
+
+/// Checks an event pattern: `*`, an event type of lowercase
+/// `[a-z0-9_]` words joined by dots (`stack.updated`), or such a prefix
+/// followed by `.*` (`change_request.*`).
+pub fn check_event_pattern(p: &str) -> Result<(), String> {
+    if p == "*" {
+        return Ok(());
+    }
+    let body = p.strip_suffix(".*").unwrap_or(p);
+    let word_ok = |w: &str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    if p.len() > 200 || !body.split('.').all(word_ok) {
+        return Err(format!(
+            "event pattern {p:?} must be `*`, an event type such as `stack.updated`, or a prefix such as `change_request.*`"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether an event type matches a pattern (see [`check_event_pattern`]):
+/// `*` matches everything, `a.*` matches `a.b` and `a.b.c` but not `a` or
+/// `ab.c`, anything else only itself.
+pub fn event_matches(pattern: &str, event: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    match pattern.strip_suffix(".*") {
+        Some(prefix) => event
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('.') && rest.len() > 1),
+        None => pattern == event,
+    }
+}
+
+/// The part of a URL that is safe to show anyone and to log: scheme, host
+/// and port, with `/…` when the URL has more (a path, a query: where
+/// services such as Slack put the credential). User information is dropped.
+pub fn url_origin(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some(x) => x,
+        None => return "…".into(),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let more = &rest[end..];
+    let tail = if more.is_empty() || more == "/" {
+        "/"
+    } else {
+        "/…"
+    };
+    format!("{scheme}://{host}{tail}")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_exactly_prefixes_or_everything() {
+        assert!(event_matches("*", "stack.updated"));
+        assert!(event_matches("stack.updated", "stack.updated"));
+        assert!(!event_matches("stack.updated", "stack.created"));
+        assert!(event_matches(
+            "change_request.*",
+            "change_request.pending_review"
+        ));
+        assert!(!event_matches("change_request.*", "change_request"));
+        assert!(!event_matches("change.*", "change_request.approved"));
+        assert!(!event_matches("stack.*", "agent.rate_limited"));
+    }
+
+    #[test]
+    fn origins_hide_paths_queries_and_user_information() {
+        assert_eq!(
+            url_origin("https://hooks.slack.com/services/T0/B0/XXXX"),
+            "https://hooks.slack.com/…"
+        );
+        assert_eq!(
+            url_origin("http://u:pw@10.1.2.3:8080/?k=v"),
+            "http://10.1.2.3:8080/…"
+        );
+        assert_eq!(
+            url_origin("http://127.0.0.1:9000/"),
+            "http://127.0.0.1:9000/"
+        );
+        assert_eq!(
+            url_origin("http://127.0.0.1:9000"),
+            "http://127.0.0.1:9000/"
+        );
+        assert_eq!(url_origin("nonsense"), "…");
+    }
+
+    #[test]
+    fn bad_patterns_are_refused_with_the_pattern_named() {
+        for ok in ["*", "stack.updated", "change_request.*", "a.b.c"] {
+            assert!(check_event_pattern(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "Stack.updated",
+            "stack.",
+            "*.updated",
+            "stack*",
+            "a..b",
+            "a b",
+        ] {
+            let e = check_event_pattern(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_spec_refuses_unknown_fields_and_a_webhook_hides_an_absent_secret() {
+        let e =
+            serde_json::from_str::<WebhookSpec>(r#"{"url":"http://x","events":["*"],"evnts":[]}"#)
+                .unwrap_err();
+        assert!(e.to_string().contains("unknown field `evnts`"), "{e}");
+        let w = Webhook {
+            id: 1,
+            url: "http://x/".into(),
+            events: vec!["*".into()],
+            format: "json".into(),
+            description: None,
+            created_by: "user:admin".into(),
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            secret: None,
+            deliveries: None,
+        };
+        assert!(!serde_json::to_string(&w).unwrap().contains("secret"));
+    }
+}
