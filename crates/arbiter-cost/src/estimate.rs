@@ -169,7 +169,7 @@ impl CostEngine {
         summary.note = regions.note.clone();
         summary.warnings.extend(regions.warnings.iter().cloned());
         for r in &used_regions {
-            if !self.catalogue.has_region(r) {
+            if r != "global" && !self.catalogue.has_region(r) {
                 summary.warnings.push(format!(
                     "the catalogue has no prices for region {r}; its resources are unpriced (regions with prices: {})",
                     self.catalogue.regions().join(", ")
@@ -242,7 +242,18 @@ impl CostEngine {
                 )
             };
         };
-        let region = regions.region_for(rc);
+        // Global services are priced from one region's rows wherever the
+        // provider points, and shown as `global`.
+        let global = crate::model::is_global(&rc.resource_type);
+        let (region, shown_region) = if global {
+            (
+                crate::model::GLOBAL_PRICE_REGION.to_string(),
+                "global".to_string(),
+            )
+        } else {
+            let r = regions.region_for(rc);
+            (r.clone(), r)
+        };
         if !self.catalogue.has_region(&region) {
             return unpriced_in(
                 format!("no prices for region {region} in the catalogue"),
@@ -285,7 +296,7 @@ impl CostEngine {
                 Some(Ok(sc)) => Outcome::Priced(resource_cost(
                     rc,
                     action,
-                    &region,
+                    &shown_region,
                     Some(sc.clone()),
                     Some(sc),
                 )),
@@ -311,7 +322,13 @@ impl CostEngine {
             return Outcome::Free;
         }
         let ok = |s: Option<Result<SideCost, Stop>>| s.and_then(Result::ok);
-        Outcome::Priced(resource_cost(rc, action, &region, ok(before), ok(after)))
+        Outcome::Priced(resource_cost(
+            rc,
+            action,
+            &shown_region,
+            ok(before),
+            ok(after),
+        ))
     }
 }
 

@@ -984,3 +984,94 @@ fn metric_alarm(p: &mut Pricer<'_>) -> Result<(), Stop> {
         None,
     )
 }
+
+const DOCDB: &[&str] = &["aws_docdb_cluster_instance"];
+
+pub(crate) const DOCDB_CLUSTER_INSTANCE: Model = Model {
+    resource_type: "aws_docdb_cluster_instance",
+    keys: &["instance_class"],
+    usage_keys: &["monthly_cpu_credit_hrs"],
+    price: docdb_instance,
+};
+
+fn docdb_instance(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    let class = match p.attrs.str("instance_class") {
+        Some(c) => c.to_string(),
+        None if p.attrs.is_unknown("instance_class") => return Err(p.unknown("instance_class")),
+        None => return Err(Stop::Unpriced("instance_class is not set".into())),
+    };
+    let price = p.price(DOCDB, "instance_hours", &class)?;
+    p.add(
+        format!("Database instance (on-demand, {class})"),
+        "hours",
+        HOURS_PER_MONTH,
+        price,
+        None,
+    );
+    // Burstable classes bill CPU credits spent above their baseline.
+    if class.starts_with("db.t3.") {
+        p.add_usage(
+            "CPU credits",
+            "vCPU-hours",
+            "monthly_cpu_credit_hrs",
+            0.0,
+            1.0,
+            DOCDB,
+            "cpu_credits",
+            "t3",
+        )?;
+    } else if class.starts_with("db.t4g.") && p.usage.get("monthly_cpu_credit_hrs").is_some() {
+        return Err(Stop::Unpriced(
+            "db.t4g CPU credits: the catalogue has the db.t3 rate only".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) const DOCDB_CLUSTER: Model = Model {
+    resource_type: "aws_docdb_cluster",
+    keys: &["storage_type"],
+    usage_keys: &["storage_gb", "monthly_io_requests", "backup_storage_gb"],
+    price: docdb_cluster,
+};
+
+fn docdb_cluster(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    if p.attrs.str("storage_type") == Some("iopt1") {
+        return Err(Stop::Unpriced(
+            "I/O-optimized DocumentDB storage: the catalogue has standard storage prices only"
+                .into(),
+        ));
+    }
+    // Storage and I/O belong to the cluster (its instances share them);
+    // the instances carry the compute.
+    p.add_usage(
+        "Storage",
+        "GB",
+        "storage_gb",
+        0.0,
+        1.0,
+        DOCDB,
+        "storage",
+        "standard",
+    )?;
+    p.add_usage(
+        "I/O requests",
+        "1M requests",
+        "monthly_io_requests",
+        0.0,
+        1e-6,
+        DOCDB,
+        "io_requests",
+        "standard",
+    )?;
+    p.add_usage(
+        "Backup storage",
+        "GB",
+        "backup_storage_gb",
+        0.0,
+        1.0,
+        &["aws_docdb_cluster"],
+        "backup_storage",
+        "standard",
+    )
+}

@@ -10,6 +10,7 @@ mod compute;
 mod data;
 mod network;
 mod serverless;
+mod services;
 
 use crate::attrs::Attrs;
 use crate::catalogue::{Catalogue, Price};
@@ -151,6 +152,58 @@ impl<'a> Pricer<'a> {
         self.add_priced(name, unit, q * scale, types, component, sku, assumption)
     }
 
+    /// A usage figure billed in tiers: the usage file's `key` (else 0, stated
+    /// as an assumption) times `scale`, split over `tiers` of
+    /// `(component, label, size)` in the price's unit (the last tier's size
+    /// is ignored: it takes the rest). The first tier is always shown (with
+    /// the assumption); later ones only when the quantity reaches them.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_tiered(
+        &mut self,
+        name: &str,
+        unit: &'static str,
+        key: &'static str,
+        scale: f64,
+        tiers: &[(&str, &str, f64)],
+        types: &[&str],
+        sku: &str,
+    ) -> Result<(), Stop> {
+        let (q, assumption) = self.usage_value(key, 0.0);
+        self.add_tiers(name, unit, q * scale, tiers, types, sku, assumption)
+    }
+
+    /// Like [`Pricer::add_tiered`] for a quantity already in the price's unit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_tiers(
+        &mut self,
+        name: &str,
+        unit: &'static str,
+        quantity: f64,
+        tiers: &[(&str, &str, f64)],
+        types: &[&str],
+        sku: &str,
+        assumption: Option<Text>,
+    ) -> Result<(), Stop> {
+        let mut left = quantity;
+        let last = tiers.len().saturating_sub(1);
+        for (i, (component, label, size)) in tiers.iter().enumerate() {
+            let q = if i == last { left } else { left.min(*size) };
+            if i == 0 || q > 0.0 {
+                self.add_priced(
+                    format!("{name} ({label})"),
+                    unit,
+                    q,
+                    types,
+                    component,
+                    sku,
+                    if i == 0 { assumption.clone() } else { None },
+                )?;
+            }
+            left -= q;
+        }
+        Ok(())
+    }
+
     /// The usage file's value of `key`, or `default` with the assumption text.
     pub fn usage_value(&self, key: &'static str, default: f64) -> (f64, Option<Text>) {
         match self.usage.get(key) {
@@ -261,6 +314,24 @@ pub fn models() -> &'static [Model] {
     MODELS
 }
 
+/// Services priced the same wherever the provider points (edge and DNS
+/// services): their prices are looked up in [`GLOBAL_PRICE_REGION`] and the
+/// resource is shown in region `global`.
+pub fn is_global(resource_type: &str) -> bool {
+    matches!(
+        resource_type,
+        "aws_cloudfront_distribution"
+            | "aws_globalaccelerator_accelerator"
+            | "aws_route53_health_check"
+            | "aws_route53_record"
+            | "aws_route53_zone"
+    )
+}
+
+/// The region whose rows hold the prices of global services (AWS lists them
+/// under US East, N. Virginia).
+pub const GLOBAL_PRICE_REGION: &str = "us-east-1";
+
 /// The model of a resource type.
 pub fn model_for(resource_type: &str) -> Option<&'static Model> {
     MODELS
@@ -273,14 +344,24 @@ pub fn model_for(resource_type: &str) -> Option<&'static Model> {
 static MODELS: &[Model] = &[
     serverless::ACM_CERTIFICATE,
     network::ALB,
+    services::API_GATEWAY_REST_API,
+    services::APIGATEWAYV2_API,
     compute::ASG,
+    services::CLOUDFRONT_DISTRIBUTION,
+    services::CLOUDWATCH_DASHBOARD,
     data::CLOUDWATCH_LOG_GROUP,
     data::CLOUDWATCH_METRIC_ALARM,
+    services::CONFIG_RULE,
     data::DB_INSTANCE,
+    data::DOCDB_CLUSTER,
+    data::DOCDB_CLUSTER_INSTANCE,
     data::DYNAMODB_TABLE,
     compute::EBS_SNAPSHOT,
     compute::EBS_SNAPSHOT_COPY,
     compute::EBS_VOLUME,
+    network::CLIENT_VPN_ENDPOINT,
+    network::CLIENT_VPN_ASSOCIATION,
+    network::TGW_PEERING_ATTACHMENT,
     network::TGW_VPC_ATTACHMENT,
     serverless::ECR_REPOSITORY,
     serverless::ECS_SERVICE,
@@ -293,25 +374,34 @@ static MODELS: &[Model] = &[
     data::ELASTICACHE_REPLICATION_GROUP,
     data::ELASTICSEARCH_DOMAIN,
     network::ELB,
+    services::GLOBAL_ACCELERATOR,
     compute::INSTANCE,
+    services::KINESIS_STREAM,
     serverless::KMS_KEY,
     serverless::KMS_REPLICA_KEY,
     serverless::LAMBDA_FUNCTION,
     network::LB,
+    services::MQ_BROKER,
     data::MSK_CLUSTER,
     network::NAT_GATEWAY,
+    network::NETWORK_FIREWALL,
     data::OPENSEARCH_DOMAIN,
     data::RDS_CLUSTER,
     data::RDS_CLUSTER_INSTANCE,
     data::REDSHIFT_CLUSTER,
+    network::ROUTE53_HEALTH_CHECK,
     network::ROUTE53_RECORD,
+    network::RESOLVER_ENDPOINT,
     network::ROUTE53_ZONE,
     serverless::S3_BUCKET,
     serverless::SECRETSMANAGER_SECRET,
+    services::SFN_STATE_MACHINE,
     serverless::SNS_TOPIC,
     serverless::SNS_TOPIC_SUBSCRIPTION,
     serverless::SQS_QUEUE,
     network::VPC_ENDPOINT,
+    network::VPN_CONNECTION,
+    services::WAFV2_WEB_ACL,
 ];
 
 #[cfg(test)]

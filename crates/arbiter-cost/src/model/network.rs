@@ -301,3 +301,243 @@ fn route53_record(p: &mut Pricer<'_>) -> Result<(), Stop> {
     }
     Ok(())
 }
+
+pub(crate) const TGW_PEERING_ATTACHMENT: Model = Model {
+    resource_type: "aws_ec2_transit_gateway_peering_attachment",
+    keys: &[],
+    usage_keys: &[],
+    price: tgw_peering,
+};
+
+fn tgw_peering(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    // Traffic over a peering attachment is billed as inter-region data
+    // transfer by the sending side, not per GB processed.
+    let price = p.price(
+        &["aws_ec2_transit_gateway_peering_attachment"],
+        "attachment_hours",
+        "peering-attachment",
+    )?;
+    p.add(
+        "Transit gateway attachment",
+        "hours",
+        HOURS_PER_MONTH,
+        price,
+        None,
+    );
+    Ok(())
+}
+
+pub(crate) const VPN_CONNECTION: Model = Model {
+    resource_type: "aws_vpn_connection",
+    keys: &["transit_gateway_id"],
+    usage_keys: &["monthly_data_processed_gb"],
+    price: vpn_connection,
+};
+
+fn vpn_connection(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    const T: &[&str] = &["aws_vpn_connection"];
+    let price = p.price(T, "connection_hours", "site-to-site")?;
+    p.add("VPN connection", "hours", HOURS_PER_MONTH, price, None);
+    // A connection on a transit gateway is also a billed attachment.
+    if p.attrs.str("transit_gateway_id").is_some() || p.attrs.is_unknown("transit_gateway_id") {
+        let price = p.price(T, "tgw_attachment_hours", "vpn-attachment")?;
+        p.add(
+            "Transit gateway attachment",
+            "hours",
+            HOURS_PER_MONTH,
+            price,
+            None,
+        );
+        p.add_usage(
+            "Data processed",
+            "GB",
+            "monthly_data_processed_gb",
+            0.0,
+            1.0,
+            T,
+            "tgw_data_processed",
+            "vpn-attachment",
+        )?;
+    }
+    Ok(())
+}
+
+pub(crate) const CLIENT_VPN_ENDPOINT: Model = Model {
+    resource_type: "aws_ec2_client_vpn_endpoint",
+    keys: &[],
+    usage_keys: &["monthly_connection_hours"],
+    price: client_vpn_endpoint,
+};
+
+fn client_vpn_endpoint(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    // Each subnet association is billed on its own resource; the endpoint
+    // itself bills the client connections.
+    p.add_usage(
+        "Client connections",
+        "connection-hours",
+        "monthly_connection_hours",
+        0.0,
+        1.0,
+        &["aws_ec2_client_vpn_endpoint"],
+        "connection_hours",
+        "client-vpn",
+    )
+}
+
+pub(crate) const CLIENT_VPN_ASSOCIATION: Model = Model {
+    resource_type: "aws_ec2_client_vpn_network_association",
+    keys: &[],
+    usage_keys: &[],
+    price: client_vpn_association,
+};
+
+fn client_vpn_association(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    let price = p.price(
+        &["aws_ec2_client_vpn_network_association"],
+        "association_hours",
+        "client-vpn",
+    )?;
+    p.add(
+        "Endpoint association",
+        "hours",
+        HOURS_PER_MONTH,
+        price,
+        None,
+    );
+    Ok(())
+}
+
+pub(crate) const NETWORK_FIREWALL: Model = Model {
+    resource_type: "aws_networkfirewall_firewall",
+    keys: &["subnet_mapping"],
+    usage_keys: &["monthly_data_processed_gb"],
+    price: network_firewall,
+};
+
+fn network_firewall(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    const T: &[&str] = &["aws_networkfirewall_firewall"];
+    // One firewall endpoint per subnet mapping (zone), each billed hourly.
+    let (n, note) = match p.attrs.blocks("subnet_mapping").len() {
+        0 => (
+            1.0,
+            Some(Text::from(if p.attrs.is_unknown("subnet_mapping") {
+                "subnet_mapping known only after apply: 1 endpoint assumed"
+            } else {
+                "no subnet_mapping: 1 endpoint assumed"
+            })),
+        ),
+        k => (check("subnet_mapping", k as f64, 1000.0)?, None),
+    };
+    let price = p.price(T, "endpoint_hours", "firewall-endpoint")?;
+    p.add(
+        format!("Firewall endpoint × {}", trim_num(n)),
+        "hours",
+        HOURS_PER_MONTH * n,
+        price,
+        note,
+    );
+    p.add_usage(
+        "Data processed",
+        "GB",
+        "monthly_data_processed_gb",
+        0.0,
+        1.0,
+        T,
+        "data_processed",
+        "firewall-endpoint",
+    )
+}
+
+pub(crate) const RESOLVER_ENDPOINT: Model = Model {
+    resource_type: "aws_route53_resolver_endpoint",
+    keys: &["ip_address"],
+    usage_keys: &["monthly_queries"],
+    price: resolver_endpoint,
+};
+
+fn resolver_endpoint(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    const T: &[&str] = &["aws_route53_resolver_endpoint"];
+    // Billed per IP address (elastic network interface) per hour; an
+    // endpoint has at least two.
+    let (n, note) = match p.attrs.blocks("ip_address").len() {
+        k if k >= 2 => (check("ip_address", k as f64, 1000.0)?, None),
+        _ => (
+            2.0,
+            Some(Text::from(
+                "fewer than 2 ip_address blocks known: 2 (the least an endpoint has) assumed",
+            )),
+        ),
+    };
+    let price = p.price(T, "ip_address_hours", "resolver-endpoint")?;
+    p.add(
+        format!("Resolver endpoint IP addresses × {}", trim_num(n)),
+        "hours",
+        HOURS_PER_MONTH * n,
+        price,
+        note,
+    );
+    p.add_tiered(
+        "DNS queries",
+        "1M queries",
+        "monthly_queries",
+        1e-6,
+        &[
+            ("queries_first_1b", "first 1B", 1000.0),
+            ("queries_over_1b", "over 1B", f64::INFINITY),
+        ],
+        T,
+        "resolver-endpoint",
+    )
+}
+
+pub(crate) const ROUTE53_HEALTH_CHECK: Model = Model {
+    resource_type: "aws_route53_health_check",
+    keys: &[
+        "type",
+        "measure_latency",
+        "request_interval",
+        "search_string",
+    ],
+    usage_keys: &[],
+    price: health_check,
+};
+
+fn health_check(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    const T: &[&str] = &["aws_route53_health_check"];
+    let kind = p.attrs.str("type").unwrap_or("HTTP").to_ascii_uppercase();
+    // Optional features, each billed monthly: HTTPS, string matching,
+    // latency measurement, the fast (10 s) interval.
+    let mut features = 0.0;
+    if kind.starts_with("HTTPS") {
+        features += 1.0;
+    }
+    if kind.ends_with("STR_MATCH") {
+        features += 1.0;
+    }
+    if p.attrs.bool("measure_latency") == Some(true) {
+        features += 1.0;
+    }
+    if p.attrs
+        .num("request_interval")
+        .is_some_and(|s| s > 0.0 && s < 30.0)
+    {
+        features += 1.0;
+    }
+    // The plan cannot tell whether the endpoint runs in AWS; AWS endpoints
+    // are the cheaper rate.
+    let note = Text::from("priced as an AWS endpoint; endpoints outside AWS cost more");
+    let price = p.price(T, "health_check_months", "aws-endpoint")?;
+    p.add("Health check", "months", 1.0, price, Some(note.clone()));
+    if features > 0.0 {
+        p.add_priced(
+            "Optional features",
+            "months",
+            features,
+            T,
+            "optional_feature_months",
+            "aws-endpoint",
+            Some(note),
+        )?;
+    }
+    Ok(())
+}
