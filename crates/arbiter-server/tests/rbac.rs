@@ -30,6 +30,15 @@ fn table() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
         ("POST", "/api/v1/stacks", ADMIN),
         ("GET", "/api/v1/stacks/{name}", READ_AND_AGENT),
         ("PATCH", "/api/v1/stacks/{name}", ADMIN),
+        ("GET", "/api/v1/stacks/{name}/states", READ_AND_AGENT),
+        ("POST", "/api/v1/stacks/{name}/states", SUBMITTERS),
+        ("GET", "/api/v1/stacks/{name}/states/diff", READ_AND_AGENT),
+        (
+            "GET",
+            "/api/v1/stacks/{name}/states/{version}",
+            READ_AND_AGENT,
+        ),
+        ("POST", "/api/v1/stacks/{name}/rollback", SUBMITTERS),
         ("GET", "/api/v1/policy-sets", PEOPLE),
         ("GET", "/api/v1/policy-sets/{name}", PEOPLE),
         ("PUT", "/api/v1/policy-sets/{name}", ADMIN),
@@ -128,6 +137,28 @@ async fn every_endpoint_lets_in_exactly_the_roles_it_should() {
         )
         .await;
     let admin_token_id = admin_token.body["id"].as_str().unwrap().to_string();
+    // Two state versions, so that a rollback to version 1 has work to do.
+    for (serial, resources) in [
+        (
+            1,
+            r#"[{"mode":"managed","type":"terraform_data","name":"a","instances":[{"attributes":{"id":"1"}}]}]"#,
+        ),
+        (2, "[]"),
+    ] {
+        let body = format!(
+            r#"{{"state": {{"version": 4, "serial": {serial}, "lineage": "rbac", "resources": {resources}}}}}"#
+        );
+        let r = app
+            .raw(
+                "POST",
+                "/api/v1/stacks/web/states",
+                Some(&app.admin),
+                Some(body.into_bytes()),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
 
     let mut failures = Vec::new();
     for (method, template, allowed) in table() {
@@ -193,12 +224,17 @@ async fn every_endpoint_lets_in_exactly_the_roles_it_should() {
                     },
                 )
                 .replace("{key_id}", &vkey.public().key_id())
-                .replace("{subject}", "stack:web");
+                .replace("{subject}", "stack:web")
+                .replace("{version}", "1");
             let body = match (method, template) {
                 ("POST", "/api/v1/stacks") => {
                     json!({"name": format!("s{ri}"), "environment": "dev"})
                 }
                 ("PATCH", "/api/v1/stacks/{name}") => json!({"labels": ["x"]}),
+                ("POST", "/api/v1/stacks/{name}/states") => {
+                    json!({"state": {"version": 4, "serial": 3, "lineage": "rbac", "resources": []}})
+                }
+                ("POST", "/api/v1/stacks/{name}/rollback") => json!({"to": 1}),
                 ("PUT", _) => json!({"kind": "plan", "files": {"a.rego": "package main\n"}}),
                 ("POST", "/api/v1/users") => json!({"name": format!("u{ri}"), "role": "viewer"}),
                 ("POST", "/api/v1/webhooks") => {

@@ -6,6 +6,7 @@ mod changes;
 mod people;
 mod policies;
 mod stacks;
+mod states;
 mod system;
 mod webhooks;
 
@@ -29,6 +30,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/stacks"),
     ("GET", "/api/v1/stacks/{name}"),
     ("PATCH", "/api/v1/stacks/{name}"),
+    ("GET", "/api/v1/stacks/{name}/states"),
+    ("POST", "/api/v1/stacks/{name}/states"),
+    ("GET", "/api/v1/stacks/{name}/states/diff"),
+    ("GET", "/api/v1/stacks/{name}/states/{version}"),
+    ("POST", "/api/v1/stacks/{name}/rollback"),
     ("GET", "/api/v1/policy-sets"),
     ("GET", "/api/v1/policy-sets/{name}"),
     ("PUT", "/api/v1/policy-sets/{name}"),
@@ -75,6 +81,13 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/stacks/{name}",
             get(stacks::show).patch(stacks::update),
         )
+        .route(
+            "/api/v1/stacks/{name}/states",
+            get(states::list).post(states::push),
+        )
+        .route("/api/v1/stacks/{name}/states/diff", get(states::diff))
+        .route("/api/v1/stacks/{name}/states/{version}", get(states::show))
+        .route("/api/v1/stacks/{name}/rollback", post(states::rollback))
         .route("/api/v1/policy-sets", get(policies::list))
         .route(
             "/api/v1/policy-sets/{name}",
