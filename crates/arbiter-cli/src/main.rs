@@ -71,6 +71,15 @@ enum Command {
         #[command(flatten)]
         server: cmd::client::ServerArgs,
     },
+    /// State history of a stack: push, list, show, diff, rollback.
+    State {
+        #[command(subcommand)]
+        cmd: cmd::state::StateCommand,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+        #[command(flatten)]
+        agent: cmd::state::AgentArgs,
+    },
     /// Agents: keygen, create, list, show, revoke.
     Agent {
         #[command(subcommand)]
@@ -143,6 +152,7 @@ fn main() -> ExitCode {
         Command::Submit { args, server } => cmd::remote::submit(args, &server),
         Command::Review { cmd, server } => cmd::remote::review(cmd, &server),
         Command::Stack { cmd, server } => cmd::remote::stack(cmd, &server),
+        Command::State { cmd, server, agent } => cmd::state::run(cmd, &server, &agent),
         Command::Agent { cmd, server } => cmd::remote::agent(cmd, &server),
         Command::PolicySet { cmd, server } => cmd::remote::policy_set(cmd, &server),
         Command::User { cmd, server } => cmd::remote::user(cmd, &server),

@@ -9,4 +9,5 @@ pub mod pricing;
 pub mod remote;
 pub mod rules;
 pub mod serve;
+pub mod state;
 pub mod webhook;
