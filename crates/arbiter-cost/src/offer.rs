@@ -8,7 +8,17 @@
 //! Mapped today: EC2 Linux shared-tenancy on-demand instances, EBS volume
 //! storage and provisioned IOPS, NAT gateway hours and data, RDS instances
 //! (MySQL, PostgreSQL, MariaDB, Aurora) and storage, ElastiCache nodes
-//! (Redis, Memcached). Every other product is counted as skipped, by family.
+//! (Redis, Memcached), S3 storage per class and Standard requests, Lambda
+//! requests and duration tiers (x86 and Arm), EFS storage per class and
+//! Infrequent Access reads and writes, DynamoDB capacity, request units,
+//! storage, backups, restores and stream reads. Every other product is
+//! counted as skipped, by family.
+//!
+//! A price is never rescaled from a unit it was not expected in: a product
+//! whose unit differs from the mapping's is skipped with both units named.
+//! Tiered prices (Lambda duration) become one row per tier; a leading $0
+//! tier (a free tier) is left out, since the catalogue's rates are the
+//! billed ones.
 
 use crate::catalogue::{Price, CSV_HEADER};
 use crate::error::CostError;
@@ -148,46 +158,103 @@ pub fn import_offer<R: Read>(reader: R, path: &str, name: &str) -> Result<Import
     let mut skus: Vec<(&String, &Mapped)> = raw.products.iter().collect();
     skus.sort();
     for (sku, m) in skus {
-        let Some((unit, usd)) = raw.prices.get(sku) else {
+        let Some(dims) = raw.prices.get(sku) else {
             report.without_price += 1;
             continue;
         };
-        if unit != m.unit {
+        if let Some((unit, _, _)) = dims.iter().find(|d| d.0 != m.unit) {
             *report
                 .skipped
                 .entry(format!("unit {unit:?} where {:?} was expected", m.unit))
                 .or_default() += 1;
             continue;
         }
-        let key = (
-            m.region.clone(),
-            m.resource_type.to_string(),
-            m.component.to_string(),
-            m.sku.clone(),
-        );
-        let price = Price::new(
-            m.region.clone(),
-            m.resource_type.to_string(),
-            m.component.to_string(),
-            m.sku.clone(),
-            m.catalogue_unit.to_string(),
-            *usd,
-            source.clone(),
-            as_of.clone(),
-        );
-        let notes = format!("offer sku {sku}; {}", m.note);
-        match rows.get(&key) {
-            Some((_, prev, _)) if (prev.usd - usd).abs() > 1e-12 => report.conflicts.push(format!(
-                "{} {} in {}: {} (kept) and {} (sku {sku})",
-                price.key_text(),
-                m.unit,
-                m.region,
-                prev.usd,
-                usd
-            )),
-            Some(_) => {}
-            None => {
-                rows.insert(key, (m.service.to_string(), price, notes));
+        // A leading $0 tier is a free tier (DynamoDB's first 25 GB, …):
+        // the catalogue holds the billed rates.
+        let paid: Vec<&Dimension> = dims.iter().skip_while(|d| d.2 == 0.0).collect();
+        let free_note = if paid.len() < dims.len() {
+            format!(
+                "; a $0 first tier up to {} {} (free tier) left out",
+                trim_begin(paid.first().map_or(0.0, |d| d.1)),
+                m.unit
+            )
+        } else {
+            String::new()
+        };
+        let picked: Vec<(&'static str, f64, String)> = if m.tiers.is_empty() {
+            match paid.first() {
+                Some(d) => vec![(m.component, d.2, free_note.clone())],
+                None => {
+                    *report
+                        .skipped
+                        .entry("only $0 prices (a free tier or no charge)".into())
+                        .or_default() += 1;
+                    continue;
+                }
+            }
+        } else if paid.len() == m.tiers.len() {
+            m.tiers
+                .iter()
+                .zip(&paid)
+                .map(|(c, d)| {
+                    (
+                        *c,
+                        d.2,
+                        format!("; tier from {} {}{free_note}", trim_begin(d.1), m.unit),
+                    )
+                })
+                .collect()
+        } else {
+            *report
+                .skipped
+                .entry(format!(
+                    "{} priced tiers where {} were expected ({})",
+                    paid.len(),
+                    m.tiers.len(),
+                    m.tiers.join(", ")
+                ))
+                .or_default() += 1;
+            continue;
+        };
+        for (component, offer_usd, extra) in picked {
+            let usd = offer_usd * f64::from(m.scale);
+            let key = (
+                m.region.clone(),
+                m.resource_type.to_string(),
+                component.to_string(),
+                m.sku.clone(),
+            );
+            let price = Price::new(
+                m.region.clone(),
+                m.resource_type.to_string(),
+                component.to_string(),
+                m.sku.clone(),
+                m.catalogue_unit.to_string(),
+                usd,
+                source.clone(),
+                as_of.clone(),
+            );
+            let scaled = if m.scale == 1 {
+                String::new()
+            } else {
+                format!("; offer price {offer_usd} per {} × {}", m.unit, m.scale)
+            };
+            let notes = format!("offer sku {sku}; {}{scaled}{extra}", m.note);
+            match rows.get(&key) {
+                Some((_, prev, _)) if (prev.usd - usd).abs() > 1e-12 => {
+                    report.conflicts.push(format!(
+                        "{} {} in {}: {} (kept) and {} (sku {sku})",
+                        price.key_text(),
+                        m.unit,
+                        m.region,
+                        prev.usd,
+                        usd
+                    ))
+                }
+                Some(_) => {}
+                None => {
+                    rows.insert(key, (m.service.to_string(), price, notes));
+                }
             }
         }
     }
@@ -210,6 +277,11 @@ struct Mapped {
     unit: &'static str,
     /// The catalogue's unit for it.
     catalogue_unit: &'static str,
+    /// Catalogue price = offer price × `scale` (per request → per 1k: 1000).
+    scale: u32,
+    /// For tiered prices: the component of each tier, lowest first (the
+    /// mapping's `component` is then unused); empty for a flat price.
+    tiers: &'static [&'static str],
     note: String,
 }
 
@@ -235,6 +307,9 @@ struct RawAttributes {
     deployment_option: Option<String>,
     cache_engine: Option<String>,
     group: Option<String>,
+    #[serde(rename = "servicecode")]
+    service_code: Option<String>,
+    access_type: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -246,7 +321,7 @@ struct RawProduct {
     attributes: RawAttributes,
 }
 
-fn map_product(p: &RawProduct) -> Result<Mapped, String> {
+fn map_product(p: &RawProduct, offer_code: &str) -> Result<Mapped, String> {
     let a = &p.attributes;
     let family = p.product_family.as_deref().unwrap_or("(no productFamily)");
     let region = a
@@ -279,9 +354,21 @@ fn map_product(p: &RawProduct) -> Result<Mapped, String> {
             region: region.clone(),
             unit,
             catalogue_unit,
+            scale: 1,
+            tiers: &[],
             note,
         }
     };
+    // Services whose product families reuse EC2's and RDS's names
+    // ("Storage", "Database Storage") are told apart by their service code.
+    let service = a.service_code.as_deref().unwrap_or(offer_code);
+    match service {
+        "AmazonS3" => return map_s3(family, &usage, &m),
+        "AWSLambda" => return map_lambda(family, &usage, a, &m),
+        "AmazonEFS" => return map_efs(family, &usage, a, &m),
+        "AmazonDynamoDB" => return map_dynamodb(family, &usage, a, &m),
+        _ => {}
+    }
     match family {
         "Compute Instance" => {
             let it = a
@@ -481,6 +568,319 @@ fn map_product(p: &RawProduct) -> Result<Mapped, String> {
     }
 }
 
+/// `51200`, `6000000000`: a tier boundary as the offer gives it.
+fn trim_begin(v: f64) -> String {
+    crate::model::trim_num(v)
+}
+
+/// Whether `usage` is the usage type `name`, with or without a region
+/// prefix (`TimedStorage-ByteHrs`, `USW2-TimedStorage-ByteHrs`).
+fn usage_is(usage: &str, name: &str) -> bool {
+    usage == name
+        || usage
+            .strip_suffix(name)
+            .is_some_and(|head| head.ends_with('-'))
+}
+
+/// The signature of the row builder `map_product` hands to each service.
+type Build<'f> = &'f dyn Fn(
+    &'static str,
+    &'static str,
+    &'static str,
+    String,
+    &'static str,
+    &'static str,
+    String,
+) -> Mapped;
+
+fn map_s3(family: &str, usage: &str, m: Build<'_>) -> Result<Mapped, String> {
+    let note = format!("usagetype {usage}");
+    const CLASSES: &[(&str, &str)] = &[
+        ("TimedStorage-ByteHrs", "standard"),
+        ("TimedStorage-SIA-ByteHrs", "standard-ia"),
+        ("TimedStorage-ZIA-ByteHrs", "onezone-ia"),
+        (
+            "TimedStorage-INT-FA-ByteHrs",
+            "intelligent-tiering-frequent",
+        ),
+        (
+            "TimedStorage-INT-IA-ByteHrs",
+            "intelligent-tiering-infrequent",
+        ),
+        ("TimedStorage-GlacierByteHrs", "glacier-flexible-retrieval"),
+        ("TimedStorage-GDA-ByteHrs", "glacier-deep-archive"),
+    ];
+    const REQUESTS: &[(&str, &str, &str)] = &[
+        ("Requests-Tier1", "requests_put_copy_post_list", "standard"),
+        ("Requests-Tier2", "requests_get_select_other", "standard"),
+        (
+            "Requests-SIA-Tier1",
+            "requests_put_copy_post_list",
+            "standard-ia",
+        ),
+    ];
+    if family == "Storage" {
+        if let Some((_, class)) = CLASSES.iter().find(|(u, _)| usage_is(usage, u)) {
+            // The catalogue holds the first tier (Standard: the first 50 TB).
+            return Ok(m(
+                "s3",
+                "aws_s3_bucket",
+                "storage",
+                (*class).into(),
+                "GB-Mo",
+                "GB-month",
+                note,
+            ));
+        }
+        return Err(format!("S3 Storage: usagetype {usage} (not mapped)"));
+    }
+    if family == "API Request" {
+        if let Some((_, component, class)) = REQUESTS.iter().find(|(u, _, _)| usage_is(usage, u)) {
+            return Ok(Mapped {
+                scale: 1000,
+                ..m(
+                    "s3",
+                    "aws_s3_bucket",
+                    component,
+                    (*class).into(),
+                    "Requests",
+                    "1k requests",
+                    note,
+                )
+            });
+        }
+        return Err(format!("S3 API Request: usagetype {usage} (not mapped)"));
+    }
+    Err(format!("S3 {family}"))
+}
+
+fn map_lambda(
+    family: &str,
+    usage: &str,
+    a: &RawAttributes,
+    m: Build<'_>,
+) -> Result<Mapped, String> {
+    let note = format!("usagetype {usage}");
+    if family != "Serverless" {
+        return Err(format!("Lambda {family}"));
+    }
+    let group = a.group.as_deref().unwrap_or("");
+    // Requests cost the same on both architectures; the catalogue has one row.
+    if group.starts_with("AWS-Lambda-Requests")
+        && (usage_is(usage, "Request") || usage_is(usage, "Request-ARM"))
+    {
+        return Ok(Mapped {
+            scale: 1_000_000,
+            ..m(
+                "lambda",
+                "aws_lambda_function",
+                "requests",
+                "x86_64+arm64".into(),
+                "Requests",
+                "1M requests",
+                note,
+            )
+        });
+    }
+    if group.starts_with("AWS-Lambda-Duration") {
+        if usage_is(usage, "Lambda-GB-Second") {
+            return Ok(Mapped {
+                tiers: &[
+                    "duration_first_6b_gb_s",
+                    "duration_next_9b_gb_s",
+                    "duration_over_15b_gb_s",
+                ],
+                ..m(
+                    "lambda",
+                    "aws_lambda_function",
+                    "duration",
+                    "x86_64".into(),
+                    "Lambda-GB-Second",
+                    "GB-second",
+                    note,
+                )
+            });
+        }
+        if usage_is(usage, "Lambda-GB-Second-ARM") {
+            return Ok(Mapped {
+                tiers: &[
+                    "duration_first_7_5b_gb_s",
+                    "duration_next_11_25b_gb_s",
+                    "duration_over_18_75b_gb_s",
+                ],
+                ..m(
+                    "lambda",
+                    "aws_lambda_function",
+                    "duration",
+                    "arm64".into(),
+                    "Lambda-GB-Second",
+                    "GB-second",
+                    note,
+                )
+            });
+        }
+    }
+    Err(format!(
+        "Lambda Serverless: group {group} usagetype {usage} (not mapped)"
+    ))
+}
+
+fn map_efs(family: &str, usage: &str, a: &RawAttributes, m: Build<'_>) -> Result<Mapped, String> {
+    let note = format!("usagetype {usage}");
+    if family != "Storage" {
+        return Err(format!("EFS {family}"));
+    }
+    const CLASSES: &[(&str, &str)] = &[
+        ("TimedStorage-ByteHrs", "standard"),
+        ("TimedStorage-Z-ByteHrs", "one-zone"),
+        ("IATimedStorage-ByteHrs", "standard-ia"),
+        ("IATimedStorage-Z-ByteHrs", "one-zone-ia"),
+    ];
+    if let Some((_, class)) = CLASSES.iter().find(|(u, _)| usage_is(usage, u)) {
+        return Ok(m(
+            "efs",
+            "aws_efs_file_system",
+            "storage",
+            (*class).into(),
+            "GB-Mo",
+            "GB-month",
+            note,
+        ));
+    }
+    // Infrequent Access reads and writes are billed per GB transferred.
+    if usage.contains("IADataAccess") || usage.contains("IA-DataAccess") {
+        let component = match a.access_type.as_deref() {
+            Some("Read") => "ia_read_access",
+            Some("Write") => "ia_write_access",
+            other => {
+                return Err(format!(
+                    "EFS Storage: accessType {} (not mapped)",
+                    other.unwrap_or("?")
+                ))
+            }
+        };
+        return Ok(m(
+            "efs",
+            "aws_efs_file_system",
+            component,
+            "standard".into(),
+            "GB",
+            "GB",
+            note,
+        ));
+    }
+    Err(format!("EFS Storage: usagetype {usage} (not mapped)"))
+}
+
+fn map_dynamodb(
+    family: &str,
+    usage: &str,
+    a: &RawAttributes,
+    m: Build<'_>,
+) -> Result<Mapped, String> {
+    let note = format!("usagetype {usage}");
+    let group = a.group.as_deref().unwrap_or("");
+    // Standard table class only: Standard-IA usage types carry an `IA-` part.
+    if usage.contains("IA-") {
+        return Err(format!(
+            "DynamoDB {family}: Standard-IA table class (not mapped)"
+        ));
+    }
+    let t = "aws_dynamodb_table";
+    match (family, group) {
+        ("Provisioned IOPS", "DDB-ReadUnits") => Ok(m(
+            "dynamodb",
+            t,
+            "provisioned_rcu_hours",
+            "standard".into(),
+            "ReadCapacityUnit-Hrs",
+            "RCU-hour",
+            note,
+        )),
+        ("Provisioned IOPS", "DDB-WriteUnits") => Ok(m(
+            "dynamodb",
+            t,
+            "provisioned_wcu_hours",
+            "standard".into(),
+            "WriteCapacityUnit-Hrs",
+            "WCU-hour",
+            note,
+        )),
+        ("Amazon DynamoDB PayPerRequest Throughput", "DDB-ReadUnits") => Ok(Mapped {
+            scale: 1_000_000,
+            ..m(
+                "dynamodb",
+                t,
+                "on_demand_read_request_units",
+                "standard".into(),
+                "ReadRequestUnits",
+                "1M RRU",
+                note,
+            )
+        }),
+        ("Amazon DynamoDB PayPerRequest Throughput", "DDB-WriteUnits") => Ok(Mapped {
+            scale: 1_000_000,
+            ..m(
+                "dynamodb",
+                t,
+                "on_demand_write_request_units",
+                "standard".into(),
+                "WriteRequestUnits",
+                "1M WRU",
+                note,
+            )
+        }),
+        ("Database Storage", _) if usage_is(usage, "TimedStorage-ByteHrs") => Ok(m(
+            "dynamodb",
+            t,
+            "storage",
+            "standard".into(),
+            "GB-Mo",
+            "GB-month",
+            note,
+        )),
+        ("Database Storage", _) if usage_is(usage, "TimedPITRStorage-ByteHrs") => Ok(m(
+            "dynamodb",
+            t,
+            "pitr_backup_storage",
+            "standard".into(),
+            "GB-Mo",
+            "GB-month",
+            note,
+        )),
+        ("Amazon DynamoDB On-Demand Backup Storage", _) => Ok(m(
+            "dynamodb",
+            t,
+            "on_demand_backup_storage",
+            "standard".into(),
+            "GB-Mo",
+            "GB-month",
+            note,
+        )),
+        ("Amazon DynamoDB Restore Data Size", _) => Ok(m(
+            "dynamodb",
+            t,
+            "restore",
+            "standard".into(),
+            "GB",
+            "GB",
+            note,
+        )),
+        ("API Request", g) if g.contains("DDB-StreamsReadRequests") => Ok(m(
+            "dynamodb",
+            t,
+            "streams_read_request_units",
+            "standard".into(),
+            "Requests",
+            "sRRU",
+            note,
+        )),
+        _ => Err(format!(
+            "DynamoDB {family}: group {group} usagetype {usage} (not mapped)"
+        )),
+    }
+}
+
 #[derive(Default)]
 struct RawOffer {
     offer_code: String,
@@ -489,8 +889,9 @@ struct RawOffer {
     products: HashMap<String, Mapped>,
     product_count: usize,
     skipped: BTreeMap<String, usize>,
-    /// sku → (unit, USD) of the first on-demand price dimension.
-    prices: HashMap<String, (String, f64)>,
+    /// sku → the price dimensions `(unit, beginRange, USD)` of its first
+    /// on-demand term, lowest tier first.
+    prices: HashMap<String, Vec<Dimension>>,
 }
 
 struct OfferSeed;
@@ -545,7 +946,7 @@ impl<'de> Visitor<'de> for ProductsSeed<'_> {
         while let Some(sku) = map.next_key::<String>()? {
             let p: RawProduct = map.next_value()?;
             self.0.product_count += 1;
-            match map_product(&p) {
+            match map_product(&p, &self.0.offer_code) {
                 Ok(m) => {
                     self.0.products.insert(sku, m);
                 }
@@ -556,7 +957,7 @@ impl<'de> Visitor<'de> for ProductsSeed<'_> {
     }
 }
 
-struct TermsSeed<'o>(&'o mut HashMap<String, (String, f64)>);
+struct TermsSeed<'o>(&'o mut HashMap<String, Vec<Dimension>>);
 
 impl<'de> DeserializeSeed<'de> for TermsSeed<'_> {
     type Value = ();
@@ -577,8 +978,8 @@ impl<'de> Visitor<'de> for TermsSeed<'_> {
                 for (sku, offers) in terms {
                     let mut offers: Vec<(String, RawTerm)> = offers.into_iter().collect();
                     offers.sort_by(|a, b| a.0.cmp(&b.0));
-                    if let Some(price) = offers.into_iter().find_map(|(_, t)| t.first_tier()) {
-                        self.0.insert(sku, price);
+                    if let Some(dims) = offers.into_iter().find_map(|(_, t)| t.dimensions()) {
+                        self.0.insert(sku, dims);
                     }
                 }
             } else {
@@ -607,18 +1008,28 @@ struct RawDimension {
     price_per_unit: HashMap<String, String>,
 }
 
+/// One price dimension: `(unit, beginRange, USD per unit)`.
+type Dimension = (String, f64, f64);
+
 impl RawTerm {
-    /// The price of the first tier (beginRange 0), in USD.
-    fn first_tier(&self) -> Option<(String, f64)> {
-        let mut dims: Vec<&RawDimension> = self
+    /// Every dimension with a valid USD price, lowest `beginRange` first
+    /// (`None` when there is none).
+    fn dimensions(&self) -> Option<Vec<Dimension>> {
+        let mut dims: Vec<Dimension> = self
             .price_dimensions
             .values()
-            .filter(|d| d.begin_range.as_deref().is_none_or(|b| b == "0"))
+            .filter_map(|d| {
+                let usd: f64 = d.price_per_unit.get("USD")?.trim().parse().ok()?;
+                let begin: f64 = match d.begin_range.as_deref() {
+                    None => 0.0,
+                    Some(b) => b.trim().parse().ok()?,
+                };
+                (usd.is_finite() && usd >= 0.0 && begin.is_finite() && begin >= 0.0)
+                    .then(|| (d.unit.clone(), begin, usd))
+            })
             .collect();
-        dims.sort_by(|a, b| a.unit.cmp(&b.unit));
-        let d = dims.first()?;
-        let usd: f64 = d.price_per_unit.get("USD")?.trim().parse().ok()?;
-        (usd.is_finite() && usd >= 0.0).then(|| (d.unit.clone(), usd))
+        dims.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        (!dims.is_empty()).then_some(dims)
     }
 }
 
