@@ -16,7 +16,8 @@ pub enum PricingCommand {
         after_help = "Offer files: https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/index.json lists them,\n\
 e.g. .../offers/v1.0/aws/AmazonEC2/current/us-east-1/index.json.\n\
 Mapped: EC2 Linux shared-tenancy on-demand instances, EBS storage and IOPS, NAT gateways,\n\
-RDS instances (MySQL, PostgreSQL, MariaDB, Aurora) and storage, ElastiCache nodes.\n\n\
+RDS instances (MySQL, PostgreSQL, MariaDB, Aurora) and storage, ElastiCache nodes,\n\
+S3 storage and requests, Lambda requests and duration, EFS storage, DynamoDB.\n\n\
 Example:\n  arbiter pricing import AmazonEC2-us-east-1.json -o prices.csv\n  arbiter cost plan.json --catalogue prices.csv"
     )]
     Import {
