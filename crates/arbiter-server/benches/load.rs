@@ -6,7 +6,12 @@
 //! cargo bench -p arbiter-server --bench load                 # SQLite, 60 s, 16 clients
 //! LOAD_BACKEND=postgres cargo bench -p arbiter-server --bench load   # a throwaway cluster, fsync on
 //! LOAD_SECONDS=10 LOAD_CONCURRENCY=64 cargo bench -p arbiter-server --bench load
+//! LOAD_WEBHOOKS=3 cargo bench -p arbiter-server --bench load  # + 3 subscriptions (a receiver in this process)
 //! ```
+//!
+//! `LOAD_WEBHOOKS=N` subscribes N webhooks to `LOAD_WEBHOOK_EVENTS` (default
+//! `change_request.pending_review`) on a receiver in this process that
+//! answers 200, and prints how many deliveries it received.
 //!
 //! The server runs in this process on its own runtime (two worker threads,
 //! like `arbiter serve` on this machine); the clients on another. Targets
@@ -111,6 +116,40 @@ fn main() {
         keys
     });
 
+    let hooks: usize = env_or("LOAD_WEBHOOKS", 0);
+    let received = Arc::new(AtomicU64::new(0));
+    if hooks > 0 {
+        let events = std::env::var("LOAD_WEBHOOK_EVENTS")
+            .unwrap_or_else(|_| "change_request.pending_review".into());
+        let listener = client_rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let count = received.clone();
+        let app = axum::Router::new().fallback(move || {
+            let count = count.clone();
+            async move {
+                count.fetch_add(1, Ordering::Relaxed);
+                "ok"
+            }
+        });
+        client_rt.spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        client_rt.block_on(async {
+            for _ in 0..hooks {
+                let r = http
+                    .post(format!("{base}/api/v1/webhooks"))
+                    .bearer_auth(&admin)
+                    .json(&json!({"url": url, "events": events.split(',').collect::<Vec<_>>()}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+            }
+        });
+        println!("webhooks: {hooks} subscriptions to {events}");
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
@@ -243,6 +282,12 @@ fn main() {
         l.last().copied().unwrap_or(f64::NAN)
     );
     println!("errors       {e}");
+    if hooks > 0 {
+        println!(
+            "webhooks     {} deliveries received",
+            received.load(Ordering::Relaxed)
+        );
+    }
     if let Some(f) = first_error.lock().unwrap().as_ref() {
         println!("first error  {f}");
     }
