@@ -83,20 +83,21 @@ impl Receiver {
                 let Ok(mut stream) = stream else { continue };
                 let (g, h, tx) = (g.clone(), h.clone(), tx.clone());
                 std::thread::spawn(move || {
-                    while let Some(req) = read_request(&mut stream) {
-                        g.lock().unwrap().push(req);
-                        let _ = tx.send(());
-                        if h.load(Ordering::SeqCst) {
-                            // Hold the connection until the client goes away.
-                            let mut sink = [0u8; 64];
-                            while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
-                            return;
-                        }
-                        let _ = stream.write_all(
-                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                        );
+                    // One request per connection (the answer closes it).
+                    let Some(req) = read_request(&mut stream) else {
+                        return;
+                    };
+                    g.lock().unwrap().push(req);
+                    let _ = tx.send(());
+                    if h.load(Ordering::SeqCst) {
+                        // Hold the connection until the client goes away.
+                        let mut sink = [0u8; 64];
+                        while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
                         return;
                     }
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    );
                 });
             }
         });
