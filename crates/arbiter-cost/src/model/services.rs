@@ -49,16 +49,16 @@ pub(crate) const CLOUDFRONT_DISTRIBUTION: Model = Model {
     price: cloudfront,
 };
 
-/// Edge areas (usage sub-key, label) the catalogue has prices for.
-const CF_AREAS: &[(&str, &str)] = &[("us", "US, Mexico, Canada"), ("europe", "Europe, Israel")];
-/// Edge areas Infracost's usage file names that the catalogue lacks.
-const CF_OTHER_AREAS: &[&str] = &[
-    "south_africa",
-    "south_america",
-    "japan",
-    "australia",
-    "asia_pacific",
-    "india",
+/// Edge areas: usage sub-key (Infracost's names) and label.
+const CF_AREAS: &[(&str, &str)] = &[
+    ("us", "US, Mexico, Canada"),
+    ("europe", "Europe, Israel"),
+    ("south_africa", "South Africa, Kenya, Middle East"),
+    ("south_america", "South America"),
+    ("japan", "Japan"),
+    ("australia", "Australia, New Zealand"),
+    ("asia_pacific", "Hong Kong, Philippines, Asia Pacific"),
+    ("india", "India"),
 ];
 /// Internet egress tiers per month, in GB (10 TB, 40 TB, … as AWS counts, 1 TB = 1,024 GB).
 const CF_EGRESS_TIERS: &[(&str, &str, f64)] = &[
@@ -73,23 +73,6 @@ const CF_EGRESS_TIERS: &[(&str, &str, f64)] = &[
 
 fn cloudfront(p: &mut Pricer<'_>) -> Result<(), Stop> {
     const T: &[&str] = &["aws_cloudfront_distribution"];
-    for area in CF_OTHER_AREAS {
-        for key in [
-            "monthly_data_transfer_to_internet_gb",
-            "monthly_data_transfer_to_origin_gb",
-            "monthly_http_requests",
-            "monthly_https_requests",
-        ] {
-            if p.usage
-                .get(&format!("{key}.{area}"))
-                .is_some_and(|v| v > 0.0)
-            {
-                return Err(Stop::Unpriced(format!(
-                    "{key}.{area}: the catalogue has CloudFront prices for the US and Europe edge locations only"
-                )));
-            }
-        }
-    }
     // Without a usage file the US edge components are shown at 0, like
     // Infracost's breakdown; with one, each area the file names.
     let any_area = CF_AREAS.iter().any(|(a, _)| {
