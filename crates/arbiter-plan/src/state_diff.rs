@@ -15,7 +15,7 @@ use crate::json::RawJson;
 use crate::model::{Action, Change, InstanceKey, ResourceMode};
 use crate::sensitive::{change_sensitive_strings, mask_value, Redactor};
 use crate::state::{State, StateOutput, StateResource};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How a resource instance or output differs between two states.
@@ -284,13 +284,16 @@ pub fn diff_states(from: &State, to: &State) -> StateDiff {
 #[derive(Debug, Clone)]
 pub struct RestorePlan {
     /// A plan document as `terraform show -json PLANFILE` prints it (format
-    /// 1.2): `resource_changes` for every managed instance of either state,
-    /// `before` = the current values, `after` = the target's, with their
-    /// sensitive masks; `output_changes` likewise. It holds the states'
-    /// values unmasked (the judge needs them; it redacts what the masks mark).
-    pub document: Value,
+    /// 1.2), as JSON text: `resource_changes` for every managed instance of
+    /// either state, `before` = the current values, `after` = the target's,
+    /// with their sensitive masks; `output_changes` likewise. It holds the
+    /// states' values unmasked (the judge needs them; it redacts what the
+    /// masks mark). Values are copied as the states hold them, not re-parsed.
+    pub document: String,
     /// Instances that change, by address, with their action.
     pub changes: Vec<(String, Action)>,
+    /// Outputs that change.
+    pub outputs_changed: usize,
 }
 
 /// `provider["registry.terraform.io/hashicorp/aws"].west` (raw state) →
@@ -302,69 +305,127 @@ fn provider_source(p: &str) -> &str {
     }
 }
 
-fn mask_or_empty(r: Option<&StateResource>) -> Value {
-    r.and_then(|r| r.sensitive_values.as_ref())
-        .map(|m| m.value_or_null().clone())
-        .unwrap_or_else(|| Value::Object(Map::new()))
+/// One value of the plan document: a state's own JSON text where possible.
+enum Side<'a> {
+    Raw(&'a RawJson),
+    Owned(Value),
+    Null,
+    Bool(bool),
+    EmptyObject,
+}
+
+impl serde::Serialize for Side<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Side::Raw(r) => r.serialize(s),
+            Side::Owned(v) => v.serialize(s),
+            Side::Null => s.serialize_unit(),
+            Side::Bool(b) => s.serialize_bool(*b),
+            Side::EmptyObject => serde::ser::SerializeMap::end(s.serialize_map(Some(0))?),
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ChangeOut<'a> {
+    actions: &'static [&'static str],
+    before: Side<'a>,
+    after: Side<'a>,
+    after_unknown: Side<'a>,
+    before_sensitive: Side<'a>,
+    after_sensitive: Side<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct EntryOut<'a> {
+    address: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    module_address: Option<&'a str>,
+    mode: &'static str,
+    #[serde(rename = "type")]
+    resource_type: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<&'a InstanceKey>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider_name: Option<&'a str>,
+    change: ChangeOut<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct OutputOut<'a> {
+    actions: &'static [&'static str],
+    before: Side<'a>,
+    after: Side<'a>,
+    after_unknown: bool,
+    before_sensitive: bool,
+    after_sensitive: bool,
+}
+
+#[derive(serde::Serialize)]
+struct PlanOut<'a> {
+    format_version: &'static str,
+    terraform_version: Option<&'a str>,
+    resource_changes: Vec<EntryOut<'a>>,
+    output_changes: BTreeMap<&'a str, OutputOut<'a>>,
+    applyable: bool,
+    complete: bool,
+    errored: bool,
+}
+
+fn output_side(o: Option<&StateOutput>) -> Side<'_> {
+    o.map_or(Side::Null, |o| Side::Raw(&o.value))
+}
+
+fn mask_side(r: &StateResource) -> Side<'_> {
+    r.sensitive_values
+        .as_ref()
+        .map_or(Side::EmptyObject, Side::Raw)
 }
 
 /// After values of an object created again: the old `id` cannot come back,
 /// so it is known only after apply, as Terraform plans it.
-fn recreated(r: &StateResource) -> (Value, Value) {
-    let mut after = r.values.value_or_null().clone();
-    let mut unknown = Map::new();
-    if let Value::Object(o) = &mut after {
-        if o.get("id").is_some_and(|v| !v.is_null()) {
-            o.remove("id");
-            unknown.insert("id".into(), Value::Bool(true));
-        }
+fn recreated(r: &StateResource) -> (Side<'_>, Side<'_>) {
+    let has_id = crate::json::object_members(r.values.text())
+        .is_some_and(|m| m.iter().any(|(k, v)| k == "id" && v.get() != "null"));
+    if !has_id {
+        return (Side::Raw(&r.values), Side::EmptyObject);
     }
-    (after, Value::Object(unknown))
+    let mut after = r.values.value_or_null().clone();
+    if let Value::Object(o) = &mut after {
+        o.remove("id");
+    }
+    (Side::Owned(after), Side::Owned(json!({"id": true})))
 }
 
-fn resource_entry(
-    r: &StateResource,
+fn entry<'a>(
+    r: &'a StateResource,
     action: Action,
-    before: Option<&StateResource>,
-    after: Option<&StateResource>,
-) -> Value {
+    before: Option<&'a StateResource>,
+    after: Option<&'a StateResource>,
+) -> EntryOut<'a> {
     let (after_value, after_unknown) = match after {
-        None => (Value::Null, Value::Object(Map::new())),
+        None => (Side::Null, Side::EmptyObject),
         Some(a) if matches!(action, Action::Create | Action::DeleteThenCreate) => recreated(a),
-        Some(a) => (a.values.value_or_null().clone(), Value::Object(Map::new())),
+        Some(a) => (Side::Raw(&a.values), Side::EmptyObject),
     };
-    let mut entry = Map::new();
-    entry.insert("address".into(), json!(r.address));
-    if let Some(m) = &r.module_address {
-        entry.insert("module_address".into(), json!(m));
+    EntryOut {
+        address: &r.address,
+        module_address: r.module_address.as_deref(),
+        mode: "managed",
+        resource_type: &r.resource_type,
+        name: &r.name,
+        index: r.index.as_ref(),
+        provider_name: r.provider_name.as_deref().map(provider_source),
+        change: ChangeOut {
+            actions: action.as_list(),
+            before: before.map_or(Side::Null, |b| Side::Raw(&b.values)),
+            after: after_value,
+            after_unknown,
+            before_sensitive: before.map_or(Side::Bool(false), mask_side),
+            after_sensitive: after.map_or(Side::Bool(false), mask_side),
+        },
     }
-    entry.insert("mode".into(), json!("managed"));
-    entry.insert("type".into(), json!(r.resource_type));
-    entry.insert("name".into(), json!(r.name));
-    match &r.index {
-        Some(InstanceKey::Int(i)) => {
-            entry.insert("index".into(), json!(i));
-        }
-        Some(InstanceKey::Str(s)) => {
-            entry.insert("index".into(), json!(s));
-        }
-        None => {}
-    }
-    if let Some(p) = &r.provider_name {
-        entry.insert("provider_name".into(), json!(provider_source(p)));
-    }
-    entry.insert(
-        "change".into(),
-        json!({
-            "actions": action.as_list(),
-            "before": before.map_or(Value::Null, |b| b.values.value_or_null().clone()),
-            "after": after_value,
-            "after_unknown": after_unknown,
-            "before_sensitive": before.map_or(Value::Bool(false), |b| mask_or_empty(Some(b))),
-            "after_sensitive": after.map_or(Value::Bool(false), |a| mask_or_empty(Some(a))),
-        }),
-    );
-    Value::Object(entry)
 }
 
 /// The plan that takes a stack whose state is `current` back to `target`:
@@ -401,12 +462,13 @@ pub fn restore_plan(current: &State, target: &State) -> RestorePlan {
             (None, None) => continue,
         };
         let Some(r) = a.or(b) else { continue };
-        entries.push(resource_entry(r, action, b, a));
+        entries.push(entry(r, action, b, a));
         if action != Action::NoOp {
             changes.push((address.to_string(), action));
         }
     }
-    let mut outputs = Map::new();
+    let mut outputs = BTreeMap::new();
+    let mut outputs_changed = 0;
     let mut names: Vec<&String> = current
         .outputs
         .keys()
@@ -423,34 +485,40 @@ pub fn restore_plan(current: &State, target: &State) -> RestorePlan {
             (Some(_), None) => Action::Delete,
             (None, None) => continue,
         };
-        let value =
-            |o: Option<&StateOutput>| o.map_or(Value::Null, |o| o.value.value_or_null().clone());
+        if action != Action::NoOp {
+            outputs_changed += 1;
+        }
         outputs.insert(
-            name.clone(),
-            json!({
-                "actions": action.as_list(),
-                "before": value(b),
-                "after": value(a),
-                "after_unknown": false,
-                "before_sensitive": b.is_some_and(|o| o.sensitive),
-                "after_sensitive": a.is_some_and(|o| o.sensitive),
-            }),
+            name.as_str(),
+            OutputOut {
+                actions: action.as_list(),
+                before: output_side(b),
+                after: output_side(a),
+                after_unknown: false,
+                before_sensitive: b.is_some_and(|o| o.sensitive),
+                after_sensitive: a.is_some_and(|o| o.sensitive),
+            },
         );
     }
-    let version = current
-        .terraform_version
-        .as_ref()
-        .or(target.terraform_version.as_ref());
-    let document = json!({
-        "format_version": "1.2",
-        "terraform_version": version,
-        "resource_changes": entries,
-        "output_changes": outputs,
-        "applyable": !changes.is_empty(),
-        "complete": true,
-        "errored": false,
-    });
-    RestorePlan { document, changes }
+    let doc = PlanOut {
+        format_version: "1.2",
+        terraform_version: current
+            .terraform_version
+            .as_deref()
+            .or(target.terraform_version.as_deref()),
+        resource_changes: entries,
+        output_changes: outputs,
+        applyable: !changes.is_empty() || outputs_changed > 0,
+        complete: true,
+        errored: false,
+    };
+    // Serialising borrowed text and values into a String cannot fail.
+    let document = serde_json::to_string(&doc).unwrap_or_default();
+    RestorePlan {
+        document,
+        changes,
+        outputs_changed,
+    }
 }
 
 #[cfg(test)]

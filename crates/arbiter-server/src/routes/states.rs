@@ -465,13 +465,7 @@ pub async fn rollback(
     let restore = tokio::task::spawn_blocking(move || arbiter_plan::restore_plan(&current, &then))
         .await
         .map_err(ApiError::internal)?;
-    let outputs_differ = restore.document["output_changes"]
-        .as_object()
-        .is_some_and(|o| {
-            o.values()
-                .any(|c| c["actions"] != serde_json::json!(["no-op"]))
-        });
-    if restore.changes.is_empty() && !outputs_differ {
+    if restore.changes.is_empty() && restore.outputs_changed == 0 {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "nothing_to_roll_back",
@@ -526,7 +520,7 @@ pub async fn rollback(
             states::record_rollback(cx, &r).await
         })
     });
-    let plan = restore.document.to_string();
+    let plan = restore.document;
     let proposal = Proposal {
         stack,
         plan,
