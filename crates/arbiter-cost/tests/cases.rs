@@ -299,6 +299,25 @@ fn every_cost_case_gets_its_hand_computed_figures() {
         "only {} AWS types priced: {aws:?}",
         aws.len()
     );
+    // Every model has at least one hand-computed case (priced, free or unpriced).
+    let in_cases: std::collections::BTreeSet<String> = files
+        .iter()
+        .flat_map(|f| {
+            let doc: Value = serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+            doc["cases"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|c| c["resources"].as_array().cloned().unwrap_or_default())
+                .filter_map(|r| r["type"].as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let without: Vec<&str> = arbiter_cost::priced_types()
+        .into_iter()
+        .filter(|t| !in_cases.contains(*t))
+        .collect();
+    assert!(without.is_empty(), "models without a case: {without:?}");
     assert!(fail.is_empty(), "failed: {fail:#?}");
 }
 
