@@ -286,7 +286,7 @@ fn help_hides_the_generator() {
     assert!(run.stdout.contains("verify"), "{}", run.stdout);
     assert!(!run.stdout.contains("sample-log"), "{}", run.stdout);
     let run = arbiter(&["audit", "verify", "--help"]);
-    for f in ["--key", "--format", "--strict", "<FILE>"] {
+    for f in ["--key", "--format", "--strict", "[FILE]", "--server"] {
         assert!(run.stdout.contains(f), "{f}: {}", run.stdout);
     }
 }

@@ -605,7 +605,7 @@ pub enum ReviewCommand {
     Approve {
         /// Change request number.
         id: i64,
-        /// Why.
+        /// Why, for the record (shown with the review and kept in the audit log).
         #[arg(long, short = 'm')]
         comment: Option<String>,
     },
@@ -613,7 +613,7 @@ pub enum ReviewCommand {
     Reject {
         /// Change request number.
         id: i64,
-        /// Why.
+        /// Why, for the record (shown with the review and kept in the audit log).
         #[arg(long, short = 'm')]
         comment: Option<String>,
     },
@@ -853,9 +853,9 @@ pub enum PolicySetCommand {
     Show {
         /// Set name.
         name: String,
-        /// A given version (default: latest).
-        #[arg(long)]
-        version: Option<i64>,
+        /// Which version (default: the latest).
+        #[arg(value_name = "VERSION")]
+        number: Option<i64>,
     },
 }
 
@@ -964,8 +964,8 @@ pub fn policy_set(cmd: PolicySetCommand, server: &ServerArgs) -> Result<u8> {
                 )
             });
         }
-        PolicySetCommand::Show { name, version } => {
-            let q = version.map(|v| format!("?version={v}")).unwrap_or_default();
+        PolicySetCommand::Show { name, number } => {
+            let q = number.map(|v| format!("?version={v}")).unwrap_or_default();
             let v = c.call(
                 "GET",
                 &format!("/api/v1/policy-sets/{}{q}", enc(&name)),
