@@ -369,9 +369,12 @@ fn state_machine(p: &mut Pricer<'_>) -> Result<(), Stop> {
                 a_req.clone(),
             )?;
             let (ms, a_ms) = p.usage_value("workflow_duration_ms", 0.0);
-            // Express workflows are billed for memory in 64 MB steps; 64 MB
-            // is the least a workflow uses.
-            let mb = p.usage.get("memory_mb").unwrap_or(64.0).max(64.0);
+            // Express workflows are billed for memory in 64 MB steps (64 MB
+            // at least), so a figure between steps is rounded up.
+            let mb = (p.usage.get("memory_mb").unwrap_or(64.0) / 64.0)
+                .ceil()
+                .max(1.0)
+                * 64.0;
             let gb_s = requests * ms / 1000.0 * mb / 1024.0;
             let assumption = match (&a_req, &a_ms) {
                 (None, None) if p.usage.get("memory_mb").is_some() => None,
