@@ -13,7 +13,7 @@ fn instance(i: usize, v2: bool) -> String {
     let changed = v2 && i % 20 == 1;
     let replaced = v2 && i % 100 == 3;
     let generation = if changed || replaced { 2 } else { 1 };
-    let sensitive = if i % 10 == 0 {
+    let sensitive = if i.is_multiple_of(10) {
         r#"[[{"type":"get_attr","value":"input"},{"type":"get_attr","value":"password"}]]"#
     } else {
         "[]"
@@ -44,7 +44,7 @@ fn state(n: usize, v2: bool) -> String {
                 instances.push(instance(i, v2));
             }
         }
-        let name = if v2 && block % 50 == 0 {
+        let name = if v2 && block.is_multiple_of(50) {
             // ... and adds 2 % (a new block of 100 in every 50).
             let added: Vec<String> = (0..100)
                 .map(|k| instance(n + block * 100 + k, false))
