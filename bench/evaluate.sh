@@ -48,14 +48,16 @@ gen 1 "$out/plan-1.json"
 gen 1000 "$out/plan-1k.json"
 gen 10000 "$out/plan-10k.json"
 
-# Median and min wall time in seconds of RUNS runs: "MEDIAN MIN".
+# Median and min wall time in seconds of RUNS runs, and the mean CPU time
+# (user + system, all threads; "-" without hyperfine): "MEDIAN MIN CPU".
+# CPU time moves much less than wall time when other processes compete.
 wall() { # PLAN
     local json="$out/hyperfine-$(basename "$1" .json).json"
     if command -v hyperfine >/dev/null; then
         # -N: no intermediate shell; -i: exit codes 2/3 (review/reject) are results, not failures.
         hyperfine -N -i --style none --warmup 2 --runs "$runs" --export-json "$json" \
             "$ARBITER_BIN evaluate $1 --format json" >/dev/null 2>&1
-        python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(r["median"], r["min"])' "$json"
+        python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(r["median"], r["min"], round(r["user"] + r["system"], 3))' "$json"
     else
         "$ARBITER_BIN" evaluate "$1" --format json >/dev/null 2>&1 || true # warm-up
         local times=() t0 t1
@@ -65,7 +67,7 @@ wall() { # PLAN
             t1=$(date +%s.%N)
             times+=("$(python3 -c "print($t1 - $t0)")")
         done
-        printf '%s\n' "${times[@]}" | python3 -c 'import statistics,sys; t=[float(x) for x in sys.stdin]; print(statistics.median(t), min(t))'
+        printf '%s\n' "${times[@]}" | python3 -c 'import statistics,sys; t=[float(x) for x in sys.stdin]; print(statistics.median(t), min(t), "-")'
     fi
 }
 
@@ -99,29 +101,29 @@ verdict() { # VALUE LIMIT -> PASS or MISS
 
 echo
 echo "arbiter evaluate PLAN --format json; $runs runs; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-6s %8s %8s %10s %10s %10s  %-16s %s\n' plan changes MB median_s min_s rss_MB target result
+printf '%-6s %8s %8s %10s %10s %8s %10s  %-16s %s\n' plan changes MB median_s min_s cpu_s rss_MB target result
 # The empty plan shows the fixed cost (start-up, compiling the rule pack).
 for spec in "0 0 - -" "1 1 - -" "1k 1000 0.050 -" "10k 10000 0.300 250"; do
     read -r name n wall_target rss_target <<<"$spec"
     plan="$out/plan-$name.json"
     check_runs "$plan"
-    read -r median min < <(wall "$plan")
+    read -r median min cpu < <(wall "$plan")
     rss=$(peak_rss "$plan")
     mb=$(python3 -c "import os; print(round(os.path.getsize('$plan') / 1e6, 1))")
     if [[ "$wall_target" == "-" ]]; then
         label="(fixed cost)"
         [[ "$n" == 0 ]] || label="(one change)"
-        printf '%-6s %8s %8s %10.3f %10.3f %10s  %-16s %s\n' "$name" "$n" "$mb" "$median" "$min" "$rss" "$label" ""
+        printf '%-6s %8s %8s %10.3f %10.3f %8s %10s  %-16s %s\n' "$name" "$n" "$mb" "$median" "$min" "$cpu" "$rss" "$label" ""
         continue
     fi
     result=$(verdict "$median" "$wall_target")
     [[ $result == PASS ]] || missed=1
-    printf '%-6s %8s %8s %10.3f %10.3f %10s  %-16s %s\n' "$name" "$n" "$mb" "$median" "$min" "$rss" \
+    printf '%-6s %8s %8s %10.3f %10.3f %8s %10s  %-16s %s\n' "$name" "$n" "$mb" "$median" "$min" "$cpu" "$rss" \
         "wall <= ${wall_target}s" "$result"
     if [[ "$rss_target" != "-" ]]; then
         result=$(verdict "$rss" "$rss_target")
         [[ $result == PASS ]] || missed=1
-        printf '%-6s %8s %8s %10s %10s %10s  %-16s %s\n' "$name" "" "" "" "" "$rss" \
+        printf '%-6s %8s %8s %10s %10s %8s %10s  %-16s %s\n' "$name" "" "" "" "" "" "$rss" \
             "RSS <= ${rss_target}MB" "$result"
     fi
 done

@@ -1,5 +1,6 @@
-//! `cargo bench -p arbiter-plan`: time to decode and parse a generated
-//! 10,000-change plan, and to diff its updates (best of 5).
+//! `cargo bench -p arbiter-plan`: time to check, decode and parse a generated
+//! 10,000-change plan (copying its values, and sharing the text as
+//! `arbiter evaluate` does), and to diff its updates (best of 5).
 //!
 //! The plan comes from `ARBITER_BENCH_PLAN`, or `bench/out/plan-10000.json`
 //! (made by `python3 bench/gen_plan.py 10000 bench/out/plan-10000.json`).
@@ -61,6 +62,21 @@ fn main() {
         bytes.len() as f64 / 1e6
     );
     println!("read_plan: {best_read:.1} ms");
+    // What `arbiter evaluate` does: the values stay slices of the shared text.
+    let shared = std::sync::Arc::new(text.to_string());
+    let mut best_shared = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        match arbiter_plan::read_plan_shared(&shared) {
+            Ok(plan) => std::mem::forget(plan),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        }
+        best_shared = best_shared.min(t.elapsed().as_secs_f64() * 1e3);
+    }
+    println!("read_plan_shared: {best_shared:.1} ms");
     println!(
         "attribute_changes of all updates: {best_diff:.1} ms ({} attribute changes)",
         changes / 5
