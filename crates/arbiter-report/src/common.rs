@@ -219,7 +219,7 @@ pub(crate) fn money_delta(value: f64) -> String {
 /// Whether `c` can change how surrounding text is displayed: C0/C1 controls
 /// (ANSI escapes start with one) and the bidirectional overrides used in
 /// "Trojan Source" spoofing.
-fn is_hostile(c: char) -> bool {
+pub(crate) fn is_hostile(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
@@ -268,7 +268,7 @@ pub(crate) fn value_str(v: &serde_json::Value) -> String {
 }
 
 /// Parenthesised placeholders the judge writes in place of a value.
-fn is_marker(s: &str) -> bool {
+pub(crate) fn is_marker(s: &str) -> bool {
     matches!(
         s,
         "(sensitive)" | "(known after apply)" | "(sensitive value)" | "(unknown)"

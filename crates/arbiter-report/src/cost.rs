@@ -18,7 +18,7 @@ const MAX_NAME: usize = 72;
 const MAX_COMMENT_CHARS: usize = 65_000;
 
 /// A quantity as people read it: `730`, `1,000`, `0.25`, `1.5e-6`.
-fn qty(v: f64) -> String {
+pub(crate) fn qty(v: f64) -> String {
     let v = finite_or(v, 0.0);
     if v == 0.0 {
         return "0".into();
@@ -43,7 +43,7 @@ fn qty(v: f64) -> String {
 }
 
 /// A unit price: up to 10 decimals, trailing zeros dropped: `$0.0416`.
-fn unit_price(v: f64) -> String {
+pub(crate) fn unit_price(v: f64) -> String {
     let v = finite_or(v, 0.0);
     let s = format!("{v:.10}");
     let s = s.trim_end_matches('0');
@@ -62,7 +62,7 @@ fn unit_price(v: f64) -> String {
 
 /// The components shown for a resource: after the change, or before it
 /// when the resource goes away.
-fn shown(r: &ResourceCost) -> &[CostComponent] {
+pub(crate) fn shown(r: &ResourceCost) -> &[CostComponent] {
     if r.after.is_empty() {
         &r.before
     } else {

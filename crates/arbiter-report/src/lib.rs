@@ -1,6 +1,6 @@
 //! Output and wire formats of a [`Verdict`]: terminal text, JSON (the
-//! PRODUCT.md §4.1 contract), SARIF 2.1.0 for code scanning, and markdown for
-//! pull-request comments.
+//! PRODUCT.md §4.1 contract), SARIF 2.1.0 for code scanning, markdown for
+//! pull-request comments, and HTML fragments for the web UI ([`html`]).
 //!
 //! Architecture invariants:
 //! - This is the only crate that defines how a verdict looks outside the
@@ -17,6 +17,7 @@
 
 mod common;
 mod cost;
+pub mod html;
 mod json;
 mod markdown;
 mod sarif;
