@@ -413,6 +413,24 @@ pub fn spawn(app: AppState, mut stop: watch::Receiver<bool>) {
 mod tests {
     use super::*;
 
+    /// The client speaks TLS: a receiver that is not a TLS server is a
+    /// handshake failure, reported as an error (never a panic).
+    #[tokio::test]
+    async fn https_receivers_get_a_tls_handshake() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| unreachable!("{e}"));
+        let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                use tokio::io::AsyncWriteExt;
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\nnot tls").await;
+            }
+        });
+        let client = http_client(&WebhookConfig::default());
+        let r = client.post(format!("https://127.0.0.1:{port}/hook")).body("{}").send().await;
+        let e = r.err().map(|e| format!("{e:?}")).unwrap_or_default();
+        assert!(e.contains("Ssl"), "expected a TLS handshake error, got {e}");
+    }
+
     #[test]
     fn backoff_doubles_from_the_base_is_capped_and_jitter_only_adds() {
         let cfg = WebhookConfig::default();

@@ -420,8 +420,8 @@ async fn secrets_and_url_paths_stay_out_of_answers_and_the_audit_log() {
     // Bad subscriptions are refused with the reason.
     for (body, why) in [
         (
-            json!({"url": "https://hooks.slack.com/x", "events": ["*"]}),
-            "no TLS",
+            json!({"url": "https://user:pw@hooks.slack.com/x", "events": ["*"]}),
+            "user information",
         ),
         (json!({"url": "ftp://x/", "events": ["*"]}), "http://"),
         (json!({"url": "http://x/", "events": []}), "1-50 patterns"),

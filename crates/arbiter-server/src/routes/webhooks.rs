@@ -20,9 +20,8 @@ const MAX_URL: usize = 2048;
 /// Most patterns per subscription.
 const MAX_PATTERNS: usize = 50;
 
-/// Checks a URL: `http://HOST[:PORT][/PATH]`, no spaces or control
-/// characters. `https://` is refused with the reason: this build's HTTP
-/// client has no TLS.
+/// Checks a URL: `http[s]://HOST[:PORT][/PATH]`, no spaces or control
+/// characters, no user information.
 pub fn check_url(url: &str) -> Result<(), String> {
     if url.len() > MAX_URL {
         return Err(format!(
@@ -33,15 +32,15 @@ pub fn check_url(url: &str) -> Result<(), String> {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("url must not contain spaces or control characters".into());
     }
-    let rest = if let Some(r) = url.strip_prefix("http://") {
+    let rest = if let Some(r) = url.strip_prefix("https://") {
         r
-    } else if url.starts_with("https://") {
-        return Err(
-            "https:// URLs are not supported yet: this build's HTTP client has no TLS; use an http:// URL (for example a relay on the same network) — see docs/webhooks.md"
-                .into(),
-        );
+    } else if let Some(r) = url.strip_prefix("http://") {
+        r
     } else {
-        return Err(format!("url {:?} must start with http://", url_origin(url)));
+        return Err(format!(
+            "url {:?} must start with https:// or http://",
+            url_origin(url)
+        ));
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
@@ -287,9 +286,10 @@ mod tests {
         assert!(check_url("http://receiver.internal/a?b=c").is_ok());
         assert!(check_url("http://[::1]:8080/x").is_ok());
         assert!(check_url("http://[::1]/x").is_ok());
+        assert!(check_url("https://hooks.slack.com/services/T0/B0/X").is_ok());
         for (bad, why) in [
-            ("https://hooks.slack.com/services/X", "no TLS"),
-            ("ftp://x/", "must start with http://"),
+            ("ftp://x/", "must start with https:// or http://"),
+            ("https://u:p@host/", "user information"),
             ("http://u:p@host/", "user information"),
             ("http://host:0/", "1-65535"),
             ("http://host:99999/", "1-65535"),
