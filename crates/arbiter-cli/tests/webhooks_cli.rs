@@ -355,7 +355,13 @@ fn kill_mid_delivery_and_restart(db: Option<String>) {
     );
     // A bad subscription is refused with the reason, exit code 1.
     let out = Command::new(env!("CARGO_BIN_EXE_arbiter"))
-        .args(["webhook", "create", "https://user:pw@hooks.slack.com/x", "-e", "*"])
+        .args([
+            "webhook",
+            "create",
+            "https://user:pw@hooks.slack.com/x",
+            "-e",
+            "*",
+        ])
         .env("ARBITER_SERVER", &base)
         .env("ARBITER_TOKEN", &token)
         .env("ARBITER_CONFIG", "/nonexistent/arbiter.toml")
@@ -363,7 +369,10 @@ fn kill_mid_delivery_and_restart(db: Option<String>) {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("422") && err.contains("user information"), "{err}");
+    assert!(
+        err.contains("422") && err.contains("user information"),
+        "{err}"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }

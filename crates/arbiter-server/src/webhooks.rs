@@ -417,7 +417,9 @@ mod tests {
     /// handshake failure, reported as an error (never a panic).
     #[tokio::test]
     async fn https_receivers_get_a_tls_handshake() {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| unreachable!("{e}"));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| unreachable!("{e}"));
         let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
         tokio::spawn(async move {
             while let Ok((mut s, _)) = l.accept().await {
@@ -426,7 +428,11 @@ mod tests {
             }
         });
         let client = http_client(&WebhookConfig::default());
-        let r = client.post(format!("https://127.0.0.1:{port}/hook")).body("{}").send().await;
+        let r = client
+            .post(format!("https://127.0.0.1:{port}/hook"))
+            .body("{}")
+            .send()
+            .await;
         let e = r.err().map(|e| format!("{e:?}")).unwrap_or_default();
         assert!(e.contains("Ssl"), "expected a TLS handshake error, got {e}");
     }
