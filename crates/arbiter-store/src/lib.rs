@@ -23,6 +23,7 @@ pub mod changes;
 pub mod jobs;
 pub mod policies;
 pub mod principals;
+pub mod sessions;
 pub mod stacks;
 pub mod states;
 pub mod webhooks;
