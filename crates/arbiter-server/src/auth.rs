@@ -180,8 +180,12 @@ async fn authenticate_inner(app: &AppState, req: Request) -> ApiResult<Request> 
             scope: key.scope,
             limits: key.limits,
         })
-    } else {
+    } else if crate::ui::is_ui_path(&path) {
+        // Cookies authenticate UI pages only: their forms carry a CSRF
+        // token, the JSON API does not.
         crate::session::from_cookie(app, &parts.headers).await?
+    } else {
+        None
     };
     match principal {
         Some(p) => {

@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub checkpoint_every: Duration,
     /// Name of this replica in job claims and logs.
     pub replica: String,
+    /// How long a web UI session lasts after signing in.
+    pub session_ttl: Duration,
     /// Webhook deliveries: timeouts, retries, links.
     pub webhooks: webhooks::WebhookConfig,
 }
@@ -69,6 +71,7 @@ impl Default for ServerConfig {
             checkpoint_every_entries: 1000,
             checkpoint_every: Duration::from_secs(60),
             replica: format!("replica-{}", std::process::id()),
+            session_ttl: Duration::from_secs(12 * 3600),
             webhooks: webhooks::WebhookConfig::default(),
         }
     }
@@ -98,6 +101,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Compiled policies.
     pub compiled: Arc<lifecycle::Compiled>,
+    /// The web UI's in-memory state.
+    pub ui: Arc<ui::UiState>,
 }
 
 /// What the first start created: the admin's token, shown once.
@@ -246,6 +251,7 @@ pub async fn start(mut config: ServerConfig) -> Result<Running, StartError> {
         config: Arc::new(config),
         metrics: Arc::new(metrics::Metrics::default()),
         compiled: Arc::new(lifecycle::Compiled::default()),
+        ui: Arc::new(ui::UiState::default()),
     };
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     background::spawn(state.clone(), rx.clone());

@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// How long a change request waits for reviews before it expires (e.g. 72h, 7d).
     #[arg(long, default_value = "7d", value_parser = parse_duration, value_name = "DURATION")]
     pub review_ttl: std::time::Duration,
+    /// How long a web UI sign-in lasts (e.g. 8h, 1d).
+    #[arg(long, default_value = "12h", value_parser = parse_duration, value_name = "DURATION")]
+    pub session_ttl: std::time::Duration,
     /// Largest request body accepted, in MiB (plans are sent whole).
     #[arg(long, default_value_t = 32, value_name = "MIB")]
     pub max_body_mib: usize,
@@ -95,6 +98,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         data_dir: args.data_dir.clone(),
         database_url: args.database_url.clone(),
         review_ttl: args.review_ttl,
+        session_ttl: args.session_ttl,
         max_body_bytes: args.max_body_mib.max(1) * 1024 * 1024,
         request_timeout: args.request_timeout,
         tick: args.tick,

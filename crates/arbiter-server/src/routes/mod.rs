@@ -2,7 +2,7 @@
 
 mod agents;
 mod audit;
-mod changes;
+pub(crate) mod changes;
 mod people;
 mod policies;
 mod stacks;
