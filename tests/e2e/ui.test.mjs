@@ -206,6 +206,10 @@ test('screenshots of every page', { skip: !process.env.SCREENSHOT_DIR && 'SCREEN
     ['agents.png', '/agents'],
     ['agent.png', '/agents/ci-bot'],
     ['audit.png', '/audit'],
+    ['states.png', '/stacks/payments-prod/states'],
+    ['state-diff.png', '/stacks/payments-prod/states/diff'],
+    ['webhooks.png', '/webhooks'],
+    ['webhook.png', '/webhooks/1'],
   ];
   for (const id of (process.env.ARBITER_SHOT_CHANGES || '').split(',').filter(Boolean)) {
     shots.push([`change-request-${id}.png`, `/changes/${id}`]);

@@ -231,6 +231,32 @@ fn the_web_ui_works_in_a_real_browser() {
     ] {
         ok(&arbiter(&s, d, args));
     }
+    let states = repo().join("tests/fixtures/terraform/generated/state-history");
+    for (file, commit) in [
+        ("state-v1.tfstate", "9d1c0aa"),
+        ("state-v2.tfstate", "4f2a9c1e"),
+    ] {
+        let f = states.join(file).display().to_string();
+        ok(&arbiter(
+            &s,
+            d,
+            &["state", "push", "payments-prod", &f, "--commit", commit],
+        ));
+    }
+    // A receiver that is not there: its deliveries wait and retry.
+    ok(&arbiter(
+        &s,
+        d,
+        &[
+            "webhook",
+            "create",
+            "http://127.0.0.1:9/hooks/arbiter",
+            "--event",
+            "change_request.*",
+            "--description",
+            "Reviewers' chat channel",
+        ],
+    ));
     let (pending, st) = submit(
         &s,
         d,

@@ -21,6 +21,8 @@ mod change;
 mod queue;
 mod signin;
 mod stacks;
+mod states;
+mod webhooks;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -45,16 +47,29 @@ pub const PAGES: &[(&str, &str)] = &[
     ("POST", "/changes/{id}/review"),
     ("GET", "/stacks"),
     ("GET", "/stacks/{name}"),
+    ("GET", "/stacks/{name}/states"),
+    ("GET", "/stacks/{name}/states/diff"),
+    ("POST", "/stacks/{name}/states/rollback"),
     ("GET", "/agents"),
     ("GET", "/agents/{name}"),
     ("GET", "/audit"),
+    ("GET", "/webhooks"),
+    ("GET", "/webhooks/{id}"),
+    ("POST", "/webhooks/{id}/test"),
     ("GET", "/ui/app.css"),
     ("GET", "/ui/favicon.svg"),
 ];
 
 /// First segments of the UI's paths (besides `/`).
-const PREFIXES: [&str; 7] = [
-    "/login", "/logout", "/changes", "/stacks", "/agents", "/audit", "/ui",
+const PREFIXES: [&str; 8] = [
+    "/login",
+    "/logout",
+    "/changes",
+    "/stacks",
+    "/agents",
+    "/audit",
+    "/webhooks",
+    "/ui",
 ];
 
 /// Whether a path belongs to the UI (which handles sign-in itself).
@@ -77,9 +92,15 @@ pub fn routes(r: Router<AppState>) -> Router<AppState> {
         .route("/changes/{id}/review", post(change::review))
         .route("/stacks", get(stacks::list))
         .route("/stacks/{name}", get(stacks::show))
+        .route("/stacks/{name}/states", get(states::list))
+        .route("/stacks/{name}/states/diff", get(states::diff))
+        .route("/stacks/{name}/states/rollback", post(states::rollback))
         .route("/agents", get(agents::list))
         .route("/agents/{name}", get(agents::show))
         .route("/audit", get(audit::show))
+        .route("/webhooks", get(webhooks::list))
+        .route("/webhooks/{id}", get(webhooks::show))
+        .route("/webhooks/{id}/test", post(webhooks::test))
         .route("/ui/app.css", get(assets::css))
         .route("/ui/favicon.svg", get(assets::favicon))
         .layer(axum::middleware::map_response(security_headers));
@@ -250,6 +271,7 @@ pub(crate) enum Nav {
     Stacks,
     Agents,
     Audit,
+    Webhooks,
     None,
 }
 
@@ -274,12 +296,13 @@ pub(crate) fn document(
         .raw("Arbiter</a>");
     if let Some(me) = me {
         h.raw("<nav>");
-        let items: [(Nav, &'static str, &'static str); 5] = [
+        let items: [(Nav, &'static str, &'static str); 6] = [
             (Nav::Queue, "/", "Review queue"),
             (Nav::Changes, "/changes", "Changes"),
             (Nav::Stacks, "/stacks", "Stacks"),
             (Nav::Agents, "/agents", "Agents"),
             (Nav::Audit, "/audit", "Audit log"),
+            (Nav::Webhooks, "/webhooks", "Webhooks"),
         ];
         for (nav, href, label) in items {
             h.raw("<a href=\"").raw(href).raw("\"");
@@ -504,6 +527,8 @@ mod tests {
             "/audit",
             "/ui/app.css",
             "/stacks/web",
+            "/stacks/web/states/diff",
+            "/webhooks/1",
         ] {
             assert!(is_ui_path(p), "{p}");
         }

@@ -437,6 +437,8 @@ async fn every_page_opens_for_people_and_for_nobody_else() {
     let (app, key) = setup("sqlite").await;
     let id = pending(&app, &key).await.to_string();
     person(&app, "vic", "viewer").await;
+    push_states(&app).await;
+    let hook = webhook(&app).await;
     let mut sessions = Vec::new();
     for (who, pw) in [("vic", PASSWORD)] {
         let mut b = Browser::new(&app);
@@ -451,14 +453,17 @@ async fn every_page_opens_for_people_and_for_nobody_else() {
         if *method != "GET" {
             continue;
         }
-        let path = template.replace("{id}", &id).replace(
-            "{name}",
-            if template.starts_with("/agents") {
-                "bot"
-            } else {
-                "web"
-            },
-        );
+        let id = if template.starts_with("/webhooks") {
+            &hook
+        } else {
+            &id
+        };
+        let name = if template.starts_with("/agents") {
+            "bot"
+        } else {
+            "web"
+        };
+        let path = template.replace("{id}", id).replace("{name}", name);
         let public = path == "/login" || path.starts_with("/ui/");
         let mut anon = Browser::new(&app);
         let p = anon.get(&path).await;
@@ -840,4 +845,178 @@ async fn repeated_failed_sign_ins_are_slowed_down() {
     assert_eq!(p.status, 429, "{}", p.body);
     assert!(p.headers.contains_key("retry-after"));
     app.running.shutdown().await.unwrap();
+}
+
+fn state_fixture(name: &str) -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/terraform/generated/state-history")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// Pushes the two states of the state-history fixture to stack `web`.
+async fn push_states(app: &App) {
+    for (v, commit) in [
+        ("state-v1.tfstate", "1111111"),
+        ("state-v2.tfstate", "2222222"),
+    ] {
+        let body = format!("{{\"state\":{},\"commit\":\"{commit}\"}}", state_fixture(v));
+        let r = app
+            .raw(
+                "POST",
+                "/api/v1/stacks/web/states",
+                Some(&app.admin),
+                Some(body.into_bytes()),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+}
+
+/// A webhook to a receiver that is not there; returns its id.
+async fn webhook(app: &App) -> String {
+    let r = app
+        .req(
+            "POST",
+            "/api/v1/webhooks",
+            Some(&app.admin),
+            Some(&json!({"url": "http://127.0.0.1:9/hooks/secret-path", "events": ["change_request.*"], "description": "chat <b>ops</b>"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_history_pages_diff_mask_and_roll_back() {
+    for backend in backends().await {
+        let (app, _) = setup(backend).await;
+        person(&app, "vic", "viewer").await;
+        person(&app, "rita", "reviewer").await;
+        push_states(&app).await;
+        let mut rita = Browser::new(&app);
+        assert_eq!(rita.password("rita", PASSWORD).await.status, 303);
+        let p = rita.get("/stacks/web").await;
+        assert!(
+            p.body.contains("href=\"/stacks/web/states\">version 2"),
+            "{}",
+            p.body
+        );
+        let p = rita.get("/stacks/web/states").await;
+        assert_eq!(p.status, 200, "{backend}: {}", p.body);
+        assert!(p.body.contains("id=\"v2\"") && p.body.contains("id=\"v1\""));
+        assert!(p.body.contains("latest"));
+        assert!(p.body.contains("Roll back to v1") && !p.body.contains("Roll back to v2"));
+        assert!(
+            !p.body.contains("CANARY"),
+            "{backend}: a sensitive output is shown"
+        );
+        let p = rita.get("/stacks/web/states/diff").await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        assert!(p.body.contains("<h1>v1 → v2</h1>"), "{}", p.body);
+        assert!(
+            p.body.contains("<span class=\"marker\">(sensitive)</span>"),
+            "{}",
+            p.body
+        );
+        assert!(
+            !p.body.contains("CANARY"),
+            "{backend}: the diff shows a secret"
+        );
+        let p = rita.get("/stacks/web/states/diff?from=v2&to=1").await;
+        assert!(p.body.contains("<h1>v2 → v1</h1>"));
+        assert_eq!(
+            rita.get("/stacks/web/states/diff?from=abc").await.status,
+            400
+        );
+        assert_eq!(rita.get("/stacks/web/states/diff?to=9").await.status, 404);
+        assert_eq!(rita.get("/stacks/nope/states").await.status, 404);
+
+        // A viewer gets no rollback form, and a forged one is refused.
+        let mut vic = Browser::new(&app);
+        assert_eq!(vic.password("vic", PASSWORD).await.status, 303);
+        let p = vic.get("/stacks/web/states").await;
+        assert!(!p.body.contains("Roll back to"));
+        let c = vic.csrf().await;
+        let p = vic
+            .post("/stacks/web/states/rollback", &[("csrf", &c), ("to", "1")])
+            .await;
+        assert_eq!(p.status, 403, "{}", p.body);
+        let p = rita
+            .post(
+                "/stacks/web/states/rollback",
+                &[("csrf", "forged"), ("to", "1")],
+            )
+            .await;
+        assert_eq!(p.status, 403);
+
+        // The reviewer rolls back: a change request, judged like any other.
+        let c = rita.csrf().await;
+        let p = rita
+            .post("/stacks/web/states/rollback", &[("csrf", &c), ("to", "1")])
+            .await;
+        assert_eq!(p.status, 303, "{backend}: {}", p.body);
+        assert!(p.location().ends_with("?done=rollback"), "{}", p.location());
+        let p = rita.get(p.location()).await;
+        assert!(p.body.contains("Rollback requested"));
+        assert!(p.body.contains("id=\"rollback\""), "{}", p.body);
+        assert!(p.body.contains("v2 to v1"));
+        assert!(!p.body.contains("CANARY"));
+        let p = rita
+            .post("/stacks/web/states/rollback", &[("csrf", &c), ("to", "2")])
+            .await;
+        assert_eq!(p.status, 409, "the latest version: {}", p.body);
+        assert!(p.body.contains("No rollback was opened"));
+        app.running.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_pages_show_deliveries_and_hide_what_the_api_hides() {
+    for backend in backends().await {
+        let (app, _) = setup(backend).await;
+        person(&app, "vic", "viewer").await;
+        let id = webhook(&app).await;
+        let mut admin = Browser::new(&app);
+        assert_eq!(admin.token(&app.admin).await.status, 303);
+        let p = admin.get("/webhooks").await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        assert!(
+            p.body.contains("http://127.0.0.1:9/hooks/secret-path"),
+            "{}",
+            p.body
+        );
+        assert!(p.body.contains("chat &lt;b&gt;ops&lt;/b&gt;"));
+        assert!(!p.body.contains("whsec_"), "{backend}: a secret is shown");
+        let p = admin.get(&format!("/webhooks/{id}")).await;
+        assert!(p.body.contains("Send a test event"));
+        let c = admin.csrf().await;
+        let p = admin
+            .post(&format!("/webhooks/{id}/test"), &[("csrf", &c)])
+            .await;
+        assert_eq!(p.status, 303, "{}", p.body);
+        let p = admin.get(p.location()).await;
+        assert!(p.body.contains("A test event"), "{}", p.body);
+        assert!(p.body.contains("webhook.ping"), "{backend}: {}", p.body);
+
+        // A viewer sees the receiver's origin only, and cannot send tests.
+        let mut vic = Browser::new(&app);
+        assert_eq!(vic.password("vic", PASSWORD).await.status, 303);
+        let p = vic.get("/webhooks").await;
+        assert!(p.body.contains("http://127.0.0.1:9"));
+        assert!(!p.body.contains("secret-path"), "{backend}: {}", p.body);
+        let p = vic.get(&format!("/webhooks/{id}")).await;
+        assert!(!p.body.contains("Send a test event"));
+        assert!(!p.body.contains("secret-path"));
+        let c = vic.csrf().await;
+        let p = vic
+            .post(&format!("/webhooks/{id}/test"), &[("csrf", &c)])
+            .await;
+        assert_eq!(p.status, 403, "{}", p.body);
+        assert_eq!(vic.get("/webhooks/77").await.status, 404);
+        app.running.shutdown().await.unwrap();
+    }
 }

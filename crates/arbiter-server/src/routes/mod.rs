@@ -6,9 +6,9 @@ pub(crate) mod changes;
 mod people;
 mod policies;
 mod stacks;
-mod states;
+pub(crate) mod states;
 mod system;
-mod webhooks;
+pub(crate) mod webhooks;
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;

@@ -37,6 +37,11 @@ pub(crate) async fn show(
     let done = match q.done.as_deref() {
         Some("approve") => Some(("ok", "Your approval is recorded.".to_string())),
         Some("reject") => Some(("ok", "Your rejection is recorded.".to_string())),
+        Some("rollback") => Some((
+            "ok",
+            "Rollback requested: this change request returns the stack to an earlier state, and is judged like any other."
+                .to_string(),
+        )),
         _ => None,
     };
     render(&app, &me, id, done, StatusCode::OK).await
@@ -312,6 +317,35 @@ async fn render(
             .raw(":</strong> ")
             .text(r.trim())
             .raw("</div>");
+    }
+    if let Some(r) = arbiter_store::states::rollback(app.store.pool(), id).await? {
+        h.raw("<section class=\"card\" id=\"rollback\"><h2>Rollback</h2><p>Returns ");
+        stack_link(&mut h, &r.stack);
+        h.raw(" from state <a href=\"/stacks/")
+            .url_segment(&r.stack)
+            .raw("/states/diff?from=")
+            .display(r.to_version)
+            .raw("&amp;to=")
+            .display(r.from_version)
+            .raw("\">v")
+            .display(r.from_version)
+            .raw(" to v")
+            .display(r.to_version)
+            .raw("</a>");
+        if let Some(c) = &r.commit {
+            h.raw(" (commit <code>").text(c).raw("</code>)");
+        }
+        h.raw(", asked by ");
+        principal(&mut h, &r.requested_by);
+        h.raw(".</p><ul class=\"plain\">");
+        for res in &r.resources {
+            h.raw("<li><code>")
+                .text(&res.address)
+                .raw("</code> <span class=\"muted\">")
+                .text(&res.action)
+                .raw("</span></li>");
+        }
+        h.raw("</ul></section>");
     }
     match &verdict {
         Some(Ok(v)) => {

@@ -108,6 +108,7 @@ pub(crate) async fn show(
         },
     )
     .await?;
+    let latest_state = arbiter_store::states::latest(app.store.pool(), &name).await?;
     let now = arbiter_store::now_ms();
     let mut h = Html::new();
     h.raw("<div class=\"crumbs\"><a href=\"/stacks\">Stacks</a> / ")
@@ -173,7 +174,19 @@ pub(crate) async fn show(
         Some(p) => h.raw("<code>").text(p).raw("</code>"),
         None => h.raw("built-in"),
     };
-    h.raw("</dd>");
+    h.raw("</dd><dt>State history</dt><dd><a href=\"/stacks/")
+        .url_segment(&name)
+        .raw("/states\">");
+    match &latest_state {
+        Some(v) => h
+            .raw("version ")
+            .display(v.version)
+            .raw(", ")
+            .display(v.resource_count)
+            .raw(" resources"),
+        None => h.raw("none yet"),
+    };
+    h.raw("</a></dd>");
     if let Some(e) = &s.expires_at {
         h.raw("<dt>Expires</dt><dd>");
         time(&mut h, e, now);
