@@ -211,8 +211,10 @@ test('screenshots of every page', { skip: !process.env.SCREENSHOT_DIR && 'SCREEN
     ['webhooks.png', '/webhooks'],
     ['webhook.png', '/webhooks/1'],
   ];
-  for (const id of (process.env.ARBITER_SHOT_CHANGES || '').split(',').filter(Boolean)) {
-    shots.push([`change-request-${id}.png`, `/changes/${id}`]);
+  // More change requests, as NAME=ID pairs: change-request-NAME.png.
+  for (const pair of (process.env.ARBITER_SHOT_CHANGES || '').split(',').filter(Boolean)) {
+    const [name, id] = pair.split('=');
+    shots.push([`change-request-${name}.png`, `/changes/${id}`]);
   }
   for (const [file, p] of shots) {
     const r = await page.goto(`${URL_}${p}`);

@@ -8,7 +8,8 @@
 //! `npm ci` in `tests/e2e` (`.ci/run` installs all three). Without them it
 //! says `SKIPPED` loudly and passes, unless `ARBITER_REQUIRE_E2E` is set
 //! (`.ci/run` sets it), when it fails. `ARBITER_SCREENSHOTS=DIR` also saves
-//! a PNG of every page there.
+//! a PNG of every page there (`ARBITER_SCREENSHOTS=$PWD/docs/screenshots` refreshes
+//! the README's).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -310,8 +311,10 @@ fn the_web_ui_works_in_a_real_browser() {
         .env("ARBITER_PENDING", &pending)
         .env("CHROMIUM", chromium());
     if let Some(dir) = std::env::var_os("ARBITER_SCREENSHOTS") {
-        node.env("SCREENSHOT_DIR", dir)
-            .env("ARBITER_SHOT_CHANGES", format!("{approve},{gpu},{ssh}"));
+        node.env("SCREENSHOT_DIR", dir).env(
+            "ARBITER_SHOT_CHANGES",
+            format!("approved={approve},over-budget={gpu},rejected={ssh}"),
+        );
     }
     // Bounded: a hung browser must not hang the test run.
     let mut child = node
