@@ -445,3 +445,46 @@ async fn people_tokens_and_agents() {
         check_chain(&store).await;
     }
 }
+
+/// Fail closed: when the audit entry cannot be written, the change it
+/// records is not made either (both are in one transaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_audit_entry_fails_does_not_happen() {
+    for (name, db) in databases().await {
+        let store = open(&db.url, 1000).await;
+        let before = check_chain(&store).await;
+        let r = store
+            .write(|cx| {
+                Box::pin(async move {
+                    let s = stacks::create(cx, &spec("doomed"), "user:t").await?;
+                    // An action the log refuses (not dot-separated lower-case words).
+                    cx.audit(
+                        "user:t",
+                        "Not An Action!",
+                        "stack:doomed",
+                        &serde_json::json!({}),
+                    )
+                    .await?;
+                    Ok(s)
+                })
+            })
+            .await;
+        assert!(matches!(r, Err(StoreError::Audit(_))), "{name}: {r:?}");
+        assert!(
+            stacks::get(store.pool(), "doomed").await.unwrap().is_none(),
+            "{name}: the stack exists without its audit entry"
+        );
+        assert_eq!(
+            check_chain(&store).await,
+            before,
+            "{name}: no entry of the failed job remains"
+        );
+        // The writer goes on.
+        let sp = spec("fine");
+        store
+            .write(move |cx| Box::pin(async move { stacks::create(cx, &sp, "user:t").await }))
+            .await
+            .unwrap();
+        assert_eq!(check_chain(&store).await, before + 1, "{name}");
+    }
+}
