@@ -29,6 +29,10 @@ const MAX_ATTRIBUTES: usize = 200;
 const MAX_POINT_ROWS: usize = 50;
 /// Resources listed in the cost table before a "… N more" line.
 const MAX_COST_ROWS: usize = 200;
+/// Finding cards per group (deny, escalate, warn, the rest) before a
+/// "… N more" line: a plan can have thousands, and the page must stay
+/// readable; every finding is in the JSON formats and the API.
+const MAX_FINDING_CARDS: usize = 200;
 
 /// HTML that is safe to send: made only by [`Html::finish`], so every piece
 /// of text in it went through the escaping functions.
@@ -508,6 +512,14 @@ fn finding_card(h: &mut Html, f: &Finding) {
     h.raw("</article>\n");
 }
 
+fn more_findings(h: &mut Html, total: usize) {
+    if total > MAX_FINDING_CARDS {
+        h.raw("<p class=\"muted\">… ")
+            .display(total - MAX_FINDING_CARDS)
+            .raw(" more like these (every finding is in the API's answer and in <code>--format json</code>).</p>");
+    }
+}
+
 /// Every finding: those that decide (deny, escalate) and warnings the change
 /// introduces as cards, the rest (info, pre-existing, fixed) folded away.
 pub fn findings(v: &Verdict) -> Markup {
@@ -534,9 +546,10 @@ pub fn findings(v: &Verdict) -> Markup {
             .raw(" <span class=\"count\">")
             .display(list.len())
             .raw("</span></h3>\n");
-        for f in list {
+        for f in list.iter().take(MAX_FINDING_CARDS) {
             finding_card(&mut h, f);
         }
+        more_findings(&mut h, list.len());
     }
     // The complement of what `FindingGroups` lists one by one.
     let rest: Vec<&Finding> = v
@@ -557,9 +570,11 @@ pub fn findings(v: &Verdict) -> Markup {
             None => h.text(&format!("{} more", rest.len())),
         };
         h.raw("</summary>");
-        for f in rest {
+        let n = rest.len();
+        for f in rest.into_iter().take(MAX_FINDING_CARDS) {
             finding_card(&mut h, f);
         }
+        more_findings(&mut h, n);
         h.raw("</details>\n");
     }
     h.raw("</section>\n");

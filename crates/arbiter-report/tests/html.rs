@@ -266,3 +266,25 @@ fn the_writer_only_takes_program_markup_raw() {
     assert!(out.starts_with("<a href=\"/stacks/a%2F..%2Fb%3Fc\">&lt;script"));
     check_structure(&out).unwrap();
 }
+
+#[test]
+fn thousands_of_findings_are_cut_to_a_readable_page() {
+    let mut v = common::empty(Decision::Review);
+    for i in 0..1000 {
+        let mut f = finding(FindingSpec {
+            rule_id: "ARB-AWS-EC2-010",
+            source: "builtin",
+            severity: Severity::Low,
+            effect: Effect::Warn,
+            address: None,
+            message: "IMDSv1 is enabled",
+        });
+        f.address = Some(format!("aws_instance.web_{i}"));
+        v.findings.push(f);
+    }
+    let out = html::findings(&v).into_string();
+    check_safe("many", &out);
+    assert_eq!(out.matches("<article").count(), 200);
+    assert!(out.contains("… 800 more like these"), "{out}");
+    assert!(out.contains("<h2>Findings <span class=\"count\">1000</span></h2>"));
+}

@@ -3,7 +3,7 @@
 use super::{notice, page, principal, stack_link, time, Me, Nav, UiError, UiResult};
 use crate::AppState;
 use arbiter_api::{ChangeRequest, ReviewRequest, Role, Stack};
-use arbiter_report::html::{self, Html};
+use arbiter_report::html::{self, Html, Markup};
 use arbiter_verdict::Verdict;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -263,7 +263,7 @@ async fn render(
     status: StatusCode,
 ) -> UiResult {
     me.principal.require(Role::Viewer)?;
-    let cr = arbiter_store::changes::get(app.store.pool(), id, true)
+    let cr = arbiter_store::changes::get(app.store.pool(), id, false)
         .await?
         .ok_or_else(|| UiError::not_found(format!("there is no change request {id}")))?;
     let stack = arbiter_store::stacks::get(app.store.pool(), &cr.stack).await?;
@@ -274,10 +274,22 @@ async fn render(
         None
     };
     let now = arbiter_store::now_ms();
-    let verdict: Option<Result<Verdict, String>> = cr
-        .verdict
-        .clone()
-        .map(|v| serde_json::from_value::<Verdict>(v).map_err(|e| e.to_string()));
+    // The verdict is parsed straight from its stored text and rendered off
+    // the async threads: for a plan of thousands of changes both take a
+    // while.
+    let verdict: Option<Result<(Markup, String), String>> =
+        match arbiter_store::changes::verdict_text(app.store.pool(), id).await? {
+            Some(text) => Some(
+                tokio::task::spawn_blocking(move || {
+                    serde_json::from_str::<Verdict>(&text)
+                        .map(|v| (html::verdict(&v), v.explanation.trim().to_string()))
+                        .map_err(|e| e.to_string())
+                })
+                .await
+                .map_err(crate::error::ApiError::internal)?,
+            ),
+            None => None,
+        };
 
     let mut h = Html::new();
     h.raw("<div class=\"crumbs\"><a href=\"/\">Review queue</a> / <a href=\"/changes\">Changes</a> / #")
@@ -303,7 +315,7 @@ async fn render(
             .raw("</p></section>");
     }
     let explanation = match &verdict {
-        Some(Ok(v)) => v.explanation.trim(),
+        Some(Ok((_, e))) => e.as_str(),
         _ => "",
     };
     // The reason of an engine rejection is its explanation, shown below.
@@ -348,8 +360,8 @@ async fn render(
         h.raw("</ul></section>");
     }
     match &verdict {
-        Some(Ok(v)) => {
-            h.markup(&html::verdict(v));
+        Some(Ok((markup, _))) => {
+            h.markup(markup);
         }
         Some(Err(e)) => {
             notice(

@@ -118,7 +118,7 @@ pub(crate) async fn queue(State(app): State<AppState>, me: Me) -> UiResult {
     } else {
         h.raw("<table class=\"grid list\" id=\"queue\"><thead><tr><th>Priority</th><th>Change</th><th>Stack</th><th>Submitter</th><th>Decision</th><th class=\"num\">Confidence</th><th class=\"num\">Cost / month</th><th class=\"num\">Resources</th><th>Age</th><th>Expires</th></tr></thead><tbody>\n");
         for cr in &items {
-            let p = arbiter_verdict_priority(cr.priority);
+            let p = unit_interval(cr.priority);
             h.raw("<tr><td><span class=\"prio\"><svg class=\"bar\" viewBox=\"0 0 100 8\" preserveAspectRatio=\"none\" aria-hidden=\"true\"><rect class=\"track\" width=\"100\" height=\"8\" rx=\"1\"></rect><rect class=\"fill\" width=\"")
                 .text(&format!("{:.1}", p * 100.0))
                 .raw("\" height=\"8\" rx=\"1\"></rect></svg>")
@@ -153,7 +153,7 @@ pub(crate) async fn queue(State(app): State<AppState>, me: Me) -> UiResult {
 }
 
 /// Priority in [0, 1] for the bar (non-finite → 0).
-fn arbiter_verdict_priority(p: f64) -> f64 {
+fn unit_interval(p: f64) -> f64 {
     if p.is_finite() {
         p.clamp(0.0, 1.0)
     } else {
