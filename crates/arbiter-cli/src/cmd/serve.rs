@@ -134,6 +134,10 @@ pub fn run(args: ServeArgs) -> Result<u8> {
                 first.admin_token
             );
             println!();
+            println!(
+                "The web UI is at {url}/ (sign in with this token, or give people passwords)."
+            );
+            println!();
         }
         use std::io::Write;
         let _ = std::io::stdout().flush();
