@@ -44,7 +44,11 @@ pub async fn run_once(app: &AppState, last_purge: &mut i64) {
         if let Err(e) = app
             .store
             .write(move |cx| {
-                Box::pin(async move { arbiter_store::principals::purge_nonces(cx, before).await })
+                Box::pin(async move {
+                    let hours_ago = cx.now_ms() - 2 * 3_600_000;
+                    arbiter_store::changes::purge_velocity(cx, hours_ago).await?;
+                    arbiter_store::principals::purge_nonces(cx, before).await
+                })
             })
             .await
         {

@@ -127,6 +127,16 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
             e
         }
     })?;
+    sqlx::query(
+        "INSERT INTO velocity_buckets (submitter, minute, submissions, resources) VALUES ($1, $2, 1, $3) \
+         ON CONFLICT (submitter, minute) DO UPDATE SET submissions = velocity_buckets.submissions + 1, \
+         resources = velocity_buckets.resources + excluded.resources",
+    )
+    .bind(&cr.submitter)
+    .bind(now.div_euclid(60_000))
+    .bind(cr.resources_changed)
+    .execute(cx.conn())
+    .await?;
     sqlx::query("INSERT INTO evaluations (change_request, verdict, policy_versions, engine_version, duration_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id)
         .bind(&cr.verdict)
@@ -193,33 +203,34 @@ pub async fn by_idempotency_key_in(
         .transpose()
 }
 
-/// A submitter's recent activity: submissions since a time, the resources
-/// they changed, and the oldest of them (to compute `Retry-After`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Activity {
-    /// Submissions in the window.
-    pub count: i64,
-    /// Resources changed in the window.
-    pub resources: i64,
-    /// Creation time of the oldest submission in the window, ms.
-    pub oldest: Option<i64>,
-}
-
-/// Activity of a submitter since `since` (ms), seen from the writer.
-pub async fn activity_since(cx: &mut WriteCtx, submitter: &str, since: i64) -> Result<Activity> {
+/// A submitter's velocity: its submissions after `now - 60 s` (exact; at
+/// most its per-minute limit of rows, since the governor refuses the rest)
+/// and the resources it changed in the last hour, from the per-minute
+/// counters (`velocity_buckets`: at most 61 rows, counting the whole minute
+/// the hour starts in, so never less than the exact figure). The governor
+/// checks these on every submission and reads the rows ([`recent`]) only
+/// when a limit may be reached, for the exact decision and `Retry-After`.
+pub async fn velocity(cx: &mut WriteCtx, submitter: &str, now: i64) -> Result<(i64, i64)> {
     let row = sqlx::query(
-        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(resources_changed), 0) AS BIGINT) AS r, MIN(created_at) AS oldest \
-         FROM change_requests WHERE submitter = $1 AND created_at > $2",
+        "SELECT (SELECT COUNT(*) FROM change_requests WHERE submitter = $1 AND created_at > $2) AS n, \
+         (SELECT CAST(COALESCE(SUM(resources), 0) AS BIGINT) FROM velocity_buckets WHERE submitter = $1 AND minute >= $3) AS r",
     )
     .bind(submitter)
-    .bind(since)
+    .bind(now - 60_000)
+    .bind((now - 3_600_000).div_euclid(60_000))
     .fetch_one(cx.conn())
     .await?;
-    Ok(Activity {
-        count: row.try_get("n")?,
-        resources: row.try_get("r")?,
-        oldest: row.try_get("oldest")?,
-    })
+    Ok((row.try_get("n")?, row.try_get("r")?))
+}
+
+/// Forgets velocity counters of minutes before `before` (ms): the governor
+/// looks one hour back.
+pub async fn purge_velocity(cx: &mut WriteCtx, before: i64) -> Result<u64> {
+    let r = sqlx::query("DELETE FROM velocity_buckets WHERE minute < $1")
+        .bind(before.div_euclid(60_000))
+        .execute(cx.conn())
+        .await?;
+    Ok(r.rows_affected())
 }
 
 /// Creation times of a submitter's requests since `since`, oldest first,

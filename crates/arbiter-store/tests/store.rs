@@ -288,6 +288,27 @@ async fn change_requests_reviews_transitions_nonces_and_expiry() {
             .await
             .unwrap();
         assert_eq!(id2, 2, "ids stay gap-free after a failed insert ({name})");
+        // The governor's counters saw the two stored requests, not the failed one.
+        let v = store
+            .write(|cx| {
+                Box::pin(async move { changes::velocity(cx, "agent:bot", cx.now_ms()).await })
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            v,
+            (2, 6),
+            "{name}: velocity (submissions in a minute, resources in an hour)"
+        );
+        let later = store
+            .write(|cx| {
+                Box::pin(async move {
+                    changes::velocity(cx, "agent:bot", cx.now_ms() + 2 * 3_600_000).await
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(later, (0, 0), "{name}: two hours later nothing counts");
         assert_eq!(
             changes::plan(store.pool(), 1).await.unwrap().as_deref(),
             Some("{\"format_version\":\"1.2\"}")

@@ -275,13 +275,25 @@ pub async fn propose(
                     }
                 }
                 if let Some(limits) = &limits {
-                    let since = cx.now_ms() - 3_600_000;
-                    let recent = arbiter_store::changes::recent(cx, &new.submitter, since).await?;
-                    let g = lifecycle::govern(limits, &recent, cx.now_ms(), new.resources_changed);
-                    if let Governor::Limited { kind, message, .. } = &g {
-                        let agent = new.submitter.trim_start_matches("agent:").to_string();
-                        arbiter_store::changes::governor_event(cx, &agent, kind, message).await?;
-                        return Ok(Outcome::Limited(g));
+                    let now = cx.now_ms();
+                    let hour_ago = now - 3_600_000;
+                    // Counters first (cheap, bounded); the rows only when a
+                    // limit may be reached, for the exact decision and
+                    // Retry-After.
+                    let (in_minute, in_hour) =
+                        arbiter_store::changes::velocity(cx, &new.submitter, now).await?;
+                    let over = in_minute >= i64::from(limits.submissions_per_minute)
+                        || in_hour + new.resources_changed > limits.blast_radius_per_hour as i64;
+                    if over {
+                        let recent =
+                            arbiter_store::changes::recent(cx, &new.submitter, hour_ago).await?;
+                        let g = lifecycle::govern(limits, &recent, now, new.resources_changed);
+                        if let Governor::Limited { kind, message, .. } = &g {
+                            let agent = new.submitter.trim_start_matches("agent:").to_string();
+                            arbiter_store::changes::governor_event(cx, &agent, kind, message)
+                                .await?;
+                            return Ok(Outcome::Limited(g));
+                        }
                     }
                 }
                 let id = arbiter_store::changes::insert(cx, &new).await?;
