@@ -6,6 +6,7 @@
 //! cargo bench -p arbiter-server --bench load                 # SQLite, 60 s, 16 clients
 //! LOAD_BACKEND=postgres cargo bench -p arbiter-server --bench load   # a throwaway cluster, fsync on
 //! LOAD_SECONDS=10 LOAD_CONCURRENCY=64 cargo bench -p arbiter-server --bench load
+//! LOAD_BACKEND=postgres LOAD_DATABASE_URL=postgres://… cargo bench …   # an existing empty database
 //! LOAD_WEBHOOKS=3 cargo bench -p arbiter-server --bench load  # + 3 subscriptions (a receiver in this process)
 //! ```
 //!
@@ -49,7 +50,10 @@ fn main() {
     if backend == "postgres" && std::env::var_os("ARBITER_PG_DURABLE").is_none() {
         std::env::set_var("ARBITER_PG_DURABLE", "1");
     }
-    let database_url = if backend == "postgres" {
+    let database_url = if let Ok(url) = std::env::var("LOAD_DATABASE_URL") {
+        // An existing, empty PostgreSQL database.
+        Some(url)
+    } else if backend == "postgres" {
         Some(
             server_rt
                 .block_on(arbiter_testkit::postgres_database())

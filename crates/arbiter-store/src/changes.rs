@@ -203,20 +203,20 @@ pub async fn by_idempotency_key_in(
         .transpose()
 }
 
-/// A submitter's velocity: its submissions after `now - 60 s` (exact; at
-/// most its per-minute limit of rows, since the governor refuses the rest)
-/// and the resources it changed in the last hour, from the per-minute
-/// counters (`velocity_buckets`: at most 61 rows, counting the whole minute
-/// the hour starts in, so never less than the exact figure). The governor
-/// checks these on every submission and reads the rows ([`recent`]) only
-/// when a limit may be reached, for the exact decision and `Retry-After`.
+/// Upper bounds of a submitter's velocity, from its per-minute counters
+/// (`velocity_buckets`: at most 61 rows, however many submissions the hour
+/// holds): its submissions in the last minute and the resources it changed
+/// in the last hour, each counting the whole minute its window starts in,
+/// so never less than the exact figure. The governor checks these on every
+/// submission and reads the rows ([`recent`]) only when a limit may be
+/// reached, for the exact decision and `Retry-After`.
 pub async fn velocity(cx: &mut WriteCtx, submitter: &str, now: i64) -> Result<(i64, i64)> {
     let row = sqlx::query(
-        "SELECT (SELECT COUNT(*) FROM change_requests WHERE submitter = $1 AND created_at > $2) AS n, \
-         (SELECT CAST(COALESCE(SUM(resources), 0) AS BIGINT) FROM velocity_buckets WHERE submitter = $1 AND minute >= $3) AS r",
+        "SELECT CAST(COALESCE(SUM(CASE WHEN minute >= $2 THEN submissions ELSE 0 END), 0) AS BIGINT) AS n, \
+         CAST(COALESCE(SUM(resources), 0) AS BIGINT) AS r FROM velocity_buckets WHERE submitter = $1 AND minute >= $3",
     )
     .bind(submitter)
-    .bind(now - 60_000)
+    .bind((now - 60_000).div_euclid(60_000))
     .bind((now - 3_600_000).div_euclid(60_000))
     .fetch_one(cx.conn())
     .await?;
