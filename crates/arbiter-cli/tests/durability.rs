@@ -6,65 +6,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{free_port, serve};
+
 use arbiter_api::AgentKey;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `arbiter serve`; returns the child and, on a first start, the admin token.
-fn serve(data: &std::path::Path, port: u16, db: Option<&str>) -> (Child, Option<String>) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arbiter"));
-    cmd.arg("serve")
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--data-dir")
-        .arg(data);
-    if let Some(u) = db {
-        cmd.arg("--database-url").arg(u);
-    }
-    let mut child = cmd
-        .env("ARBITER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    // Read stdout on a thread (and keep draining it, so the server never
-    // blocks on a full pipe); a first start prints the admin token after
-    // the "serving" line, a restart prints nothing more.
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let first = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server printed nothing");
-    assert!(first.starts_with("Arbiter "), "{first}");
-    let mut token = None;
-    if let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
-        assert!(l.is_empty(), "{l}");
-        while let Ok(l) = rx.recv_timeout(Duration::from_secs(5)) {
-            if let Some(t) = l.trim().strip_prefix("arb_") {
-                token = Some(format!("arb_{t}"));
-                break;
-            }
-        }
-    }
-    (child, token)
-}
 
 async fn wait_ready(http: &reqwest::Client, base: &str) {
     let t = Instant::now();

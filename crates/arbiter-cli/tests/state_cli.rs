@@ -5,85 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::{arbiter, start, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
-
-struct Server {
-    child: std::process::Child,
-    url: String,
-    token: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_arbiter"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.join("data"))
-        .env("ARBITER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let mut token = None;
-    while let Ok(l) = rx.recv_timeout(Duration::from_secs(60)) {
-        if let Some(t) = l.trim().strip_prefix("arb_") {
-            token = Some(format!("arb_{t}"));
-            break;
-        }
-    }
-    Server {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        token: token.expect("the first start prints a token"),
-    }
-}
-
-fn arbiter(s: &Server, dir: &Path, args: &[&str], token: Option<&str>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_arbiter"));
-    c.args(args)
-        .current_dir(dir)
-        .env("ARBITER_SERVER", &s.url)
-        .env("ARBITER_CONFIG", dir.join("no-config.toml"))
-        .env_remove("ARBITER_TOKEN")
-        .env_remove("ARBITER_AGENT_KEY");
-    if let Some(t) = token {
-        c.env("ARBITER_TOKEN", t);
-    }
-    c.stdin(Stdio::null()).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use std::process::Output;
 
 fn fixture(name: &str) -> String {
     fixture_path(name).display().to_string()

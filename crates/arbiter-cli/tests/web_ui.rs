@@ -13,25 +13,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read};
+mod common;
+
+use common::Server;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery staple";
-
-struct Server {
-    child: std::process::Child,
-    url: String,
-    token: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -66,54 +56,13 @@ fn chromium() -> PathBuf {
 }
 
 fn start(dir: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_arbiter"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.join("data"))
-        .env("ARBITER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let mut token = None;
-    while let Ok(l) = rx.recv_timeout(Duration::from_secs(60)) {
-        if let Some(t) = l.trim().strip_prefix("arb_") {
-            token = Some(format!("arb_{t}"));
-            break;
-        }
-    }
-    Server {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        token: token.expect("the first start prints a token"),
-    }
+    common::start_with(dir, "warn", Stdio::inherit())
 }
 
 fn arbiter(s: &Server, dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_arbiter"))
+    common::arbiter_cmd(s, dir, Some(&s.token))
         .args(args)
-        .current_dir(dir)
-        .env("ARBITER_SERVER", &s.url)
-        .env("ARBITER_TOKEN", &s.token)
-        .env("ARBITER_CONFIG", dir.join("no-config.toml"))
         .env("E2E_PASSWORD", PASSWORD)
-        .stdin(Stdio::null())
         .output()
         .unwrap()
 }

@@ -7,6 +7,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::free_port;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -134,73 +138,20 @@ fn openssl_verifies(secret: &str, g: &Got) -> Option<bool> {
     Some(format!("sha256={hex}") == g.header("x-arbiter-signature"))
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts `arbiter serve` with short webhook timings; returns the child and,
 /// on a first start, the admin token.
 fn serve(data: &Path, port: u16, db: Option<&str>) -> (Child, Option<String>) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arbiter"));
-    cmd.arg("serve")
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--data-dir")
-        .arg(data)
-        .args([
-            "--webhook-timeout",
-            "2s",
-            "--webhook-lease",
-            "3s",
-            "--webhook-poll",
-            "100ms",
-            "--webhook-backoff",
-            "200ms",
-        ]);
-    if let Some(u) = db {
-        cmd.arg("--database-url").arg(u);
-    }
-    let mut child = cmd
-        .env("ARBITER_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let first = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server printed nothing");
-    assert!(first.starts_with("Arbiter "), "{first}");
-    let mut token = None;
-    if let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
-        assert!(l.is_empty(), "{l}");
-        while let Ok(l) = rx.recv_timeout(Duration::from_secs(5)) {
-            if let Some(t) = l.trim().strip_prefix("arb_") {
-                token = Some(format!("arb_{t}"));
-                break;
-            }
-        }
-    }
-    let base = format!("127.0.0.1:{port}");
-    let t = Instant::now();
-    while std::net::TcpStream::connect(&base).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "server did not come up"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (child, token)
+    let timings = [
+        "--webhook-timeout",
+        "2s",
+        "--webhook-lease",
+        "3s",
+        "--webhook-poll",
+        "100ms",
+        "--webhook-backoff",
+        "200ms",
+    ];
+    common::serve_with(data, port, db, &timings, "warn", Stdio::null())
 }
 
 /// Runs the CLI against the server; returns stdout, failing on a non-zero exit.
