@@ -505,105 +505,107 @@ async fn bad_signatures_are_refused_each_with_its_own_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scope_violations_reject_with_the_exact_reason() {
-    let app = spawn("sqlite", |_| {}).await;
-    app.stack("web", "prod", json!({"labels": ["team:web"]}))
-        .await;
-    app.stack("payments", "prod", json!({"labels": ["team:pay"]}))
-        .await;
-    app.stack("dev-sandbox", "dev", json!({})).await;
-    let narrow = app
-        .agent("narrow", 2, json!({"stacks": ["web"], "stack_labels": ["team:pay"], "actions": ["update"], "resource_types": ["aws_s3_*", "aws_autoscaling_group"], "max_blast_radius": 1}), json!({}))
-        .await;
-    let r = app
-        .signed(
-            &narrow,
-            "POST",
-            "/api/v1/change-requests",
-            &submission("dev-sandbox", "tags-only-update"),
-            &[],
-        )
-        .await;
-    assert_eq!(r.body["status"], "rejected");
-    let reason = r.body["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("stack \"dev-sandbox\" is outside the agent's scope"),
-        "{reason}"
-    );
-    // Allowed by label.
-    let r = app
-        .signed(
-            &narrow,
-            "POST",
-            "/api/v1/change-requests",
-            &submission("payments", "asg-scale-out"),
-            &[],
-        )
-        .await;
-    assert_eq!(r.body["status"], "approved", "{:?}", r.body);
-    // Creating many resources of other types on an allowed stack.
-    let r = app
-        .signed(
-            &narrow,
-            "POST",
-            "/api/v1/change-requests",
-            &submission("web", "small-dev-environment"),
-            &[],
-        )
-        .await;
-    assert_eq!(r.body["status"], "rejected");
-    let reason = r.body["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("actions outside the agent's scope (allowed: update): create "),
-        "{reason}"
-    );
-    assert!(
-        reason.contains("resource types outside the agent's scope"),
-        "{reason}"
-    );
-    assert!(
-        reason.contains("the agent may change at most 1 per change request"),
-        "{reason}"
-    );
-    // The dry run says the same without storing anything.
-    let d = app
-        .signed(
-            &narrow,
-            "POST",
-            "/api/v1/evaluate",
-            &submission("web", "small-dev-environment"),
-            &[],
-        )
-        .await;
-    assert_eq!(d.body["status"], "rejected");
-    assert_eq!(d.body["scope_violations"].as_array().unwrap().len(), 3);
-    // A cost limit: the GPU plan adds far more than $10/month.
-    let cheap = app
-        .agent(
-            "cheap",
-            3,
-            json!({"stacks": ["*"], "max_monthly_cost_increase_usd": 10}),
-            json!({}),
-        )
-        .await;
-    let r = app
-        .signed(
-            &cheap,
-            "POST",
-            "/api/v1/change-requests",
-            &submission("dev-sandbox", "gpu-instance-dev-budget"),
-            &[],
-        )
-        .await;
-    assert_eq!(r.body["status"], "rejected", "{:?}", r.body);
-    assert!(
-        r.body["reason"]
-            .as_str()
-            .unwrap()
-            .contains("the agent may add at most $10.00/month"),
-        "{:?}",
-        r.body["reason"]
-    );
-    app.running.shutdown().await.unwrap();
+    for backend in backends().await {
+        let app = spawn(backend, |_| {}).await;
+        app.stack("web", "prod", json!({"labels": ["team:web"]}))
+            .await;
+        app.stack("payments", "prod", json!({"labels": ["team:pay"]}))
+            .await;
+        app.stack("dev-sandbox", "dev", json!({})).await;
+        let narrow = app
+            .agent("narrow", 2, json!({"stacks": ["web"], "stack_labels": ["team:pay"], "actions": ["update"], "resource_types": ["aws_s3_*", "aws_autoscaling_group"], "max_blast_radius": 1}), json!({}))
+            .await;
+        let r = app
+            .signed(
+                &narrow,
+                "POST",
+                "/api/v1/change-requests",
+                &submission("dev-sandbox", "tags-only-update"),
+                &[],
+            )
+            .await;
+        assert_eq!(r.body["status"], "rejected");
+        let reason = r.body["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("stack \"dev-sandbox\" is outside the agent's scope"),
+            "{reason}"
+        );
+        // Allowed by label.
+        let r = app
+            .signed(
+                &narrow,
+                "POST",
+                "/api/v1/change-requests",
+                &submission("payments", "asg-scale-out"),
+                &[],
+            )
+            .await;
+        assert_eq!(r.body["status"], "approved", "{:?}", r.body);
+        // Creating many resources of other types on an allowed stack.
+        let r = app
+            .signed(
+                &narrow,
+                "POST",
+                "/api/v1/change-requests",
+                &submission("web", "small-dev-environment"),
+                &[],
+            )
+            .await;
+        assert_eq!(r.body["status"], "rejected");
+        let reason = r.body["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("actions outside the agent's scope (allowed: update): create "),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("resource types outside the agent's scope"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("the agent may change at most 1 per change request"),
+            "{reason}"
+        );
+        // The dry run says the same without storing anything.
+        let d = app
+            .signed(
+                &narrow,
+                "POST",
+                "/api/v1/evaluate",
+                &submission("web", "small-dev-environment"),
+                &[],
+            )
+            .await;
+        assert_eq!(d.body["status"], "rejected");
+        assert_eq!(d.body["scope_violations"].as_array().unwrap().len(), 3);
+        // A cost limit: the GPU plan adds far more than $10/month.
+        let cheap = app
+            .agent(
+                "cheap",
+                3,
+                json!({"stacks": ["*"], "max_monthly_cost_increase_usd": 10}),
+                json!({}),
+            )
+            .await;
+        let r = app
+            .signed(
+                &cheap,
+                "POST",
+                "/api/v1/change-requests",
+                &submission("dev-sandbox", "gpu-instance-dev-budget"),
+                &[],
+            )
+            .await;
+        assert_eq!(r.body["status"], "rejected", "{:?}", r.body);
+        assert!(
+            r.body["reason"]
+                .as_str()
+                .unwrap()
+                .contains("the agent may add at most $10.00/month"),
+            "{:?}",
+            r.body["reason"]
+        );
+        app.running.shutdown().await.unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -745,266 +747,272 @@ async fn the_velocity_governor_answers_429_with_retry_after_and_records_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_reviews_expire() {
-    let app = spawn("sqlite", |c| {
-        c.review_ttl = std::time::Duration::from_millis(500)
-    })
-    .await;
-    app.stack("web", "prod", json!({})).await;
-    let bot = app
-        .agent("bot", 6, json!({"stacks": ["web"]}), json!({}))
+    for backend in backends().await {
+        let app = spawn(backend, |c| {
+            c.review_ttl = std::time::Duration::from_millis(500)
+        })
         .await;
-    let r = app
-        .signed(
-            &bot,
-            "POST",
-            "/api/v1/change-requests",
-            &submission("web", "delete-prod-database"),
-            &[],
-        )
-        .await;
-    let id = r.body["id"].as_i64().unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let r = app
-        .req(
-            "GET",
-            &format!("/api/v1/change-requests/{id}"),
-            Some(&app.admin),
-            None,
-        )
-        .await;
-    assert_eq!(r.body["status"], "expired", "{:?}", r.body);
-    let r = app
-        .req(
-            "POST",
-            &format!("/api/v1/change-requests/{id}/approve"),
-            Some(&app.admin),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 409);
-    app.running.shutdown().await.unwrap();
+        app.stack("web", "prod", json!({})).await;
+        let bot = app
+            .agent("bot", 6, json!({"stacks": ["web"]}), json!({}))
+            .await;
+        let r = app
+            .signed(
+                &bot,
+                "POST",
+                "/api/v1/change-requests",
+                &submission("web", "delete-prod-database"),
+                &[],
+            )
+            .await;
+        let id = r.body["id"].as_i64().unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let r = app
+            .req(
+                "GET",
+                &format!("/api/v1/change-requests/{id}"),
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.body["status"], "expired", "{:?}", r.body);
+        let r = app
+            .req(
+                "POST",
+                &format!("/api/v1/change-requests/{id}/approve"),
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 409);
+        app.running.shutdown().await.unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_requests_get_clear_errors() {
-    let app = spawn("sqlite", |c| c.max_body_bytes = 1024 * 1024).await;
-    app.stack("web", "prod", json!({})).await;
-    let big = vec![b' '; 2 * 1024 * 1024];
-    let r = app
-        .raw(
-            "POST",
-            "/api/v1/change-requests",
-            Some(&app.admin),
-            Some(big),
-            &[],
-        )
-        .await;
-    assert_eq!((r.status, r.code()), (413, "payload_too_large"));
-    let deep = format!(
-        "{{\"stack\":\"web\",\"plan\":{{\"format_version\":\"1.2\",\"resource_changes\":{}{}}}}}",
-        "[".repeat(100_000),
-        "]".repeat(100_000)
-    );
-    let r = app
-        .raw(
-            "POST",
-            "/api/v1/change-requests",
-            Some(&app.admin),
-            Some(deep.into_bytes()),
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 400, "{:?}", r.body);
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("nest"),
-        "{:?}",
-        r.body
-    );
-    let r = app
-        .req(
-            "POST",
-            "/api/v1/change-requests",
-            Some(&app.admin),
-            Some(&json!({"stack": "web", "plan": {}, "oops": 1})),
-        )
-        .await;
-    assert_eq!(r.status, 400);
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("unknown field `oops`"),
-        "{:?}",
-        r.body
-    );
-    let r = app
-        .req(
-            "POST",
-            "/api/v1/change-requests",
-            Some(&app.admin),
-            Some(&json!({"stack": "web", "plan": {"values": {}}})),
-        )
-        .await;
-    assert_eq!((r.status, r.code()), (400, "invalid_plan"), "{:?}", r.body);
-    let r = app
-        .raw(
-            "POST",
-            "/api/v1/change-requests",
-            Some(&app.admin),
-            Some(b"{\"stack\": \"web\", \"plan\": ".to_vec()),
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 400);
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("line 1 column"),
-        "{:?}",
-        r.body
-    );
-    let r = app
-        .req(
-            "POST",
-            "/api/v1/stacks",
-            Some(&app.admin),
-            Some(&json!({"name": "x y", "environment": "prod"})),
-        )
-        .await;
-    assert_eq!(r.status, 422);
-    let r = app
-        .req(
-            "POST",
-            "/api/v1/stacks",
-            Some(&app.admin),
-            Some(&json!({"name": "x", "environment": "moon"})),
-        )
-        .await;
-    assert_eq!(r.status, 422);
-    let r = app
-        .req(
-            "PUT",
-            "/api/v1/policy-sets/bad",
-            Some(&app.admin),
-            Some(&json!({"kind": "plan", "files": {"a.rego": "package main\ndeny[msg] {"}})),
-        )
-        .await;
-    assert_eq!(r.status, 422);
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("bad/a.rego:"),
-        "{:?}",
-        r.body
-    );
-    let r = app
-        .req("GET", "/api/v1/nothing-here", Some(&app.admin), None)
-        .await;
-    assert_eq!(r.status, 404);
-    app.running.shutdown().await.unwrap();
+    for backend in backends().await {
+        let app = spawn(backend, |c| c.max_body_bytes = 1024 * 1024).await;
+        app.stack("web", "prod", json!({})).await;
+        let big = vec![b' '; 2 * 1024 * 1024];
+        let r = app
+            .raw(
+                "POST",
+                "/api/v1/change-requests",
+                Some(&app.admin),
+                Some(big),
+                &[],
+            )
+            .await;
+        assert_eq!((r.status, r.code()), (413, "payload_too_large"));
+        let deep = format!(
+            "{{\"stack\":\"web\",\"plan\":{{\"format_version\":\"1.2\",\"resource_changes\":{}{}}}}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let r = app
+            .raw(
+                "POST",
+                "/api/v1/change-requests",
+                Some(&app.admin),
+                Some(deep.into_bytes()),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("nest"),
+            "{:?}",
+            r.body
+        );
+        let r = app
+            .req(
+                "POST",
+                "/api/v1/change-requests",
+                Some(&app.admin),
+                Some(&json!({"stack": "web", "plan": {}, "oops": 1})),
+            )
+            .await;
+        assert_eq!(r.status, 400);
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("unknown field `oops`"),
+            "{:?}",
+            r.body
+        );
+        let r = app
+            .req(
+                "POST",
+                "/api/v1/change-requests",
+                Some(&app.admin),
+                Some(&json!({"stack": "web", "plan": {"values": {}}})),
+            )
+            .await;
+        assert_eq!((r.status, r.code()), (400, "invalid_plan"), "{:?}", r.body);
+        let r = app
+            .raw(
+                "POST",
+                "/api/v1/change-requests",
+                Some(&app.admin),
+                Some(b"{\"stack\": \"web\", \"plan\": ".to_vec()),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 400);
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("line 1 column"),
+            "{:?}",
+            r.body
+        );
+        let r = app
+            .req(
+                "POST",
+                "/api/v1/stacks",
+                Some(&app.admin),
+                Some(&json!({"name": "x y", "environment": "prod"})),
+            )
+            .await;
+        assert_eq!(r.status, 422);
+        let r = app
+            .req(
+                "POST",
+                "/api/v1/stacks",
+                Some(&app.admin),
+                Some(&json!({"name": "x", "environment": "moon"})),
+            )
+            .await;
+        assert_eq!(r.status, 422);
+        let r = app
+            .req(
+                "PUT",
+                "/api/v1/policy-sets/bad",
+                Some(&app.admin),
+                Some(&json!({"kind": "plan", "files": {"a.rego": "package main\ndeny[msg] {"}})),
+            )
+            .await;
+        assert_eq!(r.status, 422);
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("bad/a.rego:"),
+            "{:?}",
+            r.body
+        );
+        let r = app
+            .req("GET", "/api/v1/nothing-here", Some(&app.admin), None)
+            .await;
+        assert_eq!(r.status, 404);
+        app.running.shutdown().await.unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_policy_sets_judge_and_approval_policies_decide() {
-    let app = spawn("sqlite", |_| {}).await;
-    let deny_tags = json!({"kind": "plan", "files": {"tags.rego": "package main\nimport rego.v1\ndeny contains msg if {\n  some rc in input.resource_changes\n  rc.change.after.tags.owner == \"nobody\"\n  msg := sprintf(\"%s has no owner\", [rc.address])\n}\n"}});
-    let r = app
-        .req(
-            "PUT",
-            "/api/v1/policy-sets/owners",
-            Some(&app.admin),
-            Some(&deny_tags),
+    for backend in backends().await {
+        let app = spawn(backend, |_| {}).await;
+        let deny_tags = json!({"kind": "plan", "files": {"tags.rego": "package main\nimport rego.v1\ndeny contains msg if {\n  some rc in input.resource_changes\n  rc.change.after.tags.owner == \"nobody\"\n  msg := sprintf(\"%s has no owner\", [rc.address])\n}\n"}});
+        let r = app
+            .req(
+                "PUT",
+                "/api/v1/policy-sets/owners",
+                Some(&app.admin),
+                Some(&deny_tags),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["version"].as_i64()),
+            (200, Some(1)),
+            "{:?}",
+            r.body
+        );
+        let one = json!({"kind": "approval", "files": {"one.rego": "package arbiter.approval\nimport rego.v1\napprove if count(input.reviews) >= 1\n"}});
+        let r = app
+            .req(
+                "PUT",
+                "/api/v1/policy-sets/one-approval",
+                Some(&app.admin),
+                Some(&one),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        app.stack(
+            "web",
+            "prod",
+            json!({"policy_sets": ["owners"], "approval_policy": "one-approval"}),
         )
         .await;
-    assert_eq!(
-        (r.status, r.body["version"].as_i64()),
-        (200, Some(1)),
-        "{:?}",
-        r.body
-    );
-    let one = json!({"kind": "approval", "files": {"one.rego": "package arbiter.approval\nimport rego.v1\napprove if count(input.reviews) >= 1\n"}});
-    let r = app
-        .req(
-            "PUT",
-            "/api/v1/policy-sets/one-approval",
-            Some(&app.admin),
-            Some(&one),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    app.stack(
-        "web",
-        "prod",
-        json!({"policy_sets": ["owners"], "approval_policy": "one-approval"}),
-    )
-    .await;
-    let bot = app
-        .agent("bot", 7, json!({"stacks": ["web"]}), json!({}))
-        .await;
+        let bot = app
+            .agent("bot", 7, json!({"stacks": ["web"]}), json!({}))
+            .await;
 
-    let mut plan = common::plan("tags-only-update");
-    for rc in plan["resource_changes"].as_array_mut().unwrap() {
-        rc["change"]["after"]["tags"]["owner"] = json!("nobody");
+        let mut plan = common::plan("tags-only-update");
+        for rc in plan["resource_changes"].as_array_mut().unwrap() {
+            rc["change"]["after"]["tags"]["owner"] = json!("nobody");
+        }
+        let body = serde_json::to_vec(&json!({"stack": "web", "plan": plan})).unwrap();
+        let r = app
+            .signed(&bot, "POST", "/api/v1/change-requests", &body, &[])
+            .await;
+        assert_eq!(r.body["status"], "rejected", "{:?}", r.body);
+        assert!(
+            r.body["reason"].as_str().unwrap().contains("has no owner"),
+            "{:?}",
+            r.body["reason"]
+        );
+        let policy_versions: Value = r.body["verdict"].clone();
+        assert!(policy_versions.is_object());
+
+        // With the one-approval policy, a single review approves in prod.
+        let r = app
+            .signed(
+                &bot,
+                "POST",
+                "/api/v1/change-requests",
+                &submission("web", "delete-prod-database"),
+                &[],
+            )
+            .await;
+        let id = r.body["id"].as_i64().unwrap();
+        let alice = app.user("alice", "reviewer").await;
+        let r = app
+            .req(
+                "POST",
+                &format!("/api/v1/change-requests/{id}/approve"),
+                Some(&alice),
+                None,
+            )
+            .await;
+        assert_eq!(r.body["status"], "approved", "{:?}", r.body);
+        // A new version is a new version; the old one stays readable.
+        let r = app
+            .req(
+                "PUT",
+                "/api/v1/policy-sets/owners",
+                Some(&app.admin),
+                Some(&deny_tags),
+            )
+            .await;
+        assert_eq!(r.body["version"], 2);
+        let r = app
+            .req(
+                "GET",
+                "/api/v1/policy-sets/owners?version=1",
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.body["version"], 1);
+        app.running.shutdown().await.unwrap();
     }
-    let body = serde_json::to_vec(&json!({"stack": "web", "plan": plan})).unwrap();
-    let r = app
-        .signed(&bot, "POST", "/api/v1/change-requests", &body, &[])
-        .await;
-    assert_eq!(r.body["status"], "rejected", "{:?}", r.body);
-    assert!(
-        r.body["reason"].as_str().unwrap().contains("has no owner"),
-        "{:?}",
-        r.body["reason"]
-    );
-    let policy_versions: Value = r.body["verdict"].clone();
-    assert!(policy_versions.is_object());
-
-    // With the one-approval policy, a single review approves in prod.
-    let r = app
-        .signed(
-            &bot,
-            "POST",
-            "/api/v1/change-requests",
-            &submission("web", "delete-prod-database"),
-            &[],
-        )
-        .await;
-    let id = r.body["id"].as_i64().unwrap();
-    let alice = app.user("alice", "reviewer").await;
-    let r = app
-        .req(
-            "POST",
-            &format!("/api/v1/change-requests/{id}/approve"),
-            Some(&alice),
-            None,
-        )
-        .await;
-    assert_eq!(r.body["status"], "approved", "{:?}", r.body);
-    // A new version is a new version; the old one stays readable.
-    let r = app
-        .req(
-            "PUT",
-            "/api/v1/policy-sets/owners",
-            Some(&app.admin),
-            Some(&deny_tags),
-        )
-        .await;
-    assert_eq!(r.body["version"], 2);
-    let r = app
-        .req(
-            "GET",
-            "/api/v1/policy-sets/owners?version=1",
-            Some(&app.admin),
-            None,
-        )
-        .await;
-    assert_eq!(r.body["version"], 1);
-    app.running.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

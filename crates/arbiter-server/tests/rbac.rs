@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{spawn, submission};
+use common::{backends, spawn, submission};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -104,209 +104,213 @@ fn the_table_the_router_and_the_openapi_document_name_the_same_routes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_lets_in_exactly_the_roles_it_should() {
-    let app = spawn("sqlite", |_| {}).await;
-    app.stack("web", "dev", json!({})).await;
-    let bot = app
-        .agent(
-            "bot",
-            11,
-            json!({"stacks": ["*"]}),
-            json!({"submissions_per_minute": 10000}),
-        )
-        .await;
-    let tokens = [
-        ("viewer", app.user("vic", "viewer").await),
-        ("reviewer", app.user("rita", "reviewer").await),
-        ("admin", app.admin.clone()),
-    ];
-    let r = app
-        .req(
-            "PUT",
-            "/api/v1/policy-sets/p",
-            Some(&app.admin),
-            Some(&json!({"kind": "plan", "files": {"a.rego": "package main\n"}})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    let admin_token = app
-        .req(
-            "POST",
-            "/api/v1/tokens",
-            Some(&app.admin),
-            Some(&json!({"label": "to revoke"})),
-        )
-        .await;
-    let admin_token_id = admin_token.body["id"].as_str().unwrap().to_string();
-    // Two state versions, so that a rollback to version 1 has work to do.
-    for (serial, resources) in [
-        (
-            1,
-            r#"[{"mode":"managed","type":"terraform_data","name":"a","instances":[{"attributes":{"id":"1"}}]}]"#,
-        ),
-        (2, "[]"),
-    ] {
-        let body = format!(
-            r#"{{"state": {{"version": 4, "serial": {serial}, "lineage": "rbac", "resources": {resources}}}}}"#
-        );
-        let r = app
-            .raw(
-                "POST",
-                "/api/v1/stacks/web/states",
-                Some(&app.admin),
-                Some(body.into_bytes()),
-                &[],
+    for backend in backends().await {
+        let app = spawn(backend, |_| {}).await;
+        app.stack("web", "dev", json!({})).await;
+        let bot = app
+            .agent(
+                "bot",
+                11,
+                json!({"stacks": ["*"]}),
+                json!({"submissions_per_minute": 10000}),
             )
             .await;
-        assert_eq!(r.status, 201, "{:?}", r.body);
-    }
-
-    let mut failures = Vec::new();
-    for (method, template, allowed) in table() {
-        for (ri, role) in ROLES.iter().enumerate() {
-            // Fresh objects per call, so one role's success cannot change
-            // what the next one sees.
+        let tokens = [
+            ("viewer", app.user("vic", "viewer").await),
+            ("reviewer", app.user("rita", "reviewer").await),
+            ("admin", app.admin.clone()),
+        ];
+        let r = app
+            .req(
+                "PUT",
+                "/api/v1/policy-sets/p",
+                Some(&app.admin),
+                Some(&json!({"kind": "plan", "files": {"a.rego": "package main\n"}})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let admin_token = app
+            .req(
+                "POST",
+                "/api/v1/tokens",
+                Some(&app.admin),
+                Some(&json!({"label": "to revoke"})),
+            )
+            .await;
+        let admin_token_id = admin_token.body["id"].as_str().unwrap().to_string();
+        // Two state versions, so that a rollback to version 1 has work to do.
+        for (serial, resources) in [
+            (
+                1,
+                r#"[{"mode":"managed","type":"terraform_data","name":"a","instances":[{"attributes":{"id":"1"}}]}]"#,
+            ),
+            (2, "[]"),
+        ] {
+            let body = format!(
+                r#"{{"state": {{"version": 4, "serial": {serial}, "lineage": "rbac", "resources": {resources}}}}}"#
+            );
             let r = app
-                .signed(
-                    &bot,
+                .raw(
                     "POST",
-                    "/api/v1/change-requests",
-                    &submission("web", "disable-public-access-block"),
+                    "/api/v1/stacks/web/states",
+                    Some(&app.admin),
+                    Some(body.into_bytes()),
                     &[],
                 )
                 .await;
-            assert_eq!(r.body["status"], "pending_review", "{:?}", r.body);
-            let cr = r.body["id"].as_i64().unwrap().to_string();
-            let victim = format!("v{ri}{}", template.len());
-            let vkey = arbiter_api::AgentKey::generate().unwrap();
-            if template.contains("/agents/{name}/")
-                || (template.contains("/agents/{name}") && method == "PATCH")
-            {
+            assert_eq!(r.status, 201, "{:?}", r.body);
+        }
+
+        let mut failures = Vec::new();
+        for (method, template, allowed) in table() {
+            for (ri, role) in ROLES.iter().enumerate() {
+                // Fresh objects per call, so one role's success cannot change
+                // what the next one sees.
                 let r = app
-                    .req("POST", "/api/v1/agents", Some(&app.admin), Some(&json!({"name": victim, "public_key": vkey.public().to_base64(), "scope": {"stacks": ["web"]}})))
-                    .await;
-                assert_eq!(r.status, 201);
-            }
-            // A fresh subscription for each call to a webhook's own path (one
-            // role's DELETE must not turn the next role's call into a 404).
-            let webhook = if template.starts_with("/api/v1/webhooks/") {
-                let r = app
-                    .req(
+                    .signed(
+                        &bot,
                         "POST",
-                        "/api/v1/webhooks",
-                        Some(&app.admin),
-                        Some(&json!({"url": "http://127.0.0.1:9/", "events": ["stack.*"]})),
+                        "/api/v1/change-requests",
+                        &submission("web", "disable-public-access-block"),
+                        &[],
                     )
                     .await;
-                assert_eq!(r.status, 201, "{:?}", r.body);
-                r.body["id"].to_string()
-            } else {
-                String::new()
-            };
-            let name = if template.starts_with("/api/v1/stacks") {
-                "web".to_string()
-            } else if template.starts_with("/api/v1/policy-sets") {
-                "p".to_string()
-            } else if method == "GET" {
-                "bot".to_string()
-            } else {
-                victim.clone()
-            };
-            let path = template
-                .replace("{name}", &name)
-                .replace(
-                    "{id}",
-                    if template.starts_with("/api/v1/tokens") {
-                        &admin_token_id
-                    } else if template.starts_with("/api/v1/webhooks") {
-                        &webhook
-                    } else {
-                        &cr
-                    },
-                )
-                .replace("{key_id}", &vkey.public().key_id())
-                .replace("{subject}", "stack:web")
-                .replace("{version}", "1");
-            let body = match (method, template) {
-                ("POST", "/api/v1/stacks") => {
-                    json!({"name": format!("s{ri}"), "environment": "dev"})
+                assert_eq!(r.body["status"], "pending_review", "{:?}", r.body);
+                let cr = r.body["id"].as_i64().unwrap().to_string();
+                let victim = format!("v{ri}{}", template.len());
+                let vkey = arbiter_api::AgentKey::generate().unwrap();
+                if template.contains("/agents/{name}/")
+                    || (template.contains("/agents/{name}") && method == "PATCH")
+                {
+                    let r = app
+                        .req("POST", "/api/v1/agents", Some(&app.admin), Some(&json!({"name": victim, "public_key": vkey.public().to_base64(), "scope": {"stacks": ["web"]}})))
+                        .await;
+                    assert_eq!(r.status, 201);
                 }
-                ("PATCH", "/api/v1/stacks/{name}") => json!({"labels": ["x"]}),
-                ("POST", "/api/v1/stacks/{name}/states") => {
-                    json!({"state": {"version": 4, "serial": 3, "lineage": "rbac", "resources": []}})
-                }
-                ("POST", "/api/v1/stacks/{name}/rollback") => json!({"to": 1}),
-                ("PUT", _) => json!({"kind": "plan", "files": {"a.rego": "package main\n"}}),
-                ("POST", "/api/v1/users") => json!({"name": format!("u{ri}"), "role": "viewer"}),
-                ("POST", "/api/v1/webhooks") => {
-                    json!({"url": "http://127.0.0.1:9/", "events": ["*"], "format": "slack"})
-                }
-                ("POST", "/api/v1/tokens") => json!({}),
-                ("POST", "/api/v1/agents") => {
-                    json!({"name": format!("a{ri}"), "public_key": arbiter_api::AgentKey::generate().unwrap().public().to_base64(), "scope": {"stacks": ["web"]}})
-                }
-                ("PATCH", _) => json!({"description": "x"}),
-                ("POST", "/api/v1/evaluate") | ("POST", "/api/v1/change-requests") => {
-                    serde_json::from_slice(&submission("web", "tags-only-update")).unwrap()
-                }
-                _ => serde_json::Value::Null,
-            };
-            let bytes = if body.is_null() {
-                Vec::new()
-            } else {
-                serde_json::to_vec(&body).unwrap()
-            };
-            let resp = match *role {
-                "anonymous" => {
-                    app.raw(
-                        method,
-                        &path,
-                        None,
-                        (!bytes.is_empty()).then(|| bytes.clone()),
-                        &[],
+                // A fresh subscription for each call to a webhook's own path (one
+                // role's DELETE must not turn the next role's call into a 404).
+                let webhook = if template.starts_with("/api/v1/webhooks/") {
+                    let r = app
+                        .req(
+                            "POST",
+                            "/api/v1/webhooks",
+                            Some(&app.admin),
+                            Some(&json!({"url": "http://127.0.0.1:9/", "events": ["stack.*"]})),
+                        )
+                        .await;
+                    assert_eq!(r.status, 201, "{:?}", r.body);
+                    r.body["id"].to_string()
+                } else {
+                    String::new()
+                };
+                let name = if template.starts_with("/api/v1/stacks") {
+                    "web".to_string()
+                } else if template.starts_with("/api/v1/policy-sets") {
+                    "p".to_string()
+                } else if method == "GET" {
+                    "bot".to_string()
+                } else {
+                    victim.clone()
+                };
+                let path = template
+                    .replace("{name}", &name)
+                    .replace(
+                        "{id}",
+                        if template.starts_with("/api/v1/tokens") {
+                            &admin_token_id
+                        } else if template.starts_with("/api/v1/webhooks") {
+                            &webhook
+                        } else {
+                            &cr
+                        },
                     )
-                    .await
-                }
-                "agent" => app.signed(&bot, method, &path, &bytes, &[]).await,
-                r => {
-                    let t = &tokens.iter().find(|(n, _)| *n == r).unwrap().1;
-                    app.raw(
-                        method,
-                        &path,
-                        Some(t),
-                        (!bytes.is_empty()).then(|| bytes.clone()),
-                        &[],
-                    )
-                    .await
-                }
-            };
-            let let_in = !matches!(resp.status, 401 | 403);
-            let should = allowed.contains(role);
-            if let_in != should {
-                failures.push(format!(
-                    "{method} {path} as {role}: {} {}",
-                    resp.status, resp.body
-                ));
-            } else if !should {
-                let want = if *role == "anonymous" { 401 } else { 403 };
-                if resp.status != want {
+                    .replace("{key_id}", &vkey.public().key_id())
+                    .replace("{subject}", "stack:web")
+                    .replace("{version}", "1");
+                let body = match (method, template) {
+                    ("POST", "/api/v1/stacks") => {
+                        json!({"name": format!("s{ri}"), "environment": "dev"})
+                    }
+                    ("PATCH", "/api/v1/stacks/{name}") => json!({"labels": ["x"]}),
+                    ("POST", "/api/v1/stacks/{name}/states") => {
+                        json!({"state": {"version": 4, "serial": 3, "lineage": "rbac", "resources": []}})
+                    }
+                    ("POST", "/api/v1/stacks/{name}/rollback") => json!({"to": 1}),
+                    ("PUT", _) => json!({"kind": "plan", "files": {"a.rego": "package main\n"}}),
+                    ("POST", "/api/v1/users") => {
+                        json!({"name": format!("u{ri}"), "role": "viewer"})
+                    }
+                    ("POST", "/api/v1/webhooks") => {
+                        json!({"url": "http://127.0.0.1:9/", "events": ["*"], "format": "slack"})
+                    }
+                    ("POST", "/api/v1/tokens") => json!({}),
+                    ("POST", "/api/v1/agents") => {
+                        json!({"name": format!("a{ri}"), "public_key": arbiter_api::AgentKey::generate().unwrap().public().to_base64(), "scope": {"stacks": ["web"]}})
+                    }
+                    ("PATCH", _) => json!({"description": "x"}),
+                    ("POST", "/api/v1/evaluate") | ("POST", "/api/v1/change-requests") => {
+                        serde_json::from_slice(&submission("web", "tags-only-update")).unwrap()
+                    }
+                    _ => serde_json::Value::Null,
+                };
+                let bytes = if body.is_null() {
+                    Vec::new()
+                } else {
+                    serde_json::to_vec(&body).unwrap()
+                };
+                let resp = match *role {
+                    "anonymous" => {
+                        app.raw(
+                            method,
+                            &path,
+                            None,
+                            (!bytes.is_empty()).then(|| bytes.clone()),
+                            &[],
+                        )
+                        .await
+                    }
+                    "agent" => app.signed(&bot, method, &path, &bytes, &[]).await,
+                    r => {
+                        let t = &tokens.iter().find(|(n, _)| *n == r).unwrap().1;
+                        app.raw(
+                            method,
+                            &path,
+                            Some(t),
+                            (!bytes.is_empty()).then(|| bytes.clone()),
+                            &[],
+                        )
+                        .await
+                    }
+                };
+                let let_in = !matches!(resp.status, 401 | 403);
+                let should = allowed.contains(role);
+                if let_in != should {
                     failures.push(format!(
-                        "{method} {path} as {role}: {} (expected {want})",
-                        resp.status
+                        "{backend}: {method} {path} as {role}: {} {}",
+                        resp.status, resp.body
+                    ));
+                } else if !should {
+                    let want = if *role == "anonymous" { 401 } else { 403 };
+                    if resp.status != want {
+                        failures.push(format!(
+                            "{backend}: {method} {path} as {role}: {} (expected {want})",
+                            resp.status
+                        ));
+                    }
+                } else if resp.status >= 500 {
+                    failures.push(format!(
+                        "{backend}: {method} {path} as {role}: server error {} {}",
+                        resp.status, resp.body
                     ));
                 }
-            } else if resp.status >= 500 {
-                failures.push(format!(
-                    "{method} {path} as {role}: server error {} {}",
-                    resp.status, resp.body
-                ));
             }
         }
+        assert!(
+            failures.is_empty(),
+            "{} wrong answers:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+        app.running.shutdown().await.unwrap();
     }
-    assert!(
-        failures.is_empty(),
-        "{} wrong answers:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    app.running.shutdown().await.unwrap();
 }
