@@ -31,13 +31,18 @@ fn main() {
             println!("cargo:warning=two migrations have the number {version}");
             std::process::exit(1);
         }
-        let path = std::fs::canonicalize(e.path()).unwrap_or(e.path());
-        files.push((version, desc.replace('_', " "), path.display().to_string()));
+        files.push((version, desc.replace('_', " "), name));
     }
     files.sort();
     let mut out = String::from("&[\n");
     for (v, d, p) in &files {
-        let _ = writeln!(out, "    ({v}, {d:?}, include_str!({p:?})),");
+        // Relative to the crate that includes the list, not an absolute
+        // path: the same build output then serves every checkout that
+        // shares a build directory.
+        let _ = writeln!(
+            out,
+            "    ({v}, {d:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/migrations/{p}\"))),"
+        );
     }
     out.push_str("]\n");
     let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into()))
