@@ -369,23 +369,20 @@ fn cache_engine_ok(engine: Option<&str>) -> Result<(), Stop> {
     }
 }
 
-fn elasticache_cluster(p: &mut Pricer<'_>) -> Result<(), Stop> {
-    if let Some(rg) = p.attrs.str("replication_group_id") {
-        return Err(Stop::Free(format!(
-            "a member of replication group {rg:?}, which carries the node cost"
-        )));
-    }
+/// The node type of a cluster or replication group whose engine the
+/// catalogue prices.
+fn cache_node_type(p: &Pricer<'_>) -> Result<String, Stop> {
     cache_engine_ok(p.attrs.str("engine"))?;
-    let node = match p.attrs.str("node_type") {
-        Some(n) => n.to_string(),
-        None => return Err(Stop::Unpriced("node_type is not known".into())),
-    };
-    let n = check(
-        "num_cache_nodes",
-        p.attrs.num("num_cache_nodes").unwrap_or(1.0),
-        1000.0,
-    )?;
-    let price = p.price(CACHE, "node_hours", &node)?;
+    match p.attrs.str("node_type") {
+        Some(n) => Ok(n.to_string()),
+        None => Err(Stop::Unpriced("node_type is not known".into())),
+    }
+}
+
+/// `n` nodes of a type for a month, and backup storage when snapshots are
+/// kept longer than the free day.
+fn add_cache_nodes(p: &mut Pricer<'_>, node: &str, n: f64) -> Result<(), Stop> {
+    let price = p.price(CACHE, "node_hours", node)?;
     p.add(
         format!("ElastiCache ({node}) × {}", trim_num(n)),
         "hours",
@@ -408,6 +405,21 @@ fn elasticache_cluster(p: &mut Pricer<'_>) -> Result<(), Stop> {
     Ok(())
 }
 
+fn elasticache_cluster(p: &mut Pricer<'_>) -> Result<(), Stop> {
+    if let Some(rg) = p.attrs.str("replication_group_id") {
+        return Err(Stop::Free(format!(
+            "a member of replication group {rg:?}, which carries the node cost"
+        )));
+    }
+    let node = cache_node_type(p)?;
+    let n = check(
+        "num_cache_nodes",
+        p.attrs.num("num_cache_nodes").unwrap_or(1.0),
+        1000.0,
+    )?;
+    add_cache_nodes(p, &node, n)
+}
+
 pub(crate) const ELASTICACHE_REPLICATION_GROUP: Model = Model {
     resource_type: "aws_elasticache_replication_group",
     keys: &[
@@ -425,11 +437,7 @@ pub(crate) const ELASTICACHE_REPLICATION_GROUP: Model = Model {
 };
 
 fn elasticache_replication_group(p: &mut Pricer<'_>) -> Result<(), Stop> {
-    cache_engine_ok(p.attrs.str("engine"))?;
-    let node = match p.attrs.str("node_type") {
-        Some(n) => n.to_string(),
-        None => return Err(Stop::Unpriced("node_type is not known".into())),
-    };
+    let node = cache_node_type(p)?;
     let cm = p.attrs.block("cluster_mode").cloned();
     let groups = p.attrs.num("num_node_groups").or_else(|| {
         cm.as_ref()
@@ -450,27 +458,7 @@ fn elasticache_replication_group(p: &mut Pricer<'_>) -> Result<(), Stop> {
             .unwrap_or(1.0),
     };
     let n = check("nodes", n, 1000.0)?;
-    let price = p.price(CACHE, "node_hours", &node)?;
-    p.add(
-        format!("ElastiCache ({node}) × {}", trim_num(n)),
-        "hours",
-        HOURS_PER_MONTH * n,
-        price,
-        None,
-    );
-    if p.attrs.num("snapshot_retention_limit").unwrap_or(0.0) > 1.0 {
-        p.add_usage(
-            "Backup storage",
-            "GB",
-            "snapshot_storage_size_gb",
-            0.0,
-            1.0,
-            CACHE,
-            "backup_storage",
-            "snapshot",
-        )?;
-    }
-    Ok(())
+    add_cache_nodes(p, &node, n)
 }
 
 pub(crate) const DYNAMODB_TABLE: Model = Model {
