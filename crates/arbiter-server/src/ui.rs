@@ -441,6 +441,60 @@ pub(crate) fn principal(h: &mut Html, id: &str) {
     }
 }
 
+/// Which column a short list of change requests adds to the common ones.
+pub(crate) enum Beside {
+    /// The stack, after the number (on an agent's page).
+    Stack,
+    /// The submitter, after the status (on a stack's page).
+    Submitter,
+}
+
+/// A short table of change requests (on a stack's or an agent's page):
+/// number, status, the stack or the submitter, decision, confidence, age.
+pub(crate) fn change_table(
+    h: &mut Html,
+    crs: &[arbiter_api::ChangeRequest],
+    beside: Beside,
+    now: i64,
+) {
+    h.raw(match beside {
+        Beside::Stack => "<table class=\"grid list\"><thead><tr><th>Change</th><th>Stack</th><th>Status</th><th>Decision</th><th class=\"num\">Confidence</th><th>Submitted</th></tr></thead><tbody>\n",
+        Beside::Submitter => "<table class=\"grid list\"><thead><tr><th>Change</th><th>Status</th><th>Submitter</th><th>Decision</th><th class=\"num\">Confidence</th><th>Submitted</th></tr></thead><tbody>\n",
+    });
+    for cr in crs {
+        h.raw("<tr><td><a href=\"/changes/")
+            .display(cr.id)
+            .raw("\"><strong>#")
+            .display(cr.id)
+            .raw("</strong></a></td><td>");
+        match beside {
+            Beside::Stack => {
+                stack_link(h, &cr.stack);
+                h.raw("</td><td>")
+                    .markup(&arbiter_report::html::status_badge(&cr.status));
+            }
+            Beside::Submitter => {
+                h.markup(&arbiter_report::html::status_badge(&cr.status))
+                    .raw("</td><td>");
+                principal(h, &cr.submitter);
+            }
+        }
+        h.raw("</td><td>")
+            .markup(&arbiter_report::html::decision_badge(
+                cr.decision.as_deref(),
+            ))
+            .raw("</td><td class=\"num\">");
+        match cr.confidence {
+            Some(c) => h.text(&arbiter_report::html::format_confidence(c)),
+            None => h.raw("—"),
+        };
+        h.raw("</td><td>");
+        time(h, &cr.created_at, now);
+        h.raw("</td></tr>\n");
+    }
+    h.raw("</tbody></table>");
+}
+
 /// A link to a stack.
 pub(crate) fn stack_link(h: &mut Html, name: &str) {
     h.raw("<a href=\"/stacks/")

@@ -1,6 +1,6 @@
 //! Agents (`/agents`, `/agents/{name}`): their keys, scopes and limits.
 
-use super::{page, stack_link, time, Me, Nav, UiError, UiResult};
+use super::{change_table, page, time, Beside, Me, Nav, UiError, UiResult};
 use crate::AppState;
 use arbiter_api::{Agent, AgentScope, Role};
 use arbiter_report::html::{self, Html};
@@ -139,28 +139,7 @@ pub(crate) async fn show(
     if recent.is_empty() {
         h.raw("<p class=\"muted\">None yet.</p>");
     } else {
-        h.raw("<table class=\"grid list\"><thead><tr><th>Change</th><th>Stack</th><th>Status</th><th>Decision</th><th class=\"num\">Confidence</th><th>Submitted</th></tr></thead><tbody>\n");
-        for cr in &recent {
-            h.raw("<tr><td><a href=\"/changes/")
-                .display(cr.id)
-                .raw("\"><strong>#")
-                .display(cr.id)
-                .raw("</strong></a></td><td>");
-            stack_link(&mut h, &cr.stack);
-            h.raw("</td><td>")
-                .markup(&html::status_badge(&cr.status))
-                .raw("</td><td>")
-                .markup(&html::decision_badge(cr.decision.as_deref()))
-                .raw("</td><td class=\"num\">");
-            match cr.confidence {
-                Some(c) => h.text(&html::format_confidence(c)),
-                None => h.raw("—"),
-            };
-            h.raw("</td><td>");
-            time(&mut h, &cr.created_at, now);
-            h.raw("</td></tr>\n");
-        }
-        h.raw("</tbody></table>");
+        change_table(&mut h, &recent, Beside::Stack, now);
     }
     h.raw("</section><section class=\"card\"><h2>Keys</h2><table class=\"grid\"><thead><tr><th>Key ID</th><th>Public key</th><th>Added</th><th>Status</th></tr></thead><tbody>\n");
     for k in &a.keys {

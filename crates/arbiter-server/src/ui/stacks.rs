@@ -1,6 +1,6 @@
 //! Stacks (`/stacks`, `/stacks/{name}`).
 
-use super::{env_badge, page, principal, stack_link, time, Me, Nav, UiError, UiResult};
+use super::{change_table, env_badge, page, stack_link, time, Beside, Me, Nav, UiError, UiResult};
 use crate::AppState;
 use arbiter_api::{Role, Stack};
 use arbiter_report::html::{self, Html};
@@ -127,28 +127,8 @@ pub(crate) async fn show(
     if recent.is_empty() {
         h.raw("<p class=\"muted\">None yet.</p>");
     } else {
-        h.raw("<table class=\"grid list\"><thead><tr><th>Change</th><th>Status</th><th>Submitter</th><th>Decision</th><th class=\"num\">Confidence</th><th>Submitted</th></tr></thead><tbody>\n");
-        for cr in &recent {
-            h.raw("<tr><td><a href=\"/changes/")
-                .display(cr.id)
-                .raw("\"><strong>#")
-                .display(cr.id)
-                .raw("</strong></a></td><td>")
-                .markup(&html::status_badge(&cr.status))
-                .raw("</td><td>");
-            principal(&mut h, &cr.submitter);
-            h.raw("</td><td>")
-                .markup(&html::decision_badge(cr.decision.as_deref()))
-                .raw("</td><td class=\"num\">");
-            match cr.confidence {
-                Some(c) => h.text(&html::format_confidence(c)),
-                None => h.raw("—"),
-            };
-            h.raw("</td><td>");
-            time(&mut h, &cr.created_at, now);
-            h.raw("</td></tr>\n");
-        }
-        h.raw("</tbody></table><p><a href=\"/changes?stack=")
+        change_table(&mut h, &recent, Beside::Submitter, now);
+        h.raw("<p><a href=\"/changes?stack=")
             .url_segment(&name)
             .raw("\">All change requests of this stack →</a></p>");
     }
