@@ -159,9 +159,6 @@ async fn authenticate_inner(app: &AppState, req: Request) -> ApiResult<Request> 
                 format!("nonce {} was used before with key {}", h.nonce, h.key_id),
             )
         };
-        if arbiter_store::principals::nonce_seen(app.store.pool(), &h.key_id, &h.nonce).await? {
-            return Err(replay());
-        }
         let (kid, nonce) = (h.key_id.clone(), h.nonce.clone());
         let fresh = app
             .store

@@ -244,22 +244,6 @@ pub async fn head(pool: &AnyPool) -> Result<(u64, Digest)> {
     Ok((seq as u64, hash))
 }
 
-/// The hash of entry `seq` (ZERO for 0).
-pub async fn hash_at(pool: &AnyPool, seq: u64) -> Result<Digest> {
-    if seq == 0 {
-        return Ok(Digest::ZERO);
-    }
-    let h: Option<String> = sqlx::query_scalar("SELECT hash FROM audit_entries WHERE seq = $1")
-        .bind(seq as i64)
-        .fetch_optional(pool)
-        .await?;
-    let h = h.ok_or_else(|| StoreError::NotFound {
-        what: "audit entry",
-        key: seq.to_string(),
-    })?;
-    Digest::from_hex(&h).map_err(corrupt)
-}
-
 /// Entries of one subject (`change_request:42`), newest first.
 pub async fn by_subject(pool: &AnyPool, subject: &str, limit: i64) -> Result<Vec<StoredEntry>> {
     let rows = sqlx::query("SELECT seq, entry, payload FROM audit_entries WHERE subject = $1 ORDER BY seq DESC LIMIT $2")

@@ -591,13 +591,6 @@ pub async fn verdict_text(pool: &AnyPool, id: i64) -> Result<Option<String>> {
     )
 }
 
-/// Used by tests and tools: total change requests.
-pub async fn count(pool: &AnyPool) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM change_requests")
-        .fetch_one(pool)
-        .await?)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

@@ -513,7 +513,8 @@ pub async fn revoke_key(
     get_agent_in(cx, agent).await
 }
 
-/// Whether a nonce was seen already (a cheap check before the real one).
+/// Whether a nonce was seen already (for tools and tests; the server relies
+/// on [`use_nonce`], which is authoritative across replicas).
 pub async fn nonce_seen(pool: &AnyPool, key_id: &str, nonce: &str) -> Result<bool> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM nonces WHERE key_id = $1 AND nonce = $2")
         .bind(key_id)
