@@ -223,8 +223,15 @@ async fn deliveries_are_signed_filtered_by_pattern_and_carry_the_event() {
             deliveries(&app, agents).await.is_empty(),
             "[{backend}] agent.* got a stack event"
         );
-        let got = rx.at("/stack");
+        let mut got = rx.at("/stack");
         assert_eq!(got.len(), 2, "[{backend}]");
+        // Deliveries are sent concurrently, so they may arrive in either
+        // order; the events themselves are ordered by their id (audit seq).
+        assert!(
+            got.iter().all(|g| g.json()["event_id"].is_u64()),
+            "[{backend}]"
+        );
+        got.sort_by_key(|g| g.json()["event_id"].as_u64());
         let types: Vec<String> = got.iter().map(|g| g.header("x-arbiter-event")).collect();
         assert_eq!(types, ["stack.created", "stack.updated"], "[{backend}]");
         assert_eq!(rx.at("/created").len(), 1);
