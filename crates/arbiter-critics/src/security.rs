@@ -9,9 +9,12 @@ use arbiter_verdict::{ChangeRelation, Effect, Finding, Severity};
 /// Deny findings reject the change anyway; their weight shows how bad it is.
 /// Escalations force a review anyway. Warnings cost a little confidence so
 /// that many of them together send a change to a person, while one hygiene
-/// warning never does. Info findings, pre-existing and fixed weaknesses cost
-/// nothing.
+/// warning never does. Info findings, pre-existing and fixed weaknesses, and
+/// findings an unexpired waiver covers cost nothing.
 pub fn weight(f: &Finding) -> f64 {
+    if f.is_waived() {
+        return 0.0;
+    }
     if matches!(
         f.relation,
         ChangeRelation::Preexisting | ChangeRelation::Fixed

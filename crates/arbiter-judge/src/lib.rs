@@ -10,6 +10,7 @@
 //! policy or critic error is an error (fail closed), never an approval.
 
 pub mod stack;
+pub mod waiver;
 
 use arbiter_critics::{
     combine, BlastRadiusCritic, CostCritic, Critic, CriticOutput, Environment, PolicyCritic,
@@ -24,10 +25,11 @@ use arbiter_verdict::{
     ActionSummary, AttributeDelta, ChangeRelation, ChangeView, CriticReport, Decision, Effect,
     Finding, PlanInfo, Severity, StackInfo, Verdict,
 };
-pub use stack::StackConfig;
+pub use stack::{IntroducedFloor, StackConfig};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use thiserror::Error;
+pub use waiver::Waiver;
 
 /// Most attribute changes listed per resource in a verdict.
 pub const MAX_ATTRIBUTES_PER_CHANGE: usize = 50;
@@ -124,6 +126,7 @@ pub struct Judge {
     pack: Option<RulePack>,
     user: Option<UserPolicies>,
     cost: arbiter_cost::CostEngine,
+    clock: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Judge {
@@ -158,6 +161,7 @@ impl Judge {
             pack,
             user: if user.is_empty() { None } else { Some(user) },
             cost: arbiter_cost::CostEngine::embedded(),
+            clock: None,
         })
     }
 
@@ -165,6 +169,13 @@ impl Judge {
     /// instead of the embedded catalogue alone.
     pub fn with_cost_engine(mut self, engine: arbiter_cost::CostEngine) -> Judge {
         self.cost = engine;
+        self
+    }
+
+    /// Judges as if the time were `now` (waiver expiry); the system clock
+    /// otherwise. Makes verdicts with waivers reproducible.
+    pub fn with_clock(mut self, now: chrono::DateTime<chrono::Utc>) -> Judge {
+        self.clock = Some(now);
         self
     }
 
@@ -224,7 +235,9 @@ impl Judge {
                 (graph, redactor, changes, cost)
             },
         );
-        let rule_findings = rule_findings?;
+        let mut rule_findings = rule_findings?;
+        let now = self.clock.unwrap_or_else(chrono::Utc::now);
+        waiver::apply(&stack.waivers, &mut rule_findings, now);
         mark("rules, graph, views and cost estimate");
         // 2. Critics that need no policy results.
         let empty: Vec<Finding> = Vec::new();
@@ -235,11 +248,15 @@ impl Judge {
             rule_findings: &rule_findings,
             policy_findings: &empty,
         };
-        let blast = BlastRadiusCritic.review(&pre_ctx);
+        let blast = waive_output(BlastRadiusCritic.review(&pre_ctx), &stack.waivers, now);
         mark("blast");
         // The cost critic needs no policy results: judged on the full
         // breakdown, which is then trimmed for the policy input and verdict.
-        let cost_review = CostCritic { cost: &cost }.review(&pre_ctx);
+        let cost_review = waive_output(
+            CostCritic { cost: &cost }.review(&pre_ctx),
+            &stack.waivers,
+            now,
+        );
         cost.truncate(MAX_COST_RESOURCES);
         mark("cost");
         // 3. User policies, with the evaluation context.
@@ -251,11 +268,13 @@ impl Judge {
                     "cost": cost,
                     "critics": {"blast_radius": {"risk": blast.risk, "summary": blast.summary}},
                     "rules": {"findings": rule_findings.iter().filter(|f| f.relation == ChangeRelation::Introduced).map(|f| serde_json::json!({
-                        "rule_id": f.rule_id, "effect": f.effect, "severity": f.severity, "address": f.address})).collect::<Vec<_>>()},
+                        "rule_id": f.rule_id, "effect": f.effect, "severity": f.severity, "address": f.address, "waived": f.is_waived()})).collect::<Vec<_>>()},
                     "principal": null,
                 });
                 let doc = arbiter_policy::plan_document(&input.text)?;
-                user.evaluate(&doc, &context, &spacelift_metadata(plan, stack))?
+                let mut found = user.evaluate(&doc, &context, &spacelift_metadata(plan, stack))?;
+                waiver::apply(&stack.waivers, &mut found, now);
+                found
             }
             None => Vec::new(),
         };
@@ -307,23 +326,41 @@ impl Judge {
         });
 
         let threshold = stack.threshold();
-        let blocking = |e: Effect| {
-            findings
-                .iter()
-                .any(|f| f.effect == e && f.relation != ChangeRelation::Fixed)
-        };
+        let floor = stack.introduced_floor();
+        for f in findings.iter_mut() {
+            // Cost rules live in the pack too, but spending is the cost
+            // critic's and the budget's business, not a weakness.
+            let security = self
+                .pack
+                .as_ref()
+                .and_then(|p| p.rule(&f.rule_id))
+                .is_none_or(|r| r.category != "cost");
+            f.held_by_floor = security && held_by_floor(f, floor);
+        }
+        let blocking = |e: Effect| findings.iter().any(|f| counts(f) && f.effect == e);
+        let held = findings.iter().any(|f| f.held_by_floor);
         let decision = if blocking(Effect::Deny) {
             Decision::Reject
-        } else if blocking(Effect::Escalate) || confidence < threshold {
+        } else if blocking(Effect::Escalate) || confidence < threshold || held {
             Decision::Review
         } else {
             Decision::Approve
         };
         mark("critics");
         let explanation = explain(
-            decision, confidence, threshold, &findings, &summary, &ctx_stack,
+            decision, confidence, threshold, &findings, &summary, &ctx_stack, floor,
         );
         let mut warnings = plan.warnings.clone();
+        let mut expired: BTreeSet<String> = BTreeSet::new();
+        for f in &findings {
+            if let Some(w) = f.waiver.as_ref().filter(|w| w.expired) {
+                expired.insert(format!(
+                    "the waiver of {} on {} (owner {}) expired on {}: its findings count again",
+                    w.rule, w.address, w.owner, w.expires
+                ));
+            }
+        }
+        warnings.extend(expired);
         if plan.errored {
             warnings.push(
                 "the plan reports that Terraform errored while planning; it may be incomplete"
@@ -344,6 +381,7 @@ impl Judge {
                 labels: stack.labels.clone(),
                 monthly_budget_usd: stack.monthly_budget_usd,
                 auto_apply_threshold: threshold,
+                escalate_introduced_at: floor.severity(),
             },
             plan: PlanInfo {
                 format_version: plan.format_version_text.clone(),
@@ -430,6 +468,51 @@ fn spacelift_metadata(plan: &Plan, stack: &StackConfig) -> serde_json::Value {
     })
 }
 
+/// Whether a finding can block: not about a weakness the change fixes, and
+/// not covered by an unexpired waiver.
+fn counts(f: &Finding) -> bool {
+    f.relation != ChangeRelation::Fixed && !f.is_waived()
+}
+
+/// Whether a finding reaches the stack's floor for introduced weaknesses: a
+/// built-in rule's finding (the security critic's; user policies count by
+/// their own effect) that the change introduces, that is not informational,
+/// not waived, and at least as severe as the floor.
+fn held_by_floor(f: &Finding, floor: IntroducedFloor) -> bool {
+    f.source == "builtin"
+        && f.relation == ChangeRelation::Introduced
+        && matches!(f.effect, Effect::Warn | Effect::Escalate)
+        && !f.is_waived()
+        && floor.holds(f.severity)
+}
+
+/// Zeroes the weight of every finding of a critic that an unexpired waiver
+/// covers (marking it) and recomputes the critic's risk.
+fn waive_output(
+    out: CriticOutput,
+    waivers: &[Waiver],
+    now: chrono::DateTime<chrono::Utc>,
+) -> CriticOutput {
+    if waivers.is_empty() {
+        return out;
+    }
+    let mut fs: Vec<Finding> = out.findings.iter().map(|w| w.finding.clone()).collect();
+    waiver::apply(waivers, &mut fs, now);
+    if fs.iter().all(|f| f.waiver.is_none()) {
+        return out;
+    }
+    let weighted = out
+        .findings
+        .into_iter()
+        .zip(fs)
+        .map(|(w, f)| arbiter_critics::WeightedFinding {
+            weight: if f.is_waived() { 0.0 } else { w.weight },
+            finding: f,
+        })
+        .collect();
+    CriticOutput::from_findings(weighted, out.summary)
+}
+
 fn explain(
     decision: Decision,
     confidence: f64,
@@ -437,12 +520,9 @@ fn explain(
     findings: &[Finding],
     summary: &ActionSummary,
     stack: &StackContext,
+    floor: IntroducedFloor,
 ) -> String {
-    let live = |e: Effect| {
-        findings
-            .iter()
-            .filter(move |f| f.effect == e && f.relation != ChangeRelation::Fixed)
-    };
+    let live = |e: Effect| findings.iter().filter(move |f| f.effect == e && counts(f));
     let cite = |f: &Finding| match &f.address {
         Some(a) => format!("{} at {a}: {}", f.rule_id, f.message),
         None => format!("{}: {}", f.rule_id, f.message),
@@ -464,12 +544,31 @@ fn explain(
         }
         Decision::Review => {
             let esc: Vec<&Finding> = live(Effect::Escalate).collect();
-            let mut s = if esc.is_empty() {
+            let held: Vec<&Finding> = findings.iter().filter(|f| f.held_by_floor).collect();
+            let mut s = if esc.is_empty() && confidence >= threshold && !held.is_empty() {
+                let mut s = format!(
+                    "Needs review: {} weakness(es) introduced by this change are {} or worse, and in {} such a change is never auto-approved, whatever the points (escalate_introduced_at = \"{}\"; confidence {confidence:.1}).",
+                    held.len(),
+                    floor.as_str(),
+                    stack.environment.as_str(),
+                    floor.as_str(),
+                );
+                s.push_str(&cite_grouped(&held, &cite));
+                return s;
+            } else if esc.is_empty() {
                 format!("Needs review: confidence {confidence:.1} is below the threshold {threshold:.0} ({scope}).")
             } else {
                 format!("Needs review: {} finding(s) require a person ({scope}; confidence {confidence:.1}).", esc.len())
             };
             s.push_str(&cite_grouped(&esc, &cite));
+            if !held.is_empty() {
+                s.push_str(&format!(
+                    " Also held by the floor for introduced weaknesses ({} or worse in {}):",
+                    floor.as_str(),
+                    stack.environment.as_str()
+                ));
+                s.push_str(&cite_grouped(&held, &cite));
+            }
             s.push_str(&top_costs(findings, &esc));
             s
         }

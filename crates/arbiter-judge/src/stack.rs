@@ -1,6 +1,9 @@
 //! The stack file (`STACK.toml`): every key optional, unknown keys refused.
 
-use serde::Deserialize;
+use crate::waiver::Waiver;
+use arbiter_critics::Environment;
+use arbiter_verdict::Severity;
+use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -44,6 +47,92 @@ pub struct StackConfig {
     /// Rule-pack adjustments.
     #[serde(default)]
     pub rules: RulesConfig,
+    /// Severity from which a weakness the change introduces keeps it out of
+    /// auto-approve whatever the points (`critical`…`info`, or `off`);
+    /// default by environment, see [`IntroducedFloor::default_for`].
+    #[serde(default)]
+    pub escalate_introduced_at: Option<IntroducedFloor>,
+    /// Accepted risks: findings they match cost nothing and block nothing
+    /// until they expire.
+    #[serde(default)]
+    pub waivers: Vec<Waiver>,
+}
+
+/// The floor for introduced weaknesses: a built-in rule finding that the
+/// change introduces (by an update or by creating the resource), with this
+/// severity or worse, keeps the change out of auto-approve whatever the
+/// confidence points.
+///
+/// Why: a single weakening of a production resource (IMDSv1 allowed again,
+/// encryption or deletion protection switched off) costs only a point or two
+/// of confidence, so a plan that makes it still scores above the threshold.
+/// Points measure how much is at stake in a change as a whole; they cannot
+/// tell "one small weakening" from "nothing". The floor makes the rule
+/// "never auto-approve a new weakness in production" hold regardless of
+/// weights, while pre-existing weaknesses and fixes stay out of the way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntroducedFloor {
+    /// No floor: points alone decide.
+    Off,
+    /// Introduced findings of this severity or worse hold the change.
+    At(Severity),
+}
+
+impl IntroducedFloor {
+    /// The default: `medium` in prod and unknown environments, `high` in
+    /// staging, off in dev and ephemeral stacks.
+    pub fn default_for(env: &Environment) -> IntroducedFloor {
+        match env {
+            Environment::Prod | Environment::Unknown => IntroducedFloor::At(Severity::Medium),
+            Environment::Staging => IntroducedFloor::At(Severity::High),
+            Environment::Dev | Environment::Ephemeral => IntroducedFloor::Off,
+        }
+    }
+
+    /// Parses `off` (also `none`, `never`) or a severity name.
+    pub fn parse(s: &str) -> Option<IntroducedFloor> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" | "none" | "never" => Some(IntroducedFloor::Off),
+            other => Severity::parse(other).map(IntroducedFloor::At),
+        }
+    }
+
+    /// The severity from which findings are held, `None` when off.
+    pub fn severity(self) -> Option<Severity> {
+        match self {
+            IntroducedFloor::Off => None,
+            IntroducedFloor::At(s) => Some(s),
+        }
+    }
+
+    /// The spelling used in stack files and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntroducedFloor::Off => "off",
+            IntroducedFloor::At(s) => s.as_str(),
+        }
+    }
+
+    /// Whether a finding of severity `s` reaches the floor.
+    pub fn holds(self, s: Severity) -> bool {
+        // Severities order from critical (smallest) to info.
+        self.severity().is_some_and(|floor| s <= floor)
+    }
+}
+
+impl<'de> Deserialize<'de> for IntroducedFloor {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        IntroducedFloor::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("{s:?} is not critical|high|medium|low|info|off"))
+        })
+    }
+}
+
+impl serde::Serialize for IntroducedFloor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 impl StackConfig {
@@ -77,7 +166,19 @@ impl StackConfig {
                 ));
             }
         }
+        for (i, w) in self.waivers.iter().enumerate() {
+            w.validate()
+                .map_err(|e| format!("waivers[{i}] (rule {:?}): {e}", w.rule))?;
+        }
         Ok(())
+    }
+
+    /// The floor for introduced weaknesses in force: the stack's own, else
+    /// the environment's default.
+    pub fn introduced_floor(&self) -> IntroducedFloor {
+        self.escalate_introduced_at.unwrap_or_else(|| {
+            IntroducedFloor::default_for(&Environment::parse(self.environment.as_deref()))
+        })
     }
 
     /// The approval threshold in force.

@@ -279,3 +279,207 @@ fn expectation_checker_can_fail() {
     assert!(meets("escalate", Decision::Reject) && meets("escalate", Decision::Review));
     assert!(!meets("escalate", Decision::Approve));
 }
+
+/// The floor for introduced weaknesses and waivers, on a one-line weakening
+/// of a production instance: its metadata service accepts IMDSv1 again.
+mod floor_and_waivers {
+    use super::*;
+    use arbiter_judge::IntroducedFloor;
+    use arbiter_verdict::Severity;
+
+    fn imds_plan(before: &str, after: &str) -> PlanInput {
+        let res = |tokens: &str| {
+            serde_json::json!({
+                "ami": "ami-0123456789abcdef0", "instance_type": "t3.small",
+                "tags": {"Name": "web"},
+                "metadata_options": [{"http_endpoint": "enabled", "http_tokens": tokens,
+                    "http_put_response_hop_limit": 1, "instance_metadata_tags": "disabled"}],
+            })
+        };
+        let plan = serde_json::json!({
+            "format_version": "1.2", "terraform_version": "1.11.4",
+            "resource_changes": [{
+                "address": "aws_instance.web", "mode": "managed", "type": "aws_instance",
+                "name": "web", "provider_name": "registry.terraform.io/hashicorp/aws",
+                "change": {"actions": ["update"], "before": res(before), "after": res(after),
+                    "after_unknown": {}, "before_sensitive": {}, "after_sensitive": {}}
+            }],
+            "configuration": {"provider_config": {"aws": {"name": "aws", "full_name": "registry.terraform.io/hashicorp/aws",
+                "expressions": {"region": {"constant_value": "us-east-1"}}}}}
+        });
+        PlanInput::from_bytes(plan.to_string().as_bytes()).expect("the test plan reads")
+    }
+
+    fn stack(toml: &str) -> StackConfig {
+        StackConfig::from_toml(toml).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn judge() -> Judge {
+        Judge::new(&JudgeConfig::default())
+            .expect("rule pack")
+            .with_clock(
+                chrono::DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z")
+                    .expect("time")
+                    .with_timezone(&chrono::Utc),
+            )
+    }
+
+    #[test]
+    fn an_introduced_weakness_is_never_auto_approved_in_prod() {
+        let j = judge();
+        let v = j
+            .evaluate(
+                &imds_plan("required", "optional"),
+                &stack("environment = \"prod\""),
+            )
+            .expect("judged");
+        assert!(
+            v.confidence >= 95.0,
+            "the points alone would approve: {}",
+            v.confidence
+        );
+        assert_eq!(v.decision, Decision::Review, "{}", v.explanation);
+        assert!(v
+            .findings
+            .iter()
+            .any(|f| f.held_by_floor && f.rule_id == "ARB-AWS-EC2-001"));
+        assert!(
+            v.explanation.contains("escalate_introduced_at"),
+            "{}",
+            v.explanation
+        );
+        assert_eq!(v.stack.escalate_introduced_at, Some(Severity::Medium));
+        // An unknown environment is judged as prod.
+        let v = j
+            .evaluate(&imds_plan("required", "optional"), &stack(""))
+            .expect("judged");
+        assert_eq!(v.decision, Decision::Review);
+    }
+
+    #[test]
+    fn the_floor_follows_the_environment_and_the_stack_setting() {
+        let j = judge();
+        let p = imds_plan("required", "optional");
+        let sev = j
+            .evaluate(&p, &stack("environment = \"prod\""))
+            .expect("judged")
+            .findings
+            .iter()
+            .find(|f| f.rule_id == "ARB-AWS-EC2-001")
+            .map(|f| f.severity)
+            .expect("the rule fires");
+        for (toml, held) in [
+            // staging holds from high; dev and ephemeral: points alone.
+            ("environment = \"staging\"", sev <= Severity::High),
+            ("environment = \"dev\"", false),
+            ("environment = \"ephemeral\"", false),
+            (
+                "environment = \"prod\"\nescalate_introduced_at = \"off\"",
+                false,
+            ),
+            (
+                "environment = \"dev\"\nescalate_introduced_at = \"low\"",
+                true,
+            ),
+            (
+                "environment = \"prod\"\nescalate_introduced_at = \"critical\"",
+                sev == Severity::Critical,
+            ),
+        ] {
+            let v = j.evaluate(&p, &stack(toml)).expect("judged");
+            assert_eq!(
+                v.findings.iter().any(|f| f.held_by_floor),
+                held,
+                "{toml}: {}",
+                v.explanation
+            );
+            if !held {
+                assert_eq!(v.decision, Decision::Approve, "{toml}: {}", v.explanation);
+            }
+        }
+        // A fix or an untouched weakness is never held.
+        for (b, a) in [("optional", "required"), ("optional", "optional")] {
+            let v = j
+                .evaluate(&imds_plan(b, a), &stack("environment = \"prod\""))
+                .expect("judged");
+            assert_eq!(
+                v.decision,
+                Decision::Approve,
+                "{b} -> {a}: {}",
+                v.explanation
+            );
+        }
+        assert_eq!(IntroducedFloor::parse("none"), Some(IntroducedFloor::Off));
+        let e = StackConfig::from_toml("escalate_introduced_at = \"sometimes\"")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("sometimes") && e.contains("off"), "{e}");
+    }
+
+    #[test]
+    fn a_waiver_lets_the_change_through_and_is_shown() {
+        let j = judge();
+        let p = imds_plan("required", "optional");
+        let s = stack(
+            "environment = \"prod\"\n[[waivers]]\nrule = \"ARB-AWS-EC2-001\"\naddress = \"aws_instance.*\"\nreason = \"legacy agent needs IMDSv1 until INC-42 ships\"\nowner = \"team-web\"\nexpires = 2027-01-31\n",
+        );
+        let v = j.evaluate(&p, &s).expect("judged");
+        assert_eq!(v.decision, Decision::Approve, "{}", v.explanation);
+        let f = v
+            .findings
+            .iter()
+            .find(|f| f.rule_id == "ARB-AWS-EC2-001")
+            .expect("still reported");
+        assert!(f.is_waived() && !f.held_by_floor && f.confidence_cost == 0.0);
+        assert_eq!(
+            f.waiver.as_ref().map(|w| w.owner.as_str()),
+            Some("team-web")
+        );
+        // Another address is not covered.
+        let s2 = stack(
+            "environment = \"prod\"\n[[waivers]]\nrule = \"ARB-AWS-EC2-001\"\naddress = \"aws_instance.other\"\nreason = \"r\"\nowner = \"o\"\nexpires = \"2027-01-31\"\n",
+        );
+        assert_eq!(
+            j.evaluate(&p, &s2).expect("judged").decision,
+            Decision::Review
+        );
+    }
+
+    #[test]
+    fn an_expired_waiver_stops_counting_and_says_so() {
+        let j = judge();
+        let s = stack(
+            "environment = \"prod\"\n[[waivers]]\nrule = \"ARB-AWS-EC2-001\"\nreason = \"r\"\nowner = \"team-web\"\nexpires = 2026-12-05\n",
+        );
+        let v = j
+            .evaluate(&imds_plan("required", "optional"), &s)
+            .expect("judged");
+        assert_eq!(v.decision, Decision::Review, "{}", v.explanation);
+        let f = v
+            .findings
+            .iter()
+            .find(|f| f.rule_id == "ARB-AWS-EC2-001")
+            .expect("reported");
+        assert!(f.waiver.as_ref().is_some_and(|w| w.expired) && f.held_by_floor);
+        assert!(
+            v.warnings
+                .iter()
+                .any(|w| w.contains("expired on 2026-12-05")),
+            "{:?}",
+            v.warnings
+        );
+    }
+
+    #[test]
+    fn waivers_are_validated() {
+        for (toml, want) in [
+            ("[[waivers]]\nrule = \"R\"\nreason = \"\"\nowner = \"o\"\nexpires = 2027-01-01\n", "reason must not be empty"),
+            ("[[waivers]]\nrule = \"R\"\nreason = \"r\"\nowner = \"o\"\n", "expires"),
+            ("[[waivers]]\nrule = \"R\"\nreason = \"r\"\nowner = \"o\"\nexpires = \"soon\"\n", "soon"),
+            ("[[waivers]]\nrule = \"R\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2027-01-01\nexpiry = 1\n", "expiry"),
+        ] {
+            let e = StackConfig::from_toml(toml).err().unwrap_or_default();
+            assert!(e.contains(want), "{toml}: {e}");
+        }
+    }
+}

@@ -489,10 +489,28 @@ fn finding_card(h: &mut Html, f: &Finding) {
         None => h.raw("<span class=\"muted\">no resource</span> "),
     };
     relation_tag(h, f.relation);
+    if f.held_by_floor {
+        h.raw(" <span class=\"tag held\">holds: introduced weakness</span>");
+    }
     h.raw(" <span class=\"muted\">from ")
         .text(&f.source)
         .raw("</span></p>");
     h.raw("<p class=\"message\">").block(&f.message).raw("</p>");
+    if let Some(w) = &f.waiver {
+        h.raw(if w.expired {
+            "<p class=\"waiver expired\"><strong>Waiver expired</strong> "
+        } else {
+            "<p class=\"waiver\"><strong>Waived</strong> "
+        });
+        h.text(&format!(
+            "on {} until {} by {}: {}",
+            w.address, w.expires, w.owner, w.reason
+        ));
+        if let Some(id) = &w.id {
+            h.raw(" <span class=\"muted\">(").text(id).raw(")</span>");
+        }
+        h.raw("</p>");
+    }
     evidence(h, &f.evidence);
     if let Some(fix) = f.remediation.as_deref().filter(|r| !r.trim().is_empty()) {
         h.raw("<p class=\"fix\"><strong>Fix:</strong> ")

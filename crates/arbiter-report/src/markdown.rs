@@ -258,6 +258,22 @@ fn findings(out: &mut String, v: &Verdict, limits: Limits) {
             if f.relation == ChangeRelation::Preexisting {
                 message.push_str(" _(pre-existing)_");
             }
+            if f.held_by_floor {
+                message.push_str(" **(introduced weakness: holds the change)**");
+            }
+            if let Some(w) = &f.waiver {
+                let state = if w.expired {
+                    "waiver EXPIRED"
+                } else {
+                    "waived"
+                };
+                message.push_str(&format!(
+                    " _({state} until {} by {}: {})_",
+                    inline(&w.expires),
+                    inline(&w.owner),
+                    inline(&w.reason)
+                ));
+            }
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} |",

@@ -186,7 +186,17 @@ struct SarifResult<'a> {
     message: Message,
     locations: Vec<Location<'a>>,
     partial_fingerprints: BTreeMap<&'static str, String>,
+    /// A waived finding is reported as suppressed (SARIF §3.35), with the
+    /// waiver's reason as the justification.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    suppressions: Vec<Suppression>,
     properties: ResultProperties<'a>,
+}
+
+#[derive(Serialize)]
+struct Suppression {
+    kind: &'static str,
+    justification: String,
 }
 
 #[derive(Serialize)]
@@ -308,6 +318,18 @@ pub(crate) fn render(verdict: &Verdict, opts: &RenderOptions) -> String {
                     .collect(),
             }],
             partial_fingerprints: BTreeMap::from([(FINGERPRINT_KEY, fingerprint(f))]),
+            suppressions: f
+                .waiver
+                .iter()
+                .filter(|w| !w.expired)
+                .map(|w| Suppression {
+                    kind: "external",
+                    justification: format!(
+                        "waived until {} by {}: {}",
+                        w.expires, w.owner, w.reason
+                    ),
+                })
+                .collect(),
             properties: ResultProperties {
                 effect: f.effect.as_str(),
                 relation: f.relation.as_str(),

@@ -150,8 +150,27 @@ fn finding(out: &mut String, f: &Finding, p: &Painter) {
     if f.relation == ChangeRelation::Preexisting {
         let _ = write!(first, "  {}", p.dim("[pre-existing]"));
     }
+    if f.held_by_floor {
+        let _ = write!(first, "  {}", p.bold("[holds: introduced weakness]"));
+    }
     let _ = writeln!(out, "{first}");
     let _ = writeln!(out, "      {}", clean_line(&f.message));
+    if let Some(w) = &f.waiver {
+        let state = if w.expired {
+            "EXPIRED waiver"
+        } else {
+            "waived"
+        };
+        let _ = writeln!(
+            out,
+            "      {} {} until {} by {}: {}",
+            p.dim(&format!("{state}:")),
+            clean_line(&w.address),
+            clean_line(&w.expires),
+            clean_line(&w.owner),
+            clean_line(&w.reason)
+        );
+    }
     if let Some(fix) = f.remediation.as_deref().filter(|r| !r.trim().is_empty()) {
         let _ = writeln!(out, "      {} {}", p.dim("fix:"), clean_line(fix.trim()));
     }

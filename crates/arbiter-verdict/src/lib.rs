@@ -186,6 +186,45 @@ pub struct Finding {
     /// Confidence points (0–100 scale) this finding costs; filled by the judge.
     #[serde(default)]
     pub confidence_cost: f64,
+    /// The waiver that matches this finding, if any. An active waiver makes
+    /// the finding cost nothing and block nothing; an expired one is shown
+    /// (with `expired: true`) but changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverMark>,
+    /// True when this finding alone keeps the change out of auto-approve
+    /// through the stack's floor for introduced weaknesses
+    /// (`escalate_introduced_at`), whatever the points.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub held_by_floor: bool,
+}
+
+/// A waiver as it applies to one finding: who accepted the risk, why, and
+/// until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaiverMark {
+    /// Server-side waiver ID; absent for waivers from a stack file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The waived rule ID.
+    pub rule: String,
+    /// The address glob the waiver names.
+    pub address: String,
+    /// Why the risk is accepted.
+    pub reason: String,
+    /// Who owns the decision.
+    pub owner: String,
+    /// Last day (UTC) on which the waiver counts, `YYYY-MM-DD`.
+    pub expires: String,
+    /// True when the waiver has expired: the finding counts as if unwaived.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub expired: bool,
+}
+
+impl Finding {
+    /// Whether an unexpired waiver covers this finding.
+    pub fn is_waived(&self) -> bool {
+        self.waiver.as_ref().is_some_and(|w| !w.expired)
+    }
 }
 
 fn is_null_or_empty(v: &serde_json::Value) -> bool {
@@ -220,6 +259,8 @@ impl Finding {
             references: Vec::new(),
             location: None,
             confidence_cost: 0.0,
+            waiver: None,
+            held_by_floor: false,
         }
     }
 }
@@ -510,6 +551,10 @@ pub struct StackInfo {
     pub monthly_budget_usd: Option<f64>,
     /// Confidence needed for approval.
     pub auto_apply_threshold: f64,
+    /// Severity from which a weakness the change introduces keeps it out of
+    /// auto-approve, whatever the points; absent when the floor is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_introduced_at: Option<Severity>,
 }
 
 /// Facts about the judged plan file.

@@ -228,6 +228,7 @@ pub fn approve_clean() -> Verdict {
             labels: vec!["team:docs".to_string()],
             monthly_budget_usd: None,
             auto_apply_threshold: 95.0,
+            escalate_introduced_at: None,
         },
         plan: PlanInfo {
             format_version: Some("1.2".to_string()),
@@ -387,6 +388,7 @@ pub fn review_escalations() -> Verdict {
             labels: vec!["team:payments".to_string()],
             monthly_budget_usd: Some(1000.0),
             auto_apply_threshold: 95.0,
+            escalate_introduced_at: None,
         },
         plan: PlanInfo {
             format_version: Some("1.2".to_string()),
@@ -574,6 +576,7 @@ pub fn reject_denies() -> Verdict {
             labels: vec!["team:platform".to_string()],
             monthly_budget_usd: Some(1000.0),
             auto_apply_threshold: 98.0,
+            escalate_introduced_at: None,
         },
         plan: PlanInfo {
             format_version: Some("1.3".to_string()),
