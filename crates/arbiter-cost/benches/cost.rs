@@ -87,9 +87,9 @@ fn main() {
             stack: &stack,
             rule_findings: &[],
             policy_findings: &[],
+            cost: &summary,
         };
-        let review =
-            arbiter_critics::Critic::review(&arbiter_critics::CostCritic { cost: &summary }, &ctx);
+        let review = arbiter_critics::Critic::review(&arbiter_critics::CostCritic, &ctx);
         summary.truncate(25);
         times.push(t.elapsed().as_secs_f64() * 1e3);
         last = Some((summary, review.risk));

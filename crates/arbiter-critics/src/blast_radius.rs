@@ -8,7 +8,7 @@
 //! production-like environment always escalates to a person.
 
 use crate::classes::{class_of, ResourceClass};
-use crate::{Critic, CriticOutput, ReviewContext, WeightedFinding};
+use crate::{Critic, CriticOutput, ReviewContext, Stage, WeightedFinding};
 use arbiter_plan::{Action, ResourceChange};
 use arbiter_verdict::{ChangeRelation, Effect, Finding, Severity};
 use std::collections::BTreeMap;
@@ -53,6 +53,10 @@ const SOURCE: &str = "critic:blast_radius";
 impl Critic for BlastRadiusCritic {
     fn name(&self) -> &'static str {
         "blast_radius"
+    }
+
+    fn stage(&self) -> Stage {
+        Stage::BeforePolicies
     }
 
     fn review(&self, ctx: &ReviewContext<'_>) -> CriticOutput {

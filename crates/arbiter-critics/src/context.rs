@@ -1,7 +1,7 @@
 //! What critics get to look at.
 
 use arbiter_plan::{DependencyGraph, Plan};
-use arbiter_verdict::Finding;
+use arbiter_verdict::{CostSummary, Finding};
 
 /// Deployment environment of a stack; weighs how much a change can hurt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +103,9 @@ pub struct ReviewContext<'a> {
     pub stack: &'a StackContext,
     /// Findings of the built-in rule pack.
     pub rule_findings: &'a [Finding],
-    /// Findings of the user's policies.
+    /// Findings of the user's policies (empty before they run).
     pub policy_findings: &'a [Finding],
+    /// The cost engine's figures for the change (the full breakdown before
+    /// the user's policies run, the verdict's trimmed one after).
+    pub cost: &'a CostSummary,
 }

@@ -16,8 +16,8 @@
 //! Changed resources that could not be priced weigh 0.005 each (at most
 //! 0.03): an unknown price is a small uncertainty, not a verdict.
 
-use crate::{Critic, CriticOutput, ReviewContext, WeightedFinding};
-use arbiter_verdict::{ChangeRelation, CostSummary, Effect, Finding, ResourceCost, Severity};
+use crate::{Critic, CriticOutput, ReviewContext, Stage, WeightedFinding};
+use arbiter_verdict::{ChangeRelation, Effect, Finding, ResourceCost, Severity};
 
 /// The yardstick for stacks without `monthly_budget_usd`, USD a month.
 pub const REFERENCE_MONTHLY_USD: f64 = 10_000.0;
@@ -29,11 +29,9 @@ const MAX_BUDGET_WEIGHT: f64 = 0.9;
 const UNPRICED_WEIGHT: f64 = 0.005;
 const MAX_UNPRICED_WEIGHT: f64 = 0.03;
 
-/// Judges the cost section of an evaluation.
-pub struct CostCritic<'a> {
-    /// The engine's figures for the change.
-    pub cost: &'a CostSummary,
-}
+/// Judges the cost section of an evaluation (`ReviewContext::cost`).
+#[derive(Debug, Default, Clone)]
+pub struct CostCritic;
 
 fn curve(ratio: f64) -> f64 {
     if ratio.is_finite() && ratio > 0.0 {
@@ -96,13 +94,17 @@ fn percent(ratio: f64) -> String {
     }
 }
 
-impl Critic for CostCritic<'_> {
+impl Critic for CostCritic {
     fn name(&self) -> &'static str {
         "cost"
     }
 
+    fn stage(&self) -> Stage {
+        Stage::BeforePolicies
+    }
+
     fn review(&self, ctx: &ReviewContext<'_>) -> CriticOutput {
-        let c = self.cost;
+        let c = ctx.cost;
         if !c.computed {
             let why = c.note.as_deref().unwrap_or("no cost figures");
             return CriticOutput::from_findings(Vec::new(), format!("cost not computed ({why})"));
@@ -366,6 +368,7 @@ mod tests {
     use super::*;
     use crate::{Environment, StackContext};
     use arbiter_plan::{DependencyGraph, Plan};
+    use arbiter_verdict::CostSummary;
     use arbiter_verdict::{CostCounts, UnpricedResource};
 
     fn plan() -> Plan {
@@ -393,8 +396,9 @@ mod tests {
             stack: &stack,
             rule_findings: &[],
             policy_findings: &[],
+            cost,
         };
-        CostCritic { cost }.review(&ctx)
+        CostCritic.review(&ctx)
     }
 
     fn gpu_cost() -> CostSummary {

@@ -60,10 +60,44 @@ impl CriticOutput {
     }
 }
 
+/// Where a critic runs in the judge's pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// On the plan, the graph and the cost estimate, before the user's
+    /// policies, which read its output (`input.arbiter.critics.NAME`).
+    BeforePolicies,
+    /// On the findings of the rule pack and of the user's policies.
+    OnFindings,
+}
+
+/// What the judge knows when it picks its critics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Setup {
+    /// Whether the user's own policies are loaded.
+    pub user_policies: bool,
+}
+
 /// An independent analyser of a change.
 pub trait Critic: Send + Sync {
     /// Stable name used in outputs (`security`, `blast_radius`, …).
     fn name(&self) -> &'static str;
+    /// Where it runs in the pipeline.
+    fn stage(&self) -> Stage;
+    /// Whether it takes part in an evaluation with this setup (default: always).
+    fn wanted(&self, _setup: &Setup) -> bool {
+        true
+    }
     /// Reviews the change. Must be deterministic for the same context.
     fn review(&self, ctx: &ReviewContext<'_>) -> CriticOutput;
+}
+
+/// Every critic the judge runs, in the order their reports appear in a
+/// verdict. A new critic is one file in this crate and one line here.
+pub fn registry() -> Vec<Box<dyn Critic>> {
+    vec![
+        Box::new(SecurityCritic),
+        Box::new(PolicyCritic),
+        Box::new(BlastRadiusCritic),
+        Box::new(CostCritic),
+    ]
 }

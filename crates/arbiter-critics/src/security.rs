@@ -1,7 +1,7 @@
 //! The security critic (built-in rule findings) and the policy critic (the
 //! user's own policies): both turn findings into risk by effect and severity.
 
-use crate::{Critic, CriticOutput, ReviewContext, WeightedFinding};
+use crate::{Critic, CriticOutput, ReviewContext, Setup, Stage, WeightedFinding};
 use arbiter_verdict::{ChangeRelation, Effect, Finding, Severity};
 
 /// Risk weight of a finding by effect and severity.
@@ -94,6 +94,9 @@ impl Critic for SecurityCritic {
     fn name(&self) -> &'static str {
         "security"
     }
+    fn stage(&self) -> Stage {
+        Stage::OnFindings
+    }
     fn review(&self, ctx: &ReviewContext<'_>) -> CriticOutput {
         review_findings(ctx.rule_findings, "security")
     }
@@ -106,6 +109,13 @@ pub struct PolicyCritic;
 impl Critic for PolicyCritic {
     fn name(&self) -> &'static str {
         "policy"
+    }
+    fn stage(&self) -> Stage {
+        Stage::OnFindings
+    }
+    /// Only when the user's policies are loaded.
+    fn wanted(&self, setup: &Setup) -> bool {
+        setup.user_policies
     }
     fn review(&self, ctx: &ReviewContext<'_>) -> CriticOutput {
         review_findings(ctx.policy_findings, "policy")

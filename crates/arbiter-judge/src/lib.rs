@@ -13,8 +13,7 @@ pub mod stack;
 pub mod waiver;
 
 use arbiter_critics::{
-    combine, BlastRadiusCritic, CostCritic, Critic, CriticOutput, Environment, PolicyCritic,
-    ReviewContext, SecurityCritic, StackContext,
+    combine, Critic, CriticOutput, Environment, ReviewContext, Setup, StackContext, Stage,
 };
 use arbiter_plan::sensitive::Redactor;
 use arbiter_plan::{
@@ -190,7 +189,7 @@ impl Judge {
     }
 
     /// Like [`Judge::evaluate`], also returning the cumulative milliseconds at
-    /// the end of each phase (graph, rules, blast, critics, views, redact).
+    /// the end of each stage of [`STAGES`].
     pub fn evaluate_timed(
         &self,
         input: &PlanInput,
@@ -198,35 +197,119 @@ impl Judge {
     ) -> Result<(Verdict, PhaseTimings), JudgeError> {
         stack.validate().map_err(JudgeError::Stack)?;
         let plan = &input.plan;
-        let overrides = overrides(stack)?;
-        if let Some(pack) = &self.pack {
-            overrides.check_against(pack)?;
-        }
-        let ctx_stack = StackContext {
-            name: stack.name.clone(),
-            environment: Environment::parse(stack.environment.as_deref()),
-            labels: stack.labels.clone(),
-            monthly_budget_usd: stack.monthly_budget_usd,
-        };
-        let stack_json = serde_json::json!({
-            "name": stack.name,
-            "environment": stack.environment,
-            "labels": stack.labels,
-            "monthly_budget_usd": stack.monthly_budget_usd,
-            "auto_apply_threshold": stack.threshold(),
-        });
-        let summary = summarize(plan);
-
+        let cx = EvalContext::new(self, input, stack)?;
         let tm = std::time::Instant::now();
-        let mut phases: Vec<(&'static str, f64)> = Vec::new();
-        let mut mark = |what: &'static str| phases.push((what, tm.elapsed().as_secs_f64() * 1e3));
-        // 1. Built-in rules and, on another core, what does not depend on
-        // them: the dependency graph, the sensitive values, the change views
-        // and the cost estimate.
-        let (rule_findings, (graph, redactor, changes, mut cost)) = concurrently(
+        let mut phases: PhaseTimings = Vec::with_capacity(STAGES.len());
+        let mut mark = |i: usize| phases.push((STAGES[i], tm.elapsed().as_secs_f64() * 1e3));
+
+        // 1. The rule pack, with what does not depend on it beside it.
+        let mut beside = self.rules_graph_cost(&cx)?;
+        mark(0);
+        let critics: Vec<Box<dyn Critic>> = arbiter_critics::registry()
+            .into_iter()
+            .filter(|c| {
+                c.wanted(&Setup {
+                    user_policies: self.user.is_some(),
+                })
+            })
+            .collect();
+        let empty: Vec<Finding> = Vec::new();
+        let mut outputs: Vec<Option<CriticOutput>> = vec![None; critics.len()];
+        // 2. The critics that read the plan, the graph and the cost
+        // estimate (the full breakdown, trimmed afterwards for the policy
+        // input and the verdict).
+        {
+            let ctx = beside.review_context(&cx, &empty);
+            for (i, c) in critics.iter().enumerate() {
+                if c.stage() == Stage::BeforePolicies {
+                    outputs[i] = Some(waive_output(c.review(&ctx), &stack.waivers, cx.now));
+                }
+            }
+        }
+        beside.cost.truncate(MAX_COST_RESOURCES);
+        mark(1);
+        // 3. The user's policies, which read the critics so far.
+        let policy_findings = self.user_policies(&cx, &beside, &critics, &outputs)?;
+        mark(2);
+        // 4. The critics on the findings.
+        {
+            let ctx = beside.review_context(&cx, &policy_findings);
+            for (i, c) in critics.iter().enumerate() {
+                if c.stage() == Stage::OnFindings {
+                    outputs[i] = Some(waive_output(c.review(&ctx), &stack.waivers, cx.now));
+                }
+            }
+        }
+        mark(3);
+        // 5. Confidence, and each finding's share of the lost points.
+        let named: Vec<(&'static str, CriticOutput)> = critics
+            .iter()
+            .zip(outputs)
+            .filter_map(|(c, o)| o.map(|o| (c.name(), o)))
+            .collect();
+        let (confidence, mut findings, critic_reports) = combine_outputs(named);
+        mark(4);
+        // 6. The tiered decision.
+        let floor = stack.introduced_floor();
+        let decision = self.decide(&mut findings, confidence, cx.threshold, floor);
+        mark(5);
+        // 7. The explanation and the verdict.
+        let explanation = explain(
+            decision,
+            confidence,
+            cx.threshold,
+            &findings,
+            &cx.summary,
+            &cx.ctx_stack,
+            floor,
+        );
+        let mut verdict = Verdict {
+            decision,
+            confidence,
+            summary: cx.summary,
+            warnings: verdict_warnings(plan, &findings),
+            findings,
+            critics: critic_reports,
+            cost: beside.cost,
+            explanation,
+            stack: StackInfo {
+                name: stack.name.clone(),
+                environment: stack.environment.clone(),
+                labels: stack.labels.clone(),
+                monthly_budget_usd: stack.monthly_budget_usd,
+                auto_apply_threshold: cx.threshold,
+                escalate_introduced_at: floor.severity(),
+            },
+            plan: PlanInfo {
+                format_version: plan.format_version_text.clone(),
+                terraform_version: plan.terraform_version.clone(),
+            },
+            changes: beside.changes,
+        };
+        // Errored or incomplete plans are never approved.
+        if verdict.decision == Decision::Approve && (plan.errored || plan.complete == Some(false)) {
+            verdict.decision = Decision::Review;
+            verdict.explanation = format!(
+                "Needs review: the plan is incomplete or errored. {}",
+                verdict.explanation
+            );
+        }
+        mark(6);
+        // 8. No sensitive value leaves the judge.
+        redact(&mut verdict, &beside.redactor);
+        mark(7);
+        Ok((verdict, phases))
+    }
+
+    /// Stage 1: the built-in rules (waivers marked) and, on another core for
+    /// large plans, the dependency graph, the sensitive values, the change
+    /// views and the cost estimate.
+    fn rules_graph_cost(&self, cx: &EvalContext<'_>) -> Result<Beside, JudgeError> {
+        let plan = &cx.input.plan;
+        let (rule_findings, (graph, redactor, changes, cost)) = concurrently(
             plan.resource_changes.len() >= PARALLEL_CHANGES,
             || match &self.pack {
-                Some(pack) => pack.evaluate(plan, &stack_json, &overrides),
+                Some(pack) => pack.evaluate(plan, &cx.stack_json, &cx.overrides),
                 None => Ok(Vec::new()),
             },
             || {
@@ -236,97 +319,68 @@ impl Judge {
             },
         );
         let mut rule_findings = rule_findings?;
-        let now = self.clock.unwrap_or_else(chrono::Utc::now);
-        waiver::apply(&stack.waivers, &mut rule_findings, now);
-        mark("rules, graph, views and cost estimate");
-        // 2. Critics that need no policy results.
-        let empty: Vec<Finding> = Vec::new();
-        let pre_ctx = ReviewContext {
-            plan,
-            graph: &graph,
-            stack: &ctx_stack,
-            rule_findings: &rule_findings,
-            policy_findings: &empty,
-        };
-        let blast = waive_output(BlastRadiusCritic.review(&pre_ctx), &stack.waivers, now);
-        mark("blast");
-        // The cost critic needs no policy results: judged on the full
-        // breakdown, which is then trimmed for the policy input and verdict.
-        let cost_review = waive_output(
-            CostCritic { cost: &cost }.review(&pre_ctx),
-            &stack.waivers,
-            now,
-        );
-        cost.truncate(MAX_COST_RESOURCES);
-        mark("cost");
-        // 3. User policies, with the evaluation context.
-        let policy_findings = match &self.user {
-            Some(user) => {
-                let context = serde_json::json!({
-                    "stack": stack_json,
-                    "summary": summary,
-                    "cost": cost,
-                    "critics": {"blast_radius": {"risk": blast.risk, "summary": blast.summary}},
-                    "rules": {"findings": rule_findings.iter().filter(|f| f.relation == ChangeRelation::Introduced).map(|f| serde_json::json!({
-                        "rule_id": f.rule_id, "effect": f.effect, "severity": f.severity, "address": f.address, "waived": f.is_waived()})).collect::<Vec<_>>()},
-                    "principal": null,
-                });
-                let doc = arbiter_policy::plan_document(&input.text)?;
-                let mut found = user.evaluate(&doc, &context, &spacelift_metadata(plan, stack))?;
-                waiver::apply(&stack.waivers, &mut found, now);
-                found
-            }
-            None => Vec::new(),
-        };
-        // 4. Critics on the findings.
-        let ctx = ReviewContext {
-            plan,
-            graph: &graph,
-            stack: &ctx_stack,
-            rule_findings: &rule_findings,
-            policy_findings: &policy_findings,
-        };
-        let mut outputs: Vec<(&'static str, CriticOutput)> =
-            vec![("security", SecurityCritic.review(&ctx))];
-        if self.user.is_some() {
-            outputs.push(("policy", PolicyCritic.review(&ctx)));
-        }
-        outputs.push(("blast_radius", blast));
-        outputs.push(("cost", cost_review));
+        waiver::apply(&cx.stack.waivers, &mut rule_findings, cx.now);
+        Ok(Beside {
+            rule_findings,
+            graph,
+            redactor,
+            changes,
+            cost,
+        })
+    }
 
-        let critic_outputs: Vec<CriticOutput> = outputs.iter().map(|(_, o)| o.clone()).collect();
-        let (confidence, contributions) = combine(&critic_outputs);
-        let mut costs: BTreeMap<(usize, usize), f64> = BTreeMap::new();
-        for c in contributions {
-            costs.insert((c.critic, c.finding), c.points);
-        }
-        let mut findings = Vec::new();
-        let mut critics = Vec::new();
-        for (ci, (name, out)) in outputs.into_iter().enumerate() {
-            critics.push(CriticReport {
-                name: name.to_string(),
-                risk: out.risk,
-                findings: out.findings.len(),
-                summary: out.summary,
-            });
-            for (fi, wf) in out.findings.into_iter().enumerate() {
-                let mut f = wf.finding;
-                f.confidence_cost = costs.get(&(ci, fi)).copied().unwrap_or(0.0);
-                findings.push(f);
+    /// Stage 3: the user's policies, with the evaluation context (stack,
+    /// summary, cost, the critics so far, the rule pack's findings);
+    /// waivers marked.
+    fn user_policies(
+        &self,
+        cx: &EvalContext<'_>,
+        beside: &Beside,
+        critics: &[Box<dyn Critic>],
+        outputs: &[Option<CriticOutput>],
+    ) -> Result<Vec<Finding>, JudgeError> {
+        let Some(user) = &self.user else {
+            return Ok(Vec::new());
+        };
+        let mut so_far = serde_json::Map::new();
+        for (c, o) in critics.iter().zip(outputs) {
+            if let Some(o) = o {
+                so_far.insert(
+                    c.name().to_string(),
+                    serde_json::json!({"risk": o.risk, "summary": o.summary}),
+                );
             }
         }
-        findings.sort_by(|a, b| {
-            a.effect
-                .cmp(&b.effect)
-                .then(b.confidence_cost.total_cmp(&a.confidence_cost))
-                .then(a.severity.cmp(&b.severity))
-                .then(a.rule_id.cmp(&b.rule_id))
-                .then(a.address.cmp(&b.address))
-                .then(a.message.cmp(&b.message))
+        let context = serde_json::json!({
+            "stack": cx.stack_json,
+            "summary": cx.summary,
+            "cost": beside.cost,
+            "critics": so_far,
+            "rules": {"findings": beside.rule_findings.iter().filter(|f| f.relation == ChangeRelation::Introduced).map(|f| serde_json::json!({
+                "rule_id": f.rule_id, "effect": f.effect, "severity": f.severity, "address": f.address, "waived": f.is_waived()})).collect::<Vec<_>>()},
+            "principal": null,
         });
+        let doc = arbiter_policy::plan_document(&cx.input.text)?;
+        let mut found = user.evaluate(
+            &doc,
+            &context,
+            &spacelift_metadata(&cx.input.plan, cx.stack),
+        )?;
+        waiver::apply(&cx.stack.waivers, &mut found, cx.now);
+        Ok(found)
+    }
 
-        let threshold = stack.threshold();
-        let floor = stack.introduced_floor();
+    /// Stage 6: marks the findings the floor holds and decides: any deny →
+    /// reject; any escalation, confidence below the threshold or a finding
+    /// at the floor → review; otherwise approve. Waived and fixed findings
+    /// block nothing.
+    fn decide(
+        &self,
+        findings: &mut [Finding],
+        confidence: f64,
+        threshold: f64,
+        floor: IntroducedFloor,
+    ) -> Decision {
         for f in findings.iter_mut() {
             // Cost rules live in the pack too, but spending is the cost
             // critic's and the budget's business, not a weakness.
@@ -338,71 +392,162 @@ impl Judge {
             f.held_by_floor = security && held_by_floor(f, floor);
         }
         let blocking = |e: Effect| findings.iter().any(|f| counts(f) && f.effect == e);
-        let held = findings.iter().any(|f| f.held_by_floor);
-        let decision = if blocking(Effect::Deny) {
+        if blocking(Effect::Deny) {
             Decision::Reject
-        } else if blocking(Effect::Escalate) || confidence < threshold || held {
+        } else if blocking(Effect::Escalate)
+            || confidence < threshold
+            || findings.iter().any(|f| f.held_by_floor)
+        {
             Decision::Review
         } else {
             Decision::Approve
-        };
-        mark("critics");
-        let explanation = explain(
-            decision, confidence, threshold, &findings, &summary, &ctx_stack, floor,
-        );
-        let mut warnings = plan.warnings.clone();
-        let mut expired: BTreeSet<String> = BTreeSet::new();
-        for f in &findings {
-            if let Some(w) = f.waiver.as_ref().filter(|w| w.expired) {
-                expired.insert(format!(
-                    "the waiver of {} on {} (owner {}) expired on {}: its findings count again",
-                    w.rule, w.address, w.owner, w.expires
-                ));
-            }
         }
-        warnings.extend(expired);
-        if plan.errored {
-            warnings.push(
-                "the plan reports that Terraform errored while planning; it may be incomplete"
-                    .into(),
-            );
+    }
+}
+
+/// The stages of an evaluation, in order, as [`Judge::evaluate_timed`]
+/// names them: the data flow of the judge in one place.
+pub const STAGES: [&str; 8] = [
+    "rules, graph, views and cost estimate",
+    "critics before policies (blast radius, cost)",
+    "user policies",
+    "critics on findings (security, policy)",
+    "combine",
+    "decide",
+    "explain",
+    "redact",
+];
+
+/// What every stage reads: the input and the stack's settings, prepared once.
+struct EvalContext<'a> {
+    input: &'a PlanInput,
+    stack: &'a StackConfig,
+    overrides: RuleOverrides,
+    ctx_stack: StackContext,
+    stack_json: serde_json::Value,
+    summary: ActionSummary,
+    threshold: f64,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl<'a> EvalContext<'a> {
+    fn new(
+        judge: &Judge,
+        input: &'a PlanInput,
+        stack: &'a StackConfig,
+    ) -> Result<EvalContext<'a>, JudgeError> {
+        let overrides = overrides(stack)?;
+        if let Some(pack) = &judge.pack {
+            overrides.check_against(pack)?;
         }
-        let mut verdict = Verdict {
-            decision,
-            confidence,
-            summary,
-            findings,
-            critics,
-            cost,
-            explanation,
-            stack: StackInfo {
+        Ok(EvalContext {
+            input,
+            stack,
+            overrides,
+            ctx_stack: StackContext {
                 name: stack.name.clone(),
-                environment: stack.environment.clone(),
+                environment: Environment::parse(stack.environment.as_deref()),
                 labels: stack.labels.clone(),
                 monthly_budget_usd: stack.monthly_budget_usd,
-                auto_apply_threshold: threshold,
-                escalate_introduced_at: floor.severity(),
             },
-            plan: PlanInfo {
-                format_version: plan.format_version_text.clone(),
-                terraform_version: plan.terraform_version.clone(),
-            },
-            changes,
-            warnings,
-        };
-        mark("verdict");
-        // Errored or incomplete plans are never approved.
-        if verdict.decision == Decision::Approve && (plan.errored || plan.complete == Some(false)) {
-            verdict.decision = Decision::Review;
-            verdict.explanation = format!(
-                "Needs review: the plan is incomplete or errored. {}",
-                verdict.explanation
-            );
-        }
-        redact(&mut verdict, &redactor);
-        mark("redact");
-        Ok((verdict, phases))
+            stack_json: serde_json::json!({
+                "name": stack.name,
+                "environment": stack.environment,
+                "labels": stack.labels,
+                "monthly_budget_usd": stack.monthly_budget_usd,
+                "auto_apply_threshold": stack.threshold(),
+            }),
+            summary: summarize(&input.plan),
+            threshold: stack.threshold(),
+            now: judge.clock.unwrap_or_else(chrono::Utc::now),
+        })
     }
+}
+
+/// The results of stage 1.
+struct Beside {
+    rule_findings: Vec<Finding>,
+    graph: DependencyGraph,
+    redactor: Redactor,
+    changes: Vec<ChangeView>,
+    cost: arbiter_verdict::CostSummary,
+}
+
+impl Beside {
+    fn review_context<'a>(
+        &'a self,
+        cx: &'a EvalContext<'_>,
+        policy_findings: &'a [Finding],
+    ) -> ReviewContext<'a> {
+        ReviewContext {
+            plan: &cx.input.plan,
+            graph: &self.graph,
+            stack: &cx.ctx_stack,
+            rule_findings: &self.rule_findings,
+            policy_findings,
+            cost: &self.cost,
+        }
+    }
+}
+
+/// Stage 5: confidence over the critics, the findings with the points each
+/// costs (most important first), and one report per critic.
+fn combine_outputs(
+    outputs: Vec<(&'static str, CriticOutput)>,
+) -> (f64, Vec<Finding>, Vec<CriticReport>) {
+    let critic_outputs: Vec<CriticOutput> = outputs.iter().map(|(_, o)| o.clone()).collect();
+    let (confidence, contributions) = combine(&critic_outputs);
+    let mut costs: BTreeMap<(usize, usize), f64> = BTreeMap::new();
+    for c in contributions {
+        costs.insert((c.critic, c.finding), c.points);
+    }
+    let mut findings = Vec::new();
+    let mut critics = Vec::new();
+    for (ci, (name, out)) in outputs.into_iter().enumerate() {
+        critics.push(CriticReport {
+            name: name.to_string(),
+            risk: out.risk,
+            findings: out.findings.len(),
+            summary: out.summary,
+        });
+        for (fi, wf) in out.findings.into_iter().enumerate() {
+            let mut f = wf.finding;
+            f.confidence_cost = costs.get(&(ci, fi)).copied().unwrap_or(0.0);
+            findings.push(f);
+        }
+    }
+    findings.sort_by(|a, b| {
+        a.effect
+            .cmp(&b.effect)
+            .then(b.confidence_cost.total_cmp(&a.confidence_cost))
+            .then(a.severity.cmp(&b.severity))
+            .then(a.rule_id.cmp(&b.rule_id))
+            .then(a.address.cmp(&b.address))
+            .then(a.message.cmp(&b.message))
+    });
+    (confidence, findings, critics)
+}
+
+/// The plan's own warnings, an errored plan, and every waiver that matched
+/// but has expired.
+fn verdict_warnings(plan: &Plan, findings: &[Finding]) -> Vec<String> {
+    let mut warnings = plan.warnings.clone();
+    if plan.errored {
+        warnings.push(
+            "the plan reports that Terraform errored while planning; it may be incomplete".into(),
+        );
+    }
+    let mut expired: BTreeSet<String> = BTreeSet::new();
+    for f in findings {
+        if let Some(w) = f.waiver.as_ref().filter(|w| w.expired) {
+            expired.insert(format!(
+                "the waiver of {} on {} (owner {}) expired on {}: its findings count again",
+                w.rule, w.address, w.owner, w.expires
+            ));
+        }
+    }
+    warnings.extend(expired);
+    warnings
 }
 
 fn overrides(stack: &StackConfig) -> Result<RuleOverrides, JudgeError> {
