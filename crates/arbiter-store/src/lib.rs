@@ -108,6 +108,10 @@ pub enum StoreError {
     /// The audit log could not be extended (so the change was not made).
     #[error("audit log: {0}")]
     Audit(String),
+    /// The write job panicked: its writes were undone and the writer went
+    /// on with the next job.
+    #[error("internal error: a database write job panicked (its writes were undone)")]
+    JobPanicked,
 }
 
 impl StoreError {

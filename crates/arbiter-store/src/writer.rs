@@ -34,6 +34,26 @@ where
     }
 }
 
+/// Polls a future, turning a panic while polling into an `Err` with the
+/// panic's payload (what `futures::FutureExt::catch_unwind` does).
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(payload) => std::task::Poll::Ready(Err(payload)),
+        }
+    }
+}
+
 /// A queued write.
 pub(crate) struct Job {
     run: Box<dyn ErasedJob>,
@@ -308,7 +328,21 @@ impl Writer {
             }
             let saved = self.cx.head.clone();
             let (hooks_epoch, enqueued) = (self.cx.hooks.epoch, self.cx.hooks.enqueued);
-            let result = job.run.run(&mut self.cx).await;
+            // A panic inside a job must not end the writer (every later
+            // write would fail until a restart): it fails this job alone.
+            let result = match CatchUnwind(job.run.run(&mut self.cx)).await {
+                Ok(r) => r,
+                Err(payload) => {
+                    // Only a literal message is logged: a formatted one may
+                    // hold request data.
+                    let what = payload
+                        .downcast_ref::<&'static str>()
+                        .copied()
+                        .unwrap_or("(message withheld: it may hold request data)");
+                    tracing::error!(panic = what, "a database write job panicked; its writes are undone and the writer goes on");
+                    Err(StoreError::JobPanicked)
+                }
+            };
             match result {
                 Ok(v) => {
                     if let Err(e) = self.exec("RELEASE SAVEPOINT job").await {

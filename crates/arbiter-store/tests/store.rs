@@ -509,3 +509,63 @@ async fn a_change_whose_audit_entry_fails_does_not_happen() {
         assert_eq!(check_chain(&store).await, before + 1, "{name}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_panics_fails_alone_and_the_writer_goes_on() {
+    for (name, db) in databases().await {
+        let store = open(&db.url, 1000).await;
+        // A job that writes (a stack and its audit entry) and then panics,
+        // queued among ordinary jobs so that they share its batch.
+        let mut tasks = Vec::new();
+        for i in 0..6 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let sp = spec(&format!("before{i}"));
+                s.write(move |cx| Box::pin(async move { stacks::create(cx, &sp, "user:t").await }))
+                    .await
+                    .map(|_| ())
+            }));
+        }
+        let s = store.clone();
+        let boom = tokio::spawn(async move {
+            let sp = spec("doomed");
+            s.write(move |cx| {
+                Box::pin(async move {
+                    stacks::create(cx, &sp, "user:t").await?;
+                    #[allow(clippy::panic)]
+                    if sp.name == "doomed" {
+                        panic!("a bug in a write job");
+                    }
+                    Ok(())
+                })
+            })
+            .await
+        });
+        let r = boom.await.expect("the caller's task itself does not panic");
+        assert!(
+            matches!(r, Err(StoreError::JobPanicked)),
+            "{name}: {:?}",
+            r.err().map(|e| e.to_string())
+        );
+        for t in tasks {
+            t.await.unwrap().unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        // The writer goes on: later writes succeed.
+        let sp = spec("after");
+        store
+            .write(move |cx| Box::pin(async move { stacks::create(cx, &sp, "user:t").await }))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: the writer died: {e}"));
+        // The panicking job's writes were undone, the others' kept; the
+        // audit chain has exactly their entries.
+        let names: Vec<String> = stacks::list(store.pool())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.spec.name)
+            .collect();
+        assert!(!names.contains(&"doomed".to_string()), "{name}: {names:?}");
+        assert_eq!(names.len(), 7, "{name}: {names:?}");
+        assert_eq!(check_chain(&store).await, 7, "{name}");
+    }
+}
