@@ -40,7 +40,8 @@ def provider_of(typ):
 def rc(address, typ, actions, before, after, unknown=None, reason=None,
        before_sensitive=None, after_sensitive=None):
     """One resource_changes entry. `before` is the prior state (None for a
-    create), `after` the planned state (None for a delete)."""
+    create), `after` the planned state (None for a delete) without the values
+    known only at apply, which are `true` in `unknown` (as Terraform prints them)."""
     name = address.split(".")[-1].split("[")[0]
     r = {"address": address, "mode": "managed", "type": typ, "name": name,
          "provider_name": PROVIDERS[provider_of(typ)][0],
@@ -479,7 +480,7 @@ add("launch-template-imds-optional", "escalate", "prod",
     "launch template for the web fleet allows IMDSv1")
 add("rds-storage-encryption-removed", "escalate", "prod",
     [rc("aws_db_instance.orders", "aws_db_instance", ["delete", "create"], db(),
-        dict(db(), storage_encrypted=False, kms_key_id=None, arn=None, id=None),
+        {k: v for k, v in db(storage_encrypted=False, kms_key_id=None).items() if k not in ("arn", "id")},
         unknown={"arn": True, "id": True}, reason="replace_because_cannot_update",
         before_sensitive=DB_SENSITIVE, after_sensitive=DB_SENSITIVE)],
     "RDS storage encryption switched off (forces replacement)")
