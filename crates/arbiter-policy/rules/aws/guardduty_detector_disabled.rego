@@ -18,7 +18,7 @@ metadata := {
 
 findings contains f if {
 	some r in input.resources.aws_guardduty_detector
-	lib.falsy(r.values.enable)
+	r.values.enable in {false, "false"}
 	f := {
 		"address": r.address,
 		"message": "GuardDuty detector is disabled (enable = false)",

@@ -20,9 +20,11 @@ metadata := {
 # (updates); a new role's ARN is known only at apply, so creates are not judged.
 findings contains f if {
 	some r in input.resources.aws_iam_role
+	r.values.assume_role_policy != null
 	p := r.values.assume_role_policy
 	is_string(p)
-	contains(p, "arn:aws")
+	# only documents with an AWS principal can name another account
+	contains(p, `"AWS"`)
 	own := _account(lib.str(r.values.arn))
 	own != ""
 	some st in lib.statements(p)

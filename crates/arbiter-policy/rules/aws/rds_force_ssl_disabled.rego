@@ -24,10 +24,10 @@ findings contains f if {
 	some t in metadata.resource_types
 	some r in input.resources[t]
 	p := r.values.parameter[_]
-	name := lib.lstr(lib.get(p, "name", ""))
-	allowed := _plaintext[name]
+	p.name in {"rds.force_ssl", "require_secure_transport"}
+	name := p.name
 	value := lib.lstr(lib.get(p, "value", ""))
-	value in allowed
+	value in _plaintext[name]
 	f := {
 		"address": r.address,
 		"message": sprintf("parameter %s = %s allows unencrypted client connections", [name, value]),
