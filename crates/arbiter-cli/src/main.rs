@@ -34,6 +34,9 @@ struct Cli {
 enum Command {
     /// Judge a plan offline: decision, confidence, findings (exit 0/2/3).
     Evaluate(cmd::evaluate::EvaluateArgs),
+    /// Measure the judge on labelled plans and find safe thresholds (exit 0/3).
+    #[command(long_about = cmd::calibrate::LONG_ABOUT)]
+    Calibrate(cmd::calibrate::CalibrateArgs),
     /// Price a plan offline: monthly cost before/after per resource and component.
     Cost(cmd::cost::CostArgs),
     /// The price catalogue: `import` an AWS offer file, `show` what is embedded.
@@ -143,6 +146,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = std::panic::catch_unwind(|| match cli.command {
         Command::Evaluate(args) => cmd::evaluate::run(args),
+        Command::Calibrate(args) => cmd::calibrate::run(args),
         Command::Cost(args) => cmd::cost::run(args),
         Command::Pricing(c) => cmd::pricing::run(c),
         Command::Policy(c) => cmd::policy::run(c),

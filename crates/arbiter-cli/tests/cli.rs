@@ -1288,3 +1288,253 @@ fn help_option_parser_finds_undocumented_flags() {
     assert_eq!(opts[1].0, "--bad");
     assert!(opts[1].1.len() < 4, "{opts:?}");
 }
+
+// ---------------------------------------------------------------------------
+// arbiter calibrate
+// ---------------------------------------------------------------------------
+
+/// A labelled corpus in a temp dir: a routine plan, a blatant one, a risky
+/// one labelled `review` (the synonym), and a subdirectory whose row has no
+/// stack file (the columns build it) and labels a routine plan as risky.
+fn calibration_corpus(with_bad_sub: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = |from: &str, to: &Path| {
+        std::fs::copy(scenarios().join(format!("{from}.plan.json")), to).unwrap();
+    };
+    let root = dir.path();
+    copy("tags-only-update", &root.join("tags.plan.json"));
+    copy("ssh-open-to-world", &root.join("ssh.plan.json"));
+    copy("delete-prod-database", &root.join("drop-db.plan.json"));
+    for name in ["tags", "ssh", "drop-db"] {
+        std::fs::write(
+            root.join(format!("{name}.stack.toml")),
+            format!("name = \"{name}\"\nenvironment = \"prod\"\nmonthly_budget_usd = 20000\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        root.join("expected.tsv"),
+        "name\texpect\tenvironment\tmonthly_budget_usd\n\
+         tags\tapprove\tprod\t20000\n\
+         ssh\treject\tprod\t20000\n\
+         drop-db\treview\tprod\t20000\n",
+    )
+    .unwrap();
+    if with_bad_sub {
+        let sub = root.join("nested/mislabelled");
+        std::fs::create_dir_all(&sub).unwrap();
+        copy("tags-only-update", &sub.join("tags-called-risky.plan.json"));
+        std::fs::write(
+            sub.join("expected.tsv"),
+            "name\texpect\tenvironment\tmonthly_budget_usd\ntags-called-risky\tescalate\tprod\t20000\n",
+        )
+        .unwrap();
+    }
+    dir
+}
+
+#[test]
+fn calibrate_reports_a_clean_corpus_in_three_formats() {
+    let dir = calibration_corpus(false);
+    let d = path_str(dir.path());
+    let run = arbiter(&["calibrate", &d, "--format", "json"]);
+    expect_code(&run, 0);
+    let v = run.json();
+    assert_eq!(v["format"], "arbiter-calibration/1");
+    assert_eq!(v["plans"], 3);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["confusion"]["approve"]["approve"], 1);
+    assert_eq!(v["confusion"]["escalate"]["review"], 1);
+    assert_eq!(v["confusion"]["reject"]["reject"], 1);
+    assert_eq!(v["automation"]["routine"], 1);
+    assert_eq!(v["automation"]["approved"], 1);
+    assert_eq!(v["automation"]["rate"], 1.0);
+    assert_eq!(v["risky_approved"]["risky"], 2);
+    assert_eq!(v["risky_approved"]["approved"], 0);
+    assert_eq!(v["blatant_rejected"]["rejected"], 1);
+    assert_eq!(v["misses"].as_array().unwrap().len(), 0);
+    let prod = &v["thresholds"][0];
+    assert_eq!(prod["environment"], "prod");
+    assert_eq!(prod["current"], 95.0);
+    // Both risky plans are held by deny/escalate findings whatever the threshold.
+    assert_eq!(prod["risky_held_by_findings"], 2);
+    assert_eq!(prod["lowest_safe_threshold"], 0.0);
+    assert_eq!(prod["routine_approved_at_lowest"], 1);
+    let drop = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["plan"].as_str().unwrap().ends_with("drop-db"))
+        .unwrap();
+    assert_eq!(drop["expected"], "escalate", "review is a synonym");
+    assert_eq!(drop["held_by_findings"], true);
+
+    let text = arbiter(&["calibrate", &d]);
+    expect_code(&text, 0);
+    for want in [
+        "expected \\ got",
+        "automation      1/1 routine plans approved (100.0 %)",
+        "risky approved  0 of 2",
+        "blatant         1/1 rejected",
+        "lowest safe threshold",
+        "PASS",
+    ] {
+        assert!(text.stdout.contains(want), "{want:?} in\n{}", text.stdout);
+    }
+    // The confusion table is aligned: the header's columns line up with the rows.
+    let header = text
+        .stdout
+        .lines()
+        .find(|l| l.contains("expected \\ got"))
+        .unwrap();
+    let approve_row = text
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("approve "))
+        .unwrap();
+    assert_eq!(
+        header.len(),
+        approve_row.len(),
+        "{header:?} / {approve_row:?}"
+    );
+
+    let md = arbiter(&["calibrate", &d, "--format", "markdown"]);
+    expect_code(&md, 0);
+    assert!(
+        md.stdout
+            .contains("| expected \\ got | approve | review | reject | total |"),
+        "{}",
+        md.stdout
+    );
+    assert!(
+        md.stdout.contains("| approve | 1 | 0 | 0 | 1 |"),
+        "{}",
+        md.stdout
+    );
+    assert!(
+        md.stdout.contains("### Thresholds per environment"),
+        "{}",
+        md.stdout
+    );
+}
+
+#[test]
+fn calibrate_fails_when_a_risky_plan_is_approved_and_finds_the_threshold() {
+    let dir = calibration_corpus(true);
+    let d = path_str(dir.path());
+    let run = arbiter(&["calibrate", &d, "--format", "json"]);
+    expect_code(&run, 3);
+    let v = run.json();
+    assert_eq!(v["plans"], 4, "the nested directory is included");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["confusion"]["escalate"]["approve"], 1);
+    assert_eq!(v["risky_approved"]["approved"], 1);
+    let miss = &v["misses"][0];
+    assert!(miss["plan"]
+        .as_str()
+        .unwrap()
+        .ends_with("tags-called-risky"));
+    assert_eq!(miss["expected"], "escalate");
+    assert_eq!(miss["got"], "approve");
+    // Only the blast-radius critic's points: no rule saw anything.
+    let fs = miss["findings"].as_array().unwrap();
+    assert!(
+        !fs.is_empty()
+            && fs
+                .iter()
+                .all(|f| f["source"].as_str().unwrap().starts_with("critic:")),
+        "{fs:?}"
+    );
+    let c = miss["confidence"].as_f64().unwrap();
+    let prod = &v["thresholds"][0];
+    let lowest = prod["lowest_safe_threshold"].as_f64().unwrap();
+    assert!(lowest > c && lowest - c <= 0.1 + 1e-9, "{lowest} vs {c}");
+    // The routine plan scores the same as the mislabelled copy: the threshold
+    // that holds the copy holds it too.
+    assert_eq!(prod["routine_approved_at_lowest"], 0);
+    assert_eq!(prod["routine_approved_now"], 1);
+    let only = &prod["score_only_risky"][0];
+    assert_eq!(only["rule_findings"], false);
+    assert!(
+        only["reason"].as_str().unwrap().contains("no rule finding"),
+        "{only}"
+    );
+
+    let text = arbiter(&["calibrate", &d]);
+    expect_code(&text, 3);
+    assert!(text.stdout.contains("Misses (1):"), "{}", text.stdout);
+    assert!(text.stdout.contains("BLAST-"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("FAIL: 1 risky plan(s) approved"),
+        "{}",
+        text.stdout
+    );
+    let md = arbiter(&["calibrate", &d, "--format", "markdown"]);
+    expect_code(&md, 3);
+    assert!(md.stdout.contains("### Misses"), "{}", md.stdout);
+}
+
+#[test]
+fn calibrate_reports_bad_corpora_as_errors() {
+    let dir = calibration_corpus(false);
+    let d = path_str(dir.path());
+    // The stack file and the table disagree.
+    let tsv = dir.path().join("expected.tsv");
+    let text = std::fs::read_to_string(&tsv).unwrap();
+    std::fs::write(&tsv, text.replace("ssh\treject\tprod", "ssh\treject\tdev")).unwrap();
+    let run = arbiter(&["calibrate", &d]);
+    expect_code(&run, 1);
+    assert!(
+        run.stderr.contains("expected.tsv:3") && run.stderr.contains("environment"),
+        "{}",
+        run.stderr
+    );
+    // An unknown label.
+    std::fs::write(&tsv, "name\texpect\ntags\tmaybe\n").unwrap();
+    let run = arbiter(&["calibrate", &d]);
+    expect_code(&run, 1);
+    assert!(run.stderr.contains("maybe"), "{}", run.stderr);
+    // A directory without any expected.tsv.
+    let empty = tempfile::tempdir().unwrap();
+    let run = arbiter(&["calibrate", &path_str(empty.path())]);
+    expect_code(&run, 1);
+    assert!(run.stderr.contains("no expected.tsv"), "{}", run.stderr);
+    let help = arbiter(&["calibrate", "--help"]);
+    expect_code(&help, 0);
+    for want in [
+        "expected.tsv",
+        "threshold",
+        "--policy",
+        "--format",
+        "Exit code",
+    ] {
+        assert!(help.stdout.contains(want), "{want} in\n{}", help.stdout);
+    }
+}
+
+/// The repository's own corpora, as CI runs them: every directory (with the
+/// nested weakening corpus) is read and every routine plan is approved. The
+/// exit code is 3 until the judge's floor and the pending rules are merged.
+#[test]
+fn calibrate_runs_on_the_repository_corpora() {
+    let a = path_str(&scenarios());
+    let b = path_str(&Path::new(WORKSPACE).join("tests/scenarios-extra"));
+    let run = arbiter(&["calibrate", &a, &b, "--format", "json"]);
+    assert!(
+        run.code == 0 || run.code == 3,
+        "{}: {}",
+        run.shown,
+        run.stderr
+    );
+    let v = run.json();
+    let dirs: Vec<&str> = v["directories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(dirs.iter().any(|d| d.ends_with("weakening")), "{dirs:?}");
+    assert!(v["plans"].as_u64().unwrap() >= 80);
+    assert_eq!(v["automation"]["approved"], v["automation"]["routine"]);
+    assert_eq!(v["ok"], run.code == 0);
+}

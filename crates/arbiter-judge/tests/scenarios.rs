@@ -8,13 +8,19 @@
 //! failure.
 
 use arbiter_judge::{Judge, JudgeConfig, PlanInput, StackConfig};
-use arbiter_verdict::{Decision, Effect, Verdict};
+use arbiter_verdict::{ChangeRelation, Decision, Effect, Severity, Verdict};
 use std::path::{Path, PathBuf};
 
 const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/scenarios");
 /// Further scenarios of the same kind (tests/scenarios-extra/make.py), so the
 /// defaults are tuned for the general case, not for the supplied examples.
 const EXTRA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/scenarios-extra");
+/// Updates of existing production resources that weaken them, and routine
+/// updates (tests/scenarios/weakening/make.py).
+const WEAKENING: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/scenarios/weakening"
+);
 
 struct Row {
     name: String,
@@ -181,6 +187,80 @@ fn check_dir(dir: &str, shown: &str, min_rows: usize) {
         rows.len(),
         failures.join("\n")
     );
+}
+
+/// Risky weakening scenarios that no rule of this branch sees yet: their
+/// rules are written in parallel (egress rules, private routes to an internet
+/// gateway, public IPs on private subnets, AdministratorAccess = deny). Remove
+/// a name once its rule is merged; the test then holds it like the others.
+const WEAKENING_PENDING: [&str; 4] = [
+    "db-sg-egress-rule-world",
+    "private-route-to-igw",
+    "private-subnet-public-ips",
+    "admin-policy-attached",
+];
+
+/// A built-in rule finding that the judge's floor for introduced weaknesses
+/// keeps out of auto-apply: introduced, not info, severity >= medium (>= high
+/// in staging).
+fn floor_finding(v: &Verdict) -> Option<&arbiter_verdict::Finding> {
+    let worst = if v.stack.environment.as_deref() == Some("staging") {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    v.findings.iter().find(|f| {
+        f.source == "builtin"
+            && f.relation == ChangeRelation::Introduced
+            && f.effect != Effect::Info
+            && f.severity <= worst
+    })
+}
+
+/// The weakening corpus: routine updates are approved without any finding the
+/// floor would count; risky ones are held now (not approved) or carry a
+/// finding the floor holds; blatant ones are rejected.
+#[test]
+fn weakening_scenarios_are_seen() {
+    let rows = rows_in(WEAKENING);
+    let routine = rows.iter().filter(|r| r.expect == "approve").count();
+    assert!(
+        rows.len() >= 24 && routine >= 6,
+        "{} rows, {routine} routine",
+        rows.len()
+    );
+    let j = Judge::new(&JudgeConfig::default()).expect("the built-in rule pack compiles");
+    let mut failures = Vec::new();
+    for row in &rows {
+        let stack = StackConfig::from_file(&stack_path_in(WEAKENING, &row.name)).unwrap();
+        assert_eq!(stack.environment.as_deref(), Some(row.environment.as_str()));
+        assert_eq!(stack.monthly_budget_usd, row.budget, "{}: budget", row.name);
+        let v = judge_in(WEAKENING, &row.name, &j);
+        let floor = floor_finding(&v);
+        let pending = WEAKENING_PENDING.contains(&row.name.as_str());
+        let ok = match row.expect.as_str() {
+            "approve" => v.decision == Decision::Approve && floor.is_none(),
+            "reject" => pending || v.decision == Decision::Reject,
+            _ => pending || v.decision != Decision::Approve || floor.is_some(),
+        };
+        println!(
+            "{:<4}  {:<42} {:<9} {:<8} {:>6.1}  {}{}",
+            if ok { "PASS" } else { "FAIL" },
+            row.name,
+            row.expect,
+            v.decision.as_str(),
+            v.confidence,
+            floor.map_or("-".to_string(), |f| format!("floor: {}", f.rule_id)),
+            if pending { "  (rule pending)" } else { "" }
+        );
+        if !ok {
+            failures.push(format!(
+                "{}: expected {}, got {} ({})",
+                row.name, row.expect, v.decision, v.explanation
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
