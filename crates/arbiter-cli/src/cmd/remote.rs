@@ -540,14 +540,6 @@ fn cr_summary(cr: &Value) -> String {
     out
 }
 
-fn status_code(status: &str) -> u8 {
-    match status {
-        "approved" | "applied" | "verified" => 0,
-        "pending_review" => 2,
-        _ => 3,
-    }
-}
-
 /// Runs `arbiter submit`.
 pub fn submit(a: SubmitArgs, server: &ServerArgs) -> Result<u8> {
     let bytes = arbiter_plan::read::read_limited(&a.plan)
@@ -583,10 +575,10 @@ pub fn submit(a: SubmitArgs, server: &ServerArgs) -> Result<u8> {
             }
             s
         });
-        return Ok(status_code(v["status"].as_str().unwrap_or("")));
+        return Ok(crate::exit::status(v["status"].as_str().unwrap_or("")));
     }
     c.print(&v, cr_summary);
-    Ok(status_code(v["status"].as_str().unwrap_or("")))
+    Ok(crate::exit::status(v["status"].as_str().unwrap_or("")))
 }
 
 // ---------------------------------------------------------------- review
