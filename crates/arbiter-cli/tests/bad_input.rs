@@ -296,6 +296,76 @@ fn cases() -> Vec<Case> {
             bytes(show_state()),
             error(&["Terraform state JSON", "not a plan"]),
         ),
+        // What newcomers give instead of plan JSON (real Terraform 1.11
+        // output, tests/fixtures/terraform/generated/not-plans): each is
+        // named, with the command that makes plan JSON.
+        row(
+            "saved binary plan (terraform plan -out=tfplan)",
+            bytes(not_plan("tfplan")),
+            error(&[
+                "saved binary plan",
+                "`terraform show -json ",
+                "saved_binary_plan__terraform_plan__out_tfplan_.json > plan.json`",
+                "`tofu show -json ",
+            ]),
+        ),
+        row(
+            "zip archive that is not a plan",
+            bytes(b"PK\x03\x04\x14\x00\x00\x00\x08\x00notes.txt\xff\xfe".to_vec()),
+            error(&["invalid UTF-8", "binary file"]),
+        ),
+        row(
+            "streaming log of terraform plan -json",
+            bytes(not_plan("plan-log.jsonl")),
+            error(&[
+                "streaming log of `terraform plan -json`",
+                "`terraform plan -out=tfplan && terraform show -json tfplan > plan.json`",
+                "`tofu plan -out=tfplan && tofu show -json tfplan > plan.json`",
+            ]),
+        ),
+        row(
+            "one line of OpenTofu's plan -json log",
+            bytes(
+                r#"{"@level":"info","@message":"OpenTofu 1.8.5","@module":"tofu.ui","tofu":"1.8.5","type":"version","ui":"1.2"}"#,
+            ),
+            error(&["streaming log", "tofu plan -out=tfplan"]),
+        ),
+        row(
+            "human-readable terraform plan output",
+            bytes(not_plan("plan-output.txt")),
+            error(&[
+                "human-readable output of `terraform plan`",
+                "terraform show -json tfplan",
+            ]),
+        ),
+        row(
+            "Terraform configuration (.tf)",
+            bytes(not_plan("main.tf")),
+            error(&["Terraform configuration (HCL", "terraform plan -out=tfplan"]),
+        ),
+        row(
+            "configuration starting with a block comment and terraform {}",
+            bytes("/* settings\n*/\nterraform {\n  required_version = \">= 1.5\"\n}\n"),
+            error(&["Terraform configuration (HCL"]),
+        ),
+        row(
+            "variable file (.tfvars)",
+            bytes(not_plan("terraform.tfvars")),
+            error(&[
+                "variable definitions file (.tfvars)",
+                "-var-file=",
+                "variable_file___tfvars_.json -out=tfplan",
+            ]),
+        ),
+        row(
+            "terraform show -json without a plan or state",
+            bytes(r#"{"format_version":"1.0"}"#),
+            error(&[
+                "without a plan file",
+                "no state",
+                "terraform show -json tfplan",
+            ]),
+        ),
         // Valid JSON, wrong types.
         row(
             "resource_changes as a string",
@@ -751,6 +821,15 @@ fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
         .collect();
     out[0] = 0xC0;
     out
+}
+
+/// A file of tests/fixtures/terraform/generated/not-plans (made with
+/// Terraform 1.11, see PROVENANCE.md there).
+fn not_plan(name: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/terraform/generated/not-plans")
+        .join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 fn png() -> Vec<u8> {

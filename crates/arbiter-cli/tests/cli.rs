@@ -1538,3 +1538,130 @@ fn calibrate_runs_on_the_repository_corpora() {
     assert_eq!(v["automation"]["approved"], v["automation"]["routine"]);
     assert_eq!(v["ok"], run.code == 0);
 }
+
+// ---------------------------------------------------------------------------
+// Usage errors
+// ---------------------------------------------------------------------------
+
+/// Every command of clap's tree, as the path of names under `arbiter` (the
+/// top level is the empty path), with the command itself.
+fn command_tree() -> Vec<(Vec<String>, clap::Command)> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    let mut queue = vec![(Vec::<String>::new(), arbiter_cli::Cli::command())];
+    while let Some((path, cmd)) = queue.pop() {
+        for sub in cmd.get_subcommands() {
+            let mut child = path.clone();
+            child.push(sub.get_name().to_string());
+            queue.push((child, sub.clone()));
+        }
+        out.push((path, cmd));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Runs `arbiter ARGS` with none of the environment variables that may
+/// stand in for an argument of any command (so "missing" means missing).
+fn arbiter_bare(args: &[&str], env: &[String]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arbiter"));
+    cmd.args(args).env("NO_COLOR", "1");
+    for name in env {
+        cmd.env_remove(name);
+    }
+    let out = cmd.output().expect("running arbiter");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        shown: format!("arbiter {}", args.join(" ")),
+    }
+}
+
+/// A mistyped flag or a missing argument is an error (exit 1, the usage on
+/// stderr, nothing on stdout), never "needs review" (2), for every command
+/// and subcommand in clap's tree: a new command is covered without touching
+/// this test.
+#[test]
+fn usage_errors_exit_1_for_every_command() {
+    let tree = command_tree();
+    let env: Vec<String> = tree
+        .iter()
+        .flat_map(|(_, c)| c.get_arguments().filter_map(|a| a.get_env()))
+        .map(|e| e.to_string_lossy().into_owned())
+        .collect();
+    assert!(tree.len() > 40, "only {} commands in the tree", tree.len());
+    let mut failures = Vec::new();
+    let mut missing_cases = 0;
+    for (path, cmd) in &tree {
+        let words: Vec<&str> = path.iter().map(String::as_str).collect();
+        let usage = format!(
+            "Usage: arbiter{}",
+            words.iter().map(|w| format!(" {w}")).collect::<String>()
+        );
+        // (arguments, what stderr must also name)
+        let mut cases: Vec<(Vec<&str>, &str)> = Vec::new();
+        let mut bad_flag = words.clone();
+        bad_flag.push("--no-such-flag");
+        cases.push((bad_flag, "--no-such-flag"));
+        let needs_subcommand = cmd.is_subcommand_required_set();
+        let needs_argument = cmd
+            .get_arguments()
+            .any(|a| a.is_required_set() && a.get_default_values().is_empty());
+        if needs_subcommand || needs_argument {
+            missing_cases += 1;
+            cases.push((
+                words.clone(),
+                if needs_subcommand {
+                    "Commands:"
+                } else {
+                    "required"
+                },
+            ));
+        }
+        for (args, names) in cases {
+            let run = arbiter_bare(&args, &env);
+            let ok = run.code == 1
+                && run.stdout.is_empty()
+                && run.stderr.contains(&usage)
+                && run.stderr.contains(names)
+                && !run.stderr.contains("internal error");
+            if !ok {
+                failures.push(format!(
+                    "{}: exit {} (want 1), stdout {:?}, stderr must name {usage:?} and {names:?}:\n{}",
+                    run.shown, run.code, run.stdout, run.stderr
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(
+        missing_cases > 20,
+        "only {missing_cases} commands need an argument"
+    );
+}
+
+/// `--help` and `--version` are not errors: stdout, exit 0, at every level.
+#[test]
+fn help_and_version_exit_0_on_stdout() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["--version"],
+        &["-V"],
+        &["review", "--version"],
+        &["state", "push", "--help"],
+        &["help"],
+        &["help", "evaluate"],
+    ] {
+        let run = arbiter_bare(args, &[]);
+        expect_code(&run, 0);
+        assert!(run.stderr.is_empty(), "{}: {}", run.shown, run.stderr);
+        assert!(
+            run.stdout.contains("Usage: arbiter") || run.stdout.starts_with("arbiter"),
+            "{}: {}",
+            run.shown,
+            run.stdout
+        );
+    }
+}

@@ -352,6 +352,23 @@ fn pricing_import_rejects_what_is_not_an_offer_file() {
         "{}",
         r.stderr
     );
+    // Regression: a publicationDate with a multibyte character across byte
+    // 10 was an internal error (the date was cut at a byte offset).
+    let odd_date = offer(dir.path());
+    let text = std::fs::read_to_string(&odd_date)
+        .unwrap()
+        .replace("2026-11-01T00:00:00Z", "2026-11-0１T00:00:00Z");
+    std::fs::write(&odd_date, text).unwrap();
+    let r = arbiter(&["pricing", "import", odd_date.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("offer.json")
+            && r.stderr
+                .contains("publicationDate \"2026-11-0１T00:00:00Z\" does not start with a date")
+            && !r.stderr.contains("internal error"),
+        "{}",
+        r.stderr
+    );
     let bad_csv = dir.path().join("bad.csv");
     std::fs::write(&bad_csv, "service,resource_type\nec2,aws_instance\n").unwrap();
     let r = arbiter(&[

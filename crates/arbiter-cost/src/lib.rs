@@ -35,7 +35,7 @@ pub use catalogue::{Catalogue, InstanceSpec, Price};
 pub use error::CostError;
 pub use estimate::{redact, CostEngine};
 pub use model::HOURS_PER_MONTH;
-pub use offer::{import_offer, import_offer_file, ImportReport};
+pub use offer::{as_of_date, import_offer, import_offer_file, ImportReport};
 pub use usage::Usage;
 
 /// Resource types the engine prices with a model, sorted.

@@ -126,22 +126,11 @@ pub fn import_offer<R: Read>(reader: R, path: &str, name: &str) -> Result<Import
             message: "no offerCode and no products: not an AWS Price List offer file".into(),
         });
     }
-    let as_of = if raw.publication_date.len() >= 10 {
-        raw.publication_date[..10].to_string()
-    } else if raw.version.len() >= 8 && raw.version.chars().take(8).all(|c| c.is_ascii_digit()) {
-        format!(
-            "{}-{}-{}",
-            &raw.version[..4],
-            &raw.version[4..6],
-            &raw.version[6..8]
-        )
-    } else {
-        return Err(CostError::Offer {
+    let as_of =
+        as_of_date(&raw.publication_date, &raw.version).map_err(|message| CostError::Offer {
             path: path.to_string(),
-            message: "no publicationDate (or dated version): cannot give the prices an as-of date"
-                .into(),
-        });
-    };
+            message,
+        })?;
     let source = format!(
         "AWS Price List offer {} version {} ({name})",
         raw.offer_code, raw.version
@@ -319,6 +308,63 @@ struct RawProduct {
     product_family: Option<String>,
     #[serde(default)]
     attributes: RawAttributes,
+}
+
+/// The as-of date (`YYYY-MM-DD`) of an offer file: the date that starts its
+/// `publicationDate` (`2026-11-15T00:00:00Z`), else, when that is absent, the
+/// date a `version` starts with (`20261115000000`). An error names the
+/// field that is not a date. Never cuts text inside a character: any string
+/// at all gives a date or an error.
+pub fn as_of_date(publication_date: &str, version: &str) -> Result<String, String> {
+    if !publication_date.is_empty() {
+        return publication_date
+            .get(..10)
+            .filter(|d| is_date(d))
+            .map(str::to_string)
+            .ok_or_else(|| {
+                format!(
+                    "publicationDate {:?} does not start with a date like 2026-11-15",
+                    arbiter_plan::error::clip(publication_date, 40)
+                )
+            });
+    }
+    let digits = version
+        .get(..8)
+        .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| {
+            "no publicationDate (or dated version): cannot give the prices an as-of date"
+                .to_string()
+        })?;
+    let date = format!(
+        "{}-{}-{}",
+        digits.get(..4).unwrap_or_default(),
+        digits.get(4..6).unwrap_or_default(),
+        digits.get(6..).unwrap_or_default()
+    );
+    if is_date(&date) {
+        Ok(date)
+    } else {
+        Err(format!(
+            "version {:?} does not start with a date like 20261115",
+            arbiter_plan::error::clip(version, 40)
+        ))
+    }
+}
+
+/// `YYYY-MM-DD` with a month 01–12 and a day 01–31.
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b.get(r)
+            .filter(|d| d.iter().all(u8::is_ascii_digit))
+            .map(|d| d.iter().fold(0u32, |n, x| n * 10 + u32::from(x - b'0')))
+    };
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && digits(0..4).is_some()
+        && digits(5..7).is_some_and(|m| (1..=12).contains(&m))
+        && digits(8..10).is_some_and(|d| (1..=31).contains(&d))
 }
 
 fn map_product(p: &RawProduct, offer_code: &str) -> Result<Mapped, String> {

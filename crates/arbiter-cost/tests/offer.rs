@@ -6,7 +6,7 @@
 //!
 //! The prices in these files are test figures, not AWS's.
 
-use arbiter_cost::{import_offer, Catalogue, CostEngine, ImportReport, Usage};
+use arbiter_cost::{as_of_date, import_offer, Catalogue, CostEngine, ImportReport, Usage};
 use serde_json::{json, Value};
 
 /// Price dimensions of one SKU: `(unit, beginRange, USD)`.
@@ -462,4 +462,128 @@ fn a_product_with_only_zero_prices_is_skipped_not_imported() {
         "{:?}",
         r.skipped
     );
+}
+
+// ---------------------------------------------------------------------------
+// Dates and fields from the file: any text, never a panic
+// ---------------------------------------------------------------------------
+
+/// An offer document with these top-level fields replaced (and one EC2
+/// product whose attributes are `attrs`).
+fn offer_with(fields: &[(&str, Value)], attrs: Value) -> String {
+    let mut v: Value = serde_json::from_str(&offer(
+        "AmazonEC2",
+        &[("SKU1", "Compute Instance", attrs)],
+        &[("SKU1", &[("Hrs", "0", "0.0104")])],
+    ))
+    .unwrap();
+    for (k, x) in fields {
+        v[*k] = x.clone();
+    }
+    v.to_string()
+}
+
+/// Regression: a publicationDate whose 10th byte falls inside a character
+/// ended `arbiter pricing import` in an internal error (the text was cut at
+/// byte 10). Now it is an error naming the field, as is any non-date.
+#[test]
+fn non_ascii_publication_date_is_an_error_not_a_panic() {
+    for date in [
+        "2026-11-1é",
+        "２０２６-11-15T00:00:00Z",
+        "2026-11-15",
+        "2026-13-01T00:00Z",
+        "yesterday!",
+    ] {
+        let text = offer_with(&[("publicationDate", json!(date))], json!({}));
+        let got = import_offer(text.as_bytes(), "offer.json", "offer.json");
+        if date == "2026-11-15" {
+            assert_eq!(got.unwrap().prices.len(), 0);
+            continue;
+        }
+        let msg = got.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            msg.contains("offer.json")
+                && msg.contains("publicationDate")
+                && msg.contains("not start with a date"),
+            "{date:?}: {msg}"
+        );
+    }
+    // Without a publicationDate the version's date is used; a version with
+    // multibyte text in its first eight bytes is refused, not cut.
+    for (version, want) in [
+        ("20261115000000", Ok("2026-11-15")),
+        ("2026111é0000", Err("no publicationDate")),
+        ("é", Err("no publicationDate")),
+        ("20261399", Err("version")),
+    ] {
+        assert_eq!(
+            as_of_date("", version).map_err(|e| e
+                .split(' ')
+                .next()
+                .unwrap_or_default()
+                .to_string()),
+            want.map(str::to_string).map_err(|w| w
+                .split(' ')
+                .next()
+                .unwrap_or_default()
+                .to_string()),
+            "{version:?}"
+        );
+    }
+    assert_eq!(
+        as_of_date("2026-11-15T00:00:00Z", "é").unwrap(),
+        "2026-11-15"
+    );
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Text that mixes ASCII date pieces with multibyte characters, so cuts
+    /// at fixed byte offsets land inside characters.
+    fn texty() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[0-9é２😀T:Z-]{0,24}",
+            "(20[0-9]{2}-[01][0-9]-[0-3][0-9])?[éü😀a-z0-9:T-]{0,12}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        /// The date parsing answers any strings with a valid date or an
+        /// error, never a panic.
+        #[test]
+        fn as_of_date_never_panics(p in texty(), v in texty()) {
+            match as_of_date(&p, &v) {
+                Ok(d) => {
+                    prop_assert_eq!(d.len(), 10);
+                    prop_assert!(p.starts_with(&d) || (p.is_empty() && v.starts_with(&d.replace('-', ""))));
+                }
+                Err(e) => prop_assert!(!e.is_empty()),
+            }
+        }
+
+        /// The whole reader, with arbitrary text in the dates, the offer
+        /// code and a product's attributes, ends in a report or an error.
+        #[test]
+        fn import_never_panics_on_field_text(
+            p in texty(), v in texty(), code in texty(),
+            family in texty(), usage in texty(), location in texty(), memory in texty(),
+        ) {
+            let text = offer_with(
+                &[("publicationDate", json!(p)), ("version", json!(v)), ("offerCode", json!(code))],
+                json!({
+                    "productFamily": family, "usagetype": usage, "location": location,
+                    "regionCode": location, "memory": memory, "instanceType": usage,
+                    "operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA",
+                    "capacitystatus": "Used", "volumeApiName": family, "group": memory,
+                }),
+            );
+            let _ = import_offer(text.as_bytes(), "offer.json", "offer.json");
+        }
+    }
 }

@@ -87,7 +87,7 @@ pub struct PlanInput {
 impl PlanInput {
     /// Decodes and parses plan bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<PlanInput, PlanError> {
-        let text = std::sync::Arc::new(arbiter_plan::decode::decode_text(bytes)?.into_owned());
+        let text = std::sync::Arc::new(arbiter_plan::read::decode_plan(bytes)?.into_owned());
         let plan = arbiter_plan::read_plan_shared(&text)?;
         Ok(PlanInput { text, plan })
     }
@@ -115,7 +115,7 @@ impl PlanInput {
 
     /// Reads a plan file (size-limited).
     pub fn from_file(path: &std::path::Path) -> Result<PlanInput, PlanError> {
-        PlanInput::from_vec(arbiter_plan::read::read_limited(path)?)
+        PlanInput::from_vec(arbiter_plan::read::read_limited(path)?).map_err(|e| e.in_file(path))
     }
 }
 

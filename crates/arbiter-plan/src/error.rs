@@ -52,12 +52,99 @@ pub enum PlanError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// Not plan JSON but something people commonly give instead (a saved
+    /// binary plan, `terraform plan -json` output, a `.tf` file, …),
+    /// recognised by its content; the message gives the command that makes
+    /// the plan JSON.
+    #[error("{}", kind.explain(file.as_deref()))]
+    NotPlanJson {
+        /// What the input is.
+        kind: NotPlanJson,
+        /// The file's name as the user gave it, when known (it goes into the
+        /// command the message suggests).
+        file: Option<String>,
+    },
     /// Reading the file failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
+/// What people commonly give in place of `terraform show -json` plan output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotPlanJson {
+    /// A saved binary plan: the zip archive `terraform plan -out=FILE` writes.
+    BinaryPlan,
+    /// The streaming log of `terraform plan -json` (one JSON message a line).
+    PlanLog,
+    /// The human-readable output of `terraform plan`.
+    PlanOutput,
+    /// Terraform configuration in HCL (a `.tf` file).
+    Configuration,
+    /// A variable definitions file (`.tfvars`).
+    Variables,
+}
+
+/// How to make plan JSON, for Terraform and OpenTofu.
+pub const MAKE_PLAN_JSON: &str = "`terraform plan -out=tfplan && terraform show -json tfplan > plan.json` (OpenTofu: `tofu plan -out=tfplan && tofu show -json tfplan > plan.json`)";
+
+impl NotPlanJson {
+    /// The message: what the input is and the exact command that makes
+    /// what Arbiter reads. `file` (the input's name as given) goes into the
+    /// command where it is an argument (binary plan, variable file).
+    pub fn explain(self, file: Option<&str>) -> String {
+        match self {
+            NotPlanJson::BinaryPlan => {
+                let f = shell_word(file.unwrap_or("tfplan"));
+                format!(
+                    "this is a saved binary plan (what `terraform plan -out=FILE` writes), not its JSON form; convert it with `terraform show -json {f} > plan.json` (OpenTofu: `tofu show -json {f} > plan.json`)"
+                )
+            }
+            NotPlanJson::PlanLog => format!(
+                "this is the streaming log of `terraform plan -json` (one JSON message per line), not a plan document; make the plan JSON with {MAKE_PLAN_JSON}"
+            ),
+            NotPlanJson::PlanOutput => format!(
+                "this is the human-readable output of `terraform plan`, not JSON; make the plan JSON with {MAKE_PLAN_JSON}"
+            ),
+            NotPlanJson::Configuration => format!(
+                "this is Terraform configuration (HCL, a .tf file), not a plan; in its directory make the plan JSON with {MAKE_PLAN_JSON}"
+            ),
+            NotPlanJson::Variables => {
+                let f = shell_word(file.unwrap_or("terraform.tfvars"));
+                format!(
+                    "this is a variable definitions file (.tfvars), not a plan; plan with it and convert: `terraform plan -var-file={f} -out=tfplan && terraform show -json tfplan > plan.json` (OpenTofu: `tofu plan -var-file={f} -out=tfplan && tofu show -json tfplan > plan.json`)"
+                )
+            }
+        }
+    }
+}
+
+/// `s` as one shell word: as is when it is plain, else single-quoted.
+fn shell_word(s: &str) -> String {
+    let s = clip(s, 200);
+    if !s.is_empty()
+        && s.chars().all(|c| {
+            c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '+' | ':' | '@' | ',')
+        })
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 impl PlanError {
+    /// Names the file this error is about where the message uses it (the
+    /// command suggested for a [`PlanError::NotPlanJson`] input).
+    pub fn in_file(self, path: &std::path::Path) -> PlanError {
+        match self {
+            PlanError::NotPlanJson { kind, file: None } => PlanError::NotPlanJson {
+                kind,
+                file: Some(path.display().to_string()),
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn from_json(err: serde_json::Error, path: &str) -> PlanError {
         use serde_json::error::Category;
         let message = clip(&strip_position(&err.to_string()), 300);

@@ -21,7 +21,7 @@ pub mod state;
 pub mod state_diff;
 
 pub use diff::{attribute_changes, attribute_changes_masked, AttrPath, AttributeChange, DiffValue};
-pub use error::PlanError;
+pub use error::{NotPlanJson, PlanError};
 pub use graph::DependencyGraph;
 pub use json::RawJson;
 pub use model::{

@@ -1,7 +1,7 @@
 //! Reading `terraform show -json` plan output.
 
 use crate::decode::decode_text;
-use crate::error::PlanError;
+use crate::error::{NotPlanJson, PlanError, MAKE_PLAN_JSON};
 use crate::json::{RawJson, SharedDocument};
 use crate::model::{
     Action, Change, FormatVersion, OutputChange, Plan, ResourceChange, ResourceMode,
@@ -27,7 +27,7 @@ pub fn max_plan_bytes() -> u64 {
 /// Reads a plan file, refusing files over [`max_plan_bytes`].
 pub fn read_plan_file(path: &Path) -> Result<Plan, PlanError> {
     let bytes = read_limited(path)?;
-    read_plan(&bytes)
+    read_plan(&bytes).map_err(|e| e.in_file(path))
 }
 
 pub fn read_limited(path: &Path) -> Result<Vec<u8>, PlanError> {
@@ -110,8 +110,153 @@ struct PlanDocument<'a, C = &'a serde_json::value::RawValue> {
 /// Errors name the problem and its location (line and column for syntax,
 /// JSON path for shape problems). Unknown fields are ignored.
 pub fn read_plan(bytes: &[u8]) -> Result<Plan, PlanError> {
-    let text = decode_text(bytes)?;
+    let text = decode_plan(bytes)?;
     read_plan_str(&text)
+}
+
+/// [`decode_text`] for a plan: a saved binary plan (or other bytes that are
+/// not text) is named as such ([`PlanError::NotPlanJson`]).
+pub fn decode_plan(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, PlanError> {
+    decode_text(bytes).map_err(|e| explain(e, bytes))
+}
+
+/// What the input is, when reading it as plan JSON failed with `e`: the
+/// common mistakes ([`not_plan_json`]) get their own error, other failures
+/// stay as they are. Only called on failure, so reading a plan costs nothing.
+fn explain(e: PlanError, bytes: &[u8]) -> PlanError {
+    match e {
+        PlanError::Syntax { .. } | PlanError::Encoding { .. } | PlanError::WrongDocument(_) => {
+            match not_plan_json(bytes) {
+                Some(kind) => PlanError::NotPlanJson { kind, file: None },
+                None => e,
+            }
+        }
+        other => other,
+    }
+}
+
+/// Recognises, by content, what people commonly give in place of plan
+/// JSON: a saved binary plan (a zip archive holding `tfplan`), the
+/// streaming log of `terraform plan -json`, the human-readable output of
+/// `terraform plan`, a `.tf` file, a `.tfvars` file. `None` for anything
+/// else (including plan JSON itself).
+pub fn not_plan_json(bytes: &[u8]) -> Option<NotPlanJson> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        // Terraform and OpenTofu write the plan itself as the entry `tfplan`
+        // beside `tfstate` and `tfconfig/`: look in the first entries.
+        let head = bytes.get(..64 * 1024).unwrap_or(bytes);
+        return head
+            .windows(6)
+            .any(|w| w == b"tfplan")
+            .then_some(NotPlanJson::BinaryPlan);
+    }
+    let text = decode_text(bytes).ok()?;
+    let text = text.trim_start_matches('\u{feff}');
+    let meaningful = meaningful_lines(text);
+    let first = meaningful.first().copied().unwrap_or_default();
+    if first.starts_with('{') {
+        // One JSON object per line, each with `@level` and `@message`.
+        let line = text.trim_start().lines().next().unwrap_or_default();
+        let map = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line).ok()?;
+        return (map.contains_key("@level") && map.contains_key("@message"))
+            .then_some(NotPlanJson::PlanLog);
+    }
+    const PLAN_OUTPUT: [&str; 6] = [
+        "will perform the following actions",
+        "used the selected providers to generate the following execution",
+        "No changes. Your infrastructure matches the configuration",
+        "Your infrastructure still matches the configuration",
+        "Resource actions are indicated with the following symbols",
+        "Objects have changed outside of",
+    ];
+    if PLAN_OUTPUT.iter().any(|p| text.contains(p)) {
+        return Some(NotPlanJson::PlanOutput);
+    }
+    if hcl_block_start(first) {
+        return Some(NotPlanJson::Configuration);
+    }
+    // Configuration has no top-level assignments; a variable file has only
+    // those.
+    if is_assignment(first) && !meaningful.iter().any(|l| hcl_block_start(l)) {
+        return Some(NotPlanJson::Variables);
+    }
+    None
+}
+
+/// The first lines of `text` that are neither blank nor comments (`#`,
+/// `//`, `/* … */`), trimmed.
+fn meaningful_lines(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut in_block_comment = false;
+    for line in text.lines().take(200) {
+        let mut l = line.trim();
+        if in_block_comment {
+            match l.find("*/") {
+                Some(end) => {
+                    in_block_comment = false;
+                    l = l.get(end + 2..).unwrap_or_default().trim();
+                }
+                None => continue,
+            }
+        }
+        if let Some(rest) = l.strip_prefix("/*") {
+            match rest.find("*/") {
+                Some(end) => l = rest.get(end + 2..).unwrap_or_default().trim(),
+                None => {
+                    in_block_comment = true;
+                    continue;
+                }
+            }
+        }
+        if l.is_empty() || l.starts_with('#') || l.starts_with("//") {
+            continue;
+        }
+        out.push(l);
+        if out.len() >= 20 {
+            break;
+        }
+    }
+    out
+}
+
+/// `resource "aws_s3_bucket" "b" {`, `terraform {`, `locals {`: the start
+/// of a top-level block of Terraform configuration.
+fn hcl_block_start(line: &str) -> bool {
+    const BLOCKS: [&str; 13] = [
+        "terraform",
+        "resource",
+        "data",
+        "provider",
+        "variable",
+        "output",
+        "locals",
+        "module",
+        "moved",
+        "import",
+        "removed",
+        "check",
+        "ephemeral",
+    ];
+    let word_end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(line.len());
+    let (word, rest) = line.split_at(word_end);
+    BLOCKS.contains(&word)
+        && (rest.trim_start().starts_with('"') || rest.trim_start().starts_with('{'))
+}
+
+/// `name = value` at the top level, as in a `.tfvars` file.
+fn is_assignment(line: &str) -> bool {
+    let name_end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(line.len());
+    let (name, rest) = line.split_at(name_end);
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let rest = rest.trim_start();
+    first_ok && rest.starts_with('=') && !rest.starts_with("==")
 }
 
 /// Deepest nesting of arrays and objects accepted anywhere in a document.
@@ -270,14 +415,14 @@ fn string_end(bytes: &[u8], mut i: usize) -> usize {
 /// back to reading on this thread, so results and errors are the same
 /// either way.
 pub fn read_plan_str(text: &str) -> Result<Plan, PlanError> {
-    read_text(text, None)
+    read_text(text, None).map_err(|e| explain(e, text.as_bytes()))
 }
 
 /// [`read_plan_str`] for a plan whose text is shared: the values kept as
 /// text ([`RawJson`]) are slices of `text`, not copies (a large plan is
 /// mostly such values).
 pub fn read_plan_shared(text: &Arc<String>) -> Result<Plan, PlanError> {
-    read_text(text, Some(text))
+    read_text(text, Some(text)).map_err(|e| explain(e, text.as_bytes()))
 }
 
 fn read_text(text: &str, shared: Option<&Arc<String>>) -> Result<Plan, PlanError> {
@@ -465,19 +610,25 @@ fn build_plan(
 }
 
 fn describe_non_plan(doc: &PlanDocument<'_>) -> String {
-    const HOW: &str =
-        "make a plan with `terraform plan -out=tfplan && terraform show -json tfplan > plan.json`";
+    let how = format!("make a plan with {MAKE_PLAN_JSON}");
+    let nothing_else = doc.terraform_version.is_none()
+        && doc.configuration.is_none()
+        && doc.variables.is_none()
+        && doc.resources.is_none()
+        && doc.version.is_none();
     if doc.lineage.is_some()
         || doc.serial.is_some()
         || (doc.version.is_some() && doc.resources.is_some())
     {
-        format!("this is a Terraform state file (terraform.tfstate), not a plan; {HOW}")
+        format!("this is a Terraform state file (terraform.tfstate), not a plan; {how}")
     } else if doc.values.is_some() {
-        format!("this is Terraform state JSON (`terraform show -json` without a plan file), not a plan; {HOW}")
+        format!("this is Terraform state JSON (`terraform show -json` without a plan file), not a plan; {how}")
     } else if doc.configuration.is_some() {
-        format!("this looks like `terraform show -json` output without planned changes (no resource_changes, planned_values or output_changes); {HOW}")
+        format!("this looks like `terraform show -json` output without planned changes (no resource_changes, planned_values or output_changes); {how}")
+    } else if doc.format_version.is_some() && nothing_else {
+        format!("this is `terraform show -json` run without a plan file where there is no state yet (only a format_version), not a plan; {how}")
     } else {
-        format!("not a Terraform plan: none of the keys resource_changes, planned_values, output_changes was found; {HOW}")
+        format!("not a Terraform plan: none of the keys resource_changes, planned_values, output_changes was found; {how}")
     }
 }
 
@@ -649,6 +800,80 @@ mod tests {
             Ok(_) => "ok".into(),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn mistaken_inputs_are_recognised_by_content() {
+        use NotPlanJson::*;
+        let cases: &[(&str, Option<NotPlanJson>)] = &[
+            ("{\"@level\":\"info\",\"@message\":\"Terraform 1.11.4\",\"type\":\"version\"}\n{\"@level\":\"info\",\"@message\":\"x\"}\n", Some(PlanLog)),
+            ("\u{feff}{\"@level\":\"info\",\"@message\":\"OpenTofu 1.8\"}", Some(PlanLog)),
+            ("resource \"aws_s3_bucket\" \"b\" {\n  bucket = \"x\"\n}\n", Some(Configuration)),
+            ("# comment\n// another\n\nprovider \"aws\" {\n}\n", Some(Configuration)),
+            ("/* a\nb */\nlocals {\n  a = 1\n}\n", Some(Configuration)),
+            ("locals{\n}", Some(Configuration)),
+            ("région = \"é\"\n", None),
+            ("region = \"eu-west-1\"\ntags = {\n  team = \"ünï\"\n}\nazs = [\n  \"a\",\n]\n", Some(Variables)),
+            ("# vars\ncount=3\n", Some(Variables)),
+            ("a == b\n", None),
+            ("x = 1\nresource \"a\" \"b\" {}\n", None),
+            ("\u{1b}[1mTerraform will perform the following actions:\u{1b}[0m\n", Some(PlanOutput)),
+            ("No changes. Your infrastructure matches the configuration.\n", Some(PlanOutput)),
+            ("{\"format_version\":\"1.2\",\n\"resource_changes\": [", None),
+            ("{\"a\":1}", None),
+            ("", None),
+            ("\u{e9}\u{e9}\u{e9}", None),
+            ("resources = ", Some(Variables)),
+            ("terraform", None),
+            ("terraformé {", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(not_plan_json(text.as_bytes()), *want, "{text:?}");
+        }
+        // A zip archive is a binary plan only when it holds `tfplan`.
+        let mut zip = b"PK\x03\x04\x14\x00\x00\x00\x08\x00".to_vec();
+        zip.extend([0u8; 16]);
+        assert_eq!(not_plan_json(&zip), None);
+        zip.extend(b"tfplan\x00\xff");
+        assert_eq!(not_plan_json(&zip), Some(BinaryPlan));
+    }
+
+    #[test]
+    fn reading_names_the_mistake_and_the_file() {
+        let log = "{\"@level\":\"info\",\"@message\":\"Terraform 1.11.4\",\"type\":\"version\"}\n{\"@level\":\"info\"}\n";
+        let e = read_plan(log.as_bytes()).err();
+        assert!(
+            matches!(
+                e,
+                Some(PlanError::NotPlanJson {
+                    kind: NotPlanJson::PlanLog,
+                    file: None
+                })
+            ),
+            "{e:?}"
+        );
+        let e = read_plan_str("terraform {\n}\n")
+            .err()
+            .map(|e| e.in_file(Path::new("main.tf")));
+        let msg = e.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            msg.contains("Terraform configuration") && msg.contains("terraform plan -out=tfplan"),
+            "{msg}"
+        );
+        let e = PlanError::NotPlanJson {
+            kind: NotPlanJson::BinaryPlan,
+            file: Some("my plan's".into()),
+        };
+        assert!(
+            e.to_string()
+                .contains("`terraform show -json 'my plan'\\''s' > plan.json`"),
+            "{e}"
+        );
+        // A real syntax error in plan JSON stays one.
+        assert!(
+            err("{\"format_version\": \"1.2\",\n \"resource_changes\": [")
+                .starts_with("invalid JSON at line 2")
+        );
     }
 
     #[test]

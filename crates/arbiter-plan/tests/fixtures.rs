@@ -11,7 +11,8 @@
 
 use arbiter_plan::{
     attribute_changes, read_plan, read_plan_file, read_state, read_state_file, Action,
-    DependencyGraph, InstanceKey, Plan, PlanError, ResourceChange, ResourceMode, State, StateForm,
+    DependencyGraph, InstanceKey, NotPlanJson, Plan, PlanError, ResourceChange, ResourceMode,
+    State, StateForm,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,6 +54,15 @@ enum Kind {
     RawState,
     /// `terraform show -json` of a state (no plan file).
     ShowState,
+    /// Not plan JSON: something given by mistake, which the reader must
+    /// name (and say how to make plan JSON).
+    NotPlan(NotPlanJson),
+}
+
+impl Kind {
+    fn is_state(self) -> bool {
+        matches!(self, Kind::RawState | Kind::ShowState)
+    }
 }
 
 /// One row: a fixture and what must hold for it.
@@ -109,6 +119,9 @@ impl Fixture {
             resources,
             ..Fixture::new(path, Kind::ShowState)
         }
+    }
+    fn not_plan(path: &'static str, kind: NotPlanJson) -> Fixture {
+        Fixture::new(path, Kind::NotPlan(kind))
     }
     fn utf16(mut self) -> Self {
         self.utf16 = true;
@@ -231,6 +244,10 @@ fn fixtures() -> Vec<Fixture> {
             .versions(Some("1.2"), Some("1.11.4"))
             .changes(4, &[("no-op", 1), ("update", 1), ("delete", 1), ("replace", 1)])
             .check(checks::import_taint_remove),
+        Fixture::not_plan("generated/not-plans/tfplan", NotPlanJson::BinaryPlan),
+        Fixture::not_plan("generated/not-plans/plan-log.jsonl", NotPlanJson::PlanLog),
+        Fixture::not_plan("generated/not-plans/plan-output.txt", NotPlanJson::PlanOutput),
+        Fixture::not_plan("generated/not-plans/terraform.tfvars", NotPlanJson::Variables),
         // ---- upstream: bridgecrewio/checkov test data (Apache-2.0) ----
         Fixture::plan("plans/checkov--cloudformation--parser--tfplan.json")
             .versions(Some("0.1"), Some("0.12.5"))
@@ -1402,7 +1419,7 @@ fn every_plan_fixture_reads_with_the_expected_facts() {
 fn every_state_fixture_reads_with_the_expected_facts() {
     let rows: Vec<Fixture> = fixtures()
         .into_iter()
-        .filter(|f| f.kind != Kind::Plan)
+        .filter(|f| f.kind.is_state())
         .collect();
     assert!(
         rows.len() >= 5,
@@ -1448,7 +1465,7 @@ fn every_state_fixture_reads_with_the_expected_facts() {
 fn state_files_are_refused_as_plans_with_a_message_naming_state() {
     let rows: Vec<Fixture> = fixtures()
         .into_iter()
-        .filter(|f| f.kind != Kind::Plan)
+        .filter(|f| f.kind.is_state())
         .collect();
     for_each_row(&rows, |f| match read_plan(&bytes(f.path)) {
         Err(PlanError::WrongDocument(msg)) => {
@@ -1470,6 +1487,109 @@ fn state_files_are_refused_as_plans_with_a_message_naming_state() {
             p.resource_changes.len()
         ),
     });
+}
+
+/// What people give instead of plan JSON (real Terraform 1.11 output and
+/// the configuration it came from) is named, with the command that makes
+/// plan JSON; the binary plan's command names the file as given.
+#[test]
+fn mistaken_inputs_are_named_with_the_command_that_makes_plan_json() {
+    let mut rows: Vec<(String, NotPlanJson)> = fixtures()
+        .iter()
+        .filter_map(|f| match f.kind {
+            Kind::NotPlan(k) => Some((f.path.to_string(), k)),
+            _ => None,
+        })
+        .collect();
+    rows.push((
+        "generated/not-plans/main.tf".into(),
+        NotPlanJson::Configuration,
+    ));
+    for dir in ["modules-lifecycle", "nested-modules", "state-history"] {
+        rows.push((
+            format!("generated/{dir}/main.tf"),
+            NotPlanJson::Configuration,
+        ));
+    }
+    assert!(rows.len() >= 8, "{rows:?}");
+    for (rel, kind) in &rows {
+        check_not_plan(&root().join(rel), *kind);
+    }
+    // The same with what this machine's Terraform makes now, when it has one.
+    let terraform = std::env::var("TERRAFORM").unwrap_or_else(|_| "terraform".into());
+    let found = std::process::Command::new(&terraform)
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found || std::env::var_os("ARBITER_SKIP_TERRAFORM").is_some() {
+        eprintln!(
+            "SKIPPED: fresh Terraform outputs (terraform not found or ARBITER_SKIP_TERRAFORM set)"
+        );
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("arbiter-not-plans-{}", std::process::id()));
+    let status = std::process::Command::new("bash")
+        .arg(root().join("generate.sh"))
+        .arg("--out")
+        .arg(&out)
+        .arg("not-plans")
+        .status()
+        .expect("running generate.sh");
+    assert!(status.success(), "generate.sh failed: {status}");
+    for (rel, kind) in rows
+        .iter()
+        .filter(|(r, _)| r.starts_with("generated/not-plans/"))
+    {
+        check_not_plan(&out.join(rel.trim_start_matches("generated/")), *kind);
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[track_caller]
+fn check_not_plan(path: &Path, kind: NotPlanJson) {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{shown}: {e}"));
+    assert_eq!(
+        arbiter_plan::read::not_plan_json(&bytes),
+        Some(kind),
+        "{shown}"
+    );
+    match read_plan_file(path) {
+        Err(PlanError::NotPlanJson { kind: k, file }) => {
+            assert_eq!(k, kind, "{shown}");
+            assert_eq!(file.as_deref(), Some(shown.as_str()));
+        }
+        other => panic!("{shown}: expected NotPlanJson({kind:?}), got {other:?}"),
+    }
+    let msg = read_plan_file(path)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    let want: &[&str] = match kind {
+        NotPlanJson::BinaryPlan => &[
+            "saved binary plan",
+            "terraform show -json ",
+            "tofu show -json ",
+        ],
+        NotPlanJson::Variables => &[
+            "(.tfvars)",
+            "terraform plan -var-file=",
+            "tofu plan -var-file=",
+        ],
+        _ => &[
+            "`terraform plan -out=tfplan && terraform show -json tfplan > plan.json`",
+            "`tofu plan -out=tfplan && tofu show -json tfplan > plan.json`",
+        ],
+    };
+    for w in want {
+        assert!(msg.contains(w), "{shown}: {msg:?} lacks {w:?}");
+    }
+    if matches!(kind, NotPlanJson::BinaryPlan | NotPlanJson::Variables) {
+        assert!(
+            msg.contains(&shown),
+            "{shown}: the command does not name the file: {msg}"
+        );
+    }
 }
 
 #[test]

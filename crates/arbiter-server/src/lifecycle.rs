@@ -299,15 +299,12 @@ pub fn scope_violations(scope: &AgentScope, spec: &StackSpec, verdict: &Verdict)
     out
 }
 
-/// Weight of an environment in the review priority.
+/// Weight of an environment in the review priority: how much a change there
+/// can hurt, the critics' own table ([`arbiter_critics::Environment::weight`],
+/// which confidence uses too), so the queue and the score never disagree.
+/// An environment the critics do not know weighs like production.
 pub fn environment_weight(env: &str) -> f64 {
-    match env {
-        "prod" => 1.0,
-        "staging" => 0.6,
-        "dev" => 0.3,
-        "ephemeral" => 0.2,
-        _ => 1.0,
-    }
+    arbiter_critics::Environment::parse(Some(env)).weight()
 }
 
 /// Review priority = risk × environment weight, where risk is the share of
@@ -421,6 +418,34 @@ pub fn govern(limits: &AgentLimits, recent: &[(i64, i64)], now: i64, resources: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn review_priority_weighs_environments_like_the_critics() {
+        use arbiter_critics::Environment;
+        let expect = [
+            ("prod", Environment::Prod),
+            ("staging", Environment::Staging),
+            ("dev", Environment::Dev),
+            ("ephemeral", Environment::Ephemeral),
+            ("elsewhere", Environment::Unknown),
+        ];
+        for (name, env) in expect {
+            assert_eq!(environment_weight(name), env.weight(), "{name}");
+        }
+        for name in arbiter_api::ENVIRONMENTS {
+            assert_ne!(
+                Environment::parse(Some(name)),
+                Environment::Unknown,
+                "{name} is a stack environment the critics do not know"
+            );
+        }
+        // The weights order the queue: prod, staging, dev, ephemeral.
+        let w: Vec<f64> = ["prod", "staging", "dev", "ephemeral"]
+            .iter()
+            .map(|e| environment_weight(e))
+            .collect();
+        assert!(w.windows(2).all(|p| p[0] > p[1]), "{w:?}");
+    }
 
     #[test]
     fn globs_match_like_a_shell() {

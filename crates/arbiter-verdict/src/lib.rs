@@ -300,8 +300,9 @@ impl Decision {
         }
     }
 
-    /// Process exit code of `arbiter evaluate`: 0 approve, 2 review, 3 reject.
-    pub fn exit_code(self) -> i32 {
+    /// Process exit code of `arbiter evaluate` (and `submit`): 0 approve, 2
+    /// review, 3 reject. The one table of them; 1 is every error.
+    pub fn exit_code(self) -> u8 {
         match self {
             Decision::Approve => 0,
             Decision::Review => 2,

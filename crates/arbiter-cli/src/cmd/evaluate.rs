@@ -156,7 +156,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<u8> {
             input.plan.resource_changes.len()
         );
     }
-    let code = verdict.decision.exit_code() as u8;
+    let code = crate::exit::decision(verdict.decision);
     // The process ends here: freeing tens of megabytes of plan, policy engine
     // and verdict piece by piece would only cost time.
     std::mem::forget((input, judge, verdict));

@@ -540,22 +540,26 @@ fn cr_summary(cr: &Value) -> String {
     out
 }
 
-fn status_code(status: &str) -> u8 {
-    match status {
-        "approved" | "applied" | "verified" => 0,
-        "pending_review" => 2,
-        _ => 3,
-    }
-}
-
 /// Runs `arbiter submit`.
 pub fn submit(a: SubmitArgs, server: &ServerArgs) -> Result<u8> {
     let bytes = arbiter_plan::read::read_limited(&a.plan)
         .with_context(|| format!("reading plan {}", a.plan.display()))?;
-    let text = arbiter_plan::decode::decode_text(&bytes)
+    let text = arbiter_plan::read::decode_plan(&bytes)
+        .map_err(|e| e.in_file(&a.plan))
         .with_context(|| format!("reading plan {}", a.plan.display()))?;
-    let plan: Box<serde_json::value::RawValue> = serde_json::from_str(&text)
-        .with_context(|| format!("reading plan {}", a.plan.display()))?;
+    let plan: Box<serde_json::value::RawValue> = match serde_json::from_str(&text) {
+        Ok(plan) => plan,
+        Err(e) => {
+            let e = match arbiter_plan::read::not_plan_json(text.as_bytes()) {
+                Some(kind) => anyhow::Error::new(arbiter_plan::PlanError::NotPlanJson {
+                    kind,
+                    file: Some(a.plan.display().to_string()),
+                }),
+                None => anyhow::Error::new(e),
+            };
+            return Err(e.context(format!("reading plan {}", a.plan.display())));
+        }
+    };
     let source = (a.commit.is_some() || a.repository.is_some())
         .then(|| json!({"commit": a.commit, "repository": a.repository}));
     let body = json!({"stack": a.stack, "plan": plan, "intent": a.intent, "source": source});
@@ -583,10 +587,10 @@ pub fn submit(a: SubmitArgs, server: &ServerArgs) -> Result<u8> {
             }
             s
         });
-        return Ok(status_code(v["status"].as_str().unwrap_or("")));
+        return Ok(crate::exit::status(v["status"].as_str().unwrap_or("")));
     }
     c.print(&v, cr_summary);
-    Ok(status_code(v["status"].as_str().unwrap_or("")))
+    Ok(crate::exit::status(v["status"].as_str().unwrap_or("")))
 }
 
 // ---------------------------------------------------------------- review

@@ -233,14 +233,6 @@ fn snapshot_text(v: &Value) -> String {
     out
 }
 
-fn status_code(status: &str) -> u8 {
-    match status {
-        "approved" | "applied" | "verified" => 0,
-        "pending_review" => 2,
-        _ => 3,
-    }
-}
-
 fn rollback_text(v: &Value) -> String {
     let cr = &v["change_request"];
     let rb = &v["rollback"];
@@ -396,7 +388,7 @@ pub fn run(cmd: StateCommand, server: &ServerArgs, agent: &AgentArgs) -> Result<
                 )?
                 .ok()?;
             c.print(&v, rollback_text);
-            return Ok(status_code(
+            return Ok(crate::exit::status(
                 v["change_request"]["status"].as_str().unwrap_or(""),
             ));
         }
