@@ -17,7 +17,8 @@ use crate::load::{add_module, PolicySource};
 use crate::values::{
     from_json_text, from_json_text_cached, get_str, s, to_json, DocCache, KeyCache,
 };
-use arbiter_plan::{Action, Plan, ResourceChange};
+use arbiter_plan::address::config_address;
+use arbiter_plan::{argument_references, Action, ArgumentReferences, Plan, ResourceChange};
 use arbiter_verdict::{ChangeRelation, Effect, Finding, Severity, SourceLocation};
 use regorus::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -127,6 +128,8 @@ struct View<'a> {
     rc: &'a ResourceChange,
     values: &'a str,
     unknown: Option<&'a str>,
+    /// What the block's arguments refer to in the configuration (`refs`).
+    refs: Option<&'a BTreeMap<String, BTreeSet<String>>>,
 }
 
 /// A raw finding before metadata is applied: (rule index, address, message, evidence, severity, effect).
@@ -289,6 +292,13 @@ impl RulePack {
             .iter()
             .flat_map(|&i| self.rules[i].resource_types.iter().map(String::as_str))
             .collect();
+        // What each block's arguments refer to, for rules that follow a
+        // reference (an egress rule to its group, a route to its table).
+        let arg_refs: ArgumentReferences = plan
+            .configuration
+            .as_ref()
+            .map(argument_references)
+            .unwrap_or_default();
         let mut after_views = Vec::new();
         let mut before_views: Vec<View<'_>> = Vec::new();
         for rc in plan.resource_changes.iter().chain(providers.iter()) {
@@ -296,12 +306,18 @@ impl RulePack {
             if !types.contains(keyed.as_str()) {
                 continue;
             }
+            let refs = if arg_refs.is_empty() {
+                None
+            } else {
+                arg_refs.get(&config_address(&rc.address))
+            };
             if rc.action.has_after_state() {
                 if let Some(a) = &rc.change.after {
                     after_views.push(View {
                         rc,
                         values: a.text(),
                         unknown: rc.change.after_unknown.as_ref().map(|u| u.text()),
+                        refs,
                     });
                 }
             }
@@ -314,6 +330,7 @@ impl RulePack {
                         rc,
                         values: b.text(),
                         unknown: None,
+                        refs,
                     });
                 }
             }
@@ -381,6 +398,7 @@ impl RulePack {
                     rc,
                     values: a.text(),
                     unknown: rc.change.after_unknown.as_ref().map(|u| u.text()),
+                    refs: None,
                 })
             })
             .collect();
@@ -683,17 +701,19 @@ fn build_input(
 }
 
 /// The keys of a resource view, in sorted order.
-struct ViewKeys([Value; 10]);
+struct ViewKeys([Value; 12]);
 
 impl ViewKeys {
-    const NAMES: [&'static str; 10] = [
+    const NAMES: [&'static str; 12] = [
         "actions",
         "address",
+        "config_address",
         "index",
         "mode",
         "module_address",
         "name",
         "provider_name",
+        "refs",
         "type",
         "unknown",
         "values",
@@ -726,11 +746,27 @@ fn view_value<'a>(
     } else {
         Value::new_object()
     };
+    let refs = match v.refs {
+        None => Value::new_object(),
+        Some(m) => {
+            let o: BTreeMap<Value, Value> = m
+                .iter()
+                .map(|(arg, targets)| {
+                    (
+                        keys.key(arg),
+                        Value::from(targets.iter().map(|t| s(t)).collect::<Vec<_>>()),
+                    )
+                })
+                .collect();
+            Value::from(o)
+        }
+    };
     // Repeated per type and module: shared through the cache.
     let mut shared = |t: Option<&str>| t.map_or(Value::Null, |t| keys.key(t));
     let entries = [
         actions,
         s(&rc.address),
+        s(&config_address(&rc.address)),
         match &rc.index {
             None => Value::Null,
             Some(arbiter_plan::InstanceKey::Int(i)) => Value::from(*i),
@@ -743,6 +779,7 @@ fn view_value<'a>(
         shared(rc.module_address.as_deref()),
         s(&rc.name),
         shared(rc.provider_name.as_deref()),
+        refs,
         shared(Some(&rc.resource_type)),
         unknown,
         values,

@@ -47,7 +47,36 @@ fn plan_for(resources: &[Value]) -> String {
             })
         })
         .collect();
-    json!({"format_version": "1.2", "resource_changes": rcs}).to_string()
+    // `"refs": {"argument": ["aws_x.y", ...]}` on a case resource becomes the
+    // configuration's references (root-module resources only), as Terraform
+    // writes them for an expression such as `aws_x.y.id`.
+    let config: Vec<Value> = resources
+        .iter()
+        .map(|r| {
+            let empty = serde_json::Map::new();
+            let refs = r.get("refs").and_then(Value::as_object).unwrap_or(&empty);
+            let exprs: serde_json::Map<String, Value> = refs
+                .iter()
+                .map(|(arg, targets)| {
+                    let mut list = Vec::new();
+                    for t in targets.as_array().into_iter().flatten() {
+                        let t = t.as_str().unwrap_or_default();
+                        list.push(json!(format!("{t}.id")));
+                        list.push(json!(t));
+                    }
+                    (arg.clone(), json!({ "references": list }))
+                })
+                .collect();
+            let address = r["address"].as_str().unwrap_or_default();
+            let config_address = arbiter_plan::address::config_address(address);
+            json!({"address": config_address, "expressions": exprs})
+        })
+        .collect();
+    let mut plan = json!({"format_version": "1.2", "resource_changes": rcs});
+    if resources.iter().any(|r| r.get("refs").is_some()) {
+        plan["configuration"] = json!({"root_module": {"resources": config}});
+    }
+    plan.to_string()
 }
 
 struct Outcome {
