@@ -424,3 +424,50 @@ fn readme_table_matches_the_rules() {
         stale.join("\n")
     );
 }
+
+/// The AWS managed AdministratorAccess policy attached to a workload is a deny
+/// in every environment (like a written-out `*` on `*`), and a stack can
+/// re-grade it.
+#[test]
+fn administrator_access_is_denied_everywhere_unless_regraded() {
+    use arbiter_verdict::{ChangeRelation, Effect, Severity};
+    let pack = RulePack::builtin().unwrap();
+    let r = json!({"type": "aws_iam_role_policy_attachment", "address": "aws_iam_role_policy_attachment.admin",
+        "values": {"role": "ci", "policy_arn": "arn:aws:iam::aws:policy/AdministratorAccess"}});
+    let plan = read_plan_str(&plan_for(&[r])).unwrap();
+    for env in [
+        json!("prod"),
+        json!("staging"),
+        json!("dev"),
+        json!("ephemeral"),
+        Value::Null,
+    ] {
+        let findings = pack
+            .evaluate(
+                &plan,
+                &json!({"environment": env}),
+                &RuleOverrides::default(),
+            )
+            .unwrap();
+        let admin: Vec<_> = findings
+            .iter()
+            .filter(|f| f.rule_id == "ARB-AWS-IAM-005")
+            .map(|f| (f.effect, f.severity, f.relation))
+            .collect();
+        assert_eq!(
+            admin,
+            vec![(Effect::Deny, Severity::Critical, ChangeRelation::Introduced)],
+            "{env}"
+        );
+    }
+    let regraded = RuleOverrides {
+        effect: [("ARB-AWS-IAM-005".to_string(), Effect::Escalate)].into(),
+        ..Default::default()
+    };
+    let findings = pack
+        .evaluate(&plan, &json!({"environment": "prod"}), &regraded)
+        .unwrap();
+    assert!(findings
+        .iter()
+        .any(|f| f.rule_id == "ARB-AWS-IAM-005" && f.effect == Effect::Escalate));
+}
