@@ -471,3 +471,37 @@ fn administrator_access_is_denied_everywhere_unless_regraded() {
         .iter()
         .any(|f| f.rule_id == "ARB-AWS-IAM-005" && f.effect == Effect::Escalate));
 }
+
+/// Hygiene-grade settings are `low` on a new resource and `medium` when the
+/// change switches them off on an existing one (`lib.on_update`).
+#[test]
+fn switching_a_setting_off_weighs_more_than_creating_without_it() {
+    use arbiter_verdict::{ChangeRelation, Severity};
+    let pack = RulePack::builtin().unwrap();
+    let trail = |multi: bool| json!({"name": "org", "s3_bucket_name": "logs", "is_multi_region_trail": multi, "enable_log_file_validation": true, "enable_logging": true, "kms_key_id": "arn:aws:kms:eu-west-1:1:key/k"});
+    let run = |r: Value| {
+        let plan = read_plan_str(&plan_for(&[r])).unwrap();
+        pack.evaluate(
+            &plan,
+            &json!({"environment": "prod"}),
+            &RuleOverrides::default(),
+        )
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.rule_id == "ARB-AWS-CT-002")
+        .map(|f| (f.severity, f.relation))
+        .collect::<Vec<_>>()
+    };
+    let created = run(
+        json!({"type": "aws_cloudtrail", "address": "aws_cloudtrail.org", "values": trail(false)}),
+    );
+    assert_eq!(created, vec![(Severity::Low, ChangeRelation::Introduced)]);
+    let switched_off = run(
+        json!({"type": "aws_cloudtrail", "address": "aws_cloudtrail.org", "actions": ["update"],
+        "before": trail(true), "values": trail(false)}),
+    );
+    assert_eq!(
+        switched_off,
+        vec![(Severity::Medium, ChangeRelation::Introduced)]
+    );
+}

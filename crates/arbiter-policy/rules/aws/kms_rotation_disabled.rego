@@ -6,7 +6,7 @@ import rego.v1
 metadata := {
 	"id": "ARB-AWS-KMS-001",
 	"title": "KMS key rotation disabled",
-	"severity": "medium",
+	"severity": "low",
 	"effect": "warn",
 	"category": "encryption",
 	"provider": "aws",

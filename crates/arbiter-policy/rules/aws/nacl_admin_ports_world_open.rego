@@ -6,7 +6,7 @@ import rego.v1
 metadata := {
 	"id": "ARB-AWS-NET-004",
 	"title": "Network ACL allows administrative ports from the whole internet",
-	"severity": "medium",
+	"severity": "low",
 	"effect": "warn",
 	"category": "network",
 	"provider": "aws",

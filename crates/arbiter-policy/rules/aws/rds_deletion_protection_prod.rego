@@ -6,7 +6,7 @@ import rego.v1
 metadata := {
 	"id": "ARB-AWS-RDS-004",
 	"title": "Production database without deletion protection",
-	"severity": "medium",
+	"severity": "low",
 	"effect": "warn",
 	"category": "database",
 	"provider": "aws",
@@ -26,5 +26,6 @@ findings contains f if {
 		"address": r.address,
 		"message": "production database has deletion protection disabled",
 		"evidence": {"deletion_protection": object.get(r.values, "deletion_protection", null)},
+		"severity": lib.on_update(r, "low", "medium"),
 	}
 }

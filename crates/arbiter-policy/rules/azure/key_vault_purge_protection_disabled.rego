@@ -6,7 +6,7 @@ import rego.v1
 metadata := {
 	"id": "ARB-AZ-KV-001",
 	"title": "Key Vault purge protection disabled",
-	"severity": "medium",
+	"severity": "low",
 	"effect": "warn",
 	"category": "secrets",
 	"provider": "azure",
