@@ -1288,3 +1288,35 @@ fn help_option_parser_finds_undocumented_flags() {
     assert_eq!(opts[1].0, "--bad");
     assert!(opts[1].1.len() < 4, "{opts:?}");
 }
+
+#[test]
+fn rules_list_gaps_prints_the_known_gaps_file() {
+    let file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/checkov/known_gaps.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let entries = file["not_covered"].as_array().unwrap();
+    assert!(!entries.is_empty());
+    let json = arbiter(&["rules", "list", "--gaps", "--format", "json"]);
+    expect_code(&json, 0);
+    assert_eq!(&json.json(), &file["not_covered"]);
+    let text = arbiter(&["rules", "list", "--gaps"]);
+    expect_code(&text, 0);
+    for e in entries {
+        for key in ["check_id", "check_name", "reason"] {
+            let v = e[key].as_str().unwrap();
+            assert!(text.stdout.contains(v), "{v} missing from the text listing");
+        }
+    }
+    assert!(text
+        .stdout
+        .contains(&format!("{} Checkov checks not covered", entries.len())));
+    expect_code(
+        &arbiter(&["rules", "list", "--gaps", "--provider", "aws"]),
+        2,
+    );
+}

@@ -18,12 +18,15 @@ pub struct DependencyGraph {
     dependants: BTreeMap<String, BTreeSet<String>>,
 }
 
+/// (top-level argument, raw references of its expression).
+type RawArguments = Vec<(String, Vec<String>)>;
+
 #[derive(Default)]
 struct ModuleInfo {
     /// resource local address → raw references
     resources: Vec<(String, Vec<String>)>,
     /// resource local address → (top-level argument → raw references)
-    arguments: Vec<(String, Vec<(String, Vec<String>)>)>,
+    arguments: Vec<(String, RawArguments)>,
     /// output name → raw references
     outputs: BTreeMap<String, Vec<String>>,
     /// module call name → (argument name → raw references)
