@@ -10,10 +10,10 @@ metadata := {
 	"effect": "warn",
 	"category": "database",
 	"provider": "aws",
-	"resource_types": ["aws_db_instance", "aws_rds_cluster"],
+	"resource_types": ["aws_db_instance", "aws_rds_cluster", "aws_neptune_cluster", "aws_docdb_cluster"],
 	"rationale": "On a production stack, deletion protection is the last guard against a mistaken destroy or replacement wiping the database.",
 	"remediation": "Set deletion_protection = true on production databases (it must be turned off explicitly before an intended deletion).",
-	"checkov": ["CKV_AWS_293", "CKV_AWS_139"],
+	"checkov": ["CKV_AWS_293", "CKV_AWS_139", "CKV2_AWS_58"],
 }
 
 findings contains f if {
