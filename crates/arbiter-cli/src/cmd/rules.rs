@@ -7,8 +7,7 @@ use std::path::PathBuf;
 /// Rule pack commands.
 #[derive(clap::Subcommand)]
 pub enum RulesCommand {
-    /// List the built-in rules: ID, severity, effect, title (`--gaps`: the Checkov checks no
-    /// rule covers, with the reason).
+    /// List the built-in rules (`--gaps`: the Checkov checks no rule covers).
     List(ListArgs),
     /// Show one rule: rationale, remediation, Checkov IDs and its Rego source.
     Show(ShowArgs),
