@@ -67,6 +67,12 @@ pub struct RuleMeta {
     pub remediation: String,
     /// Corresponding Checkov check IDs.
     pub checkov: Vec<String>,
+    /// The rule relates resources of different types (metadata `"joins": true`):
+    /// a finding on one resource depends on another one in the change (an egress
+    /// rule and its group, a bucket and its versioning resource). Such rules are
+    /// always evaluated over every view of their types at once, never over half
+    /// of a plan, and their before-state evaluation sees the other resources.
+    pub joins: bool,
     /// Rego package path, e.g. `data.arbiter.rules.aws.sg_admin_ports_world_open`.
     pub package: String,
     /// File the rule was loaded from (`builtin:aws/x.rego` or a user path).
@@ -124,6 +130,7 @@ pub struct RulePack {
 }
 
 /// One resource state handed to rules.
+#[derive(Clone)]
 struct View<'a> {
     rc: &'a ResourceChange,
     values: &'a str,
@@ -338,6 +345,10 @@ impl RulePack {
         let stack_value = crate::values::from_json(stack)
             .map_err(|m| PolicyError::Config(format!("stack context: {m}")))?;
 
+        // Rules that relate resources across types see every view of their types
+        // in one evaluation; the others may run on halves of the plan.
+        let (joined, single): (Vec<usize>, Vec<usize>) =
+            active.iter().partition(|&&i| self.rules[i].joins);
         // After-states: two halves in two threads when there is enough work.
         let after = if after_views.len() >= 512 {
             // Split where half of the JSON text is on each side: the work is
@@ -353,8 +364,8 @@ impl RulePack {
                 .map_or(after_views.len() / 2, |i| i + 1);
             let (a1, a2) = after_views.split_at(mid);
             let (r1, r2) = std::thread::scope(|scope| {
-                let h = scope.spawn(|| self.run_views(a2, &stack_value, &active));
-                let r1 = self.run_views(a1, &stack_value, &active);
+                let h = scope.spawn(|| self.run_views(a2, &stack_value, &single));
+                let r1 = self.run_views(a1, &stack_value, &single);
                 let r2 = h.join().unwrap_or_else(|_| {
                     Err(PolicyError::Eval {
                         rule: "rule pack".into(),
@@ -365,6 +376,15 @@ impl RulePack {
             });
             let mut a = r1?;
             a.extend(r2?);
+            if !joined.is_empty() {
+                let join_types = self.types_of(&joined);
+                let views: Vec<View<'_>> = after_views
+                    .iter()
+                    .filter(|v| join_types.contains(v.rc.keyed_type().as_str()))
+                    .map(View::clone)
+                    .collect();
+                a.extend(self.run_views(&views, &stack_value, &joined)?);
+            }
             a
         } else {
             self.run_views(&after_views, &stack_value, &active)?
@@ -376,8 +396,30 @@ impl RulePack {
             .filter(|f| self.effective_effect(f, overrides) != Effect::Info)
             .map(|f| f.1.as_str())
             .collect();
+        // Rules that relate resources need the other resources of the before
+        // world beside a judged before-state: the before-states of the other
+        // updated or replaced resources of their types (created ones did not
+        // exist). Findings are kept only for the judged views.
+        let context: Vec<View<'_>> = if joined.is_empty() {
+            Vec::new()
+        } else {
+            let join_types = self.types_of(&joined);
+            before_views
+                .iter()
+                .filter(|v| {
+                    !matters.contains(v.rc.address.as_str())
+                        && join_types.contains(v.rc.keyed_type().as_str())
+                })
+                .map(View::clone)
+                .collect()
+        };
         before_views.retain(|v| matters.contains(v.rc.address.as_str()));
-        let before = self.run_views(&before_views, &stack_value, &active)?;
+        let judged: BTreeSet<String> = before_views.iter().map(|v| v.rc.address.clone()).collect();
+        if !before_views.is_empty() {
+            before_views.extend(context);
+        }
+        let mut before = self.run_views(&before_views, &stack_value, &active)?;
+        before.retain(|f| judged.contains(f.1.as_str()));
         Ok(self.compare(after, before, overrides))
     }
 
@@ -433,6 +475,14 @@ impl RulePack {
         }
         let mut engine = self.engine.clone();
         self.run_side(&mut engine, views, stack, active)
+    }
+
+    /// The resource types the given rules read.
+    fn types_of(&self, rules: &[usize]) -> BTreeSet<String> {
+        rules
+            .iter()
+            .flat_map(|&i| self.rules[i].resource_types.iter().cloned())
+            .collect()
     }
 
     fn effective_effect(&self, f: &RawFinding, overrides: &RuleOverrides) -> Effect {
@@ -870,6 +920,7 @@ fn parse_meta(
         rationale: text("rationale").unwrap_or_default(),
         remediation: text("remediation").unwrap_or_default(),
         checkov: list("checkov"),
+        joins: matches!(v["joins"], Value::Bool(true)),
         package: pkg.to_string(),
         file: src.path.clone(),
         builtin,

@@ -505,3 +505,72 @@ fn switching_a_setting_off_weighs_more_than_creating_without_it() {
         vec![(Severity::Medium, ChangeRelation::Introduced)]
     );
 }
+
+/// Rules that relate resources (`"joins": true`) see every view of their types
+/// even when a large plan is judged in two halves, and their before-state
+/// evaluation sees the other resources' before-states, so a link that already
+/// existed is pre-existing rather than introduced.
+#[test]
+fn joining_rules_see_the_whole_plan_and_the_before_world() {
+    use arbiter_verdict::ChangeRelation;
+    let pack = RulePack::builtin().unwrap();
+    assert!(pack.rule("ARB-AWS-NET-008").unwrap().joins);
+    assert!(!pack.rule("ARB-AWS-NET-001").unwrap().joins);
+    // 300 private route tables first, then 300 routes to an internet gateway:
+    // the two-halves split puts tables and routes on different sides.
+    let n = 300;
+    let mut resources = Vec::new();
+    for i in 0..n {
+        resources.push(json!({"type": "aws_route_table", "address": format!("aws_route_table.rt{i}"),
+            "values": {"vpc_id": "vpc-1", "route": [], "tags": {"Name": format!("private-{i}")}}, "unknown": {"id": true}}));
+    }
+    for i in 0..n {
+        resources.push(json!({"type": "aws_route", "address": format!("aws_route.r{i}"),
+            "values": {"destination_cidr_block": "0.0.0.0/0", "gateway_id": "igw-1"},
+            "unknown": {"route_table_id": true}, "refs": {"route_table_id": [format!("aws_route_table.rt{i}")]}}));
+    }
+    let plan = read_plan_str(&plan_for(&resources)).unwrap();
+    let findings = pack
+        .evaluate(
+            &plan,
+            &json!({"environment": "prod"}),
+            &RuleOverrides::default(),
+        )
+        .unwrap();
+    let routes = findings
+        .iter()
+        .filter(|f| f.rule_id == "ARB-AWS-NET-008")
+        .count();
+    assert_eq!(routes, n);
+
+    // An existing world egress rule of a database group, updated in place (tags):
+    // the weakness is pre-existing, not introduced.
+    let group = |name: &str| json!({"name": name, "id": "sg-0db", "ingress": [], "egress": []});
+    let rule = |tag: &str| json!({"ip_protocol": "-1", "cidr_ipv4": "0.0.0.0/0", "security_group_id": "sg-0db", "tags": {"Owner": tag}});
+    let resources = vec![
+        json!({"type": "aws_security_group", "address": "aws_security_group.db", "actions": ["update"],
+               "before": group("orders-db"), "values": group("orders-db")}),
+        json!({"type": "aws_vpc_security_group_egress_rule", "address": "aws_vpc_security_group_egress_rule.out",
+               "actions": ["update"], "before": rule("a"), "values": rule("b")}),
+    ];
+    let plan = read_plan_str(&plan_for(&resources)).unwrap();
+    let findings = pack
+        .evaluate(
+            &plan,
+            &json!({"environment": "prod"}),
+            &RuleOverrides::default(),
+        )
+        .unwrap();
+    let egress: Vec<_> = findings
+        .iter()
+        .filter(|f| f.rule_id == "ARB-AWS-NET-005")
+        .map(|f| (f.address.clone().unwrap_or_default(), f.relation))
+        .collect();
+    assert_eq!(
+        egress,
+        vec![(
+            "aws_vpc_security_group_egress_rule.out".to_string(),
+            ChangeRelation::Preexisting
+        )]
+    );
+}

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "A 0.0.0.0/0 or ::/0 route to an internet gateway makes every subnet using the table public: instances with a public address become reachable from, and reach, the internet directly, bypassing the NAT gateway and whatever egress control the private tier relied on.",
 	"remediation": "Send the default route of private tables to a NAT gateway (nat_gateway_id), an egress-only internet gateway (IPv6) or a firewall/transit gateway; keep internet gateway routes in the public subnets' table only.",
 	"checkov": [],
+	"joins": true,
 }
 
 _private_words := {"private", "isolated"}
@@ -41,29 +42,68 @@ _igw_id(id) if {
 	startswith(id, "igw-")
 }
 
-# Tables of the change that a route or an association names (by reference or known id).
-_tables(r) := {t |
+# Indexes (built once per evaluation): resources by configuration address and by id,
+# and associations by the table and subnet they name.
+_tables_by_cfg[ca] contains t if {
 	some t in object.get(input.resources, "aws_route_table", [])
-	_names(r, "route_table_id", t)
+	ca := t.config_address
 }
 
-_names(r, arg, target) if target.config_address in _refs(r, arg)
-
-_names(r, arg, target) if {
-	id := r.values[arg]
+_tables_by_id[id] contains t if {
+	some t in object.get(input.resources, "aws_route_table", [])
+	id := t.values.id
 	is_string(id)
-	id != ""
-	target.values.id == id
+}
+
+_subnets_by_cfg[ca] contains s if {
+	some s in object.get(input.resources, "aws_subnet", [])
+	ca := s.config_address
+}
+
+_subnets_by_id[id] contains s if {
+	some s in object.get(input.resources, "aws_subnet", [])
+	id := s.values.id
+	is_string(id)
+}
+
+_assocs_by_table_cfg[ca] contains a if {
+	some a in object.get(input.resources, "aws_route_table_association", [])
+	some ca in _refs(a, "route_table_id")
+}
+
+_assocs_by_table_id[id] contains a if {
+	some a in object.get(input.resources, "aws_route_table_association", [])
+	id := a.values.route_table_id
+	is_string(id)
+}
+
+# Tables of the change that a route names (by reference or known id).
+_tables(r) := {t | some ca in _refs(r, "route_table_id"); some t in _tables_by_cfg[ca]} | {t |
+	id := r.values.route_table_id
+	is_string(id)
+	some t in _tables_by_id[id]
+}
+
+# Subnets of the change that an association names.
+_subnets(a) := {s | some ca in _refs(a, "subnet_id"); some s in _subnets_by_cfg[ca]} | {s |
+	id := a.values.subnet_id
+	is_string(id)
+	some s in _subnets_by_id[id]
+}
+
+# Associations of the change that name a table.
+_assocs(t) := {a | some a in _assocs_by_table_cfg[t.config_address]} | {a |
+	id := t.values.id
+	is_string(id)
+	some a in _assocs_by_table_id[id]
 }
 
 # Why a table is private: its own labels, or a private subnet associated with it.
 _private_because(t) := sprintf("route table %s is labelled private", [t.address]) if {
 	_labelled_private(t)
 } else := sprintf("private subnet %s uses route table %s", [s.address, t.address]) if {
-	some a in object.get(input.resources, "aws_route_table_association", [])
-	_names(a, "route_table_id", t)
-	some s in object.get(input.resources, "aws_subnet", [])
-	_names(a, "subnet_id", s)
+	some a in _assocs(t)
+	some s in _subnets(a)
 	_labelled_private(s)
 }
 

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "Databases and caches rarely need to reach the internet; unrestricted egress from a data tier is the path by which a compromised database exfiltrates data or fetches tooling. The egress may be written inline, as an aws_security_group_rule (type egress) or as an aws_vpc_security_group_egress_rule; the group is found through the rule's security_group_id reference.",
 	"remediation": "Remove the 0.0.0.0/0 / ::/0 egress entry (inline, aws_security_group_rule or aws_vpc_security_group_egress_rule) from the data-tier security group, or limit it to the VPC CIDR, VPC endpoints (prefix lists) or the specific destinations required.",
 	"checkov": ["CKV_AWS_382"],
+	"joins": true,
 }
 
 # Cheap scan: [resource, egress rule, world cidr] for groups with all-port egress to the world.
@@ -75,19 +76,22 @@ _world_rule_egress contains [r, rule, world] if {
 
 # The security groups of this change that a standalone rule belongs to: by the
 # configuration reference of security_group_id (ids known only at apply), or by a
-# known id.
-_rule_groups(r) := {g |
+# known id. Indexed once per evaluation.
+_groups_by_cfg[ca] contains g if {
 	some g in object.get(input.resources, "aws_security_group", [])
-	_belongs(r, g)
+	ca := g.config_address
 }
 
-_belongs(r, g) if g.config_address in object.get(object.get(r, "refs", {}), "security_group_id", [])
+_groups_by_id[id] contains g if {
+	some g in object.get(input.resources, "aws_security_group", [])
+	id := g.values.id
+	is_string(id)
+}
 
-_belongs(r, g) if {
+_rule_groups(r) := {g | some ca in object.get(object.get(r, "refs", {}), "security_group_id", []); some g in _groups_by_cfg[ca]} | {g |
 	id := r.values.security_group_id
 	is_string(id)
-	id != ""
-	g.values.id == id
+	some g in _groups_by_id[id]
 }
 
 # Words that label a standalone rule itself: its Terraform name, description and tags.
