@@ -431,6 +431,12 @@ impl RulePack {
         stack: &serde_json::Value,
     ) -> Result<(f64, Vec<(String, f64)>), PolicyError> {
         let active: Vec<usize> = (0..self.rules.len()).collect();
+        let t = std::time::Instant::now();
+        let arg_refs: ArgumentReferences = plan
+            .configuration
+            .as_ref()
+            .map(argument_references)
+            .unwrap_or_default();
         let views: Vec<View<'_>> = plan
             .resource_changes
             .iter()
@@ -440,12 +446,11 @@ impl RulePack {
                     rc,
                     values: a.text(),
                     unknown: rc.change.after_unknown.as_ref().map(|u| u.text()),
-                    refs: None,
+                    refs: arg_refs.get(&config_address(&rc.address)),
                 })
             })
             .collect();
         let stack_value = crate::values::from_json(stack).map_err(PolicyError::Config)?;
-        let t = std::time::Instant::now();
         let (input, _) = build_input(&views, &stack_value)?;
         let build_ms = t.elapsed().as_secs_f64() * 1e3;
         let mut engine = self.engine.clone();
