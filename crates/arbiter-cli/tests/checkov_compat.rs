@@ -711,3 +711,76 @@ fn checkov_lists_are_grounded() {
         );
     }
 }
+
+/// The walk of Checkov's AWS checks: every AWS check of Checkov's catalogue
+/// (`tests/checkov/checks.json`, recorded from `checkov --list`) is accounted
+/// for exactly once: a built-in rule lists it in its `checkov` metadata, or
+/// `hygiene.json` classifies it as hygiene, or `known_gaps.json` lists it under
+/// `not_covered` with a reason. A rule that starts covering a gap must take it
+/// out of `not_covered`, so the gap list only shrinks.
+#[test]
+fn every_checkov_aws_check_is_accounted_for() {
+    let catalogue = checkov_file("checks.json");
+    assert_eq!(
+        str_of(&catalogue, "checkov_version"),
+        recording().version,
+        "checks.json and results.json come from different Checkov versions"
+    );
+    let all: BTreeSet<String> = array(&catalogue, "checks")
+        .iter()
+        .map(|c| str_of(c, "check_id"))
+        .collect();
+    assert!(
+        all.len() > 400,
+        "only {} AWS checks in checks.json",
+        all.len()
+    );
+    let claims = claims();
+    let hygiene = hygiene_ids();
+    let gaps_file = checkov_file("known_gaps.json");
+    let mut not_covered = BTreeSet::new();
+    let mut problems = Vec::new();
+    for g in array(&gaps_file, "not_covered") {
+        let id = str_of(g, "check_id");
+        if str_of(g, "reason").trim().is_empty() || str_of(g, "check_name").trim().is_empty() {
+            problems.push(format!(
+                "{id}: not_covered entry without check_name or reason"
+            ));
+        }
+        if !all.contains(&id) {
+            problems.push(format!("{id}: not_covered but not in checks.json"));
+        }
+        if let Some(rules) = claims.get(&id) {
+            problems.push(format!(
+                "{id}: covered by {} now; remove it from known_gaps.json not_covered",
+                join(rules)
+            ));
+        }
+        if hygiene.contains(&id) {
+            problems.push(format!("{id}: both hygiene and not_covered"));
+        }
+        if !not_covered.insert(id.clone()) {
+            problems.push(format!("{id}: listed twice in not_covered"));
+        }
+    }
+    let mut unaccounted = Vec::new();
+    for id in &all {
+        if !claims.contains_key(id) && !hygiene.contains(id) && !not_covered.contains(id) {
+            unaccounted.push(id.clone());
+        }
+    }
+    let covered = all.iter().filter(|id| claims.contains_key(*id)).count();
+    println!(
+        "{} Checkov AWS checks: {covered} covered by rules, {} hygiene, {} not covered",
+        all.len(),
+        all.iter()
+            .filter(|id| hygiene.contains(*id) && !claims.contains_key(*id))
+            .count(),
+        not_covered.len()
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(
+        unaccounted.is_empty(),
+        "Checkov AWS checks neither claimed by a rule, nor in hygiene.json, nor in known_gaps.json not_covered: {unaccounted:?}"
+    );
+}

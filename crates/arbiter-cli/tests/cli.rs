@@ -1513,19 +1513,14 @@ fn calibrate_reports_bad_corpora_as_errors() {
 }
 
 /// The repository's own corpora, as CI runs them: every directory (with the
-/// nested weakening corpus) is read and every routine plan is approved. The
-/// exit code is 3 until the judge's floor and the pending rules are merged.
+/// nested weakening corpus) is read, every routine plan is approved, no risky
+/// one is and every blatant one is rejected (exit 0).
 #[test]
 fn calibrate_runs_on_the_repository_corpora() {
     let a = path_str(&scenarios());
     let b = path_str(&Path::new(WORKSPACE).join("tests/scenarios-extra"));
     let run = arbiter(&["calibrate", &a, &b, "--format", "json"]);
-    assert!(
-        run.code == 0 || run.code == 3,
-        "{}: {}",
-        run.shown,
-        run.stderr
-    );
+    assert_eq!(run.code, 0, "{}: {}\n{}", run.shown, run.stderr, run.stdout);
     let v = run.json();
     let dirs: Vec<&str> = v["directories"]
         .as_array()
@@ -1664,4 +1659,35 @@ fn help_and_version_exit_0_on_stdout() {
             run.stdout
         );
     }
+}
+#[test]
+fn rules_list_gaps_prints_the_known_gaps_file() {
+    let file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/checkov/known_gaps.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let entries = file["not_covered"].as_array().unwrap();
+    assert!(!entries.is_empty());
+    let json = arbiter(&["rules", "list", "--gaps", "--format", "json"]);
+    expect_code(&json, 0);
+    assert_eq!(&json.json(), &file["not_covered"]);
+    let text = arbiter(&["rules", "list", "--gaps"]);
+    expect_code(&text, 0);
+    for e in entries {
+        for key in ["check_id", "check_name", "reason"] {
+            let v = e[key].as_str().unwrap();
+            assert!(text.stdout.contains(v), "{v} missing from the text listing");
+        }
+    }
+    assert!(text
+        .stdout
+        .contains(&format!("{} Checkov checks not covered", entries.len())));
+    expect_code(
+        &arbiter(&["rules", "list", "--gaps", "--provider", "aws"]),
+        2,
+    );
 }

@@ -189,17 +189,6 @@ fn check_dir(dir: &str, shown: &str, min_rows: usize) {
     );
 }
 
-/// Risky weakening scenarios that no rule of this branch sees yet: their
-/// rules are written in parallel (egress rules, private routes to an internet
-/// gateway, public IPs on private subnets, AdministratorAccess = deny). Remove
-/// a name once its rule is merged; the test then holds it like the others.
-const WEAKENING_PENDING: [&str; 4] = [
-    "db-sg-egress-rule-world",
-    "private-route-to-igw",
-    "private-subnet-public-ips",
-    "admin-policy-attached",
-];
-
 /// A built-in rule finding that the judge's floor for introduced weaknesses
 /// keeps out of auto-apply: introduced, not info, severity >= medium (>= high
 /// in staging).
@@ -218,8 +207,7 @@ fn floor_finding(v: &Verdict) -> Option<&arbiter_verdict::Finding> {
 }
 
 /// The weakening corpus: routine updates are approved without any finding the
-/// floor would count; risky ones are held now (not approved) or carry a
-/// finding the floor holds; blatant ones are rejected.
+/// floor would count; risky ones are not approved; blatant ones are rejected.
 #[test]
 fn weakening_scenarios_are_seen() {
     let rows = rows_in(WEAKENING);
@@ -237,21 +225,21 @@ fn weakening_scenarios_are_seen() {
         assert_eq!(stack.monthly_budget_usd, row.budget, "{}: budget", row.name);
         let v = judge_in(WEAKENING, &row.name, &j);
         let floor = floor_finding(&v);
-        let pending = WEAKENING_PENDING.contains(&row.name.as_str());
         let ok = match row.expect.as_str() {
             "approve" => v.decision == Decision::Approve && floor.is_none(),
-            "reject" => pending || v.decision == Decision::Reject,
-            _ => pending || v.decision != Decision::Approve || floor.is_some(),
+            "reject" => v.decision == Decision::Reject,
+            // The judge's decision, not only a finding the floor would hold:
+            // the floor is merged, so a held plan is not approved.
+            _ => v.decision != Decision::Approve,
         };
         println!(
-            "{:<4}  {:<42} {:<9} {:<8} {:>6.1}  {}{}",
+            "{:<4}  {:<42} {:<9} {:<8} {:>6.1}  {}",
             if ok { "PASS" } else { "FAIL" },
             row.name,
             row.expect,
             v.decision.as_str(),
             v.confidence,
             floor.map_or("-".to_string(), |f| format!("floor: {}", f.rule_id)),
-            if pending { "  (rule pending)" } else { "" }
         );
         if !ok {
             failures.push(format!(

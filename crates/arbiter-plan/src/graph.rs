@@ -18,10 +18,15 @@ pub struct DependencyGraph {
     dependants: BTreeMap<String, BTreeSet<String>>,
 }
 
+/// (top-level argument, raw references of its expression).
+type RawArguments = Vec<(String, Vec<String>)>;
+
 #[derive(Default)]
 struct ModuleInfo {
     /// resource local address → raw references
     resources: Vec<(String, Vec<String>)>,
+    /// resource local address → (top-level argument → raw references)
+    arguments: Vec<(String, RawArguments)>,
     /// output name → raw references
     outputs: BTreeMap<String, Vec<String>>,
     /// module call name → (argument name → raw references)
@@ -117,6 +122,48 @@ impl DependencyGraph {
     }
 }
 
+/// Configuration address of a resource block → (top-level argument → the
+/// resource blocks that argument's expression refers to), resolved like the
+/// graph's edges (through `var.x` and module outputs). Only arguments that
+/// refer to some resource block are listed. Rules use it to find, say, the
+/// security group that `aws_security_group_rule.security_group_id` names when
+/// the id is known only at apply.
+pub type ArgumentReferences = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
+
+/// Builds [`ArgumentReferences`] from a plan's `configuration` value. Unknown
+/// shapes are skipped, never an error.
+pub fn argument_references(configuration: &Value) -> ArgumentReferences {
+    let mut modules: BTreeMap<String, ModuleInfo> = BTreeMap::new();
+    if let Some(root) = configuration.get("root_module") {
+        walk_module(root, String::new(), &mut modules);
+    }
+    let nodes: BTreeSet<String> = modules
+        .iter()
+        .flat_map(|(m, info)| info.resources.iter().map(move |(l, _)| join(m, l)))
+        .collect();
+    let mut out = ArgumentReferences::new();
+    for (mpath, info) in &modules {
+        for (local, args) in &info.arguments {
+            let from = join(mpath, local);
+            let mut per_arg = BTreeMap::new();
+            for (arg, refs) in args {
+                let mut targets = BTreeSet::new();
+                for r in refs {
+                    resolve(r, mpath, &modules, &mut targets, &mut BTreeSet::new(), 0);
+                }
+                targets.retain(|t| t != &from && nodes.contains(t));
+                if !targets.is_empty() {
+                    per_arg.insert(arg.clone(), targets);
+                }
+            }
+            if !per_arg.is_empty() {
+                out.insert(from, per_arg);
+            }
+        }
+    }
+    out
+}
+
 fn join(module_path: &str, local: &str) -> String {
     if module_path.is_empty() {
         local.to_string()
@@ -137,12 +184,27 @@ fn walk_module(module: &Value, path: String, out: &mut BTreeMap<String, ModuleIn
             continue;
         };
         let mut refs = Vec::new();
-        for key in ["expressions", "count_expression", "for_each_expression"] {
+        let mut arguments = Vec::new();
+        if let Some(exprs) = r.get("expressions").and_then(Value::as_object) {
+            for (arg, e) in exprs {
+                let mut arg_refs = Vec::new();
+                collect_references(e, &mut arg_refs, 0);
+                if !arg_refs.is_empty() {
+                    prune_bare_modules(&mut arg_refs);
+                    refs.extend(arg_refs.iter().cloned());
+                    arguments.push((arg.clone(), arg_refs));
+                }
+            }
+        } else if let Some(v) = r.get("expressions") {
+            collect_references(v, &mut refs, 0);
+        }
+        for key in ["count_expression", "for_each_expression"] {
             if let Some(v) = r.get(key) {
                 collect_references(v, &mut refs, 0);
             }
         }
         prune_bare_modules(&mut refs);
+        info.arguments.push((addr.to_string(), arguments));
         for d in r
             .get("depends_on")
             .and_then(Value::as_array)
@@ -376,6 +438,40 @@ mod tests {
                 "module.net.aws_subnet.s".to_string()
             ]
         );
+    }
+
+    #[test]
+    fn argument_references_are_resolved_per_argument() {
+        let config = json!({"root_module": {
+            "resources": [
+                {"address": "aws_security_group.db", "expressions": {"name": {"constant_value": "db"}}},
+                {"address": "aws_security_group.app", "expressions": {}},
+                {"address": "aws_security_group_rule.out", "expressions": {
+                    "security_group_id": {"references": ["aws_security_group.db.id", "aws_security_group.db"]},
+                    "source_security_group_id": {"references": ["module.net.sg_id", "module.net"]},
+                    "type": {"constant_value": "egress"}}}
+            ],
+            "module_calls": {"net": {
+                "expressions": {"app_sg": {"references": ["aws_security_group.app.id", "aws_security_group.app"]}},
+                "module": {
+                    "resources": [{"address": "aws_subnet.s", "expressions": {"vpc_id": {"references": ["var.missing"]}}}],
+                    "outputs": {"sg_id": {"expression": {"references": ["var.app_sg"]}}}
+                }
+            }}
+        }});
+        let refs = argument_references(&config);
+        let out = &refs["aws_security_group_rule.out"];
+        assert_eq!(
+            out["security_group_id"].iter().collect::<Vec<_>>(),
+            vec!["aws_security_group.db"]
+        );
+        assert_eq!(
+            out["source_security_group_id"].iter().collect::<Vec<_>>(),
+            vec!["aws_security_group.app"]
+        );
+        assert!(!out.contains_key("type"));
+        assert!(!refs.contains_key("module.net.aws_subnet.s"));
+        assert!(argument_references(&json!(null)).is_empty());
     }
 
     #[test]

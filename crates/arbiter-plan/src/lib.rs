@@ -22,7 +22,7 @@ pub mod state_diff;
 
 pub use diff::{attribute_changes, attribute_changes_masked, AttrPath, AttributeChange, DiffValue};
 pub use error::{NotPlanJson, PlanError};
-pub use graph::DependencyGraph;
+pub use graph::{argument_references, ArgumentReferences, DependencyGraph};
 pub use json::RawJson;
 pub use model::{
     Action, Change, FormatVersion, InstanceKey, OutputChange, Plan, ResourceChange, ResourceMode,

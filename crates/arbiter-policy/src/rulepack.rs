@@ -17,7 +17,8 @@ use crate::load::{add_module, PolicySource};
 use crate::values::{
     from_json_text, from_json_text_cached, get_str, s, to_json, DocCache, KeyCache,
 };
-use arbiter_plan::{Action, Plan, ResourceChange};
+use arbiter_plan::address::config_address;
+use arbiter_plan::{argument_references, Action, ArgumentReferences, Plan, ResourceChange};
 use arbiter_verdict::{ChangeRelation, Effect, Finding, Severity, SourceLocation};
 use regorus::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -66,6 +67,12 @@ pub struct RuleMeta {
     pub remediation: String,
     /// Corresponding Checkov check IDs.
     pub checkov: Vec<String>,
+    /// The rule relates resources of different types (metadata `"joins": true`):
+    /// a finding on one resource depends on another one in the change (an egress
+    /// rule and its group, a bucket and its versioning resource). Such rules are
+    /// always evaluated over every view of their types at once, never over half
+    /// of a plan, and their before-state evaluation sees the other resources.
+    pub joins: bool,
     /// Rego package path, e.g. `data.arbiter.rules.aws.sg_admin_ports_world_open`.
     pub package: String,
     /// File the rule was loaded from (`builtin:aws/x.rego` or a user path).
@@ -123,10 +130,13 @@ pub struct RulePack {
 }
 
 /// One resource state handed to rules.
+#[derive(Clone)]
 struct View<'a> {
     rc: &'a ResourceChange,
     values: &'a str,
     unknown: Option<&'a str>,
+    /// What the block's arguments refer to in the configuration (`refs`).
+    refs: Option<&'a BTreeMap<String, BTreeSet<String>>>,
 }
 
 /// A raw finding before metadata is applied: (rule index, address, message, evidence, severity, effect).
@@ -289,6 +299,13 @@ impl RulePack {
             .iter()
             .flat_map(|&i| self.rules[i].resource_types.iter().map(String::as_str))
             .collect();
+        // What each block's arguments refer to, for rules that follow a
+        // reference (an egress rule to its group, a route to its table).
+        let arg_refs: ArgumentReferences = plan
+            .configuration
+            .as_ref()
+            .map(argument_references)
+            .unwrap_or_default();
         let mut after_views = Vec::new();
         let mut before_views: Vec<View<'_>> = Vec::new();
         for rc in plan.resource_changes.iter().chain(providers.iter()) {
@@ -296,12 +313,18 @@ impl RulePack {
             if !types.contains(keyed.as_str()) {
                 continue;
             }
+            let refs = if arg_refs.is_empty() {
+                None
+            } else {
+                arg_refs.get(&config_address(&rc.address))
+            };
             if rc.action.has_after_state() {
                 if let Some(a) = &rc.change.after {
                     after_views.push(View {
                         rc,
                         values: a.text(),
                         unknown: rc.change.after_unknown.as_ref().map(|u| u.text()),
+                        refs,
                     });
                 }
             }
@@ -314,6 +337,7 @@ impl RulePack {
                         rc,
                         values: b.text(),
                         unknown: None,
+                        refs,
                     });
                 }
             }
@@ -321,6 +345,10 @@ impl RulePack {
         let stack_value = crate::values::from_json(stack)
             .map_err(|m| PolicyError::Config(format!("stack context: {m}")))?;
 
+        // Rules that relate resources across types see every view of their types
+        // in one evaluation; the others may run on halves of the plan.
+        let (joined, single): (Vec<usize>, Vec<usize>) =
+            active.iter().partition(|&&i| self.rules[i].joins);
         // After-states: two halves in two threads when there is enough work.
         let after = if after_views.len() >= 512 {
             // Split where half of the JSON text is on each side: the work is
@@ -336,8 +364,8 @@ impl RulePack {
                 .map_or(after_views.len() / 2, |i| i + 1);
             let (a1, a2) = after_views.split_at(mid);
             let (r1, r2) = std::thread::scope(|scope| {
-                let h = scope.spawn(|| self.run_views(a2, &stack_value, &active));
-                let r1 = self.run_views(a1, &stack_value, &active);
+                let h = scope.spawn(|| self.run_views(a2, &stack_value, &single));
+                let r1 = self.run_views(a1, &stack_value, &single);
                 let r2 = h.join().unwrap_or_else(|_| {
                     Err(PolicyError::Eval {
                         rule: "rule pack".into(),
@@ -348,6 +376,15 @@ impl RulePack {
             });
             let mut a = r1?;
             a.extend(r2?);
+            if !joined.is_empty() {
+                let join_types = self.types_of(&joined);
+                let views: Vec<View<'_>> = after_views
+                    .iter()
+                    .filter(|v| join_types.contains(v.rc.keyed_type().as_str()))
+                    .map(View::clone)
+                    .collect();
+                a.extend(self.run_views(&views, &stack_value, &joined)?);
+            }
             a
         } else {
             self.run_views(&after_views, &stack_value, &active)?
@@ -359,8 +396,30 @@ impl RulePack {
             .filter(|f| self.effective_effect(f, overrides) != Effect::Info)
             .map(|f| f.1.as_str())
             .collect();
+        // Rules that relate resources need the other resources of the before
+        // world beside a judged before-state: the before-states of the other
+        // updated or replaced resources of their types (created ones did not
+        // exist). Findings are kept only for the judged views.
+        let context: Vec<View<'_>> = if joined.is_empty() {
+            Vec::new()
+        } else {
+            let join_types = self.types_of(&joined);
+            before_views
+                .iter()
+                .filter(|v| {
+                    !matters.contains(v.rc.address.as_str())
+                        && join_types.contains(v.rc.keyed_type().as_str())
+                })
+                .map(View::clone)
+                .collect()
+        };
         before_views.retain(|v| matters.contains(v.rc.address.as_str()));
-        let before = self.run_views(&before_views, &stack_value, &active)?;
+        let judged: BTreeSet<String> = before_views.iter().map(|v| v.rc.address.clone()).collect();
+        if !before_views.is_empty() {
+            before_views.extend(context);
+        }
+        let mut before = self.run_views(&before_views, &stack_value, &active)?;
+        before.retain(|f| judged.contains(f.1.as_str()));
         Ok(self.compare(after, before, overrides))
     }
 
@@ -372,6 +431,12 @@ impl RulePack {
         stack: &serde_json::Value,
     ) -> Result<(f64, Vec<(String, f64)>), PolicyError> {
         let active: Vec<usize> = (0..self.rules.len()).collect();
+        let t = std::time::Instant::now();
+        let arg_refs: ArgumentReferences = plan
+            .configuration
+            .as_ref()
+            .map(argument_references)
+            .unwrap_or_default();
         let views: Vec<View<'_>> = plan
             .resource_changes
             .iter()
@@ -381,11 +446,11 @@ impl RulePack {
                     rc,
                     values: a.text(),
                     unknown: rc.change.after_unknown.as_ref().map(|u| u.text()),
+                    refs: arg_refs.get(&config_address(&rc.address)),
                 })
             })
             .collect();
         let stack_value = crate::values::from_json(stack).map_err(PolicyError::Config)?;
-        let t = std::time::Instant::now();
         let (input, _) = build_input(&views, &stack_value)?;
         let build_ms = t.elapsed().as_secs_f64() * 1e3;
         let mut engine = self.engine.clone();
@@ -415,6 +480,14 @@ impl RulePack {
         }
         let mut engine = self.engine.clone();
         self.run_side(&mut engine, views, stack, active)
+    }
+
+    /// The resource types the given rules read.
+    fn types_of(&self, rules: &[usize]) -> BTreeSet<String> {
+        rules
+            .iter()
+            .flat_map(|&i| self.rules[i].resource_types.iter().cloned())
+            .collect()
     }
 
     fn effective_effect(&self, f: &RawFinding, overrides: &RuleOverrides) -> Effect {
@@ -683,17 +756,19 @@ fn build_input(
 }
 
 /// The keys of a resource view, in sorted order.
-struct ViewKeys([Value; 10]);
+struct ViewKeys([Value; 12]);
 
 impl ViewKeys {
-    const NAMES: [&'static str; 10] = [
+    const NAMES: [&'static str; 12] = [
         "actions",
         "address",
+        "config_address",
         "index",
         "mode",
         "module_address",
         "name",
         "provider_name",
+        "refs",
         "type",
         "unknown",
         "values",
@@ -726,11 +801,27 @@ fn view_value<'a>(
     } else {
         Value::new_object()
     };
+    let refs = match v.refs {
+        None => Value::new_object(),
+        Some(m) => {
+            let o: BTreeMap<Value, Value> = m
+                .iter()
+                .map(|(arg, targets)| {
+                    (
+                        keys.key(arg),
+                        Value::from(targets.iter().map(|t| s(t)).collect::<Vec<_>>()),
+                    )
+                })
+                .collect();
+            Value::from(o)
+        }
+    };
     // Repeated per type and module: shared through the cache.
     let mut shared = |t: Option<&str>| t.map_or(Value::Null, |t| keys.key(t));
     let entries = [
         actions,
         s(&rc.address),
+        s(&config_address(&rc.address)),
         match &rc.index {
             None => Value::Null,
             Some(arbiter_plan::InstanceKey::Int(i)) => Value::from(*i),
@@ -743,6 +834,7 @@ fn view_value<'a>(
         shared(rc.module_address.as_deref()),
         s(&rc.name),
         shared(rc.provider_name.as_deref()),
+        refs,
         shared(Some(&rc.resource_type)),
         unknown,
         values,
@@ -833,6 +925,7 @@ fn parse_meta(
         rationale: text("rationale").unwrap_or_default(),
         remediation: text("remediation").unwrap_or_default(),
         checkov: list("checkov"),
+        joins: matches!(v["joins"], Value::Bool(true)),
         package: pkg.to_string(),
         file: src.path.clone(),
         builtin,

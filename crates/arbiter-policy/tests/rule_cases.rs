@@ -47,7 +47,36 @@ fn plan_for(resources: &[Value]) -> String {
             })
         })
         .collect();
-    json!({"format_version": "1.2", "resource_changes": rcs}).to_string()
+    // `"refs": {"argument": ["aws_x.y", ...]}` on a case resource becomes the
+    // configuration's references (root-module resources only), as Terraform
+    // writes them for an expression such as `aws_x.y.id`.
+    let config: Vec<Value> = resources
+        .iter()
+        .map(|r| {
+            let empty = serde_json::Map::new();
+            let refs = r.get("refs").and_then(Value::as_object).unwrap_or(&empty);
+            let exprs: serde_json::Map<String, Value> = refs
+                .iter()
+                .map(|(arg, targets)| {
+                    let mut list = Vec::new();
+                    for t in targets.as_array().into_iter().flatten() {
+                        let t = t.as_str().unwrap_or_default();
+                        list.push(json!(format!("{t}.id")));
+                        list.push(json!(t));
+                    }
+                    (arg.clone(), json!({ "references": list }))
+                })
+                .collect();
+            let address = r["address"].as_str().unwrap_or_default();
+            let config_address = arbiter_plan::address::config_address(address);
+            json!({"address": config_address, "expressions": exprs})
+        })
+        .collect();
+    let mut plan = json!({"format_version": "1.2", "resource_changes": rcs});
+    if resources.iter().any(|r| r.get("refs").is_some()) {
+        plan["configuration"] = json!({"root_module": {"resources": config}});
+    }
+    plan.to_string()
 }
 
 struct Outcome {
@@ -393,5 +422,155 @@ fn readme_table_matches_the_rules() {
         stale.is_empty(),
         "update rules/README.md; expected rows:\n{}",
         stale.join("\n")
+    );
+}
+
+/// The AWS managed AdministratorAccess policy attached to a workload is a deny
+/// in every environment (like a written-out `*` on `*`), and a stack can
+/// re-grade it.
+#[test]
+fn administrator_access_is_denied_everywhere_unless_regraded() {
+    use arbiter_verdict::{ChangeRelation, Effect, Severity};
+    let pack = RulePack::builtin().unwrap();
+    let r = json!({"type": "aws_iam_role_policy_attachment", "address": "aws_iam_role_policy_attachment.admin",
+        "values": {"role": "ci", "policy_arn": "arn:aws:iam::aws:policy/AdministratorAccess"}});
+    let plan = read_plan_str(&plan_for(&[r])).unwrap();
+    for env in [
+        json!("prod"),
+        json!("staging"),
+        json!("dev"),
+        json!("ephemeral"),
+        Value::Null,
+    ] {
+        let findings = pack
+            .evaluate(
+                &plan,
+                &json!({"environment": env}),
+                &RuleOverrides::default(),
+            )
+            .unwrap();
+        let admin: Vec<_> = findings
+            .iter()
+            .filter(|f| f.rule_id == "ARB-AWS-IAM-005")
+            .map(|f| (f.effect, f.severity, f.relation))
+            .collect();
+        assert_eq!(
+            admin,
+            vec![(Effect::Deny, Severity::Critical, ChangeRelation::Introduced)],
+            "{env}"
+        );
+    }
+    let regraded = RuleOverrides {
+        effect: [("ARB-AWS-IAM-005".to_string(), Effect::Escalate)].into(),
+        ..Default::default()
+    };
+    let findings = pack
+        .evaluate(&plan, &json!({"environment": "prod"}), &regraded)
+        .unwrap();
+    assert!(findings
+        .iter()
+        .any(|f| f.rule_id == "ARB-AWS-IAM-005" && f.effect == Effect::Escalate));
+}
+
+/// Hygiene-grade settings are `low` on a new resource and `medium` when the
+/// change switches them off on an existing one (`lib.on_update`).
+#[test]
+fn switching_a_setting_off_weighs_more_than_creating_without_it() {
+    use arbiter_verdict::{ChangeRelation, Severity};
+    let pack = RulePack::builtin().unwrap();
+    let trail = |multi: bool| json!({"name": "org", "s3_bucket_name": "logs", "is_multi_region_trail": multi, "enable_log_file_validation": true, "enable_logging": true, "kms_key_id": "arn:aws:kms:eu-west-1:1:key/k"});
+    let run = |r: Value| {
+        let plan = read_plan_str(&plan_for(&[r])).unwrap();
+        pack.evaluate(
+            &plan,
+            &json!({"environment": "prod"}),
+            &RuleOverrides::default(),
+        )
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.rule_id == "ARB-AWS-CT-002")
+        .map(|f| (f.severity, f.relation))
+        .collect::<Vec<_>>()
+    };
+    let created = run(
+        json!({"type": "aws_cloudtrail", "address": "aws_cloudtrail.org", "values": trail(false)}),
+    );
+    assert_eq!(created, vec![(Severity::Low, ChangeRelation::Introduced)]);
+    let switched_off = run(
+        json!({"type": "aws_cloudtrail", "address": "aws_cloudtrail.org", "actions": ["update"],
+        "before": trail(true), "values": trail(false)}),
+    );
+    assert_eq!(
+        switched_off,
+        vec![(Severity::Medium, ChangeRelation::Introduced)]
+    );
+}
+
+/// Rules that relate resources (`"joins": true`) see every view of their types
+/// even when a large plan is judged in two halves, and their before-state
+/// evaluation sees the other resources' before-states, so a link that already
+/// existed is pre-existing rather than introduced.
+#[test]
+fn joining_rules_see_the_whole_plan_and_the_before_world() {
+    use arbiter_verdict::ChangeRelation;
+    let pack = RulePack::builtin().unwrap();
+    assert!(pack.rule("ARB-AWS-NET-008").unwrap().joins);
+    assert!(!pack.rule("ARB-AWS-NET-001").unwrap().joins);
+    // 300 private route tables first, then 300 routes to an internet gateway:
+    // the two-halves split puts tables and routes on different sides.
+    let n = 300;
+    let mut resources = Vec::new();
+    for i in 0..n {
+        resources.push(json!({"type": "aws_route_table", "address": format!("aws_route_table.rt{i}"),
+            "values": {"vpc_id": "vpc-1", "route": [], "tags": {"Name": format!("private-{i}")}}, "unknown": {"id": true}}));
+    }
+    for i in 0..n {
+        resources.push(json!({"type": "aws_route", "address": format!("aws_route.r{i}"),
+            "values": {"destination_cidr_block": "0.0.0.0/0", "gateway_id": "igw-1"},
+            "unknown": {"route_table_id": true}, "refs": {"route_table_id": [format!("aws_route_table.rt{i}")]}}));
+    }
+    let plan = read_plan_str(&plan_for(&resources)).unwrap();
+    let findings = pack
+        .evaluate(
+            &plan,
+            &json!({"environment": "prod"}),
+            &RuleOverrides::default(),
+        )
+        .unwrap();
+    let routes = findings
+        .iter()
+        .filter(|f| f.rule_id == "ARB-AWS-NET-008")
+        .count();
+    assert_eq!(routes, n);
+
+    // An existing world egress rule of a database group, updated in place (tags):
+    // the weakness is pre-existing, not introduced.
+    let group = |name: &str| json!({"name": name, "id": "sg-0db", "ingress": [], "egress": []});
+    let rule = |tag: &str| json!({"ip_protocol": "-1", "cidr_ipv4": "0.0.0.0/0", "security_group_id": "sg-0db", "tags": {"Owner": tag}});
+    let resources = vec![
+        json!({"type": "aws_security_group", "address": "aws_security_group.db", "actions": ["update"],
+               "before": group("orders-db"), "values": group("orders-db")}),
+        json!({"type": "aws_vpc_security_group_egress_rule", "address": "aws_vpc_security_group_egress_rule.out",
+               "actions": ["update"], "before": rule("a"), "values": rule("b")}),
+    ];
+    let plan = read_plan_str(&plan_for(&resources)).unwrap();
+    let findings = pack
+        .evaluate(
+            &plan,
+            &json!({"environment": "prod"}),
+            &RuleOverrides::default(),
+        )
+        .unwrap();
+    let egress: Vec<_> = findings
+        .iter()
+        .filter(|f| f.rule_id == "ARB-AWS-NET-005")
+        .map(|f| (f.address.clone().unwrap_or_default(), f.relation))
+        .collect();
+    assert_eq!(
+        egress,
+        vec![(
+            "aws_vpc_security_group_egress_rule.out".to_string(),
+            ChangeRelation::Preexisting
+        )]
     );
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 /// Rule pack commands.
 #[derive(clap::Subcommand)]
 pub enum RulesCommand {
-    /// List the built-in rules: ID, severity, effect, title.
+    /// List the built-in rules (`--gaps`: the Checkov checks no rule covers).
     List(ListArgs),
     /// Show one rule: rationale, remediation, Checkov IDs and its Rego source.
     Show(ShowArgs),
@@ -25,6 +25,10 @@ pub struct ListArgs {
     /// Only rules of this provider (aws, gcp, azure).
     #[arg(long)]
     pub provider: Option<String>,
+    /// Instead of the rules, list the Checkov checks about a security property that no
+    /// built-in rule covers yet (check ID, what it is about, why it is not covered).
+    #[arg(long, conflicts_with = "provider")]
+    pub gaps: bool,
     /// Output format: text or json.
     #[arg(long, short = 'f', default_value = "text", value_parser = ["text", "json"])]
     pub format: String,
@@ -55,7 +59,57 @@ pub fn run(cmd: RulesCommand) -> anyhow::Result<u8> {
     }
 }
 
+/// The rule pack's known gaps: `tests/checkov/known_gaps.json`, the file the
+/// Checkov compatibility test reads (one source, embedded at build time).
+const KNOWN_GAPS: &str = include_str!("../../../../tests/checkov/known_gaps.json");
+
+/// One check no built-in rule covers.
+#[derive(serde::Deserialize, serde::Serialize)]
+struct Gap {
+    check_id: String,
+    check_name: String,
+    reason: String,
+}
+
+#[derive(serde::Deserialize)]
+struct GapsFile {
+    not_covered: Vec<Gap>,
+}
+
+fn gaps() -> anyhow::Result<Vec<Gap>> {
+    let file: GapsFile = serde_json::from_str(KNOWN_GAPS)
+        .context("reading the embedded tests/checkov/known_gaps.json (not_covered)")?;
+    Ok(file.not_covered)
+}
+
+fn list_gaps(format: &str) -> anyhow::Result<u8> {
+    let gaps = gaps()?;
+    if format == "json" {
+        println!("{}", serde_json::to_string_pretty(&gaps)?);
+        return Ok(0);
+    }
+    let w = gaps
+        .iter()
+        .map(|g| g.check_id.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!("{:<w$}  ABOUT / WHY NOT COVERED", "CHECK");
+    for g in &gaps {
+        println!("{:<w$}  {}", g.check_id, g.check_name);
+        println!("{:<w$}    {}", "", g.reason);
+    }
+    println!(
+        "\n{} Checkov checks not covered by a built-in rule. `arbiter rules list` for the rules.",
+        gaps.len()
+    );
+    Ok(0)
+}
+
 fn list(args: ListArgs) -> anyhow::Result<u8> {
+    if args.gaps {
+        return list_gaps(&args.format);
+    }
     let pack = RulePack::builtin().context("loading the built-in rule pack")?;
     let rules: Vec<_> = pack
         .rules()

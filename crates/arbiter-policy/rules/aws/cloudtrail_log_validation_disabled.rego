@@ -6,7 +6,7 @@ import rego.v1
 metadata := {
 	"id": "ARB-AWS-CT-003",
 	"title": "CloudTrail log file validation disabled",
-	"severity": "medium",
+	"severity": "low",
 	"effect": "warn",
 	"category": "logging",
 	"provider": "aws",
@@ -24,5 +24,6 @@ findings contains f if {
 		"address": r.address,
 		"message": "log file validation is disabled (enable_log_file_validation is not true)",
 		"evidence": {"enable_log_file_validation": object.get(r.values, "enable_log_file_validation", null)},
+		"severity": lib.on_update(r, "low", "medium"),
 	}
 }

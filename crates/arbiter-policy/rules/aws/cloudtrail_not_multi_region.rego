@@ -6,7 +6,7 @@ import rego.v1
 metadata := {
 	"id": "ARB-AWS-CT-002",
 	"title": "CloudTrail trail is single-region",
-	"severity": "medium",
+	"severity": "low",
 	"effect": "warn",
 	"category": "logging",
 	"provider": "aws",
@@ -24,5 +24,6 @@ findings contains f if {
 		"address": r.address,
 		"message": "trail only records one region (is_multi_region_trail is not true)",
 		"evidence": {"is_multi_region_trail": object.get(r.values, "is_multi_region_trail", null)},
+		"severity": lib.on_update(r, "low", "medium"),
 	}
 }

@@ -44,6 +44,7 @@ _finding(r) := {
 	"address": r.address,
 	"message": "IMDSv1 is allowed (no metadata_options block requiring http_tokens)",
 	"evidence": {"metadata_options": lib.attr(r, "metadata_options")},
+	"severity": "low",
 } if {
 	not r.unknown.metadata_options == true
 	lib.first_block(r, "metadata_options") == {}

@@ -5,58 +5,59 @@ import rego.v1
 
 metadata := {
 	"id": "ARB-AWS-IAM-005",
-	"title": "AdministratorAccess or IAMFullAccess managed policy attached",
-	"severity": "high",
-	"effect": "escalate",
+	"title": "AWS managed AdministratorAccess policy attached to a role, user or group",
+	"severity": "critical",
+	"effect": "deny",
 	"category": "iam",
 	"provider": "aws",
 	"resource_types": [
 		"aws_iam_role_policy_attachment", "aws_iam_user_policy_attachment", "aws_iam_group_policy_attachment",
-		"aws_iam_policy_attachment", "aws_iam_role", "aws_ssoadmin_managed_policy_attachment",
+		"aws_iam_policy_attachment", "aws_iam_role", "aws_iam_role_policy_attachments_exclusive",
+		"aws_iam_user_policy_attachments_exclusive", "aws_iam_group_policy_attachments_exclusive",
 	],
-	"rationale": "The AWS managed AdministratorAccess and IAMFullAccess policies give full control of the account (IAMFullAccess can grant itself everything else). Attaching them must be a deliberate, reviewed decision.",
-	"remediation": "Attach a customer-managed least-privilege policy instead; if administrator access is really needed, grant it through a break-glass role with MFA and session logging rather than to a workload.",
-	"checkov": ["CKV_AWS_274", "CKV2_AWS_56"],
+	"rationale": "arn:aws:iam::aws:policy/AdministratorAccess is Action \"*\" on Resource \"*\": the role, user or group it is attached to can read every secret, delete every resource and grant itself anything, exactly as a hand-written * on * policy (ARB-AWS-IAM-001). Attaching it by ARN must not get through where writing the same policy out would not.",
+	"remediation": "Attach a customer-managed least-privilege policy instead; if administrator access is really needed, grant it to people through IAM Identity Center (a permission set) or a break-glass role with MFA and session logging, not to a workload. A stack that deliberately manages admin roles can re-grade the rule: [rules.effect] \"ARB-AWS-IAM-005\" = \"escalate\".",
+	"checkov": ["CKV_AWS_274"],
 }
 
-_admin_policies := {"AdministratorAccess", "IAMFullAccess"}
-
-_admin_policy_name(arn) := name if {
+# The AWS managed AdministratorAccess policy in any partition (arn:aws:, arn:aws-us-gov:,
+# arn:aws-cn:...).
+_admin_arn(arn) if {
 	is_string(arn)
-	contains(arn, ":iam::aws:policy/")
-	parts := split(arn, "/")
-	name := parts[count(parts) - 1]
-	name in _admin_policies
+	startswith(arn, "arn:aws")
+	endswith(arn, ":iam::aws:policy/AdministratorAccess")
 }
 
 findings contains f if {
 	some t in ["aws_iam_role_policy_attachment", "aws_iam_user_policy_attachment", "aws_iam_group_policy_attachment", "aws_iam_policy_attachment"]
 	some r in input.resources[t]
-	name := _admin_policy_name(lib.attr(r, "policy_arn"))
+	_admin_arn(r.values.policy_arn)
 	f := {
 		"address": r.address,
-		"message": sprintf("attaches the AWS managed %s policy", [name]),
-		"evidence": {"policy_arn": lib.attr(r, "policy_arn")},
+		"message": "attaches the AWS managed AdministratorAccess policy",
+		"evidence": {"policy_arn": r.values.policy_arn},
 	}
 }
 
 findings contains f if {
 	some r in input.resources.aws_iam_role
 	some arn in lib.str_array(lib.attr(r, "managed_policy_arns"))
-	name := _admin_policy_name(arn)
+	_admin_arn(arn)
 	f := {
 		"address": r.address,
-		"message": sprintf("attaches the AWS managed %s policy", [name]),
+		"message": "attaches the AWS managed AdministratorAccess policy",
 		"evidence": {"policy_arn": arn},
 	}
 }
 
 findings contains f if {
-	some r in input.resources.aws_ssoadmin_managed_policy_attachment
-	name := _admin_policy_name(lib.attr(r, "managed_policy_arn"))
+	some t in ["aws_iam_role_policy_attachments_exclusive", "aws_iam_user_policy_attachments_exclusive", "aws_iam_group_policy_attachments_exclusive"]
+	some r in input.resources[t]
+	some arn in lib.str_array(lib.attr(r, "policy_arns"))
+	_admin_arn(arn)
 	f := {
 		"address": r.address,
-		"message": sprintf("attaches the AWS managed %s policy", [name]),
-		"evidence": {"policy_arn": lib.attr(r, "managed_policy_arn")},
+		"message": "attaches the AWS managed AdministratorAccess policy",
+		"evidence": {"policy_arn": arn},
 	}
 }

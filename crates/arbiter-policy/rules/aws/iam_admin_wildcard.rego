@@ -16,7 +16,7 @@ metadata := {
 	],
 	"rationale": "A statement that allows Action \"*\" on Resource \"*\" (or NotAction that still includes IAM) makes every principal it is attached to an account administrator: it can read every secret, delete every resource and grant itself anything.",
 	"remediation": "List the specific actions and resource ARNs the workload needs (least privilege); use IAM Access Analyzer policy generation to derive them from CloudTrail.",
-	"checkov": ["CKV_AWS_62", "CKV_AWS_63", "CKV_AWS_1", "CKV_AWS_49", "CKV_AWS_286", "CKV_AWS_287", "CKV_AWS_288", "CKV_AWS_289", "CKV_AWS_290", "CKV_AWS_355", "CKV2_AWS_40"],
+	"checkov": ["CKV_AWS_62", "CKV_AWS_63", "CKV_AWS_1", "CKV_AWS_49", "CKV_AWS_286", "CKV_AWS_287", "CKV_AWS_288", "CKV_AWS_289", "CKV_AWS_290", "CKV_AWS_355", "CKV2_AWS_40", "CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_111", "CKV_AWS_356"],
 }
 
 _candidates := lib.identity_candidates(input.resources)

@@ -13,7 +13,7 @@ metadata := {
 	"resource_types": ["aws_iam_role", "data.aws_iam_policy_document"],
 	"rationale": "A role trusting token.actions.githubusercontent.com for sts:AssumeRoleWithWebIdentity without a condition on the token's sub claim (or with a sub of \"*\") can be assumed by a workflow in any GitHub repository.",
 	"remediation": "Add a StringEquals/StringLike condition on token.actions.githubusercontent.com:sub naming your organisation and repository (e.g. repo:acme/app:ref:refs/heads/main).",
-	"checkov": ["CKV_AWS_358"],
+	"checkov": ["CKV_AWS_358", "CKV_AWS_393"],
 }
 
 _github := "token.actions.githubusercontent.com"

@@ -6,12 +6,12 @@ import rego.v1
 metadata := {
 	"id": "ARB-AWS-IAM-011",
 	"title": "Weak IAM account password policy",
-	"severity": "medium",
+	"severity": "low",
 	"effect": "warn",
 	"category": "iam",
 	"provider": "aws",
 	"resource_types": ["aws_iam_account_password_policy"],
-	"rationale": "Short or simple console passwords without reuse prevention are easy to guess or spray; CIS asks for at least 14 characters, all character classes and reuse prevention of 24.",
+	"rationale": "Short or simple console passwords without reuse prevention are easy to guess or spray; CIS asks for at least 14 characters, all character classes and reuse prevention of 24. A new policy below that is still no weaker than the AWS default (low); weakening an existing policy is medium.",
 	"remediation": "Set minimum_password_length >= 14, require_lowercase_characters, require_uppercase_characters, require_numbers and require_symbols = true, and password_reuse_prevention >= 24.",
 	"checkov": ["CKV_AWS_9", "CKV_AWS_10", "CKV_AWS_11", "CKV_AWS_12", "CKV_AWS_13", "CKV_AWS_14", "CKV_AWS_15"],
 }
@@ -25,6 +25,7 @@ findings contains f if {
 		"address": r.address,
 		"message": sprintf("minimum_password_length is %v (less than 14)", [_show(n)]),
 		"evidence": {"minimum_password_length": n},
+		"severity": lib.on_update(r, "low", "medium"),
 	}
 }
 
@@ -37,6 +38,7 @@ findings contains f if {
 		"address": r.address,
 		"message": sprintf("%s is not enabled", [a]),
 		"evidence": {a: object.get(r.values, a, null)},
+		"severity": lib.on_update(r, "low", "medium"),
 	}
 }
 
@@ -49,6 +51,7 @@ findings contains f if {
 		"address": r.address,
 		"message": "password_reuse_prevention is not set",
 		"evidence": {"password_reuse_prevention": n},
+		"severity": lib.on_update(r, "low", "medium"),
 	}
 }
 

@@ -16,7 +16,7 @@ metadata := {
 	],
 	"rationale": "Actions such as iam:CreatePolicyVersion, iam:AttachRolePolicy, iam:PutUserPolicy, iam:UpdateAssumeRolePolicy, iam:CreateAccessKey or sts:AssumeRole on Resource \"*\" let a principal grant itself (or impersonate) administrator access.",
 	"remediation": "Remove these actions, or scope Resource to specific ARNs that cannot lead to broader privileges and add a permissions boundary; keep IAM administration in a dedicated, audited role.",
-	"checkov": ["CKV_AWS_286", "CKV_AWS_287", "CKV_AWS_288", "CKV_AWS_289", "CKV_AWS_355", "CKV_AWS_110", "CKV2_AWS_40"],
+	"checkov": ["CKV_AWS_286", "CKV_AWS_287", "CKV_AWS_288", "CKV_AWS_289", "CKV_AWS_355", "CKV_AWS_110", "CKV2_AWS_40", "CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_356"],
 }
 
 # Known escalation primitives (Rhino Security Labs' list, less iam:PassRole which has its own rule).

@@ -17,7 +17,7 @@ metadata := {
 	],
 	"rationale": "A resource-based policy that allows Principal \"*\" without a condition restricting the caller (source account, ARN, organisation, VPC endpoint...) exposes the queue, topic, repository, secret or function to every AWS account.",
 	"remediation": "Name the trusted accounts or services in Principal, or add a Condition such as aws:SourceArn, aws:SourceAccount or aws:PrincipalOrgID; for aws_lambda_permission set source_arn / source_account.",
-	"checkov": ["CKV_AWS_168", "CKV_AWS_169", "CKV_AWS_72", "CKV_AWS_32"],
+	"checkov": ["CKV_AWS_168", "CKV_AWS_169", "CKV_AWS_72", "CKV_AWS_32", "CKV_AWS_301", "CKV_AWS_167", "CKV_AWS_387"],
 }
 
 # [resource type, attribute holding the policy JSON]

@@ -16,7 +16,7 @@ metadata := {
 	],
 	"rationale": "A service wildcard such as s3:*, ec2:* or dynamodb:* on Resource \"*\" grants destructive and data-exfiltration actions (delete buckets, change bucket policies, terminate instances) across the whole account; Action \"*\" on named resources grants every action of every service on them (for a role ARN that includes rewriting its trust and permissions).",
 	"remediation": "Replace the service wildcard with the specific actions needed (e.g. s3:GetObject, s3:PutObject) and scope Resource to the ARNs of the resources the workload owns.",
-	"checkov": ["CKV_AWS_63", "CKV_AWS_286", "CKV_AWS_287", "CKV_AWS_288", "CKV_AWS_289", "CKV_AWS_290", "CKV_AWS_355", "CKV2_AWS_40"],
+	"checkov": ["CKV_AWS_63", "CKV_AWS_286", "CKV_AWS_287", "CKV_AWS_288", "CKV_AWS_289", "CKV_AWS_290", "CKV_AWS_355", "CKV2_AWS_40", "CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_111", "CKV_AWS_356"],
 }
 
 # Services whose wildcard is already reported as privilege escalation (ARB-AWS-IAM-002/003).

@@ -6,12 +6,12 @@ import rego.v1
 metadata := {
 	"id": "ARB-AWS-KMS-001",
 	"title": "KMS key rotation disabled",
-	"severity": "medium",
+	"severity": "low",
 	"effect": "warn",
 	"category": "encryption",
 	"provider": "aws",
 	"resource_types": ["aws_kms_key"],
-	"rationale": "Automatic rotation limits how much data any single key version protects and is required by most compliance regimes for symmetric customer-managed keys.",
+	"rationale": "Automatic rotation limits how much data any single key version protects and is required by most compliance regimes for symmetric customer-managed keys. Low on a new key (hygiene); medium when a change switches rotation off on an existing key, a deliberate weakening of a control that was in place.",
 	"remediation": "Set enable_key_rotation = true (optionally rotation_period_in_days).",
 	"checkov": ["CKV_AWS_7"],
 }
@@ -27,5 +27,6 @@ findings contains f if {
 		"address": r.address,
 		"message": "automatic key rotation is disabled (enable_key_rotation is not true)",
 		"evidence": {"enable_key_rotation": object.get(r.values, "enable_key_rotation", null)},
+		"severity": lib.on_update(r, "low", "medium"),
 	}
 }

@@ -5,15 +5,15 @@ import rego.v1
 
 metadata := {
 	"id": "ARB-AWS-NET-004",
-	"title": "Network ACL allows administrative ports from the whole internet",
-	"severity": "medium",
+	"title": "Network ACL allows administrative, FTP or all ports from the whole internet",
+	"severity": "low",
 	"effect": "warn",
 	"category": "network",
 	"provider": "aws",
 	"resource_types": ["aws_network_acl", "aws_network_acl_rule", "aws_default_network_acl"],
-	"rationale": "A network ACL that allows SSH (22) or RDP (3389) from 0.0.0.0/0 or ::/0 removes the subnet-level layer of defence; only security groups then stand between the internet and the hosts.",
-	"remediation": "Add explicit deny entries (lower rule_no) for ports 22 and 3389 from 0.0.0.0/0 and ::/0, or narrow cidr_block / ipv6_cidr_block of the allow entry.",
-	"checkov": ["CKV_AWS_232", "CKV_AWS_231"],
+	"rationale": "A network ACL that allows SSH (22), RDP (3389), FTP (20/21) or every port from 0.0.0.0/0 or ::/0 removes the subnet-level layer of defence; only security groups then stand between the internet and the hosts. Low: the default network ACL allows everything, and security groups are the primary control.",
+	"remediation": "Add explicit deny entries (lower rule_no) for ports 22, 3389, 20 and 21 from 0.0.0.0/0 and ::/0, allow only the ports the subnet serves, or narrow cidr_block / ipv6_cidr_block of the allow entry.",
+	"checkov": ["CKV_AWS_232", "CKV_AWS_231", "CKV_AWS_229", "CKV_AWS_230", "CKV_AWS_352"],
 }
 
 # Ingress allow entries of a network ACL, as {protocol, from, to, cidrs, rule_no}.
@@ -45,9 +45,10 @@ findings contains f if {
 	some t in metadata.resource_types
 	some r in input.resources[t]
 	some e in _entries(r)
-	some port in [22, 3389]
+	not lib.rule_all_ports(e)
+	some port in [22, 3389, 20, 21]
 	lib.rule_covers_port(e.protocol, e.from, e.to, port)
-	service := lib.admin_service(port)
+	service := {22: "SSH", 3389: "RDP", 20: "FTP data", 21: "FTP"}[port]
 	some cidr in e.cidrs
 	lib.is_world_cidr(cidr)
 	not _denied_before(r, e, port, cidr)
@@ -55,6 +56,24 @@ findings contains f if {
 		"address": r.address,
 		"message": sprintf("network ACL allows %s port %d from %s", [service, port, cidr]),
 		"evidence": {"port": port, "cidr": cidr, "rule_no": e.rule_no},
+	}
+}
+
+# Every port (protocol -1/all or a full range): reported once.
+findings contains f if {
+	some t in metadata.resource_types
+	some r in input.resources[t]
+	some e in _entries(r)
+	lib.rule_all_ports(e)
+	some cidr in e.cidrs
+	lib.is_world_cidr(cidr)
+	# "deny SSH, RDP and FTP, allow the rest" is a deliberate pattern
+	open_ports := [p | some p in [22, 3389, 20, 21]; not _denied_before(r, e, p, cidr)]
+	count(open_ports) > 0
+	f := {
+		"address": r.address,
+		"message": sprintf("network ACL allows all ports from %s", [cidr]),
+		"evidence": {"cidr": cidr, "rule_no": e.rule_no, "protocol": lib.protocol_label(e.protocol), "not_denied": open_ports},
 	}
 }
 

@@ -27,5 +27,6 @@ findings contains f if {
 		"message": "automated backups are disabled (backup_retention_period = 0)",
 		"evidence": {"backup_retention_period": 0},
 		"effect": lib.by_env(input.stack, "escalate", "warn"),
+		"severity": lib.by_env(input.stack, "high", "low"),
 	}
 }

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "Server access logs record who read or changed which object; without them a data exposure cannot be scoped.",
 	"remediation": "Add aws_s3_bucket_logging with target_bucket pointing at a dedicated log bucket (or enable CloudTrail S3 data events).",
 	"checkov": ["CKV_AWS_18"],
+	"joins": true,
 }
 
 findings contains f if {

@@ -10,14 +10,14 @@ metadata := {
 	"effect": "escalate",
 	"category": "storage",
 	"provider": "aws",
-	"resource_types": ["aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block"],
+	"resource_types": ["aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block", "aws_s3_access_point"],
 	"rationale": "Block Public Access is the guard rail that keeps a mistaken ACL or bucket policy from publishing data. Turning any of its four settings off (they default to false when omitted) re-opens that path and must be reviewed by a person.",
 	"remediation": "Set block_public_acls, block_public_policy, ignore_public_acls and restrict_public_buckets to true; if a bucket must be public, document why and serve it through CloudFront instead.",
-	"checkov": ["CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"],
+	"checkov": ["CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56", "CKV_AWS_392"],
 }
 
 findings contains f if {
-	some t in metadata.resource_types
+	some t in ["aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block"]
 	some r in input.resources[t]
 	not {r.values.block_public_acls, r.values.block_public_policy, r.values.ignore_public_acls, r.values.restrict_public_buckets} == {true}
 	some flag in ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"]
@@ -29,6 +29,19 @@ findings contains f if {
 		"address": r.address,
 		"message": sprintf("%s is disabled%s", [flag, _scope(t)]),
 		"evidence": {"setting": flag, "value": value, "bucket": object.get(r.values, "bucket", null)},
+	}
+}
+
+# Access points block public access unless told otherwise: only an explicit false counts.
+findings contains f if {
+	some r in input.resources.aws_s3_access_point
+	c := r.values.public_access_block_configuration[0]
+	some flag in ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"]
+	lib.falsy(object.get(c, flag, null))
+	f := {
+		"address": r.address,
+		"message": sprintf("%s is disabled for the access point", [flag]),
+		"evidence": {"setting": flag, "value": false, "bucket": object.get(r.values, "bucket", null)},
 	}
 }
 

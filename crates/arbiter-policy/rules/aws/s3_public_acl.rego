@@ -13,7 +13,8 @@ metadata := {
 	"resource_types": ["aws_s3_bucket", "aws_s3_bucket_acl", "aws_s3_object", "aws_s3_bucket_object"],
 	"rationale": "The canned ACLs public-read, public-read-write and authenticated-read (or grants to the AllUsers / AuthenticatedUsers groups) expose objects to anyone on the internet or any AWS account; public-read-write also lets anyone overwrite data.",
 	"remediation": "Set acl = \"private\" (or remove ACLs and use BucketOwnerEnforced object ownership), and serve public content through CloudFront with origin access control instead.",
-	"checkov": ["CKV_AWS_20", "CKV_AWS_57", "CKV2_AWS_43"],
+	"checkov": ["CKV_AWS_20", "CKV_AWS_57", "CKV2_AWS_43", "CKV_AWS_375"],
+	"joins": true,
 }
 
 _public_acls := {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "Without versioning an overwritten or deleted object cannot be recovered, which turns an application bug or a ransomware run into data loss.",
 	"remediation": "Add aws_s3_bucket_versioning with versioning_configuration { status = \"Enabled\" } for the bucket.",
 	"checkov": ["CKV_AWS_21"],
+	"joins": true,
 }
 
 findings contains f if {

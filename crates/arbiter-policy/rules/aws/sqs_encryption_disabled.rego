@@ -6,7 +6,7 @@ import rego.v1
 metadata := {
 	"id": "ARB-AWS-SQS-001",
 	"title": "SQS queue encryption disabled",
-	"severity": "medium",
+	"severity": "low",
 	"effect": "warn",
 	"category": "encryption",
 	"provider": "aws",
@@ -25,5 +25,6 @@ findings contains f if {
 		"address": r.address,
 		"message": "queue messages are not encrypted (sqs_managed_sse_enabled = false and no kms_master_key_id)",
 		"evidence": {"sqs_managed_sse_enabled": false},
+		"severity": lib.on_update(r, "low", "medium"),
 	}
 }

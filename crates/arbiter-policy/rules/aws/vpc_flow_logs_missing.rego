@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "VPC flow logs are the only record of which addresses talked to which hosts; without them incident response cannot reconstruct network activity.",
 	"remediation": "Add an aws_flow_log with vpc_id = aws_vpc.<name>.id sending to CloudWatch Logs or S3 (traffic_type = \"ALL\").",
 	"checkov": ["CKV2_AWS_11"],
+	"joins": true,
 }
 
 findings contains f if {

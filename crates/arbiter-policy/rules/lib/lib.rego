@@ -126,6 +126,15 @@ environment(stack) := e if {
 	is_string(e)
 } else := ""
 
+# on_update(r, created, updated): `updated` when the resource already exists (updated in
+# place or replaced), `created` when it is new. Used for severities of settings that are
+# hygiene on a new resource but a weakening when switched off on an existing one (only a
+# weakening that the before-state did not have is reported as introduced).
+on_update(r, created, updated) := updated if {
+	some a in r.actions
+	a in {"update", "delete"}
+} else := created
+
 # is_prod(stack): the stack is a production stack.
 is_prod(stack) if stack.environment == "prod"
 
