@@ -30,6 +30,22 @@ fn threshold(s: &Stack) -> String {
     }
 }
 
+/// The floor for introduced weaknesses in force: the stack's own setting,
+/// or the environment's default (said so).
+fn floor(h: &mut Html, s: &Stack) {
+    let f = crate::lifecycle::stack_config(&s.spec).introduced_floor();
+    let text = match f.severity() {
+        Some(_) => format!("{} or worse", f.as_str()),
+        None => "off".into(),
+    };
+    h.text(&text);
+    if s.spec.escalate_introduced_at.is_none() {
+        h.raw(" <span class=\"muted\">(")
+            .text(&s.spec.environment)
+            .raw(" default)</span>");
+    }
+}
+
 /// `GET /stacks`.
 pub(crate) async fn list(State(app): State<AppState>, me: Me) -> UiResult {
     me.principal.require(Role::Viewer)?;
@@ -140,7 +156,9 @@ pub(crate) async fn show(
     budget(&mut h, &s);
     h.raw("</dd><dt>Threshold</dt><dd>")
         .text(&threshold(&s))
-        .raw("</dd><dt>Auto-apply</dt><dd>")
+        .raw("</dd><dt>Holds introduced weaknesses</dt><dd id=\"floor\">");
+    floor(&mut h, &s);
+    h.raw("</dd><dt>Auto-apply</dt><dd>")
         .raw(if s.spec.auto_apply { "yes" } else { "no" })
         .raw("</dd><dt>Policy sets</dt><dd>");
     if s.spec.policy_sets.is_empty() {
