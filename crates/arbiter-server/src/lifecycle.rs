@@ -184,7 +184,8 @@ pub struct Judged {
 /// Judges plan text for a stack, off the async threads.
 pub async fn judge(app: &AppState, stack: &Stack, plan: String) -> ApiResult<Judged> {
     let (judge, policies) = judge_for(app, &stack.spec).await?;
-    let cfg = stack_config(&stack.spec);
+    let mut cfg = stack_config(&stack.spec);
+    cfg.waivers = crate::routes::waivers::for_judge(app, &stack.spec.name).await?;
     let t = std::time::Instant::now();
     let verdict = tokio::task::spawn_blocking(move || {
         let input = PlanInput::from_vec(plan.into_bytes())
