@@ -108,6 +108,13 @@ enum Command {
         #[command(flatten)]
         server: cmd::client::ServerArgs,
     },
+    /// Waivers of a stack (accepted risks): add, list, revoke.
+    Waiver {
+        #[command(subcommand)]
+        cmd: cmd::waiver::WaiverCommand,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
     /// Webhooks: create, list, show, delete, deliveries, test.
     Webhook {
         #[command(subcommand)]
@@ -157,6 +164,7 @@ fn main() -> ExitCode {
         Command::PolicySet { cmd, server } => cmd::remote::policy_set(cmd, &server),
         Command::User { cmd, server } => cmd::remote::user(cmd, &server),
         Command::Token { cmd, server } => cmd::remote::token(cmd, &server),
+        Command::Waiver { cmd, server } => cmd::waiver::run(cmd, &server),
         Command::Webhook { cmd, server } => cmd::webhook::run(cmd, &server),
     });
     match result {

@@ -10,4 +10,5 @@ pub mod remote;
 pub mod rules;
 pub mod serve;
 pub mod state;
+pub mod waiver;
 pub mod webhook;

@@ -4,7 +4,7 @@ use super::{change_table, env_badge, page, stack_link, time, Beside, Me, Nav, Ui
 use crate::AppState;
 use arbiter_api::{Role, Stack};
 use arbiter_report::html::{self, Html};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use std::collections::HashMap;
 
 fn labels(h: &mut Html, labels: &[String]) {
@@ -110,6 +110,7 @@ pub(crate) async fn show(
     State(app): State<AppState>,
     me: Me,
     Path(name): Path<String>,
+    q: Query<super::waivers::StackQuery>,
 ) -> UiResult {
     me.principal.require(Role::Viewer)?;
     let s = arbiter_store::stacks::get(app.store.pool(), &name)
@@ -125,6 +126,7 @@ pub(crate) async fn show(
     )
     .await?;
     let latest_state = arbiter_store::states::latest(app.store.pool(), &name).await?;
+    let waivers = arbiter_store::waivers::list(app.store.pool(), &name, false).await?;
     let now = arbiter_store::now_ms();
     let mut h = Html::new();
     h.raw("<div class=\"crumbs\"><a href=\"/stacks\">Stacks</a> / ")
@@ -139,7 +141,9 @@ pub(crate) async fn show(
     time(&mut h, &s.created_at, now);
     h.raw(" · updated ");
     time(&mut h, &s.updated_at, now);
-    h.raw("</p></div></div><div class=\"layout\"><div><section class=\"card\"><h2>Recent change requests</h2>");
+    h.raw("</p></div></div>");
+    super::waivers::done_notice(&mut h, &q);
+    h.raw("<div class=\"layout\"><div><section class=\"card\"><h2>Recent change requests</h2>");
     if recent.is_empty() {
         h.raw("<p class=\"muted\">None yet.</p>");
     } else {
@@ -148,7 +152,9 @@ pub(crate) async fn show(
             .url_segment(&name)
             .raw("\">All change requests of this stack →</a></p>");
     }
-    h.raw("</section></div><aside><section class=\"card\"><h2>Settings</h2><dl class=\"meta\"><dt>Environment</dt><dd>");
+    h.raw("</section>");
+    super::waivers::section(&mut h, &me, &name, &waivers, now);
+    h.raw("</div><aside><section class=\"card\"><h2>Settings</h2><dl class=\"meta\"><dt>Environment</dt><dd>");
     env_badge(&mut h, &s.spec.environment);
     h.raw("</dd><dt>Labels</dt><dd>");
     labels(&mut h, &s.spec.labels);
