@@ -1321,7 +1321,9 @@ async fn the_floor_holds_introduced_weaknesses_until_a_reviewer_waives_them() {
             .await;
         let html = page.body.as_str().unwrap_or_default();
         assert!(
-            html.contains("class=\"waiver\"") && html.contains("legacy AMI"),
+            html.contains("class=\"waiver\"")
+                && html.contains("legacy AMI")
+                && html.contains(&format!("(waiver {id})")),
             "{html}"
         );
 
