@@ -1365,6 +1365,41 @@ async fn the_floor_holds_introduced_weaknesses_until_a_reviewer_waives_them() {
             "{acts:?}"
         );
 
+        // An expired waiver stops counting, and the verdict says so.
+        // (Four seconds ahead: enough for the request on a busy machine.)
+        let ends = chrono::Utc::now().timestamp_millis() + 4000;
+        let soon = arbiter_api::rfc3339(ends);
+        let r = app
+            .req("POST", path, Some(&reviewer), Some(&spec(soon)))
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let short = r.body["id"].as_i64().unwrap();
+        let wait = ends + 100 - chrono::Utc::now().timestamp_millis();
+        tokio::time::sleep(std::time::Duration::from_millis(wait.max(0) as u64)).await;
+        let r = app.req("GET", path, Some(&viewer), None).await;
+        assert_eq!(r.body["items"][0]["id"], short);
+        assert_eq!(r.body["items"][0]["expired"], true);
+        let cr_expired = submit().await;
+        assert_eq!(cr_expired["status"], "pending_review", "{cr_expired}");
+        let f = imds_finding(&cr_expired);
+        assert_eq!(f["waiver"]["id"], short.to_string());
+        assert_eq!(f["waiver"]["expired"], true);
+        assert_eq!(f["held_by_floor"], true);
+        assert!(
+            cr_expired["verdict"]["warnings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w.as_str().unwrap().contains("expired")),
+            "{cr_expired}"
+        );
+        // Agents read only the waivers of stacks in their scope.
+        app.stack("other", "prod", json!({})).await;
+        let r = app
+            .signed(&bot, "GET", "/api/v1/stacks/other/waivers", &[], &[])
+            .await;
+        assert_eq!(r.status, 404, "{:?}", r.body);
+
         // The floor is a stack setting: off lets the weakening through.
         let r = app
             .req(
