@@ -8,6 +8,7 @@
 pub mod signing;
 pub mod states;
 pub mod types;
+pub mod waivers;
 pub mod webhooks;
 
 pub use signing::{
@@ -16,4 +17,5 @@ pub use signing::{
 };
 pub use states::*;
 pub use types::*;
+pub use waivers::*;
 pub use webhooks::*;

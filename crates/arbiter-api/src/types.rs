@@ -85,6 +85,12 @@ pub struct StackSpec {
     /// Lifetime of an ephemeral stack, seconds from creation.
     #[serde(default)]
     pub ttl_seconds: Option<i64>,
+    /// Severity from which a weakness the change introduces keeps it out of
+    /// auto-approve whatever the points: `critical`, `high`, `medium`,
+    /// `low`, `info` or `off`; absent: the environment's default (`medium`
+    /// in prod, `high` in staging, off in dev and ephemeral).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_introduced_at: Option<String>,
 }
 
 /// A partial update of a stack (`PATCH /api/v1/stacks/{name}`); absent
@@ -132,6 +138,14 @@ pub struct StackUpdate {
         with = "double_option"
     )]
     pub ttl_seconds: Option<Option<i64>>,
+    /// New floor for introduced weaknesses; `Some(None)` restores the
+    /// environment's default.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub escalate_introduced_at: Option<Option<String>>,
     /// Optimistic concurrency: the update applies only if the stack is still
     /// at this version (409 otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -73,6 +73,13 @@ enum Command {
         #[command(flatten)]
         server: cmd::client::ServerArgs,
     },
+    /// Waivers of a stack (accepted risks): add, list, revoke.
+    Waiver {
+        #[command(subcommand)]
+        cmd: cmd::waiver::WaiverCommand,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
     /// State history of a stack: push, list, show, diff, rollback.
     State {
         #[command(subcommand)]
@@ -160,6 +167,7 @@ pub fn main() -> ExitCode {
         Command::Submit { args, server } => cmd::remote::submit(args, &server),
         Command::Review { cmd, server } => cmd::remote::review(cmd, &server),
         Command::Stack { cmd, server } => cmd::remote::stack(cmd, &server),
+        Command::Waiver { cmd, server } => cmd::waiver::run(cmd, &server),
         Command::State { cmd, server, agent } => cmd::state::run(cmd, &server, &agent),
         Command::Agent { cmd, server } => cmd::remote::agent(cmd, &server),
         Command::PolicySet { cmd, server } => cmd::remote::policy_set(cmd, &server),

@@ -210,6 +210,169 @@ fn the_client_commands_drive_a_real_server() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
 
+#[test]
+fn waiver_commands_add_list_and_revoke_and_stacks_show_the_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = start(d);
+    let admin = Some(s.token.as_str());
+    let ok = |o: &Output| assert!(o.status.success(), "{}", text(o));
+    ok(&arbiter(
+        &s,
+        d,
+        &[
+            "stack",
+            "create",
+            "web",
+            "-e",
+            "prod",
+            "--escalate-introduced-at",
+            "high",
+        ],
+        admin,
+    ));
+    let o = arbiter(&s, d, &["stack", "show", "web"], admin);
+    assert!(
+        text(&o).contains("holds introduced weaknesses from: high"),
+        "{}",
+        text(&o)
+    );
+    let o = arbiter(
+        &s,
+        d,
+        &[
+            "stack",
+            "update",
+            "web",
+            "--escalate-introduced-at",
+            "sometimes",
+        ],
+        admin,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("escalate_introduced_at"), "{}", text(&o));
+    let o = arbiter(
+        &s,
+        d,
+        &[
+            "stack",
+            "update",
+            "web",
+            "--escalate-introduced-at",
+            "default",
+        ],
+        admin,
+    );
+    assert!(
+        text(&o).contains("holds introduced weaknesses from: the environment's default"),
+        "{}",
+        text(&o)
+    );
+
+    ok(&arbiter(
+        &s,
+        d,
+        &["user", "create", "alice", "--role", "reviewer"],
+        admin,
+    ));
+    ok(&arbiter(
+        &s,
+        d,
+        &["user", "create", "vic", "--role", "viewer"],
+        admin,
+    ));
+    let token = |user: &str| {
+        let o = arbiter(&s, d, &["token", "create", "--user", user, "--json"], admin);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["token"].as_str().unwrap().to_string()
+    };
+    let (alice, vic) = (token("alice"), token("vic"));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let in_30_days = arbiter_api::rfc3339(now_ms + 30 * 86_400_000);
+    let add = |expires: &str, token: &str| {
+        arbiter(
+            &s,
+            d,
+            &[
+                "waiver",
+                "add",
+                "--stack",
+                "web",
+                "--rule",
+                "ARB-AWS-EC2-001",
+                "--address",
+                "aws_instance.legacy*",
+                "--reason",
+                "no IMDSv2 in the old AMI",
+                "--owner",
+                "team-web",
+                "--expires",
+                expires,
+            ],
+            Some(token),
+        )
+    };
+    let o = add("2020-01-01", &alice);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("422") && text(&o).contains("in the past"),
+        "{}",
+        text(&o)
+    );
+    let o = add(&in_30_days, &vic);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("403"), "{}", text(&o));
+    let o = add(&in_30_days, &alice);
+    ok(&o);
+    assert!(
+        text(&o).contains("waiver 1 on stack web: ARB-AWS-EC2-001 at aws_instance.legacy* until"),
+        "{}",
+        text(&o)
+    );
+    let o = arbiter(&s, d, &["waiver", "list", "--stack", "web"], Some(&vic));
+    assert!(
+        text(&o).contains("1  active  ARB-AWS-EC2-001  aws_instance.legacy*"),
+        "{}",
+        text(&o)
+    );
+    let o = arbiter(
+        &s,
+        d,
+        &["waiver", "revoke", "--stack", "web", "1"],
+        Some(&vic),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let o = arbiter(
+        &s,
+        d,
+        &["waiver", "revoke", "--stack", "web", "1"],
+        Some(&alice),
+    );
+    ok(&o);
+    assert!(text(&o).contains("revoked by user:alice"), "{}", text(&o));
+    let o = arbiter(&s, d, &["waiver", "list", "--stack", "web"], admin);
+    assert!(text(&o).contains("(no waivers)"), "{}", text(&o));
+    let o = arbiter(
+        &s,
+        d,
+        &["waiver", "list", "--stack", "web", "--all", "--json"],
+        admin,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["items"][0]["revoked_by"], "user:alice");
+    let o = arbiter(
+        &s,
+        d,
+        &["waiver", "revoke", "--stack", "web", "7"],
+        Some(&alice),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("404"), "{}", text(&o));
+}
+
 fn reqwest_get(url: &str) -> String {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -507,7 +507,9 @@ fn finding_card(h: &mut Html, f: &Finding) {
             w.address, w.expires, w.owner, w.reason
         ));
         if let Some(id) = &w.id {
-            h.raw(" <span class=\"muted\">(").text(id).raw(")</span>");
+            h.raw(" <span class=\"muted\">(waiver ")
+                .text(id)
+                .raw(")</span>");
         }
         h.raw("</p>");
     }

@@ -161,9 +161,13 @@ fn finding(out: &mut String, f: &Finding, p: &Painter) {
         } else {
             "waived"
         };
+        let id =
+            w.id.as_deref()
+                .map(|i| format!(" (waiver {})", clean_line(i)))
+                .unwrap_or_default();
         let _ = writeln!(
             out,
-            "      {} {} until {} by {}: {}",
+            "      {} {} until {} by {}: {}{id}",
             p.dim(&format!("{state}:")),
             clean_line(&w.address),
             clean_line(&w.expires),

@@ -5,7 +5,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use arbiter_api::{AgentLimits, AgentScope, Stack, StackSpec};
-use arbiter_judge::{Judge, JudgeConfig, PlanInput, StackConfig};
+use arbiter_judge::{IntroducedFloor, Judge, JudgeConfig, PlanInput, StackConfig};
 use arbiter_policy::{ApprovalPolicy, LoadedFiles};
 use arbiter_verdict::{Decision, Verdict};
 use std::collections::HashMap;
@@ -161,6 +161,12 @@ pub fn stack_config(spec: &StackSpec) -> StackConfig {
         labels: spec.labels.clone(),
         monthly_budget_usd: spec.monthly_budget_usd,
         auto_apply_threshold: spec.auto_apply_threshold,
+        // Validated when stored; a value that no longer parses falls back to
+        // the environment's default, never to "off".
+        escalate_introduced_at: spec
+            .escalate_introduced_at
+            .as_deref()
+            .and_then(IntroducedFloor::parse),
         ..StackConfig::default()
     }
 }
@@ -178,7 +184,8 @@ pub struct Judged {
 /// Judges plan text for a stack, off the async threads.
 pub async fn judge(app: &AppState, stack: &Stack, plan: String) -> ApiResult<Judged> {
     let (judge, policies) = judge_for(app, &stack.spec).await?;
-    let cfg = stack_config(&stack.spec);
+    let mut cfg = stack_config(&stack.spec);
+    cfg.waivers = crate::routes::waivers::for_judge(app, &stack.spec.name).await?;
     let t = std::time::Instant::now();
     let verdict = tokio::task::spawn_blocking(move || {
         let input = PlanInput::from_vec(plan.into_bytes())

@@ -22,6 +22,7 @@ mod queue;
 mod signin;
 mod stacks;
 mod states;
+mod waivers;
 mod webhooks;
 
 use crate::auth::Principal;
@@ -50,6 +51,8 @@ pub const PAGES: &[(&str, &str)] = &[
     ("GET", "/stacks/{name}/states"),
     ("GET", "/stacks/{name}/states/diff"),
     ("POST", "/stacks/{name}/states/rollback"),
+    ("POST", "/stacks/{name}/waivers"),
+    ("POST", "/stacks/{name}/waivers/{id}/revoke"),
     ("GET", "/agents"),
     ("GET", "/agents/{name}"),
     ("GET", "/audit"),
@@ -95,6 +98,8 @@ pub fn routes(r: Router<AppState>) -> Router<AppState> {
         .route("/stacks/{name}/states", get(states::list))
         .route("/stacks/{name}/states/diff", get(states::diff))
         .route("/stacks/{name}/states/rollback", post(states::rollback))
+        .route("/stacks/{name}/waivers", post(waivers::create))
+        .route("/stacks/{name}/waivers/{id}/revoke", post(waivers::revoke))
         .route("/agents", get(agents::list))
         .route("/agents/{name}", get(agents::show))
         .route("/audit", get(audit::show))

@@ -1142,3 +1142,306 @@ async fn replicas_on_one_postgres_share_the_work_without_double_processing() {
     b_running.shutdown().await.unwrap();
     a.running.shutdown().await.unwrap();
 }
+
+/// A one-line weakening of a production instance: its metadata service
+/// accepts IMDSv1 again (`http_tokens` required → optional).
+fn imds_submission(stack: &str) -> Vec<u8> {
+    let res = |tokens: &str| {
+        json!({
+            "ami": "ami-0123456789abcdef0", "instance_type": "t3.small",
+            "tags": {"Name": "web"},
+            "metadata_options": [{"http_endpoint": "enabled", "http_tokens": tokens,
+                "http_put_response_hop_limit": 1, "instance_metadata_tags": "disabled"}],
+        })
+    };
+    let plan = json!({
+        "format_version": "1.2", "terraform_version": "1.11.4",
+        "resource_changes": [{
+            "address": "aws_instance.web", "mode": "managed", "type": "aws_instance",
+            "name": "web", "provider_name": "registry.terraform.io/hashicorp/aws",
+            "change": {"actions": ["update"], "before": res("required"), "after": res("optional"),
+                "after_unknown": {}, "before_sensitive": {}, "after_sensitive": {}}
+        }],
+        "configuration": {"provider_config": {"aws": {"name": "aws", "full_name": "registry.terraform.io/hashicorp/aws",
+            "expressions": {"region": {"constant_value": "us-east-1"}}}}}
+    });
+    serde_json::to_vec(&json!({"stack": stack, "plan": plan, "intent": "imds"})).unwrap()
+}
+
+fn days_from_today(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// The finding of the IMDS rule in a change request's verdict.
+fn imds_finding(cr: &Value) -> Value {
+    cr["verdict"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "ARB-AWS-EC2-001")
+        .cloned()
+        .unwrap_or_else(|| panic!("no ARB-AWS-EC2-001 finding: {cr}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_floor_holds_introduced_weaknesses_until_a_reviewer_waives_them() {
+    for backend in backends().await {
+        let (app, bot) = setup(backend).await;
+        let viewer = app.user("vera", "viewer").await;
+        let reviewer = app.user("rex", "reviewer").await;
+        let submit = || async {
+            let r = app
+                .signed(
+                    &bot,
+                    "POST",
+                    "/api/v1/change-requests",
+                    &imds_submission("web"),
+                    &[],
+                )
+                .await;
+            assert_eq!(r.status, 201, "{:?}", r.body);
+            r.body
+        };
+        // Held by the floor: the points alone would approve it.
+        let cr = submit().await;
+        assert_eq!(cr["status"], "pending_review", "{cr}");
+        assert!(
+            cr["verdict"]["confidence"].as_f64().unwrap() >= 95.0,
+            "{cr}"
+        );
+        assert_eq!(imds_finding(&cr)["held_by_floor"], true);
+        assert!(imds_finding(&cr)["waiver"].is_null());
+
+        let path = "/api/v1/stacks/web/waivers";
+        let spec = |expires: String| {
+            json!({"rule": "ARB-AWS-EC2-001", "address": "aws_instance.*",
+                "reason": "legacy AMI without IMDSv2 support, replaced in Q1", "owner": "team-web",
+                "expires": expires})
+        };
+        // Who may not waive, and what is refused.
+        let r = app
+            .req(
+                "POST",
+                path,
+                Some(&viewer),
+                Some(&spec(days_from_today(30))),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{:?}", r.body);
+        let body = serde_json::to_vec(&spec(days_from_today(30))).unwrap();
+        let r = app.signed(&bot, "POST", path, &body, &[]).await;
+        assert_eq!(r.status, 403, "{:?}", r.body);
+        for (bad, field) in [
+            (spec(days_from_today(-1)), "in the past"),
+            (spec(days_from_today(400)), "366 days"),
+            (spec("31/03/2027".into()), "expires"),
+            (
+                json!({"rule": "ARB-AWS-EC2-001", "reason": " ", "owner": "o", "expires": days_from_today(3)}),
+                "reason",
+            ),
+        ] {
+            let r = app.req("POST", path, Some(&reviewer), Some(&bad)).await;
+            assert_eq!(r.status, 422, "{bad}: {:?}", r.body);
+            assert!(
+                r.body["error"]["message"].as_str().unwrap().contains(field),
+                "{field}: {:?}",
+                r.body
+            );
+        }
+        let r = app
+            .req(
+                "POST",
+                "/api/v1/stacks/nope/waivers",
+                Some(&reviewer),
+                Some(&spec(days_from_today(3))),
+            )
+            .await;
+        assert_eq!(r.status, 404, "{:?}", r.body);
+
+        // A reviewer waives it; the same plan is then approved, and the
+        // verdict says which waiver covered the finding.
+        let r = app
+            .req(
+                "POST",
+                path,
+                Some(&reviewer),
+                Some(&spec(days_from_today(30))),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let waiver = r.body.clone();
+        let id = waiver["id"].as_i64().unwrap();
+        assert_eq!(waiver["created_by"], "user:rex");
+        assert_eq!(waiver["address"], "aws_instance.*");
+        assert_eq!(waiver["expired"], false);
+        for token in [&viewer, &reviewer] {
+            let r = app.req("GET", path, Some(token), None).await;
+            assert_eq!(r.status, 200);
+            assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+        }
+        let r = app.signed(&bot, "GET", path, &[], &[]).await;
+        assert_eq!(r.status, 200, "an agent in scope reads the waivers");
+        let cr2 = submit().await;
+        assert_eq!(cr2["status"], "approved", "{cr2}");
+        let f = imds_finding(&cr2);
+        assert_eq!(f["waiver"]["id"], id.to_string());
+        assert_eq!(f["waiver"]["owner"], "team-web");
+        assert!(f["held_by_floor"].is_null(), "{f}");
+        let stored = app
+            .req(
+                "GET",
+                &format!("/api/v1/change-requests/{}", cr2["id"]),
+                Some(&viewer),
+                None,
+            )
+            .await;
+        assert_eq!(imds_finding(&stored.body)["waiver"]["id"], id.to_string());
+        // The earlier verdict is not changed by the waiver.
+        let first = app
+            .req(
+                "GET",
+                &format!("/api/v1/change-requests/{}", cr["id"]),
+                Some(&viewer),
+                None,
+            )
+            .await;
+        assert_eq!(first.body["status"], "pending_review");
+        assert!(imds_finding(&first.body)["waiver"].is_null());
+        // The change request page shows the waiver.
+        let page = app
+            .raw(
+                "GET",
+                &format!("/changes/{}", cr2["id"]),
+                Some(&viewer),
+                None,
+                &[],
+            )
+            .await;
+        let html = page.body.as_str().unwrap_or_default();
+        assert!(
+            html.contains("class=\"waiver\"")
+                && html.contains("legacy AMI")
+                && html.contains(&format!("(waiver {id})")),
+            "{html}"
+        );
+
+        // Revoked: held again. Revoking is idempotent; unknown ids are 404.
+        let one = format!("{path}/{id}");
+        let r = app.req("DELETE", &one, Some(&viewer), None).await;
+        assert_eq!(r.status, 403);
+        let r = app.req("DELETE", &one, Some(&reviewer), None).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["revoked_by"], "user:rex");
+        let again = app.req("DELETE", &one, Some(&app.admin), None).await;
+        assert_eq!(again.status, 200, "{:?}", again.body);
+        assert_eq!(again.body["revoked_at"], r.body["revoked_at"]);
+        assert_eq!(again.body["revoked_by"], "user:rex");
+        let r = app
+            .req("DELETE", &format!("{path}/999"), Some(&reviewer), None)
+            .await;
+        assert_eq!(r.status, 404, "{:?}", r.body);
+        let r = app.req("GET", path, Some(&viewer), None).await;
+        assert!(r.body["items"].as_array().unwrap().is_empty());
+        let r = app
+            .req("GET", &format!("{path}?all=true"), Some(&viewer), None)
+            .await;
+        assert_eq!(r.body["items"][0]["id"], id);
+        let cr3 = submit().await;
+        assert_eq!(cr3["status"], "pending_review", "{cr3}");
+        assert_eq!(imds_finding(&cr3)["held_by_floor"], true);
+
+        // Audited once each, under the stack.
+        let acts = audit_actions(&app, "stack:web").await;
+        assert_eq!(
+            acts.iter().filter(|a| *a == "waiver.created").count(),
+            1,
+            "{acts:?}"
+        );
+        assert_eq!(
+            acts.iter().filter(|a| *a == "waiver.revoked").count(),
+            1,
+            "{acts:?}"
+        );
+
+        // An expired waiver stops counting, and the verdict says so.
+        // (Four seconds ahead: enough for the request on a busy machine.)
+        let ends = chrono::Utc::now().timestamp_millis() + 4000;
+        let soon = arbiter_api::rfc3339(ends);
+        let r = app
+            .req("POST", path, Some(&reviewer), Some(&spec(soon)))
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let short = r.body["id"].as_i64().unwrap();
+        let wait = ends + 100 - chrono::Utc::now().timestamp_millis();
+        tokio::time::sleep(std::time::Duration::from_millis(wait.max(0) as u64)).await;
+        let r = app.req("GET", path, Some(&viewer), None).await;
+        assert_eq!(r.body["items"][0]["id"], short);
+        assert_eq!(r.body["items"][0]["expired"], true);
+        let cr_expired = submit().await;
+        assert_eq!(cr_expired["status"], "pending_review", "{cr_expired}");
+        let f = imds_finding(&cr_expired);
+        assert_eq!(f["waiver"]["id"], short.to_string());
+        assert_eq!(f["waiver"]["expired"], true);
+        assert_eq!(f["held_by_floor"], true);
+        assert!(
+            cr_expired["verdict"]["warnings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w.as_str().unwrap().contains("expired")),
+            "{cr_expired}"
+        );
+        // Agents read only the waivers of stacks in their scope.
+        app.stack("other", "prod", json!({})).await;
+        let r = app
+            .signed(&bot, "GET", "/api/v1/stacks/other/waivers", &[], &[])
+            .await;
+        assert_eq!(r.status, 404, "{:?}", r.body);
+
+        // The floor is a stack setting: off lets the weakening through.
+        let r = app
+            .req(
+                "PATCH",
+                "/api/v1/stacks/web",
+                Some(&app.admin),
+                Some(&json!({"escalate_introduced_at": "sometimes"})),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{:?}", r.body);
+        assert!(r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("escalate_introduced_at"));
+        let r = app
+            .req(
+                "PATCH",
+                "/api/v1/stacks/web",
+                Some(&app.admin),
+                Some(&json!({"escalate_introduced_at": "OFF"})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["escalate_introduced_at"], "off");
+        let cr4 = submit().await;
+        assert_eq!(cr4["status"], "approved", "{cr4}");
+        assert!(imds_finding(&cr4)["held_by_floor"].is_null());
+        assert!(cr4["verdict"]["stack"]["escalate_introduced_at"].is_null());
+        // null restores the environment's default (medium in prod).
+        let r = app
+            .req(
+                "PATCH",
+                "/api/v1/stacks/web",
+                Some(&app.admin),
+                Some(&json!({"escalate_introduced_at": null})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert!(r.body.get("escalate_introduced_at").is_none());
+        let cr5 = submit().await;
+        assert_eq!(cr5["status"], "pending_review", "{cr5}");
+        assert_eq!(cr5["verdict"]["stack"]["escalate_introduced_at"], "medium");
+        app.running.shutdown().await.unwrap();
+    }
+}

@@ -39,6 +39,9 @@ fn table() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
             READ_AND_AGENT,
         ),
         ("POST", "/api/v1/stacks/{name}/rollback", SUBMITTERS),
+        ("GET", "/api/v1/stacks/{name}/waivers", READ_AND_AGENT),
+        ("POST", "/api/v1/stacks/{name}/waivers", REVIEWERS),
+        ("DELETE", "/api/v1/stacks/{name}/waivers/{id}", REVIEWERS),
         ("GET", "/api/v1/policy-sets", PEOPLE),
         ("GET", "/api/v1/policy-sets/{name}", PEOPLE),
         ("PUT", "/api/v1/policy-sets/{name}", ADMIN),
@@ -76,6 +79,14 @@ fn table() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
         ("GET", "/api/v1/webhooks/{id}/deliveries", PEOPLE),
         ("POST", "/api/v1/webhooks/{id}/test", ADMIN),
     ]
+}
+
+/// A waiver that expires in 30 days.
+fn waiver_spec() -> serde_json::Value {
+    let expires = (chrono::Utc::now() + chrono::Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    json!({"rule": "ARB-AWS-S3-001", "reason": "rbac test", "owner": "team-web", "expires": expires})
 }
 
 #[test]
@@ -200,6 +211,18 @@ async fn every_endpoint_lets_in_exactly_the_roles_it_should() {
                         .await;
                     assert_eq!(r.status, 201, "{:?}", r.body);
                     r.body["id"].to_string()
+                } else if template.contains("/waivers/{id}") {
+                    // A fresh waiver for each call, for the same reason.
+                    let r = app
+                        .req(
+                            "POST",
+                            "/api/v1/stacks/web/waivers",
+                            Some(&app.admin),
+                            Some(&waiver_spec()),
+                        )
+                        .await;
+                    assert_eq!(r.status, 201, "{:?}", r.body);
+                    r.body["id"].to_string()
                 } else {
                     String::new()
                 };
@@ -218,7 +241,9 @@ async fn every_endpoint_lets_in_exactly_the_roles_it_should() {
                         "{id}",
                         if template.starts_with("/api/v1/tokens") {
                             &admin_token_id
-                        } else if template.starts_with("/api/v1/webhooks") {
+                        } else if template.starts_with("/api/v1/webhooks")
+                            || template.contains("/waivers/")
+                        {
                             &webhook
                         } else {
                             &cr
@@ -236,6 +261,7 @@ async fn every_endpoint_lets_in_exactly_the_roles_it_should() {
                         json!({"state": {"version": 4, "serial": 3, "lineage": "rbac", "resources": []}})
                     }
                     ("POST", "/api/v1/stacks/{name}/rollback") => json!({"to": 1}),
+                    ("POST", "/api/v1/stacks/{name}/waivers") => waiver_spec(),
                     ("PUT", _) => json!({"kind": "plan", "files": {"a.rego": "package main\n"}}),
                     ("POST", "/api/v1/users") => {
                         json!({"name": format!("u{ri}"), "role": "viewer"})

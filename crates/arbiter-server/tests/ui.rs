@@ -1020,3 +1020,112 @@ async fn webhook_pages_show_deliveries_and_hide_what_the_api_hides() {
         app.running.shutdown().await.unwrap();
     }
 }
+
+/// The fields of the waiver form.
+fn waiver_form(csrf: &str, expires: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("csrf", csrf.to_string()),
+        ("rule", "ARB-AWS-EC2-001".to_string()),
+        ("address", "aws_instance.*".to_string()),
+        ("reason", "legacy <AMI> until Q1".to_string()),
+        ("owner", "team-web".to_string()),
+        ("expires", expires.to_string()),
+    ]
+}
+
+fn pairs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, x)| (*k, x.as_str())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waivers_are_made_and_revoked_through_forms_on_the_stack_page() {
+    for backend in backends().await {
+        let (app, _) = setup(backend).await;
+        person(&app, "vic", "viewer").await;
+        person(&app, "rita", "reviewer").await;
+        let expires = (chrono::Utc::now() + chrono::Duration::days(10))
+            .format("%Y-%m-%d")
+            .to_string();
+
+        // A viewer sees the floor and no form; a viewer's post is refused.
+        let mut vic = Browser::new(&app);
+        assert_eq!(vic.password("vic", PASSWORD).await.status, 303);
+        let p = vic.get("/stacks/web").await;
+        assert!(p.body.contains("id=\"waivers\""), "{}", p.body);
+        assert!(
+            p.body.contains("id=\"floor\">off"),
+            "dev: floor off: {}",
+            p.body
+        );
+        assert!(!p.body.contains("class=\"waiver-form\""));
+        let c = vic.csrf().await;
+        let f = waiver_form(&c, &expires);
+        assert_eq!(
+            vic.post("/stacks/web/waivers", &pairs(&f)).await.status,
+            403
+        );
+
+        let mut rita = Browser::new(&app);
+        assert_eq!(rita.password("rita", PASSWORD).await.status, 303);
+        let p = rita.get("/stacks/web").await;
+        assert!(p.body.contains("class=\"waiver-form\""), "{}", p.body);
+        let f = waiver_form("forged", &expires);
+        assert_eq!(
+            rita.post("/stacks/web/waivers", &pairs(&f)).await.status,
+            403
+        );
+        // Refused by the API's checks: shown with its message and status.
+        let c = rita.csrf().await;
+        let f = waiver_form(&c, "2020-01-01");
+        let p = rita.post("/stacks/web/waivers", &pairs(&f)).await;
+        assert_eq!(p.status, 422, "{}", p.body);
+        assert!(p.body.contains("No waiver was created") && p.body.contains("in the past"));
+
+        let f = waiver_form(&c, &expires);
+        let p = rita.post("/stacks/web/waivers", &pairs(&f)).await;
+        assert_eq!(p.status, 303, "{backend}: {}", p.body);
+        assert!(p.location().contains("?done=waived"), "{}", p.location());
+        let p = rita.get("/stacks/web?done=waived").await;
+        assert!(p.body.contains("The waiver is recorded"));
+        assert!(p.body.contains("legacy &lt;AMI&gt; until Q1"), "{}", p.body);
+        assert!(
+            p.body.contains("action=\"/stacks/web/waivers/1/revoke\""),
+            "{}",
+            p.body
+        );
+        let p = vic.get("/stacks/web").await;
+        assert!(p.body.contains("<code>ARB-AWS-EC2-001</code>") && !p.body.contains("/revoke\""));
+
+        let c = vic.csrf().await;
+        let p = vic
+            .post("/stacks/web/waivers/1/revoke", &[("csrf", &c)])
+            .await;
+        assert_eq!(p.status, 403);
+        let c = rita.csrf().await;
+        let p = rita
+            .post("/stacks/web/waivers/1/revoke", &[("csrf", &c)])
+            .await;
+        assert_eq!(p.status, 303, "{}", p.body);
+        let p = rita.get("/stacks/web").await;
+        assert!(
+            !p.body.contains("<code>ARB-AWS-EC2-001</code>"),
+            "{}",
+            p.body
+        );
+        let p = rita
+            .post("/stacks/web/waivers/9/revoke", &[("csrf", &c)])
+            .await;
+        assert_eq!(p.status, 404);
+        assert!(p.body.contains("The waiver was not revoked"));
+        let acts = actions(&app, "stack:web").await;
+        assert!(
+            acts.contains(&("user:rita".into(), "waiver.created".into())),
+            "{acts:?}"
+        );
+        assert!(
+            acts.contains(&("user:rita".into(), "waiver.revoked".into())),
+            "{acts:?}"
+        );
+        app.running.shutdown().await.unwrap();
+    }
+}

@@ -26,6 +26,7 @@ pub mod principals;
 pub mod sessions;
 pub mod stacks;
 pub mod states;
+pub mod waivers;
 pub mod webhooks;
 mod writer;
 

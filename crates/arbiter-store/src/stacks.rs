@@ -116,6 +116,9 @@ pub async fn update(
     if let Some(t) = up.ttl_seconds {
         spec.ttl_seconds = t;
     }
+    if let Some(f) = &up.escalate_introduced_at {
+        spec.escalate_introduced_at = f.clone();
+    }
     validate(&spec).map_err(StoreError::Conflict)?;
     let now = cx.now_ms();
     let exp = expires(&spec, created_ms);

@@ -31,6 +31,7 @@ fn spec(name: &str) -> StackSpec {
         policy_sets: vec![],
         approval_policy: None,
         ttl_seconds: None,
+        escalate_introduced_at: None,
     }
 }
 

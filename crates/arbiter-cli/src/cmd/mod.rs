@@ -11,4 +11,5 @@ pub mod remote;
 pub mod rules;
 pub mod serve;
 pub mod state;
+pub mod waiver;
 pub mod webhook;

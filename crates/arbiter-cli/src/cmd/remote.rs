@@ -97,6 +97,11 @@ pub struct StackCreate {
     /// Lifetime of an ephemeral stack (e.g. 72h).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub ttl: Option<std::time::Duration>,
+    /// Severity from which a weakness the change introduces keeps it out
+    /// of auto-approve whatever the points (critical, high, medium, low,
+    /// info or off; default: medium in prod, high in staging, off in dev).
+    #[arg(long, value_name = "LEVEL")]
+    pub escalate_introduced_at: Option<String>,
 }
 
 /// `arbiter stack update`.
@@ -122,6 +127,10 @@ pub struct StackUpdateArgs {
     /// New plan policy sets (repeatable; replaces all).
     #[arg(long = "policy-set", value_name = "NAME")]
     pub policy_sets: Option<Vec<String>>,
+    /// New floor for introduced weaknesses (critical, high, medium, low,
+    /// info, off; `default` restores the environment's default).
+    #[arg(long, value_name = "LEVEL")]
+    pub escalate_introduced_at: Option<String>,
     /// Only if the stack is still at this version.
     #[arg(long, value_name = "N")]
     pub if_version: Option<i64>,
@@ -146,6 +155,13 @@ fn stack_summary(s: &Value) -> String {
         s["policy_sets"],
         or_dash(&s["approval_policy"])
     ));
+    out.push_str(&format!(
+        "  holds introduced weaknesses from: {}\n",
+        match s["escalate_introduced_at"].as_str() {
+            Some(f) => f.to_string(),
+            None => "the environment's default".into(),
+        }
+    ));
     if !s["expires_at"].is_null() {
         out.push_str(&format!("  expires: {}\n", field(s, "expires_at")));
     }
@@ -159,7 +175,8 @@ pub fn stack(cmd: StackCommand, server: &ServerArgs) -> Result<u8> {
         StackCommand::Create(a) => {
             let body = json!({"name": a.name, "environment": a.environment, "labels": a.labels,
                 "monthly_budget_usd": a.budget, "auto_apply_threshold": a.threshold, "auto_apply": a.auto_apply,
-                "policy_sets": a.policy_sets, "approval_policy": a.approval_policy, "ttl_seconds": a.ttl.map(|d| d.as_secs())});
+                "policy_sets": a.policy_sets, "approval_policy": a.approval_policy, "ttl_seconds": a.ttl.map(|d| d.as_secs()),
+                "escalate_introduced_at": a.escalate_introduced_at});
             let v = c.call("POST", "/api/v1/stacks", Some(&body))?;
             c.print(&v, |s| format!("created stack {}\n", stack_summary(s)));
         }
@@ -210,6 +227,10 @@ pub fn stack(cmd: StackCommand, server: &ServerArgs) -> Result<u8> {
             }
             if let Some(p) = a.policy_sets {
                 body.insert("policy_sets".into(), json!(p));
+            }
+            if let Some(f) = a.escalate_introduced_at {
+                let f = (f != "default").then_some(f);
+                body.insert("escalate_introduced_at".into(), json!(f));
             }
             if let Some(v) = a.if_version {
                 body.insert("if_version".into(), json!(v));

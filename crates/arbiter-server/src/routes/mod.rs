@@ -8,6 +8,7 @@ mod policies;
 mod stacks;
 pub(crate) mod states;
 mod system;
+pub(crate) mod waivers;
 pub(crate) mod webhooks;
 
 use crate::error::{ApiError, ApiResult};
@@ -35,6 +36,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/stacks/{name}/states/diff"),
     ("GET", "/api/v1/stacks/{name}/states/{version}"),
     ("POST", "/api/v1/stacks/{name}/rollback"),
+    ("GET", "/api/v1/stacks/{name}/waivers"),
+    ("POST", "/api/v1/stacks/{name}/waivers"),
+    ("DELETE", "/api/v1/stacks/{name}/waivers/{id}"),
     ("GET", "/api/v1/policy-sets"),
     ("GET", "/api/v1/policy-sets/{name}"),
     ("PUT", "/api/v1/policy-sets/{name}"),
@@ -88,6 +92,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/stacks/{name}/states/diff", get(states::diff))
         .route("/api/v1/stacks/{name}/states/{version}", get(states::show))
         .route("/api/v1/stacks/{name}/rollback", post(states::rollback))
+        .route(
+            "/api/v1/stacks/{name}/waivers",
+            get(waivers::list).post(waivers::create),
+        )
+        .route(
+            "/api/v1/stacks/{name}/waivers/{id}",
+            axum::routing::delete(waivers::revoke),
+        )
         .route("/api/v1/policy-sets", get(policies::list))
         .route(
             "/api/v1/policy-sets/{name}",

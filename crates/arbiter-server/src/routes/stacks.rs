@@ -5,6 +5,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use arbiter_api::{Page, Role, Stack, StackSpec, StackUpdate, ENVIRONMENTS};
+use arbiter_judge::IntroducedFloor;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -41,6 +42,27 @@ pub fn validate(spec: &StackSpec) -> Result<(), String> {
     if spec.labels.iter().any(|l| l.is_empty() || l.len() > 200) {
         return Err("labels must be 1-200 characters each".into());
     }
+    if let Some(f) = &spec.escalate_introduced_at {
+        floor(f)?;
+    }
+    Ok(())
+}
+
+/// Parses `escalate_introduced_at`, naming the field when it is wrong.
+fn floor(text: &str) -> Result<IntroducedFloor, String> {
+    IntroducedFloor::parse(text).ok_or_else(|| {
+        format!(
+            "escalate_introduced_at {text:?} must be one of critical, high, medium, low, info, off"
+        )
+    })
+}
+
+/// Stores the floor in its canonical spelling (`HIGH`, `none` → `high`,
+/// `off`); a wrong value is a 422 naming the field.
+fn canonical_floor(f: &mut Option<String>) -> ApiResult<()> {
+    if let Some(text) = f.as_mut() {
+        *text = floor(text).map_err(ApiError::invalid)?.as_str().to_string();
+    }
     Ok(())
 }
 
@@ -72,8 +94,9 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Stack>)> {
     p.require(Role::Admin)?;
-    let spec: StackSpec = parse_json(&body)?;
+    let mut spec: StackSpec = parse_json(&body)?;
     check_name("stack", &spec.name)?;
+    canonical_floor(&mut spec.escalate_introduced_at)?;
     validate(&spec).map_err(ApiError::invalid)?;
     let actor = p.id();
     let s = app
@@ -106,7 +129,10 @@ pub async fn update(
     body: Bytes,
 ) -> ApiResult<Json<Stack>> {
     p.require(Role::Admin)?;
-    let up: StackUpdate = parse_json(&body)?;
+    let mut up: StackUpdate = parse_json(&body)?;
+    if let Some(f) = up.escalate_introduced_at.as_mut() {
+        canonical_floor(f)?;
+    }
     let actor = p.id();
     let s = app
         .store

@@ -4,7 +4,7 @@ use super::{change_table, env_badge, page, stack_link, time, Beside, Me, Nav, Ui
 use crate::AppState;
 use arbiter_api::{Role, Stack};
 use arbiter_report::html::{self, Html};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use std::collections::HashMap;
 
 fn labels(h: &mut Html, labels: &[String]) {
@@ -27,6 +27,22 @@ fn threshold(s: &Stack) -> String {
     match s.spec.auto_apply_threshold {
         Some(t) => format!("{t}"),
         None => "95 (default)".into(),
+    }
+}
+
+/// The floor for introduced weaknesses in force: the stack's own setting,
+/// or the environment's default (said so).
+fn floor(h: &mut Html, s: &Stack) {
+    let f = crate::lifecycle::stack_config(&s.spec).introduced_floor();
+    let text = match f.severity() {
+        Some(_) => format!("{} or worse", f.as_str()),
+        None => "off".into(),
+    };
+    h.text(&text);
+    if s.spec.escalate_introduced_at.is_none() {
+        h.raw(" <span class=\"muted\">(")
+            .text(&s.spec.environment)
+            .raw(" default)</span>");
     }
 }
 
@@ -94,6 +110,7 @@ pub(crate) async fn show(
     State(app): State<AppState>,
     me: Me,
     Path(name): Path<String>,
+    q: Query<super::waivers::StackQuery>,
 ) -> UiResult {
     me.principal.require(Role::Viewer)?;
     let s = arbiter_store::stacks::get(app.store.pool(), &name)
@@ -109,6 +126,7 @@ pub(crate) async fn show(
     )
     .await?;
     let latest_state = arbiter_store::states::latest(app.store.pool(), &name).await?;
+    let waivers = arbiter_store::waivers::list(app.store.pool(), &name, false).await?;
     let now = arbiter_store::now_ms();
     let mut h = Html::new();
     h.raw("<div class=\"crumbs\"><a href=\"/stacks\">Stacks</a> / ")
@@ -123,7 +141,9 @@ pub(crate) async fn show(
     time(&mut h, &s.created_at, now);
     h.raw(" · updated ");
     time(&mut h, &s.updated_at, now);
-    h.raw("</p></div></div><div class=\"layout\"><div><section class=\"card\"><h2>Recent change requests</h2>");
+    h.raw("</p></div></div>");
+    super::waivers::done_notice(&mut h, &q);
+    h.raw("<div class=\"layout\"><div><section class=\"card\"><h2>Recent change requests</h2>");
     if recent.is_empty() {
         h.raw("<p class=\"muted\">None yet.</p>");
     } else {
@@ -132,7 +152,9 @@ pub(crate) async fn show(
             .url_segment(&name)
             .raw("\">All change requests of this stack →</a></p>");
     }
-    h.raw("</section></div><aside><section class=\"card\"><h2>Settings</h2><dl class=\"meta\"><dt>Environment</dt><dd>");
+    h.raw("</section>");
+    super::waivers::section(&mut h, &me, &name, &waivers, now);
+    h.raw("</div><aside><section class=\"card\"><h2>Settings</h2><dl class=\"meta\"><dt>Environment</dt><dd>");
     env_badge(&mut h, &s.spec.environment);
     h.raw("</dd><dt>Labels</dt><dd>");
     labels(&mut h, &s.spec.labels);
@@ -140,7 +162,9 @@ pub(crate) async fn show(
     budget(&mut h, &s);
     h.raw("</dd><dt>Threshold</dt><dd>")
         .text(&threshold(&s))
-        .raw("</dd><dt>Auto-apply</dt><dd>")
+        .raw("</dd><dt>Holds introduced weaknesses</dt><dd id=\"floor\">");
+    floor(&mut h, &s);
+    h.raw("</dd><dt>Auto-apply</dt><dd>")
         .raw(if s.spec.auto_apply { "yes" } else { "no" })
         .raw("</dd><dt>Policy sets</dt><dd>");
     if s.spec.policy_sets.is_empty() {
