@@ -4,6 +4,7 @@
 use super::{check, times, trim_num, Model, Pricer, Side, Stop, Text};
 use crate::attrs::{as_num, Attrs};
 use crate::catalogue::Catalogue;
+use arbiter_verdict::money::{usd, MoneyStyle};
 use serde_json::{Map, Value};
 
 const EC2: &[&str] = &["aws_instance"];
@@ -129,7 +130,7 @@ pub(crate) fn instance_hours(
         p.class(
             "gpu",
             format!(
-                "{}{instance_type}: {} × {model}, {} vCPU, {} GiB, ${}/hour",
+                "{}{instance_type}: {} × {model}, {} vCPU, {} GiB, {}/hour",
                 if count == 1.0 {
                     String::new()
                 } else {
@@ -138,7 +139,7 @@ pub(crate) fn instance_hours(
                 spec.gpus,
                 spec.vcpu,
                 trim_num(spec.memory_gib),
-                trim_num(price.usd)
+                usd(price.usd, MoneyStyle::Exact)
             ),
         );
     }

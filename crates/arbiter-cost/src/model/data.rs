@@ -4,6 +4,7 @@
 use super::compute::{LARGE_IOPS, MAX_COUNT, MAX_VOLUME_GB};
 use super::{check, times, trim_num, Model, Pricer, Stop, Text, HOURS_PER_MONTH};
 use crate::attrs::as_num;
+use arbiter_verdict::money::{usd, MoneyStyle};
 use serde_json::Value;
 
 const RDS: &[&str] = &["aws_db_instance"];
@@ -75,7 +76,10 @@ fn db_instance(p: &mut Pricer<'_>) -> Result<(), Stop> {
     if multi {
         p.class(
             "multi-az",
-            format!("Multi-AZ {class} ({engine}), ${}/hour", trim_num(price.usd)),
+            format!(
+                "Multi-AZ {class} ({engine}), {}/hour",
+                usd(price.usd, MoneyStyle::Exact)
+            ),
         );
     }
     let iops = p.checked("iops", 256_000.0)?.filter(|i| *i > 0.0);
