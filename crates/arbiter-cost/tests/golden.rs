@@ -9,6 +9,7 @@
 //! written on first run (an error under CI).
 
 use arbiter_cost::CostEngine;
+use arbiter_testkit::golden::{is_actual_output, Golden};
 use arbiter_verdict::{CostComponent, CostSummary};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,8 +18,12 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+/// `tests/golden`, refreshed by `UPDATE_GOLDEN=1 cargo test -p arbiter-cost --test golden`.
+fn golden() -> Golden {
+    Golden::new(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden"),
+        "cargo test -p arbiter-cost --test golden",
+    )
 }
 
 /// Every plan file to price: `(golden name, path)`.
@@ -139,7 +144,7 @@ fn render(c: &CostSummary) -> String {
 #[test]
 fn the_cost_of_every_fixture_and_scenario_matches_its_golden_file() {
     let engine = CostEngine::embedded();
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| !v.is_empty() && v != "0");
+    let golden = golden();
     let mut failures = Vec::new();
     let mut priced_plans = 0;
     for (name, path) in plans() {
@@ -157,46 +162,15 @@ fn the_cost_of_every_fixture_and_scenario_matches_its_golden_file() {
                 e.to_string().lines().next().unwrap_or("")
             ),
         };
-        let file = golden_dir().join(format!("{name}.txt"));
-        if update || !file.exists() {
-            if !update && std::env::var_os("CI").is_some() {
-                failures.push(format!(
-                    "{} is missing (UPDATE_GOLDEN=1 cargo test -p arbiter-cost --test golden)",
-                    file.display()
-                ));
-                continue;
-            }
-            std::fs::create_dir_all(golden_dir()).unwrap();
-            std::fs::write(&file, &text).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&file).unwrap();
-        if want != text {
-            let line = want
-                .lines()
-                .zip(text.lines())
-                .position(|(a, b)| a != b)
-                .map_or_else(
-                    || want.lines().count().min(text.lines().count()) + 1,
-                    |i| i + 1,
-                );
-            failures.push(format!(
-                "{name}: differs from {} at line {line}\n  want: {}\n  got:  {}",
-                file.display(),
-                want.lines().nth(line - 1).unwrap_or(""),
-                text.lines().nth(line - 1).unwrap_or("")
-            ));
+        if let Err(e) = golden.check(&format!("{name}.txt"), &text) {
+            failures.push(e);
         }
     }
     assert!(
         priced_plans >= 10,
         "only {priced_plans} plans had priced resources"
     );
-    assert!(
-        failures.is_empty(),
-        "{}\n(accept with UPDATE_GOLDEN=1 cargo test -p arbiter-cost --test golden)",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 #[test]
@@ -205,8 +179,11 @@ fn every_golden_file_belongs_to_a_plan() {
         .into_iter()
         .map(|(n, _)| format!("{n}.txt"))
         .collect();
-    for e in std::fs::read_dir(golden_dir()).unwrap() {
+    for e in std::fs::read_dir(golden().dir()).unwrap() {
         let n = e.unwrap().file_name().to_string_lossy().to_string();
+        if is_actual_output(&n) {
+            continue; // a mismatch's output, beside its golden
+        }
         assert!(names.contains(&n), "stale golden file {n}: remove it");
     }
 }

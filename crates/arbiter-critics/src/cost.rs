@@ -17,6 +17,7 @@
 //! 0.03): an unknown price is a small uncertainty, not a verdict.
 
 use crate::{Critic, CriticOutput, ReviewContext, Stage, WeightedFinding};
+use arbiter_verdict::money::{group_thousands, usd, usd_delta, MoneyStyle};
 use arbiter_verdict::{ChangeRelation, Effect, Finding, ResourceCost, Severity};
 
 /// The yardstick for stacks without `monthly_budget_usd`, USD a month.
@@ -43,52 +44,11 @@ fn curve(ratio: f64) -> f64 {
     }
 }
 
-/// `$23,592` for large amounts, `$15.18` for small ones.
-pub fn money(v: f64) -> String {
-    let v = if v.is_finite() { v } else { 0.0 };
-    let a = v.abs();
-    let body = if a >= 1000.0 {
-        group(&format!("{a:.0}"))
-    } else {
-        format!("{a:.2}")
-    };
-    if v < 0.0 && body.chars().any(|c| c != '0' && c != '.') {
-        format!("-${body}")
-    } else {
-        format!("${body}")
-    }
-}
-
-/// `+$23,592` / `-$12.40`.
-pub fn money_delta(v: f64) -> String {
-    if v >= 0.0 {
-        format!("+{}", money(v))
-    } else {
-        money(v)
-    }
-}
-
-fn group(digits: &str) -> String {
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    let mut out = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if !frac.is_empty() {
-        out.push('.');
-        out.push_str(frac);
-    }
-    out
-}
-
 /// `2,359 %`, `12 %`, `1.6 %`.
 fn percent(ratio: f64) -> String {
     let p = ratio * 100.0;
     if p >= 10.0 {
-        format!("{} %", group(&format!("{p:.0}")))
+        format!("{} %", group_thousands(&format!("{p:.0}")))
     } else {
         format!("{p:.1} %")
     }
@@ -126,13 +86,19 @@ impl Critic for CostCritic {
         let largest = top
             .iter()
             .take(3)
-            .map(|r| format!("{} {}", r.address, money_delta(r.monthly_delta_usd)))
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r.address,
+                    usd_delta(r.monthly_delta_usd, MoneyStyle::Rounded)
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let span = format!(
             "monthly cost {} → {}",
-            money(c.monthly_before_usd),
-            money(c.monthly_after_usd)
+            usd(c.monthly_before_usd, MoneyStyle::Rounded),
+            usd(c.monthly_after_usd, MoneyStyle::Rounded)
         );
 
         if delta > 0.005 {
@@ -143,11 +109,11 @@ impl Critic for CostCritic {
             });
             let big_without_budget = budget.is_none() && delta >= REFERENCE_MONTHLY_USD;
             let mut message = match budget {
-                Some(b) => format!("{}/month, {} of the {} budget ({span}", money_delta(delta), percent(ratio), money(b)),
+                Some(b) => format!("{}/month, {} of the {} budget ({span}", usd_delta(delta, MoneyStyle::Rounded), percent(ratio), usd(b, MoneyStyle::Rounded)),
                 None => format!(
                     "{}/month ({span}; the stack has no monthly_budget_usd, judged against {} a month",
-                    money_delta(delta),
-                    money(REFERENCE_MONTHLY_USD)
+                    usd_delta(delta, MoneyStyle::Rounded),
+                    usd(REFERENCE_MONTHLY_USD, MoneyStyle::Rounded)
                 ),
             };
             if over {
@@ -191,11 +157,11 @@ impl Critic for CostCritic {
             let message = match budget {
                 Some(b) => format!(
                     "{}/month, {} of the {} budget ({span})",
-                    money_delta(delta),
+                    usd_delta(delta, MoneyStyle::Rounded),
                     percent(-delta / b),
-                    money(b)
+                    usd(b, MoneyStyle::Rounded)
                 ),
-                None => format!("{}/month ({span})", money_delta(delta)),
+                None => format!("{}/month ({span})", usd_delta(delta, MoneyStyle::Rounded)),
             };
             let mut f = finding("COST-SAVING", Severity::Info, Effect::Info, None, message);
             f.title = Some("The change lowers the monthly cost".into());
@@ -223,7 +189,7 @@ impl Critic for CostCritic {
                     Some(r.address.clone()),
                     format!(
                         "GPU/accelerator capacity{detail}: {}/month",
-                        money_delta(r.monthly_delta_usd)
+                        usd_delta(r.monthly_delta_usd, MoneyStyle::Rounded)
                     ),
                 );
                 f.title = Some("GPU or accelerator capacity".into());
@@ -241,7 +207,7 @@ impl Critic for CostCritic {
                     Some(r.address.clone()),
                     format!(
                         "large provisioned IOPS{detail}: {}/month",
-                        money_delta(r.monthly_delta_usd)
+                        usd_delta(r.monthly_delta_usd, MoneyStyle::Rounded)
                     ),
                 );
                 f.title = Some("Large provisioned IOPS".into());
@@ -262,9 +228,9 @@ impl Critic for CostCritic {
                     Some(r.address.clone()),
                     format!(
                         "Multi-AZ database grows{detail}: {} → {} a month ({})",
-                        money(r.monthly_before_usd),
-                        money(r.monthly_after_usd),
-                        money_delta(r.monthly_delta_usd)
+                        usd(r.monthly_before_usd, MoneyStyle::Rounded),
+                        usd(r.monthly_after_usd, MoneyStyle::Rounded),
+                        usd_delta(r.monthly_delta_usd, MoneyStyle::Rounded)
                     ),
                 );
                 f.title = Some("Multi-AZ upsizing".into());
@@ -328,12 +294,12 @@ impl Critic for CostCritic {
             });
         }
 
-        let mut summary = format!("{}/month ({span})", money_delta(delta));
+        let mut summary = format!("{}/month ({span})", usd_delta(delta, MoneyStyle::Rounded));
         if let Some(b) = budget {
             summary.push_str(&format!(
                 "; {} of the {} budget",
                 percent(delta.max(0.0) / b),
-                money(b)
+                usd(b, MoneyStyle::Rounded)
             ));
         }
         if c.counts.unpriced > 0 {
@@ -500,10 +466,7 @@ mod tests {
     }
 
     #[test]
-    fn money_formats() {
-        assert_eq!(money(23_591.64), "$23,592");
-        assert_eq!(money(15.184), "$15.18");
-        assert_eq!(money_delta(-0.001), "$0.00");
+    fn percent_formats() {
         assert_eq!(percent(23.592), "2,359 %");
         assert_eq!(percent(0.0164), "1.6 %");
     }

@@ -186,36 +186,6 @@ pub(crate) fn risk_str(risk: f64) -> String {
     format!("{:.3}", round_to(finite_or(risk, 1.0), 3))
 }
 
-/// US dollars with cents and thousands separators: `$1,234.50`, `-$3.00`.
-pub(crate) fn money(value: f64) -> String {
-    let v = round_to(finite_or(value, 0.0), 2);
-    let sign = if v < 0.0 { "-" } else { "" };
-    let cents_total = (v.abs() * 100.0).round();
-    // f64 → integer: `as` saturates, so absurd values cannot panic.
-    let cents_total = cents_total as u128;
-    let dollars = cents_total / 100;
-    let cents = cents_total % 100;
-    let digits = dollars.to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    format!("{sign}${grouped}.{cents:02}")
-}
-
-/// A money delta with an explicit sign: `+$130.00`, `-$12.50`, `$0.00`.
-pub(crate) fn money_delta(value: f64) -> String {
-    let v = round_to(finite_or(value, 0.0), 2);
-    if v > 0.0 {
-        format!("+{}", money(v))
-    } else {
-        money(v)
-    }
-}
-
 /// Whether `c` can change how surrounding text is displayed: C0/C1 controls
 /// (ANSI escapes start with one) and the bidirectional overrides used in
 /// "Trojan Source" spoofing.
@@ -303,19 +273,6 @@ pub(crate) fn shown_limit(total: usize, max_findings: Option<usize>) -> usize {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn money_formats_cents_signs_and_thousands() {
-        assert_eq!(money(0.0), "$0.00");
-        assert_eq!(money(1234.5), "$1,234.50");
-        assert_eq!(money(1_000_000.0), "$1,000,000.00");
-        assert_eq!(money(-3.0), "-$3.00");
-        assert_eq!(money(f64::NAN), "$0.00");
-        assert_eq!(money(f64::MAX).chars().next(), Some('$'));
-        assert_eq!(money_delta(130.0), "+$130.00");
-        assert_eq!(money_delta(-12.5), "-$12.50");
-        assert_eq!(money_delta(-0.001), "$0.00");
-    }
 
     #[test]
     fn rounding_never_prints_negative_zero() {

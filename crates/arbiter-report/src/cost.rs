@@ -2,10 +2,9 @@
 //! breakdown, JSON, and a markdown PR comment with the before/after diff.
 //! Also the short cost block of a verdict's text and markdown reports.
 
-use crate::common::{
-    action_symbol, clean_line, finite_or, money, money_delta, round_to, truncate_chars,
-};
+use crate::common::{action_symbol, clean_line, finite_or, round_to, truncate_chars};
 use crate::markdown::inline;
+use arbiter_verdict::money::{group_thousands, usd, usd_delta, MoneyStyle};
 use arbiter_verdict::{CostComponent, CostSummary, ResourceCost};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -24,14 +23,7 @@ pub(crate) fn qty(v: f64) -> String {
         return "0".into();
     }
     if v.fract() == 0.0 && v.abs() < 1e15 {
-        let s = format!("{:.0}", v.abs());
-        let mut out = String::new();
-        for (i, c) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i) % 3 == 0 {
-                out.push(',');
-            }
-            out.push(c);
-        }
+        let out = group_thousands(&format!("{:.0}", v.abs()));
         return if v < 0.0 { format!("-{out}") } else { out };
     }
     if v.abs() >= 0.01 {
@@ -40,24 +32,6 @@ pub(crate) fn qty(v: f64) -> String {
     } else {
         format!("{v:.3e}")
     }
-}
-
-/// A unit price: up to 10 decimals, trailing zeros dropped: `$0.0416`.
-pub(crate) fn unit_price(v: f64) -> String {
-    let v = finite_or(v, 0.0);
-    let s = format!("{v:.10}");
-    let s = s.trim_end_matches('0');
-    let s = if s.ends_with('.') {
-        format!("{s}00")
-    } else {
-        s.to_string()
-    };
-    // At least cents.
-    let s = match s.split_once('.') {
-        Some((i, f)) if f.len() < 2 => format!("{i}.{f:0<2}"),
-        _ => s,
-    };
-    format!("${s}")
 }
 
 /// The components shown for a resource: after the change, or before it
@@ -72,15 +46,15 @@ pub(crate) fn shown(r: &ResourceCost) -> &[CostComponent] {
 
 fn resource_money(r: &ResourceCost) -> String {
     match r.action.as_str() {
-        "create" => money(r.monthly_after_usd),
-        "delete" | "forget" => format!("-{}", money(r.monthly_before_usd)),
+        "create" => usd(r.monthly_after_usd, MoneyStyle::Cents),
+        "delete" | "forget" => format!("-{}", usd(r.monthly_before_usd, MoneyStyle::Cents)),
         _ if (r.monthly_delta_usd).abs() >= 0.005 => format!(
             "{} → {} ({})",
-            money(r.monthly_before_usd),
-            money(r.monthly_after_usd),
-            money_delta(r.monthly_delta_usd)
+            usd(r.monthly_before_usd, MoneyStyle::Cents),
+            usd(r.monthly_after_usd, MoneyStyle::Cents),
+            usd_delta(r.monthly_delta_usd, MoneyStyle::Cents)
         ),
-        _ => money(r.monthly_after_usd),
+        _ => usd(r.monthly_after_usd, MoneyStyle::Cents),
     }
 }
 
@@ -151,8 +125,8 @@ pub(crate) fn table(c: &CostSummary, plan: Option<&str>) -> String {
                 " {branch} {name:<w$}  {:>12}  {:<12}  {:>12}  {:>14}{star}",
                 qty(comp.quantity),
                 truncate_chars(&clean_line(&comp.unit), 12),
-                unit_price(comp.unit_price_usd),
-                money(comp.monthly_usd),
+                usd(comp.unit_price_usd, MoneyStyle::UnitPrice),
+                usd(comp.monthly_usd, MoneyStyle::Cents),
                 w = name_w - 3
             );
         }
@@ -170,9 +144,9 @@ pub(crate) fn table(c: &CostSummary, plan: Option<&str>) -> String {
     let _ = writeln!(
         out,
         "\n OVERALL TOTAL (monthly)  {} → {}  ({})",
-        money(c.monthly_before_usd),
-        money(c.monthly_after_usd),
-        money_delta(c.monthly_delta_usd)
+        usd(c.monthly_before_usd, MoneyStyle::Cents),
+        usd(c.monthly_after_usd, MoneyStyle::Cents),
+        usd_delta(c.monthly_delta_usd, MoneyStyle::Cents)
     );
     let k = &c.counts;
     let _ = writeln!(
@@ -268,9 +242,9 @@ fn markdown_with(c: &CostSummary, plan: Option<&str>, limit: usize) -> String {
     let _ = writeln!(
         out,
         "### 💰 Monthly cost: {} ({} → {})\n",
-        inline(&money_delta(c.monthly_delta_usd)),
-        inline(&money(c.monthly_before_usd)),
-        inline(&money(c.monthly_after_usd))
+        inline(&usd_delta(c.monthly_delta_usd, MoneyStyle::Cents)),
+        inline(&usd(c.monthly_before_usd, MoneyStyle::Cents)),
+        inline(&usd(c.monthly_after_usd, MoneyStyle::Cents))
     );
     let k = &c.counts;
     let mut line = format!(
@@ -303,9 +277,9 @@ fn markdown_with(c: &CostSummary, plan: Option<&str>, limit: usize) -> String {
                 "| {} | {} | {} | {} | **{}** |",
                 inline(action_symbol(&r.action)),
                 inline(&r.address),
-                inline(&money(r.monthly_before_usd)),
-                inline(&money(r.monthly_after_usd)),
-                inline(&money_delta(r.monthly_delta_usd))
+                inline(&usd(r.monthly_before_usd, MoneyStyle::Cents)),
+                inline(&usd(r.monthly_after_usd, MoneyStyle::Cents)),
+                inline(&usd_delta(r.monthly_delta_usd, MoneyStyle::Cents))
             );
         }
         if changed.len() > limit {
@@ -340,8 +314,8 @@ fn markdown_with(c: &CostSummary, plan: Option<&str>, limit: usize) -> String {
                     inline(&comp.name),
                     inline(&qty(comp.quantity)),
                     inline(&comp.unit),
-                    inline(&unit_price(comp.unit_price_usd)),
-                    inline(&money(comp.monthly_usd))
+                    inline(&usd(comp.unit_price_usd, MoneyStyle::UnitPrice)),
+                    inline(&usd(comp.monthly_usd, MoneyStyle::Cents))
                 );
             }
         }
@@ -405,7 +379,7 @@ pub(crate) fn top_lines(c: &CostSummary, max: usize) -> Vec<String> {
                 "{} {}  {}/mo{classes}",
                 action_symbol(&r.action),
                 clean_line(&r.address),
-                money_delta(r.monthly_delta_usd)
+                usd_delta(r.monthly_delta_usd, MoneyStyle::Cents)
             )
         })
         .collect();
@@ -428,9 +402,5 @@ mod tests {
         assert_eq!(qty(21_900.0), "21,900");
         assert_eq!(qty(0.25), "0.25");
         assert_eq!(qty(0.0000015), "1.500e-6");
-        assert_eq!(unit_price(0.0416), "$0.0416");
-        assert_eq!(unit_price(1.0), "$1.00");
-        assert_eq!(unit_price(0.5), "$0.50");
-        assert_eq!(unit_price(f64::NAN), "$0.00");
     }
 }

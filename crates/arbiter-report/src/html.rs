@@ -13,8 +13,9 @@
 
 use crate::common::{
     action_line, action_symbol, confidence_str, finite_or, is_hostile, is_marker, listed_changes,
-    money, money_delta, risk_str, threshold_str, truncate_chars, FindingGroups,
+    risk_str, threshold_str, truncate_chars, FindingGroups,
 };
+use arbiter_verdict::money::{usd, usd_delta, MoneyStyle};
 use arbiter_verdict::{
     ChangeRelation, ChangeView, CostSummary, Decision, Effect, Finding, Severity, Verdict,
 };
@@ -169,12 +170,12 @@ fn escape_into(out: &mut String, s: &str, keep_lines: bool) {
 
 /// Money as the fragments print it: `$1,234.50` (non-finite → `$0.00`).
 pub fn format_money(v: f64) -> String {
-    money(v)
+    usd(v, MoneyStyle::Cents)
 }
 
 /// A money change with its sign: `+$130.00`, `-$12.50`, `$0.00`.
 pub fn format_money_delta(v: f64) -> String {
-    money_delta(v)
+    usd_delta(v, MoneyStyle::Cents)
 }
 
 /// A confidence as the fragments print it: one decimal (non-finite → `0.0`).
@@ -602,7 +603,9 @@ pub fn findings(v: &Verdict) -> Markup {
 }
 
 fn money_cell(h: &mut Html, v: f64) {
-    h.raw("<td class=\"num\">").text(&money(v)).raw("</td>");
+    h.raw("<td class=\"num\">")
+        .text(&usd(v, MoneyStyle::Cents))
+        .raw("</td>");
 }
 
 /// The cost table: totals against the budget, the monthly cost of each
@@ -624,9 +627,9 @@ pub fn cost_summary(c: &CostSummary, budget: Option<f64>) -> Markup {
         return h.finish();
     }
     h.raw("<div class=\"totals\"><div><span class=\"caption\">Before</span><span class=\"big\">")
-        .text(&money(c.monthly_before_usd))
+        .text(&usd(c.monthly_before_usd, MoneyStyle::Cents))
         .raw("</span><span class=\"muted\">/month</span></div><div><span class=\"caption\">After</span><span class=\"big\">")
-        .text(&money(c.monthly_after_usd))
+        .text(&usd(c.monthly_after_usd, MoneyStyle::Cents))
         .raw("</span><span class=\"muted\">/month</span></div><div><span class=\"caption\">Change</span><span class=\"big ")
         .raw(if c.monthly_delta_usd > 0.005 {
             "up"
@@ -636,11 +639,11 @@ pub fn cost_summary(c: &CostSummary, budget: Option<f64>) -> Markup {
             "flat"
         })
         .raw("\">")
-        .text(&money_delta(c.monthly_delta_usd))
+        .text(&usd_delta(c.monthly_delta_usd, MoneyStyle::Cents))
         .raw("</span><span class=\"muted\">/month</span></div>");
     if let Some(b) = budget {
         h.raw("<div><span class=\"caption\">Budget</span><span class=\"big\">")
-            .text(&money(b))
+            .text(&usd(b, MoneyStyle::Cents))
             .raw("</span>");
         if c.monthly_after_usd > b {
             h.raw("<span class=\"badge status-bad\">over budget</span>");
@@ -695,7 +698,7 @@ pub fn cost_summary(c: &CostSummary, budget: Option<f64>) -> Markup {
                         .raw("</td><td>")
                         .text(&comp.unit)
                         .raw("</td><td class=\"num\">")
-                        .text(&crate::cost::unit_price(comp.unit_price_usd))
+                        .text(&usd(comp.unit_price_usd, MoneyStyle::UnitPrice))
                         .raw("</td>");
                     money_cell(&mut h, comp.monthly_usd);
                     h.raw("</tr>\n");
@@ -714,7 +717,7 @@ pub fn cost_summary(c: &CostSummary, budget: Option<f64>) -> Markup {
                     "flat"
                 })
                 .raw("\">")
-                .text(&money_delta(r.monthly_delta_usd))
+                .text(&usd_delta(r.monthly_delta_usd, MoneyStyle::Cents))
                 .raw("</td></tr>\n");
         }
         let omitted = c.omitted_resources + c.resources.len().saturating_sub(MAX_COST_ROWS);

@@ -6,10 +6,11 @@
 //! HTML, trigger math, or mention a user or team.
 
 use crate::common::{
-    action_symbol, clean_line, confidence_str, listed_changes, money, money_delta, risk_str,
-    value_str, FindingGroups, MAX_ATTRIBUTES_PER_RESOURCE,
+    action_symbol, clean_line, confidence_str, listed_changes, risk_str, value_str, FindingGroups,
+    MAX_ATTRIBUTES_PER_RESOURCE,
 };
 use crate::RenderOptions;
+use arbiter_verdict::money::{usd, usd_delta, MoneyStyle};
 use arbiter_verdict::{ChangeRelation, ChangeView, Decision, Effect, Finding, Verdict};
 use std::fmt::Write as _;
 
@@ -413,12 +414,12 @@ fn cost(out: &mut String, v: &Verdict) {
     }
     let mut line = format!(
         "**Cost:** {} → {} per month (**{}**",
-        inline(&money(c.monthly_before_usd)),
-        inline(&money(c.monthly_after_usd)),
-        inline(&money_delta(c.monthly_delta_usd)),
+        inline(&usd(c.monthly_before_usd, MoneyStyle::Cents)),
+        inline(&usd(c.monthly_after_usd, MoneyStyle::Cents)),
+        inline(&usd_delta(c.monthly_delta_usd, MoneyStyle::Cents)),
     );
     if let Some(budget) = v.stack.monthly_budget_usd {
-        let _ = write!(line, "; budget {}", inline(&money(budget)));
+        let _ = write!(line, "; budget {}", inline(&usd(budget, MoneyStyle::Cents)));
         if c.monthly_after_usd > budget {
             line.push_str(", **over budget**");
         }
@@ -450,9 +451,9 @@ fn cost(out: &mut String, v: &Verdict) {
                 "| {} | {}{classes} | {} | {} | {} |",
                 inline(crate::common::action_symbol(&r.action)),
                 inline(&r.address),
-                inline(&money(r.monthly_before_usd)),
-                inline(&money(r.monthly_after_usd)),
-                inline(&money_delta(r.monthly_delta_usd))
+                inline(&usd(r.monthly_before_usd, MoneyStyle::Cents)),
+                inline(&usd(r.monthly_after_usd, MoneyStyle::Cents)),
+                inline(&usd_delta(r.monthly_delta_usd, MoneyStyle::Cents))
             );
         }
         out.push('\n');

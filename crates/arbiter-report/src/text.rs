@@ -1,11 +1,11 @@
 //! The terminal view: a summary a reviewer scans in seconds.
 
 use crate::common::{
-    action_line, action_symbol, clean_block, clean_line, confidence_str, listed_changes, money,
-    money_delta, risk_str, shown_limit, stack_label, threshold_str, value_str, FindingGroups,
-    MAX_ATTRIBUTES_PER_RESOURCE,
+    action_line, action_symbol, clean_block, clean_line, confidence_str, listed_changes, risk_str,
+    shown_limit, stack_label, threshold_str, value_str, FindingGroups, MAX_ATTRIBUTES_PER_RESOURCE,
 };
 use crate::RenderOptions;
+use arbiter_verdict::money::{usd, usd_delta, MoneyStyle};
 use arbiter_verdict::{ChangeRelation, Decision, Effect, Finding, Severity, Verdict};
 use std::fmt::Write as _;
 
@@ -222,7 +222,7 @@ fn cost(out: &mut String, v: &Verdict, p: &Painter) {
         let _ = writeln!(out, "{line}");
         return;
     }
-    let delta = money_delta(c.monthly_delta_usd);
+    let delta = usd_delta(c.monthly_delta_usd, MoneyStyle::Cents);
     let delta = if c.monthly_delta_usd > 0.0 {
         p.paint(&delta, "33")
     } else {
@@ -231,11 +231,11 @@ fn cost(out: &mut String, v: &Verdict, p: &Painter) {
     let _ = write!(
         line,
         "{}/mo → {}/mo ({delta}/mo",
-        money(c.monthly_before_usd),
-        money(c.monthly_after_usd)
+        usd(c.monthly_before_usd, MoneyStyle::Cents),
+        usd(c.monthly_after_usd, MoneyStyle::Cents)
     );
     if let Some(budget) = v.stack.monthly_budget_usd {
-        let _ = write!(line, "; budget {}/mo", money(budget));
+        let _ = write!(line, "; budget {}/mo", usd(budget, MoneyStyle::Cents));
         if c.monthly_after_usd > budget {
             let _ = write!(line, ", {}", p.paint("over budget", "1;31"));
         }

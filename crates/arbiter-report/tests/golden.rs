@@ -12,6 +12,7 @@ use arbiter_report::{render, Format};
 #[test]
 fn every_format_of_every_verdict_matches_its_golden_file() {
     let opts = common::golden_options();
+    let golden = common::golden("golden");
     let mut failures = Vec::new();
     for (name, verdict) in common::all() {
         for format in Format::ALL {
@@ -20,7 +21,7 @@ fn every_format_of_every_verdict_matches_its_golden_file() {
                 out.push('\n');
             }
             let file = format!("{name}.{}", format.extension());
-            if let Err(e) = common::check_golden(&file, &out) {
+            if let Err(e) = golden.check(&file, &out) {
                 failures.push(e);
             }
         }
@@ -33,6 +34,7 @@ fn every_format_of_every_verdict_matches_its_golden_file() {
 #[test]
 fn every_cost_format_matches_its_golden_file() {
     use arbiter_report::{render_cost, CostFormat};
+    let golden = common::golden("golden");
     let mut failures = Vec::new();
     for format in CostFormat::ALL {
         let mut out = render_cost(&common::ledger_cost(), format, Some("infra/prod/plan.json"));
@@ -40,7 +42,7 @@ fn every_cost_format_matches_its_golden_file() {
             out.push('\n');
         }
         let file = format!("cost_ledger.{}", format.extension());
-        if let Err(e) = common::check_golden(&file, &out) {
+        if let Err(e) = golden.check(&file, &out) {
             failures.push(e);
         }
     }

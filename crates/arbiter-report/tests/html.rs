@@ -120,11 +120,12 @@ fn check_safe(name: &str, out: &str) {
 
 #[test]
 fn every_verdict_renders_to_its_golden_html() {
+    let golden = common::golden("html");
     let mut failures = Vec::new();
     for (name, verdict) in common::all() {
         let out = html::verdict(&verdict).into_string() + "\n";
         check_safe(name, &out);
-        if let Err(e) = common::check_golden(&format!("{name}.html"), &out) {
+        if let Err(e) = golden.check(&format!("{name}.html"), &out) {
             failures.push(e);
         }
     }

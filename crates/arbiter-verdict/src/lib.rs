@@ -5,6 +5,8 @@
 //! `arbiter-report` turns them into text, JSON, SARIF or markdown. This crate
 //! knows nothing about Terraform, Rego or HTTP.
 
+pub mod money;
+
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeSet;

@@ -1,9 +1,10 @@
 //! EC2: instances, autoscaling groups (through their launch template or
 //! configuration), EKS node groups, EBS volumes and snapshots.
 
-use super::{check, trim_num, Model, Pricer, Side, Stop, Text, HOURS_PER_MONTH};
+use super::{check, times, trim_num, Model, Pricer, Side, Stop, Text};
 use crate::attrs::{as_num, Attrs};
 use crate::catalogue::Catalogue;
+use arbiter_verdict::money::{usd, MoneyStyle};
 use serde_json::{Map, Value};
 
 const EC2: &[&str] = &["aws_instance"];
@@ -105,22 +106,21 @@ pub(crate) fn instance_hours(
     count: f64,
     assumption: Option<String>,
 ) -> Result<(), Stop> {
-    let price = p.price(EC2, "instance_hours", instance_type)?;
+    let what = format!("Instance usage (Linux/UNIX, on-demand, {instance_type})");
+    // One instance is named without "× 1".
     let name = if count == 1.0 {
-        format!("Instance usage (Linux/UNIX, on-demand, {instance_type})")
+        what
     } else {
-        format!(
-            "Instance usage (Linux/UNIX, on-demand, {instance_type}) × {}",
-            trim_num(count)
-        )
+        times(&what, count)
     };
-    p.add(
+    let price = p.add_hourly(
         name,
-        "hours",
-        HOURS_PER_MONTH * count,
-        price,
+        count,
+        EC2,
+        "instance_hours",
+        instance_type,
         assumption.map(Text::from),
-    );
+    )?;
     if let Some(spec) = Catalogue::instance_spec(instance_type).filter(|s| s.gpus > 0) {
         let model = if spec.gpu_model.is_empty() {
             "accelerators".to_string()
@@ -130,7 +130,7 @@ pub(crate) fn instance_hours(
         p.class(
             "gpu",
             format!(
-                "{}{instance_type}: {} × {model}, {} vCPU, {} GiB, ${}/hour",
+                "{}{instance_type}: {} × {model}, {} vCPU, {} GiB, {}/hour",
                 if count == 1.0 {
                     String::new()
                 } else {
@@ -139,7 +139,7 @@ pub(crate) fn instance_hours(
                 spec.gpus,
                 spec.vcpu,
                 trim_num(spec.memory_gib),
-                trim_num(price.usd)
+                usd(price.usd, MoneyStyle::Exact)
             ),
         );
     }

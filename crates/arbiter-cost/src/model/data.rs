@@ -2,8 +2,9 @@
 //! DynamoDB, Redshift, OpenSearch/Elasticsearch, MSK, CloudWatch.
 
 use super::compute::{LARGE_IOPS, MAX_COUNT, MAX_VOLUME_GB};
-use super::{check, trim_num, Model, Pricer, Stop, Text, HOURS_PER_MONTH};
+use super::{check, times, trim_num, Model, Pricer, Stop, Text, HOURS_PER_MONTH};
 use crate::attrs::as_num;
+use arbiter_verdict::money::{usd, MoneyStyle};
 use serde_json::Value;
 
 const RDS: &[&str] = &["aws_db_instance"];
@@ -51,35 +52,34 @@ fn db_instance(p: &mut Pricer<'_>) -> Result<(), Stop> {
     };
     if engine.starts_with("aurora") {
         // An Aurora instance created as aws_db_instance: priced like a cluster instance.
-        let price = p.price(AURORA, "instance_hours", &format!("{class}|{engine}"))?;
-        p.add(
+        p.add_hourly(
             format!("Database instance (on-demand, {class}, {engine})"),
-            "hours",
-            HOURS_PER_MONTH,
-            price,
+            1.0,
+            AURORA,
+            "instance_hours",
+            &format!("{class}|{engine}"),
             None,
-        );
+        )?;
         return Ok(());
     }
     let multi = p.attrs.bool("multi_az") == Some(true);
     let deployment = if multi { "multi-az" } else { "single-az" };
     let shown = if multi { "Multi-AZ" } else { "Single-AZ" };
-    let price = p.price(
+    let price = p.add_hourly(
+        format!("Database instance (on-demand, {shown}, {class}, {engine})"),
+        1.0,
         RDS,
         "instance_hours",
         &format!("{class}|{engine}|{deployment}"),
-    )?;
-    p.add(
-        format!("Database instance (on-demand, {shown}, {class}, {engine})"),
-        "hours",
-        HOURS_PER_MONTH,
-        price,
         None,
-    );
+    )?;
     if multi {
         p.class(
             "multi-az",
-            format!("Multi-AZ {class} ({engine}), ${}/hour", trim_num(price.usd)),
+            format!(
+                "Multi-AZ {class} ({engine}), {}/hour",
+                usd(price.usd, MoneyStyle::Exact)
+            ),
         );
     }
     let iops = p.checked("iops", 256_000.0)?.filter(|i| *i > 0.0);
@@ -331,14 +331,14 @@ fn rds_cluster_instance(p: &mut Pricer<'_>) -> Result<(), Stop> {
             "aurora-serverless-v2|standard",
         );
     }
-    let price = p.price(AURORA, "instance_hours", &format!("{class}|{engine}"))?;
-    p.add(
+    p.add_hourly(
         format!("Database instance (on-demand, {class}, {engine})"),
-        "hours",
-        HOURS_PER_MONTH,
-        price,
+        1.0,
+        AURORA,
+        "instance_hours",
+        &format!("{class}|{engine}"),
         None,
-    );
+    )?;
     Ok(())
 }
 
@@ -382,14 +382,14 @@ fn cache_node_type(p: &Pricer<'_>) -> Result<String, Stop> {
 /// `n` nodes of a type for a month, and backup storage when snapshots are
 /// kept longer than the free day.
 fn add_cache_nodes(p: &mut Pricer<'_>, node: &str, n: f64) -> Result<(), Stop> {
-    let price = p.price(CACHE, "node_hours", node)?;
-    p.add(
-        format!("ElastiCache ({node}) × {}", trim_num(n)),
-        "hours",
-        HOURS_PER_MONTH * n,
-        price,
+    p.add_hourly(
+        times(&format!("ElastiCache ({node})"), n),
+        n,
+        CACHE,
+        "node_hours",
+        node,
         None,
-    );
+    )?;
     if p.attrs.num("snapshot_retention_limit").unwrap_or(0.0) > 1.0 {
         p.add_usage(
             "Backup storage",
@@ -633,14 +633,14 @@ fn redshift_cluster(p: &mut Pricer<'_>) -> Result<(), Stop> {
         p.attrs.num("number_of_nodes").unwrap_or(1.0),
         1000.0,
     )?;
-    let price = p.price(T, "node_hours", &node)?;
-    p.add(
-        format!("Cluster usage ({node}) × {}", trim_num(n)),
-        "hours",
-        HOURS_PER_MONTH * n,
-        price,
+    p.add_hourly(
+        times(&format!("Cluster usage ({node})"), n),
+        n,
+        T,
+        "node_hours",
+        &node,
         None,
-    );
+    )?;
     if node.starts_with("ra3.") {
         p.add_usage(
             "Managed storage (RA3)",
@@ -714,14 +714,14 @@ fn search_domain(p: &mut Pricer<'_>) -> Result<(), Stop> {
         n("instance_count").unwrap_or(1.0),
         1000.0,
     )?;
-    let price = p.price(T, "instance_hours", &it)?;
-    p.add(
-        format!("Instance ({it}) × {}", trim_num(count)),
-        "hours",
-        HOURS_PER_MONTH * count,
-        price,
+    p.add_hourly(
+        times(&format!("Instance ({it})"), count),
+        count,
+        T,
+        "instance_hours",
+        &it,
         None,
-    );
+    )?;
     if b("dedicated_master_enabled") {
         let mt = s("dedicated_master_type")
             .map(norm)
@@ -731,14 +731,14 @@ fn search_domain(p: &mut Pricer<'_>) -> Result<(), Stop> {
             n("dedicated_master_count").unwrap_or(3.0),
             100.0,
         )?;
-        let price = p.price(T, "instance_hours", &mt)?;
-        p.add(
-            format!("Dedicated master ({mt}) × {}", trim_num(mc)),
-            "hours",
-            HOURS_PER_MONTH * mc,
-            price,
+        p.add_hourly(
+            times(&format!("Dedicated master ({mt})"), mc),
+            mc,
+            T,
+            "instance_hours",
+            &mt,
             None,
-        );
+        )?;
     }
     if b("warm_enabled") {
         let wt = s("warm_type")
@@ -749,14 +749,14 @@ fn search_domain(p: &mut Pricer<'_>) -> Result<(), Stop> {
             n("warm_count").unwrap_or(2.0),
             1000.0,
         )?;
-        let price = p.price(T, "instance_hours", &wt)?;
-        p.add(
-            format!("UltraWarm ({wt}) × {}", trim_num(wc)),
-            "hours",
-            HOURS_PER_MONTH * wc,
-            price,
+        p.add_hourly(
+            times(&format!("UltraWarm ({wt})"), wc),
+            wc,
+            T,
+            "instance_hours",
+            &wt,
             None,
-        );
+        )?;
     }
     let ebs = p.attrs.block("ebs_options").cloned().unwrap_or_default();
     if ebs.get("ebs_enabled").and_then(Value::as_bool) == Some(true) {
@@ -834,14 +834,14 @@ fn msk_cluster(p: &mut Pricer<'_>) -> Result<(), Stop> {
         .and_then(Value::as_str)
         .ok_or_else(|| Stop::Unpriced("broker_node_group_info.instance_type is not known".into()))?
         .to_string();
-    let price = p.price(T, "broker_hours", &it)?;
-    p.add(
-        format!("Broker instance ({it}) × {}", trim_num(n)),
-        "hours",
-        HOURS_PER_MONTH * n,
-        price,
+    p.add_hourly(
+        times(&format!("Broker instance ({it})"), n),
+        n,
+        T,
+        "broker_hours",
+        &it,
         None,
-    );
+    )?;
     let size = info.get("ebs_volume_size").and_then(as_num).or_else(|| {
         info.get("storage_info")
             .and_then(|s| s.get(0))
@@ -988,14 +988,14 @@ fn docdb_instance(p: &mut Pricer<'_>) -> Result<(), Stop> {
         None if p.attrs.is_unknown("instance_class") => return Err(p.unknown("instance_class")),
         None => return Err(Stop::Unpriced("instance_class is not set".into())),
     };
-    let price = p.price(DOCDB, "instance_hours", &class)?;
-    p.add(
+    p.add_hourly(
         format!("Database instance (on-demand, {class})"),
-        "hours",
-        HOURS_PER_MONTH,
-        price,
+        1.0,
+        DOCDB,
+        "instance_hours",
+        &class,
         None,
-    );
+    )?;
     // Burstable classes bill CPU credits spent above their baseline.
     if class.starts_with("db.t3.") {
         p.add_usage(

@@ -204,6 +204,55 @@ impl<'a> Pricer<'a> {
         Ok(())
     }
 
+    /// `count` things billed by the hour all month (instances × count or
+    /// desired capacity, cache nodes, brokers, endpoints, or one of anything
+    /// with an hourly fee): `HOURS_PER_MONTH × count` hours at the price of
+    /// `component`/`sku`, named `name` (for several, usually
+    /// [`times`]`(what, count)`). Returns the price, for callers that show it.
+    pub fn add_hourly(
+        &mut self,
+        name: impl Into<Text>,
+        count: f64,
+        types: &[&str],
+        component: &str,
+        sku: &str,
+        assumption: Option<Text>,
+    ) -> Result<&'a Price, Stop> {
+        let price = self.price(types, component, sku)?;
+        self.add(name, "hours", HOURS_PER_MONTH * count, price, assumption);
+        Ok(price)
+    }
+
+    /// An hourly charge plus the data it processes (NAT gateways, classic
+    /// load balancers, transit gateway attachments, firewall endpoints…):
+    /// [`Pricer::add_hourly`] of the `hours` component, then "Data processed"
+    /// in GB of the `data` component, from the usage file's
+    /// `monthly_data_processed_gb` (else 0, stated as an assumption). Both
+    /// rows have the same `sku`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_hourly_and_data(
+        &mut self,
+        name: impl Into<Text>,
+        count: f64,
+        assumption: Option<Text>,
+        types: &[&str],
+        hours: &str,
+        data: &str,
+        sku: &str,
+    ) -> Result<(), Stop> {
+        self.add_hourly(name, count, types, hours, sku, assumption)?;
+        self.add_usage(
+            "Data processed",
+            "GB",
+            "monthly_data_processed_gb",
+            0.0,
+            1.0,
+            types,
+            data,
+            sku,
+        )
+    }
+
     /// The usage file's value of `key`, or `default` with the assumption text.
     pub fn usage_value(&self, key: &'static str, default: f64) -> (f64, Option<Text>) {
         match self.usage.get(key) {
@@ -284,6 +333,11 @@ pub fn check(key: &str, v: f64, max: f64) -> Result<f64, Stop> {
         )));
     }
     Ok(v)
+}
+
+/// "`what` × `count`": the name of a component for several identical things.
+pub fn times(what: &str, count: f64) -> String {
+    format!("{what} × {}", trim_num(count))
 }
 
 /// `3`, `0.5`, `1.25e12` without trailing zeros.

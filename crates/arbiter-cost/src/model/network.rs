@@ -1,7 +1,7 @@
 //! Networking: elastic IPs, NAT gateways, load balancers, VPC endpoints,
 //! transit gateway attachments, Route 53.
 
-use super::{check, trim_num, Model, Pricer, Stop, Text, HOURS_PER_MONTH};
+use super::{check, times, Model, Pricer, Stop, Text, HOURS_PER_MONTH};
 
 const VPC: &[&str] = &["aws_nat_gateway"];
 
@@ -15,8 +15,14 @@ pub(crate) const EIP: Model = Model {
 fn eip(p: &mut Pricer<'_>) -> Result<(), Stop> {
     // Every public IPv4 address is billed hourly since February 2024,
     // attached or not.
-    let price = p.price(&["aws_eip"], "public_ipv4_hours", "public-ipv4")?;
-    p.add("Public IPv4 address", "hours", HOURS_PER_MONTH, price, None);
+    p.add_hourly(
+        "Public IPv4 address",
+        1.0,
+        &["aws_eip"],
+        "public_ipv4_hours",
+        "public-ipv4",
+        None,
+    )?;
     Ok(())
 }
 
@@ -28,15 +34,12 @@ pub(crate) const NAT_GATEWAY: Model = Model {
 };
 
 fn nat_gateway(p: &mut Pricer<'_>) -> Result<(), Stop> {
-    let price = p.price(VPC, "hours", "nat-gateway")?;
-    p.add("NAT gateway", "hours", HOURS_PER_MONTH, price, None);
-    p.add_usage(
-        "Data processed",
-        "GB",
-        "monthly_data_processed_gb",
-        0.0,
+    p.add_hourly_and_data(
+        "NAT gateway",
         1.0,
+        None,
         VPC,
+        "hours",
         "data_processed",
         "nat-gateway",
     )
@@ -65,13 +68,11 @@ fn lb(p: &mut Pricer<'_>) -> Result<(), Stop> {
         .to_string();
     match kind.as_str() {
         "application" => {
-            let price = p.price(T, "hours", "application")?;
-            p.add("Application load balancer", "hours", HOURS_PER_MONTH, price, None);
+            p.add_hourly("Application load balancer", 1.0, T, "hours", "application", None)?;
             p.add_usage("Load balancer capacity units", "LCU-hours", "capacity_units", 0.0, HOURS_PER_MONTH, T, "lcu_hours", "application")
         }
         "network" => {
-            let price = p.price(T, "hours", "network")?;
-            p.add("Network load balancer", "hours", HOURS_PER_MONTH, price, None);
+            p.add_hourly("Network load balancer", 1.0, T, "hours", "network", None)?;
             p.add_usage("Load balancer capacity units", "NLCU-hours", "capacity_units", 0.0, HOURS_PER_MONTH, T, "nlcu_hours", "network")
         }
         other => Err(Stop::Unpriced(format!(
@@ -89,21 +90,12 @@ pub(crate) const ELB: Model = Model {
 
 fn elb(p: &mut Pricer<'_>) -> Result<(), Stop> {
     const T: &[&str] = &["aws_elb"];
-    let price = p.price(T, "hours", "classic")?;
-    p.add(
+    p.add_hourly_and_data(
         "Classic load balancer",
-        "hours",
-        HOURS_PER_MONTH,
-        price,
-        None,
-    );
-    p.add_usage(
-        "Data processed",
-        "GB",
-        "monthly_data_processed_gb",
-        0.0,
         1.0,
+        None,
         T,
+        "hours",
         "data_processed",
         "classic",
     )
@@ -142,19 +134,19 @@ fn vpc_endpoint(p: &mut Pricer<'_>) -> Result<(), Stop> {
                 ),
             };
             let n = check("subnet_ids", n, 1000.0)?;
-            let price = p.price(T, "endpoint_hours", sku)?;
             let label = if sku == "interface" {
                 "Interface endpoint"
             } else {
                 "Gateway Load Balancer endpoint"
             };
-            p.add(
-                format!("{label} × {} zone(s)", trim_num(n)),
-                "hours",
-                HOURS_PER_MONTH * n,
-                price,
+            p.add_hourly(
+                format!("{} zone(s)", times(label, n)),
+                n,
+                T,
+                "endpoint_hours",
+                sku,
                 note.map(Text::from),
-            );
+            )?;
             let (gb, a) = p.usage_value("monthly_data_processed_gb", 0.0);
             if sku == "interface" {
                 // Tiers: first 1 PB, next 4 PB, over 5 PB a month.
@@ -205,21 +197,12 @@ pub(crate) const TGW_VPC_ATTACHMENT: Model = Model {
 
 fn tgw_attachment(p: &mut Pricer<'_>) -> Result<(), Stop> {
     const T: &[&str] = &["aws_ec2_transit_gateway_vpc_attachment"];
-    let price = p.price(T, "attachment_hours", "vpc-attachment")?;
-    p.add(
+    p.add_hourly_and_data(
         "Transit gateway attachment",
-        "hours",
-        HOURS_PER_MONTH,
-        price,
-        None,
-    );
-    p.add_usage(
-        "Data processed",
-        "GB",
-        "monthly_data_processed_gb",
-        0.0,
         1.0,
+        None,
         T,
+        "attachment_hours",
         "data_processed",
         "vpc-attachment",
     )
@@ -312,18 +295,14 @@ pub(crate) const TGW_PEERING_ATTACHMENT: Model = Model {
 fn tgw_peering(p: &mut Pricer<'_>) -> Result<(), Stop> {
     // Traffic over a peering attachment is billed as inter-region data
     // transfer by the sending side, not per GB processed.
-    let price = p.price(
+    p.add_hourly(
+        "Transit gateway attachment",
+        1.0,
         &["aws_ec2_transit_gateway_peering_attachment"],
         "attachment_hours",
         "peering-attachment",
-    )?;
-    p.add(
-        "Transit gateway attachment",
-        "hours",
-        HOURS_PER_MONTH,
-        price,
         None,
-    );
+    )?;
     Ok(())
 }
 
@@ -336,25 +315,22 @@ pub(crate) const VPN_CONNECTION: Model = Model {
 
 fn vpn_connection(p: &mut Pricer<'_>) -> Result<(), Stop> {
     const T: &[&str] = &["aws_vpn_connection"];
-    let price = p.price(T, "connection_hours", "site-to-site")?;
-    p.add("VPN connection", "hours", HOURS_PER_MONTH, price, None);
+    p.add_hourly(
+        "VPN connection",
+        1.0,
+        T,
+        "connection_hours",
+        "site-to-site",
+        None,
+    )?;
     // A connection on a transit gateway is also a billed attachment.
     if p.attrs.str("transit_gateway_id").is_some() || p.attrs.is_unknown("transit_gateway_id") {
-        let price = p.price(T, "tgw_attachment_hours", "vpn-attachment")?;
-        p.add(
+        p.add_hourly_and_data(
             "Transit gateway attachment",
-            "hours",
-            HOURS_PER_MONTH,
-            price,
-            None,
-        );
-        p.add_usage(
-            "Data processed",
-            "GB",
-            "monthly_data_processed_gb",
-            0.0,
             1.0,
+            None,
             T,
+            "tgw_attachment_hours",
             "tgw_data_processed",
             "vpn-attachment",
         )?;
@@ -392,18 +368,14 @@ pub(crate) const CLIENT_VPN_ASSOCIATION: Model = Model {
 };
 
 fn client_vpn_association(p: &mut Pricer<'_>) -> Result<(), Stop> {
-    let price = p.price(
+    p.add_hourly(
+        "Endpoint association",
+        1.0,
         &["aws_ec2_client_vpn_network_association"],
         "association_hours",
         "client-vpn",
-    )?;
-    p.add(
-        "Endpoint association",
-        "hours",
-        HOURS_PER_MONTH,
-        price,
         None,
-    );
+    )?;
     Ok(())
 }
 
@@ -428,21 +400,12 @@ fn network_firewall(p: &mut Pricer<'_>) -> Result<(), Stop> {
         ),
         k => (check("subnet_mapping", k as f64, 1000.0)?, None),
     };
-    let price = p.price(T, "endpoint_hours", "firewall-endpoint")?;
-    p.add(
-        format!("Firewall endpoint × {}", trim_num(n)),
-        "hours",
-        HOURS_PER_MONTH * n,
-        price,
+    p.add_hourly_and_data(
+        times("Firewall endpoint", n),
+        n,
         note,
-    );
-    p.add_usage(
-        "Data processed",
-        "GB",
-        "monthly_data_processed_gb",
-        0.0,
-        1.0,
         T,
+        "endpoint_hours",
         "data_processed",
         "firewall-endpoint",
     )
@@ -468,14 +431,14 @@ fn resolver_endpoint(p: &mut Pricer<'_>) -> Result<(), Stop> {
             )),
         ),
     };
-    let price = p.price(T, "ip_address_hours", "resolver-endpoint")?;
-    p.add(
-        format!("Resolver endpoint IP addresses × {}", trim_num(n)),
-        "hours",
-        HOURS_PER_MONTH * n,
-        price,
+    p.add_hourly(
+        times("Resolver endpoint IP addresses", n),
+        n,
+        T,
+        "ip_address_hours",
+        "resolver-endpoint",
         note,
-    );
+    )?;
     p.add_tiered(
         "DNS queries",
         "1M queries",

@@ -278,14 +278,14 @@ pub(crate) const EKS_CLUSTER: Model = Model {
 };
 
 fn eks_cluster(p: &mut Pricer<'_>) -> Result<(), Stop> {
-    let price = p.price(&["aws_eks_cluster"], "cluster_hours", "standard-support")?;
-    p.add(
+    p.add_hourly(
         "EKS cluster (standard support)",
-        "hours",
-        HOURS_PER_MONTH,
-        price,
+        1.0,
+        &["aws_eks_cluster"],
+        "cluster_hours",
+        "standard-support",
         Some("standard support assumed; a version in extended support costs more".into()),
-    );
+    )?;
     Ok(())
 }
 

@@ -221,12 +221,14 @@ pub(crate) const GLOBAL_ACCELERATOR: Model = Model {
 fn global_accelerator(p: &mut Pricer<'_>) -> Result<(), Stop> {
     // The fixed hourly fee; the premium on data transfer depends on the
     // source and destination regions, which the catalogue lacks.
-    let price = p.price(
+    p.add_hourly(
+        "Fixed fee",
+        1.0,
         &["aws_globalaccelerator_accelerator"],
         "fixed_fee_hours",
         "accelerator",
+        None,
     )?;
-    p.add("Fixed fee", "hours", HOURS_PER_MONTH, price, None);
     Ok(())
 }
 
@@ -482,8 +484,14 @@ fn kinesis_stream(p: &mut Pricer<'_>) -> Result<(), Stop> {
             Ok(())
         }
         "ON_DEMAND" => {
-            let price = p.price(T, "stream_hours", "on-demand")?;
-            p.add("Stream (on-demand)", "hours", HOURS_PER_MONTH, price, None);
+            p.add_hourly(
+                "Stream (on-demand)",
+                1.0,
+                T,
+                "stream_hours",
+                "on-demand",
+                None,
+            )?;
             p.add_usage(
                 "Data ingested",
                 "GB",
@@ -685,23 +693,19 @@ fn mq_broker(p: &mut Pricer<'_>) -> Result<(), Stop> {
         .unwrap_or("SINGLE_INSTANCE")
         .to_ascii_lowercase()
         .replace('_', "-");
-    let price = p.price(
-        T,
-        "instance_hours",
-        &format!("{host}|{engine}|{deployment}"),
-    )?;
     let shown_engine = if engine == "rabbitmq" {
         "RabbitMQ"
     } else {
         "ActiveMQ"
     };
-    p.add(
+    p.add_hourly(
         format!("Instance usage ({shown_engine}, {host}, {deployment})"),
-        "hours",
-        HOURS_PER_MONTH,
-        price,
+        1.0,
+        T,
+        "instance_hours",
+        &format!("{host}|{engine}|{deployment}"),
         None,
-    );
+    )?;
     // ActiveMQ brokers default to EFS storage, RabbitMQ ones use EBS.
     let storage = p
         .attrs

@@ -13,13 +13,14 @@
 #![allow(dead_code)]
 
 use arbiter_report::RenderOptions;
+use arbiter_testkit::golden::Golden;
 use arbiter_verdict::{
     ActionSummary, AttributeDelta, ChangeRelation, ChangeView, CostComponent, CostCounts,
     CostSummary, CriticReport, Decision, Effect, Finding, PlanInfo, ResourceCost, Severity,
     SourceLocation, StackInfo, UnpricedResource, Verdict,
 };
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Options used for every golden file: fixed version and plan path, no colour.
 pub fn golden_options() -> RenderOptions {
@@ -614,70 +615,11 @@ pub fn reject_denies() -> Verdict {
     }
 }
 
-/// Compares `actual` with `tests/golden/<name>`, rust-analyzer style.
-///
-/// - `UPDATE_GOLDEN=1`: (re)writes the file and passes.
-/// - File missing: writes it and passes, except under CI (`CI` set), where a
-///   missing golden fails so it cannot go unnoticed.
-/// - Otherwise: passes only on an exact match; on a mismatch the actual
-///   output is written beside the golden as `<name>.actual` for diffing.
-pub fn check_golden(name: &str, actual: &str) -> Result<(), String> {
-    let path = golden_dir().join(name);
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| !v.is_empty() && v != "0");
-    if update || !path.exists() {
-        if !update && std::env::var_os("CI").is_some() {
-            return Err(format!(
-                "golden file {} is missing; generate it with `UPDATE_GOLDEN=1 cargo test -p arbiter-report --test golden` and commit it",
-                path.display()
-            ));
-        }
-        std::fs::create_dir_all(golden_dir())
-            .map_err(|e| format!("creating {}: {e}", golden_dir().display()))?;
-        std::fs::write(&path, actual).map_err(|e| format!("writing {}: {e}", path.display()))?;
-        eprintln!("wrote golden file {}", path.display());
-        return Ok(());
-    }
-    let expected =
-        std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    if expected == actual {
-        let _ = std::fs::remove_file(actual_path(&path));
-        return Ok(());
-    }
-    let _ = std::fs::write(actual_path(&path), actual);
-    Err(format!(
-        "{} differs from the golden file at {}\n(actual output written to {}; accept it with `UPDATE_GOLDEN=1 cargo test -p arbiter-report --test golden`)",
-        name,
-        first_difference(&expected, actual),
-        actual_path(&path).display()
-    ))
-}
-
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("golden")
-}
-
-fn actual_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".actual");
-    PathBuf::from(s)
-}
-
-fn first_difference(expected: &str, actual: &str) -> String {
-    let mut e = expected.lines();
-    let mut a = actual.lines();
-    let mut line = 1;
-    loop {
-        match (e.next(), a.next()) {
-            (Some(x), Some(y)) if x == y => line += 1,
-            (x, y) => {
-                return format!(
-                    "line {line}:\n  expected: {}\n  actual:   {}",
-                    x.unwrap_or("<end of file>"),
-                    y.unwrap_or("<end of file>")
-                )
-            }
-        }
-    }
+/// The golden files of `tests/golden`, refreshed by `UPDATE_GOLDEN=1 cargo
+/// test -p arbiter-report --test <test>` (see `arbiter_testkit::golden`).
+pub fn golden(test: &str) -> Golden {
+    Golden::new(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden"),
+        format!("cargo test -p arbiter-report --test {test}"),
+    )
 }
