@@ -867,6 +867,68 @@ test_right_expectation if {
     expect_code(&arbiter(&["policy", "test", &path_str(empty.path())]), 1);
 }
 
+/// Issue 9 item 5: the Rego syntax is decided by parsing, so words in
+/// comments, strings and rule names never make a valid policy fail.
+#[test]
+fn policy_test_runs_v0_and_v1_whatever_their_comments_say() {
+    let v0 = r#"package main
+
+# Deny if the bucket contains a public ACL.
+deny[msg] {
+  contains_admin[a]
+  msg := sprintf("%s contains admin if public", [a])
+}
+
+contains_admin[a] {
+  rc := input.resource_changes[_]
+  rc.change.after.acl == "public-read"
+  a := rc.address
+}
+
+notify_if_x = true { true }
+
+test_contains_admin {
+  count(deny) == 1 with input as {"resource_changes": [{"address": "b", "change": {"after": {"acl": "public-read"}}}]}
+}
+"#;
+    let v1 = r#"package other
+
+# no import rego.v1; "deny[msg] {" in a comment
+deny contains msg if {
+  some rc in input.resource_changes
+  msg := "deny[msg] { if"
+}
+
+test_one if {
+  count(deny) == 1 with input as {"resource_changes": [{}]}
+}
+"#;
+    for files in [
+        vec![("v0.rego", v0)],
+        vec![("v1.rego", v1)],
+        vec![("v0.rego", v0), ("v1.rego", v1)],
+    ] {
+        let dir = policy_dir(&files);
+        let run = arbiter(&["policy", "test", &path_str(dir.path())]);
+        expect_code(&run, 0);
+        assert!(
+            run.stdout.contains(&format!("PASS: {0}/{0}", files.len())),
+            "{}",
+            run.stdout
+        );
+    }
+    // Neither syntax parses: the error is the one of the syntax the code
+    // indicates (v0 here), with the file and line.
+    let bad = policy_dir(&[(
+        "bad.rego",
+        "package main\n# if contains\ndeny[msg] {\n  msg := \"x\"\n  y := \n}\n",
+    )]);
+    let run = arbiter(&["policy", "test", &path_str(bad.path())]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("bad.rego:6"), "{}", run.stderr);
+    assert!(!run.stderr.contains("`if` keyword"), "{}", run.stderr);
+}
+
 // ---------------------------------------------------------------------------
 // Rule pack
 // ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@
 //! ```
 
 use crate::error::{first_line, PolicyError};
-use crate::load::{add_module, LoadedFiles, PolicySource};
+use crate::load::{add_module, check_modules, LoadedFiles, PolicySource};
 use regorus::Value;
 
 /// The package every approval policy lives in.
@@ -77,6 +77,7 @@ impl ApprovalPolicy {
     pub fn compile(files: &LoadedFiles) -> Result<ApprovalPolicy, PolicyError> {
         let mut engine = regorus::Engine::new();
         let mut found = false;
+        check_modules(&files.modules, &[])?;
         for m in &files.modules {
             let pkg = add_module(&mut engine, m)?;
             if pkg == format!("data.{APPROVAL_PACKAGE}") {

@@ -15,6 +15,7 @@ pub mod approval;
 pub mod error;
 pub mod load;
 pub mod rulepack;
+pub mod syntax;
 pub mod testing;
 pub mod user;
 pub mod values;

@@ -13,7 +13,8 @@
 //! resources each rule cares about, not with rules × plan size.
 
 use crate::error::{first_line, PolicyError};
-use crate::load::{add_module, PolicySource};
+use crate::load::{add_module, check_modules, PolicySource};
+use crate::syntax::ModuleRefs;
 use crate::values::{
     from_json_text, from_json_text_cached, get_str, s, to_json, DocCache, KeyCache,
 };
@@ -38,6 +39,21 @@ fn builtin_metadata(path: &str) -> Option<&'static str> {
         .iter()
         .find(|(p, _, _)| *p == rel)
         .and_then(|(_, _, m)| *m)
+}
+
+/// The references of every built-in file (`builtin:<rel>`), read once.
+fn builtin_references() -> &'static [(String, ModuleRefs)] {
+    static REFS: std::sync::OnceLock<Vec<(String, ModuleRefs)>> = std::sync::OnceLock::new();
+    REFS.get_or_init(|| {
+        builtin_files()
+            .map(|(rel, text)| {
+                (
+                    format!("builtin:{rel}"),
+                    crate::syntax::module_refs(&crate::syntax::lex(text)),
+                )
+            })
+            .collect()
+    })
 }
 
 /// Package prefix every rule of the pack lives under.
@@ -166,6 +182,13 @@ impl RulePack {
             .iter()
             .filter_map(|src| package_of(&src.text).map(|p| (format!("data.{p}"), src)))
             .collect();
+        // Recursion: the built-in files' references are read once per process.
+        let builtin_refs: Vec<(&str, &ModuleRefs)> = builtin_references()
+            .iter()
+            .filter(|(_, m)| !user_packages.contains_key(&m.package))
+            .map(|(p, m)| (p.as_str(), m))
+            .collect();
+        check_modules(user_packages.values().copied(), &builtin_refs)?;
         let mut rules = Vec::new();
         let mut seen_ids: BTreeMap<String, String> = BTreeMap::new();
         let mut add_meta = |meta: RuleMeta, rules: &mut Vec<RuleMeta>| -> Result<(), PolicyError> {

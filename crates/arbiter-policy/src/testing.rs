@@ -1,7 +1,7 @@
 //! `arbiter policy test`: runs `test_*` rules the way `opa test` does.
 
 use crate::error::PolicyError;
-use crate::load::{add_module, load_paths, rule_heads};
+use crate::load::{add_module, check_modules, load_paths, rule_heads};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -39,6 +39,7 @@ pub fn run_tests(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<TestOutc
     let files = load_paths(paths, true)?;
     let mut engine = regorus::Engine::new();
     let mut tests = Vec::new();
+    check_modules(&files.modules, &[])?;
     for src in &files.modules {
         let pkg = add_module(&mut engine, src)?;
         for (name, line) in rule_heads(&src.text, |n| n.starts_with("test_")) {

@@ -1,7 +1,7 @@
 //! The user's own policies: conftest style and Spacelift style, unmodified.
 
 use crate::error::PolicyError;
-use crate::load::{add_module, rule_heads, LoadedFiles};
+use crate::load::{add_module, check_modules, rule_heads, LoadedFiles};
 use crate::rulepack::{package_of, sort_findings, RULE_PACKAGE_PREFIX};
 use crate::values::{get_str, s, to_json};
 use arbiter_verdict::{ChangeRelation, Effect, Finding, Severity, SourceLocation};
@@ -74,12 +74,13 @@ impl UserPolicies {
         };
         let mut entrypoints = Vec::new();
         let mut count = 0;
-        for src in &files.modules {
-            if package_of(&src.text)
+        // Rule-pack modules are handled by the rule pack.
+        let is_user = |src: &&crate::load::PolicySource| {
+            !package_of(&src.text)
                 .is_some_and(|p| format!("data.{p}").starts_with(RULE_PACKAGE_PREFIX))
-            {
-                continue; // handled by the rule pack
-            }
+        };
+        check_modules(files.modules.iter().filter(is_user), &[])?;
+        for src in files.modules.iter().filter(is_user) {
             let pkg = add_module(&mut engine, src)?;
             count += 1;
             let bare = pkg.strip_prefix("data.").unwrap_or(&pkg).to_string();
