@@ -13,6 +13,7 @@
 
 pub mod approval;
 pub mod error;
+pub mod limits;
 pub mod load;
 pub mod rulepack;
 pub mod syntax;
@@ -22,6 +23,7 @@ pub mod values;
 
 pub use approval::{ApprovalOutcome, ApprovalPolicy};
 pub use error::PolicyError;
+pub use limits::Limits;
 pub use load::{load_paths, load_sources, LoadedFiles, PolicySource};
 pub use rulepack::{builtin_files, plan_types, sort_findings, RuleMeta, RuleOverrides, RulePack};
 pub use user::{plan_document, UserPolicies};

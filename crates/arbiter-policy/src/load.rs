@@ -372,7 +372,11 @@ test_private if {
         assert_eq!(files.modules.len(), 2);
         let up = crate::UserPolicies::compile(&files, &["main".into(), "other".into()])?;
         assert_eq!(up.module_count(), 2);
-        let results = crate::testing::run_tests(&[dir.path().to_path_buf()], None)?;
+        let results = crate::testing::run_tests(
+            &[dir.path().to_path_buf()],
+            None,
+            &crate::Limits::default(),
+        )?;
         let names: Vec<(&str, &crate::testing::TestResult)> = results
             .iter()
             .map(|o| (o.name.as_str(), &o.result))

@@ -13,6 +13,7 @@
 //! resources each rule cares about, not with rules × plan size.
 
 use crate::error::{first_line, PolicyError};
+use crate::limits::{install_guards, on_eval_thread, Deadline, Limits};
 use crate::load::{add_module, check_modules, PolicySource};
 use crate::syntax::ModuleRefs;
 use crate::values::{
@@ -133,6 +134,7 @@ impl RuleOverrides {
 #[derive(Clone)]
 pub struct RulePack {
     engine: regorus::Engine,
+    limits: Limits,
     rules: Vec<RuleMeta>,
     /// The resource types the pack was compiled for (`None`: all rules).
     compiled_for: Option<BTreeSet<String>>,
@@ -177,7 +179,16 @@ impl RulePack {
         user: &[PolicySource],
         types: Option<&BTreeSet<String>>,
     ) -> Result<RulePack, PolicyError> {
+        on_eval_thread(|| RulePack::for_types_here(user, types))
+    }
+
+    fn for_types_here(
+        user: &[PolicySource],
+        types: Option<&BTreeSet<String>>,
+    ) -> Result<RulePack, PolicyError> {
         let mut engine = regorus::Engine::new();
+        install_guards(&mut engine)?;
+        let deadline = Deadline::start(&Limits::default());
         let user_packages: BTreeMap<String, &PolicySource> = user
             .iter()
             .filter_map(|src| package_of(&src.text).map(|p| (format!("data.{p}"), src)))
@@ -231,7 +242,7 @@ impl RulePack {
                 }
                 None => {
                     add_module(&mut engine, &src)?;
-                    (eval_metadata(&mut engine, &pkg, &src)?, true)
+                    (eval_metadata(&mut engine, &pkg, &src, &deadline)?, true)
                 }
             };
             let mut meta = parse_meta(&meta_val, &pkg, &src, true)?;
@@ -244,7 +255,7 @@ impl RulePack {
             if !added.starts_with(RULE_PACKAGE_PREFIX) {
                 continue;
             }
-            let v = eval_metadata(&mut engine, pkg, src)?;
+            let v = eval_metadata(&mut engine, pkg, src, &deadline)?;
             let mut meta = parse_meta(&v, pkg, src, false)?;
             meta.compiled = true;
             add_meta(meta, &mut rules)?;
@@ -257,9 +268,16 @@ impl RulePack {
         }
         Ok(RulePack {
             engine,
+            limits: Limits::default(),
             rules,
             compiled_for: types.cloned(),
         })
+    }
+
+    /// The same pack evaluated within `limits`.
+    pub fn with_limits(mut self, limits: Limits) -> RulePack {
+        self.limits = limits;
+        self
     }
 
     /// Every rule, sorted by ID.
@@ -280,6 +298,16 @@ impl RulePack {
         stack: &serde_json::Value,
         overrides: &RuleOverrides,
     ) -> Result<Vec<Finding>, PolicyError> {
+        on_eval_thread(|| self.evaluate_here(plan, stack, overrides))
+    }
+
+    fn evaluate_here(
+        &self,
+        plan: &Plan,
+        stack: &serde_json::Value,
+        overrides: &RuleOverrides,
+    ) -> Result<Vec<Finding>, PolicyError> {
+        let deadline = Deadline::start(&self.limits);
         // Provider blocks of the configuration are judged like resources
         // (type `provider.<name>`), e.g. for static credentials.
         let providers = provider_views(plan);
@@ -359,21 +387,29 @@ impl RulePack {
                 .map_or(after_views.len() / 2, |i| i + 1);
             let (a1, a2) = after_views.split_at(mid);
             let (r1, r2) = std::thread::scope(|scope| {
-                let h = scope.spawn(|| self.run_views(a2, &stack_value, &active));
-                let r1 = self.run_views(a1, &stack_value, &active);
-                let r2 = h.join().unwrap_or_else(|_| {
-                    Err(PolicyError::Eval {
-                        rule: "rule pack".into(),
-                        message: "evaluation thread panicked".into(),
-                    })
-                });
+                let h = std::thread::Builder::new()
+                    .stack_size(crate::limits::EVAL_STACK_BYTES)
+                    .spawn_scoped(scope, || {
+                        self.run_views(a2, &stack_value, &active, &deadline)
+                    });
+                let r1 = self.run_views(a1, &stack_value, &active, &deadline);
+                let r2 = match h {
+                    Ok(h) => h.join().unwrap_or_else(|_| {
+                        Err(PolicyError::Eval {
+                            rule: "rule pack".into(),
+                            message: "evaluation thread panicked".into(),
+                        })
+                    }),
+                    // No second thread: this one does both halves.
+                    Err(_) => self.run_views(a2, &stack_value, &active, &deadline),
+                };
                 (r1, r2)
             });
             let mut a = r1?;
             a.extend(r2?);
             a
         } else {
-            self.run_views(&after_views, &stack_value, &active)?
+            self.run_views(&after_views, &stack_value, &active, &deadline)?
         };
         // Before-states only where the after-state has a finding that matters
         // (not info): there, a finding already present before is pre-existing.
@@ -383,7 +419,7 @@ impl RulePack {
             .map(|f| f.1.as_str())
             .collect();
         before_views.retain(|v| matters.contains(v.rc.address.as_str()));
-        let before = self.run_views(&before_views, &stack_value, &active)?;
+        let before = self.run_views(&before_views, &stack_value, &active, &deadline)?;
         Ok(self.compare(after, before, overrides))
     }
 
@@ -432,12 +468,13 @@ impl RulePack {
         views: &[View<'_>],
         stack: &Value,
         active: &[usize],
+        deadline: &Deadline,
     ) -> Result<Vec<RawFinding>, PolicyError> {
         if views.is_empty() {
             return Ok(Vec::new());
         }
         let mut engine = self.engine.clone();
-        self.run_side(&mut engine, views, stack, active)
+        self.run_side(&mut engine, views, stack, active, deadline)
     }
 
     fn effective_effect(&self, f: &RawFinding, overrides: &RuleOverrides) -> Effect {
@@ -456,6 +493,7 @@ impl RulePack {
         views: &[View<'_>],
         stack: &Value,
         active: &[usize],
+        deadline: &Deadline,
     ) -> Result<Vec<RawFinding>, PolicyError> {
         if views.is_empty() {
             return Ok(Vec::new());
@@ -473,12 +511,14 @@ impl RulePack {
                 continue;
             }
             let path = format!("{}.findings", rule.package);
+            let err = |message: String| PolicyError::Eval {
+                rule: format!("{} ({path} in {})", rule.id, rule.file),
+                message,
+            };
+            deadline.arm(engine).map_err(err)?;
             let result = engine
                 .eval_rule(path.clone())
-                .map_err(|e| PolicyError::Eval {
-                    rule: format!("{} ({path})", rule.id),
-                    message: first_line(&e),
-                })?;
+                .map_err(|e| err(deadline.message(&e)))?;
             collect_findings(i, rule, &result, &mut out)?;
         }
         Ok(out)
@@ -877,14 +917,18 @@ fn eval_metadata(
     engine: &mut regorus::Engine,
     pkg: &str,
     src: &PolicySource,
+    deadline: &Deadline,
 ) -> Result<Value, PolicyError> {
-    engine.eval_rule(format!("{pkg}.metadata")).map_err(|e| {
+    let err = |m: String| {
         PolicyError::Config(format!(
-            "{}: rule package {pkg} has no valid `metadata` object: {}",
-            src.path,
-            first_line(&e)
+            "{}: rule package {pkg} has no valid `metadata` object: {m}",
+            src.path
         ))
-    })
+    };
+    deadline.arm(engine).map_err(err)?;
+    engine
+        .eval_rule(format!("{pkg}.metadata"))
+        .map_err(|e| err(deadline.message(&e)))
 }
 
 fn get_str_v(v: &Value) -> Option<String> {
