@@ -249,4 +249,29 @@ mod tests {
                 .approve
         );
     }
+
+    #[test]
+    fn a_policy_over_its_time_budget_is_an_error_never_an_approval() {
+        let files = LoadedFiles {
+            modules: vec![PolicySource {
+                path: "slow.rego".into(),
+                text: "package arbiter.approval\nimport rego.v1\napprove if {\n  input.stack.environment == \"slow\"\n  count([1 | some i in numbers.range(1, 14000); some j in numbers.range(1, 14000); i + j == 0]) >= 0\n}\n".into(),
+            }],
+            data: Vec::new(),
+        };
+        let p = ApprovalPolicy::compile(&files)
+            .unwrap()
+            .with_limits(Limits::with_timeout(std::time::Duration::from_millis(200)));
+        let started = std::time::Instant::now();
+        let e = p
+            .evaluate(&input("slow", &[("user:a", "approve")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("exceeded the time budget of 200 ms") && e.contains("slow.rego"),
+            "{e}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
 }

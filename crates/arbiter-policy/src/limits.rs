@@ -524,4 +524,23 @@ mod tests {
             assert!(took < Duration::from_secs(10), "{open}: {took:?}");
         }
     }
+
+    #[test]
+    fn the_deepest_allowed_reference_chain_evaluates_from_a_small_stack() {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string());
+        let Ok(dir) = dir else { return };
+        let n = crate::syntax::MAX_REFERENCE_DEPTH - 2;
+        let mut s = String::from("package main\nimport rego.v1\nr0 := [[[[[[[1]]]]]]]\n");
+        for i in 1..n {
+            s.push_str(&format!("r{i} := [r{}, {{\"k\": [r{}]}}]\n", i - 1, i - 1));
+        }
+        s.push_str(&format!(
+            "deny contains \"deep\" if count(r{}) > 0\n",
+            n - 1
+        ));
+        let path = dir.path().join("chain.rego");
+        assert!(std::fs::write(&path, s).is_ok());
+        let (r, _) = run_policy(path, Duration::from_secs(20));
+        assert_eq!(r, Ok(vec!["deep".to_string()]));
+    }
 }
