@@ -167,10 +167,14 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PolicyError> {
 
 /// Adds a module to `engine` in the Rego syntax it is written in: the one it
 /// declares (`import rego.v1` → v1; `import future.keywords…` → v0 with those
-/// keywords), otherwise whichever of v1 and v0 parses, the syntax its code
-/// indicates (`if`/`contains` outside comments and strings → v1) first. When
-/// neither parses, the error is that of the indicated syntax. Source shaped
-/// to exhaust the parser is refused first ([`crate::syntax::check_shape`]).
+/// keywords). Otherwise the syntax its code indicates is tried first
+/// ([`crate::syntax::indicated_syntax`]: `if`/`contains`/`in`/`every`
+/// outside comments and strings → v1); a v0 candidate that does not parse is
+/// tried as v1. A v1 candidate is not tried as v0: it holds words that the v0
+/// parser would take for identifiers, printing warnings, and fail on anyway.
+/// When nothing parses, the error is that of the indicated syntax. Source
+/// shaped to exhaust the parser is refused first
+/// ([`crate::syntax::check_shape`]).
 /// Returns the package path (`data.main`).
 pub fn add_module(engine: &mut regorus::Engine, src: &PolicySource) -> Result<String, PolicyError> {
     let tokens = syntax::lex(&src.text);
@@ -187,14 +191,10 @@ pub fn add_module(engine: &mut regorus::Engine, src: &PolicySource) -> Result<St
     };
     match parse(first) {
         Ok(pkg) => Ok(pkg),
-        Err(e) if declared => Err(PolicyError::from_regorus(&src.path, &e)),
-        Err(e) => {
-            let other = match first {
-                RegoSyntax::V0 => RegoSyntax::V1,
-                RegoSyntax::V1 => RegoSyntax::V0,
-            };
-            parse(other).map_err(|_| PolicyError::from_regorus(&src.path, &e))
+        Err(e) if declared || first == RegoSyntax::V1 => {
+            Err(PolicyError::from_regorus(&src.path, &e))
         }
+        Err(e) => parse(RegoSyntax::V1).map_err(|_| PolicyError::from_regorus(&src.path, &e)),
     }
 }
 

@@ -188,7 +188,6 @@ impl RulePack {
     ) -> Result<RulePack, PolicyError> {
         let mut engine = regorus::Engine::new();
         install_guards(&mut engine)?;
-        let deadline = Deadline::start(&Limits::default());
         let user_packages: BTreeMap<String, &PolicySource> = user
             .iter()
             .filter_map(|src| package_of(&src.text).map(|p| (format!("data.{p}"), src)))
@@ -242,7 +241,7 @@ impl RulePack {
                 }
                 None => {
                     add_module(&mut engine, &src)?;
-                    (eval_metadata(&mut engine, &pkg, &src, &deadline)?, true)
+                    (eval_metadata(&mut engine, &pkg, &src)?, true)
                 }
             };
             let mut meta = parse_meta(&meta_val, &pkg, &src, true)?;
@@ -255,7 +254,7 @@ impl RulePack {
             if !added.starts_with(RULE_PACKAGE_PREFIX) {
                 continue;
             }
-            let v = eval_metadata(&mut engine, pkg, src, &deadline)?;
+            let v = eval_metadata(&mut engine, pkg, src)?;
             let mut meta = parse_meta(&v, pkg, src, false)?;
             meta.compiled = true;
             add_meta(meta, &mut rules)?;
@@ -917,8 +916,10 @@ fn eval_metadata(
     engine: &mut regorus::Engine,
     pkg: &str,
     src: &PolicySource,
-    deadline: &Deadline,
 ) -> Result<Value, PolicyError> {
+    // Each metadata object has the default budget (compiling is not bounded
+    // by one evaluation's budget: it grows with the number of files).
+    let deadline = Deadline::start(&Limits::default());
     let err = |m: String| {
         PolicyError::Config(format!(
             "{}: rule package {pkg} has no valid `metadata` object: {m}",

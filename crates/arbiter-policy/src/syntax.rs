@@ -167,12 +167,14 @@ fn tokens_after<'a>(tokens: &[Token<'a>], t: &Token<'a>) -> Option<&'a str> {
     tokens.get(i + 3).map(|x| x.text)
 }
 
-/// The syntax the code itself indicates: v1 when the keywords `if` or
-/// `contains` appear outside comments and strings, otherwise v0.
+/// The syntax the code itself indicates: v1 when one of the words that are
+/// keywords only in v1 (or in v0 with `future.keywords`, a declared case) —
+/// `if`, `contains`, `in`, `every` — appears outside comments and strings,
+/// otherwise v0.
 pub fn indicated_syntax(tokens: &[Token<'_>]) -> RegoSyntax {
     if tokens
         .iter()
-        .any(|t| t.kind == Tok::Ident && (t.text == "if" || t.text == "contains"))
+        .any(|t| t.kind == Tok::Ident && matches!(t.text, "if" | "contains" | "in" | "every"))
     {
         RegoSyntax::V1
     } else {
