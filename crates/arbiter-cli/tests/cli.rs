@@ -929,6 +929,45 @@ test_one if {
     assert!(!run.stderr.contains("`if` keyword"), "{}", run.stderr);
 }
 
+/// Issue 10: `arbiter policy test` bounds each test by --policy-timeout and
+/// refuses recursive policies before running anything.
+#[test]
+fn policy_test_bounds_each_test_and_refuses_recursion() {
+    let slow = policy_dir(&[(
+        "slow_test.rego",
+        "package main\nimport rego.v1\n\ntest_fast if true\n\ntest_slow if {\n  count([1 | some i in numbers.range(1, 14000); some j in numbers.range(1, 14000); i + j == 0]) >= 0\n}\n",
+    )]);
+    let started = std::time::Instant::now();
+    let run = arbiter(&[
+        "policy",
+        "test",
+        &path_str(slow.path()),
+        "--policy-timeout",
+        "500ms",
+    ]);
+    expect_code(&run, 1);
+    assert!(
+        run.stdout.contains("test_slow: ERROR")
+            && run.stdout.contains("exceeded the time budget of 500 ms"),
+        "{}",
+        run.stdout
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let rec = policy_dir(&[(
+        "rec_test.rego",
+        "package main\nimport rego.v1\n\nf(x) := f(x + 1)\n\ntest_f if f(1) > 0\n",
+    )]);
+    let run = arbiter(&["policy", "test", &path_str(rec.path())]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr
+            .contains("recursion: data.main.f -> data.main.f in ")
+            && run.stderr.contains("rec_test.rego:4"),
+        "{}",
+        run.stderr
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Rule pack
 // ---------------------------------------------------------------------------
