@@ -12,7 +12,7 @@
 //! Rules see only the resource types they declare, so the work grows with the
 //! resources each rule cares about, not with rules × plan size.
 
-use crate::error::{first_line, PolicyError};
+use crate::error::PolicyError;
 use crate::limits::{install_guards, on_eval_thread, Deadline, Limits};
 use crate::load::{add_module, check_modules, PolicySource};
 use crate::syntax::ModuleRefs;
@@ -433,6 +433,15 @@ impl RulePack {
         plan: &Plan,
         stack: &serde_json::Value,
     ) -> Result<(f64, Vec<(String, f64)>), PolicyError> {
+        on_eval_thread(|| self.profile_here(plan, stack))
+    }
+
+    fn profile_here(
+        &self,
+        plan: &Plan,
+        stack: &serde_json::Value,
+    ) -> Result<(f64, Vec<(String, f64)>), PolicyError> {
+        let deadline = Deadline::start(&self.limits);
         let active: Vec<usize> = (0..self.rules.len()).collect();
         let views: Vec<View<'_>> = plan
             .resource_changes
@@ -456,10 +465,14 @@ impl RulePack {
         for &i in &active {
             let t = std::time::Instant::now();
             let path = format!("{}.findings", self.rules[i].package);
-            engine.eval_rule(path).map_err(|e| PolicyError::Eval {
+            let err = |message: String| PolicyError::Eval {
                 rule: self.rules[i].id.clone(),
-                message: first_line(&e),
-            })?;
+                message,
+            };
+            deadline.arm(&mut engine).map_err(err)?;
+            engine
+                .eval_rule(path)
+                .map_err(|e| err(deadline.message(&e)))?;
             per_rule.push((self.rules[i].id.clone(), t.elapsed().as_secs_f64() * 1e3));
         }
         per_rule.sort_by(|a, b| b.1.total_cmp(&a.1));
