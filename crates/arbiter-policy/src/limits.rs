@@ -543,4 +543,32 @@ mod tests {
         let (r, _) = run_policy(path, Duration::from_secs(20));
         assert_eq!(r, Ok(vec!["deep".to_string()]));
     }
+
+    /// The wrapped builtins answer exactly what regorus's own do.
+    #[test]
+    fn guarded_builtins_answer_like_regorus() {
+        let policy = r##"package t
+import rego.v1
+v := [
+  numbers.range(1, 5), numbers.range(5, 1), numbers.range_step(0, 10, 3),
+  net.cidr_expand("10.0.0.0/30"), array.concat([1, 2], [3]),
+  concat("-", ["a", "b"]), concat("", {"x", "y"}), sprintf("%05d %s %v", [42, "s", {"k": [1]}]),
+  replace("aXbX", "X", "yy"), strings.replace_n({"a": "1", "b": "22"}, "abc"),
+  regex.replace("a1b22", "[0-9]+", "#"), json.marshal({"a": [1, "x"]}),
+  json.marshal_with_options({"a": 1}, {"pretty": true}), yaml.marshal({"a": [1]}),
+  base64.encode("hello"),
+]
+"##;
+        let eval = |guarded: bool| {
+            let mut e = regorus::Engine::new();
+            if guarded {
+                assert!(install_guards(&mut e).is_ok());
+            }
+            assert!(e.add_policy("t.rego".into(), policy.into()).is_ok());
+            e.eval_rule("data.t.v".into()).map_err(|e| e.to_string())
+        };
+        let plain = eval(false);
+        assert!(plain.is_ok(), "{plain:?}");
+        assert_eq!(eval(true), plain);
+    }
 }
