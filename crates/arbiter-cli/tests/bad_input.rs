@@ -490,6 +490,71 @@ fn hostile_inputs_end_in_one_clear_error_line() {
     );
 }
 
+/// Issue 10: the hostile-policy corpus (crates/arbiter-policy/tests/hostile,
+/// whose README table says what each file must end with) given to the real
+/// binary as `--policy FILE`: one clear error line naming the file, or the
+/// result for a case bounded by design, within the deadline and the
+/// address-space limit, on the main thread's stack.
+#[test]
+fn hostile_policies_end_in_one_clear_error_line() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../arbiter-policy/tests/hostile");
+    let readme = std::fs::read_to_string(corpus.join("README.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    std::fs::write(&plan, real_plan()).unwrap();
+    let mut failures = Vec::new();
+    let mut rows = 0;
+    for line in readme.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let Some(file) = cells.get(1).map(|c| c.trim_matches('`')) else {
+            continue;
+        };
+        if !file.ends_with(".rego") {
+            continue;
+        }
+        rows += 1;
+        let (kind, expected) = cells[3].split_once(": ").unwrap();
+        let expected = expected.trim_matches('`');
+        let slug = file.trim_end_matches(".rego");
+        let extra = [
+            "--policy".to_string(),
+            corpus.join(file).to_str().unwrap().to_string(),
+            "--policy-timeout".to_string(),
+            "2s".to_string(),
+        ];
+        let out = match run_arbiter(dir.path(), &plan, &[], slug, &extra) {
+            Ok(o) => o,
+            Err(e) => {
+                failures.push(format!("{file}: {e}"));
+                continue;
+            }
+        };
+        let case = Case {
+            name: file.to_string(),
+            input: Input::Missing,
+            env: &[],
+            expect: if kind == "error" {
+                error(&[expected, file])
+            } else {
+                Expect::Judged
+            },
+            bug: None,
+        };
+        if let Err(why) = check(&case, &out) {
+            failures.push(format!("{file}: {why}"));
+        } else if kind == "result" && !String::from_utf8_lossy(&out.stdout).contains(expected) {
+            failures.push(format!("{file}: the report lacks {expected:?}"));
+        }
+    }
+    assert!(rows >= 19, "the corpus table has {rows} rows");
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// Runs the rows of the table that carry `bug`.
 fn run_bug_rows(bug_prefix: &str) {
     let dir = tempfile::tempdir().unwrap();
@@ -578,7 +643,7 @@ fn run_case(dir: &Path, case: &Case) -> Result<(), String> {
         Input::Directory => std::fs::create_dir_all(&path).unwrap(),
         Input::Missing | Input::Special(_) => {}
     }
-    let out = run_arbiter(dir, &path, case.env, &slug);
+    let out = run_arbiter(dir, &path, case.env, &slug, &[]);
     if path.starts_with(dir) {
         let _ = std::fs::remove_file(&path);
         let _ = std::fs::remove_dir(&path);
@@ -598,6 +663,7 @@ fn run_arbiter(
     plan: &Path,
     env: &[(&str, &str)],
     slug: &str,
+    extra: &[String],
 ) -> Result<Outcome, String> {
     let out_path = dir.join(format!("{slug}.stdout"));
     let err_path = dir.join(format!("{slug}.stderr"));
@@ -610,6 +676,7 @@ fn run_arbiter(
         .arg("evaluate")
         .arg(plan)
         .args(["--format", "json", "--color", "never"])
+        .args(extra)
         .env_remove("ARBITER_MAX_PLAN_BYTES")
         .env("RUST_BACKTRACE", "1")
         .stdin(Stdio::null())

@@ -867,6 +867,107 @@ test_right_expectation if {
     expect_code(&arbiter(&["policy", "test", &path_str(empty.path())]), 1);
 }
 
+/// Issue 9 item 5: the Rego syntax is decided by parsing, so words in
+/// comments, strings and rule names never make a valid policy fail.
+#[test]
+fn policy_test_runs_v0_and_v1_whatever_their_comments_say() {
+    let v0 = r#"package main
+
+# Deny if the bucket contains a public ACL.
+deny[msg] {
+  contains_admin[a]
+  msg := sprintf("%s contains admin if public", [a])
+}
+
+contains_admin[a] {
+  rc := input.resource_changes[_]
+  rc.change.after.acl == "public-read"
+  a := rc.address
+}
+
+notify_if_x = true { true }
+
+test_contains_admin {
+  count(deny) == 1 with input as {"resource_changes": [{"address": "b", "change": {"after": {"acl": "public-read"}}}]}
+}
+"#;
+    let v1 = r#"package other
+
+# no import rego.v1; "deny[msg] {" in a comment
+deny contains msg if {
+  some rc in input.resource_changes
+  msg := "deny[msg] { if"
+}
+
+test_one if {
+  count(deny) == 1 with input as {"resource_changes": [{}]}
+}
+"#;
+    for files in [
+        vec![("v0.rego", v0)],
+        vec![("v1.rego", v1)],
+        vec![("v0.rego", v0), ("v1.rego", v1)],
+    ] {
+        let dir = policy_dir(&files);
+        let run = arbiter(&["policy", "test", &path_str(dir.path())]);
+        expect_code(&run, 0);
+        assert!(
+            run.stdout.contains(&format!("PASS: {0}/{0}", files.len())),
+            "{}",
+            run.stdout
+        );
+    }
+    // Neither syntax parses: the error is the one of the syntax the code
+    // indicates (v0 here), with the file and line.
+    let bad = policy_dir(&[(
+        "bad.rego",
+        "package main\n# if contains\ndeny[msg] {\n  msg := \"x\"\n  y := \n}\n",
+    )]);
+    let run = arbiter(&["policy", "test", &path_str(bad.path())]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("bad.rego:6"), "{}", run.stderr);
+    assert!(!run.stderr.contains("`if` keyword"), "{}", run.stderr);
+}
+
+/// Issue 10: `arbiter policy test` bounds each test by --policy-timeout and
+/// refuses recursive policies before running anything.
+#[test]
+fn policy_test_bounds_each_test_and_refuses_recursion() {
+    let slow = policy_dir(&[(
+        "slow_test.rego",
+        "package main\nimport rego.v1\n\ntest_fast if true\n\ntest_slow if {\n  count([1 | some i in numbers.range(1, 14000); some j in numbers.range(1, 14000); i + j == 0]) >= 0\n}\n",
+    )]);
+    let started = std::time::Instant::now();
+    let run = arbiter(&[
+        "policy",
+        "test",
+        &path_str(slow.path()),
+        "--policy-timeout",
+        "500ms",
+    ]);
+    expect_code(&run, 1);
+    assert!(
+        run.stdout.contains("test_slow: ERROR")
+            && run.stdout.contains("exceeded the time budget of 500 ms"),
+        "{}",
+        run.stdout
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let rec = policy_dir(&[(
+        "rec_test.rego",
+        "package main\nimport rego.v1\n\nf(x) := f(x + 1)\n\ntest_f if f(1) > 0\n",
+    )]);
+    let run = arbiter(&["policy", "test", &path_str(rec.path())]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr
+            .contains("recursion: data.main.f -> data.main.f in ")
+            && run.stderr.contains("rec_test.rego:4"),
+        "{}",
+        run.stderr
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Rule pack
 // ---------------------------------------------------------------------------

@@ -70,6 +70,8 @@ pub struct JudgeConfig {
     /// Policy files already in memory (a server's stored policy sets), used
     /// with those read from `policy_paths`.
     pub files: Option<LoadedFiles>,
+    /// Budgets of each evaluation (time); a policy over budget is an error.
+    pub limits: arbiter_policy::Limits,
 }
 
 pub use arbiter_policy::plan_types;
@@ -153,9 +155,12 @@ impl Judge {
         let pack = if cfg.no_builtin_rules {
             None
         } else {
-            Some(RulePack::for_types(&replacements, cfg.only_types.as_ref())?)
+            Some(
+                RulePack::for_types(&replacements, cfg.only_types.as_ref())?
+                    .with_limits(cfg.limits),
+            )
         };
-        let user = UserPolicies::compile(&files, &cfg.namespaces)?;
+        let user = UserPolicies::compile(&files, &cfg.namespaces)?.with_limits(cfg.limits);
         Ok(Judge {
             pack,
             user: if user.is_empty() { None } else { Some(user) },

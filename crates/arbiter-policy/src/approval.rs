@@ -17,7 +17,8 @@
 //! ```
 
 use crate::error::{first_line, PolicyError};
-use crate::load::{add_module, LoadedFiles, PolicySource};
+use crate::limits::{install_guards, on_eval_thread, Deadline, Limits};
+use crate::load::{add_module, check_modules, LoadedFiles, PolicySource};
 use regorus::Value;
 
 /// The package every approval policy lives in.
@@ -58,6 +59,9 @@ pub struct ApprovalOutcome {
 #[derive(Clone)]
 pub struct ApprovalPolicy {
     engine: regorus::Engine,
+    /// The file defining `package arbiter.approval`, named in errors.
+    file: String,
+    limits: Limits,
 }
 
 impl ApprovalPolicy {
@@ -75,12 +79,18 @@ impl ApprovalPolicy {
     /// Compiles a policy set; at least one module must be in
     /// `package arbiter.approval` and define `approve` or `reject`.
     pub fn compile(files: &LoadedFiles) -> Result<ApprovalPolicy, PolicyError> {
+        on_eval_thread(|| ApprovalPolicy::compile_here(files))
+    }
+
+    fn compile_here(files: &LoadedFiles) -> Result<ApprovalPolicy, PolicyError> {
         let mut engine = regorus::Engine::new();
-        let mut found = false;
+        install_guards(&mut engine)?;
+        let mut found = None;
+        check_modules(&files.modules, &[])?;
         for m in &files.modules {
             let pkg = add_module(&mut engine, m)?;
-            if pkg == format!("data.{APPROVAL_PACKAGE}") {
-                found = true;
+            if pkg == format!("data.{APPROVAL_PACKAGE}") && found.is_none() {
+                found = Some(m.path.clone());
             }
         }
         for d in &files.data {
@@ -91,19 +101,35 @@ impl ApprovalPolicy {
                     message: first_line(&e),
                 })?;
         }
-        if !found {
+        let Some(file) = found else {
             return Err(PolicyError::Config(format!(
                 "an approval policy needs a module in `package {APPROVAL_PACKAGE}` defining `approve` and/or `reject`"
             )));
-        }
-        let p = ApprovalPolicy { engine };
+        };
+        let p = ApprovalPolicy {
+            engine,
+            file,
+            limits: Limits::default(),
+        };
         // Catch runtime errors (and non-boolean rules) now, not at the first review.
-        p.evaluate(&serde_json::json!({"change_request": {}, "stack": {}, "reviews": []}))?;
+        p.evaluate_here(&serde_json::json!({"change_request": {}, "stack": {}, "reviews": []}))?;
         Ok(p)
     }
 
-    /// Evaluates the policy.
+    /// The same policy evaluated within `limits`.
+    pub fn with_limits(mut self, limits: Limits) -> ApprovalPolicy {
+        self.limits = limits;
+        self
+    }
+
+    /// Evaluates the policy. An error (including a policy over its budget)
+    /// never approves.
     pub fn evaluate(&self, input: &serde_json::Value) -> Result<ApprovalOutcome, PolicyError> {
+        on_eval_thread(|| self.evaluate_here(input))
+    }
+
+    fn evaluate_here(&self, input: &serde_json::Value) -> Result<ApprovalOutcome, PolicyError> {
+        let deadline = Deadline::start(&self.limits);
         let mut engine = self.engine.clone();
         engine.set_input(
             crate::values::from_json(input)
@@ -111,13 +137,20 @@ impl ApprovalPolicy {
         );
         let mut rule = |name: &str| -> Result<Value, PolicyError> {
             let path = format!("data.{APPROVAL_PACKAGE}.{name}");
+            let rule = format!("{path} ({})", self.file);
+            deadline
+                .arm(&mut engine)
+                .map_err(|message| PolicyError::Eval {
+                    rule: rule.clone(),
+                    message,
+                })?;
             match engine.eval_rule(path.clone()) {
                 Ok(v) => Ok(v),
                 // A policy need not define every rule: absent means undefined.
                 Err(e) if e.to_string().contains("not a valid rule path") => Ok(Value::Undefined),
                 Err(e) => Err(PolicyError::Eval {
-                    rule: path,
-                    message: first_line(&e),
+                    rule,
+                    message: deadline.message(&e),
                 }),
             }
         };
@@ -215,5 +248,30 @@ mod tests {
                 .unwrap()
                 .approve
         );
+    }
+
+    #[test]
+    fn a_policy_over_its_time_budget_is_an_error_never_an_approval() {
+        let files = LoadedFiles {
+            modules: vec![PolicySource {
+                path: "slow.rego".into(),
+                text: "package arbiter.approval\nimport rego.v1\napprove if {\n  input.stack.environment == \"slow\"\n  count([1 | some i in numbers.range(1, 14000); some j in numbers.range(1, 14000); i + j == 0]) >= 0\n}\n".into(),
+            }],
+            data: Vec::new(),
+        };
+        let p = ApprovalPolicy::compile(&files)
+            .unwrap()
+            .with_limits(Limits::with_timeout(std::time::Duration::from_millis(200)));
+        let started = std::time::Instant::now();
+        let e = p
+            .evaluate(&input("slow", &[("user:a", "approve")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("exceeded the time budget of 200 ms") && e.contains("slow.rego"),
+            "{e}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 }

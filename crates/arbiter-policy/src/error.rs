@@ -17,6 +17,17 @@ pub enum PolicyError {
         /// What is wrong.
         message: String,
     },
+    /// Rules or functions refer to themselves (OPA refuses this too; regorus
+    /// would recurse until the stack is exhausted).
+    #[error("recursion: {cycle} in {file}:{line}")]
+    Recursion {
+        /// The cycle, e.g. `data.x.f -> data.x.g -> data.x.f`.
+        cycle: String,
+        /// File of the first reference of the cycle.
+        file: String,
+        /// Its line.
+        line: u32,
+    },
     /// A file or directory could not be read.
     #[error("{path}: {message}")]
     Load {

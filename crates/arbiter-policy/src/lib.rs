@@ -13,14 +13,17 @@
 
 pub mod approval;
 pub mod error;
+pub mod limits;
 pub mod load;
 pub mod rulepack;
+pub mod syntax;
 pub mod testing;
 pub mod user;
 pub mod values;
 
 pub use approval::{ApprovalOutcome, ApprovalPolicy};
 pub use error::PolicyError;
+pub use limits::Limits;
 pub use load::{load_paths, load_sources, LoadedFiles, PolicySource};
 pub use rulepack::{builtin_files, plan_types, sort_findings, RuleMeta, RuleOverrides, RulePack};
 pub use user::{plan_document, UserPolicies};

@@ -12,8 +12,10 @@
 //! Rules see only the resource types they declare, so the work grows with the
 //! resources each rule cares about, not with rules × plan size.
 
-use crate::error::{first_line, PolicyError};
-use crate::load::{add_module, PolicySource};
+use crate::error::PolicyError;
+use crate::limits::{install_guards, on_eval_thread, Deadline, Limits};
+use crate::load::{add_module, check_modules, PolicySource};
+use crate::syntax::ModuleRefs;
 use crate::values::{
     from_json_text, from_json_text_cached, get_str, s, to_json, DocCache, KeyCache,
 };
@@ -39,6 +41,21 @@ fn builtin_metadata(path: &str) -> Option<&'static str> {
         .iter()
         .find(|(p, _, _)| *p == rel)
         .and_then(|(_, _, m)| *m)
+}
+
+/// The references of every built-in file (`builtin:<rel>`), read once.
+fn builtin_references() -> &'static [(String, ModuleRefs)] {
+    static REFS: std::sync::OnceLock<Vec<(String, ModuleRefs)>> = std::sync::OnceLock::new();
+    REFS.get_or_init(|| {
+        builtin_files()
+            .map(|(rel, text)| {
+                (
+                    format!("builtin:{rel}"),
+                    crate::syntax::module_refs(&crate::syntax::lex(text)),
+                )
+            })
+            .collect()
+    })
 }
 
 /// Package prefix every rule of the pack lives under.
@@ -124,6 +141,7 @@ impl RuleOverrides {
 #[derive(Clone)]
 pub struct RulePack {
     engine: regorus::Engine,
+    limits: Limits,
     rules: Vec<RuleMeta>,
     /// The resource types the pack was compiled for (`None`: all rules).
     compiled_for: Option<BTreeSet<String>>,
@@ -171,11 +189,30 @@ impl RulePack {
         user: &[PolicySource],
         types: Option<&BTreeSet<String>>,
     ) -> Result<RulePack, PolicyError> {
+        on_eval_thread(|| RulePack::for_types_here(user, types))
+    }
+
+    fn for_types_here(
+        user: &[PolicySource],
+        types: Option<&BTreeSet<String>>,
+    ) -> Result<RulePack, PolicyError> {
         let mut engine = regorus::Engine::new();
+        install_guards(&mut engine)?;
         let user_packages: BTreeMap<String, &PolicySource> = user
             .iter()
             .filter_map(|src| package_of(&src.text).map(|p| (format!("data.{p}"), src)))
             .collect();
+        // Recursion: only user files can bring it (the built-in files are
+        // checked by the tests); their references to built-in files count,
+        // read once per process.
+        if !user_packages.is_empty() {
+            let builtin_refs: Vec<(&str, &ModuleRefs)> = builtin_references()
+                .iter()
+                .filter(|(_, m)| !user_packages.contains_key(&m.package))
+                .map(|(p, m)| (p.as_str(), m))
+                .collect();
+            check_modules(user_packages.values().copied(), &builtin_refs)?;
+        }
         let mut rules = Vec::new();
         let mut seen_ids: BTreeMap<String, String> = BTreeMap::new();
         let mut add_meta = |meta: RuleMeta, rules: &mut Vec<RuleMeta>| -> Result<(), PolicyError> {
@@ -244,9 +281,16 @@ impl RulePack {
         }
         Ok(RulePack {
             engine,
+            limits: Limits::default(),
             rules,
             compiled_for: types.cloned(),
         })
+    }
+
+    /// The same pack evaluated within `limits`.
+    pub fn with_limits(mut self, limits: Limits) -> RulePack {
+        self.limits = limits;
+        self
     }
 
     /// Every rule, sorted by ID.
@@ -267,6 +311,16 @@ impl RulePack {
         stack: &serde_json::Value,
         overrides: &RuleOverrides,
     ) -> Result<Vec<Finding>, PolicyError> {
+        on_eval_thread(|| self.evaluate_here(plan, stack, overrides))
+    }
+
+    fn evaluate_here(
+        &self,
+        plan: &Plan,
+        stack: &serde_json::Value,
+        overrides: &RuleOverrides,
+    ) -> Result<Vec<Finding>, PolicyError> {
+        let deadline = Deadline::start(&self.limits);
         // Provider blocks of the configuration are judged like resources
         // (type `provider.<name>`), e.g. for static credentials.
         let providers = provider_views(plan);
@@ -364,14 +418,22 @@ impl RulePack {
                 .map_or(after_views.len() / 2, |i| i + 1);
             let (a1, a2) = after_views.split_at(mid);
             let (r1, r2) = std::thread::scope(|scope| {
-                let h = scope.spawn(|| self.run_views(a2, &stack_value, &single));
-                let r1 = self.run_views(a1, &stack_value, &single);
-                let r2 = h.join().unwrap_or_else(|_| {
-                    Err(PolicyError::Eval {
-                        rule: "rule pack".into(),
-                        message: "evaluation thread panicked".into(),
-                    })
-                });
+                let h = std::thread::Builder::new()
+                    .stack_size(crate::limits::EVAL_STACK_BYTES)
+                    .spawn_scoped(scope, || {
+                        self.run_views(a2, &stack_value, &single, &deadline)
+                    });
+                let r1 = self.run_views(a1, &stack_value, &single, &deadline);
+                let r2 = match h {
+                    Ok(h) => h.join().unwrap_or_else(|_| {
+                        Err(PolicyError::Eval {
+                            rule: "rule pack".into(),
+                            message: "evaluation thread panicked".into(),
+                        })
+                    }),
+                    // No second thread: this one does both halves.
+                    Err(_) => self.run_views(a2, &stack_value, &single, &deadline),
+                };
                 (r1, r2)
             });
             let mut a = r1?;
@@ -383,11 +445,11 @@ impl RulePack {
                     .filter(|v| join_types.contains(v.rc.keyed_type().as_str()))
                     .map(View::clone)
                     .collect();
-                a.extend(self.run_views(&views, &stack_value, &joined)?);
+                a.extend(self.run_views(&views, &stack_value, &joined, &deadline)?);
             }
             a
         } else {
-            self.run_views(&after_views, &stack_value, &active)?
+            self.run_views(&after_views, &stack_value, &active, &deadline)?
         };
         // Before-states only where the after-state has a finding that matters
         // (not info): there, a finding already present before is pre-existing.
@@ -418,7 +480,7 @@ impl RulePack {
         if !before_views.is_empty() {
             before_views.extend(context);
         }
-        let mut before = self.run_views(&before_views, &stack_value, &active)?;
+        let mut before = self.run_views(&before_views, &stack_value, &active, &deadline)?;
         before.retain(|f| judged.contains(f.1.as_str()));
         Ok(self.compare(after, before, overrides))
     }
@@ -430,6 +492,15 @@ impl RulePack {
         plan: &Plan,
         stack: &serde_json::Value,
     ) -> Result<(f64, Vec<(String, f64)>), PolicyError> {
+        on_eval_thread(|| self.profile_here(plan, stack))
+    }
+
+    fn profile_here(
+        &self,
+        plan: &Plan,
+        stack: &serde_json::Value,
+    ) -> Result<(f64, Vec<(String, f64)>), PolicyError> {
+        let deadline = Deadline::start(&self.limits);
         let active: Vec<usize> = (0..self.rules.len()).collect();
         let t = std::time::Instant::now();
         let arg_refs: ArgumentReferences = plan
@@ -459,10 +530,14 @@ impl RulePack {
         for &i in &active {
             let t = std::time::Instant::now();
             let path = format!("{}.findings", self.rules[i].package);
-            engine.eval_rule(path).map_err(|e| PolicyError::Eval {
+            let err = |message: String| PolicyError::Eval {
                 rule: self.rules[i].id.clone(),
-                message: first_line(&e),
-            })?;
+                message,
+            };
+            deadline.arm(&mut engine).map_err(err)?;
+            engine
+                .eval_rule(path)
+                .map_err(|e| err(deadline.message(&e)))?;
             per_rule.push((self.rules[i].id.clone(), t.elapsed().as_secs_f64() * 1e3));
         }
         per_rule.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -474,12 +549,13 @@ impl RulePack {
         views: &[View<'_>],
         stack: &Value,
         active: &[usize],
+        deadline: &Deadline,
     ) -> Result<Vec<RawFinding>, PolicyError> {
         if views.is_empty() {
             return Ok(Vec::new());
         }
         let mut engine = self.engine.clone();
-        self.run_side(&mut engine, views, stack, active)
+        self.run_side(&mut engine, views, stack, active, deadline)
     }
 
     /// The resource types the given rules read.
@@ -506,6 +582,7 @@ impl RulePack {
         views: &[View<'_>],
         stack: &Value,
         active: &[usize],
+        deadline: &Deadline,
     ) -> Result<Vec<RawFinding>, PolicyError> {
         if views.is_empty() {
             return Ok(Vec::new());
@@ -523,12 +600,14 @@ impl RulePack {
                 continue;
             }
             let path = format!("{}.findings", rule.package);
+            let err = |message: String| PolicyError::Eval {
+                rule: format!("{} ({path} in {})", rule.id, rule.file),
+                message,
+            };
+            deadline.arm(engine).map_err(err)?;
             let result = engine
                 .eval_rule(path.clone())
-                .map_err(|e| PolicyError::Eval {
-                    rule: format!("{} ({path})", rule.id),
-                    message: first_line(&e),
-                })?;
+                .map_err(|e| err(deadline.message(&e)))?;
             collect_findings(i, rule, &result, &mut out)?;
         }
         Ok(out)
@@ -948,13 +1027,19 @@ fn eval_metadata(
     pkg: &str,
     src: &PolicySource,
 ) -> Result<Value, PolicyError> {
-    engine.eval_rule(format!("{pkg}.metadata")).map_err(|e| {
+    // Each metadata object has the default budget (compiling is not bounded
+    // by one evaluation's budget: it grows with the number of files).
+    let deadline = Deadline::start(&Limits::default());
+    let err = |m: String| {
         PolicyError::Config(format!(
-            "{}: rule package {pkg} has no valid `metadata` object: {}",
-            src.path,
-            first_line(&e)
+            "{}: rule package {pkg} has no valid `metadata` object: {m}",
+            src.path
         ))
-    })
+    };
+    deadline.arm(engine).map_err(err)?;
+    engine
+        .eval_rule(format!("{pkg}.metadata"))
+        .map_err(|e| err(deadline.message(&e)))
 }
 
 fn get_str_v(v: &Value) -> Option<String> {

@@ -1,7 +1,8 @@
 //! `arbiter policy test`: runs `test_*` rules the way `opa test` does.
 
 use crate::error::PolicyError;
-use crate::load::{add_module, load_paths, rule_heads};
+use crate::limits::{install_guards, on_eval_thread, Deadline, Limits};
+use crate::load::{add_module, check_modules, load_paths, rule_heads};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -35,10 +36,25 @@ pub struct TestOutcome {
 
 /// Loads every `.rego` file (tests included) and data document under `paths`
 /// and evaluates each `test_*` rule whose `package.name` contains `filter`.
-pub fn run_tests(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<TestOutcome>, PolicyError> {
+/// Each test has the time budget of `limits`.
+pub fn run_tests(
+    paths: &[PathBuf],
+    filter: Option<&str>,
+    limits: &Limits,
+) -> Result<Vec<TestOutcome>, PolicyError> {
     let files = load_paths(paths, true)?;
+    on_eval_thread(|| run_loaded(&files, filter, limits))
+}
+
+fn run_loaded(
+    files: &crate::load::LoadedFiles,
+    filter: Option<&str>,
+    limits: &Limits,
+) -> Result<Vec<TestOutcome>, PolicyError> {
     let mut engine = regorus::Engine::new();
+    install_guards(&mut engine)?;
     let mut tests = Vec::new();
+    check_modules(&files.modules, &[])?;
     for src in &files.modules {
         let pkg = add_module(&mut engine, src)?;
         for (name, line) in rule_heads(&src.text, |n| n.starts_with("test_")) {
@@ -61,10 +77,14 @@ pub fn run_tests(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<TestOutc
             continue;
         }
         let start = Instant::now();
-        let result = match engine.eval_rule(full.clone()) {
-            Ok(regorus::Value::Bool(true)) => TestResult::Pass,
-            Ok(_) => TestResult::Fail,
-            Err(e) => TestResult::Error(crate::error::first_line(&e)),
+        let deadline = Deadline::start(limits);
+        let result = match deadline.arm(&mut engine) {
+            Err(m) => TestResult::Error(m),
+            Ok(()) => match engine.eval_rule(full.clone()) {
+                Ok(regorus::Value::Bool(true)) => TestResult::Pass,
+                Ok(_) => TestResult::Fail,
+                Err(e) => TestResult::Error(deadline.message(&e)),
+            },
         };
         out.push(TestOutcome {
             file,

@@ -1,12 +1,16 @@
 //! The user's own policies: conftest style and Spacelift style, unmodified.
 
 use crate::error::PolicyError;
-use crate::load::{add_module, rule_heads, LoadedFiles};
+use crate::limits::{install_guards, on_eval_thread, value_size, Deadline, Limits};
+use crate::load::{add_module, check_modules, rule_heads, LoadedFiles};
 use crate::rulepack::{package_of, sort_findings, RULE_PACKAGE_PREFIX};
 use crate::values::{get_str, s, to_json};
 use arbiter_verdict::{ChangeRelation, Effect, Finding, Severity, SourceLocation};
 use regorus::Value;
 use std::collections::BTreeMap;
+
+/// Largest result of one entrypoint (measured written out).
+const MAX_RESULT_BYTES: u64 = 16 << 20;
 
 /// Which input document a package receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +37,7 @@ pub struct UserPolicies {
     engine: regorus::Engine,
     entrypoints: Vec<Entrypoint>,
     files: usize,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for UserPolicies {
@@ -67,6 +72,7 @@ impl UserPolicies {
         namespaces: &[String],
     ) -> Result<UserPolicies, PolicyError> {
         let mut engine = regorus::Engine::new();
+        install_guards(&mut engine)?;
         let namespaces: Vec<String> = if namespaces.is_empty() {
             vec!["main".into()]
         } else {
@@ -74,12 +80,13 @@ impl UserPolicies {
         };
         let mut entrypoints = Vec::new();
         let mut count = 0;
-        for src in &files.modules {
-            if package_of(&src.text)
+        // Rule-pack modules are handled by the rule pack.
+        let is_user = |src: &&crate::load::PolicySource| {
+            !package_of(&src.text)
                 .is_some_and(|p| format!("data.{p}").starts_with(RULE_PACKAGE_PREFIX))
-            {
-                continue; // handled by the rule pack
-            }
+        };
+        check_modules(files.modules.iter().filter(is_user), &[])?;
+        for src in files.modules.iter().filter(is_user) {
             let pkg = add_module(&mut engine, src)?;
             count += 1;
             let bare = pkg.strip_prefix("data.").unwrap_or(&pkg).to_string();
@@ -119,7 +126,14 @@ impl UserPolicies {
             engine,
             entrypoints,
             files: count,
+            limits: Limits::default(),
         })
+    }
+
+    /// The same policies evaluated within `limits`.
+    pub fn with_limits(mut self, limits: Limits) -> UserPolicies {
+        self.limits = limits;
+        self
     }
 
     /// True when no rule would be evaluated.
@@ -151,6 +165,16 @@ impl UserPolicies {
         if self.entrypoints.is_empty() {
             return Ok(Vec::new());
         }
+        on_eval_thread(|| self.evaluate_here(plan, context, spacelift))
+    }
+
+    fn evaluate_here(
+        &self,
+        plan: &Value,
+        context: &serde_json::Value,
+        spacelift: &serde_json::Value,
+    ) -> Result<Vec<Finding>, PolicyError> {
+        let deadline = Deadline::start(&self.limits);
         let ctx = crate::values::from_json(context)
             .map_err(|m| PolicyError::Config(format!("context: {m}")))?;
         let sl = crate::values::from_json(spacelift)
@@ -190,12 +214,20 @@ impl UserPolicies {
             });
             for ep in eps {
                 let path = format!("{}.{}", ep.package, ep.rule);
+                let err = |message: String| PolicyError::Eval {
+                    rule: format!("{path} ({}:{})", ep.file, ep.line),
+                    message,
+                };
+                deadline.arm(&mut engine).map_err(err)?;
                 let v = engine
                     .eval_rule(path.clone())
-                    .map_err(|e| PolicyError::Eval {
-                        rule: format!("{path} ({}:{})", ep.file, ep.line),
-                        message: crate::error::first_line(&e),
-                    })?;
+                    .map_err(|e| err(deadline.message(&e)))?;
+                if let Err(limit) = value_size(&v, MAX_RESULT_BYTES) {
+                    return Err(err(format!(
+                        "its result is larger than {} MiB (policy limit)",
+                        limit >> 20
+                    )));
+                }
                 messages(&v, ep, &mut out);
             }
         }

@@ -56,6 +56,10 @@ pub struct ServerConfig {
     pub session_ttl: Duration,
     /// Webhook deliveries: timeouts, retries, links.
     pub webhooks: webhooks::WebhookConfig,
+    /// Time budget of one policy evaluation (a plan's rules and policies,
+    /// an approval decision); a policy over budget is an error of that
+    /// policy, never an approval.
+    pub policy_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -73,11 +77,17 @@ impl Default for ServerConfig {
             replica: format!("replica-{}", std::process::id()),
             session_ttl: Duration::from_secs(12 * 3600),
             webhooks: webhooks::WebhookConfig::default(),
+            policy_timeout: arbiter_policy::limits::DEFAULT_TIMEOUT,
         }
     }
 }
 
 impl ServerConfig {
+    /// The budgets of a policy evaluation.
+    pub fn policy_limits(&self) -> arbiter_policy::Limits {
+        arbiter_policy::Limits::with_timeout(self.policy_timeout)
+    }
+
     /// The database the server uses.
     pub fn store_config(&self) -> StoreConfig {
         let mut c = match &self.database_url {

@@ -118,10 +118,12 @@ pub async fn judge_for(
         return Ok((j, refs));
     }
     let r2 = refs.clone();
+    let limits = app.config.policy_limits();
     let judge = tokio::task::spawn_blocking(move || {
         let loaded = load_sets(&r2, &files).map_err(|e| e.to_string())?;
         Judge::new(&JudgeConfig {
             files: Some(loaded),
+            limits,
             ..JudgeConfig::default()
         })
         .map_err(|e| e.to_string())
@@ -147,6 +149,7 @@ pub async fn approval_for(app: &AppState, spec: &StackSpec) -> ApiResult<Arc<App
     } else {
         load_sets(&refs, &files).and_then(|l| ApprovalPolicy::compile(&l))
     }
+    .map(|p| p.with_limits(app.config.policy_limits()))
     .map_err(|e| ApiError::invalid(format!("the stack's approval policy does not compile: {e}")))?;
     let p = Arc::new(p);
     cache_put(&app.compiled.approvals, key, p.clone());

@@ -915,6 +915,77 @@ async fn hostile_requests_get_clear_errors() {
     }
 }
 
+/// Issue 10: a pushed policy set with recursion is refused when it is
+/// compiled (it used to abort the server at its first evaluation), with the
+/// cycle named; a stored policy over the server's --policy-timeout is an
+/// error of that policy, never an approval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recursive_or_endless_policies_are_refused_not_run_forever() {
+    let app = spawn("sqlite", |c| {
+        c.policy_timeout = std::time::Duration::from_millis(300)
+    })
+    .await;
+    for (kind, files, cycle) in [
+        (
+            "plan",
+            json!({"a.rego": "package x\nimport rego.v1\nf(x) := y if {\n  y := f(x + 1)\n}\n", "main.rego": "package main\nimport rego.v1\ndeny contains \"m\" if data.x.f(1) > 0\n"}),
+            "recursion: data.x.f -> data.x.f in rec/a.rego:4",
+        ),
+        (
+            "approval",
+            json!({"a.rego": "package arbiter.approval\nimport rego.v1\napprove if g(1)\nf(x) := g(x)\ng(x) := f(x)\n"}),
+            "recursion: data.arbiter.approval.g -> data.arbiter.approval.f -> data.arbiter.approval.g in rec/a.rego:4",
+        ),
+    ] {
+        let r = app
+            .req(
+                "PUT",
+                "/api/v1/policy-sets/rec",
+                Some(&app.admin),
+                Some(&json!({"kind": kind, "files": files})),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{kind}: {:?}", r.body);
+        let text = r.body.to_string();
+        assert!(text.contains(cycle), "{kind}: {text}");
+    }
+    // Endless (but not recursive) plan policy: stored, then every
+    // evaluation ends with the policy's time-budget error.
+    let endless = json!({"kind": "plan", "files": {"loop.rego": "package main\nimport rego.v1\ndeny contains \"x\" if {\n  count([1 | some i in numbers.range(1, 14000); some j in numbers.range(1, 14000); i + j == 0]) >= 0\n}\n"}});
+    let r = app
+        .req(
+            "PUT",
+            "/api/v1/policy-sets/endless",
+            Some(&app.admin),
+            Some(&endless),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    app.stack("slow", "dev", json!({"policy_sets": ["endless"]}))
+        .await;
+    let bot = app
+        .agent("bot", 7, json!({"stacks": ["slow"]}), json!({}))
+        .await;
+    let started = std::time::Instant::now();
+    let r = app
+        .signed(
+            &bot,
+            "POST",
+            "/api/v1/change-requests",
+            &submission("slow", "tags-only-update"),
+            &[],
+        )
+        .await;
+    assert_ne!(r.body["status"], "approved", "{:?}", r.body);
+    assert!(
+        r.body.to_string().contains("exceeded the time budget"),
+        "{} {:?}",
+        r.status,
+        r.body
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_policy_sets_judge_and_approval_policies_decide() {
     for backend in backends().await {

@@ -55,6 +55,10 @@ pub struct EvaluateArgs {
     /// Do not run the built-in rule pack (only your policies and the critics).
     #[arg(long)]
     pub no_builtin_rules: bool,
+    /// Time budget of the policy evaluation (built-in rules and --policy
+    /// files); a policy that exceeds it is an error, never an approval.
+    #[arg(long, default_value = "10s", value_parser = crate::cmd::client::parse_duration, value_name = "DURATION")]
+    pub policy_timeout: std::time::Duration,
     /// Colour in text output.
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorChoice,
@@ -97,6 +101,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<u8> {
         no_builtin_rules: args.no_builtin_rules,
         only_types: None,
         files: None,
+        limits: arbiter_policy::Limits::with_timeout(args.policy_timeout),
     };
     // Small plans (most agent changes): read first, then compile only the
     // rules for the plan's resource types. Large plans: compile every rule

@@ -30,6 +30,9 @@ pub struct TestArgs {
     /// Output format: text or json.
     #[arg(long, short = 'f', default_value = "text", value_parser = ["text", "json"])]
     pub format: String,
+    /// Time budget of each test; a test that exceeds it is an error.
+    #[arg(long, default_value = "10s", value_parser = crate::cmd::client::parse_duration, value_name = "DURATION")]
+    pub policy_timeout: std::time::Duration,
 }
 
 pub fn run(cmd: PolicyCommand) -> anyhow::Result<u8> {
@@ -39,7 +42,12 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<u8> {
 }
 
 fn test(args: TestArgs) -> anyhow::Result<u8> {
-    let outcomes = run_tests(&args.paths, args.filter.as_deref()).context("loading policies")?;
+    let outcomes = run_tests(
+        &args.paths,
+        args.filter.as_deref(),
+        &arbiter_policy::Limits::with_timeout(args.policy_timeout),
+    )
+    .context("loading policies")?;
     let passed = outcomes
         .iter()
         .filter(|o| o.result == TestResult::Pass)

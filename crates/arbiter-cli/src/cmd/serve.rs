@@ -46,6 +46,10 @@ pub struct ServeArgs {
     /// Longest time a request may take.
     #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
     pub request_timeout: std::time::Duration,
+    /// Time budget of one policy evaluation (plan policies, approval policies);
+    /// a policy that exceeds it is an error, never an approval.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub policy_timeout: std::time::Duration,
     /// Sign an audit checkpoint every this many entries.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub checkpoint_every_entries: u64,
@@ -101,6 +105,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         session_ttl: args.session_ttl,
         max_body_bytes: args.max_body_mib.max(1) * 1024 * 1024,
         request_timeout: args.request_timeout,
+        policy_timeout: args.policy_timeout,
         tick: args.tick,
         checkpoint_every_entries: args.checkpoint_every_entries,
         checkpoint_every: args.checkpoint_every,
