@@ -527,7 +527,7 @@ async fn scope_violations_reject_with_the_exact_reason() {
         assert_eq!(r.body["status"], "rejected");
         let reason = r.body["reason"].as_str().unwrap();
         assert!(
-            reason.contains("stack \"dev-sandbox\" is outside the agent's scope"),
+            reason.contains("stack \"dev-sandbox\" does not exist or is outside the agent's scope"),
             "{reason}"
         );
         // Allowed by label.

@@ -46,8 +46,9 @@ pub struct NewChangeRequest {
     pub auto_apply: bool,
     /// When a pending review expires (ms).
     pub expires_at: Option<i64>,
-    /// The verdict JSON.
-    pub verdict: String,
+    /// The verdict JSON; `None` for a submission rejected before it was
+    /// judged (no evaluation is stored).
+    pub verdict: Option<String>,
     /// Policy set versions used, JSON.
     pub policy_versions: String,
     /// Version of the engine that judged.
@@ -95,7 +96,7 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
     sqlx::query(
         "INSERT INTO change_requests (id, stack, submitter, key_id, idempotency_key, request_digest, intent, source, plan_digest, plan, \
          status, decision, confidence, priority, cost_delta_usd, resources_changed, reason, auto_apply, created_at, updated_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $21 = 1 THEN $13 END, $14, CASE WHEN $22 = 1 THEN $15 END, $16, $17, $18, $19, $19, $20)",
     )
     .bind(id)
     .bind(&cr.stack)
@@ -109,14 +110,19 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
     .bind(compress(&cr.plan))
     .bind(&cr.status)
     .bind(&cr.decision)
-    .bind(cr.confidence)
+    // Never a NULL float parameter: sqlx's Any driver sends it to
+    // PostgreSQL as a `real`, and the cached statement then refuses the
+    // `double precision` of the next insert. A flag says which are absent.
+    .bind(cr.confidence.unwrap_or(0.0))
     .bind(cr.priority)
-    .bind(cr.cost_delta_usd)
+    .bind(cr.cost_delta_usd.unwrap_or(0.0))
     .bind(cr.resources_changed)
     .bind(&cr.reason)
     .bind(cr.auto_apply as i64)
     .bind(now)
     .bind(cr.expires_at)
+    .bind(cr.confidence.is_some() as i64)
+    .bind(cr.cost_delta_usd.is_some() as i64)
     .execute(cx.conn())
     .await
     .map_err(|e| {
@@ -137,16 +143,18 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
     .bind(cr.resources_changed)
     .execute(cx.conn())
     .await?;
-    sqlx::query("INSERT INTO evaluations (change_request, verdict, policy_versions, engine_version, duration_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(id)
-        .bind(&cr.verdict)
-        .bind(&cr.policy_versions)
-        .bind(&cr.engine_version)
-        .bind(cr.duration_ms)
-        .bind(now)
-        .execute(cx.conn())
-        .await?;
     let subject = format!("change_request:{id}");
+    if let Some(verdict) = &cr.verdict {
+        sqlx::query("INSERT INTO evaluations (change_request, verdict, policy_versions, engine_version, duration_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(id)
+            .bind(verdict)
+            .bind(&cr.policy_versions)
+            .bind(&cr.engine_version)
+            .bind(cr.duration_ms)
+            .bind(now)
+            .execute(cx.conn())
+            .await?;
+    }
     cx.audit(
         &cr.submitter,
         "change_request.submitted",
@@ -155,14 +163,16 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
             "key_id": cr.key_id, "intent": cr.intent, "source": cr.source.as_ref().map(|s| serde_json::json!({"repository": s.repository, "commit": s.commit, "branch": s.branch}))}),
     )
     .await?;
-    cx.audit(
-        "system",
-        "change_request.evaluated",
-        &subject,
-        &serde_json::json!({"decision": cr.decision, "confidence": cr.confidence, "verdict_digest": arbiter_api::signing::sha256_hex(cr.verdict.as_bytes()),
-            "policy_versions": serde_json::from_str::<serde_json::Value>(&cr.policy_versions).unwrap_or_default(), "engine_version": cr.engine_version}),
-    )
-    .await?;
+    if let Some(verdict) = &cr.verdict {
+        cx.audit(
+            "system",
+            "change_request.evaluated",
+            &subject,
+            &serde_json::json!({"decision": cr.decision, "confidence": cr.confidence, "verdict_digest": arbiter_api::signing::sha256_hex(verdict.as_bytes()),
+                "policy_versions": serde_json::from_str::<serde_json::Value>(&cr.policy_versions).unwrap_or_default(), "engine_version": cr.engine_version}),
+        )
+        .await?;
+    }
     cx.audit(
         "system",
         &format!("change_request.{}", cr.status),

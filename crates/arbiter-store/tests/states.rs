@@ -273,7 +273,7 @@ async fn rollbacks_are_recorded_with_their_change_request_and_audited() {
             reason: None,
             auto_apply: false,
             expires_at: None,
-            verdict: "{}".into(),
+            verdict: Some("{}".into()),
             policy_versions: "[]".into(),
             engine_version: "t".into(),
             duration_ms: 1.0,

@@ -237,7 +237,7 @@ fn plan_cr(submitter: &str, idem: Option<&str>, status: &str) -> changes::NewCha
         reason: None,
         auto_apply: false,
         expires_at: Some(arbiter_store::now_ms() - 1),
-        verdict: "{\"decision\":\"review\"}".into(),
+        verdict: Some("{\"decision\":\"review\"}".into()),
         policy_versions: "[]".into(),
         engine_version: "test".into(),
         duration_ms: 1.0,

