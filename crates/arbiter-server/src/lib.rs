@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod openapi;
 pub mod password;
+pub mod review;
 pub mod routes;
 pub mod session;
 pub mod ui;

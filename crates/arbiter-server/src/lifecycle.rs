@@ -142,11 +142,18 @@ pub async fn approval_for(app: &AppState, spec: &StackSpec) -> ApiResult<Arc<App
     if let Some(p) = cache_get(&app.compiled.approvals, &key) {
         return Ok(p);
     }
-    let p = if refs.is_empty() {
-        ApprovalPolicy::builtin()
-    } else {
-        load_sets(&refs, &files).and_then(|l| ApprovalPolicy::compile(&l))
-    }
+    // Compiling runs the policy once (its check): user Rego, as slow as
+    // its author made it, so never on the async threads.
+    let p = tokio::task::spawn_blocking(move || {
+        if refs.is_empty() {
+            ApprovalPolicy::builtin()
+        } else {
+            load_sets(&refs, &files).and_then(|l| ApprovalPolicy::compile(&l))
+        }
+        .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(ApiError::internal)?
     .map_err(|e| ApiError::invalid(format!("the stack's approval policy does not compile: {e}")))?;
     let p = Arc::new(p);
     cache_put(&app.compiled.approvals, key, p.clone());

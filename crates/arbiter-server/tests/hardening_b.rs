@@ -191,3 +191,184 @@ async fn stacks_outside_the_scope_look_like_missing_ones() {
         let _: &App = &app;
     }
 }
+
+/// An approval policy that spins for a while on every evaluation (and on
+/// the compile check), then approves once `required` people approved.
+fn slow_policy(required: u32) -> Value {
+    let text = format!(
+        "package arbiter.approval\nimport rego.v1\n\
+         spin := count([x | some x in numbers.range(1, {SPIN}); x % 7 == 0])\n\
+         approvals := {{r.reviewer | some r in input.reviews; r.decision == \"approve\"}}\n\
+         approve if {{\n  spin >= 0\n  count(approvals) >= {required}\n}}\n"
+    );
+    json!({"kind": "approval", "files": {"slow.rego": text}})
+}
+
+/// Iterations of the slow policy's loop (about a second or two unoptimised).
+const SPIN: u32 = 120_000;
+
+async fn slow_setup(backend: &'static str, required: u32) -> (App, arbiter_api::AgentKey, f64) {
+    let app = spawn(backend, |_| {}).await;
+    let t = std::time::Instant::now();
+    let r = app
+        .req(
+            "PUT",
+            "/api/v1/policy-sets/slow",
+            Some(&app.admin),
+            Some(&slow_policy(required)),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let put = t.elapsed().as_secs_f64();
+    app.stack("web", "prod", json!({"approval_policy": "slow"}))
+        .await;
+    let key = app
+        .agent(
+            "bot",
+            11,
+            json!({"stacks": ["web"]}),
+            json!({"submissions_per_minute": 1000, "blast_radius_per_hour": 100000}),
+        )
+        .await;
+    (app, key, put)
+}
+
+async fn pending(app: &App, key: &arbiter_api::AgentKey) -> i64 {
+    let r = app
+        .signed(
+            key,
+            "POST",
+            "/api/v1/change-requests",
+            &submission("web", "delete-prod-database"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.body["status"], "pending_review", "{:?}", r.body);
+    r.body["id"].as_i64().unwrap()
+}
+
+/// Finding 3: while reviews evaluate a slow approval policy, other clients'
+/// writes (a signed submission, a token) and `/healthz` answer at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_approval_policies_hold_neither_the_writer_nor_the_async_threads() {
+    for backend in backends().await {
+        let (app, key, put) = slow_setup(backend, 1).await;
+        eprintln!("{backend}: the slow policy's compile check took {put:.2} s");
+        assert!(put > 0.5, "the policy is not slow enough to test: {put} s");
+        let (a, b) = (pending(&app, &key).await, pending(&app, &key).await);
+        let alice = app.user("alice", "reviewer").await;
+        let bob = app.user("bob", "reviewer").await;
+        let client = |t: String, id: i64| {
+            let c = common::App::client_only(app.base.clone());
+            tokio::spawn(async move {
+                c.req(
+                    "POST",
+                    &format!("/api/v1/change-requests/{id}/approve"),
+                    Some(&t),
+                    None,
+                )
+                .await
+                .status
+            })
+        };
+        let reviews = [client(alice, a), client(bob, b)];
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let timed = |what: &'static str, took: std::time::Duration| {
+            eprintln!("{backend}: {what} took {:.3} s", took.as_secs_f64());
+            assert!(
+                took < std::time::Duration::from_secs(1),
+                "{backend}: {what} took {took:?} while reviews evaluated a slow approval policy"
+            );
+        };
+        let t = std::time::Instant::now();
+        let r = app.req("GET", "/healthz", None, None).await;
+        assert_eq!(r.status, 200);
+        timed("/healthz", t.elapsed());
+        let t = std::time::Instant::now();
+        let r = app
+            .req(
+                "POST",
+                "/api/v1/tokens",
+                Some(&app.admin),
+                Some(&json!({"user": "admin"})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        timed("a token creation", t.elapsed());
+        let t = std::time::Instant::now();
+        let r = app
+            .signed(
+                &key,
+                "POST",
+                "/api/v1/change-requests",
+                &submission("web", "tags-only-update"),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        timed("a signed submission", t.elapsed());
+        assert!(
+            reviews.iter().any(|h| !h.is_finished()),
+            "{backend}: the reviews finished before the other requests were timed; make the policy slower"
+        );
+        for h in reviews {
+            assert_eq!(h.await.unwrap(), 200);
+        }
+        for id in [a, b] {
+            let r = app
+                .req(
+                    "GET",
+                    &format!("/api/v1/change-requests/{id}"),
+                    Some(&app.admin),
+                    None,
+                )
+                .await;
+            assert_eq!(r.body["status"], "approved", "{:?}", r.body);
+        }
+    }
+}
+
+/// Finding 3, the race: two reviews evaluated at the same time each see
+/// only their own approval; the second to commit must notice that the
+/// reviews changed since it evaluated and evaluate again (two approvals are
+/// needed, and both were given).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_approval_evaluation_is_not_committed() {
+    for backend in backends().await {
+        let (app, key, _) = slow_setup(backend, 2).await;
+        let id = pending(&app, &key).await;
+        let alice = app.user("alice", "reviewer").await;
+        let bob = app.user("bob", "reviewer").await;
+        let mut hs = Vec::new();
+        for t in [alice, bob] {
+            let c = common::App::client_only(app.base.clone());
+            hs.push(tokio::spawn(async move {
+                c.req(
+                    "POST",
+                    &format!("/api/v1/change-requests/{id}/approve"),
+                    Some(&t),
+                    None,
+                )
+                .await
+            }));
+        }
+        for h in hs {
+            let r = h.await.unwrap();
+            assert_eq!(r.status, 200, "{:?}", r.body);
+        }
+        let r = app
+            .req(
+                "GET",
+                &format!("/api/v1/change-requests/{id}"),
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.body["reviews"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            r.body["status"], "approved",
+            "{backend}: two approvals were given, yet: {:?}",
+            r.body
+        );
+    }
+}

@@ -5,7 +5,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::lifecycle::{self, Governor};
 use crate::AppState;
-use arbiter_api::{ChangeRequest, ChangeSource, Page, ReviewRequest, Role, Stack, Submission};
+use arbiter_api::{ChangeRequest, ChangeSource, Page, Role, Stack, Submission};
 use arbiter_store::changes::{Filter, NewChangeRequest};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -587,15 +587,9 @@ pub async fn reject(
     review(app, p, id, body, "reject").await
 }
 
-enum ReviewError {
-    NotPending(String),
-    Expired,
-    OwnRequest,
-}
-
-/// Records a review and lets the stack's approval policy decide, all in one
-/// transaction with the change request locked (no lost updates between
-/// concurrent reviewers or replicas).
+/// Records a review and lets the stack's approval policy decide (see
+/// [`crate::review`]: evaluated outside the writer, committed only if what
+/// it read still holds).
 pub async fn review(
     app: AppState,
     p: Principal,
@@ -603,89 +597,9 @@ pub async fn review(
     body: Bytes,
     decision: &'static str,
 ) -> ApiResult<Json<ChangeRequest>> {
-    p.require(Role::Reviewer)?;
-    let req: ReviewRequest = if body.is_empty() {
-        ReviewRequest::default()
-    } else {
-        parse_json(&body)?
-    };
-    if req.comment.as_ref().is_some_and(|c| c.len() > MAX_INTENT) {
-        return Err(ApiError::invalid(format!(
-            "comment is longer than {MAX_INTENT} bytes"
-        )));
-    }
-    let current = fetch(&app, id, false).await?;
-    let stack = arbiter_store::stacks::get(app.store.pool(), &current.stack)
-        .await?
-        .ok_or_else(|| {
-            ApiError::conflict(format!(
-                "stack {:?} of change request {id} no longer exists",
-                current.stack
-            ))
-        })?;
-    let policy = lifecycle::approval_for(&app, &stack.spec).await?;
-    let reviewer = p.id();
-    let role = p.role().map(|r| r.as_str()).unwrap_or("none");
-    let stack_json = serde_json::to_value(&stack.spec).map_err(ApiError::internal)?;
-    let auto_apply_stack = stack.spec.auto_apply;
-    let result = app
-        .store
-        .write(move |cx| {
-            Box::pin(async move {
-                let cr = arbiter_store::changes::get_for_update(cx, id).await?;
-                if cr.status != "pending_review" {
-                    return Ok(Err(ReviewError::NotPending(cr.status)));
-                }
-                let expired = cr.expires_at.as_deref().is_some_and(|e| e <= arbiter_api::rfc3339(cx.now_ms()).as_str());
-                if expired {
-                    arbiter_store::changes::transition(cx, id, "pending_review", "expired", Some("the review window passed without a decision"), "system").await?;
-                    return Ok(Err(ReviewError::Expired));
-                }
-                if decision == "approve" && cr.submitter == reviewer {
-                    return Ok(Err(ReviewError::OwnRequest));
-                }
-                arbiter_store::changes::add_review(cx, id, &reviewer, decision, req.comment.as_deref()).await?;
-                let mut reviews: Vec<serde_json::Value> = cr
-                    .reviews
-                    .iter()
-                    .map(|r| serde_json::json!({"reviewer": r.reviewer, "decision": r.decision, "comment": r.comment}))
-                    .collect();
-                reviews.push(serde_json::json!({"reviewer": reviewer, "role": role, "decision": decision, "comment": req.comment}));
-                let input = serde_json::json!({
-                    "change_request": {"id": cr.id, "stack": cr.stack, "submitter": cr.submitter, "decision": cr.decision,
-                        "confidence": cr.confidence, "priority": cr.priority, "cost_delta_usd": cr.cost_delta_usd,
-                        "resources_changed": cr.resources_changed},
-                    "stack": stack_json,
-                    "reviews": reviews,
-                });
-                let out = policy
-                    .evaluate(&input)
-                    .map_err(|e| arbiter_store::StoreError::Conflict(format!("the approval policy failed, nothing was recorded: {e}")))?;
-                if out.reject {
-                    arbiter_store::changes::transition(cx, id, "pending_review", "rejected", Some("rejected by review"), "system").await?;
-                } else if out.approve {
-                    arbiter_store::changes::transition(cx, id, "pending_review", "approved", Some("approved by review"), "system").await?;
-                    if auto_apply_stack {
-                        arbiter_store::changes::set_auto_apply(cx, id, true).await?;
-                    }
-                }
-                Ok(Ok(()))
-            })
-        })
-        .await?;
-    match result {
-        Ok(()) => Ok(Json(fetch(&app, id, true).await?)),
-        Err(ReviewError::NotPending(s)) => Err(ApiError::conflict(format!(
-            "change request {id} is {s}, not pending review"
-        ))),
-        Err(ReviewError::Expired) => Err(ApiError::conflict(format!(
-            "change request {id} expired before this review"
-        ))),
-        Err(ReviewError::OwnRequest) => Err(ApiError::forbidden(format!(
-            "{} submitted change request {id} and cannot approve it",
-            p.id()
-        ))),
-    }
+    crate::review::review(&app, &p, id, &body, decision)
+        .await
+        .map(Json)
 }
 
 /// `POST /api/v1/change-requests/{id}/cancel`: by its submitter or an admin,
