@@ -21,6 +21,7 @@ pub mod password;
 pub mod review;
 pub mod routes;
 pub mod session;
+pub mod throttle;
 pub mod ui;
 pub mod webhooks;
 
@@ -57,6 +58,11 @@ pub struct ServerConfig {
     pub session_ttl: Duration,
     /// Webhook deliveries: timeouts, retries, links.
     pub webhooks: webhooks::WebhookConfig,
+    /// Proxies whose forwarded client address (`X-Forwarded-For`,
+    /// `Forwarded`) is believed; none by default.
+    pub trusted_proxies: Vec<throttle::IpNet>,
+    /// Limits of the web UI's password sign-in.
+    pub sign_in: throttle::SignInLimits,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +80,8 @@ impl Default for ServerConfig {
             replica: format!("replica-{}", std::process::id()),
             session_ttl: Duration::from_secs(12 * 3600),
             webhooks: webhooks::WebhookConfig::default(),
+            trusted_proxies: Vec::new(),
+            sign_in: throttle::SignInLimits::default(),
         }
     }
 }

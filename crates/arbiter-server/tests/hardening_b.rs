@@ -372,3 +372,215 @@ async fn a_stale_approval_evaluation_is_not_committed() {
         );
     }
 }
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn person(app: &App, name: &str) {
+    let r = app
+        .req(
+            "POST",
+            "/api/v1/users",
+            Some(&app.admin),
+            Some(&json!({"name": name, "role": "viewer", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+}
+
+/// Signs in with a password through the web UI's form (its login cookie
+/// and CSRF token first), with extra headers; the status and Retry-After.
+async fn sign_in(
+    base: &str,
+    user: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Option<String>) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http.get(format!("{base}/login")).send().await.unwrap();
+    let cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("arbiter_login="))
+        .unwrap();
+    let body = page.text().await.unwrap();
+    let at = body.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = &body[at..at + body[at..].find('"').unwrap()];
+    let form = serde_urlencoded::to_string([
+        ("csrf", csrf),
+        ("method", "password"),
+        ("username", user),
+        ("password", password),
+    ])
+    .unwrap();
+    let mut r = http
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", base)
+        .header("cookie", cookie)
+        .body(form);
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    let resp = r.send().await.unwrap();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (resp.status().as_u16(), retry)
+}
+
+/// Finding 6: concurrent wrong passwords from one address are counted
+/// before the slow hash is checked, so most of them are refused with 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_wrong_passwords_from_one_address_are_limited() {
+    // The throttle is kept in memory, not in the database: one backend.
+    for backend in ["sqlite"] {
+        let app = spawn(backend, |_| {}).await;
+        person(&app, "vic").await;
+        let mut hs = Vec::new();
+        for i in 0..40 {
+            let base = app.base.clone();
+            hs.push(tokio::spawn(async move {
+                sign_in(&base, "vic", &format!("wrong guess {i}"), &[]).await
+            }));
+        }
+        let (mut limited, mut refused) = (0, 0);
+        for h in hs {
+            match h.await.unwrap() {
+                (429, Some(secs)) => {
+                    assert!(secs.parse::<u64>().unwrap() > 0);
+                    limited += 1;
+                }
+                (401, _) => refused += 1,
+                other => panic!("{backend}: {other:?}"),
+            }
+        }
+        assert!(
+            limited >= 25 && refused <= 15,
+            "{backend}: {refused} × 401 and {limited} × 429 for 40 wrong passwords at once"
+        );
+        // The right password from that address is refused too, for now.
+        assert_eq!(sign_in(&app.base, "vic", PASSWORD, &[]).await.0, 429);
+    }
+}
+
+/// Finding 6: signing in to one's own account does not reset the count of
+/// wrong guesses at another's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_with_ones_own_account_does_not_reset_the_guessing() {
+    // The throttle is kept in memory, not in the database: one backend.
+    for backend in ["sqlite"] {
+        // No per-account delays here: the address's count is tested.
+        let app = spawn(backend, |c| c.sign_in.free_failures = 1000).await;
+        person(&app, "vic").await;
+        person(&app, "mallory").await;
+        let mut vic_failures = 0;
+        for round in 0..15 {
+            let (status, _) = sign_in(&app.base, "vic", &format!("guess {round}"), &[]).await;
+            if status == 429 {
+                break;
+            }
+            assert_eq!(status, 401);
+            vic_failures += 1;
+            let (status, _) = sign_in(&app.base, "mallory", PASSWORD, &[]).await;
+            if status == 429 {
+                // The address is over its limit, for everyone.
+                break;
+            }
+            assert_eq!(status, 303, "{backend}: mallory's own sign-in");
+        }
+        assert_eq!(
+            vic_failures, 10,
+            "{backend}: guesses at vic's password interleaved with mallory's sign-ins were not limited to 10"
+        );
+        assert_eq!(sign_in(&app.base, "vic", "one more", &[]).await.0, 429);
+    }
+}
+
+/// Finding 6: the forwarded client address counts only when the direct
+/// peer is a trusted proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_addresses_count_only_from_trusted_proxies() {
+    // The throttle is kept in memory, not in the database: one backend.
+    for backend in ["sqlite"] {
+        // Not trusted (the default): every forged address is 127.0.0.1.
+        let app = spawn(backend, |c| c.sign_in.free_failures = 1000).await;
+        person(&app, "vic").await;
+        for i in 0..10 {
+            let xff = format!("198.51.100.{i}");
+            let (s, _) = sign_in(&app.base, "vic", "wrong", &[("x-forwarded-for", &xff)]).await;
+            assert_eq!(s, 401);
+        }
+        let (s, _) = sign_in(
+            &app.base,
+            "vic",
+            "wrong",
+            &[
+                ("x-forwarded-for", "198.51.100.77"),
+                ("forwarded", "for=198.51.100.78"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            s, 429,
+            "{backend}: a forged X-Forwarded-For escaped the limit"
+        );
+        app.running.shutdown().await.unwrap();
+
+        // Trusted: the client behind the proxy is what counts.
+        let app = spawn(backend, |c| {
+            c.sign_in.free_failures = 1000;
+            c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+        })
+        .await;
+        person(&app, "vic").await;
+        for _ in 0..10 {
+            let (s, _) = sign_in(
+                &app.base,
+                "vic",
+                "wrong",
+                &[("x-forwarded-for", "203.0.113.9, 127.0.0.1")],
+            )
+            .await;
+            assert_eq!(s, 401);
+        }
+        let (s, _) = sign_in(
+            &app.base,
+            "vic",
+            "wrong",
+            &[("x-forwarded-for", "203.0.113.9")],
+        )
+        .await;
+        assert_eq!(
+            s, 429,
+            "{backend}: the client behind the proxy was not limited"
+        );
+        let (s, _) = sign_in(
+            &app.base,
+            "vic",
+            "wrong",
+            &[("x-forwarded-for", "203.0.113.10")],
+        )
+        .await;
+        assert_eq!(
+            s, 401,
+            "{backend}: another client behind the proxy was limited"
+        );
+        let (s, _) = sign_in(
+            &app.base,
+            "vic",
+            "wrong",
+            &[("forwarded", "for=\"[2001:db8::1]:4711\"")],
+        )
+        .await;
+        assert_eq!(s, 401, "{backend}: Forwarded was not read");
+        // The proxy itself (no forwarded address) is a client of its own.
+        let (s, _) = sign_in(&app.base, "vic", "wrong", &[]).await;
+        assert_eq!(s, 401);
+    }
+}

@@ -73,6 +73,11 @@ pub struct ServeArgs {
     /// How often to look for due deliveries.
     #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
     pub webhook_poll: std::time::Duration,
+    /// A reverse proxy whose X-Forwarded-For / Forwarded client address is
+    /// believed (CIDR block or address; repeatable). None by default: the
+    /// direct peer is the client.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = arbiter_server::throttle::parse_trusted_proxy)]
+    pub trusted_proxies: Vec<arbiter_server::throttle::IpNet>,
 }
 
 /// Runs the server until SIGINT/SIGTERM.
@@ -113,6 +118,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             public_url: args.public_url.clone(),
             ..Default::default()
         },
+        trusted_proxies: args.trusted_proxies.clone(),
         ..Default::default()
     };
     rt.block_on(async move {
