@@ -63,6 +63,12 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<throttle::IpNet>,
     /// Limits of the web UI's password sign-in.
     pub sign_in: throttle::SignInLimits,
+    /// The data key sealing plans and states at rest; `None`: `data.key`
+    /// in `data_dir`, created on first start.
+    pub data_key_file: Option<PathBuf>,
+    /// Earlier data keys: rows sealed with them still open, and are
+    /// re-sealed with the current key in the background.
+    pub old_data_key_files: Vec<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +88,8 @@ impl Default for ServerConfig {
             webhooks: webhooks::WebhookConfig::default(),
             trusted_proxies: Vec::new(),
             sign_in: throttle::SignInLimits::default(),
+            data_key_file: None,
+            old_data_key_files: Vec::new(),
         }
     }
 }
@@ -199,6 +207,9 @@ pub enum StartError {
     /// The database could not be opened.
     #[error("{0}")]
     Store(#[from] arbiter_store::StoreError),
+    /// A data key file is unusable.
+    #[error("{0}")]
+    DataKey(#[from] arbiter_store::sealed::SealError),
     /// The address could not be bound.
     #[error("listening on {addr}: {source}")]
     Bind {
@@ -238,7 +249,9 @@ pub async fn start(mut config: ServerConfig) -> Result<Running, StartError> {
     } else {
         None
     };
-    let store = Store::open(&config.store_config()).await?;
+    let mut store_config = config.store_config();
+    store_config.sealer = data_sealer(&config)?;
+    let store = Store::open(&store_config).await?;
     let first_start = first_admin(&store).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -264,6 +277,18 @@ pub async fn start(mut config: ServerConfig) -> Result<Running, StartError> {
     };
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     background::spawn(state.clone(), rx.clone());
+    let rekeying = state.store.clone();
+    tokio::spawn(async move {
+        match arbiter_store::sealed::rekey(&rekeying).await {
+            Ok(n) if n.plans + n.states > 0 => tracing::info!(
+                plans = n.plans,
+                states = n.states,
+                "sealed stored plans and states with the current data key"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "re-sealing stored plans and states"),
+        }
+    });
     webhooks::spawn(state.clone(), rx.clone());
     let app = routes::router(state.clone());
     let handle = tokio::spawn(async move {
@@ -284,6 +309,22 @@ pub async fn start(mut config: ServerConfig) -> Result<Running, StartError> {
         shutdown: tx,
         _lock: lock,
     })
+}
+
+/// The data keys: the current one (`--data-key-file`, else `data.key` in
+/// the data directory, created on first start) and the old ones.
+fn data_sealer(config: &ServerConfig) -> Result<arbiter_store::sealed::Sealer, StartError> {
+    use arbiter_store::sealed::{DataKey, Sealer};
+    let current = match &config.data_key_file {
+        Some(p) => DataKey::read(p)?,
+        None => DataKey::load_or_create(&config.data_dir.join("data.key"))?,
+    };
+    let old = config
+        .old_data_key_files
+        .iter()
+        .map(|p| DataKey::read(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Sealer::new(current, old))
 }
 
 /// Creates the `admin` user and a token for it when nobody exists yet.

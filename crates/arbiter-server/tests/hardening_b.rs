@@ -584,3 +584,206 @@ async fn forwarded_addresses_count_only_from_trusted_proxies() {
         assert_eq!(s, 401);
     }
 }
+
+const PLAN_SECRET: &str = "PLAN-CANARY-7f3e1d-do-not-store";
+const STATE_SECRET: &str = "tok-STATE-CANARY-v1-51c7e0";
+
+/// A plan that sets a sensitive attribute to [`PLAN_SECRET`].
+fn sensitive_submission(stack: &str) -> Vec<u8> {
+    let mut plan = common::plan("tags-only-update");
+    let rc = &mut plan["resource_changes"][0]["change"];
+    rc["after"]["user_data"] = json!(PLAN_SECRET);
+    rc["after_sensitive"] = json!({"user_data": true});
+    serde_json::to_vec(&json!({"stack": stack, "plan": plan})).unwrap()
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Every stored plan and state blob, straight from the database.
+async fn raw_blobs(app: &App) -> Vec<Vec<u8>> {
+    raw_blobs_of(&app.running).await
+}
+
+/// Whether a stored blob holds `secret` in clear or merely compressed.
+fn readable(blob: &[u8], secret: &str) -> bool {
+    use std::io::Read;
+    let mut inflated = Vec::new();
+    let _ = flate2::read::DeflateDecoder::new(blob).read_to_end(&mut inflated);
+    contains(blob, secret) || contains(&inflated, secret)
+}
+
+/// Finding 10: plans and states are sealed at rest; the API still masks
+/// their sensitive values, and they still judge and roll back; rows sealed
+/// with an old key read after a rotation and are re-sealed with the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plans_and_states_are_sealed_at_rest() {
+    for backend in backends().await {
+        let keys = tempfile::tempdir().unwrap();
+        let (key_a, key_b) = (keys.path().join("a.key"), keys.path().join("b.key"));
+        std::fs::write(&key_a, format!("{}\n", "11".repeat(32))).unwrap();
+        std::fs::write(&key_b, format!("{}\n", "22".repeat(32))).unwrap();
+        let (ka, data) = (key_a.clone(), keys.path().join("data"));
+        let app = spawn(backend, move |c| {
+            c.data_key_file = Some(ka);
+            c.data_dir = data;
+        })
+        .await;
+        app.stack("web", "prod", json!({})).await;
+        let key = app
+            .agent("bot", 12, json!({"stacks": ["web"]}), json!({}))
+            .await;
+        let r = app
+            .signed(
+                &key,
+                "POST",
+                "/api/v1/change-requests",
+                &sensitive_submission("web"),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let id = r.body["id"].as_i64().unwrap();
+        assert!(
+            !r.body.to_string().contains(PLAN_SECRET),
+            "the API shows the secret"
+        );
+        for v in ["state-v1.tfstate", "state-v2.tfstate"] {
+            let r = app
+                .raw(
+                    "POST",
+                    "/api/v1/stacks/web/states",
+                    Some(&app.admin),
+                    Some(push_body(&state_fixture(v))),
+                    &[],
+                )
+                .await;
+            assert_eq!(r.status, 201, "{:?}", r.body);
+        }
+        let r = app
+            .req("GET", "/api/v1/stacks/web/states/1", Some(&app.admin), None)
+            .await;
+        assert_eq!(r.status, 200);
+        assert!(
+            !r.body.to_string().contains(STATE_SECRET),
+            "the API shows the state's secret"
+        );
+        // At rest: neither in clear nor merely compressed.
+        let blobs = raw_blobs(&app).await;
+        assert_eq!(blobs.len(), 3);
+        for b in &blobs {
+            assert!(
+                !readable(b, PLAN_SECRET) && !readable(b, STATE_SECRET),
+                "{backend}: a stored blob is readable"
+            );
+        }
+        if backend == "sqlite" {
+            for f in ["arbiter.db", "arbiter.db-wal"] {
+                let p = app.running.state.config.data_dir.join(f);
+                if let Ok(bytes) = std::fs::read(&p) {
+                    assert!(
+                        !contains(&bytes, PLAN_SECRET) && !contains(&bytes, STATE_SECRET),
+                        "{f}"
+                    );
+                }
+            }
+        }
+        // With the key: the plan reads back, the states judge a rollback.
+        let store = &app.running.state.store;
+        let plan = arbiter_store::changes::plan(store.pool(), store.sealer(), id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(plan.contains(PLAN_SECRET));
+        let r = app
+            .req(
+                "POST",
+                "/api/v1/stacks/web/rollback",
+                Some(&app.admin),
+                Some(&json!({"to": 1})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        assert!(!r.body.to_string().contains(STATE_SECRET));
+        let rollback_id = r.body["change_request"]["id"].as_i64().unwrap();
+
+        // Rotation: B is current, A old. Old rows read, and are re-sealed.
+        let cfg = (*app.running.state.config).clone();
+        let App { running, .. } = app;
+        running.shutdown().await.unwrap();
+        let mut cfg2 = cfg.clone();
+        cfg2.listen = "127.0.0.1:0".parse().unwrap();
+        cfg2.data_key_file = Some(key_b.clone());
+        cfg2.old_data_key_files = vec![key_a.clone()];
+        let running = arbiter_server::start(cfg2).await.unwrap();
+        let store = running.state.store.clone();
+        for cr in [id, rollback_id] {
+            let plan = arbiter_store::changes::plan(store.pool(), store.sealer(), cr)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(plan.contains("format_version"));
+        }
+        // The background rekey seals every row with B.
+        let mut current = false;
+        for _ in 0..100 {
+            let blobs = raw_blobs_of(&running).await;
+            if blobs.iter().all(|b| store.sealer().is_current(b)) {
+                current = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(
+            current,
+            "{backend}: rows were not re-sealed with the new key"
+        );
+        running.shutdown().await.unwrap();
+        // B alone now reads everything; A alone reads nothing.
+        let mut cfg3 = cfg.clone();
+        cfg3.listen = "127.0.0.1:0".parse().unwrap();
+        cfg3.data_key_file = Some(key_b.clone());
+        let running = arbiter_server::start(cfg3).await.unwrap();
+        let store = running.state.store.clone();
+        let plan = arbiter_store::changes::plan(store.pool(), store.sealer(), id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(plan.contains(PLAN_SECRET));
+        let only_a = arbiter_store::sealed::Sealer::new(
+            arbiter_store::sealed::DataKey::read(&key_a).unwrap(),
+            vec![],
+        );
+        let e = arbiter_store::changes::plan(store.pool(), &only_a, id)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("--old-data-key-file"), "{e}");
+        running.shutdown().await.unwrap();
+    }
+}
+
+async fn raw_blobs_of(running: &arbiter_server::Running) -> Vec<Vec<u8>> {
+    sqlx::any::install_default_drivers();
+    let cfg = &running.state.config;
+    let url = match &cfg.database_url {
+        Some(u) => u.clone(),
+        None => format!(
+            "sqlite://{}?mode=ro",
+            cfg.data_dir.join("arbiter.db").display()
+        ),
+    };
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let mut out: Vec<Vec<u8>> = sqlx::query_scalar("SELECT plan FROM change_requests")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    out.extend(
+        sqlx::query_scalar::<_, Vec<u8>>("SELECT compressed FROM state_blobs")
+            .fetch_all(&pool)
+            .await
+            .unwrap(),
+    );
+    pool.close().await;
+    out
+}

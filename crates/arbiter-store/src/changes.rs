@@ -26,8 +26,9 @@ pub struct NewChangeRequest {
     pub source: Option<ChangeSource>,
     /// Hex SHA-256 of the plan text.
     pub plan_digest: String,
-    /// The plan JSON text (stored compressed).
-    pub plan: String,
+    /// The plan as stored: compressed and sealed by [`seal_plan`] (off the
+    /// async threads and before the writer: it is CPU work).
+    pub plan: Vec<u8>,
     /// Initial status (`approved`, `pending_review` or `rejected`).
     pub status: String,
     /// The engine's decision.
@@ -62,6 +63,34 @@ fn compress(text: &str) -> Vec<u8> {
     // Writing to a Vec cannot fail.
     let _ = e.write_all(text.as_bytes());
     e.finish().unwrap_or_default()
+}
+
+/// What a stored plan is bound to (its associated data): a sealed plan
+/// opens only for the digest it was sealed with.
+pub(crate) fn plan_context(plan_digest: &str) -> Vec<u8> {
+    format!("change_request.plan:{plan_digest}").into_bytes()
+}
+
+/// A plan's text as stored: deflate-compressed, then sealed with the data key.
+pub fn seal_plan(sealer: &crate::sealed::Sealer, plan_digest: &str, text: &str) -> Vec<u8> {
+    sealer.seal(&plan_context(plan_digest), &compress(text))
+}
+
+/// The text of a stored plan (sealed, or clear from before encryption).
+pub fn open_plan(
+    sealer: &crate::sealed::Sealer,
+    id: i64,
+    plan_digest: &str,
+    stored: &[u8],
+) -> Result<String> {
+    let compressed = sealer
+        .open(&plan_context(plan_digest), stored)
+        .map_err(|e| StoreError::Corrupt {
+            what: "stored plan of change request",
+            key: id.to_string(),
+            why: e.to_string(),
+        })?;
+    decompress(id, &compressed)
 }
 
 fn decompress(id: i64, bytes: &[u8]) -> Result<String> {
@@ -107,7 +136,7 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
     .bind(&cr.intent)
     .bind(source)
     .bind(&cr.plan_digest)
-    .bind(compress(&cr.plan))
+    .bind(&cr.plan)
     .bind(&cr.status)
     .bind(&cr.decision)
     // Never a NULL float parameter: sqlx's Any driver sends it to
@@ -365,13 +394,21 @@ pub async fn get(pool: &AnyPool, id: i64, with_verdict: bool) -> Result<Option<C
 }
 
 /// The plan JSON text of a change request.
-pub async fn plan(pool: &AnyPool, id: i64) -> Result<Option<String>> {
-    let bytes: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT plan FROM change_requests WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
-    bytes.map(|b| decompress(id, &b)).transpose()
+pub async fn plan(
+    pool: &AnyPool,
+    sealer: &crate::sealed::Sealer,
+    id: i64,
+) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT plan_digest, plan FROM change_requests WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let digest: String = row.try_get("plan_digest")?;
+    let stored: Vec<u8> = row.try_get("plan")?;
+    open_plan(sealer, id, &digest, &stored).map(Some)
 }
 
 /// Filters for listing change requests.

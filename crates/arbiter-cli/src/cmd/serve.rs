@@ -78,6 +78,15 @@ pub struct ServeArgs {
     /// direct peer is the client.
     #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = arbiter_server::throttle::parse_trusted_proxy)]
     pub trusted_proxies: Vec<arbiter_server::throttle::IpNet>,
+    /// The key sealing plans and states at rest (64 hex digits). Default:
+    /// DATA_DIR/data.key, created on first start. Replicas share one.
+    #[arg(long, value_name = "FILE")]
+    pub data_key_file: Option<PathBuf>,
+    /// An earlier data key, after a rotation: rows sealed with it still
+    /// read, and are re-sealed with the current key in the background
+    /// (repeatable).
+    #[arg(long = "old-data-key-file", value_name = "FILE")]
+    pub old_data_key_files: Vec<PathBuf>,
 }
 
 /// Runs the server until SIGINT/SIGTERM.
@@ -119,6 +128,8 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             ..Default::default()
         },
         trusted_proxies: args.trusted_proxies.clone(),
+        data_key_file: args.data_key_file.clone(),
+        old_data_key_files: args.old_data_key_files.clone(),
         ..Default::default()
     };
     rt.block_on(async move {

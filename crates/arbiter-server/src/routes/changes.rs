@@ -222,6 +222,7 @@ pub async fn propose(
     let submitter = p.id();
     let plan_digest = arbiter_api::signing::sha256_hex(plan_text.as_bytes());
     let judged = lifecycle::judge(app, &stack, plan_text.clone()).await?;
+    let plan_stored = seal_plan(app, &plan_digest, plan_text).await?;
     let verdict = &judged.verdict;
 
     let (violations, limits, may_auto, key_id) = match p {
@@ -252,7 +253,7 @@ pub async fn propose(
         intent,
         source,
         plan_digest,
-        plan: plan_text,
+        plan: plan_stored,
         status: status.to_string(),
         decision: Some(verdict.decision.as_str().to_string()),
         confidence: Some(verdict.confidence),
@@ -285,6 +286,17 @@ pub async fn propose(
     .await
 }
 
+/// A plan's text as stored (compressed, sealed with the data key), made
+/// on the blocking pool: CPU work stays off the async threads and out of
+/// the writer.
+async fn seal_plan(app: &AppState, plan_digest: &str, text: String) -> ApiResult<Vec<u8>> {
+    let sealer = app.store.sealer().clone();
+    let digest = plan_digest.to_string();
+    tokio::task::spawn_blocking(move || arbiter_store::changes::seal_plan(&sealer, &digest, &text))
+        .await
+        .map_err(ApiError::internal)
+}
+
 /// A submission not judged: its stack is hidden from the agent.
 struct Unjudged {
     stack: String,
@@ -304,6 +316,8 @@ async fn refuse_hidden(app: &AppState, p: &Principal, u: Unjudged) -> ApiResult<
         Principal::User { .. } => (None, None),
     };
     let reason = Some(hidden_stack_reason(&u.stack));
+    let plan_digest = arbiter_api::signing::sha256_hex(u.plan.as_bytes());
+    let plan = seal_plan(app, &plan_digest, u.plan).await?;
     let new = NewChangeRequest {
         stack: u.stack,
         submitter: p.id(),
@@ -312,9 +326,9 @@ async fn refuse_hidden(app: &AppState, p: &Principal, u: Unjudged) -> ApiResult<
         request_digest: u.request_digest,
         intent: u.intent,
         source: u.source,
-        plan_digest: arbiter_api::signing::sha256_hex(u.plan.as_bytes()),
+        plan_digest,
         reason,
-        plan: u.plan,
+        plan,
         status: "rejected".into(),
         decision: None,
         confidence: None,
