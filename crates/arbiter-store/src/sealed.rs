@@ -235,6 +235,7 @@ fn aad(id: &[u8; ID_LEN], context: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -287,12 +288,12 @@ mod tests {
 
     #[test]
     fn key_files_are_made_once_and_read_back() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("sub/data.key");
-        let k1 = DataKey::load_or_create(&p).unwrap_or_else(|e| panic!("{e}"));
-        let k2 = DataKey::load_or_create(&p).unwrap_or_else(|e| panic!("{e}"));
+        let k1 = DataKey::load_or_create(&p).unwrap();
+        let k2 = DataKey::load_or_create(&p).unwrap();
         assert_eq!(k1.id(), k2.id());
-        std::fs::write(&p, "not hex").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&p, "not hex").unwrap();
         assert!(DataKey::read(&p).is_err());
     }
 }
