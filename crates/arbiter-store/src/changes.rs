@@ -408,7 +408,12 @@ pub async fn plan(
     };
     let digest: String = row.try_get("plan_digest")?;
     let stored: Vec<u8> = row.try_get("plan")?;
-    open_plan(sealer, id, &digest, &stored).map(Some)
+    // Opening and inflating are CPU work: on the blocking pool.
+    let sealer = sealer.clone();
+    tokio::task::spawn_blocking(move || open_plan(&sealer, id, &digest, &stored))
+        .await
+        .map_err(|e| StoreError::WriterGone(format!("opening a stored plan: {e}")))?
+        .map(Some)
 }
 
 /// Filters for listing change requests.

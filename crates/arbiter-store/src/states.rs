@@ -376,13 +376,27 @@ pub async fn content(
         })?;
     let size: i64 = row.try_get("size")?;
     let compressed: Vec<u8> = row.try_get("compressed")?;
+    // Opening, inflating and hashing are CPU work: on the blocking pool.
+    let (sealer, digest_hex) = (sealer.clone(), digest_hex.to_string());
+    tokio::task::spawn_blocking(move || open_blob(&sealer, &digest_hex, size, &compressed))
+        .await
+        .map_err(|e| StoreError::WriterGone(format!("opening a state blob: {e}")))?
+}
+
+/// Opens a stored blob and checks it against its digest and size.
+fn open_blob(
+    sealer: &crate::sealed::Sealer,
+    digest_hex: &str,
+    size: i64,
+    compressed: &[u8],
+) -> Result<Vec<u8>> {
     let corrupt = |why: String| StoreError::Corrupt {
         what: "state blob",
         key: digest_hex.to_string(),
         why,
     };
     let compressed = sealer
-        .open(&blob_context(digest_hex), &compressed)
+        .open(&blob_context(digest_hex), compressed)
         .map_err(|e| corrupt(e.to_string()))?;
     let limit = u64::try_from(size).map_err(|_| corrupt(format!("size {size}")))?;
     let mut out = Vec::with_capacity(limit.min(1 << 30) as usize);
