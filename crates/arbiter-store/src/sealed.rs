@@ -208,6 +208,16 @@ impl Sealer {
             .map_err(|_| SealError::Inauthentic(key.id()))
     }
 
+    /// How every blob sealed with the current key starts (the magic and
+    /// the key id), to find the others in SQL without reading them.
+    pub fn current_prefix(&self) -> Option<Vec<u8>> {
+        self.keys.as_ref().map(|k| {
+            let mut p = MAGIC.to_vec();
+            p.extend_from_slice(&k.0.id);
+            p
+        })
+    }
+
     /// Whether a stored blob is sealed with the current key (else a rekey
     /// rewrites it). Without a key, nothing needs rewriting.
     pub fn is_current(&self, stored: &[u8]) -> bool {
@@ -318,18 +328,22 @@ const REKEY_BATCH: i64 = 64;
 pub async fn rekey(store: &crate::Store) -> crate::Result<Rekeyed> {
     let sealer = store.sealer().clone();
     let mut done = Rekeyed::default();
-    if sealer.current_id().is_none() {
+    let Some(prefix) = sealer.current_prefix() else {
         return Ok(done);
-    }
+    };
+    let plen = prefix.len();
     use sqlx::Row;
     // Plans, by id.
     let mut after = 0i64;
     loop {
-        let rows = sqlx::query(
-            "SELECT id, plan_digest, plan FROM change_requests WHERE id > $1 ORDER BY id LIMIT $2",
-        )
+        // Only rows not sealed with the current key are read.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, plan_digest, plan FROM change_requests WHERE id > $1 AND substr(plan, 1, {plen}) <> $3 \
+             ORDER BY id LIMIT $2"
+        )))
         .bind(after)
         .bind(REKEY_BATCH)
+        .bind(prefix.clone())
         .fetch_all(store.pool())
         .await?;
         let Some(last) = rows.last() else { break };
@@ -390,11 +404,13 @@ pub async fn rekey(store: &crate::Store) -> crate::Result<Rekeyed> {
     // State blobs, by digest.
     let mut after = String::new();
     loop {
-        let rows = sqlx::query(
-            "SELECT digest, compressed FROM state_blobs WHERE digest > $1 ORDER BY digest LIMIT $2",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT digest, compressed FROM state_blobs WHERE digest > $1 AND substr(compressed, 1, {plen}) <> $3 \
+             ORDER BY digest LIMIT $2"
+        )))
         .bind(&after)
         .bind(REKEY_BATCH)
+        .bind(prefix.clone())
         .fetch_all(store.pool())
         .await?;
         let Some(last) = rows.last() else { break };
