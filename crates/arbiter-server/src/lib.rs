@@ -252,6 +252,7 @@ pub async fn start(mut config: ServerConfig) -> Result<Running, StartError> {
     let mut store_config = config.store_config();
     store_config.sealer = data_sealer(&config)?;
     let store = Store::open(&store_config).await?;
+    arbiter_store::sealed::check_keys(&store).await?;
     let first_start = first_admin(&store).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

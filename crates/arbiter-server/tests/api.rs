@@ -1025,8 +1025,12 @@ async fn replicas_on_one_postgres_share_the_work_without_double_processing() {
         c.review_ttl = std::time::Duration::from_secs(6);
     })
     .await;
+    let b_dir = tempfile::tempdir().unwrap();
     let b_running = arbiter_server::start(arbiter_server::ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: b_dir.path().join("data"),
+        // Replicas share the data key.
+        data_key_file: Some(a.running.state.config.data_dir.join("data.key")),
         database_url: Some(url.clone()),
         review_ttl: std::time::Duration::from_secs(6),
         tick: std::time::Duration::from_millis(100),

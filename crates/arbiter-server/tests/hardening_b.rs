@@ -255,9 +255,14 @@ async fn slow_approval_policies_hold_neither_the_writer_nor_the_async_threads() 
         let (app, key, put) = slow_setup(backend, 1).await;
         eprintln!("{backend}: the slow policy's compile check took {put:.2} s");
         assert!(put > 0.5, "the policy is not slow enough to test: {put} s");
-        let (a, b) = (pending(&app, &key).await, pending(&app, &key).await);
+        let (a, b, c) = (
+            pending(&app, &key).await,
+            pending(&app, &key).await,
+            pending(&app, &key).await,
+        );
         let alice = app.user("alice", "reviewer").await;
         let bob = app.user("bob", "reviewer").await;
+        let carol = app.user("carol", "reviewer").await;
         let client = |t: String, id: i64| {
             let c = common::App::client_only(app.base.clone());
             tokio::spawn(async move {
@@ -271,7 +276,8 @@ async fn slow_approval_policies_hold_neither_the_writer_nor_the_async_threads() 
                 .status
             })
         };
-        let reviews = [client(alice, a), client(bob, b)];
+        // Three at once: more than the runtime's two async threads.
+        let reviews = [client(alice, a), client(bob, b), client(carol, c)];
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let timed = |what: &'static str, took: std::time::Duration| {
             eprintln!("{backend}: {what} took {:.3} s", took.as_secs_f64());
@@ -314,7 +320,7 @@ async fn slow_approval_policies_hold_neither_the_writer_nor_the_async_threads() 
         for h in reviews {
             assert_eq!(h.await.unwrap(), 200);
         }
-        for id in [a, b] {
+        for id in [a, b, c] {
             let r = app
                 .req(
                     "GET",
@@ -786,4 +792,47 @@ async fn raw_blobs_of(running: &arbiter_server::Running) -> Vec<Vec<u8>> {
     );
     pool.close().await;
     out
+}
+
+/// Finding 10: a replica given another data key than the one the
+/// database's rows are sealed with refuses to start, naming the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_the_data_key_of_stored_rows_refuses_to_start() {
+    for backend in backends().await {
+        let app = spawn(backend, |_| {}).await;
+        app.stack("web", "prod", json!({})).await;
+        let r = app
+            .req(
+                "POST",
+                "/api/v1/change-requests",
+                Some(&app.admin),
+                Some(&serde_json::from_slice(&submission("web", "tags-only-update")).unwrap()),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let mut cfg = (*app.running.state.config).clone();
+        let first_key = arbiter_store::sealed::DataKey::read(&cfg.data_dir.join("data.key"))
+            .unwrap()
+            .id();
+        let other = tempfile::tempdir().unwrap();
+        cfg.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.data_key_file = None;
+        cfg.data_dir = other.path().join("data");
+        if backend == "sqlite" {
+            cfg.database_url = Some(format!(
+                "sqlite://{}",
+                app.running
+                    .state
+                    .config
+                    .data_dir
+                    .join("arbiter.db")
+                    .display()
+            ));
+        }
+        let e = arbiter_server::start(cfg).await.err().expect("refused");
+        assert!(
+            e.to_string().contains(&first_key) && e.to_string().contains("--data-key-file"),
+            "{backend}: {e}"
+        );
+    }
 }

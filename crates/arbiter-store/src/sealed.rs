@@ -468,3 +468,49 @@ pub async fn rekey(store: &crate::Store) -> crate::Result<Rekeyed> {
     }
     Ok(done)
 }
+
+/// Refuses a key set that cannot open what the database holds: finds one
+/// stored plan or state blob sealed with a key that is neither the current
+/// one nor an old one (e.g. a replica that made a key of its own instead of
+/// sharing the others'), and names its key id.
+pub async fn check_keys(store: &crate::Store) -> crate::Result<()> {
+    let sealer = store.sealer();
+    let Some(keys) = &sealer.keys else {
+        return Ok(());
+    };
+    // Byte-string literals: X'…' in SQLite, '\x…'::bytea in PostgreSQL.
+    let backend = store.backend();
+    let known: Vec<String> = std::iter::once(&keys.0)
+        .chain(keys.1.iter())
+        .map(|k| {
+            let h = format!("{}{}", hex::encode(MAGIC), hex::encode(k.id));
+            match backend {
+                crate::Backend::Sqlite => format!("X'{h}'"),
+                crate::Backend::Postgres => format!("'\\x{h}'::bytea"),
+            }
+        })
+        .collect();
+    let plen = MAGIC.len() + ID_LEN;
+    let mlen = MAGIC.len();
+    for (table, col) in [("change_requests", "plan"), ("state_blobs", "compressed")] {
+        let sql = format!(
+            "SELECT substr({col}, 1, {plen}) FROM {table} WHERE substr({col}, 1, {mlen}) = $1 \
+             AND substr({col}, 1, {plen}) NOT IN ({}) LIMIT 1",
+            known.join(", ")
+        );
+        let found: Option<Vec<u8>> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(MAGIC.to_vec())
+            .fetch_optional(store.pool())
+            .await?;
+        if let Some(prefix) = found {
+            let id = prefix.get(mlen..).map(hex::encode).unwrap_or_default();
+            return Err(crate::StoreError::Config(format!(
+                "the database holds {table} sealed with data key {id}, which this server was not given \
+                 (its current key is {}): give every replica the same --data-key-file, and earlier keys \
+                 with --old-data-key-file",
+                keys.0.id()
+            )));
+        }
+    }
+    Ok(())
+}
