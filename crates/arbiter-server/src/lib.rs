@@ -18,8 +18,10 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod openapi;
 pub mod password;
+pub mod review;
 pub mod routes;
 pub mod session;
+pub mod throttle;
 pub mod ui;
 pub mod webhooks;
 
@@ -60,6 +62,17 @@ pub struct ServerConfig {
     /// an approval decision); a policy over budget is an error of that
     /// policy, never an approval.
     pub policy_timeout: Duration,
+    /// Proxies whose forwarded client address (`X-Forwarded-For`,
+    /// `Forwarded`) is believed; none by default.
+    pub trusted_proxies: Vec<throttle::IpNet>,
+    /// Limits of the web UI's password sign-in.
+    pub sign_in: throttle::SignInLimits,
+    /// The data key sealing plans and states at rest; `None`: `data.key`
+    /// in `data_dir`, created on first start.
+    pub data_key_file: Option<PathBuf>,
+    /// Earlier data keys: rows sealed with them still open, and are
+    /// re-sealed with the current key in the background.
+    pub old_data_key_files: Vec<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +91,10 @@ impl Default for ServerConfig {
             session_ttl: Duration::from_secs(12 * 3600),
             webhooks: webhooks::WebhookConfig::default(),
             policy_timeout: arbiter_policy::limits::DEFAULT_TIMEOUT,
+            trusted_proxies: Vec::new(),
+            sign_in: throttle::SignInLimits::default(),
+            data_key_file: None,
+            old_data_key_files: Vec::new(),
         }
     }
 }
@@ -200,6 +217,9 @@ pub enum StartError {
     /// The database could not be opened.
     #[error("{0}")]
     Store(#[from] arbiter_store::StoreError),
+    /// A data key file is unusable.
+    #[error("{0}")]
+    DataKey(#[from] arbiter_store::sealed::SealError),
     /// The address could not be bound.
     #[error("listening on {addr}: {source}")]
     Bind {
@@ -239,7 +259,10 @@ pub async fn start(mut config: ServerConfig) -> Result<Running, StartError> {
     } else {
         None
     };
-    let store = Store::open(&config.store_config()).await?;
+    let mut store_config = config.store_config();
+    store_config.sealer = data_sealer(&config)?;
+    let store = Store::open(&store_config).await?;
+    arbiter_store::sealed::check_keys(&store).await?;
     let first_start = first_admin(&store).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -265,6 +288,18 @@ pub async fn start(mut config: ServerConfig) -> Result<Running, StartError> {
     };
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     background::spawn(state.clone(), rx.clone());
+    let rekeying = state.store.clone();
+    tokio::spawn(async move {
+        match arbiter_store::sealed::rekey(&rekeying).await {
+            Ok(n) if n.plans + n.states > 0 => tracing::info!(
+                plans = n.plans,
+                states = n.states,
+                "sealed stored plans and states with the current data key"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "re-sealing stored plans and states"),
+        }
+    });
     webhooks::spawn(state.clone(), rx.clone());
     let app = routes::router(state.clone());
     let handle = tokio::spawn(async move {
@@ -285,6 +320,22 @@ pub async fn start(mut config: ServerConfig) -> Result<Running, StartError> {
         shutdown: tx,
         _lock: lock,
     })
+}
+
+/// The data keys: the current one (`--data-key-file`, else `data.key` in
+/// the data directory, created on first start) and the old ones.
+fn data_sealer(config: &ServerConfig) -> Result<arbiter_store::sealed::Sealer, StartError> {
+    use arbiter_store::sealed::{DataKey, Sealer};
+    let current = match &config.data_key_file {
+        Some(p) => DataKey::read(p)?,
+        None => DataKey::load_or_create(&config.data_dir.join("data.key"))?,
+    };
+    let old = config
+        .old_data_key_files
+        .iter()
+        .map(|p| DataKey::read(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Sealer::new(current, old))
 }
 
 /// Creates the `admin` user and a token for it when nobody exists yet.

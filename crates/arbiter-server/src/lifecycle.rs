@@ -144,12 +144,20 @@ pub async fn approval_for(app: &AppState, spec: &StackSpec) -> ApiResult<Arc<App
     if let Some(p) = cache_get(&app.compiled.approvals, &key) {
         return Ok(p);
     }
-    let p = if refs.is_empty() {
-        ApprovalPolicy::builtin()
-    } else {
-        load_sets(&refs, &files).and_then(|l| ApprovalPolicy::compile(&l))
-    }
-    .map(|p| p.with_limits(app.config.policy_limits()))
+    // Compiling runs the policy once (its check): user Rego, as slow as
+    // its author made it, so never on the async threads.
+    let limits = app.config.policy_limits();
+    let p = tokio::task::spawn_blocking(move || {
+        if refs.is_empty() {
+            ApprovalPolicy::builtin()
+        } else {
+            load_sets(&refs, &files).and_then(|l| ApprovalPolicy::compile(&l))
+        }
+        .map(|p| p.with_limits(limits))
+        .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(ApiError::internal)?
     .map_err(|e| ApiError::invalid(format!("the stack's approval policy does not compile: {e}")))?;
     let p = Arc::new(p);
     cache_put(&app.compiled.approvals, key, p.clone());

@@ -117,7 +117,7 @@ pub fn routes(r: Router<AppState>) -> Router<AppState> {
 #[derive(Default)]
 pub struct UiState {
     verification: tokio::sync::Mutex<Option<audit::Cached>>,
-    limiter: std::sync::Mutex<signin::Limiter>,
+    limiter: std::sync::Mutex<crate::throttle::Throttle>,
 }
 
 /// Headers on every UI response: no script, no inline style, no framing,

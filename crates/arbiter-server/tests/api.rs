@@ -527,7 +527,7 @@ async fn scope_violations_reject_with_the_exact_reason() {
         assert_eq!(r.body["status"], "rejected");
         let reason = r.body["reason"].as_str().unwrap();
         assert!(
-            reason.contains("stack \"dev-sandbox\" is outside the agent's scope"),
+            reason.contains("stack \"dev-sandbox\" does not exist or is outside the agent's scope"),
             "{reason}"
         );
         // Allowed by label.
@@ -1096,8 +1096,12 @@ async fn replicas_on_one_postgres_share_the_work_without_double_processing() {
         c.review_ttl = std::time::Duration::from_secs(6);
     })
     .await;
+    let b_dir = tempfile::tempdir().unwrap();
     let b_running = arbiter_server::start(arbiter_server::ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: b_dir.path().join("data"),
+        // Replicas share the data key.
+        data_key_file: Some(a.running.state.config.data_dir.join("data.key")),
         database_url: Some(url.clone()),
         review_ttl: std::time::Duration::from_secs(6),
         tick: std::time::Duration::from_millis(100),

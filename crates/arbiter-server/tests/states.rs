@@ -420,10 +420,14 @@ async fn history(app: &App, v1: &str, v2: &str, label: &str) {
         "{summary}"
     );
     // The stored plan: before = the latest state's values, after = version 1's.
-    let plan = arbiter_store::changes::plan(app.running.state.store.pool(), id)
-        .await
-        .unwrap()
-        .unwrap();
+    let plan = arbiter_store::changes::plan(
+        app.running.state.store.pool(),
+        app.running.state.store.sealer(),
+        id,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let plan = arbiter_plan::read_plan(plan.as_bytes()).unwrap();
     assert_eq!(
         plan.format_version.map(|f| f.to_string()).as_deref(),

@@ -693,6 +693,8 @@ async fn two_replicas_on_one_postgres_deliver_each_event_exactly_once() {
     let b = arbiter_server::start(arbiter_server::ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().join("data"),
+        // Replicas share the data key.
+        data_key_file: Some(a.running.state.config.data_dir.join("data.key")),
         database_url: Some(url),
         replica: "replica-b".into(),
         tick: Duration::from_millis(200),

@@ -26,8 +26,9 @@ pub struct NewChangeRequest {
     pub source: Option<ChangeSource>,
     /// Hex SHA-256 of the plan text.
     pub plan_digest: String,
-    /// The plan JSON text (stored compressed).
-    pub plan: String,
+    /// The plan as stored: compressed and sealed by [`seal_plan`] (off the
+    /// async threads and before the writer: it is CPU work).
+    pub plan: Vec<u8>,
     /// Initial status (`approved`, `pending_review` or `rejected`).
     pub status: String,
     /// The engine's decision.
@@ -46,8 +47,9 @@ pub struct NewChangeRequest {
     pub auto_apply: bool,
     /// When a pending review expires (ms).
     pub expires_at: Option<i64>,
-    /// The verdict JSON.
-    pub verdict: String,
+    /// The verdict JSON; `None` for a submission rejected before it was
+    /// judged (no evaluation is stored).
+    pub verdict: Option<String>,
     /// Policy set versions used, JSON.
     pub policy_versions: String,
     /// Version of the engine that judged.
@@ -61,6 +63,34 @@ fn compress(text: &str) -> Vec<u8> {
     // Writing to a Vec cannot fail.
     let _ = e.write_all(text.as_bytes());
     e.finish().unwrap_or_default()
+}
+
+/// What a stored plan is bound to (its associated data): a sealed plan
+/// opens only for the digest it was sealed with.
+pub(crate) fn plan_context(plan_digest: &str) -> Vec<u8> {
+    format!("change_request.plan:{plan_digest}").into_bytes()
+}
+
+/// A plan's text as stored: deflate-compressed, then sealed with the data key.
+pub fn seal_plan(sealer: &crate::sealed::Sealer, plan_digest: &str, text: &str) -> Vec<u8> {
+    sealer.seal(&plan_context(plan_digest), &compress(text))
+}
+
+/// The text of a stored plan (sealed, or clear from before encryption).
+pub fn open_plan(
+    sealer: &crate::sealed::Sealer,
+    id: i64,
+    plan_digest: &str,
+    stored: &[u8],
+) -> Result<String> {
+    let compressed = sealer
+        .open(&plan_context(plan_digest), stored)
+        .map_err(|e| StoreError::Corrupt {
+            what: "stored plan of change request",
+            key: id.to_string(),
+            why: e.to_string(),
+        })?;
+    decompress(id, &compressed)
 }
 
 fn decompress(id: i64, bytes: &[u8]) -> Result<String> {
@@ -95,7 +125,7 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
     sqlx::query(
         "INSERT INTO change_requests (id, stack, submitter, key_id, idempotency_key, request_digest, intent, source, plan_digest, plan, \
          status, decision, confidence, priority, cost_delta_usd, resources_changed, reason, auto_apply, created_at, updated_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $21 = 1 THEN $13 END, $14, CASE WHEN $22 = 1 THEN $15 END, $16, $17, $18, $19, $19, $20)",
     )
     .bind(id)
     .bind(&cr.stack)
@@ -106,17 +136,22 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
     .bind(&cr.intent)
     .bind(source)
     .bind(&cr.plan_digest)
-    .bind(compress(&cr.plan))
+    .bind(&cr.plan)
     .bind(&cr.status)
     .bind(&cr.decision)
-    .bind(cr.confidence)
+    // Never a NULL float parameter: sqlx's Any driver sends it to
+    // PostgreSQL as a `real`, and the cached statement then refuses the
+    // `double precision` of the next insert. A flag says which are absent.
+    .bind(cr.confidence.unwrap_or(0.0))
     .bind(cr.priority)
-    .bind(cr.cost_delta_usd)
+    .bind(cr.cost_delta_usd.unwrap_or(0.0))
     .bind(cr.resources_changed)
     .bind(&cr.reason)
     .bind(cr.auto_apply as i64)
     .bind(now)
     .bind(cr.expires_at)
+    .bind(cr.confidence.is_some() as i64)
+    .bind(cr.cost_delta_usd.is_some() as i64)
     .execute(cx.conn())
     .await
     .map_err(|e| {
@@ -137,16 +172,18 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
     .bind(cr.resources_changed)
     .execute(cx.conn())
     .await?;
-    sqlx::query("INSERT INTO evaluations (change_request, verdict, policy_versions, engine_version, duration_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(id)
-        .bind(&cr.verdict)
-        .bind(&cr.policy_versions)
-        .bind(&cr.engine_version)
-        .bind(cr.duration_ms)
-        .bind(now)
-        .execute(cx.conn())
-        .await?;
     let subject = format!("change_request:{id}");
+    if let Some(verdict) = &cr.verdict {
+        sqlx::query("INSERT INTO evaluations (change_request, verdict, policy_versions, engine_version, duration_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(id)
+            .bind(verdict)
+            .bind(&cr.policy_versions)
+            .bind(&cr.engine_version)
+            .bind(cr.duration_ms)
+            .bind(now)
+            .execute(cx.conn())
+            .await?;
+    }
     cx.audit(
         &cr.submitter,
         "change_request.submitted",
@@ -155,14 +192,16 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
             "key_id": cr.key_id, "intent": cr.intent, "source": cr.source.as_ref().map(|s| serde_json::json!({"repository": s.repository, "commit": s.commit, "branch": s.branch}))}),
     )
     .await?;
-    cx.audit(
-        "system",
-        "change_request.evaluated",
-        &subject,
-        &serde_json::json!({"decision": cr.decision, "confidence": cr.confidence, "verdict_digest": arbiter_api::signing::sha256_hex(cr.verdict.as_bytes()),
-            "policy_versions": serde_json::from_str::<serde_json::Value>(&cr.policy_versions).unwrap_or_default(), "engine_version": cr.engine_version}),
-    )
-    .await?;
+    if let Some(verdict) = &cr.verdict {
+        cx.audit(
+            "system",
+            "change_request.evaluated",
+            &subject,
+            &serde_json::json!({"decision": cr.decision, "confidence": cr.confidence, "verdict_digest": arbiter_api::signing::sha256_hex(verdict.as_bytes()),
+                "policy_versions": serde_json::from_str::<serde_json::Value>(&cr.policy_versions).unwrap_or_default(), "engine_version": cr.engine_version}),
+        )
+        .await?;
+    }
     cx.audit(
         "system",
         &format!("change_request.{}", cr.status),
@@ -355,13 +394,26 @@ pub async fn get(pool: &AnyPool, id: i64, with_verdict: bool) -> Result<Option<C
 }
 
 /// The plan JSON text of a change request.
-pub async fn plan(pool: &AnyPool, id: i64) -> Result<Option<String>> {
-    let bytes: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT plan FROM change_requests WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
-    bytes.map(|b| decompress(id, &b)).transpose()
+pub async fn plan(
+    pool: &AnyPool,
+    sealer: &crate::sealed::Sealer,
+    id: i64,
+) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT plan_digest, plan FROM change_requests WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let digest: String = row.try_get("plan_digest")?;
+    let stored: Vec<u8> = row.try_get("plan")?;
+    // Opening and inflating are CPU work: on the blocking pool.
+    let sealer = sealer.clone();
+    tokio::task::spawn_blocking(move || open_plan(&sealer, id, &digest, &stored))
+        .await
+        .map_err(|e| StoreError::WriterGone(format!("opening a stored plan: {e}")))?
+        .map(Some)
 }
 
 /// Filters for listing change requests.

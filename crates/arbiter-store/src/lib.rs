@@ -23,6 +23,7 @@ pub mod changes;
 pub mod jobs;
 pub mod policies;
 pub mod principals;
+pub mod sealed;
 pub mod sessions;
 pub mod stacks;
 pub mod states;
@@ -144,6 +145,8 @@ pub struct StoreConfig {
     /// A checkpoint is also made when this much time passed since the last
     /// one and entries were added.
     pub checkpoint_every: Duration,
+    /// Seals plans and states at rest (the server always gives a key).
+    pub sealer: sealed::Sealer,
 }
 
 impl StoreConfig {
@@ -155,6 +158,7 @@ impl StoreConfig {
             max_batch: 128,
             checkpoint_every_entries: 1000,
             checkpoint_every: Duration::from_secs(60),
+            sealer: sealed::Sealer::none(),
         }
     }
 
@@ -176,6 +180,7 @@ struct Inner {
     writer: mpsc::Sender<writer::Job>,
     audit_key: crate::audit::ServerKey,
     deliveries: Arc<tokio::sync::Notify>,
+    sealer: sealed::Sealer,
 }
 
 fn backend_of(url: &str) -> Result<Backend> {
@@ -275,6 +280,7 @@ impl Store {
                 writer: tx,
                 audit_key,
                 deliveries,
+                sealer: cfg.sealer.clone(),
             }),
         })
     }
@@ -290,6 +296,11 @@ impl Store {
     }
 
     /// The key that signs audit checkpoints.
+    pub fn sealer(&self) -> &sealed::Sealer {
+        &self.inner.sealer
+    }
+
+    /// The audit checkpoint key.
     pub fn audit_key(&self) -> &crate::audit::ServerKey {
         &self.inner.audit_key
     }

@@ -26,7 +26,7 @@ pub struct NewStateVersion {
     pub digest: String,
     /// Size of the state, bytes.
     pub size: i64,
-    /// The state, deflate-compressed.
+    /// The state, deflate-compressed and sealed with the data key.
     pub compressed: Vec<u8>,
     /// `raw_v4` or `show_json`.
     pub form: String,
@@ -64,8 +64,10 @@ pub struct StateFacts {
 }
 
 impl NewStateVersion {
-    /// Hashes and compresses `bytes`, the state exactly as received.
+    /// Hashes, compresses and seals `bytes`, the state exactly as received.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
+        sealer: &crate::sealed::Sealer,
         stack: &str,
         bytes: &[u8],
         facts: StateFacts,
@@ -74,11 +76,12 @@ impl NewStateVersion {
         origin: &str,
         force: bool,
     ) -> NewStateVersion {
+        let digest = digest(bytes);
         NewStateVersion {
             stack: stack.to_string(),
-            digest: digest(bytes),
+            compressed: sealer.seal(&blob_context(&digest), &compress(bytes)),
+            digest,
             size: bytes.len() as i64,
-            compressed: compress(bytes),
             form: facts.form,
             serial: facts.serial,
             lineage: facts.lineage,
@@ -90,6 +93,11 @@ impl NewStateVersion {
             force,
         }
     }
+}
+
+/// What a stored state blob is bound to (its associated data).
+pub(crate) fn blob_context(digest: &str) -> Vec<u8> {
+    format!("state_blob:{digest}").into_bytes()
 }
 
 /// Hex SHA-256 of a state's bytes: its content address.
@@ -353,7 +361,11 @@ pub async fn list(
 
 /// The bytes of a stored state, exactly as pushed. Fails (`Corrupt`) when
 /// the stored blob does not decompress to content with its digest and size.
-pub async fn content(pool: &AnyPool, digest_hex: &str) -> Result<Vec<u8>> {
+pub async fn content(
+    pool: &AnyPool,
+    sealer: &crate::sealed::Sealer,
+    digest_hex: &str,
+) -> Result<Vec<u8>> {
     let row = sqlx::query("SELECT size, compressed FROM state_blobs WHERE digest = $1")
         .bind(digest_hex)
         .fetch_optional(pool)
@@ -364,11 +376,28 @@ pub async fn content(pool: &AnyPool, digest_hex: &str) -> Result<Vec<u8>> {
         })?;
     let size: i64 = row.try_get("size")?;
     let compressed: Vec<u8> = row.try_get("compressed")?;
+    // Opening, inflating and hashing are CPU work: on the blocking pool.
+    let (sealer, digest_hex) = (sealer.clone(), digest_hex.to_string());
+    tokio::task::spawn_blocking(move || open_blob(&sealer, &digest_hex, size, &compressed))
+        .await
+        .map_err(|e| StoreError::WriterGone(format!("opening a state blob: {e}")))?
+}
+
+/// Opens a stored blob and checks it against its digest and size.
+fn open_blob(
+    sealer: &crate::sealed::Sealer,
+    digest_hex: &str,
+    size: i64,
+    compressed: &[u8],
+) -> Result<Vec<u8>> {
     let corrupt = |why: String| StoreError::Corrupt {
         what: "state blob",
         key: digest_hex.to_string(),
         why,
     };
+    let compressed = sealer
+        .open(&blob_context(digest_hex), compressed)
+        .map_err(|e| corrupt(e.to_string()))?;
     let limit = u64::try_from(size).map_err(|_| corrupt(format!("size {size}")))?;
     let mut out = Vec::with_capacity(limit.min(1 << 30) as usize);
     // Never more than the recorded size (plus one byte to notice more).

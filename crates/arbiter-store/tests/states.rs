@@ -58,6 +58,7 @@ async fn push(
     force: bool,
 ) -> Result<PushOutcome, StoreError> {
     let new = NewStateVersion::new(
+        store.sealer(),
         stack,
         &bytes,
         facts,
@@ -163,7 +164,9 @@ async fn versions_are_numbered_per_stack_content_addressed_and_checked() {
             Some(4)
         );
         assert_eq!(
-            states::content(store.pool(), &v1.digest).await.unwrap(),
+            states::content(store.pool(), store.sealer(), &v1.digest)
+                .await
+                .unwrap(),
             a.0
         );
 
@@ -202,6 +205,7 @@ async fn a_damaged_blob_is_reported_not_returned() {
         let v = created(push(&store, "web", state("l", 1, ""), false).await.unwrap());
         // Replace the stored bytes with another (valid) compressed state.
         let other = NewStateVersion::new(
+            store.sealer(),
             "web",
             b"{\"version\":4}",
             StateFacts::default(),
@@ -224,7 +228,9 @@ async fn a_damaged_blob_is_reported_not_returned() {
             })
             .await
             .unwrap();
-        let e = states::content(store.pool(), &v.digest).await.unwrap_err();
+        let e = states::content(store.pool(), store.sealer(), &v.digest)
+            .await
+            .unwrap_err();
         assert!(matches!(e, StoreError::Corrupt { .. }), "{name}: {e}");
         // Garbage is as clear.
         let d = v.digest.clone();
@@ -241,7 +247,9 @@ async fn a_damaged_blob_is_reported_not_returned() {
             })
             .await
             .unwrap();
-        let e = states::content(store.pool(), &v.digest).await.unwrap_err();
+        let e = states::content(store.pool(), store.sealer(), &v.digest)
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("state blob"), "{name}: {e}");
     }
 }
@@ -264,7 +272,7 @@ async fn rollbacks_are_recorded_with_their_change_request_and_audited() {
             intent: Some("roll back".into()),
             source: None,
             plan_digest: "p".into(),
-            plan: "{}".into(),
+            plan: changes::seal_plan(&arbiter_store::sealed::Sealer::none(), "d", "{}"),
             status: "pending_review".into(),
             decision: Some("review".into()),
             confidence: Some(80.0),
@@ -274,7 +282,7 @@ async fn rollbacks_are_recorded_with_their_change_request_and_audited() {
             reason: None,
             auto_apply: false,
             expires_at: None,
-            verdict: "{}".into(),
+            verdict: Some("{}".into()),
             policy_versions: "[]".into(),
             engine_version: "t".into(),
             duration_ms: 1.0,
@@ -350,5 +358,97 @@ async fn rollbacks_are_recorded_with_their_change_request_and_audited() {
                 .len(),
             1
         );
+    }
+}
+
+/// Rows stored in clear (before encryption) still read once a data key is
+/// configured, and the rekey seals them; then they read with the key only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_rows_read_after_encryption_is_turned_on_and_are_sealed_by_the_rekey() {
+    use arbiter_store::sealed::{rekey, DataKey, Rekeyed, Sealer};
+    for (name, url, _dir) in databases().await {
+        let clear = Store::open(&StoreConfig::new(&url)).await.unwrap();
+        let sp = spec("web");
+        clear
+            .write(move |cx| Box::pin(async move { stacks::create(cx, &sp, "user:t").await }))
+            .await
+            .unwrap();
+        let v = created(push(&clear, "web", state("l", 1, ""), false).await.unwrap());
+        let plan_text = "{\"format_version\":\"1.2\",\"secret\":\"s3cr3t\"}";
+        let mut cr = plan_cr_for("web");
+        cr.plan = changes::seal_plan(&Sealer::none(), &cr.plan_digest, plan_text);
+        let id = clear
+            .write(move |cx| Box::pin(async move { changes::insert(cx, &cr).await }))
+            .await
+            .unwrap();
+        let want_state = states::content(clear.pool(), clear.sealer(), &v.digest)
+            .await
+            .unwrap();
+        drop(clear);
+
+        let key = DataKey::from_bytes(&[7; 32]);
+        let mut cfg = StoreConfig::new(&url);
+        cfg.sealer = Sealer::new(key.clone(), vec![]);
+        let store = Store::open(&cfg).await.unwrap();
+        let read = |s: Store| {
+            let d = v.digest.clone();
+            async move {
+                (
+                    changes::plan(s.pool(), s.sealer(), id).await,
+                    states::content(s.pool(), s.sealer(), &d).await,
+                )
+            }
+        };
+        let (p, c) = read(store.clone()).await;
+        assert_eq!(p.unwrap().as_deref(), Some(plan_text), "{name}");
+        assert_eq!(c.unwrap(), want_state, "{name}");
+        assert_eq!(
+            rekey(&store).await.unwrap(),
+            Rekeyed {
+                plans: 1,
+                states: 1
+            },
+            "{name}"
+        );
+        assert_eq!(
+            rekey(&store).await.unwrap(),
+            Rekeyed::default(),
+            "{name}: nothing left"
+        );
+        let (p, c) = read(store.clone()).await;
+        assert_eq!(p.unwrap().as_deref(), Some(plan_text), "{name}");
+        assert_eq!(c.unwrap(), want_state, "{name}");
+        // Sealed now: without the key, they do not read.
+        let e = changes::plan(store.pool(), &Sealer::none(), id)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("no data key"), "{name}: {e}");
+    }
+}
+
+fn plan_cr_for(stack: &str) -> changes::NewChangeRequest {
+    changes::NewChangeRequest {
+        stack: stack.into(),
+        submitter: "user:rita".into(),
+        key_id: None,
+        idempotency_key: None,
+        request_digest: "d".into(),
+        intent: None,
+        source: None,
+        plan_digest: "0123".into(),
+        plan: Vec::new(),
+        status: "pending_review".into(),
+        decision: Some("review".into()),
+        confidence: Some(80.0),
+        priority: 0.1,
+        cost_delta_usd: None,
+        resources_changed: 1,
+        reason: None,
+        auto_apply: false,
+        expires_at: None,
+        verdict: Some("{}".into()),
+        policy_versions: "[]".into(),
+        engine_version: "t".into(),
+        duration_ms: 1.0,
     }
 }

@@ -228,7 +228,11 @@ fn plan_cr(submitter: &str, idem: Option<&str>, status: &str) -> changes::NewCha
         intent: Some("test".into()),
         source: None,
         plan_digest: "p".into(),
-        plan: "{\"format_version\":\"1.2\"}".into(),
+        plan: changes::seal_plan(
+            &arbiter_store::sealed::Sealer::none(),
+            "d",
+            "{\"format_version\":\"1.2\"}",
+        ),
         status: status.into(),
         decision: Some("review".into()),
         confidence: Some(80.0),
@@ -238,7 +242,7 @@ fn plan_cr(submitter: &str, idem: Option<&str>, status: &str) -> changes::NewCha
         reason: None,
         auto_apply: false,
         expires_at: Some(arbiter_store::now_ms() - 1),
-        verdict: "{\"decision\":\"review\"}".into(),
+        verdict: Some("{\"decision\":\"review\"}".into()),
         policy_versions: "[]".into(),
         engine_version: "test".into(),
         duration_ms: 1.0,
@@ -311,7 +315,10 @@ async fn change_requests_reviews_transitions_nonces_and_expiry() {
             .unwrap();
         assert_eq!(later, (0, 0), "{name}: two hours later nothing counts");
         assert_eq!(
-            changes::plan(store.pool(), 1).await.unwrap().as_deref(),
+            changes::plan(store.pool(), store.sealer(), 1)
+                .await
+                .unwrap()
+                .as_deref(),
             Some("{\"format_version\":\"1.2\"}")
         );
 

@@ -77,6 +77,20 @@ pub struct ServeArgs {
     /// How often to look for due deliveries.
     #[arg(long, default_value = "1s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
     pub webhook_poll: std::time::Duration,
+    /// A reverse proxy whose X-Forwarded-For / Forwarded client address is
+    /// believed (CIDR block or address; repeatable). None by default: the
+    /// direct peer is the client.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = arbiter_server::throttle::parse_trusted_proxy)]
+    pub trusted_proxies: Vec<arbiter_server::throttle::IpNet>,
+    /// The key sealing plans and states at rest (64 hex digits). Default:
+    /// DATA_DIR/data.key, created on first start. Replicas share one.
+    #[arg(long, value_name = "FILE")]
+    pub data_key_file: Option<PathBuf>,
+    /// An earlier data key, after a rotation: rows sealed with it still
+    /// read, and are re-sealed with the current key in the background
+    /// (repeatable).
+    #[arg(long = "old-data-key-file", value_name = "FILE")]
+    pub old_data_key_files: Vec<PathBuf>,
 }
 
 /// Runs the server until SIGINT/SIGTERM.
@@ -118,6 +132,9 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             public_url: args.public_url.clone(),
             ..Default::default()
         },
+        trusted_proxies: args.trusted_proxies.clone(),
+        data_key_file: args.data_key_file.clone(),
+        old_data_key_files: args.old_data_key_files.clone(),
         ..Default::default()
     };
     rt.block_on(async move {

@@ -5,7 +5,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::lifecycle::{self, Governor};
 use crate::AppState;
-use arbiter_api::{ChangeRequest, ChangeSource, Page, ReviewRequest, Role, Stack, Submission};
+use arbiter_api::{ChangeRequest, ChangeSource, Page, Role, Stack, Submission};
 use arbiter_store::changes::{Filter, NewChangeRequest};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -54,15 +54,26 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     }
 }
 
-async fn load_stack(app: &AppState, p: &Principal, name: &str) -> ApiResult<Stack> {
-    let stack = arbiter_store::stacks::get(app.store.pool(), name)
+/// The stack named `name` as the caller may know it. To an agent, a stack
+/// outside its scope does not exist: `None`, exactly as for a missing one,
+/// so that no answer (status, body, timing of judging) tells them apart.
+async fn visible_stack(app: &AppState, p: &Principal, name: &str) -> ApiResult<Option<Stack>> {
+    Ok(arbiter_store::stacks::get(app.store.pool(), name)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("stack {name:?} not found")))?;
-    // An agent learns nothing about stacks outside its scope... but a
-    // submission to one is still recorded and rejected (below), so that the
-    // attempt is in the audit log.
-    let _ = p;
-    Ok(stack)
+        .filter(|s| match p {
+            Principal::User { .. } => true,
+            Principal::Agent { scope, .. } => lifecycle::stack_in_scope(scope, &s.spec),
+        }))
+}
+
+fn stack_not_found(name: &str) -> ApiError {
+    ApiError::not_found(format!("stack {name:?} not found"))
+}
+
+/// Why an agent's submission to a stack it may not see (missing, or
+/// outside its scope: the same words for both) was rejected.
+pub fn hidden_stack_reason(name: &str) -> String {
+    format!("scope: stack {name:?} does not exist or is outside the agent's scope")
 }
 
 async fn fetch(app: &AppState, id: i64, with_verdict: bool) -> ApiResult<ChangeRequest> {
@@ -105,7 +116,25 @@ pub async fn submit(
             "intent is longer than {MAX_INTENT} bytes"
         )));
     }
-    let stack = load_stack(&app, &p, &sub.stack).await?;
+    let Some(stack) = visible_stack(&app, &p, &sub.stack).await? else {
+        if !matches!(p, Principal::Agent { .. }) {
+            return Err(stack_not_found(&sub.stack));
+        }
+        // The attempt is recorded and rejected without judging (a verdict
+        // would tell the stack's context), alike for a missing stack and
+        // one outside the agent's scope.
+        let unjudged = Unjudged {
+            stack: sub.stack,
+            plan: sub.plan.get().to_string(),
+            intent: sub.intent,
+            source: sub.source,
+            idempotency_key: idem,
+            request_digest,
+        };
+        return refuse_hidden(&app, &p, unjudged)
+            .await
+            .map(IntoResponse::into_response);
+    };
     let proposal = Proposal {
         stack,
         plan: sub.plan.get().to_string(),
@@ -193,6 +222,7 @@ pub async fn propose(
     let submitter = p.id();
     let plan_digest = arbiter_api::signing::sha256_hex(plan_text.as_bytes());
     let judged = lifecycle::judge(app, &stack, plan_text.clone()).await?;
+    let plan_stored = seal_plan(app, &plan_digest, plan_text).await?;
     let verdict = &judged.verdict;
 
     let (violations, limits, may_auto, key_id) = match p {
@@ -223,7 +253,7 @@ pub async fn propose(
         intent,
         source,
         plan_digest,
-        plan: plan_text,
+        plan: plan_stored,
         status: status.to_string(),
         decision: Some(verdict.decision.as_str().to_string()),
         confidence: Some(verdict.confidence),
@@ -237,13 +267,89 @@ pub async fn propose(
         auto_apply: status == "approved" && stack.spec.auto_apply && may_auto,
         expires_at: (status == "pending_review")
             .then(|| now + app.config.review_ttl.as_millis() as i64),
-        verdict: serde_json::to_string(verdict).map_err(ApiError::internal)?,
+        verdict: Some(serde_json::to_string(verdict).map_err(ApiError::internal)?),
         policy_versions: serde_json::to_string(&judged.policies).map_err(ApiError::internal)?,
         engine_version: ENGINE_VERSION.into(),
         duration_ms: judged.millis,
     };
-    // The answer is built from what is stored, without reading it back.
-    let mut answer = ChangeRequest {
+    let answer = answer_of(&new);
+    let verdict_value = serde_json::to_value(&judged.verdict).map_err(ApiError::internal)?;
+    let decision = judged.verdict.decision.as_str();
+    record(
+        app,
+        new,
+        limits,
+        answer,
+        after,
+        Some((decision, verdict_value)),
+    )
+    .await
+}
+
+/// A plan's text as stored (compressed, sealed with the data key), made
+/// on the blocking pool: CPU work stays off the async threads and out of
+/// the writer.
+async fn seal_plan(app: &AppState, plan_digest: &str, text: String) -> ApiResult<Vec<u8>> {
+    let sealer = app.store.sealer().clone();
+    let digest = plan_digest.to_string();
+    tokio::task::spawn_blocking(move || arbiter_store::changes::seal_plan(&sealer, &digest, &text))
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// A submission not judged: its stack is hidden from the agent.
+struct Unjudged {
+    stack: String,
+    plan: String,
+    intent: Option<String>,
+    source: Option<ChangeSource>,
+    idempotency_key: Option<String>,
+    request_digest: String,
+}
+
+/// Records an agent's submission to a stack it may not see (missing or
+/// outside its scope) as a rejected change request, without judging it;
+/// its velocity limits apply as to any submission.
+async fn refuse_hidden(app: &AppState, p: &Principal, u: Unjudged) -> ApiResult<Proposed> {
+    let (limits, key_id) = match p {
+        Principal::Agent { limits, key_id, .. } => (Some(limits.clone()), Some(key_id.clone())),
+        Principal::User { .. } => (None, None),
+    };
+    let reason = Some(hidden_stack_reason(&u.stack));
+    let plan_digest = arbiter_api::signing::sha256_hex(u.plan.as_bytes());
+    let plan = seal_plan(app, &plan_digest, u.plan).await?;
+    let new = NewChangeRequest {
+        stack: u.stack,
+        submitter: p.id(),
+        key_id,
+        idempotency_key: u.idempotency_key,
+        request_digest: u.request_digest,
+        intent: u.intent,
+        source: u.source,
+        plan_digest,
+        reason,
+        plan,
+        status: "rejected".into(),
+        decision: None,
+        confidence: None,
+        priority: 0.0,
+        cost_delta_usd: None,
+        resources_changed: 0,
+        auto_apply: false,
+        expires_at: None,
+        verdict: None,
+        policy_versions: "[]".into(),
+        engine_version: ENGINE_VERSION.into(),
+        duration_ms: 0.0,
+    };
+    let answer = answer_of(&new);
+    record(app, new, limits, answer, None, None).await
+}
+
+/// The answer to a new change request, built from what is stored without
+/// reading it back (the id and times are set once it is committed).
+fn answer_of(new: &NewChangeRequest) -> ChangeRequest {
+    ChangeRequest {
         id: 0,
         stack: new.stack.clone(),
         submitter: new.submitter.clone(),
@@ -262,7 +368,22 @@ pub async fn propose(
         updated_at: String::new(),
         expires_at: new.expires_at.map(arbiter_api::rfc3339),
         verdict: None,
-    };
+    }
+}
+
+/// Stores a new change request through the writer, after the idempotency
+/// and velocity checks, and answers it. `judged` is the engine's decision
+/// and verdict (none for a submission refused before judging).
+async fn record(
+    app: &AppState,
+    new: NewChangeRequest,
+    limits: Option<arbiter_api::AgentLimits>,
+    mut answer: ChangeRequest,
+    after: Option<AfterInsert>,
+    judged: Option<(&'static str, serde_json::Value)>,
+) -> ApiResult<Proposed> {
+    let request_digest = new.request_digest.clone();
+    let status = new.status.clone();
     let outcome = app
         .store
         .write(move |cx| {
@@ -307,13 +428,13 @@ pub async fn propose(
     match outcome {
         Outcome::Created(id, at) => {
             app.metrics.submission();
-            app.metrics
-                .decision(judged.verdict.decision.as_str(), status);
+            if let Some((decision, _)) = &judged {
+                app.metrics.decision(decision, &status);
+            }
             answer.id = id;
             answer.created_at = arbiter_api::rfc3339(at);
             answer.updated_at = answer.created_at.clone();
-            answer.verdict =
-                Some(serde_json::to_value(&judged.verdict).map_err(ApiError::internal)?);
+            answer.verdict = judged.map(|(_, v)| v);
             Ok(Proposed {
                 change_request: answer,
                 replayed: false,
@@ -369,7 +490,9 @@ pub async fn dry_run(
 ) -> ApiResult<Json<serde_json::Value>> {
     may_submit(&p)?;
     let sub: Submission = parse_json(&body)?;
-    let stack = load_stack(&app, &p, &sub.stack).await?;
+    let stack = visible_stack(&app, &p, &sub.stack)
+        .await?
+        .ok_or_else(|| stack_not_found(&sub.stack))?;
     let judged = lifecycle::judge(&app, &stack, sub.plan.get().to_string()).await?;
     let violations = match &p {
         Principal::Agent { scope, .. } => {
@@ -478,15 +601,9 @@ pub async fn reject(
     review(app, p, id, body, "reject").await
 }
 
-enum ReviewError {
-    NotPending(String),
-    Expired,
-    OwnRequest,
-}
-
-/// Records a review and lets the stack's approval policy decide, all in one
-/// transaction with the change request locked (no lost updates between
-/// concurrent reviewers or replicas).
+/// Records a review and lets the stack's approval policy decide (see
+/// [`crate::review`]: evaluated outside the writer, committed only if what
+/// it read still holds).
 pub async fn review(
     app: AppState,
     p: Principal,
@@ -494,89 +611,9 @@ pub async fn review(
     body: Bytes,
     decision: &'static str,
 ) -> ApiResult<Json<ChangeRequest>> {
-    p.require(Role::Reviewer)?;
-    let req: ReviewRequest = if body.is_empty() {
-        ReviewRequest::default()
-    } else {
-        parse_json(&body)?
-    };
-    if req.comment.as_ref().is_some_and(|c| c.len() > MAX_INTENT) {
-        return Err(ApiError::invalid(format!(
-            "comment is longer than {MAX_INTENT} bytes"
-        )));
-    }
-    let current = fetch(&app, id, false).await?;
-    let stack = arbiter_store::stacks::get(app.store.pool(), &current.stack)
-        .await?
-        .ok_or_else(|| {
-            ApiError::conflict(format!(
-                "stack {:?} of change request {id} no longer exists",
-                current.stack
-            ))
-        })?;
-    let policy = lifecycle::approval_for(&app, &stack.spec).await?;
-    let reviewer = p.id();
-    let role = p.role().map(|r| r.as_str()).unwrap_or("none");
-    let stack_json = serde_json::to_value(&stack.spec).map_err(ApiError::internal)?;
-    let auto_apply_stack = stack.spec.auto_apply;
-    let result = app
-        .store
-        .write(move |cx| {
-            Box::pin(async move {
-                let cr = arbiter_store::changes::get_for_update(cx, id).await?;
-                if cr.status != "pending_review" {
-                    return Ok(Err(ReviewError::NotPending(cr.status)));
-                }
-                let expired = cr.expires_at.as_deref().is_some_and(|e| e <= arbiter_api::rfc3339(cx.now_ms()).as_str());
-                if expired {
-                    arbiter_store::changes::transition(cx, id, "pending_review", "expired", Some("the review window passed without a decision"), "system").await?;
-                    return Ok(Err(ReviewError::Expired));
-                }
-                if decision == "approve" && cr.submitter == reviewer {
-                    return Ok(Err(ReviewError::OwnRequest));
-                }
-                arbiter_store::changes::add_review(cx, id, &reviewer, decision, req.comment.as_deref()).await?;
-                let mut reviews: Vec<serde_json::Value> = cr
-                    .reviews
-                    .iter()
-                    .map(|r| serde_json::json!({"reviewer": r.reviewer, "decision": r.decision, "comment": r.comment}))
-                    .collect();
-                reviews.push(serde_json::json!({"reviewer": reviewer, "role": role, "decision": decision, "comment": req.comment}));
-                let input = serde_json::json!({
-                    "change_request": {"id": cr.id, "stack": cr.stack, "submitter": cr.submitter, "decision": cr.decision,
-                        "confidence": cr.confidence, "priority": cr.priority, "cost_delta_usd": cr.cost_delta_usd,
-                        "resources_changed": cr.resources_changed},
-                    "stack": stack_json,
-                    "reviews": reviews,
-                });
-                let out = policy
-                    .evaluate(&input)
-                    .map_err(|e| arbiter_store::StoreError::Conflict(format!("the approval policy failed, nothing was recorded: {e}")))?;
-                if out.reject {
-                    arbiter_store::changes::transition(cx, id, "pending_review", "rejected", Some("rejected by review"), "system").await?;
-                } else if out.approve {
-                    arbiter_store::changes::transition(cx, id, "pending_review", "approved", Some("approved by review"), "system").await?;
-                    if auto_apply_stack {
-                        arbiter_store::changes::set_auto_apply(cx, id, true).await?;
-                    }
-                }
-                Ok(Ok(()))
-            })
-        })
-        .await?;
-    match result {
-        Ok(()) => Ok(Json(fetch(&app, id, true).await?)),
-        Err(ReviewError::NotPending(s)) => Err(ApiError::conflict(format!(
-            "change request {id} is {s}, not pending review"
-        ))),
-        Err(ReviewError::Expired) => Err(ApiError::conflict(format!(
-            "change request {id} expired before this review"
-        ))),
-        Err(ReviewError::OwnRequest) => Err(ApiError::forbidden(format!(
-            "{} submitted change request {id} and cannot approve it",
-            p.id()
-        ))),
-    }
+    crate::review::review(&app, &p, id, &body, decision)
+        .await
+        .map(Json)
 }
 
 /// `POST /api/v1/change-requests/{id}/cancel`: by its submitter or an admin,

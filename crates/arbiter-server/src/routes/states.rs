@@ -110,7 +110,7 @@ async fn read_state(bytes: Vec<u8>) -> ApiResult<TfState> {
 /// A stored version's state, parsed. A stored state that no longer reads
 /// is our fault (500), not the caller's.
 async fn stored_state(app: &AppState, v: &StateVersion) -> ApiResult<TfState> {
-    let bytes = states::content(app.store.pool(), &v.digest).await?;
+    let bytes = states::content(app.store.pool(), app.store.sealer(), &v.digest).await?;
     tokio::task::spawn_blocking(move || arbiter_plan::read_state(&bytes))
         .await
         .map_err(ApiError::internal)?
@@ -187,8 +187,18 @@ pub async fn push(
         req.commit.clone(),
         req.force,
     );
+    let sealer = app.store.sealer().clone();
     let new = tokio::task::spawn_blocking(move || {
-        NewStateVersion::new(&stack_name, &text, facts, commit, &pushed_by, "push", force)
+        NewStateVersion::new(
+            &sealer,
+            &stack_name,
+            &text,
+            facts,
+            commit,
+            &pushed_by,
+            "push",
+            force,
+        )
     })
     .await
     .map_err(ApiError::internal)?;

@@ -84,19 +84,12 @@ async fn approvals_required(
     let policy = crate::lifecycle::approval_for(app, &stack.spec)
         .await
         .ok()?;
-    let reviews: Vec<serde_json::Value> = cr
-        .reviews
-        .iter()
-        .map(|r| serde_json::json!({"reviewer": r.reviewer, "decision": r.decision, "comment": r.comment}))
-        .collect();
-    let input = serde_json::json!({
-        "change_request": {"id": cr.id, "stack": cr.stack, "submitter": cr.submitter, "decision": cr.decision,
-            "confidence": cr.confidence, "priority": cr.priority, "cost_delta_usd": cr.cost_delta_usd,
-            "resources_changed": cr.resources_changed},
-        "stack": serde_json::to_value(&stack.spec).ok()?,
-        "reviews": reviews,
-    });
-    policy.evaluate(&input).ok()?.required
+    let input = crate::review::policy_input(cr, &serde_json::to_value(&stack.spec).ok()?, None);
+    crate::review::evaluate(policy, input)
+        .await
+        .ok()?
+        .ok()?
+        .required
 }
 
 fn review_card(h: &mut Html, me: &Me, cr: &ChangeRequest, required: Option<f64>) {

@@ -10,53 +10,8 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, Extensions, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
-
-/// Failed sign-ins allowed per client address in a window.
-const MAX_FAILURES: u32 = 10;
-/// The window, ms.
-const WINDOW_MS: i64 = 5 * 60 * 1000;
-/// Addresses remembered at most (the oldest windows are dropped first).
-const MAX_TRACKED: usize = 10_000;
-
-/// Failed sign-ins per client address, to slow down password guessing
-/// (kept in memory, per replica).
-#[derive(Default)]
-pub(crate) struct Limiter {
-    by_ip: HashMap<IpAddr, (i64, u32)>,
-}
-
-impl Limiter {
-    /// Seconds until `ip` may try again, if it is over the limit.
-    fn blocked(&self, ip: IpAddr, now: i64) -> Option<i64> {
-        match self.by_ip.get(&ip) {
-            Some((start, n)) if *n >= MAX_FAILURES && now - start < WINDOW_MS => {
-                Some((start + WINDOW_MS - now + 999) / 1000)
-            }
-            _ => None,
-        }
-    }
-
-    fn failed(&mut self, ip: IpAddr, now: i64) {
-        if self.by_ip.len() >= MAX_TRACKED && !self.by_ip.contains_key(&ip) {
-            self.by_ip.retain(|_, (start, _)| now - *start < WINDOW_MS);
-            if self.by_ip.len() >= MAX_TRACKED {
-                self.by_ip.clear();
-            }
-        }
-        let e = self.by_ip.entry(ip).or_insert((now, 0));
-        if now - e.0 >= WINDOW_MS {
-            *e = (now, 0);
-        }
-        e.1 += 1;
-    }
-
-    fn succeeded(&mut self, ip: IpAddr) {
-        self.by_ip.remove(&ip);
-    }
-}
 
 /// Query of the sign-in page.
 #[derive(serde::Deserialize, Default)]
@@ -200,26 +155,41 @@ pub(crate) async fn submit(
             &f.username,
         );
     }
-    let ip = ext
+    let peer = ext
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let ip = crate::throttle::client_ip(peer, &headers, &app.config.trusted_proxies);
     let now = arbiter_store::now_ms();
-    let blocked = app.ui.limiter.lock().ok().and_then(|l| l.blocked(ip, now));
-    if let Some(secs) = blocked {
-        let mut r = render(
-            &headers,
-            StatusCode::TOO_MANY_REQUESTS,
-            &next,
-            Some(&format!(
-                "Too many failed sign-ins from your address; try again in {secs} s."
-            )),
-            &f.username,
-        )?;
-        if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
+    // The attempt counts before the password is checked (the hash is slow:
+    // concurrent guesses must not all pass a check made before it).
+    let account = (f.method == "password").then(|| f.username.trim().to_string());
+    let counted = match app.ui.limiter.lock() {
+        Ok(mut l) => l.attempt(&app.config.sign_in, ip, account.as_deref(), now),
+        Err(_) => Err(crate::throttle::Limited(60)),
+    };
+    let wait = match counted {
+        Ok(wait) => wait,
+        Err(crate::throttle::Limited(secs)) => {
+            tracing::info!(method = %f.method, "sign-in limited");
+            let mut r = render(
+                &headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                &next,
+                Some(&format!(
+                    "Too many failed sign-ins from your address; try again in {secs} s."
+                )),
+                &f.username,
+            )?;
+            if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return Ok(r);
         }
-        return Ok(r);
+    };
+    // Growing delays for an account that keeps failing (never a lockout).
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
     }
     let found: Option<(String, SignIn, Option<String>)> = match f.method.as_str() {
         "password" => {
@@ -228,12 +198,15 @@ pub(crate) async fn submit(
                     .await?;
             let password = f.password.clone();
             let (user, hash) = match stored {
-                Some((u, h)) => (Some(u), h),
-                None => (None, dummy_hash().to_string()),
+                Some((u, h)) => (Some(u), Some(h)),
+                None => (None, None),
             };
-            let ok = tokio::task::spawn_blocking(move || crate::password::verify(&password, &hash))
-                .await
-                .map_err(crate::error::ApiError::internal)?;
+            let ok = tokio::task::spawn_blocking(move || {
+                let hash = hash.as_deref().unwrap_or_else(|| dummy_hash());
+                crate::password::verify(&password, hash)
+            })
+            .await
+            .map_err(crate::error::ApiError::internal)?;
             match user {
                 Some(u) if ok => Some((u.name, SignIn::Password, None)),
                 _ => None,
@@ -252,9 +225,6 @@ pub(crate) async fn submit(
         }
     };
     let Some((user, method, token_id)) = found else {
-        if let Ok(mut l) = app.ui.limiter.lock() {
-            l.failed(ip, now);
-        }
         tracing::info!(method = %f.method, "sign-in refused");
         let msg = if f.method == "password" {
             "Wrong user name or password (or this user has no password)."
@@ -270,7 +240,7 @@ pub(crate) async fn submit(
         );
     };
     if let Ok(mut l) = app.ui.limiter.lock() {
-        l.succeeded(ip);
+        l.succeeded(ip, account.as_deref());
     }
     let ttl = app.config.session_ttl.as_millis().min(i64::MAX as u128) as i64;
     let made = app
@@ -357,20 +327,5 @@ mod tests {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");
-    }
-
-    #[test]
-    fn the_limiter_blocks_after_repeated_failures_and_forgets() {
-        let mut l = Limiter::default();
-        let ip = IpAddr::from([10, 0, 0, 1]);
-        for _ in 0..MAX_FAILURES {
-            assert_eq!(l.blocked(ip, 1000), None);
-            l.failed(ip, 1000);
-        }
-        assert_eq!(l.blocked(ip, 1000), Some(300));
-        assert_eq!(l.blocked(IpAddr::from([10, 0, 0, 2]), 1000), None);
-        assert_eq!(l.blocked(ip, 1000 + WINDOW_MS), None);
-        l.succeeded(ip);
-        assert_eq!(l.blocked(ip, 2000), None);
     }
 }
