@@ -71,7 +71,7 @@ pub enum SigningError {
         /// The request's timestamp.
         timestamp: i64,
         /// Its distance from now, seconds.
-        skew: i64,
+        skew: u64,
     },
     /// The signature does not verify with the key.
     #[error("the signature does not verify for key {0} (wrong key, or the method, path, body, timestamp or nonce differ from what was signed)")]
@@ -160,10 +160,12 @@ impl SignatureHeaders {
         })
     }
 
-    /// Checks the timestamp against `now` (Unix seconds).
+    /// Checks the timestamp against `now` (Unix seconds). The distance is
+    /// taken without overflow (`abs_diff`), so no timestamp, however far
+    /// out, can wrap into the window.
     pub fn check_clock(&self, now: i64) -> Result<(), SigningError> {
-        let skew = (now - self.timestamp).abs();
-        if skew > MAX_CLOCK_SKEW_SECS {
+        let skew = now.abs_diff(self.timestamp);
+        if skew > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
             return Err(SigningError::ClockSkew {
                 timestamp: self.timestamp,
                 skew,
@@ -518,6 +520,52 @@ mod tests {
                 Err("timestamp_out_of_range")
             );
             assert!(h.check_clock(100 - MAX_CLOCK_SKEW_SECS - 1).is_err());
+        }
+    }
+
+    /// Timestamps at the ends of i64 must be refused, never wrap (the
+    /// distance `now - ts` overflows for them) nor panic.
+    #[test]
+    fn extreme_timestamps_are_refused_without_overflow() {
+        let now: i64 = 1_764_601_200;
+        let at = |ts: i64| SignatureHeaders {
+            key_id: "k".into(),
+            timestamp: ts,
+            nonce: "0123456789abcdef".into(),
+            signature: String::new(),
+        };
+        let w = MAX_CLOCK_SKEW_SECS;
+        for ts in [
+            i64::MIN,
+            i64::MIN + 1,
+            i64::MIN + now,
+            i64::MIN + now - 1,
+            i64::MIN + now + 1,
+            i64::MAX,
+            i64::MAX - now,
+            -now,
+            0,
+            now - w - 1,
+            now + w + 1,
+        ] {
+            assert_eq!(
+                at(ts).check_clock(now).map_err(|e| e.code()),
+                Err("timestamp_out_of_range"),
+                "timestamp {ts}"
+            );
+        }
+        for ts in [now, now - w, now + w, now - 1, now + 1] {
+            assert_eq!(at(ts).check_clock(now), Ok(()), "timestamp {ts}");
+        }
+        // The server's own clock at the extremes does not overflow either.
+        assert!(at(0).check_clock(i64::MIN).is_err());
+        assert!(at(i64::MIN).check_clock(i64::MAX).is_err());
+        assert!(at(i64::MAX).check_clock(i64::MAX).is_ok());
+        match at(i64::MIN).check_clock(now) {
+            Err(SigningError::ClockSkew { skew, .. }) => {
+                assert_eq!(skew.to_string(), now.abs_diff(i64::MIN).to_string())
+            }
+            other => panic!("{other:?}"),
         }
     }
 
