@@ -5,6 +5,7 @@
 //! client or server, no database. The server and the CLI client both speak
 //! through these types, so they cannot drift apart.
 
+pub mod bounds;
 pub mod signing;
 pub mod states;
 pub mod types;

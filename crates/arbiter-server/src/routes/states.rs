@@ -164,11 +164,11 @@ pub async fn push(
     let serial = state
         .serial
         .map(|s| {
-            i64::try_from(s).map_err(|_| {
+            arbiter_api::bounds::counter("serial", s).map_err(|e| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid_state",
-                    format!("reading the state: serial {s} is out of range"),
+                    format!("reading the state: serial {s} is out of range ({e})"),
                 )
             })
         })
@@ -429,6 +429,8 @@ pub async fn rollback(
     may_change_precheck(&p)?;
     let idem = idempotency_key(&headers)?;
     let req: RollbackRequest = parse_json(&body)?;
+    req.check_ranges()
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     if req.intent.as_ref().is_some_and(|i| i.len() > MAX_INTENT) {
         return Err(ApiError::invalid(format!(
             "intent is longer than {MAX_INTENT} bytes"
