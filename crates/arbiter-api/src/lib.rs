@@ -12,8 +12,8 @@ pub mod types;
 pub mod webhooks;
 
 pub use signing::{
-    AgentKey, PublicKey, SignatureHeaders, SigningError, HEADER_KEY_ID, HEADER_NONCE,
-    HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_SECS,
+    AgentKey, PublicKey, SignatureHeaders, SigningError, HEADER_CONTENT_SHA256, HEADER_KEY_ID,
+    HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_SECS,
 };
 pub use states::*;
 pub use types::*;

@@ -11,9 +11,11 @@
 //! crate decides nothing about a plan itself, only how the verdict moves a
 //! change request through its lifecycle.
 
+pub mod admission;
 pub mod auth;
 pub mod background;
 pub mod error;
+pub mod intake;
 pub mod lifecycle;
 pub mod metrics;
 pub mod openapi;
@@ -56,6 +58,15 @@ pub struct ServerConfig {
     pub session_ttl: Duration,
     /// Webhook deliveries: timeouts, retries, links.
     pub webhooks: webhooks::WebhookConfig,
+    /// A body larger than this holds a large-body slot while its request
+    /// is served.
+    pub large_body_bytes: usize,
+    /// Most requests with a large body in flight at once.
+    pub max_large_bodies: usize,
+    /// Most evaluations (submissions, dry runs, rollbacks) at once.
+    pub max_evaluations: usize,
+    /// Longest wait for a large-body or evaluation slot before 503.
+    pub admission_wait: Duration,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +84,10 @@ impl Default for ServerConfig {
             replica: format!("replica-{}", std::process::id()),
             session_ttl: Duration::from_secs(12 * 3600),
             webhooks: webhooks::WebhookConfig::default(),
+            large_body_bytes: 1024 * 1024,
+            max_large_bodies: 8,
+            max_evaluations: 16,
+            admission_wait: Duration::from_secs(10),
         }
     }
 }
@@ -103,6 +118,8 @@ pub struct AppState {
     pub compiled: Arc<lifecycle::Compiled>,
     /// The web UI's in-memory state.
     pub ui: Arc<ui::UiState>,
+    /// Large-body and evaluation slots, dry-run rates.
+    pub admission: Arc<admission::Admission>,
 }
 
 /// What the first start created: the admin's token, shown once.
@@ -246,7 +263,9 @@ pub async fn start(mut config: ServerConfig) -> Result<Running, StartError> {
         // becomes the real port).
         config.webhooks.public_url = Some(format!("http://{addr}"));
     }
+    let admission = Arc::new(admission::Admission::new(&config));
     let state = AppState {
+        admission,
         store,
         config: Arc::new(config),
         metrics: Arc::new(metrics::Metrics::default()),

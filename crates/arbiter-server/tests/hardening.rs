@@ -187,3 +187,255 @@ async fn out_of_range_numbers_are_refused_naming_the_field() {
         assert_eq!(r.status, 201, "{backend}: {:?}", r.body);
     }
 }
+
+/// Sends a request head (and the first bytes of its body) over a raw TCP
+/// connection to the server, leaving the connection open.
+async fn open_request(
+    app: &App,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    content_length: u64,
+    body_prefix: &[u8],
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::TcpStream::connect(app.running.addr)
+        .await
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {content_length}\r\n",
+        app.running.addr
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body_prefix).await.unwrap();
+    s
+}
+
+/// Reads an answer's status and body, or `None` when none comes in time.
+async fn answer(
+    s: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> Option<(u16, String)> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let read = async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let len = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + len {
+                    return;
+                }
+            }
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.ok()?;
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    Some((status, text))
+}
+
+/// Finding 4: credentials are checked from the headers, before any of the
+/// body is read. The requests below announce a 32 MiB body and send none of
+/// it: the refusal must come at once, not after the server waited for (and
+/// buffered) the body.
+#[tokio::test]
+async fn bodies_are_not_read_before_the_sender_is_known() {
+    let quick = std::time::Duration::from_secs(5);
+    for backend in backends().await {
+        let app = spawn(backend, |_| {}).await;
+        let key = with_agent(&app).await;
+        let big: u64 = 32 * 1024 * 1024;
+        let path = "/api/v1/change-requests";
+        let stranger = arbiter_api::AgentKey::from_seed([42; 32]);
+        let sig = |k: &arbiter_api::AgentKey, ts: i64, p: &str, with_digest: bool| {
+            let nonce = arbiter_api::signing::new_nonce().unwrap();
+            let mut h = k.sign_request("POST", p, ts, &nonce, &vec![b' '; big as usize]);
+            if !with_digest {
+                // The deprecated form, signed over the (same) body.
+                h.content_sha256 = None;
+            }
+            h.pairs()
+        };
+        let now = common::now();
+        type Case<'a> = (&'a str, Vec<(&'a str, String)>, u16, &'a str);
+        let cases: Vec<Case> = vec![
+            ("no credentials", vec![], 401, "unauthenticated"),
+            (
+                "unknown token",
+                vec![("authorization", "Bearer arb_nope".into())],
+                401,
+                "invalid_token",
+            ),
+            (
+                "unknown key",
+                sig(&stranger, now, path, true),
+                401,
+                "unknown_key",
+            ),
+            (
+                "signature for another path",
+                sig(&key, now, "/api/v1/evaluate", true),
+                401,
+                "bad_signature",
+            ),
+            (
+                "old timestamp, deprecated form",
+                sig(&key, now - 3600, path, false),
+                401,
+                "timestamp_out_of_range",
+            ),
+            (
+                "over the limit, known token",
+                vec![("authorization", format!("Bearer {}", app.admin))],
+                413,
+                "payload_too_large",
+            ),
+        ];
+        for (what, headers, status, code) in cases {
+            let len = if status == 413 { big * 2 } else { big };
+            let mut s = open_request(&app, "POST", path, &headers, len, b"{").await;
+            let got = answer(&mut s, quick).await;
+            let (st, text) = got.unwrap_or_else(|| {
+                panic!(
+                    "{backend}: {what}: no answer within {quick:?}: the server waits for the body"
+                )
+            });
+            assert_eq!(st, status, "{backend}: {what}: {text}");
+            assert!(text.contains(code), "{backend}: {what}: {text}");
+        }
+        // Anonymous callers (the sign-in form) get a small limit.
+        let mut s = open_request(&app, "POST", "/login", &[], 1024 * 1024, b"").await;
+        let (st, text) = answer(&mut s, quick).await.expect("an answer");
+        assert_eq!(st, 413, "{backend}: {text}");
+    }
+}
+
+/// Finding 4: a body is streamed against the signed `X-Arbiter-Content-SHA256`;
+/// another body under a valid signature is refused with its own code. The
+/// deprecated form (no digest header) is still accepted, and counted.
+#[tokio::test]
+async fn signed_bodies_must_match_the_signed_digest() {
+    for backend in backends().await {
+        let app = spawn(backend, |_| {}).await;
+        let key = with_agent(&app).await;
+        let path = "/api/v1/evaluate";
+        let body = submission("web", "tags-only-update");
+        let send = |h: Vec<(&'static str, String)>, b: Vec<u8>| {
+            let app = &app;
+            async move { app.raw("POST", path, None, Some(b), &h).await }
+        };
+        let fresh = |b: &[u8]| {
+            let nonce = arbiter_api::signing::new_nonce().unwrap();
+            key.sign_request("POST", path, common::now(), &nonce, b)
+        };
+        // The new form.
+        let r = send(fresh(&body).pairs(), body.clone()).await;
+        assert_eq!(r.status, 200, "{backend}: {:?}", r.body);
+        // Same length, another body.
+        let mut other = body.clone();
+        let i = other.iter().position(|b| *b == b't').unwrap();
+        other[i] = b'T';
+        let r = send(fresh(&body).pairs(), other).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (401, "content_digest_mismatch"),
+            "{backend}: {:?}",
+            r.body
+        );
+        // The deprecated form still works, and is counted.
+        let mut h = fresh(&body);
+        h.content_sha256 = None;
+        let r = send(h.pairs(), body.clone()).await;
+        assert_eq!(r.status, 200, "{backend}: {:?}", r.body);
+        let m = app.req("GET", "/metrics", None, None).await;
+        let text = m.body.as_str().unwrap_or("").to_string();
+        assert!(
+            text.contains("arbiter_signature_legacy_total 1\n"),
+            "{backend}: {text}"
+        );
+    }
+}
+
+/// Finding 4: large bodies in flight are capped; past the cap the answer is
+/// 503 with Retry-After (after a bounded wait), not an unbounded queue.
+#[tokio::test]
+async fn large_bodies_in_flight_are_capped() {
+    for backend in backends().await {
+        let app = spawn(backend, |c| {
+            c.large_body_bytes = 1024;
+            c.max_large_bodies = 1;
+            c.admission_wait = std::time::Duration::from_millis(300);
+        })
+        .await;
+        app.stack("web", "dev", json!({})).await;
+        let auth = vec![("authorization", format!("Bearer {}", app.admin))];
+        let body = submission("web", "tags-only-update");
+        assert!(body.len() > 1024);
+        // One large body, half sent: it holds the only slot.
+        let mut held = open_request(
+            &app,
+            "POST",
+            "/api/v1/evaluate",
+            &auth,
+            body.len() as u64,
+            &body[..body.len() / 2],
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let r = app
+            .raw(
+                "POST",
+                "/api/v1/evaluate",
+                Some(&app.admin),
+                Some(body.clone()),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (503, "server_busy"),
+            "{backend}: {:?}",
+            r.body
+        );
+        assert!(r.headers.get("retry-after").is_some(), "{backend}");
+        // Small bodies do not need a slot.
+        let r = app
+            .req("GET", "/api/v1/stacks", Some(&app.admin), None)
+            .await;
+        assert_eq!(r.status, 200);
+        // The held request completes; then the slot is free again.
+        use tokio::io::AsyncWriteExt;
+        held.write_all(&body[body.len() / 2..]).await.unwrap();
+        let (st, text) = answer(&mut held, std::time::Duration::from_secs(60))
+            .await
+            .expect("an answer");
+        assert_eq!(st, 200, "{backend}: {text}");
+        let r = app
+            .raw(
+                "POST",
+                "/api/v1/evaluate",
+                Some(&app.admin),
+                Some(body.clone()),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{backend}: {:?}", r.body);
+    }
+}

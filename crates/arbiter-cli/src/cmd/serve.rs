@@ -46,6 +46,18 @@ pub struct ServeArgs {
     /// Longest time a request may take.
     #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
     pub request_timeout: std::time::Duration,
+    /// Most requests with a large body (over --large-body-kib) in flight at once; more wait, then get 503.
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_large_bodies: u32,
+    /// Size from which a request body counts as large, in KiB.
+    #[arg(long, default_value_t = 1024, value_name = "KIB", value_parser = clap::value_parser!(u32).range(1..))]
+    pub large_body_kib: u32,
+    /// Most plan evaluations (submissions, dry runs, rollbacks) at once, shared fairly between callers.
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_evaluations: u32,
+    /// Longest wait for a large-body or evaluation slot before 503 (Retry-After).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub admission_wait: std::time::Duration,
     /// Sign an audit checkpoint every this many entries.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub checkpoint_every_entries: u64,
@@ -101,6 +113,10 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         session_ttl: args.session_ttl,
         max_body_bytes: args.max_body_mib.max(1) * 1024 * 1024,
         request_timeout: args.request_timeout,
+        max_large_bodies: args.max_large_bodies as usize,
+        large_body_bytes: args.large_body_kib as usize * 1024,
+        max_evaluations: args.max_evaluations as usize,
+        admission_wait: args.admission_wait,
         tick: args.tick,
         checkpoint_every_entries: args.checkpoint_every_entries,
         checkpoint_every: args.checkpoint_every,

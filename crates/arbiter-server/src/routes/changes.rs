@@ -192,7 +192,12 @@ pub async fn propose(
     } = proposal;
     let submitter = p.id();
     let plan_digest = arbiter_api::signing::sha256_hex(plan_text.as_bytes());
+    let slot = app
+        .admission
+        .slot(&app.admission.evaluations, &submitter)
+        .await?;
     let judged = lifecycle::judge(app, &stack, plan_text.clone()).await?;
+    drop(slot);
     let verdict = &judged.verdict;
 
     let (violations, limits, may_auto, key_id) = match p {
@@ -370,7 +375,12 @@ pub async fn dry_run(
     may_submit(&p)?;
     let sub: Submission = parse_json(&body)?;
     let stack = load_stack(&app, &p, &sub.stack).await?;
+    let slot = app
+        .admission
+        .slot(&app.admission.evaluations, &p.id())
+        .await?;
     let judged = lifecycle::judge(&app, &stack, sub.plan.get().to_string()).await?;
+    drop(slot);
     let violations = match &p {
         Principal::Agent { scope, .. } => {
             lifecycle::scope_violations(scope, &stack.spec, &judged.verdict)
