@@ -439,3 +439,52 @@ async fn large_bodies_in_flight_are_capped() {
         assert_eq!(r.status, 200, "{backend}: {:?}", r.body);
     }
 }
+
+/// Finding 5: dry runs (`POST /api/v1/evaluate`) are held to the agent's
+/// submissions-per-minute limit like submissions: 429 with Retry-After.
+#[tokio::test]
+async fn dry_runs_follow_the_agents_velocity_limit() {
+    for backend in backends().await {
+        let app = spawn(backend, |_| {}).await;
+        app.stack("web", "dev", json!({})).await;
+        let key = app
+            .agent(
+                "slow",
+                3,
+                json!({"stacks": ["web"]}),
+                json!({"submissions_per_minute": 2, "blast_radius_per_hour": 1000}),
+            )
+            .await;
+        let other = app
+            .agent(
+                "other",
+                4,
+                json!({"stacks": ["web"]}),
+                json!({"submissions_per_minute": 2, "blast_radius_per_hour": 1000}),
+            )
+            .await;
+        let body = submission("web", "tags-only-update");
+        for _ in 0..2 {
+            let r = app
+                .signed(&key, "POST", "/api/v1/evaluate", &body, &[])
+                .await;
+            assert_eq!(r.status, 200, "{backend}: {:?}", r.body);
+        }
+        let r = app
+            .signed(&key, "POST", "/api/v1/evaluate", &body, &[])
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (429, "rate_limited"),
+            "{backend}: {:?}",
+            r.body
+        );
+        let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&wait), "{backend}: {wait}");
+        // Another agent has its own budget.
+        let r = app
+            .signed(&other, "POST", "/api/v1/evaluate", &body, &[])
+            .await;
+        assert_eq!(r.status, 200, "{backend}: {:?}", r.body);
+    }
+}

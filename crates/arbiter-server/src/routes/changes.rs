@@ -373,6 +373,27 @@ pub async fn dry_run(
     body: Bytes,
 ) -> ApiResult<Json<serde_json::Value>> {
     may_submit(&p)?;
+    if let Principal::Agent { limits, .. } = &p {
+        // Dry runs store nothing, so the governor's counters never see
+        // them: the agent's per-minute limit applies here, per replica.
+        let per_minute = limits.submissions_per_minute;
+        let seen = app
+            .admission
+            .dry_runs
+            .check(&p.id(), per_minute, std::time::Instant::now());
+        if let Err(retry_after) = seen {
+            app.metrics.rate_limited("rate");
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "velocity limit: more than {per_minute} dry runs in a minute; retry in {retry_after} s"
+                ),
+            );
+            e.retry_after = Some(retry_after);
+            return Err(e);
+        }
+    }
     let sub: Submission = parse_json(&body)?;
     let stack = load_stack(&app, &p, &sub.stack).await?;
     let slot = app
