@@ -488,3 +488,148 @@ async fn dry_runs_follow_the_agents_velocity_limit() {
         assert_eq!(r.status, 200, "{backend}: {:?}", r.body);
     }
 }
+
+/// A receiver on 127.0.0.1 that answers 200 and counts the requests it got.
+async fn counting_receiver() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        let h = h.clone();
+        async move {
+            h.fetch_add(1, Ordering::SeqCst);
+            axum::http::StatusCode::OK
+        }
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, hits)
+}
+
+async fn webhook_deliveries(
+    app: &App,
+    id: i64,
+    done: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let t = std::time::Instant::now();
+    loop {
+        let r = app
+            .req(
+                "GET",
+                &format!("/api/v1/webhooks/{id}/deliveries"),
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let d = r.body["items"].as_array().unwrap().clone();
+        if done(&d) {
+            return d;
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "[{}] timed out: {d:#?}",
+            app.backend
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Finding 11: with `--webhook-deny-private`, webhook targets on loopback,
+/// private or link-local addresses are refused: IP literals when the
+/// subscription is made (422), names when they resolve at delivery time
+/// (the attempt is refused and logged as such, nothing is sent). Without
+/// the flag a delivery to 127.0.0.1 is made as before. Only 127.0.0.1 and
+/// localhost are ever used.
+#[tokio::test]
+async fn webhook_targets_on_private_addresses_are_refused_when_asked() {
+    use std::sync::atomic::Ordering;
+    for backend in backends().await {
+        let (addr, hits) = counting_receiver().await;
+        let port = addr.port();
+        let app = spawn(backend, |c| c.webhooks.deny_private = true).await;
+        let admin = Some(app.admin.as_str());
+        for url in [
+            format!("http://127.0.0.1:{port}/hook"),
+            format!("http://[::1]:{port}/hook"),
+            format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+            format!("http://10.0.0.1:{port}/hook"),
+            "http://169.254.169.254/latest/meta-data".to_string(),
+        ] {
+            let r = app
+                .req(
+                    "POST",
+                    "/api/v1/webhooks",
+                    admin,
+                    Some(&json!({"url": url, "events": ["*"]})),
+                )
+                .await;
+            assert_eq!(r.status, 422, "{backend}: {url}: {:?}", r.body);
+            let m = r.body["error"]["message"].as_str().unwrap_or("");
+            assert!(
+                m.contains("--webhook-deny-private"),
+                "{backend}: {url}: {m}"
+            );
+        }
+        // A name is checked where it resolves, at delivery time.
+        let r = app
+            .req(
+                "POST",
+                "/api/v1/webhooks",
+                admin,
+                Some(&json!({"url": format!("http://localhost:{port}/hook"), "events": ["webhook.*"]})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{backend}: {:?}", r.body);
+        let id = r.body["id"].as_i64().unwrap();
+        let r = app
+            .req("POST", &format!("/api/v1/webhooks/{id}/test"), admin, None)
+            .await;
+        assert_eq!(r.status, 202, "{backend}: {:?}", r.body);
+        let d = webhook_deliveries(&app, id, |d| d.iter().any(|x| x["status"] == "failed")).await;
+        let failed = d.iter().find(|x| x["status"] == "failed").unwrap();
+        // Refused for good: not retried.
+        assert_eq!(failed["attempts"], 1, "{backend}: {failed:#}");
+        let e = failed["attempt_log"][0]["error"].as_str().unwrap_or("");
+        assert!(
+            e.contains("--webhook-deny-private") && e.contains("loopback"),
+            "{backend}: {e}"
+        );
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            0,
+            "{backend}: something was sent"
+        );
+        app.running.shutdown().await.unwrap();
+
+        // Without the flag (the default), 127.0.0.1 is delivered to.
+        let app = spawn(backend, |_| {}).await;
+        let r = app
+            .req(
+                "POST",
+                "/api/v1/webhooks",
+                Some(&app.admin),
+                Some(&json!({"url": format!("http://127.0.0.1:{port}/hook"), "events": ["webhook.*"]})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{backend}: {:?}", r.body);
+        let id = r.body["id"].as_i64().unwrap();
+        let r = app
+            .req(
+                "POST",
+                &format!("/api/v1/webhooks/{id}/test"),
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 202);
+        webhook_deliveries(&app, id, |d| d.iter().any(|x| x["status"] == "delivered")).await;
+        assert!(hits.load(Ordering::SeqCst) >= 1, "{backend}");
+    }
+}

@@ -73,6 +73,9 @@ pub struct ServeArgs {
     /// Longest wait for a webhook receiver's answer.
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub webhook_timeout: std::time::Duration,
+    /// Refuse webhook targets on loopback, private (RFC 1918, fc00::/7), link-local (169.254.0.0/16, fe80::/10) or unspecified addresses, IPv4-mapped forms included: IP literals when subscribed, names where they resolve at delivery (proxies are then not used).
+    #[arg(long)]
+    pub webhook_deny_private: bool,
     /// Attempts per webhook delivery before it is marked failed.
     #[arg(long, default_value_t = 12, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub webhook_max_attempts: u32,
@@ -127,6 +130,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             backoff_base: args.webhook_backoff,
             lease: args.webhook_lease,
             public_url: args.public_url.clone(),
+            deny_private: args.webhook_deny_private,
             ..Default::default()
         },
         ..Default::default()
