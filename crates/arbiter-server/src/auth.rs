@@ -94,14 +94,24 @@ fn signature_error(e: SigningError) -> ApiError {
 
 /// The authentication middleware.
 pub async fn authenticate(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    match authenticate_inner(&app, req).await {
+    let (parts, mut body) = req.into_parts();
+    match authenticate_inner(&app, parts, &mut body).await {
         Ok((req, slot)) => {
             let resp = next.run(req).await;
             // A large body's slot is held until its answer is written.
             drop(slot);
             resp
         }
-        Err(e) => e.into_response(),
+        Err(e) => {
+            // Whatever of the body is still coming is read and dropped
+            // (never kept) while the refusal is sent.
+            crate::intake::discard(
+                body,
+                app.config.max_body_bytes.saturating_mul(4),
+                std::time::Duration::from_secs(10),
+            );
+            e.into_response()
+        }
     }
 }
 
@@ -124,9 +134,9 @@ async fn record_nonce(app: &AppState, key_id: &str, nonce: &str) -> ApiResult<()
 
 async fn authenticate_inner(
     app: &AppState,
-    req: Request,
+    mut parts: axum::http::request::Parts,
+    body: &mut Body,
 ) -> ApiResult<(Request, Option<crate::admission::Slot>)> {
-    let (mut parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let path_and_query = parts
         .uri

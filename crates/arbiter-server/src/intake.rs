@@ -47,7 +47,7 @@ pub struct Intake<'a> {
 /// (keep the slot until the answer is written).
 pub async fn read(
     app: &AppState,
-    mut body: Body,
+    body: &mut Body,
     what: Intake<'_>,
 ) -> Result<(Bytes, Option<Slot>), ApiError> {
     let limit = what.limit;
@@ -64,7 +64,7 @@ pub async fn read(
     let cap = what.declared.unwrap_or(0).min(large as u64) as usize;
     let mut buf: Vec<u8> = Vec::with_capacity(cap);
     loop {
-        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await;
         let Some(frame) = frame else { break };
         let frame = frame.map_err(|e| {
             ApiError::bad_request("bad_body", format!("reading the request body: {e}"))
@@ -97,4 +97,30 @@ pub async fn read(
         }
     }
     Ok((Bytes::from(buf), slot))
+}
+
+/// Reads what is left of a refused request's body and throws it away, at
+/// most `limit` bytes and for at most `within`, so that the client, still
+/// sending, gets the refusal rather than a broken connection (a "lingering
+/// close"). Nothing is kept: the memory used does not grow with the body.
+pub fn discard(mut body: Body, limit: usize, within: std::time::Duration) {
+    tokio::spawn(async move {
+        let drain = async {
+            let mut n = 0usize;
+            loop {
+                let frame =
+                    std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+                match frame {
+                    Some(Ok(f)) => {
+                        n += f.data_ref().map_or(0, |d| d.len());
+                        if n > limit {
+                            return;
+                        }
+                    }
+                    _ => return,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(within, drain).await;
+    });
 }
