@@ -124,3 +124,17 @@ pub fn discard(mut body: Body, limit: usize, within: std::time::Duration) {
         let _ = tokio::time::timeout(within, drain).await;
     });
 }
+
+/// Parses a JSON body like [`crate::routes::parse_json`], on a blocking
+/// thread when it is large (a plan or a state), so that the async threads
+/// keep answering other requests (`/healthz` among them) meanwhile.
+pub async fn parse_json<T: serde::de::DeserializeOwned + Send + 'static>(
+    body: Bytes,
+) -> Result<T, ApiError> {
+    if body.len() < 256 * 1024 {
+        return crate::routes::parse_json(&body);
+    }
+    tokio::task::spawn_blocking(move || crate::routes::parse_json(&body))
+        .await
+        .map_err(ApiError::internal)?
+}

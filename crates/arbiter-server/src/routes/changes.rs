@@ -99,7 +99,7 @@ pub async fn submit(
                 .map(IntoResponse::into_response);
         }
     }
-    let sub: Submission = parse_json(&body)?;
+    let sub: Submission = crate::intake::parse_json(body.clone()).await?;
     if sub.intent.as_ref().is_some_and(|i| i.len() > MAX_INTENT) {
         return Err(ApiError::invalid(format!(
             "intent is longer than {MAX_INTENT} bytes"
@@ -196,8 +196,7 @@ pub async fn propose(
         .admission
         .slot(&app.admission.evaluations, &submitter)
         .await?;
-    let judged = lifecycle::judge(app, &stack, plan_text.clone()).await?;
-    drop(slot);
+    let judged = lifecycle::judge(app, &stack, plan_text.clone(), slot).await?;
     let verdict = &judged.verdict;
 
     let (violations, limits, may_auto, key_id) = match p {
@@ -394,14 +393,13 @@ pub async fn dry_run(
             return Err(e);
         }
     }
-    let sub: Submission = parse_json(&body)?;
+    let sub: Submission = crate::intake::parse_json(body.clone()).await?;
     let stack = load_stack(&app, &p, &sub.stack).await?;
     let slot = app
         .admission
         .slot(&app.admission.evaluations, &p.id())
         .await?;
-    let judged = lifecycle::judge(&app, &stack, sub.plan.get().to_string()).await?;
-    drop(slot);
+    let judged = lifecycle::judge(&app, &stack, sub.plan.get().to_string(), slot).await?;
     let violations = match &p {
         Principal::Agent { scope, .. } => {
             lifecycle::scope_violations(scope, &stack.spec, &judged.verdict)

@@ -155,7 +155,7 @@ pub async fn push(
     body: Bytes,
 ) -> ApiResult<Response> {
     may_change_precheck(&p)?;
-    let req: StatePush = parse_json(&body)?;
+    let req: StatePush = crate::intake::parse_json(body.clone()).await?;
     let stack = visible_stack(&app, &p, &name).await?;
     may_change(&p, &stack)?;
     check_commit(&req.commit)?;
