@@ -86,7 +86,7 @@ impl Default for ServerConfig {
             session_ttl: Duration::from_secs(12 * 3600),
             webhooks: webhooks::WebhookConfig::default(),
             large_body_bytes: 1024 * 1024,
-            max_large_bodies: 8,
+            max_large_bodies: 4,
             max_evaluations: 16,
             admission_wait: Duration::from_secs(10),
         }

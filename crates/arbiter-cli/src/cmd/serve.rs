@@ -47,7 +47,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
     pub request_timeout: std::time::Duration,
     /// Most requests with a large body (over --large-body-kib) in flight at once; more wait, then get 503.
-    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_large_bodies: u32,
     /// Size from which a request body counts as large, in KiB.
     #[arg(long, default_value_t = 1024, value_name = "KIB", value_parser = clap::value_parser!(u32).range(1..))]
