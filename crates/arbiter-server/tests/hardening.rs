@@ -633,3 +633,89 @@ async fn webhook_targets_on_private_addresses_are_refused_when_asked() {
         assert!(hits.load(Ordering::SeqCst) >= 1, "{backend}");
     }
 }
+
+/// Finding 5: one principal cannot keep the server's slots from another.
+/// A person holding both large-body slots makes another wait; while the
+/// other waits, the first is refused at once (429 fair_share_exceeded, with
+/// Retry-After), and the next freed slot goes to the one waiting.
+#[tokio::test]
+async fn a_principal_over_its_fair_share_yields_to_others() {
+    use tokio::io::AsyncWriteExt;
+    for backend in backends().await {
+        let app = spawn(backend, |c| {
+            c.large_body_bytes = 1024;
+            c.max_large_bodies = 2;
+            c.admission_wait = std::time::Duration::from_secs(20);
+        })
+        .await;
+        app.stack("web", "dev", json!({})).await;
+        let other = app.user("rita", "reviewer").await;
+        let body = submission("web", "tags-only-update");
+        let half = body.len() / 2;
+        let hog = vec![("authorization", format!("Bearer {}", app.admin))];
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            held.push(
+                open_request(
+                    &app,
+                    "POST",
+                    "/api/v1/evaluate",
+                    &hog,
+                    body.len() as u64,
+                    &body[..half],
+                )
+                .await,
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // Rita waits for a slot…
+        let rita = {
+            let http = app.http.clone();
+            let url = format!("{}/api/v1/evaluate", app.base);
+            let body = body.clone();
+            tokio::spawn(async move {
+                let r = http
+                    .post(url)
+                    .bearer_auth(other)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                r.status().as_u16()
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        // …so the admin, holding both, is refused a third at once.
+        let t = std::time::Instant::now();
+        let r = app
+            .raw(
+                "POST",
+                "/api/v1/evaluate",
+                Some(&app.admin),
+                Some(body.clone()),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (429, "fair_share_exceeded"),
+            "{backend}: {:?}",
+            r.body
+        );
+        assert!(r.headers.get("retry-after").is_some());
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "{backend}: it waited"
+        );
+        // One of the admin's requests completes: its slot goes to Rita.
+        let mut first = held.remove(0);
+        first.write_all(&body[half..]).await.unwrap();
+        let (st, text) = answer(&mut first, std::time::Duration::from_secs(60))
+            .await
+            .expect("an answer");
+        assert_eq!(st, 200, "{backend}: {text}");
+        assert_eq!(rita.await.unwrap(), 200, "{backend}");
+        drop(held);
+    }
+}
