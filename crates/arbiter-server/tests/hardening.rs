@@ -251,6 +251,24 @@ async fn answer(
     Some((status, text))
 }
 
+/// Waits until `/metrics` shows `line` (slots taken or waiting), so that a
+/// test goes on only once the server reached that state.
+async fn wait_for_metric(app: &App, line: &str) {
+    let t = std::time::Instant::now();
+    loop {
+        let m = app.req("GET", "/metrics", None, None).await;
+        if m.body.as_str().unwrap_or("").contains(line) {
+            return;
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "[{}] /metrics never showed {line}",
+            app.backend
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Finding 4: credentials are checked from the headers, before any of the
 /// body is read. The requests below announce a 32 MiB body and send none of
 /// it: the refusal must come at once, not after the server waited for (and
@@ -398,7 +416,7 @@ async fn large_bodies_in_flight_are_capped() {
             &body[..body.len() / 2],
         )
         .await;
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        wait_for_metric(&app, "arbiter_slots_in_use{pool=\"body\"} 1\n").await;
         let r = app
             .raw(
                 "POST",
@@ -667,7 +685,7 @@ async fn a_principal_over_its_fair_share_yields_to_others() {
                 .await,
             );
         }
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        wait_for_metric(&app, "arbiter_slots_in_use{pool=\"body\"} 2\n").await;
         // Rita waits for a slot…
         let rita = {
             let http = app.http.clone();
@@ -685,7 +703,7 @@ async fn a_principal_over_its_fair_share_yields_to_others() {
                 r.status().as_u16()
             })
         };
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        wait_for_metric(&app, "arbiter_slots_waiting{pool=\"body\"} 1\n").await;
         // …so the admin, holding both, is refused a third at once.
         let t = std::time::Instant::now();
         let r = app
