@@ -5,6 +5,7 @@
 //! client or server, no database. The server and the CLI client both speak
 //! through these types, so they cannot drift apart.
 
+pub mod bounds;
 pub mod signing;
 pub mod states;
 pub mod types;
@@ -12,8 +13,8 @@ pub mod waivers;
 pub mod webhooks;
 
 pub use signing::{
-    AgentKey, PublicKey, SignatureHeaders, SigningError, HEADER_KEY_ID, HEADER_NONCE,
-    HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_SECS,
+    AgentKey, PublicKey, SignatureHeaders, SigningError, HEADER_CONTENT_SHA256, HEADER_KEY_ID,
+    HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_SECS,
 };
 pub use states::*;
 pub use types::*;

@@ -15,9 +15,15 @@
 //! ```
 //!
 //! and signs its UTF-8 bytes with Ed25519 (RFC 8032, pure). The request then
-//! carries four headers: `X-Arbiter-Key-Id`, `X-Arbiter-Timestamp`,
-//! `X-Arbiter-Nonce` and `X-Arbiter-Signature` (standard base64 of the 64
-//! signature bytes). The server refuses, each with its own error code: a
+//! carries five headers: `X-Arbiter-Key-Id`, `X-Arbiter-Timestamp`,
+//! `X-Arbiter-Nonce`, `X-Arbiter-Content-SHA256` (the last line of the
+//! string to sign: hex SHA-256 of the body) and `X-Arbiter-Signature`
+//! (standard base64 of the 64 signature bytes). Since every signed value is
+//! in a header, the server verifies the signature before it reads the body,
+//! then streams the body against the signed digest. Requests without
+//! `X-Arbiter-Content-SHA256` (the first form of the scheme) are still
+//! accepted for a deprecation period; their signature can only be checked
+//! once the whole body has arrived. The server refuses, each with its own error code: a
 //! missing or malformed header, an unknown key, a revoked key, a timestamp
 //! more than [`MAX_CLOCK_SKEW_SECS`] away from its clock, a nonce already
 //! seen for that key, and a signature that does not verify.
@@ -40,6 +46,9 @@ pub const HEADER_TIMESTAMP: &str = "x-arbiter-timestamp";
 pub const HEADER_NONCE: &str = "x-arbiter-nonce";
 /// Header carrying the base64 signature.
 pub const HEADER_SIGNATURE: &str = "x-arbiter-signature";
+/// Header carrying the hex SHA-256 of the body (signed: it is the last line
+/// of the string to sign).
+pub const HEADER_CONTENT_SHA256: &str = "x-arbiter-content-sha256";
 /// How far a request's timestamp may be from the server's clock.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
@@ -71,11 +80,14 @@ pub enum SigningError {
         /// The request's timestamp.
         timestamp: i64,
         /// Its distance from now, seconds.
-        skew: i64,
+        skew: u64,
     },
     /// The signature does not verify with the key.
     #[error("the signature does not verify for key {0} (wrong key, or the method, path, body, timestamp or nonce differ from what was signed)")]
     BadSignature(String),
+    /// The body's SHA-256 is not the signed `X-Arbiter-Content-SHA256`.
+    #[error("the body is not the one signed with key {0}: its SHA-256 differs from X-Arbiter-Content-SHA256")]
+    ContentMismatch(String),
     /// A key file or value could not be read.
     #[error("{0}")]
     BadKey(String),
@@ -89,6 +101,7 @@ impl SigningError {
             SigningError::MalformedHeader { .. } => "malformed_signature",
             SigningError::ClockSkew { .. } => "timestamp_out_of_range",
             SigningError::BadSignature(_) => "bad_signature",
+            SigningError::ContentMismatch(_) => "content_digest_mismatch",
             SigningError::BadKey(_) => "bad_key",
         }
     }
@@ -108,14 +121,32 @@ pub fn string_to_sign(
     nonce: &str,
     body: &[u8],
 ) -> String {
-    format!(
-        "{SCHEME}\n{}\n{path_and_query}\n{key_id}\n{timestamp}\n{nonce}\n{}",
-        method.to_ascii_uppercase(),
-        sha256_hex(body)
+    string_to_sign_digest(
+        method,
+        path_and_query,
+        key_id,
+        timestamp,
+        nonce,
+        &sha256_hex(body),
     )
 }
 
-/// The four signature headers of a request, as strings.
+/// The string to sign given the body's hex SHA-256 rather than the body.
+pub fn string_to_sign_digest(
+    method: &str,
+    path_and_query: &str,
+    key_id: &str,
+    timestamp: i64,
+    nonce: &str,
+    body_sha256: &str,
+) -> String {
+    format!(
+        "{SCHEME}\n{}\n{path_and_query}\n{key_id}\n{timestamp}\n{nonce}\n{body_sha256}",
+        method.to_ascii_uppercase(),
+    )
+}
+
+/// The signature headers of a request, as strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureHeaders {
     /// `X-Arbiter-Key-Id`.
@@ -126,6 +157,9 @@ pub struct SignatureHeaders {
     pub nonce: String,
     /// `X-Arbiter-Signature` (base64).
     pub signature: String,
+    /// `X-Arbiter-Content-SHA256` (lowercase hex); `None` in the first,
+    /// deprecated form of the scheme.
+    pub content_sha256: Option<String>,
 }
 
 impl SignatureHeaders {
@@ -152,18 +186,51 @@ impl SignatureHeaders {
         let nonce = need(HEADER_NONCE)?.trim().to_string();
         check_nonce(&nonce)?;
         let signature = need(HEADER_SIGNATURE)?.trim().to_string();
+        let content_sha256 = match get(HEADER_CONTENT_SHA256) {
+            None => None,
+            Some(d) => {
+                let d = d.trim();
+                let ok = d.len() == 64
+                    && d.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                if !ok {
+                    return Err(SigningError::MalformedHeader {
+                        header: HEADER_CONTENT_SHA256,
+                        why: "must be the 64 lowercase hex characters of the body's SHA-256".into(),
+                    });
+                }
+                Some(d.to_string())
+            }
+        };
         Ok(SignatureHeaders {
             key_id,
             timestamp,
             nonce,
             signature,
+            content_sha256,
         })
     }
 
-    /// Checks the timestamp against `now` (Unix seconds).
+    /// The headers to send, as (lower-case name, value) pairs.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut v = vec![
+            (HEADER_KEY_ID, self.key_id.clone()),
+            (HEADER_TIMESTAMP, self.timestamp.to_string()),
+            (HEADER_NONCE, self.nonce.clone()),
+            (HEADER_SIGNATURE, self.signature.clone()),
+        ];
+        if let Some(d) = &self.content_sha256 {
+            v.push((HEADER_CONTENT_SHA256, d.clone()));
+        }
+        v
+    }
+
+    /// Checks the timestamp against `now` (Unix seconds). The distance is
+    /// taken without overflow (`abs_diff`), so no timestamp, however far
+    /// out, can wrap into the window.
     pub fn check_clock(&self, now: i64) -> Result<(), SigningError> {
-        let skew = (now - self.timestamp).abs();
-        if skew > MAX_CLOCK_SKEW_SECS {
+        let skew = now.abs_diff(self.timestamp);
+        if skew > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
             return Err(SigningError::ClockSkew {
                 timestamp: self.timestamp,
                 skew,
@@ -173,12 +240,34 @@ impl SignatureHeaders {
     }
 
     /// Verifies the signature over the request with the given public key.
+    /// With `X-Arbiter-Content-SHA256`, the body must also have that digest.
     pub fn verify(
         &self,
         key: &PublicKey,
         method: &str,
         path_and_query: &str,
         body: &[u8],
+    ) -> Result<(), SigningError> {
+        let digest = sha256_hex(body);
+        if let Some(signed) = &self.content_sha256 {
+            self.verify_digest(key, method, path_and_query, signed)?;
+            if *signed != digest {
+                return Err(SigningError::ContentMismatch(self.key_id.clone()));
+            }
+            return Ok(());
+        }
+        self.verify_digest(key, method, path_and_query, &digest)
+    }
+
+    /// Verifies the signature given the body's hex SHA-256: from the
+    /// headers alone when that is `X-Arbiter-Content-SHA256` (the caller
+    /// then checks that the body has this digest).
+    pub fn verify_digest(
+        &self,
+        key: &PublicKey,
+        method: &str,
+        path_and_query: &str,
+        body_sha256: &str,
     ) -> Result<(), SigningError> {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(self.signature.as_bytes())
@@ -194,13 +283,13 @@ impl SignatureHeaders {
                     why: format!("{} bytes, an Ed25519 signature has 64", raw.len()),
                 })?;
         let sig = Signature::from_bytes(&bytes);
-        let msg = string_to_sign(
+        let msg = string_to_sign_digest(
             method,
             path_and_query,
             &self.key_id,
             self.timestamp,
             &self.nonce,
-            body,
+            body_sha256,
         );
         key.0
             .verify_strict(msg.as_bytes(), &sig)
@@ -325,7 +414,8 @@ impl AgentKey {
         PublicKey(self.0.verifying_key())
     }
 
-    /// Signs a request: returns the four header values.
+    /// Signs a request: returns the header values (send them all, e.g.
+    /// with [`SignatureHeaders::pairs`]).
     pub fn sign_request(
         &self,
         method: &str,
@@ -335,13 +425,15 @@ impl AgentKey {
         body: &[u8],
     ) -> SignatureHeaders {
         let key_id = self.public().key_id();
-        let msg = string_to_sign(method, path_and_query, &key_id, timestamp, nonce, body);
+        let digest = sha256_hex(body);
+        let msg = string_to_sign_digest(method, path_and_query, &key_id, timestamp, nonce, &digest);
         let sig = self.0.sign(msg.as_bytes());
         SignatureHeaders {
             key_id,
             timestamp,
             nonce: nonce.to_string(),
             signature: base64::engine::general_purpose::STANDARD.encode(sig.to_bytes()),
+            content_sha256: Some(digest),
         }
     }
 }
@@ -411,9 +503,10 @@ mod tests {
             ("POST", "/api/v1/change-requests?x=1", &body[..]),
             ("POST", "/api/v1/change-requests", br#"{"stack":"web2"}"#),
         ] {
+            // (A different body is caught by the signed digest.)
             assert!(matches!(
                 h.verify(&pk, m, p, b),
-                Err(SigningError::BadSignature(_))
+                Err(SigningError::BadSignature(_) | SigningError::ContentMismatch(_))
             ));
         }
         let mut later = h.clone();
@@ -450,6 +543,21 @@ mod tests {
             "GceFQiHCHt3mY+gGbwa+f96NTVJaMiDdKvjocOdJp9qxVRx/ijgwXw5GTqHb3BYKkTOZHrKsIvjq0fEcb3q9AA=="
         );
         assert_eq!(
+            h.content_sha256.as_deref(),
+            Some("cbc2dcf56d0e2106cf36c8fa8af387f12c9b256c4ffbbea65e18be0b764d1fc0")
+        );
+        // The digest header is signed (it is the string's last line), so the
+        // signature verifies from the headers alone, before the body.
+        assert_eq!(
+            h.verify_digest(
+                &k.public(),
+                "POST",
+                "/api/v1/change-requests",
+                "cbc2dcf56d0e2106cf36c8fa8af387f12c9b256c4ffbbea65e18be0b764d1fc0"
+            ),
+            Ok(())
+        );
+        assert_eq!(
             k.to_pem(),
             "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH\n-----END PRIVATE KEY-----\n"
         );
@@ -481,6 +589,7 @@ mod tests {
             HEADER_KEY_ID => Some("k"),
             HEADER_TIMESTAMP => Some("100"),
             HEADER_NONCE => Some("0123456789abcdef"),
+            HEADER_CONTENT_SHA256 => None,
             _ => Some("sig"),
         };
         let h = SignatureHeaders::from_lookup(ok);
@@ -518,6 +627,103 @@ mod tests {
                 Err("timestamp_out_of_range")
             );
             assert!(h.check_clock(100 - MAX_CLOCK_SKEW_SECS - 1).is_err());
+        }
+    }
+
+    #[test]
+    fn the_content_digest_header_is_signed_and_checked_against_the_body() {
+        let k = key();
+        let pk = k.public();
+        let body = br#"{"stack":"web"}"#;
+        let path = "/api/v1/change-requests";
+        let h = k.sign_request("POST", path, 1_700_000_000, "abcdefghijklmnop", body);
+        assert_eq!(h.content_sha256, Some(sha256_hex(body)));
+        assert_eq!(h.verify(&pk, "POST", path, body), Ok(()));
+        // Another body under the signed digest: refused with its own code.
+        assert_eq!(
+            h.verify(&pk, "POST", path, b"{}").map_err(|e| e.code()),
+            Err("content_digest_mismatch")
+        );
+        // Another digest in the header: the signature no longer verifies.
+        let mut forged = h.clone();
+        forged.content_sha256 = Some(sha256_hex(b"{}"));
+        assert!(matches!(
+            forged.verify(&pk, "POST", path, b"{}"),
+            Err(SigningError::BadSignature(_))
+        ));
+        // The first form (no digest header) still verifies over the body.
+        let mut legacy = h.clone();
+        legacy.content_sha256 = None;
+        assert_eq!(legacy.verify(&pk, "POST", path, body), Ok(()));
+        assert!(legacy.verify(&pk, "POST", path, b"{}").is_err());
+        // The header is read, and its form checked.
+        let pairs = h.pairs();
+        let get = |name: &'static str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(SignatureHeaders::from_lookup(get), Ok(h.clone()));
+        for bad in ["abc", &"A".repeat(64), &"g".repeat(64)] {
+            let r = SignatureHeaders::from_lookup(|n| {
+                if n == HEADER_CONTENT_SHA256 {
+                    Some(bad)
+                } else {
+                    get(n)
+                }
+            });
+            assert_eq!(
+                r.map_err(|e| e.code()).map(|_| ()),
+                Err("malformed_signature")
+            );
+        }
+    }
+
+    /// Timestamps at the ends of i64 must be refused, never wrap (the
+    /// distance `now - ts` overflows for them) nor panic.
+    #[test]
+    fn extreme_timestamps_are_refused_without_overflow() {
+        let now: i64 = 1_764_601_200;
+        let at = |ts: i64| SignatureHeaders {
+            key_id: "k".into(),
+            timestamp: ts,
+            nonce: "0123456789abcdef".into(),
+            signature: String::new(),
+            content_sha256: None,
+        };
+        let w = MAX_CLOCK_SKEW_SECS;
+        for ts in [
+            i64::MIN,
+            i64::MIN + 1,
+            i64::MIN + now,
+            i64::MIN + now - 1,
+            i64::MIN + now + 1,
+            i64::MAX,
+            i64::MAX - now,
+            -now,
+            0,
+            now - w - 1,
+            now + w + 1,
+        ] {
+            assert_eq!(
+                at(ts).check_clock(now).map_err(|e| e.code()),
+                Err("timestamp_out_of_range"),
+                "timestamp {ts}"
+            );
+        }
+        for ts in [now, now - w, now + w, now - 1, now + 1] {
+            assert_eq!(at(ts).check_clock(now), Ok(()), "timestamp {ts}");
+        }
+        // The server's own clock at the extremes does not overflow either.
+        assert!(at(0).check_clock(i64::MIN).is_err());
+        assert!(at(i64::MIN).check_clock(i64::MAX).is_err());
+        assert!(at(i64::MAX).check_clock(i64::MAX).is_ok());
+        match at(i64::MIN).check_clock(now) {
+            Err(SigningError::ClockSkew { skew, .. }) => {
+                assert_eq!(skew.to_string(), now.abs_diff(i64::MIN).to_string())
+            }
+            other => panic!("{other:?}"),
         }
     }
 

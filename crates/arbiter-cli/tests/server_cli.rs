@@ -208,6 +208,14 @@ fn the_client_commands_drive_a_real_server() {
         None,
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+
+    // The client signs with X-Arbiter-Content-SHA256 (never the deprecated
+    // form), so the server checked its signatures before reading the bodies.
+    let metrics = reqwest_get(&format!("{}/metrics", s.url));
+    assert!(
+        metrics.contains("arbiter_signature_legacy_total 0\n"),
+        "{metrics}"
+    );
 }
 
 #[test]

@@ -195,12 +195,11 @@ fn main() {
                         &arbiter_api::signing::new_nonce().unwrap(),
                         body,
                     );
-                    let r = http
-                        .post(format!("{base}/api/v1/change-requests"))
-                        .header(arbiter_api::HEADER_KEY_ID, h.key_id)
-                        .header(arbiter_api::HEADER_TIMESTAMP, h.timestamp.to_string())
-                        .header(arbiter_api::HEADER_NONCE, h.nonce)
-                        .header(arbiter_api::HEADER_SIGNATURE, h.signature)
+                    let mut req = http.post(format!("{base}/api/v1/change-requests"));
+                    for (name, value) in h.pairs() {
+                        req = req.header(name, value);
+                    }
+                    let r = req
                         .header("content-type", "application/json")
                         .body(body.clone())
                         .send()

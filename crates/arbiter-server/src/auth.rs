@@ -1,17 +1,22 @@
 //! Who is calling: a person with a bearer token (or a web session), or an
 //! agent with a signed request (`ARBITER-SIG-V1`, see arbiter_api::signing).
 //!
-//! The middleware buffers the body (within the size limit) because an
-//! agent's signature covers it, checks the credentials, records the nonce of
-//! a signed request (so it can never be replayed, on any replica), and puts
-//! the [`Principal`] into the request's extensions.
+//! The middleware checks the credentials from the headers alone, before any
+//! of the body is read: a token or session, or a signature's form, clock,
+//! key (known, not revoked) and, when the request carries the signed
+//! `X-Arbiter-Content-SHA256`, the signature itself. Only then is the body
+//! read (see [`crate::intake`]: limited, streamed, against the signed
+//! digest). A signature in the deprecated form without that header can only
+//! be verified once the body is in. The nonce of a signed request is
+//! recorded (so it can never be replayed, on any replica), and the
+//! [`Principal`] goes into the request's extensions.
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use arbiter_api::{AgentLimits, AgentScope, Role, SignatureHeaders, SigningError};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -89,24 +94,58 @@ fn signature_error(e: SigningError) -> ApiError {
 
 /// The authentication middleware.
 pub async fn authenticate(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    match authenticate_inner(&app, req).await {
-        Ok(req) => next.run(req).await,
-        Err(e) => e.into_response(),
+    let (parts, mut body) = req.into_parts();
+    match authenticate_inner(&app, parts, &mut body).await {
+        Ok((req, slot)) => {
+            let resp = next.run(req).await;
+            // A large body's slot is held until its answer is written.
+            drop(slot);
+            resp
+        }
+        Err(e) => {
+            // Whatever of the body is still coming is read and dropped
+            // (never kept) while the refusal is sent.
+            crate::intake::discard(
+                body,
+                app.config.max_body_bytes.saturating_mul(4),
+                std::time::Duration::from_secs(10),
+            );
+            e.into_response()
+        }
     }
 }
 
-async fn authenticate_inner(app: &AppState, req: Request) -> ApiResult<Request> {
-    let (mut parts, body) = req.into_parts();
-    let limit = app.config.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the request body is larger than the server's limit of {limit} bytes"),
-        )
-    })?;
+async fn record_nonce(app: &AppState, key_id: &str, nonce: &str) -> ApiResult<()> {
+    let (kid, n) = (key_id.to_string(), nonce.to_string());
+    let fresh = app
+        .store
+        .write(move |cx| {
+            Box::pin(async move { arbiter_store::principals::use_nonce(cx, &kid, &n).await })
+        })
+        .await?;
+    if !fresh {
+        return Err(ApiError::unauthorized(
+            "replayed_nonce",
+            format!("nonce {nonce} was used before with key {key_id}"),
+        ));
+    }
+    Ok(())
+}
+
+async fn authenticate_inner(
+    app: &AppState,
+    mut parts: axum::http::request::Parts,
+    body: &mut Body,
+) -> ApiResult<(Request, Option<crate::admission::Slot>)> {
     let path = parts.uri.path().to_string();
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| path.clone());
     let get = |h: &'static str| parts.headers.get(h).and_then(|v| v.to_str().ok());
+    // A signature in the deprecated form, to verify once the body is in.
+    let mut legacy: Option<(SignatureHeaders, arbiter_api::PublicKey)> = None;
     let principal = if let Some(auth) = get(header::AUTHORIZATION.as_str()) {
         let token = auth
             .strip_prefix("Bearer ")
@@ -146,30 +185,23 @@ async fn authenticate_inner(app: &AppState, req: Request) -> ApiResult<Request> 
                 format!("key {} of agent {} is revoked", h.key_id, key.agent),
             ));
         }
-        let pq = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or(&path);
-        h.verify(&key.public_key, parts.method.as_str(), pq, &bytes)
-            .map_err(signature_error)?;
-        let replay = || {
-            ApiError::unauthorized(
-                "replayed_nonce",
-                format!("nonce {} was used before with key {}", h.nonce, h.key_id),
-            )
-        };
-        let (kid, nonce) = (h.key_id.clone(), h.nonce.clone());
-        let fresh = app
-            .store
-            .write(move |cx| {
-                Box::pin(
-                    async move { arbiter_store::principals::use_nonce(cx, &kid, &nonce).await },
+        match &h.content_sha256 {
+            Some(digest) => {
+                // Every signed value is in the headers: verify now, before
+                // the body, which is then read against the digest.
+                h.verify_digest(
+                    &key.public_key,
+                    parts.method.as_str(),
+                    &path_and_query,
+                    digest,
                 )
-            })
-            .await?;
-        if !fresh {
-            return Err(replay());
+                .map_err(signature_error)?;
+                record_nonce(app, &h.key_id, &h.nonce).await?;
+            }
+            None => {
+                app.admission.legacy_signature(&key.agent, &h.key_id);
+                legacy = Some((h.clone(), key.public_key.clone()));
+            }
         }
         Some(Principal::Agent {
             name: key.agent,
@@ -184,15 +216,46 @@ async fn authenticate_inner(app: &AppState, req: Request) -> ApiResult<Request> 
     } else {
         None
     };
-    match principal {
-        Some(p) => {
-            parts.extensions.insert(p);
-        }
-        None if is_public(&path) || crate::ui::is_ui_path(&path) => {}
-        None => return Err(ApiError::unauthorized(
+    if principal.is_none() && !is_public(&path) && !crate::ui::is_ui_path(&path) {
+        return Err(ApiError::unauthorized(
             "unauthenticated",
             "send `Authorization: Bearer TOKEN`, or sign the request as an agent (docs/signing.md)",
-        )),
+        ));
     }
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let who = principal
+        .as_ref()
+        .map(Principal::id)
+        .unwrap_or_else(|| "anonymous".into());
+    let signed = match &principal {
+        Some(Principal::Agent { key_id, .. }) => {
+            let digest = get(arbiter_api::HEADER_CONTENT_SHA256).map(str::trim);
+            digest.map(|d| (d.to_string(), key_id.clone()))
+        }
+        _ => None,
+    };
+    let intake = crate::intake::Intake {
+        declared,
+        limit: if principal.is_some() {
+            app.config.max_body_bytes
+        } else {
+            crate::intake::ANONYMOUS_BODY_LIMIT
+        },
+        principal: &who,
+        digest: signed.as_ref().map(|(d, k)| (d.as_str(), k.as_str())),
+    };
+    let (bytes, slot) = crate::intake::read(app, body, intake).await?;
+    if let Some((h, key)) = legacy {
+        h.verify(&key, parts.method.as_str(), &path_and_query, &bytes)
+            .map_err(signature_error)?;
+        record_nonce(app, &h.key_id, &h.nonce).await?;
+    }
+    if let Some(p) = principal {
+        parts.extensions.insert(p);
+    }
+    Ok((Request::from_parts(parts, Body::from(bytes)), slot))
 }

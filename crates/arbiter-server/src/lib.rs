@@ -11,9 +11,12 @@
 //! crate decides nothing about a plan itself, only how the verdict moves a
 //! change request through its lifecycle.
 
+pub mod admission;
 pub mod auth;
 pub mod background;
+pub mod egress;
 pub mod error;
+pub mod intake;
 pub mod lifecycle;
 pub mod metrics;
 pub mod openapi;
@@ -73,6 +76,15 @@ pub struct ServerConfig {
     /// Earlier data keys: rows sealed with them still open, and are
     /// re-sealed with the current key in the background.
     pub old_data_key_files: Vec<PathBuf>,
+    /// A body larger than this holds a large-body slot while its request
+    /// is served.
+    pub large_body_bytes: usize,
+    /// Most requests with a large body in flight at once.
+    pub max_large_bodies: usize,
+    /// Most evaluations (submissions, dry runs, rollbacks) at once.
+    pub max_evaluations: usize,
+    /// Longest wait for a large-body or evaluation slot before 503.
+    pub admission_wait: Duration,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +107,10 @@ impl Default for ServerConfig {
             sign_in: throttle::SignInLimits::default(),
             data_key_file: None,
             old_data_key_files: Vec::new(),
+            large_body_bytes: 1024 * 1024,
+            max_large_bodies: 4,
+            max_evaluations: 16,
+            admission_wait: Duration::from_secs(10),
         }
     }
 }
@@ -130,6 +146,8 @@ pub struct AppState {
     pub compiled: Arc<lifecycle::Compiled>,
     /// The web UI's in-memory state.
     pub ui: Arc<ui::UiState>,
+    /// Large-body and evaluation slots, dry-run rates.
+    pub admission: Arc<admission::Admission>,
 }
 
 /// What the first start created: the admin's token, shown once.
@@ -279,7 +297,9 @@ pub async fn start(mut config: ServerConfig) -> Result<Running, StartError> {
         // becomes the real port).
         config.webhooks.public_url = Some(format!("http://{addr}"));
     }
+    let admission = Arc::new(admission::Admission::new(&config));
     let state = AppState {
+        admission,
         store,
         config: Arc::new(config),
         metrics: Arc::new(metrics::Metrics::default()),

@@ -193,12 +193,22 @@ pub struct Judged {
 }
 
 /// Judges plan text for a stack, off the async threads.
-pub async fn judge(app: &AppState, stack: &Stack, plan: String) -> ApiResult<Judged> {
+///
+/// `slot` (an evaluation slot, see [`crate::admission`]) is held by the
+/// judging thread until it finishes, even when the request gave up on it
+/// (a timeout): the slots count the work actually running.
+pub async fn judge(
+    app: &AppState,
+    stack: &Stack,
+    plan: String,
+    slot: crate::admission::Slot,
+) -> ApiResult<Judged> {
     let (judge, policies) = judge_for(app, &stack.spec).await?;
     let mut cfg = stack_config(&stack.spec);
     cfg.waivers = crate::routes::waivers::for_judge(app, &stack.spec.name).await?;
     let t = std::time::Instant::now();
     let verdict = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let input = PlanInput::from_vec(plan.into_bytes())
             .map_err(|e| ApiError::bad_request("invalid_plan", format!("reading plan: {e}")))?;
         judge.evaluate(&input, &cfg).map_err(|e| match e {

@@ -49,6 +49,9 @@ pub struct WebhookConfig {
     /// (`https://arbiter.example.com`); default `http://` and the address
     /// the server bound.
     pub public_url: Option<String>,
+    /// Refuse targets on loopback, private, link-local or unspecified
+    /// addresses (`--webhook-deny-private`, see [`crate::egress`]).
+    pub deny_private: bool,
 }
 
 impl Default for WebhookConfig {
@@ -62,6 +65,7 @@ impl Default for WebhookConfig {
             lease: Duration::from_secs(60),
             concurrency: 16,
             public_url: None,
+            deny_private: false,
         }
     }
 }
@@ -253,6 +257,19 @@ async fn attempt(app: &AppState, http: &reqwest::Client, c: &Claimed) -> Outcome
             retry_at,
         }
     };
+    // Refused targets are not retried: the same URL is refused again.
+    let refused = |r: crate::egress::Refused, t: Instant| Outcome {
+        started_at,
+        duration_ms: t.elapsed().as_secs_f64() * 1e3,
+        http_status: None,
+        error: Some(format!("{origin}: {r}")),
+        retry_at: None,
+    };
+    if cfg.deny_private {
+        if let Err(r) = crate::egress::check_literal(&c.url) {
+            return refused(r, t);
+        }
+    }
     let event = match arbiter_store::webhooks::event(app.store.pool(), c.event_seq).await {
         Ok(e) => e,
         Err(e) => return failed(format!("reading event {}: {e}", c.event_seq), None, t),
@@ -299,18 +316,39 @@ async fn attempt(app: &AppState, http: &reqwest::Client, c: &Claimed) -> Outcome
                 failed(format!("{origin} answered HTTP {status}"), Some(status), t)
             }
         }
-        Err(e) => failed(transport_error(e, cfg.timeout, &origin), None, t),
+        Err(e) => match crate::egress::refusal_in(&e) {
+            Some(r) => refused(r, t),
+            None => failed(transport_error(e, cfg.timeout, &origin), None, t),
+        },
     }
 }
 
 /// The HTTP client deliveries use: the configured timeout, no redirects
 /// (a receiver that moved must be re-subscribed, not followed blindly).
+/// With `deny_private`, names are resolved by [`crate::egress::CheckedResolver`]
+/// (connections go only to checked addresses) and proxies are off.
 pub fn http_client(cfg: &WebhookConfig) -> reqwest::Client {
-    reqwest::Client::builder()
+    let mut b = reqwest::Client::builder()
         .timeout(cfg.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+        .redirect(reqwest::redirect::Policy::none());
+    if cfg.deny_private {
+        b = b
+            .no_proxy()
+            .dns_resolver(std::sync::Arc::new(crate::egress::CheckedResolver));
+    }
+    match b.build() {
+        Ok(c) => c,
+        Err(e) => {
+            // (A TLS backend that cannot start; reqwest's default client
+            // fails the same way.) Targets stay checked when asked.
+            tracing::error!(error = %e, "building the webhook HTTP client");
+            reqwest::Client::builder()
+                .no_proxy()
+                .dns_resolver(std::sync::Arc::new(crate::egress::CheckedResolver))
+                .build()
+                .unwrap_or_else(|_| reqwest::Client::new())
+        }
+    }
 }
 
 /// Claims and sends the due deliveries until none is left; returns how

@@ -144,12 +144,11 @@ impl Client {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as i64)
                 .unwrap_or(0);
-            let h = k.sign_request(method, path, now, &nonce, &bytes);
-            req = req
-                .header(arbiter_api::HEADER_KEY_ID, h.key_id)
-                .header(arbiter_api::HEADER_TIMESTAMP, h.timestamp.to_string())
-                .header(arbiter_api::HEADER_NONCE, h.nonce)
-                .header(arbiter_api::HEADER_SIGNATURE, h.signature);
+            // Every signature header, X-Arbiter-Content-SHA256 included, so
+            // the server checks the signature before it reads the body.
+            for (name, value) in k.sign_request(method, path, now, &nonce, &bytes).pairs() {
+                req = req.header(name, value);
+            }
         } else if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }

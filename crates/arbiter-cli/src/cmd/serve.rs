@@ -50,6 +50,18 @@ pub struct ServeArgs {
     /// a policy that exceeds it is an error, never an approval.
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub policy_timeout: std::time::Duration,
+    /// Most requests with a large body (over --large-body-kib) in flight at once; more wait, then get 503.
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_large_bodies: u32,
+    /// Size from which a request body counts as large, in KiB.
+    #[arg(long, default_value_t = 1024, value_name = "KIB", value_parser = clap::value_parser!(u32).range(1..))]
+    pub large_body_kib: u32,
+    /// Most plan evaluations (submissions, dry runs, rollbacks) at once, shared fairly between callers.
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_evaluations: u32,
+    /// Longest wait for a large-body or evaluation slot before 503 (Retry-After).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub admission_wait: std::time::Duration,
     /// Sign an audit checkpoint every this many entries.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub checkpoint_every_entries: u64,
@@ -65,6 +77,9 @@ pub struct ServeArgs {
     /// Longest wait for a webhook receiver's answer.
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub webhook_timeout: std::time::Duration,
+    /// Refuse webhook targets on loopback, private (RFC 1918, fc00::/7), link-local (169.254.0.0/16, fe80::/10) or unspecified addresses, IPv4-mapped forms included: IP literals when subscribed, names where they resolve at delivery (proxies are then not used).
+    #[arg(long)]
+    pub webhook_deny_private: bool,
     /// Attempts per webhook delivery before it is marked failed.
     #[arg(long, default_value_t = 12, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub webhook_max_attempts: u32,
@@ -120,6 +135,10 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         max_body_bytes: args.max_body_mib.max(1) * 1024 * 1024,
         request_timeout: args.request_timeout,
         policy_timeout: args.policy_timeout,
+        max_large_bodies: args.max_large_bodies as usize,
+        large_body_bytes: args.large_body_kib as usize * 1024,
+        max_evaluations: args.max_evaluations as usize,
+        admission_wait: args.admission_wait,
         tick: args.tick,
         checkpoint_every_entries: args.checkpoint_every_entries,
         checkpoint_every: args.checkpoint_every,
@@ -130,6 +149,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             backoff_base: args.webhook_backoff,
             lease: args.webhook_lease,
             public_url: args.public_url.clone(),
+            deny_private: args.webhook_deny_private,
             ..Default::default()
         },
         trusted_proxies: args.trusted_proxies.clone(),

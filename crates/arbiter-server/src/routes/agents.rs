@@ -25,26 +25,14 @@ pub fn validate_scope(s: &AgentScope) -> ApiResult<()> {
             "scope.resource_types: empty; use [\"*\"] for every type",
         ));
     }
-    if let Some(c) = s.max_monthly_cost_increase_usd {
-        if !(c >= 0.0 && c.is_finite()) {
-            return Err(ApiError::invalid(
-                "scope.max_monthly_cost_increase_usd must be a non-negative number",
-            ));
-        }
-    }
-    if s.max_ttl_seconds.is_some_and(|t| t <= 0) {
-        return Err(ApiError::invalid("scope.max_ttl_seconds must be positive"));
-    }
+    s.check_ranges()
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     Ok(())
 }
 
 fn validate_limits(l: &AgentLimits) -> ApiResult<()> {
-    if l.submissions_per_minute == 0 || l.blast_radius_per_hour == 0 {
-        return Err(ApiError::invalid(
-            "limits must be positive (revoke the agent to stop it altogether)",
-        ));
-    }
-    Ok(())
+    l.check_ranges()
+        .map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 fn parse_key(text: &str) -> ApiResult<PublicKey> {

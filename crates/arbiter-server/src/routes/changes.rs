@@ -1,6 +1,5 @@
 //! Change requests: submission, the review queue, reviews, cancellation.
 
-use super::parse_json;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::lifecycle::{self, Governor};
@@ -110,7 +109,7 @@ pub async fn submit(
                 .map(IntoResponse::into_response);
         }
     }
-    let sub: Submission = parse_json(&body)?;
+    let sub: Submission = crate::intake::parse_json(body.clone()).await?;
     if sub.intent.as_ref().is_some_and(|i| i.len() > MAX_INTENT) {
         return Err(ApiError::invalid(format!(
             "intent is longer than {MAX_INTENT} bytes"
@@ -221,7 +220,11 @@ pub async fn propose(
     } = proposal;
     let submitter = p.id();
     let plan_digest = arbiter_api::signing::sha256_hex(plan_text.as_bytes());
-    let judged = lifecycle::judge(app, &stack, plan_text.clone()).await?;
+    let slot = app
+        .admission
+        .slot(&app.admission.evaluations, &submitter)
+        .await?;
+    let judged = lifecycle::judge(app, &stack, plan_text.clone(), slot).await?;
     let plan_stored = seal_plan(app, &plan_digest, plan_text).await?;
     let verdict = &judged.verdict;
 
@@ -489,11 +492,36 @@ pub async fn dry_run(
     body: Bytes,
 ) -> ApiResult<Json<serde_json::Value>> {
     may_submit(&p)?;
-    let sub: Submission = parse_json(&body)?;
+    if let Principal::Agent { limits, .. } = &p {
+        // Dry runs store nothing, so the governor's counters never see
+        // them: the agent's per-minute limit applies here, per replica.
+        let per_minute = limits.submissions_per_minute;
+        let seen = app
+            .admission
+            .dry_runs
+            .check(&p.id(), per_minute, std::time::Instant::now());
+        if let Err(retry_after) = seen {
+            app.metrics.rate_limited("rate");
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "velocity limit: more than {per_minute} dry runs in a minute; retry in {retry_after} s"
+                ),
+            );
+            e.retry_after = Some(retry_after);
+            return Err(e);
+        }
+    }
+    let sub: Submission = crate::intake::parse_json(body.clone()).await?;
     let stack = visible_stack(&app, &p, &sub.stack)
         .await?
         .ok_or_else(|| stack_not_found(&sub.stack))?;
-    let judged = lifecycle::judge(&app, &stack, sub.plan.get().to_string()).await?;
+    let slot = app
+        .admission
+        .slot(&app.admission.evaluations, &p.id())
+        .await?;
+    let judged = lifecycle::judge(&app, &stack, sub.plan.get().to_string(), slot).await?;
     let violations = match &p {
         Principal::Agent { scope, .. } => {
             lifecycle::scope_violations(scope, &stack.spec, &judged.verdict)

@@ -112,11 +112,8 @@ pub async fn create_token(
     {
         return Err(ApiError::not_found(format!("user {user:?} not found")));
     }
-    if let Some(s) = spec.expires_in_seconds {
-        if s <= 0 {
-            return Err(ApiError::invalid("expires_in_seconds must be positive"));
-        }
-    }
+    spec.check_ranges()
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     let actor = p.id();
     let t = app
         .store

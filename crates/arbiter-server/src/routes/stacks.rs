@@ -20,25 +20,7 @@ pub fn validate(spec: &StackSpec) -> Result<(), String> {
             ENVIRONMENTS.join(", ")
         ));
     }
-    if let Some(t) = spec.auto_apply_threshold {
-        if !(0.0..=100.0).contains(&t) {
-            return Err(format!(
-                "auto_apply_threshold must be between 0 and 100, got {t}"
-            ));
-        }
-    }
-    if let Some(b) = spec.monthly_budget_usd {
-        if !(b >= 0.0 && b.is_finite()) {
-            return Err(format!(
-                "monthly_budget_usd must be a non-negative number, got {b}"
-            ));
-        }
-    }
-    if let Some(t) = spec.ttl_seconds {
-        if t <= 0 {
-            return Err(format!("ttl_seconds must be positive, got {t}"));
-        }
-    }
+    spec.check_ranges().map_err(|e| e.to_string())?;
     if spec.labels.iter().any(|l| l.is_empty() || l.len() > 200) {
         return Err("labels must be 1-200 characters each".into());
     }
@@ -130,6 +112,8 @@ pub async fn update(
 ) -> ApiResult<Json<Stack>> {
     p.require(Role::Admin)?;
     let mut up: StackUpdate = parse_json(&body)?;
+    up.check_ranges()
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     if let Some(f) = up.escalate_introduced_at.as_mut() {
         canonical_floor(f)?;
     }

@@ -155,7 +155,7 @@ pub async fn push(
     body: Bytes,
 ) -> ApiResult<Response> {
     may_change_precheck(&p)?;
-    let req: StatePush = parse_json(&body)?;
+    let req: StatePush = crate::intake::parse_json(body.clone()).await?;
     let stack = visible_stack(&app, &p, &name).await?;
     may_change(&p, &stack)?;
     check_commit(&req.commit)?;
@@ -164,11 +164,11 @@ pub async fn push(
     let serial = state
         .serial
         .map(|s| {
-            i64::try_from(s).map_err(|_| {
+            arbiter_api::bounds::counter("serial", s).map_err(|e| {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid_state",
-                    format!("reading the state: serial {s} is out of range"),
+                    format!("reading the state: serial {s} is out of range ({e})"),
                 )
             })
         })
@@ -439,6 +439,8 @@ pub async fn rollback(
     may_change_precheck(&p)?;
     let idem = idempotency_key(&headers)?;
     let req: RollbackRequest = parse_json(&body)?;
+    req.check_ranges()
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     if req.intent.as_ref().is_some_and(|i| i.len() > MAX_INTENT) {
         return Err(ApiError::invalid(format!(
             "intent is longer than {MAX_INTENT} bytes"

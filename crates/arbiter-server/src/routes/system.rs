@@ -22,10 +22,9 @@ pub async fn healthz(State(app): State<AppState>) -> ApiResult<Json<serde_json::
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(app): State<AppState>) -> ApiResult<impl IntoResponse> {
     let statuses = arbiter_store::changes::count_by_status(app.store.pool()).await?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(&statuses),
-    ))
+    let mut text = app.metrics.render(&statuses);
+    app.admission.render(&mut text);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
 
 /// `GET /api/v1/openapi.json`.

@@ -146,6 +146,10 @@ pub async fn create(
     p.require(Role::Admin)?;
     let spec: WebhookSpec = parse_json(&body)?;
     let (format, secret) = check_spec(&spec)?;
+    if app.config.webhooks.deny_private {
+        crate::egress::check_literal(&spec.url)
+            .map_err(|r| ApiError::invalid(format!("url: {r}")))?;
+    }
     let new = arbiter_store::webhooks::NewWebhook {
         url: spec.url,
         events: spec.events,
