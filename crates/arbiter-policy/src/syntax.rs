@@ -169,13 +169,17 @@ fn tokens_after<'a>(tokens: &[Token<'a>], t: &Token<'a>) -> Option<&'a str> {
 
 /// The syntax the code itself indicates: v1 when one of the words that are
 /// keywords only in v1 (or in v0 with `future.keywords`, a declared case) —
-/// `if`, `contains`, `in`, `every` — appears outside comments and strings,
-/// otherwise v0.
+/// `if`, `contains`, `in`, `every` — appears outside comments and strings as
+/// a keyword, otherwise v0. Not as a keyword: a call (`contains(s, "x")`, the
+/// v0 builtin most policy libraries use) or a field (`input.in`).
 pub fn indicated_syntax(tokens: &[Token<'_>]) -> RegoSyntax {
-    if tokens
-        .iter()
-        .any(|t| t.kind == Tok::Ident && matches!(t.text, "if" | "contains" | "in" | "every"))
-    {
+    let keyword = |i: usize, t: &Token<'_>| {
+        t.kind == Tok::Ident
+            && matches!(t.text, "if" | "contains" | "in" | "every")
+            && tokens.get(i + 1).is_none_or(|n| n.text != "(")
+            && (i == 0 || tokens.get(i - 1).is_none_or(|p| p.text != "."))
+    };
+    if tokens.iter().enumerate().any(|(i, t)| keyword(i, t)) {
         RegoSyntax::V1
     } else {
         RegoSyntax::V0
@@ -740,6 +744,10 @@ mod tests {
         assert_eq!(declared_syntax(&v0), None);
         let v1 = lex("package main\ndeny contains msg if { msg := 1 }\n");
         assert_eq!(indicated_syntax(&v1), RegoSyntax::V1);
+        // The v0 builtin contains() and a field named like a keyword are not
+        // the v1 keywords.
+        let v0_call = lex("package main\ndeny[msg] {\n  contains(input.name, \"x\")\n  not contains (input.name, \"y\")\n  input.in == 1\n  msg := \"m\"\n}\n");
+        assert_eq!(indicated_syntax(&v0_call), RegoSyntax::V0);
         assert_eq!(
             declared_syntax(&lex("package a\nimport rego.v1\n")),
             Some(RegoSyntax::V1)

@@ -9,6 +9,9 @@
 //! 2. `evaluations/1`: 32 concurrent signed dry runs (`POST /api/v1/evaluate`)
 //!    of a compact 50,000-change plan (~30 MB) by one agent;
 //! 3. `evaluations/8`: the same spread over 8 agents;
+//! 4. `runaway/4`: an admin pushes a policy with a 14,000 × 14,000 loop and
+//!    runs 4 concurrent dry runs of a one-change plan against it: the time
+//!    until each is refused (the policy time budget, `--policy-timeout`);
 //!
 //! each with the server's peak RSS, `/healthz` latency measured every
 //! 100 ms meanwhile (median and worst), the answers by status, and the wall
@@ -279,7 +282,7 @@ fn main() {
         .map(String::from)
         .collect();
     let scenarios = std::env::var("HOSTILE_SCENARIOS")
-        .unwrap_or_else(|_| "uploads,evaluations/1,evaluations/8".into());
+        .unwrap_or_else(|_| "uploads,evaluations/1,evaluations/8,runaway/4".into());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -334,6 +337,80 @@ fn main() {
                 }
                 while set.join_next().await.is_some() {}
             });
+        } else if let Some(n) = scenario.strip_prefix("runaway/") {
+            // A runaway policy (a 14,000 × 14,000 loop) pushed by an admin
+            // and evaluated by `n` concurrent dry runs of a one-change plan:
+            // how long until each is refused, and /healthz meanwhile.
+            let n: usize = n.parse().unwrap_or(4);
+            rt.block_on(async {
+                let admin = |m: reqwest::Method, p: &str| {
+                    http.request(m, format!("{}{p}", server.base))
+                        .bearer_auth(&server.token)
+                };
+                let r = admin(reqwest::Method::PUT, "/api/v1/policy-sets/runaway")
+                    .json(&json!({"kind": "plan", "files": {"loop.rego":
+                        "package main\nimport rego.v1\nwarn contains msg if {\n  n := count([1 | some i in numbers.range(1, 14000); some j in numbers.range(1, 14000)])\n  msg := sprintf(\"%d\", [n])\n}\n"}}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+                let r = admin(reqwest::Method::POST, "/api/v1/stacks")
+                    .json(&json!({"name": "bench", "environment": "dev", "policy_sets": ["runaway"]}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+            });
+            let small = serde_json::to_vec(&json!({"stack": "bench", "plan": plan(1)})).unwrap();
+            let times = Arc::new(Mutex::new(Vec::new()));
+            watch = Watch::start(&server, max_rss_mb);
+            t0 = Instant::now();
+            rt.block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for _ in 0..n {
+                    let (http, url, body, tally, token, times) = (
+                        http.clone(),
+                        format!("{}/api/v1/evaluate", server.base),
+                        small.clone(),
+                        tally.clone(),
+                        server.token.clone(),
+                        times.clone(),
+                    );
+                    set.spawn(async move {
+                        let t = Instant::now();
+                        let r = http
+                            .post(url)
+                            .bearer_auth(token)
+                            .header("content-type", "application/json")
+                            .body(body)
+                            .send()
+                            .await;
+                        let what = match r {
+                            Ok(r) => {
+                                let s = r.status().as_u16();
+                                let text = r.text().await.unwrap_or_default();
+                                if text.contains("budget") || text.contains("time") {
+                                    format!("{s} over budget")
+                                } else {
+                                    s.to_string()
+                                }
+                            }
+                            Err(_) => "connection-closed".into(),
+                        };
+                        times.lock().unwrap().push(t.elapsed().as_secs_f64());
+                        tally.add(what);
+                    });
+                }
+                while set.join_next().await.is_some() {}
+            });
+            let mut t = times.lock().unwrap().clone();
+            t.sort_by(f64::total_cmp);
+            if let (Some(first), Some(last)) = (t.first(), t.last()) {
+                println!(
+                    "{scenario:<14} time to refuse the runaway policy: first {first:.1} s, median {:.1} s, last {last:.1} s",
+                    t[t.len() / 2]
+                );
+            }
         } else {
             let principals: usize = scenario
                 .strip_prefix("evaluations/")
