@@ -317,6 +317,35 @@ pub struct Rekeyed {
     pub states: u64,
 }
 
+/// Opens each stale blob (row key, associated data, stored bytes) with the
+/// key that sealed it and seals it again with the current key, on the
+/// blocking pool; returns (row key, stored bytes, new bytes).
+async fn reseal<K: std::fmt::Display + Send + 'static>(
+    sealer: &Sealer,
+    what: &'static str,
+    stale: Vec<(K, Vec<u8>, Vec<u8>)>,
+) -> crate::Result<Vec<(K, Vec<u8>, Vec<u8>)>> {
+    let sealer = sealer.clone();
+    tokio::task::spawn_blocking(move || {
+        stale
+            .into_iter()
+            .map(|(key, ctx, old)| {
+                let clear = sealer
+                    .open(&ctx, &old)
+                    .map_err(|e| crate::StoreError::Corrupt {
+                        what,
+                        key: key.to_string(),
+                        why: e.to_string(),
+                    })?;
+                let new = sealer.seal(&ctx, &clear);
+                Ok((key, old, new))
+            })
+            .collect::<crate::Result<Vec<_>>>()
+    })
+    .await
+    .map_err(|e| crate::StoreError::WriterGone(e.to_string()))?
+}
+
 /// Rows read per round of [`rekey`].
 const REKEY_BATCH: i64 = 64;
 
@@ -362,25 +391,11 @@ pub async fn rekey(store: &crate::Store) -> crate::Result<Rekeyed> {
         if stale.is_empty() {
             continue;
         }
-        let s2 = sealer.clone();
-        let resealed = tokio::task::spawn_blocking(move || {
-            stale
-                .into_iter()
-                .map(|(id, digest, old)| {
-                    let ctx = crate::changes::plan_context(&digest);
-                    let clear = s2
-                        .open(&ctx, &old)
-                        .map_err(|e| crate::StoreError::Corrupt {
-                            what: "stored plan of change request",
-                            key: id.to_string(),
-                            why: e.to_string(),
-                        })?;
-                    Ok((id, old, s2.seal(&ctx, &clear)))
-                })
-                .collect::<crate::Result<Vec<_>>>()
-        })
-        .await
-        .map_err(|e| crate::StoreError::WriterGone(e.to_string()))??;
+        let stale = stale
+            .into_iter()
+            .map(|(id, digest, old)| (id, crate::changes::plan_context(&digest), old))
+            .collect();
+        let resealed = reseal(&sealer, "stored plan of change request", stale).await?;
         done.plans += store
             .write(move |cx| {
                 Box::pin(async move {
@@ -425,26 +440,14 @@ pub async fn rekey(store: &crate::Store) -> crate::Result<Rekeyed> {
         if stale.is_empty() {
             continue;
         }
-        let s2 = sealer.clone();
-        let resealed = tokio::task::spawn_blocking(move || {
-            stale
-                .into_iter()
-                .map(|(digest, old)| {
-                    let ctx = crate::states::blob_context(&digest);
-                    let clear = s2
-                        .open(&ctx, &old)
-                        .map_err(|e| crate::StoreError::Corrupt {
-                            what: "state blob",
-                            key: digest.clone(),
-                            why: e.to_string(),
-                        })?;
-                    let new = s2.seal(&ctx, &clear);
-                    Ok((digest, old, new))
-                })
-                .collect::<crate::Result<Vec<_>>>()
-        })
-        .await
-        .map_err(|e| crate::StoreError::WriterGone(e.to_string()))??;
+        let stale = stale
+            .into_iter()
+            .map(|(digest, old)| {
+                let ctx = crate::states::blob_context(&digest);
+                (digest, ctx, old)
+            })
+            .collect();
+        let resealed = reseal(&sealer, "state blob", stale).await?;
         done.states += store
             .write(move |cx| {
                 Box::pin(async move {
