@@ -100,6 +100,18 @@ fn the_table_the_router_and_the_openapi_document_name_the_same_routes() {
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
     assert_eq!(table, routes, "the RBAC table must cover every route");
+    // What the router serves, as it was built: a route served but not
+    // listed (or listed twice) fails here.
+    let mut served: Vec<(String, String)> = arbiter_server::routes::served()
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    let n = served.len();
+    served.sort();
+    served.dedup();
+    assert_eq!(served.len(), n, "a route is added twice");
+    let served: BTreeSet<(String, String)> = served.into_iter().collect();
+    assert_eq!(served, routes, "the router must serve exactly ROUTES");
     let doc: serde_json::Value = serde_json::from_str(arbiter_server::openapi::DOCUMENT).unwrap();
     let mut documented = BTreeSet::new();
     for (path, ops) in doc["paths"].as_object().unwrap() {

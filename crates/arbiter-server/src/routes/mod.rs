@@ -14,10 +14,11 @@ pub(crate) mod webhooks;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
 
 /// Every API route: method and path (as in the OpenAPI document). The
@@ -73,90 +74,137 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/webhooks/{id}/test"),
 ];
 
+/// The API's routes, each added with its method, so that what is served is
+/// known: [`served`] lists it and a test compares it with [`ROUTES`].
+struct Api {
+    paths: std::collections::BTreeMap<&'static str, MethodRouter<AppState>>,
+    served: Vec<(&'static str, &'static str)>,
+}
+
+impl Api {
+    fn new() -> Api {
+        Api {
+            paths: Default::default(),
+            served: Vec::new(),
+        }
+    }
+
+    /// Serves `handler` for `method` (GET, POST, PUT, PATCH, DELETE) on `path`.
+    fn add<H, T>(mut self, method: &'static str, path: &'static str, handler: H) -> Api
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = match method {
+            "GET" => MethodFilter::GET,
+            "POST" => MethodFilter::POST,
+            "PUT" => MethodFilter::PUT,
+            "PATCH" => MethodFilter::PATCH,
+            // The only other method the API uses.
+            _ => MethodFilter::DELETE,
+        };
+        let mr = self.paths.remove(path).unwrap_or_default();
+        self.paths.insert(path, mr.on(filter, handler));
+        self.served.push((method, path));
+        self
+    }
+
+    fn router(self) -> Router<AppState> {
+        self.paths
+            .into_iter()
+            .fold(Router::new(), |r, (path, mr)| r.route(path, mr))
+    }
+}
+
+fn api() -> Api {
+    Api::new()
+        .add("GET", "/healthz", system::healthz)
+        .add("GET", "/metrics", system::metrics)
+        .add("GET", "/api/v1/openapi.json", system::openapi)
+        .add("GET", "/api/v1/whoami", system::whoami)
+        .add("GET", "/api/v1/stacks", stacks::list)
+        .add("POST", "/api/v1/stacks", stacks::create)
+        .add("GET", "/api/v1/stacks/{name}", stacks::show)
+        .add("PATCH", "/api/v1/stacks/{name}", stacks::update)
+        .add("GET", "/api/v1/stacks/{name}/states", states::list)
+        .add("POST", "/api/v1/stacks/{name}/states", states::push)
+        .add("GET", "/api/v1/stacks/{name}/states/diff", states::diff)
+        .add(
+            "GET",
+            "/api/v1/stacks/{name}/states/{version}",
+            states::show,
+        )
+        .add("POST", "/api/v1/stacks/{name}/rollback", states::rollback)
+        .add("GET", "/api/v1/stacks/{name}/waivers", waivers::list)
+        .add("POST", "/api/v1/stacks/{name}/waivers", waivers::create)
+        .add(
+            "DELETE",
+            "/api/v1/stacks/{name}/waivers/{id}",
+            waivers::revoke,
+        )
+        .add("GET", "/api/v1/policy-sets", policies::list)
+        .add("GET", "/api/v1/policy-sets/{name}", policies::show)
+        .add("PUT", "/api/v1/policy-sets/{name}", policies::put)
+        .add("GET", "/api/v1/users", people::list_users)
+        .add("POST", "/api/v1/users", people::create_user)
+        .add("GET", "/api/v1/tokens", people::list_tokens)
+        .add("POST", "/api/v1/tokens", people::create_token)
+        .add("DELETE", "/api/v1/tokens/{id}", people::revoke_token)
+        .add("GET", "/api/v1/agents", agents::list)
+        .add("POST", "/api/v1/agents", agents::create)
+        .add("GET", "/api/v1/agents/{name}", agents::show)
+        .add("PATCH", "/api/v1/agents/{name}", agents::update)
+        .add("POST", "/api/v1/agents/{name}/revoke", agents::revoke)
+        .add(
+            "POST",
+            "/api/v1/agents/{name}/keys/{key_id}/revoke",
+            agents::revoke_key,
+        )
+        .add("POST", "/api/v1/evaluate", changes::dry_run)
+        .add("POST", "/api/v1/change-requests", changes::submit)
+        .add("GET", "/api/v1/change-requests", changes::list)
+        .add("GET", "/api/v1/change-requests/{id}", changes::show)
+        .add(
+            "POST",
+            "/api/v1/change-requests/{id}/approve",
+            changes::approve,
+        )
+        .add(
+            "POST",
+            "/api/v1/change-requests/{id}/reject",
+            changes::reject,
+        )
+        .add(
+            "POST",
+            "/api/v1/change-requests/{id}/cancel",
+            changes::cancel,
+        )
+        .add("GET", "/api/v1/reviews", changes::queue)
+        .add("GET", "/api/v1/audit/key", audit::key)
+        .add("GET", "/api/v1/audit/head", audit::head)
+        .add("GET", "/api/v1/audit/export", audit::export)
+        .add("GET", "/api/v1/audit/subjects/{subject}", audit::by_subject)
+        .add("GET", "/api/v1/webhooks", webhooks::list)
+        .add("POST", "/api/v1/webhooks", webhooks::create)
+        .add("GET", "/api/v1/webhooks/{id}", webhooks::show)
+        .add("DELETE", "/api/v1/webhooks/{id}", webhooks::delete)
+        .add(
+            "GET",
+            "/api/v1/webhooks/{id}/deliveries",
+            webhooks::deliveries,
+        )
+        .add("POST", "/api/v1/webhooks/{id}/test", webhooks::test)
+}
+
+/// Every (method, path) the router serves under the API, in the order they
+/// are added.
+pub fn served() -> Vec<(&'static str, &'static str)> {
+    api().served
+}
+
 /// The application.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/healthz", get(system::healthz))
-        .route("/metrics", get(system::metrics))
-        .route("/api/v1/openapi.json", get(system::openapi))
-        .route("/api/v1/whoami", get(system::whoami))
-        .route("/api/v1/stacks", get(stacks::list).post(stacks::create))
-        .route(
-            "/api/v1/stacks/{name}",
-            get(stacks::show).patch(stacks::update),
-        )
-        .route(
-            "/api/v1/stacks/{name}/states",
-            get(states::list).post(states::push),
-        )
-        .route("/api/v1/stacks/{name}/states/diff", get(states::diff))
-        .route("/api/v1/stacks/{name}/states/{version}", get(states::show))
-        .route("/api/v1/stacks/{name}/rollback", post(states::rollback))
-        .route(
-            "/api/v1/stacks/{name}/waivers",
-            get(waivers::list).post(waivers::create),
-        )
-        .route(
-            "/api/v1/stacks/{name}/waivers/{id}",
-            axum::routing::delete(waivers::revoke),
-        )
-        .route("/api/v1/policy-sets", get(policies::list))
-        .route(
-            "/api/v1/policy-sets/{name}",
-            get(policies::show).put(policies::put),
-        )
-        .route(
-            "/api/v1/users",
-            get(people::list_users).post(people::create_user),
-        )
-        .route(
-            "/api/v1/tokens",
-            get(people::list_tokens).post(people::create_token),
-        )
-        .route(
-            "/api/v1/tokens/{id}",
-            axum::routing::delete(people::revoke_token),
-        )
-        .route("/api/v1/agents", get(agents::list).post(agents::create))
-        .route(
-            "/api/v1/agents/{name}",
-            get(agents::show).patch(agents::update),
-        )
-        .route("/api/v1/agents/{name}/revoke", post(agents::revoke))
-        .route(
-            "/api/v1/agents/{name}/keys/{key_id}/revoke",
-            post(agents::revoke_key),
-        )
-        .route("/api/v1/evaluate", post(changes::dry_run))
-        .route(
-            "/api/v1/change-requests",
-            post(changes::submit).get(changes::list),
-        )
-        .route("/api/v1/change-requests/{id}", get(changes::show))
-        .route(
-            "/api/v1/change-requests/{id}/approve",
-            post(changes::approve),
-        )
-        .route("/api/v1/change-requests/{id}/reject", post(changes::reject))
-        .route("/api/v1/change-requests/{id}/cancel", post(changes::cancel))
-        .route("/api/v1/reviews", get(changes::queue))
-        .route("/api/v1/audit/key", get(audit::key))
-        .route("/api/v1/audit/head", get(audit::head))
-        .route("/api/v1/audit/export", get(audit::export))
-        .route("/api/v1/audit/subjects/{subject}", get(audit::by_subject))
-        .route(
-            "/api/v1/webhooks",
-            get(webhooks::list).post(webhooks::create),
-        )
-        .route(
-            "/api/v1/webhooks/{id}",
-            get(webhooks::show).delete(webhooks::delete),
-        )
-        .route(
-            "/api/v1/webhooks/{id}/deliveries",
-            get(webhooks::deliveries),
-        )
-        .route("/api/v1/webhooks/{id}/test", post(webhooks::test));
+    let api = api().router();
     crate::ui::routes(api)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
