@@ -467,4 +467,28 @@ fn the_server_log_holds_no_token_signature_or_sensitive_value() {
     let key = std::fs::read_to_string(d.join("a.key")).unwrap();
     let sig_material: String = key.lines().nth(1).unwrap().to_string();
     assert!(!log.contains(&sig_material));
+    // Every request's log lines carry its request id (the `request` span):
+    // its closing line with status and duration, and what ran inside it.
+    let closing: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" request status="))
+        .collect();
+    assert!(closing.len() >= 4, "{log}");
+    for l in &closing {
+        assert!(
+            l.contains("request{id=") && l.contains(" ms="),
+            "a request line without its id or duration: {l}"
+        );
+    }
+    let inside: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" authenticated principal="))
+        .collect();
+    assert!(!inside.is_empty(), "no line from inside a request: {log}");
+    for l in &inside {
+        assert!(
+            l.contains("request{id="),
+            "a line inside a request without its id: {l}"
+        );
+    }
 }

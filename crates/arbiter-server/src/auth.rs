@@ -255,6 +255,8 @@ async fn authenticate_inner(
         record_nonce(app, &h.key_id, &h.nonce).await?;
     }
     if let Some(p) = principal {
+        // Who (never how: no token, no signature), inside the request's span.
+        tracing::debug!(principal = %p.id(), bytes = bytes.len(), "authenticated");
         parts.extensions.insert(p);
     }
     Ok((Request::from_parts(parts, Body::from(bytes)), slot))

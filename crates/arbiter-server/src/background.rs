@@ -21,7 +21,12 @@ pub fn spawn(app: AppState, mut stop: watch::Receiver<bool>) {
             if *stop.borrow() {
                 return;
             }
-            run_once(&app, &mut last_purge).await;
+            let span = tracing::debug_span!("background", job = "tick");
+            let t = std::time::Instant::now();
+            tracing::Instrument::instrument(run_once(&app, &mut last_purge), span.clone()).await;
+            span.in_scope(|| {
+                tracing::trace!(ms = t.elapsed().as_secs_f64() * 1e3, "background round")
+            });
         }
     });
 }

@@ -309,17 +309,24 @@ pub async fn start(mut config: ServerConfig) -> Result<Running, StartError> {
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     background::spawn(state.clone(), rx.clone());
     let rekeying = state.store.clone();
-    tokio::spawn(async move {
-        match arbiter_store::sealed::rekey(&rekeying).await {
-            Ok(n) if n.plans + n.states > 0 => tracing::info!(
-                plans = n.plans,
-                states = n.states,
-                "sealed stored plans and states with the current data key"
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "re-sealing stored plans and states"),
-        }
-    });
+    let span = tracing::info_span!("background", job = "rekey");
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let t = std::time::Instant::now();
+            let done = arbiter_store::sealed::rekey(&rekeying).await;
+            tracing::debug!(ms = t.elapsed().as_secs_f64() * 1e3, "rekey finished");
+            match done {
+                Ok(n) if n.plans + n.states > 0 => tracing::info!(
+                    plans = n.plans,
+                    states = n.states,
+                    "sealed stored plans and states with the current data key"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "re-sealing stored plans and states"),
+            }
+        },
+        span,
+    ));
     webhooks::spawn(state.clone(), rx.clone());
     let app = routes::router(state.clone());
     let handle = tokio::spawn(async move {

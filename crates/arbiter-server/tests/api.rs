@@ -1520,3 +1520,47 @@ async fn the_floor_holds_introduced_weaknesses_until_a_reviewer_waives_them() {
         app.running.shutdown().await.unwrap();
     }
 }
+
+/// Every answer carries a request id: the client's when it is well formed,
+/// a fresh one otherwise (never a header that could forge log lines).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_a_request_id() {
+    let app = spawn("sqlite", |_| {}).await;
+    let id_of = |r: &common::Resp| {
+        r.headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let r = app
+        .raw(
+            "GET",
+            "/healthz",
+            None,
+            None,
+            &[("x-request-id", "ci-run-42.step:7".to_string())],
+        )
+        .await;
+    assert_eq!(id_of(&r), "ci-run-42.step:7");
+    let a = id_of(
+        &app.raw("GET", "/api/v1/whoami", Some(&app.admin), None, &[])
+            .await,
+    );
+    let b = id_of(&app.raw("GET", "/api/v1/whoami", None, None, &[]).await);
+    assert!(a.len() >= 16 && b.len() >= 16 && a != b, "{a} {b}");
+    let long = "x".repeat(200);
+    for bad in ["two words", long.as_str(), "a\tb"] {
+        let r = app
+            .raw(
+                "GET",
+                "/healthz",
+                None,
+                None,
+                &[("x-request-id", bad.to_string())],
+            )
+            .await;
+        let got = id_of(&r);
+        assert!(!got.is_empty() && got != bad, "{bad:?} kept as {got:?}");
+    }
+}

@@ -58,6 +58,9 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
 pub(crate) struct Job {
     run: Box<dyn ErasedJob>,
     reply: oneshot::Sender<Result<AnyBox>>,
+    /// The caller's span (a request's, with its id): the job's log lines
+    /// carry it although the writer runs on its own task.
+    span: tracing::Span,
 }
 
 impl Job {
@@ -69,6 +72,7 @@ impl Job {
         Job {
             run: Box::new(Typed(f, PhantomData)),
             reply,
+            span: tracing::Span::current(),
         }
     }
 }
@@ -266,7 +270,18 @@ impl Writer {
     async fn run_batch(&mut self, jobs: Vec<Job>) -> Result<()> {
         let mut done: Vec<(oneshot::Sender<Result<AnyBox>>, AnyBox)> =
             Vec::with_capacity(jobs.len());
-        let outcome = self.batch_inner(jobs, &mut done).await;
+        let count = jobs.len();
+        let span = tracing::debug_span!("writer_batch", jobs = count);
+        let t = std::time::Instant::now();
+        let outcome =
+            tracing::Instrument::instrument(self.batch_inner(jobs, &mut done), span.clone()).await;
+        span.in_scope(|| {
+            tracing::debug!(
+                ok = outcome.is_ok(),
+                ms = t.elapsed().as_secs_f64() * 1e3,
+                "write batch"
+            );
+        });
         match outcome {
             Ok(()) => {
                 for (reply, v) in done {
@@ -330,7 +345,13 @@ impl Writer {
             let (hooks_epoch, enqueued) = (self.cx.hooks.epoch, self.cx.hooks.enqueued);
             // A panic inside a job must not end the writer (every later
             // write would fail until a restart): it fails this job alone.
-            let result = match CatchUnwind(job.run.run(&mut self.cx)).await {
+            let span = job.span.clone();
+            let result = match tracing::Instrument::instrument(
+                CatchUnwind(job.run.run(&mut self.cx)),
+                span,
+            )
+            .await
+            {
                 Ok(r) => r,
                 Err(payload) => {
                     // Only a literal message is logged: a formatted one may

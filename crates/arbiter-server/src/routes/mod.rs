@@ -220,13 +220,47 @@ async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
 }
 
-/// Timeout, metrics and one log line per request (method, path, status,
-/// milliseconds; never headers or bodies, which carry tokens and plans).
+/// The request id header: taken from the client when it is well formed,
+/// generated otherwise, and returned on every answer.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// A client's request id is kept when it is 1–128 characters of
+/// `A-Z a-z 0-9 . _ : -` (no room for log injection); otherwise a random
+/// one is made.
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+        })
+        .map(String::from)
+        .unwrap_or_else(|| {
+            let mut b = [0u8; 12];
+            match getrandom::fill(&mut b) {
+                Ok(()) => hex::encode(b),
+                Err(_) => format!("{:x}", arbiter_store::now_ms()),
+            }
+        })
+}
+
+/// Request id, timeout, metrics, a `request` span around the whole request
+/// (so every log line of it carries the id, method and path) and one log
+/// line per request with its status and milliseconds; never headers or
+/// bodies, which carry tokens and plans.
 async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    use tracing::Instrument;
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let id = request_id(&req);
+    let span = tracing::info_span!("request", id = %id, %method, %path);
     let t = std::time::Instant::now();
-    let resp = match tokio::time::timeout(app.config.request_timeout, next.run(req)).await {
+    let run =
+        tokio::time::timeout(app.config.request_timeout, next.run(req)).instrument(span.clone());
+    let mut resp = match run.await {
         Ok(r) => r,
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -243,7 +277,12 @@ async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Respo
     if status == 401 {
         app.metrics.signature_refused();
     }
-    tracing::info!(%method, %path, status, ms = t.elapsed().as_secs_f64() * 1e3, "request");
+    span.in_scope(|| {
+        tracing::info!(status, ms = t.elapsed().as_secs_f64() * 1e3, "request");
+    });
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
     resp
 }
 
