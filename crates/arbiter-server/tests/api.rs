@@ -1564,3 +1564,88 @@ async fn every_answer_carries_a_request_id() {
         assert!(!got.is_empty() && got != bad, "{bad:?} kept as {got:?}");
     }
 }
+
+/// Issue 10: while runaway policies burn their whole budget on several
+/// evaluations at once, the server keeps answering other clients (asserted
+/// loosely here; `cargo bench -p arbiter-server --bench hostile`, scenario
+/// `runaway/4`, measures it) and each runaway ends with its budget error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_keeps_answering_while_runaway_policies_run() {
+    let app = spawn("sqlite", |c| {
+        c.policy_timeout = std::time::Duration::from_secs(3)
+    })
+    .await;
+    let endless = json!({"kind": "plan", "files": {"loop.rego": "package main\nimport rego.v1\nwarn contains \"x\" if {\n  count([1 | some i in numbers.range(1, 14000); some j in numbers.range(1, 14000); i + j == 0]) >= 0\n}\n"}});
+    let r = app
+        .req(
+            "PUT",
+            "/api/v1/policy-sets/endless",
+            Some(&app.admin),
+            Some(&endless),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    app.stack("slow", "dev", json!({"policy_sets": ["endless"]}))
+        .await;
+    let started = std::time::Instant::now();
+    let mut runs = Vec::new();
+    for _ in 0..4 {
+        let c = common::App::client_only(app.base.clone());
+        let admin = app.admin.clone();
+        let body: Value = serde_json::from_slice(&submission("slow", "tags-only-update")).unwrap();
+        runs.push(tokio::spawn(async move {
+            let c = common::Client { admin, ..c };
+            c.req("POST", "/api/v1/evaluate", Some(&c.admin), Some(&body))
+                .await
+        }));
+    }
+    // Meanwhile: /healthz and a write by another client.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let t = std::time::Instant::now();
+    let r = app
+        .req(
+            "POST",
+            "/api/v1/tokens",
+            Some(&app.admin),
+            Some(&json!({"label": "meanwhile"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let write = t.elapsed();
+    assert!(
+        !runs.iter().all(|h| h.is_finished()),
+        "the runaway evaluations ended before the write: nothing was measured"
+    );
+    let mut worst = std::time::Duration::ZERO;
+    while !runs.iter().all(|h| h.is_finished())
+        && started.elapsed() < std::time::Duration::from_secs(60)
+    {
+        let t = std::time::Instant::now();
+        let r = app.req("GET", "/healthz", None, None).await;
+        assert_eq!(r.status, 200);
+        worst = worst.max(t.elapsed());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for h in runs {
+        let r = h.await.unwrap();
+        assert!(
+            r.body.to_string().contains("exceeded the time budget"),
+            "{} {:?}",
+            r.status,
+            r.body
+        );
+    }
+    eprintln!(
+        "runaway policies: ended after {:.1} s; /healthz worst {worst:?}; a write {write:?}",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        worst < std::time::Duration::from_secs(2),
+        "/healthz took {worst:?}"
+    );
+    assert!(
+        write < std::time::Duration::from_secs(2),
+        "a write took {write:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
