@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod upgrade;
 
 use common::{backends, spawn, submission, App};
 use serde_json::{json, Value};
