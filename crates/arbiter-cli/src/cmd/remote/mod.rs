@@ -1,0 +1,65 @@
+//! Client commands for a running server, one file per noun: `stack`,
+//! `agent`, `submit`, `review`, `user` and `token` (`people`), `policy-set`;
+//! the helpers they share (tables, percent-encoding) are here.
+
+use super::client::{field, parse_duration, Client, ServerArgs};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+fn or_dash(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(x) = w.get_mut(i) {
+                *x = (*x).max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let pad = w.get(i).copied().unwrap_or(0);
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<pad$}  "));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(headers.iter().map(|h| h.to_string()).collect());
+    if rows.is_empty() {
+        out.push_str("(none)\n");
+    }
+    for r in rows {
+        out.push_str(&line(r));
+    }
+    out
+}
+
+fn items(v: &Value) -> Vec<Value> {
+    v["items"].as_array().cloned().unwrap_or_default()
+}
+
+mod agent;
+mod people;
+mod policy_set;
+mod review;
+mod stack;
+mod submit;
+pub use agent::*;
+pub use people::*;
+pub use policy_set::*;
+pub use review::*;
+pub use stack::*;
+pub use submit::*;
