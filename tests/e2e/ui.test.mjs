@@ -1,6 +1,6 @@
 // End-to-end tests of Arbiter's web UI in a real headless Chromium.
 //
-// Run by crates/arbiter-cli/tests/web_ui.rs, which starts the real
+// Run by crates/arbiter-cli/tests/it/web_ui.rs, which starts the real
 // `arbiter serve`, fills it with stacks, agents, people and change requests,
 // and passes what it made in the environment:
 //   ARBITER_URL, ARBITER_ADMIN_TOKEN, ARBITER_PASSWORD (of every person),

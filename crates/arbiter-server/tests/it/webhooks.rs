@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{backends, spawn, App};
 use hmac::{Hmac, KeyInit, Mac};

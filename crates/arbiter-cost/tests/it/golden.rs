@@ -4,7 +4,7 @@
 //! `tests/scenarios-extra`), compared with `tests/golden/<name>.txt`.
 //!
 //! Refresh after an intended change with
-//! `UPDATE_GOLDEN=1 cargo test -p arbiter-cost --test golden` and review the
+//! `UPDATE_GOLDEN=1 cargo test -p arbiter-cost --test it golden::` and review the
 //! diff of `tests/golden/` like any other change. A missing golden file is
 //! written on first run (an error under CI).
 
@@ -18,11 +18,11 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `tests/golden`, refreshed by `UPDATE_GOLDEN=1 cargo test -p arbiter-cost --test golden`.
+/// `tests/golden`, refreshed by `UPDATE_GOLDEN=1 cargo test -p arbiter-cost --test it golden::`.
 fn golden() -> Golden {
     Golden::new(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden"),
-        "cargo test -p arbiter-cost --test golden",
+        "cargo test -p arbiter-cost --test it golden::",
     )
 }
 

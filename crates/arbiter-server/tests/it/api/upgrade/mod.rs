@@ -6,7 +6,7 @@
 //!
 //! Remaking the fixture (only when its format is meant to change, which is
 //! what this test exists to prevent):
-//! `ARBITER_MAKE_UPGRADE_FIXTURE=1 cargo test -p arbiter-server --test api -- --ignored make_upgrade_fixture`
+//! `ARBITER_MAKE_UPGRADE_FIXTURE=1 cargo test -p arbiter-server --test it api:: -- --ignored make_upgrade_fixture`
 
 use crate::common::{self, Client};
 use serde_json::{json, Value};

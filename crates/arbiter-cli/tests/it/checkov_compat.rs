@@ -22,7 +22,7 @@
 //!   of `tests/checkov/hygiene.json` (logging, versioning, replication, DLQ,
 //!   tracing, retention, tags...).
 //!
-//! See the tables with `cargo test -p arbiter-cli --test checkov_compat -- --nocapture`.
+//! See the tables with `cargo test -p arbiter-cli --test it checkov_compat:: -- --nocapture`.
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

@@ -31,7 +31,7 @@ const DEADLINE: Duration = if cfg!(debug_assertions) {
 /// Size of the huge string that the rule engine reads (aws_instance
 /// user_data). In release, 50 MB (about 3 s). A debug build of the rule
 /// engine needs about 45 s for that, so debug runs use 5 MB; run
-/// `cargo test --release -p arbiter-cli --test bad_input` for the full size.
+/// `cargo test --release -p arbiter-cli --test it bad_input::` for the full size.
 const RULE_READ_STRING: usize = if cfg!(debug_assertions) {
     5 * MIB
 } else {

@@ -3,11 +3,11 @@
 //! inline styles or external resources, and sensitive values shown masked.
 //!
 //! Refresh the goldens after an intended change with
-//! `UPDATE_GOLDEN=1 cargo test -p arbiter-report --test html`.
+//! `UPDATE_GOLDEN=1 cargo test -p arbiter-report --test it html::`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use arbiter_report::html::{self, Html};
 use arbiter_verdict::{

@@ -283,7 +283,7 @@ fn every_cost_case_gets_its_hand_computed_figures() {
         }
     }
     println!(
-        "{pass} passed, {} failed (cargo test -p arbiter-cost --test cases -- --nocapture)",
+        "{pass} passed, {} failed (cargo test -p arbiter-cost --test it cases:: -- --nocapture)",
         fail.len()
     );
     assert!(pass >= 40, "only {pass} cases ran");

@@ -616,10 +616,10 @@ pub fn reject_denies() -> Verdict {
 }
 
 /// The golden files of `tests/golden`, refreshed by `UPDATE_GOLDEN=1 cargo
-/// test -p arbiter-report --test <test>` (see `arbiter_testkit::golden`).
+/// test -p arbiter-report --test it <test>::` (see `arbiter_testkit::golden`).
 pub fn golden(test: &str) -> Golden {
     Golden::new(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden"),
-        format!("cargo test -p arbiter-report --test {test}"),
+        format!("cargo test -p arbiter-report --test it {test}::"),
     )
 }

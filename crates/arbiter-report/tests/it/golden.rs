@@ -2,10 +2,10 @@
 //! byte with `tests/golden/<verdict>.<ext>`.
 //!
 //! Refresh after an intended change with
-//! `UPDATE_GOLDEN=1 cargo test -p arbiter-report --test golden`, then review
+//! `UPDATE_GOLDEN=1 cargo test -p arbiter-report --test it golden::`, then review
 //! the diff of `tests/golden/` like any other change.
 
-mod common;
+use crate::common;
 
 use arbiter_report::{render, Format};
 

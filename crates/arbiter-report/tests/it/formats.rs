@@ -1,7 +1,7 @@
 //! Behaviour of each format beyond the golden files: the JSON contract, SARIF
 //! schema conformance, colour, escaping, limits and edge cases.
 
-mod common;
+use crate::common;
 
 use arbiter_report::{
     fingerprint, render, render_json, render_markdown, render_sarif, render_text, render_to,

@@ -1,0 +1,12 @@
+//! The integration tests of `arbiter-server`, one test binary (each binary links the
+//! whole dependency tree; one per crate keeps the build short). Run one file's
+//! tests with `cargo test -p arbiter-server --test it FILE::`.
+
+mod api;
+mod common;
+mod hardening;
+mod hardening_b;
+mod rbac;
+mod states;
+mod ui;
+mod webhooks;
