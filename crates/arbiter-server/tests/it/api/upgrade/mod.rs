@@ -13,7 +13,26 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/upgrade/sqlite")
+    fixture_of("sqlite")
+}
+
+fn fixture_of(backend: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/upgrade")
+        .join(backend)
+}
+
+/// `pg_dump` of the PostgreSQL the tests use (only the generator needs it).
+fn pg_dump() -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path().join("bin/pg_dump")))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.retain(|p| p.exists());
+    found.sort();
+    found.pop().unwrap_or_else(|| PathBuf::from("pg_dump"))
 }
 
 /// Everything the snapshot reads, as (name, path).
@@ -134,6 +153,52 @@ async fn a_database_written_before_the_refactor_reads_the_same() {
     running.shutdown().await.unwrap();
 }
 
+/// The same on PostgreSQL: the fixture is a `pg_dump --inserts` of the
+/// database, restored into a fresh one, and the data directory's key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_database_written_before_the_refactor_reads_the_same() {
+    let Some(url) = arbiter_testkit::postgres_database().await.unwrap() else {
+        return;
+    };
+    let fixture = fixture_of("postgres");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("expected.json")).unwrap())
+            .unwrap();
+    let token = std::fs::read_to_string(fixture.join("admin.token")).unwrap();
+    let ids: Vec<i64> = serde_json::from_str(
+        &std::fs::read_to_string(fixture.join("change_requests.json")).unwrap(),
+    )
+    .unwrap();
+    let dump = std::fs::read_to_string(fixture.join("dump.sql")).unwrap();
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(dump))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let _ = conn.close().await;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&fixture.join("data"), &tmp.path().join("data"));
+    let mut cfg = config(&tmp.path().join("data"));
+    cfg.database_url = Some(url);
+    let running = arbiter_server::start(cfg).await.unwrap();
+    assert!(
+        running.first_start.is_none(),
+        "the fixture's database was not restored"
+    );
+    let c = common::App::client_only(format!("http://{}", running.addr));
+    let got = snapshot(&c, token.trim(), &ids).await;
+    for (name, want) in expected.as_object().unwrap() {
+        assert_eq!(
+            &got[name], want,
+            "{name} reads differently after the upgrade (PostgreSQL)"
+        );
+    }
+    running.shutdown().await.unwrap();
+}
+
 /// Makes the fixture (ignored; see the module docs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
@@ -141,11 +206,24 @@ async fn make_upgrade_fixture() {
     if std::env::var_os("ARBITER_MAKE_UPGRADE_FIXTURE").is_none() {
         return;
     }
-    let fixture = fixture_dir();
+    for backend in ["sqlite", "postgres"] {
+        make_fixture(backend).await;
+    }
+}
+
+async fn make_fixture(backend: &str) {
+    let fixture = fixture_of(backend);
     let _ = std::fs::remove_dir_all(&fixture);
     std::fs::create_dir_all(&fixture).unwrap();
     let data = fixture.join("data");
-    let running = arbiter_server::start(config(&data)).await.unwrap();
+    let mut cfg = config(&data);
+    let url = if backend == "postgres" {
+        arbiter_testkit::postgres_database().await.unwrap()
+    } else {
+        None
+    };
+    cfg.database_url = url.clone();
+    let running = arbiter_server::start(cfg).await.unwrap();
     let admin = running.first_start.as_ref().unwrap().admin_token.clone();
     let c = Client {
         admin: admin.clone(),
@@ -250,4 +328,30 @@ async fn make_upgrade_fixture() {
         serde_json::to_string(&ids).unwrap() + "\n",
     )
     .unwrap();
+    if let Some(url) = url {
+        let out = std::process::Command::new(pg_dump())
+            .args([
+                "--inserts",
+                "--no-owner",
+                "--no-privileges",
+                "--dbname",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // psql meta-commands (`\restrict` of recent pg_dump) are not SQL.
+        let sql: String = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('\\'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(fixture.join("dump.sql"), sql).unwrap();
+    }
+    let _ = std::fs::remove_file(data.join("arbiter.lock"));
 }
