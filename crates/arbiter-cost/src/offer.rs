@@ -388,8 +388,6 @@ fn map_product(p: &RawProduct, offer_code: &str) -> Result<Mapped, String> {
     if !region::is_known(&region) {
         return Err(format!("{family}: region {region:?} is not a known region"));
     }
-    let is = |v: &Option<String>, want: &str| v.as_deref() == Some(want);
-    let absent_or = |v: &Option<String>, want: &str| v.is_none() || is(v, want);
     let usage = a.usage_type.clone().unwrap_or_default();
     let m = |service, resource_type, component, sku: String, unit, catalogue_unit, note: String| {
         Mapped {
@@ -415,203 +413,276 @@ fn map_product(p: &RawProduct, offer_code: &str) -> Result<Mapped, String> {
         "AmazonDynamoDB" => return map_dynamodb(family, &usage, a, &m),
         _ => {}
     }
-    match family {
-        "Compute Instance" => {
-            let it = a
-                .instance_type
-                .clone()
-                .ok_or("Compute Instance: no instanceType")?;
-            if !(is(&a.operating_system, "Linux")
-                && is(&a.tenancy, "Shared")
-                && absent_or(&a.pre_installed_sw, "NA")
-                && absent_or(&a.capacity_status, "Used")
-                && absent_or(&a.license_model, "No License required")
-                && absent_or(&a.market_option, "OnDemand"))
-            {
-                return Err(
-                    "Compute Instance: not Linux/shared/on-demand/no pre-installed software".into(),
-                );
-            }
+    let row = FAMILIES
+        .iter()
+        .find(|f| f.family == family && (f.when)(a, &usage))
+        .ok_or_else(|| family.to_string())?;
+    (row.map)(a, &usage, &m)
+}
+
+/// One kind of Price List product: its `productFamily`, which of its rows
+/// (attributes and usage type), and how such a row becomes a catalogue row.
+/// Services that reuse EC2's and RDS's family names (S3, Lambda, EFS,
+/// DynamoDB) are told apart by service code before this table is read.
+struct FamilyMap {
+    family: &'static str,
+    when: fn(&RawAttributes, &str) -> bool,
+    map: fn(&RawAttributes, &str, Build<'_>) -> Result<Mapped, String>,
+}
+
+/// Every product family `arbiter pricing import` maps, in one table.
+const FAMILIES: &[FamilyMap] = &[
+    FamilyMap {
+        family: "Compute Instance",
+        when: |_, _| true,
+        map: map_ec2_instance,
+    },
+    FamilyMap {
+        family: "Storage",
+        when: |_, _| true,
+        map: map_ebs_storage,
+    },
+    FamilyMap {
+        family: "System Operation",
+        when: |a, _| a.group.as_deref() == Some("EBS IOPS"),
+        map: map_ebs_iops,
+    },
+    FamilyMap {
+        family: "NAT Gateway",
+        when: |_, u| u.ends_with("NatGateway-Hours"),
+        map: |_, u, m| {
             Ok(m(
-                "ec2",
-                "aws_instance",
-                "instance_hours",
-                it,
+                "vpc",
+                "aws_nat_gateway",
+                "hours",
+                "nat-gateway".into(),
                 "Hrs",
                 "hour",
-                format!("usagetype {usage}"),
+                format!("usagetype {u}"),
             ))
-        }
-        "Storage" => {
-            let v = a
-                .volume_api_name
-                .clone()
-                .ok_or("Storage: no volumeApiName")?;
+        },
+    },
+    FamilyMap {
+        family: "NAT Gateway",
+        when: |_, u| u.ends_with("NatGateway-Bytes"),
+        map: |_, u, m| {
             Ok(m(
-                "ebs",
-                "aws_ebs_volume",
-                "storage",
-                v,
-                "GB-Mo",
-                "GB-month",
-                format!("usagetype {usage}"),
+                "vpc",
+                "aws_nat_gateway",
+                "data_processed",
+                "nat-gateway".into(),
+                "GB",
+                "GB",
+                format!("usagetype {u}"),
             ))
+        },
+    },
+    FamilyMap {
+        family: "Database Instance",
+        when: |_, _| true,
+        map: map_rds_instance,
+    },
+    FamilyMap {
+        family: "Database Storage",
+        when: |_, _| true,
+        map: map_rds_storage,
+    },
+    FamilyMap {
+        family: "Cache Instance",
+        when: |_, _| true,
+        map: map_cache_instance,
+    },
+];
+
+/// Price List attribute values and the catalogue's spelling of them.
+const RDS_ENGINES: &[(&str, &str)] = &[
+    ("MySQL", "mysql"),
+    ("PostgreSQL", "postgres"),
+    ("MariaDB", "mariadb"),
+    ("Aurora MySQL", "aurora-mysql"),
+    ("Aurora PostgreSQL", "aurora-postgresql"),
+];
+const RDS_DEPLOYMENTS: &[(&str, &str)] = &[("Single-AZ", "single-az"), ("Multi-AZ", "multi-az")];
+const RDS_VOLUME_TYPES: &[(&str, &str)] = &[
+    ("General Purpose-GP3", "gp3"),
+    ("General Purpose", "gp2"),
+    ("Provisioned IOPS", "io1"),
+    ("Provisioned IOPS-IO2", "io2"),
+    ("Magnetic", "magnetic"),
+];
+/// Engines whose storage rows the catalogue takes (`Any`: shared rows).
+const RDS_STORAGE_ENGINES: &[&str] = &["Any", "MySQL", "PostgreSQL", "MariaDB"];
+const CACHE_ENGINES: &[&str] = &["Redis", "Memcached"];
+
+/// The catalogue's spelling of `value` in `table`, or why the row is skipped.
+fn spelled(
+    table: &[(&str, &'static str)],
+    value: Option<&str>,
+    what: &str,
+) -> Result<&'static str, String> {
+    table
+        .iter()
+        .find(|(k, _)| Some(*k) == value)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| format!("{what} {} (not mapped)", value.unwrap_or("?")))
+}
+
+fn map_ec2_instance(a: &RawAttributes, usage: &str, m: Build<'_>) -> Result<Mapped, String> {
+    let is = |v: &Option<String>, want: &str| v.as_deref() == Some(want);
+    let absent_or = |v: &Option<String>, want: &str| v.is_none() || is(v, want);
+    let it = a
+        .instance_type
+        .clone()
+        .ok_or("Compute Instance: no instanceType")?;
+    if !(is(&a.operating_system, "Linux")
+        && is(&a.tenancy, "Shared")
+        && absent_or(&a.pre_installed_sw, "NA")
+        && absent_or(&a.capacity_status, "Used")
+        && absent_or(&a.license_model, "No License required")
+        && absent_or(&a.market_option, "OnDemand"))
+    {
+        return Err(
+            "Compute Instance: not Linux/shared/on-demand/no pre-installed software".into(),
+        );
+    }
+    Ok(m(
+        "ec2",
+        "aws_instance",
+        "instance_hours",
+        it,
+        "Hrs",
+        "hour",
+        format!("usagetype {usage}"),
+    ))
+}
+
+fn map_ebs_storage(a: &RawAttributes, usage: &str, m: Build<'_>) -> Result<Mapped, String> {
+    let v = a
+        .volume_api_name
+        .clone()
+        .ok_or("Storage: no volumeApiName")?;
+    Ok(m(
+        "ebs",
+        "aws_ebs_volume",
+        "storage",
+        v,
+        "GB-Mo",
+        "GB-month",
+        format!("usagetype {usage}"),
+    ))
+}
+
+fn map_ebs_iops(a: &RawAttributes, usage: &str, m: Build<'_>) -> Result<Mapped, String> {
+    let v = a
+        .volume_api_name
+        .clone()
+        .ok_or("System Operation: no volumeApiName")?;
+    Ok(m(
+        "ebs",
+        "aws_ebs_volume",
+        "provisioned_iops",
+        v,
+        "IOPS-Mo",
+        "IOPS-month",
+        format!("usagetype {usage}"),
+    ))
+}
+
+fn map_rds_instance(a: &RawAttributes, usage: &str, m: Build<'_>) -> Result<Mapped, String> {
+    let it = a
+        .instance_type
+        .clone()
+        .ok_or("Database Instance: no instanceType")?;
+    if usage.contains("IOOptimized") {
+        return Err("Database Instance: Aurora I/O-Optimized instance (not mapped)".into());
+    }
+    let engine = spelled(
+        RDS_ENGINES,
+        a.database_engine.as_deref(),
+        "Database Instance: engine",
+    )?;
+    let deployment = spelled(
+        RDS_DEPLOYMENTS,
+        a.deployment_option.as_deref(),
+        "Database Instance: deployment",
+    )?;
+    let note = format!("usagetype {usage}");
+    if engine.starts_with("aurora") {
+        if deployment != "single-az" {
+            return Err("Database Instance: Aurora Multi-AZ row (not mapped)".into());
         }
-        "System Operation" if is(&a.group, "EBS IOPS") => {
-            let v = a
-                .volume_api_name
-                .clone()
-                .ok_or("System Operation: no volumeApiName")?;
-            Ok(m(
-                "ebs",
-                "aws_ebs_volume",
-                "provisioned_iops",
-                v,
-                "IOPS-Mo",
-                "IOPS-month",
-                format!("usagetype {usage}"),
-            ))
-        }
-        "NAT Gateway" if usage.ends_with("NatGateway-Hours") => Ok(m(
-            "vpc",
-            "aws_nat_gateway",
-            "hours",
-            "nat-gateway".into(),
+        Ok(m(
+            "rds",
+            "aws_rds_cluster_instance",
+            "instance_hours",
+            format!("{it}|{engine}"),
             "Hrs",
             "hour",
-            format!("usagetype {usage}"),
-        )),
-        "NAT Gateway" if usage.ends_with("NatGateway-Bytes") => Ok(m(
-            "vpc",
-            "aws_nat_gateway",
-            "data_processed",
-            "nat-gateway".into(),
-            "GB",
-            "GB",
-            format!("usagetype {usage}"),
-        )),
-        "Database Instance" => {
-            let it = a
-                .instance_type
-                .clone()
-                .ok_or("Database Instance: no instanceType")?;
-            if usage.contains("IOOptimized") {
-                return Err("Database Instance: Aurora I/O-Optimized instance (not mapped)".into());
-            }
-            let engine = match a.database_engine.as_deref() {
-                Some("MySQL") => "mysql",
-                Some("PostgreSQL") => "postgres",
-                Some("MariaDB") => "mariadb",
-                Some("Aurora MySQL") => "aurora-mysql",
-                Some("Aurora PostgreSQL") => "aurora-postgresql",
-                other => {
-                    return Err(format!(
-                        "Database Instance: engine {} (not mapped)",
-                        other.unwrap_or("?")
-                    ))
-                }
-            };
-            let deployment = match a.deployment_option.as_deref() {
-                Some("Single-AZ") => "single-az",
-                Some("Multi-AZ") => "multi-az",
-                other => {
-                    return Err(format!(
-                        "Database Instance: deployment {} (not mapped)",
-                        other.unwrap_or("?")
-                    ))
-                }
-            };
-            if engine.starts_with("aurora") {
-                if deployment != "single-az" {
-                    return Err("Database Instance: Aurora Multi-AZ row (not mapped)".into());
-                }
-                Ok(m(
-                    "rds",
-                    "aws_rds_cluster_instance",
-                    "instance_hours",
-                    format!("{it}|{engine}"),
-                    "Hrs",
-                    "hour",
-                    format!("usagetype {usage}"),
-                ))
-            } else {
-                Ok(m(
-                    "rds",
-                    "aws_db_instance",
-                    "instance_hours",
-                    format!("{it}|{engine}|{deployment}"),
-                    "Hrs",
-                    "hour",
-                    format!("usagetype {usage}"),
-                ))
-            }
-        }
-        "Database Storage" => {
-            let t = match a.volume_type.as_deref() {
-                Some("General Purpose-GP3") => "gp3",
-                Some("General Purpose") => "gp2",
-                Some("Provisioned IOPS") => "io1",
-                Some("Provisioned IOPS-IO2") => "io2",
-                Some("Magnetic") => "magnetic",
-                other => {
-                    return Err(format!(
-                        "Database Storage: volume type {} (not mapped)",
-                        other.unwrap_or("?")
-                    ))
-                }
-            };
-            match a.database_engine.as_deref() {
-                None | Some("Any") | Some("MySQL") | Some("PostgreSQL") | Some("MariaDB") => {}
-                Some(other) => {
-                    return Err(format!("Database Storage: engine {other} (not mapped)"))
-                }
-            }
-            let deployment = match a.deployment_option.as_deref() {
-                Some("Single-AZ") => "single-az",
-                Some("Multi-AZ") => "multi-az",
-                other => {
-                    return Err(format!(
-                        "Database Storage: deployment {} (not mapped)",
-                        other.unwrap_or("?")
-                    ))
-                }
-            };
-            Ok(m(
-                "rds",
-                "aws_db_instance",
-                "storage",
-                format!("{t}|{deployment}"),
-                "GB-Mo",
-                "GB-month",
-                format!("usagetype {usage}"),
-            ))
-        }
-        "Cache Instance" => {
-            let it = a
-                .instance_type
-                .clone()
-                .ok_or("Cache Instance: no instanceType")?;
-            match a.cache_engine.as_deref() {
-                Some("Redis") | Some("Memcached") => {}
-                other => {
-                    return Err(format!(
-                        "Cache Instance: engine {} (not mapped)",
-                        other.unwrap_or("?")
-                    ))
-                }
-            }
-            Ok(m(
-                "elasticache",
-                "aws_elasticache_cluster",
-                "node_hours",
-                it,
-                "Hrs",
-                "hour",
-                format!("usagetype {usage}"),
-            ))
-        }
-        other => Err(other.to_string()),
+            note,
+        ))
+    } else {
+        Ok(m(
+            "rds",
+            "aws_db_instance",
+            "instance_hours",
+            format!("{it}|{engine}|{deployment}"),
+            "Hrs",
+            "hour",
+            note,
+        ))
     }
+}
+
+fn map_rds_storage(a: &RawAttributes, usage: &str, m: Build<'_>) -> Result<Mapped, String> {
+    let t = spelled(
+        RDS_VOLUME_TYPES,
+        a.volume_type.as_deref(),
+        "Database Storage: volume type",
+    )?;
+    if let Some(engine) = a.database_engine.as_deref() {
+        if !RDS_STORAGE_ENGINES.contains(&engine) {
+            return Err(format!("Database Storage: engine {engine} (not mapped)"));
+        }
+    }
+    let deployment = spelled(
+        RDS_DEPLOYMENTS,
+        a.deployment_option.as_deref(),
+        "Database Storage: deployment",
+    )?;
+    Ok(m(
+        "rds",
+        "aws_db_instance",
+        "storage",
+        format!("{t}|{deployment}"),
+        "GB-Mo",
+        "GB-month",
+        format!("usagetype {usage}"),
+    ))
+}
+
+fn map_cache_instance(a: &RawAttributes, usage: &str, m: Build<'_>) -> Result<Mapped, String> {
+    let it = a
+        .instance_type
+        .clone()
+        .ok_or("Cache Instance: no instanceType")?;
+    match a.cache_engine.as_deref() {
+        Some(e) if CACHE_ENGINES.contains(&e) => {}
+        other => {
+            return Err(format!(
+                "Cache Instance: engine {} (not mapped)",
+                other.unwrap_or("?")
+            ))
+        }
+    }
+    Ok(m(
+        "elasticache",
+        "aws_elasticache_cluster",
+        "node_hours",
+        it,
+        "Hrs",
+        "hour",
+        format!("usagetype {usage}"),
+    ))
 }
 
 /// `51200`, `6000000000`: a tier boundary as the offer gives it.
