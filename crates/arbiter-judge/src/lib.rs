@@ -389,12 +389,14 @@ impl Judge {
         for f in findings.iter_mut() {
             // Cost rules live in the pack too, but spending is the cost
             // critic's and the budget's business, not a weakness.
-            let security = self
-                .pack
-                .as_ref()
-                .and_then(|p| p.rule(&f.rule_id))
-                .is_none_or(|r| r.category != "cost");
-            f.held_by_floor = security && held_by_floor(f, floor);
+            // The rule's metadata is looked up only for findings the floor
+            // would hold (a linear search over the pack, per finding).
+            f.held_by_floor = held_by_floor(f, floor)
+                && self
+                    .pack
+                    .as_ref()
+                    .and_then(|p| p.rule(&f.rule_id))
+                    .is_none_or(|r| r.category != "cost");
         }
         let blocking = |e: Effect| findings.iter().any(|f| counts(f) && f.effect == e);
         if blocking(Effect::Deny) {
