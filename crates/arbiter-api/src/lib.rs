@@ -6,8 +6,10 @@
 //! through these types, so they cannot drift apart.
 
 pub mod bounds;
+pub mod runs;
 pub mod signing;
 pub mod states;
+pub mod time;
 pub mod types;
 pub mod waivers;
 pub mod webhooks;
@@ -17,6 +19,7 @@ pub use signing::{
     HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_SECS,
 };
 pub use states::*;
+pub use time::{Timestamp, TimestampError};
 pub use types::*;
 pub use waivers::*;
 pub use webhooks::*;

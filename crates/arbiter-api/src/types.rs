@@ -475,6 +475,77 @@ pub struct Submission {
     pub source: Option<ChangeSource>,
 }
 
+/// A change request's status. Set by: the evaluation (`approved`,
+/// `pending_review`, `rejected`), reviews (`approved`, `rejected`), the
+/// expiry job (`expired`), the submitter's cancel (`cancelled`), and its
+/// runs (`applied`, `apply_failed`; a run's own progress is its
+/// [`crate::runs::RunPhase`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeStatus {
+    /// Waiting for people.
+    PendingReview,
+    /// May be applied.
+    Approved,
+    /// Refused by the engine or a reviewer.
+    Rejected,
+    /// The review window ran out.
+    Expired,
+    /// Withdrawn.
+    Cancelled,
+    /// A run applied it.
+    Applied,
+    /// Its run failed or was interrupted while applying.
+    ApplyFailed,
+}
+
+/// Every change-request status.
+pub const CHANGE_STATUSES: [ChangeStatus; 7] = [
+    ChangeStatus::PendingReview,
+    ChangeStatus::Approved,
+    ChangeStatus::Rejected,
+    ChangeStatus::Expired,
+    ChangeStatus::Cancelled,
+    ChangeStatus::Applied,
+    ChangeStatus::ApplyFailed,
+];
+
+impl ChangeStatus {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeStatus::PendingReview => "pending_review",
+            ChangeStatus::Approved => "approved",
+            ChangeStatus::Rejected => "rejected",
+            ChangeStatus::Expired => "expired",
+            ChangeStatus::Cancelled => "cancelled",
+            ChangeStatus::Applied => "applied",
+            ChangeStatus::ApplyFailed => "apply_failed",
+        }
+    }
+}
+
+impl std::fmt::Display for ChangeStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A spelling that is not a change-request status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown status `{0}` (expected one of: pending_review, approved, rejected, expired, cancelled, applied, apply_failed)")]
+pub struct UnknownChangeStatus(pub String);
+
+impl std::str::FromStr for ChangeStatus {
+    type Err = UnknownChangeStatus;
+    fn from_str(s: &str) -> Result<ChangeStatus, UnknownChangeStatus> {
+        CHANGE_STATUSES
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownChangeStatus(s.chars().take(64).collect()))
+    }
+}
+
 /// Lifecycle states (PRODUCT.md §2).
 pub const STATUSES: [&str; 11] = [
     "submitted",
