@@ -198,19 +198,10 @@ fn build_and_lay_out() -> Result<PathBuf, TfProviderError> {
         message: e.to_string(),
     })?;
     if !out.status.success() {
-        let text = String::from_utf8_lossy(&out.stderr);
-        let hint = if text.contains("protoc") {
-            ": protoc is missing (Debian: apt-get install protobuf-compiler)"
-        } else {
-            ""
-        };
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
-        return Err(TfProviderError::BuildFailed {
-            status: out.status.to_string(),
-            hint,
-            output: tail,
-        });
+        return Err(build_failure(
+            out.status.to_string(),
+            &String::from_utf8_lossy(&out.stderr),
+        ));
     }
     let built = target.join(&profile).join(BINARY);
     let dir = target.join("arbitest-plugins");
@@ -223,6 +214,23 @@ fn build_and_lay_out() -> Result<PathBuf, TfProviderError> {
     std::fs::copy(&built, &tmp).map_err(|e| io_err(&built, e))?;
     std::fs::rename(&tmp, &dest).map_err(|e| io_err(&dest, e))?;
     Ok(dir)
+}
+
+/// The error of a failed build: its last lines, and what to install when
+/// tonic's build script did not find `protoc`.
+fn build_failure(status: String, stderr: &str) -> TfProviderError {
+    let hint = if stderr.contains("protoc") {
+        ": protoc is missing (Debian: apt-get install protobuf-compiler)"
+    } else {
+        ""
+    };
+    let lines: Vec<&str> = stderr.lines().collect();
+    let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+    TfProviderError::BuildFailed {
+        status,
+        hint,
+        output: tail,
+    }
 }
 
 #[cfg(test)]
@@ -240,5 +248,19 @@ mod tests {
         let cfg = cli_config_filesystem_mirror(Path::new("/tmp/a \"b\"/${x}"));
         assert!(cfg.contains(r#"path = "/tmp/a \"b\"/$${x}""#), "{cfg}");
         assert!(!cfg.contains("direct"), "offline: no direct installation");
+    }
+
+    #[test]
+    fn a_build_without_protoc_says_what_to_install() {
+        let stderr = "   Compiling tf-provider v0.2.2\nerror: failed to run custom build command for `tf-provider v0.2.2`\n  Error: Custom { kind: NotFound, error: \"Could not find `protoc`. If `protoc` is installed, try setting the `PROTOC` environment variable\" }";
+        let msg = build_failure("exit status: 101".into(), stderr).to_string();
+        assert!(msg.contains("apt-get install protobuf-compiler"), "{msg}");
+        assert!(msg.contains("Could not find `protoc`"), "{msg}");
+        let msg =
+            build_failure("exit status: 101".into(), "error[E0308]: mismatched types").to_string();
+        assert!(
+            !msg.contains("protobuf-compiler") && msg.contains("E0308"),
+            "{msg}"
+        );
     }
 }

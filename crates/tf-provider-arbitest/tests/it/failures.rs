@@ -138,7 +138,7 @@ fn terraform_killed_mid_apply_leaves_no_provider_behind() {
         "resource \"arbitest_object\" \"done\" {\n  name = \"done\"\n}\n\nresource \"arbitest_object\" \"slow\" {\n  name       = \"slow\"\n  depends_on = [arbitest_object.done]\n}\n",
     );
     w.init();
-    w.set_env("ARBITEST_DELAY_MS", "1000");
+    w.set_env("ARBITEST_DELAY_MS", "2000");
     let mut child = w
         .command(&["apply", "-auto-approve", "-no-color"])
         .stdout(std::process::Stdio::null())
@@ -169,6 +169,6 @@ fn terraform_killed_mid_apply_leaves_no_provider_behind() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_millis(1200));
+    std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(w.object_names(), ["done"], "slow never written");
 }
