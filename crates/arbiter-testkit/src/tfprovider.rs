@@ -162,6 +162,19 @@ fn target_and_profile() -> Result<(PathBuf, String), TfProviderError> {
     Ok((target, profile))
 }
 
+/// What cargo sets for the package a test belongs to (besides CARGO_PKG_*
+/// and CARGO_BIN_EXE_*).
+const PACKAGE_VARIABLES: &[&str] = &[
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "OUT_DIR",
+];
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -180,6 +193,19 @@ fn build_and_lay_out() -> Result<PathBuf, TfProviderError> {
         .args(["-p", PACKAGE, "--test", "it"])
         .arg("--target-dir")
         .arg(&target);
+    // Cargo gives a test process the variables of the package under test
+    // (CARGO_MANIFEST_DIR, CARGO_PKG_*, ...). Passed on, they would differ
+    // from a shell's cargo, and build scripts that watch them (ring watches
+    // CARGO_MANIFEST_DIR) would rebuild the provider's dependencies each time.
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if PACKAGE_VARIABLES.contains(&key)
+            || key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_BIN_EXE_")
+        {
+            cmd.env_remove(key);
+        }
+    }
     match profile.as_str() {
         "debug" => {}
         "release" => {
