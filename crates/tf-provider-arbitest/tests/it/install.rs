@@ -91,7 +91,7 @@ fn init_with_a_filesystem_mirror_cli_configuration() {
 
 #[test]
 fn the_layout_is_the_registry_layout() {
-    let dir = tfprovider::plugin_dir().unwrap();
+    let dir = tfprovider::plugin_dir().unwrap_or_else(|e| panic!("{e}"));
     let bin = dir.join(
         "registry.terraform.io/arbiter/arbitest/0.1.0/linux_amd64/terraform-provider-arbitest_v0.1.0",
     );
