@@ -16,7 +16,9 @@
 //!   [`cli_config_filesystem_mirror`], and a plain `terraform init`.
 //!
 //! Either is a real init, so a `backend` block (e.g. Arbiter's HTTP backend)
-//! gets initialised too. The configuration names the provider with
+//! gets initialised too. `init` links `.terraform/providers/...` to DIR (a
+//! symlink, readable by all): a sandboxed Terraform must see DIR, or get a
+//! copy of it. The configuration names the provider with
 //! [`REQUIRED_PROVIDERS`]; `terraform_data` is built into Terraform and needs
 //! nothing.
 
