@@ -18,6 +18,10 @@
 //! When PostgreSQL is not installed, `postgres_database` returns `Ok(None)`
 //! and says so loudly on stderr, unless `ARBITER_REQUIRE_POSTGRES` is set
 //! (CI sets it), in which case it is an error.
+//!
+//! [`tfprovider::plugin_dir`] builds the Terraform test provider
+//! (`crates/tf-provider-arbitest`) once per process and lays it out for an
+//! offline `terraform init -plugin-dir DIR` (or a filesystem mirror).
 
 pub mod golden;
 #[cfg(feature = "postgres")]
@@ -25,3 +29,4 @@ mod postgres;
 
 #[cfg(feature = "postgres")]
 pub use postgres::postgres_database;
+pub mod tfprovider;
