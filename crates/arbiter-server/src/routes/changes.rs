@@ -4,7 +4,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::lifecycle::{self, Governor};
 use crate::AppState;
-use arbiter_api::{ChangeRequest, ChangeSource, Page, Role, Stack, Submission};
+use arbiter_api::{ChangeRequest, ChangeSource, DryRun, Page, Role, Stack, Submission};
 use arbiter_store::changes::{Filter, NewChangeRequest};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -490,7 +490,7 @@ pub async fn dry_run(
     State(app): State<AppState>,
     Extension(p): Extension<Principal>,
     body: Bytes,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<DryRun>> {
     may_submit(&p)?;
     if let Principal::Agent { limits, .. } = &p {
         // Dry runs store nothing, so the governor's counters never see
@@ -529,12 +529,12 @@ pub async fn dry_run(
         Principal::User { .. } => Vec::new(),
     };
     let (status, reason) = lifecycle::initial_status(&judged.verdict, &violations, false);
-    Ok(Json(serde_json::json!({
-        "status": status,
-        "reason": reason,
-        "scope_violations": violations,
-        "verdict": judged.verdict,
-    })))
+    Ok(Json(DryRun {
+        reason,
+        scope_violations: violations,
+        status: status.to_string(),
+        verdict: serde_json::to_value(&judged.verdict).map_err(ApiError::internal)?,
+    }))
 }
 
 /// Query of `GET /api/v1/change-requests`.

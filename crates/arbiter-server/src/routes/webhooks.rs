@@ -262,7 +262,7 @@ pub async fn test(
     State(app): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> ApiResult<(StatusCode, Json<arbiter_api::WebhookPing>)> {
     p.require(Role::Admin)?;
     let n = parse_id(&id)?;
     let actor = p.id();
@@ -274,9 +274,11 @@ pub async fn test(
         .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(
-            serde_json::json!({"webhook": n, "delivery": delivery, "event": arbiter_api::PING_EVENT}),
-        ),
+        Json(arbiter_api::WebhookPing {
+            delivery,
+            event: arbiter_api::PING_EVENT.to_string(),
+            webhook: n,
+        }),
     ))
 }
 
