@@ -50,7 +50,8 @@ pub struct ErrorBody {
 /// What went wrong.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    /// Stable machine-readable code (`bad_signature`, `not_found`, …).
+    /// Stable machine-readable code, one of [`crate::ErrorCode`] (kept a
+    /// string so that a client reads codes added after it was built).
     pub code: String,
     /// What happened, for a person.
     pub message: String,

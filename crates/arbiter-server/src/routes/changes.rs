@@ -4,6 +4,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::lifecycle::{self, Governor};
 use crate::AppState;
+use arbiter_api::ErrorCode;
 use arbiter_api::{ChangeRequest, ChangeSource, DryRun, Page, Role, Stack, Submission};
 use arbiter_store::changes::{Filter, NewChangeRequest};
 use axum::body::Bytes;
@@ -43,8 +44,8 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
                 .map(str::trim)
                 .filter(|s| !s.is_empty() && s.len() <= 200)
                 .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_idempotency_key",
+                    ApiError::new(
+                        ErrorCode::InvalidIdempotencyKey,
                         "Idempotency-Key must be 1-200 visible ASCII characters",
                     )
                 })?;
@@ -451,11 +452,10 @@ async fn record(
         }) => {
             app.metrics.rate_limited(kind);
             let mut e = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
                 if kind == "rate" {
-                    "rate_limited"
+                    ErrorCode::RateLimited
                 } else {
-                    "blast_radius_exceeded"
+                    ErrorCode::BlastRadiusExceeded
                 },
                 format!("velocity limit: {message}; retry in {retry_after} s"),
             );
@@ -473,8 +473,7 @@ async fn record(
 async fn replayed(app: &AppState, id: i64, stored: &str, digest: &str) -> ApiResult<Proposed> {
     if stored != digest {
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyReused,
             format!("this Idempotency-Key was used for change request {id} with a different body"),
         ));
     }
@@ -502,9 +501,7 @@ pub async fn dry_run(
             .check(&p.id(), per_minute, std::time::Instant::now());
         if let Err(retry_after) = seen {
             app.metrics.rate_limited("rate");
-            let mut e = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+            let mut e = ApiError::new(ErrorCode::RateLimited,
                 format!(
                     "velocity limit: more than {per_minute} dry runs in a minute; retry in {retry_after} s"
                 ),
@@ -556,8 +553,8 @@ pub async fn list(
 ) -> ApiResult<Json<Page<ChangeRequest>>> {
     if let Some(s) = &q.status {
         if !arbiter_api::STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::bad_request(
-                "invalid_query",
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 format!(
                     "status {s:?} is not one of {}",
                     arbiter_api::STATUSES.join(", ")

@@ -6,6 +6,7 @@ use super::parse_json;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
+use arbiter_api::ErrorCode;
 use arbiter_api::{
     check_event_pattern, url_origin, Delivery, Page, Role, Webhook, WebhookSpec, DELIVERY_STATUSES,
     WEBHOOK_FORMATS,
@@ -233,8 +234,8 @@ pub async fn deliveries(
     }
     if let Some(s) = &q.status {
         if !DELIVERY_STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::bad_request(
-                "invalid_query",
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 format!(
                     "status {s:?} must be one of {}",
                     DELIVERY_STATUSES.join(", ")
@@ -244,8 +245,8 @@ pub async fn deliveries(
     }
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("limit={limit} must be 1-1000"),
         ));
     }
