@@ -83,7 +83,7 @@ pub struct Webhook {
 /// The answer of `POST /api/v1/webhooks/{id}/test` (202): the ping's
 /// delivery, to follow in the delivery log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WebhookPing {
+pub struct WebhookTest {
     /// The delivery's identifier.
     pub delivery: String,
     /// Always [`PING_EVENT`].

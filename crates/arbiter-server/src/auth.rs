@@ -85,7 +85,11 @@ impl Principal {
 pub fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/healthz" | "/metrics" | "/api/v1/openapi.json" | "/api/v1/audit/key"
+        "/healthz"
+            | "/metrics"
+            | "/api/v1/openapi.json"
+            | "/api/v1/schemas/verdict.json"
+            | "/api/v1/audit/key"
     )
 }
 

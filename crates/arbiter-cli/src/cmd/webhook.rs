@@ -2,7 +2,7 @@
 
 use super::client::{dash, Client, ServerArgs};
 use anyhow::{bail, Context, Result};
-use arbiter_api::{Delivery, Page, Webhook, WebhookPing, WebhookSpec};
+use arbiter_api::{Delivery, Page, Webhook, WebhookSpec, WebhookTest};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
@@ -185,7 +185,7 @@ pub fn run(cmd: WebhookCommand, server: &ServerArgs) -> Result<u8> {
             });
         }
         WebhookCommand::Test { id } => {
-            let r = c.call::<WebhookPing>("POST", &format!("/api/v1/webhooks/{id}/test"))?;
+            let r = c.call::<WebhookTest>("POST", &format!("/api/v1/webhooks/{id}/test"))?;
             c.print(&r, |v| {
                 format!(
                     "sent {} as delivery {} (follow it: arbiter webhook deliveries {id})\n",

@@ -27,6 +27,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/schemas/verdict.json"),
     ("GET", "/api/v1/whoami"),
     ("GET", "/api/v1/stacks"),
     ("POST", "/api/v1/stacks"),
@@ -121,6 +122,11 @@ fn api() -> Api {
         .add("GET", "/healthz", system::healthz)
         .add("GET", "/metrics", system::metrics)
         .add("GET", "/api/v1/openapi.json", system::openapi)
+        .add(
+            "GET",
+            "/api/v1/schemas/verdict.json",
+            system::verdict_schema,
+        )
         .add("GET", "/api/v1/whoami", system::whoami)
         .add("GET", "/api/v1/stacks", stacks::list)
         .add("POST", "/api/v1/stacks", stacks::create)

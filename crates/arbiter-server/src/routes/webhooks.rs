@@ -263,7 +263,7 @@ pub async fn test(
     State(app): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<arbiter_api::WebhookPing>)> {
+) -> ApiResult<(StatusCode, Json<arbiter_api::WebhookTest>)> {
     p.require(Role::Admin)?;
     let n = parse_id(&id)?;
     let actor = p.id();
@@ -275,7 +275,7 @@ pub async fn test(
         .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(arbiter_api::WebhookPing {
+        Json(arbiter_api::WebhookTest {
             delivery,
             event: arbiter_api::PING_EVENT.to_string(),
             webhook: n,
