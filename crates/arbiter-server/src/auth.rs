@@ -13,8 +13,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::ErrorCode;
-use arbiter_api::{AgentLimits, AgentScope, Role, SignatureHeaders, SigningError};
+use arbiter_api::{AgentLimits, AgentScope, ErrorCode, Role, SignatureHeaders, SigningError};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header;

@@ -4,8 +4,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::ErrorCode;
-use arbiter_api::{AgentLimits, AgentScope, Stack, StackSpec};
+use arbiter_api::{AgentLimits, AgentScope, ErrorCode, Stack, StackSpec};
 use arbiter_judge::{IntroducedFloor, Judge, JudgeConfig, PlanInput, StackConfig};
 use arbiter_policy::{ApprovalPolicy, LoadedFiles};
 use arbiter_verdict::{Decision, Verdict};

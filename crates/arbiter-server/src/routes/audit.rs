@@ -4,8 +4,7 @@
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::ErrorCode;
-use arbiter_api::Role;
+use arbiter_api::{ErrorCode, Role};
 use arbiter_audit::{ChainHead, ExportHeader, ExportWriter, MerkleFrontier};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};

@@ -8,11 +8,10 @@ use super::parse_json;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::ErrorCode;
 use arbiter_api::{
-    AttributeDiff, ChangeSource, OutputDiff, Page, ResourceDiff, Role, Rollback, RollbackAnswer,
-    RollbackRequest, RollbackResource, Stack, StateDiffSummary, StateDiffView, StateOutputView,
-    StatePush, StateResourceView, StateSnapshot, StateVersion,
+    AttributeDiff, ChangeSource, ErrorCode, OutputDiff, Page, ResourceDiff, Role, Rollback,
+    RollbackAnswer, RollbackRequest, RollbackResource, Stack, StateDiffSummary, StateDiffView,
+    StateOutputView, StatePush, StateResourceView, StateSnapshot, StateVersion,
 };
 use arbiter_plan::{DeltaKind, DiffValue, ResourceMode, State as TfState, StateForm};
 use arbiter_store::states::{self, NewStateVersion, PushOutcome, StateFacts};

@@ -6,10 +6,9 @@ use super::parse_json;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::ErrorCode;
 use arbiter_api::{
-    check_event_pattern, url_origin, Delivery, Page, Role, Webhook, WebhookSpec, DELIVERY_STATUSES,
-    WEBHOOK_FORMATS,
+    check_event_pattern, url_origin, Delivery, ErrorCode, Page, Role, Webhook, WebhookSpec,
+    DELIVERY_STATUSES, WEBHOOK_FORMATS,
 };
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

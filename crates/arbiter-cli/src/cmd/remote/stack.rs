@@ -153,7 +153,7 @@ pub fn stack(cmd: StackCommand, server: &ServerArgs) -> Result<u8> {
                             let spec = &s.spec;
                             vec![
                                 spec.name.clone(),
-                                spec.environment.clone(),
+                                spec.environment.to_string(),
                                 dash(spec.monthly_budget_usd.as_ref()),
                                 dash(spec.auto_apply_threshold.as_ref()),
                                 spec.auto_apply.to_string(),
