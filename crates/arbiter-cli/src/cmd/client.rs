@@ -362,8 +362,54 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    fn answer(status: u16, body: serde_json::Value) -> Answer {
+        Answer {
+            status,
+            body,
+            retry_after: Some("7".into()),
+        }
+    }
+
+    #[test]
+    fn answers_are_read_into_their_api_type_or_refused_naming_it() {
+        let w = serde_json::json!({"webhook": 3, "delivery": "12-3", "event": "webhook.ping"});
+        let r = answer(202, w.clone())
+            .parse::<arbiter_api::WebhookTest>()
+            .unwrap();
+        assert_eq!((r.status, r.data.webhook, r.raw), (202, 3, w));
+        // A shape the type does not have: client and server disagree.
+        let e = answer(200, serde_json::json!({"webhook": "3"}))
+            .parse::<arbiter_api::WebhookTest>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("is not a arbiter_api::webhooks::WebhookTest"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn error_answers_give_the_code_message_and_retry_time() {
+        let body = serde_json::json!({"error": {"code": "rate_limited", "message": "slow down"}});
+        let e = answer(429, body).ok().err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("server answered 429 rate_limited: slow down (retry after 7 s)")
+        );
+        let e = answer(502, serde_json::Value::String("Bad Gateway".into()))
+            .ok()
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("server answered 502 error: \"Bad Gateway\" (retry after 7 s)")
+        );
+    }
 
     #[test]
     fn durations_parse() {
