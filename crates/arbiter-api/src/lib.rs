@@ -6,6 +6,7 @@
 //! through these types, so they cannot drift apart.
 
 pub mod bounds;
+pub mod errors;
 pub mod runs;
 pub mod signing;
 pub mod states;
@@ -14,6 +15,7 @@ pub mod types;
 pub mod waivers;
 pub mod webhooks;
 
+pub use errors::ErrorCode;
 pub use signing::{
     AgentKey, PublicKey, SignatureHeaders, SigningError, HEADER_CONTENT_SHA256, HEADER_KEY_ID,
     HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_SECS,

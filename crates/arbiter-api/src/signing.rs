@@ -95,14 +95,15 @@ pub enum SigningError {
 
 impl SigningError {
     /// Stable machine-readable code (`missing_signature`, `clock_skew`, …).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::ErrorCode {
+        use crate::ErrorCode;
         match self {
-            SigningError::MissingHeader(_) => "missing_signature",
-            SigningError::MalformedHeader { .. } => "malformed_signature",
-            SigningError::ClockSkew { .. } => "timestamp_out_of_range",
-            SigningError::BadSignature(_) => "bad_signature",
-            SigningError::ContentMismatch(_) => "content_digest_mismatch",
-            SigningError::BadKey(_) => "bad_key",
+            SigningError::MissingHeader(_) => ErrorCode::MissingSignature,
+            SigningError::MalformedHeader { .. } => ErrorCode::MalformedSignature,
+            SigningError::ClockSkew { .. } => ErrorCode::TimestampOutOfRange,
+            SigningError::BadSignature(_) => ErrorCode::BadSignature,
+            SigningError::ContentMismatch(_) => ErrorCode::ContentDigestMismatch,
+            SigningError::BadKey(_) => ErrorCode::BadKey,
         }
     }
 }
@@ -608,7 +609,7 @@ mod tests {
             }
         });
         assert_eq!(
-            short.map_err(|e| e.code()).map(|_| ()),
+            short.map_err(|e| e.code().as_str()).map(|_| ()),
             Err("malformed_signature")
         );
         let bad_ts = SignatureHeaders::from_lookup(|h| {
@@ -623,7 +624,7 @@ mod tests {
             assert!(h.check_clock(100 + MAX_CLOCK_SKEW_SECS).is_ok());
             assert_eq!(
                 h.check_clock(101 + MAX_CLOCK_SKEW_SECS)
-                    .map_err(|e| e.code()),
+                    .map_err(|e| e.code().as_str()),
                 Err("timestamp_out_of_range")
             );
             assert!(h.check_clock(100 - MAX_CLOCK_SKEW_SECS - 1).is_err());
@@ -641,7 +642,8 @@ mod tests {
         assert_eq!(h.verify(&pk, "POST", path, body), Ok(()));
         // Another body under the signed digest: refused with its own code.
         assert_eq!(
-            h.verify(&pk, "POST", path, b"{}").map_err(|e| e.code()),
+            h.verify(&pk, "POST", path, b"{}")
+                .map_err(|e| e.code().as_str()),
             Err("content_digest_mismatch")
         );
         // Another digest in the header: the signature no longer verifies.
@@ -674,7 +676,7 @@ mod tests {
                 }
             });
             assert_eq!(
-                r.map_err(|e| e.code()).map(|_| ()),
+                r.map_err(|e| e.code().as_str()).map(|_| ()),
                 Err("malformed_signature")
             );
         }
@@ -707,7 +709,7 @@ mod tests {
             now + w + 1,
         ] {
             assert_eq!(
-                at(ts).check_clock(now).map_err(|e| e.code()),
+                at(ts).check_clock(now).map_err(|e| e.code().as_str()),
                 Err("timestamp_out_of_range"),
                 "timestamp {ts}"
             );

@@ -114,10 +114,18 @@ pub struct AttributeDiff {
     /// Path, e.g. `input.tags.team` or `ingress[0].cidr_blocks[1]`.
     pub path: String,
     /// Old value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub before: Option<serde_json::Value>,
     /// New value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub after: Option<serde_json::Value>,
 }
 
@@ -149,10 +157,18 @@ pub struct OutputDiff {
     /// Declared sensitive (values are then `"(sensitive)"`).
     pub sensitive: bool,
     /// Old value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub before: Option<serde_json::Value>,
     /// New value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub after: Option<serde_json::Value>,
 }
 
@@ -183,6 +199,13 @@ pub struct StateDiffView {
     pub resources: Vec<ResourceDiff>,
     /// Outputs that differ, by name.
     pub outputs: Vec<OutputDiff>,
+}
+
+/// A side of a diff that is in the JSON, `null` included: `Some(Null)`
+/// (absent sides are `None` through `default`), so that a diff read back
+/// is the diff that was written.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 /// A rollback to ask for (`POST /api/v1/stacks/{name}/rollback`).
@@ -239,4 +262,26 @@ pub struct RollbackAnswer {
     pub change_request: ChangeRequest,
     /// The rollback it carries.
     pub rollback: Rollback,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diff_side_that_was_null_reads_back_as_null_not_as_absent() {
+        let d = AttributeDiff {
+            path: "tags.env".into(),
+            before: Some(serde_json::Value::Null),
+            after: None,
+        };
+        let text = serde_json::to_string(&d).unwrap();
+        assert_eq!(text, r#"{"path":"tags.env","before":null}"#);
+        assert_eq!(serde_json::from_str::<AttributeDiff>(&text).unwrap(), d);
+        let o: OutputDiff =
+            serde_json::from_str(r#"{"name":"x","change":"added","sensitive":false,"after":null}"#)
+                .unwrap();
+        assert_eq!((o.before, o.after), (None, Some(serde_json::Value::Null)));
+    }
 }

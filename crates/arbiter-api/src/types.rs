@@ -50,7 +50,8 @@ pub struct ErrorBody {
 /// What went wrong.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    /// Stable machine-readable code (`bad_signature`, `not_found`, …).
+    /// Stable machine-readable code, one of [`crate::ErrorCode`] (kept a
+    /// string so that a client reads codes added after it was built).
     pub code: String,
     /// What happened, for a person.
     pub message: String,
@@ -632,6 +633,41 @@ pub struct ChangeRequest {
     /// The full evaluation (in single-request answers, not in lists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<serde_json::Value>,
+}
+
+impl ChangeRequest {
+    /// The verdict's explanation, when the answer carries the verdict.
+    pub fn explanation(&self) -> Option<&str> {
+        explanation(self.verdict.as_ref())
+    }
+}
+
+fn explanation(verdict: Option<&serde_json::Value>) -> Option<&str> {
+    verdict?.get("explanation")?.as_str()
+}
+
+/// The answer of `POST /api/v1/evaluate` (a dry run): what the submission
+/// would become, and why; nothing is stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DryRun {
+    /// Why it would be rejected or held, when it would.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Where the plan leaves the agent's scope (always empty for people).
+    #[serde(default)]
+    pub scope_violations: Vec<String>,
+    /// The status the change request would get: `approved`,
+    /// `pending_review` or `rejected`.
+    pub status: String,
+    /// The full evaluation.
+    pub verdict: serde_json::Value,
+}
+
+impl DryRun {
+    /// The verdict's explanation.
+    pub fn explanation(&self) -> Option<&str> {
+        explanation(Some(&self.verdict))
+    }
 }
 
 /// A page of a list.

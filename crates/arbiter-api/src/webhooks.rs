@@ -80,6 +80,18 @@ pub struct Webhook {
     pub deliveries: Option<DeliveryCounts>,
 }
 
+/// The answer of `POST /api/v1/webhooks/{id}/test` (202): the ping's
+/// delivery, to follow in the delivery log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookTest {
+    /// The delivery's identifier.
+    pub delivery: String,
+    /// Always [`PING_EVENT`].
+    pub event: String,
+    /// The subscription.
+    pub webhook: i64,
+}
+
 /// How many deliveries of a subscription are in each state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryCounts {

@@ -16,7 +16,7 @@
 //! an agent's `submissions_per_minute` to its dry runs too, per replica.
 
 use crate::error::ApiError;
-use axum::http::StatusCode;
+use arbiter_api::ErrorCode;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -272,8 +272,7 @@ impl Admission {
             Err(Refusal::Busy) => {
                 self.refused_busy.fetch_add(1, Ordering::Relaxed);
                 let mut e = ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "server_busy",
+                    ErrorCode::ServerBusy,
                     format!(
                         "all {} {} slots of the server stayed busy; retry later",
                         pool.cap, pool.what
@@ -284,9 +283,7 @@ impl Admission {
             }
             Err(Refusal::OverShare { held, share }) => {
                 self.refused_share.fetch_add(1, Ordering::Relaxed);
-                let mut e = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "fair_share_exceeded",
+                let mut e = ApiError::new(ErrorCode::FairShareExceeded,
                     format!(
                         "{principal} holds {held} of the server's {} {} slots while others wait (its share is {share}); retry later",
                         pool.cap, pool.what

@@ -13,7 +13,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::{AgentLimits, AgentScope, Role, SignatureHeaders, SigningError};
+use arbiter_api::{AgentLimits, AgentScope, ErrorCode, Role, SignatureHeaders, SigningError};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -84,12 +84,16 @@ impl Principal {
 pub fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/healthz" | "/metrics" | "/api/v1/openapi.json" | "/api/v1/audit/key"
+        "/healthz"
+            | "/metrics"
+            | "/api/v1/openapi.json"
+            | "/api/v1/schemas/verdict.json"
+            | "/api/v1/audit/key"
     )
 }
 
 fn signature_error(e: SigningError) -> ApiError {
-    ApiError::unauthorized(e.code(), e.to_string())
+    ApiError::new(e.code(), e.to_string())
 }
 
 /// The authentication middleware.
@@ -124,8 +128,8 @@ async fn record_nonce(app: &AppState, key_id: &str, nonce: &str) -> ApiResult<()
         })
         .await?;
     if !fresh {
-        return Err(ApiError::unauthorized(
-            "replayed_nonce",
+        return Err(ApiError::new(
+            ErrorCode::ReplayedNonce,
             format!("nonce {nonce} was used before with key {key_id}"),
         ));
     }
@@ -151,7 +155,10 @@ async fn authenticate_inner(
             .strip_prefix("Bearer ")
             .or_else(|| auth.strip_prefix("bearer "))
             .ok_or_else(|| {
-                ApiError::unauthorized("unauthenticated", "Authorization must be `Bearer TOKEN`")
+                ApiError::new(
+                    ErrorCode::Unauthenticated,
+                    "Authorization must be `Bearer TOKEN`",
+                )
             })?
             .trim();
         let found = arbiter_store::principals::authenticate_token(
@@ -161,7 +168,10 @@ async fn authenticate_inner(
         )
         .await?;
         let (user, token_id) = found.ok_or_else(|| {
-            ApiError::unauthorized("invalid_token", "the token is unknown, revoked or expired")
+            ApiError::new(
+                ErrorCode::InvalidToken,
+                "the token is unknown, revoked or expired",
+            )
         })?;
         Some(Principal::User {
             name: user.name,
@@ -177,11 +187,14 @@ async fn authenticate_inner(
         let key = arbiter_store::principals::find_key(app.store.pool(), &h.key_id)
             .await?
             .ok_or_else(|| {
-                ApiError::unauthorized("unknown_key", format!("no agent has key {}", h.key_id))
+                ApiError::new(
+                    ErrorCode::UnknownKey,
+                    format!("no agent has key {}", h.key_id),
+                )
             })?;
         if key.revoked {
-            return Err(ApiError::unauthorized(
-                "revoked_key",
+            return Err(ApiError::new(
+                ErrorCode::RevokedKey,
                 format!("key {} of agent {} is revoked", h.key_id, key.agent),
             ));
         }
@@ -217,8 +230,8 @@ async fn authenticate_inner(
         None
     };
     if principal.is_none() && !is_public(&path) && !crate::ui::is_ui_path(&path) {
-        return Err(ApiError::unauthorized(
-            "unauthenticated",
+        return Err(ApiError::new(
+            ErrorCode::Unauthenticated,
             "send `Authorization: Bearer TOKEN`, or sign the request as an agent (docs/signing.md)",
         ));
     }

@@ -13,8 +13,8 @@
 use crate::admission::Slot;
 use crate::error::ApiError;
 use crate::AppState;
+use arbiter_api::ErrorCode;
 use axum::body::{Body, Bytes};
-use axum::http::StatusCode;
 use http_body::Body as _;
 use sha2::{Digest, Sha256};
 
@@ -24,8 +24,7 @@ pub const ANONYMOUS_BODY_LIMIT: usize = 64 * 1024;
 
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         format!("the request body is larger than the server's limit of {limit} bytes"),
     )
 }
@@ -67,7 +66,7 @@ pub async fn read(
         let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await;
         let Some(frame) = frame else { break };
         let frame = frame.map_err(|e| {
-            ApiError::bad_request("bad_body", format!("reading the request body: {e}"))
+            ApiError::new(ErrorCode::BadBody, format!("reading the request body: {e}"))
         })?;
         let Ok(data) = frame.into_data() else {
             continue;
@@ -77,8 +76,8 @@ pub async fn read(
             return Err(too_large(limit));
         }
         if what.declared.is_some_and(|d| n as u64 > d) {
-            return Err(ApiError::bad_request(
-                "bad_body",
+            return Err(ApiError::new(
+                ErrorCode::BadBody,
                 "the request body is longer than its Content-Length",
             ));
         }
@@ -93,7 +92,7 @@ pub async fn read(
     if let (Some(h), Some((want, key_id))) = (hasher, what.digest) {
         if hex::encode(h.finalize()) != want {
             let e = arbiter_api::SigningError::ContentMismatch(key_id.to_string());
-            return Err(ApiError::unauthorized(e.code(), e.to_string()));
+            return Err(ApiError::new(e.code(), e.to_string()));
         }
     }
     Ok((Bytes::from(buf), slot))

@@ -4,7 +4,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::{AgentLimits, AgentScope, Stack, StackSpec};
+use arbiter_api::{AgentLimits, AgentScope, ErrorCode, Stack, StackSpec};
 use arbiter_judge::{IntroducedFloor, Judge, JudgeConfig, PlanInput, StackConfig};
 use arbiter_policy::{ApprovalPolicy, LoadedFiles};
 use arbiter_verdict::{Decision, Verdict};
@@ -210,10 +210,10 @@ pub async fn judge(
     let verdict = tokio::task::spawn_blocking(move || {
         let _slot = slot;
         let input = PlanInput::from_vec(plan.into_bytes())
-            .map_err(|e| ApiError::bad_request("invalid_plan", format!("reading plan: {e}")))?;
+            .map_err(|e| ApiError::new(ErrorCode::InvalidPlan, format!("reading plan: {e}")))?;
         judge.evaluate(&input, &cfg).map_err(|e| match e {
             arbiter_judge::JudgeError::Plan(p) => {
-                ApiError::bad_request("invalid_plan", format!("reading plan: {p}"))
+                ApiError::new(ErrorCode::InvalidPlan, format!("reading plan: {p}"))
             }
             other => ApiError::invalid(format!("the plan could not be judged: {other}")),
         })

@@ -240,7 +240,7 @@ impl UiError {
 
 impl From<ApiError> for UiError {
     fn from(e: ApiError) -> UiError {
-        UiError::new(e.status, e.message)
+        UiError::new(e.status(), e.message)
     }
 }
 

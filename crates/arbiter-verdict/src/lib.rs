@@ -6,14 +6,18 @@
 //! knows nothing about Terraform, Rego or HTTP.
 
 pub mod money;
+pub mod schema;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 
 /// How bad a finding is, independent of what it does to the decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Exploitable or destructive as it stands.
@@ -69,7 +73,9 @@ impl fmt::Display for Severity {
 }
 
 /// What a finding does to the decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Effect {
     /// Rules the change out: the decision is `reject`.
@@ -112,7 +118,7 @@ impl fmt::Display for Effect {
 }
 
 /// How a finding relates to the change being judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeRelation {
     /// The change introduces the weakness (it is absent before, present after).
@@ -139,7 +145,7 @@ impl ChangeRelation {
 }
 
 /// Where a finding's rule is defined (for SARIF and for "see rule" links).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SourceLocation {
     /// File path as given by the user, or `builtin:<file>` for the rule pack.
     pub file: String,
@@ -152,7 +158,7 @@ pub struct SourceLocation {
 ///
 /// Guarantee: `message`, `evidence` and `remediation` never contain a value the
 /// plan marks as sensitive once the judge has redacted the verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Finding {
     /// Stable identifier: a built-in rule ID (`ARB-AWS-IAM-001`), a policy rule
     /// (`policy:main.deny`) or a critic finding (`BLAST-DELETE-STATEFUL`).
@@ -202,7 +208,7 @@ pub struct Finding {
 
 /// A waiver as it applies to one finding: who accepted the risk, why, and
 /// until when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct WaiverMark {
     /// Server-side waiver ID; absent for waivers from a stack file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -268,7 +274,7 @@ impl Finding {
 }
 
 /// A critic's part in a verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CriticReport {
     /// Critic name (`security`, `blast_radius`, …).
     pub name: String,
@@ -281,7 +287,7 @@ pub struct CriticReport {
 }
 
 /// The tiered decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     /// Within policy and confident enough: may be applied without a person.
@@ -320,7 +326,7 @@ impl fmt::Display for Decision {
 }
 
 /// Count of resource changes per action.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ActionSummary {
     /// Resources created.
     pub create: usize,
@@ -353,7 +359,7 @@ impl ActionSummary {
 /// over `resources` plus the resources left out of the list (see
 /// `omitted_resources`), every resource in `unpriced` is excluded from both
 /// totals, and every figure that rests on an assumption is marked so.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CostSummary {
     /// Monthly cost of the resources before the change, USD.
     pub monthly_before_usd: f64,
@@ -415,7 +421,7 @@ impl CostSummary {
 }
 
 /// How many resources of a plan fell in each pricing outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CostCounts {
     /// Resources with a cost model and catalogue prices.
     pub priced: usize,
@@ -429,7 +435,7 @@ pub struct CostCounts {
 }
 
 /// The monthly cost of one resource before and after the change.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ResourceCost {
     /// Full resource address.
     pub address: String,
@@ -462,7 +468,7 @@ pub struct ResourceCost {
 }
 
 /// One line of a cost breakdown: quantity × unit price = monthly cost.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CostComponent {
     /// What is billed, e.g. "Instance usage (Linux/UNIX, on-demand, t3.medium)".
     pub name: Cow<'static, str>,
@@ -495,7 +501,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// A resource the cost engine could not price, and why.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UnpricedResource {
     /// Full resource address.
     pub address: String,
@@ -512,7 +518,7 @@ pub struct UnpricedResource {
 }
 
 /// How one attribute of a resource changes, ready for display.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AttributeDelta {
     /// Attribute path such as `tags.env` or `ingress[0].cidr_blocks[1]`.
     pub path: String,
@@ -523,7 +529,7 @@ pub struct AttributeDelta {
 }
 
 /// One resource change as shown to a reviewer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ChangeView {
     /// Full resource address.
     pub address: String,
@@ -541,7 +547,7 @@ pub struct ChangeView {
 }
 
 /// The stack the change was judged against.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StackInfo {
     /// Stack name, if known.
     pub name: Option<String>,
@@ -561,7 +567,7 @@ pub struct StackInfo {
 }
 
 /// Facts about the judged plan file.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanInfo {
     /// The `format_version` the file declared.
     pub format_version: Option<String>,
@@ -570,7 +576,7 @@ pub struct PlanInfo {
 }
 
 /// The verdict on one change: deterministic for the same inputs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Verdict {
     /// `approve`, `review` or `reject`.
     pub decision: Decision,

@@ -141,9 +141,9 @@ fn verify(args: VerifyArgs) -> anyhow::Result<u8> {
             let mut trusted = options.clone();
             if trusted.trusted_keys.is_empty() {
                 // The server's current key, fetched separately from the log.
-                let doc = client.call("GET", "/api/v1/audit/key", None)?;
+                let doc = client.get::<arbiter_audit::PublicKeyDocument>("/api/v1/audit/key")?;
                 trusted.trusted_keys.push(
-                    AuditPublicKey::from_json(&doc.to_string())
+                    AuditPublicKey::from_document(&doc.data)
                         .context("the server's /api/v1/audit/key")?,
                 );
             }

@@ -11,8 +11,10 @@
 //! ```
 
 use anyhow::{anyhow, bail, Context, Result};
-use arbiter_api::AgentKey;
+use arbiter_api::{AgentKey, ErrorBody};
 use clap::Args;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::path::PathBuf;
 
 /// Options of every command that talks to a server.
@@ -178,17 +180,39 @@ impl Client {
         })
     }
 
-    /// Sends a request and fails with the server's error message unless the
+    /// `GET path`, the answer read into its API type.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Reply<T>> {
+        self.send("GET", path, None, &[])?.parse()
+    }
+
+    /// A request without a body (`POST …/revoke`, `DELETE …`), the answer
+    /// read into its API type.
+    pub fn call<T: DeserializeOwned>(&self, method: &str, path: &str) -> Result<Reply<T>> {
+        self.send(method, path, None, &[])?.parse()
+    }
+
+    /// A request whose body is an API request type, the answer read into
+    /// its API type. Fails with the server's error message unless the
     /// status is 2xx.
-    pub fn call(
+    pub fn call_with<B: Serialize, T: DeserializeOwned>(
         &self,
         method: &str,
         path: &str,
-        body: Option<&serde_json::Value>,
-    ) -> Result<serde_json::Value> {
-        let bytes = body.map(serde_json::to_vec).transpose()?;
-        let a = self.send(method, path, bytes, &[])?;
-        a.ok()
+        body: &B,
+    ) -> Result<Reply<T>> {
+        self.send_with(method, path, body, &[])?.parse()
+    }
+
+    /// Like [`Client::send`] with an API request type as the body.
+    pub fn send_with<B: Serialize>(
+        &self,
+        method: &str,
+        path: &str,
+        body: &B,
+        headers: &[(&str, String)],
+    ) -> Result<Answer> {
+        let bytes = serde_json::to_vec(body).context("serialising the request")?;
+        self.send(method, path, Some(bytes), headers)
     }
 
     /// Streams a GET answer's body into a writer (for large exports).
@@ -241,12 +265,16 @@ impl Client {
         })
     }
 
-    /// Prints an answer as JSON (with `--json`) or with `summary`.
-    pub fn print(&self, v: &serde_json::Value, summary: impl FnOnce(&serde_json::Value) -> String) {
+    /// Prints an answer: the server's JSON as it came (with `--json`), or
+    /// `summary` of its typed form.
+    pub fn print<T>(&self, r: &Reply<T>, summary: impl FnOnce(&T) -> String) {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&r.raw).unwrap_or_default()
+            );
         } else {
-            print!("{}", summary(v));
+            print!("{}", summary(&r.data));
         }
     }
 }
@@ -257,26 +285,58 @@ impl Answer {
         if (200..300).contains(&self.status) {
             return Ok(self.body);
         }
-        let code = self.body["error"]["code"].as_str().unwrap_or("error");
-        let msg = self.body["error"]["message"]
-            .as_str()
-            .map(String::from)
-            .unwrap_or_else(|| self.body.to_string());
+        let (code, msg) = match serde_json::from_value::<ErrorBody>(self.body.clone()) {
+            Ok(e) => (e.error.code, e.error.message),
+            Err(_) => ("error".to_string(), self.body.to_string()),
+        };
         let retry = self
             .retry_after
             .map(|r| format!(" (retry after {r} s)"))
             .unwrap_or_default();
         bail!("server answered {} {code}: {msg}{retry}", self.status)
     }
+
+    /// The body read into its API type if 2xx, else an error with the
+    /// server's code and message. An answer that does not have the type's
+    /// shape is an error naming the type: client and server disagree.
+    pub fn parse<T: DeserializeOwned>(self) -> Result<Reply<T>> {
+        let status = self.status;
+        let raw = self.ok()?;
+        let data = T::deserialize(&raw).map_err(|e| {
+            anyhow!(
+                "the server's answer is not a {}: {e}",
+                std::any::type_name::<T>()
+            )
+        })?;
+        Ok(Reply { status, raw, data })
+    }
 }
 
-/// `s` as a JSON string field or `-`.
-pub fn field<'a>(v: &'a serde_json::Value, k: &str) -> std::borrow::Cow<'a, str> {
-    match &v[k] {
-        serde_json::Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
-        serde_json::Value::Null => std::borrow::Cow::Borrowed("-"),
-        other => std::borrow::Cow::Owned(other.to_string()),
+/// A 2xx answer read into its API type, with the JSON as the server sent
+/// it (what `--json` prints).
+pub struct Reply<T> {
+    /// HTTP status.
+    pub status: u16,
+    /// The body as received (`Null` when empty).
+    pub raw: serde_json::Value,
+    /// The body as its API type.
+    pub data: T,
+}
+
+/// An optional value as `-` when absent, else as the server wrote it (a
+/// string as itself, anything else as JSON).
+pub fn dash<T: Serialize>(v: Option<&T>) -> String {
+    match v.map(serde_json::to_value) {
+        None | Some(Ok(serde_json::Value::Null)) => "-".into(),
+        Some(Ok(serde_json::Value::String(s))) => s,
+        Some(Ok(other)) => other.to_string(),
+        Some(Err(_)) => "-".into(),
     }
+}
+
+/// A value as compact JSON (lists of names, attribute values).
+pub fn js<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 /// Parses durations such as `500ms`, `90s`, `15m`, `72h`, `7d`.
@@ -302,8 +362,54 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    fn answer(status: u16, body: serde_json::Value) -> Answer {
+        Answer {
+            status,
+            body,
+            retry_after: Some("7".into()),
+        }
+    }
+
+    #[test]
+    fn answers_are_read_into_their_api_type_or_refused_naming_it() {
+        let w = serde_json::json!({"webhook": 3, "delivery": "12-3", "event": "webhook.ping"});
+        let r = answer(202, w.clone())
+            .parse::<arbiter_api::WebhookTest>()
+            .unwrap();
+        assert_eq!((r.status, r.data.webhook, r.raw), (202, 3, w));
+        // A shape the type does not have: client and server disagree.
+        let e = answer(200, serde_json::json!({"webhook": "3"}))
+            .parse::<arbiter_api::WebhookTest>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("is not a arbiter_api::webhooks::WebhookTest"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn error_answers_give_the_code_message_and_retry_time() {
+        let body = serde_json::json!({"error": {"code": "rate_limited", "message": "slow down"}});
+        let e = answer(429, body).ok().err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("server answered 429 rate_limited: slow down (retry after 7 s)")
+        );
+        let e = answer(502, serde_json::Value::String("Bad Gateway".into()))
+            .ok()
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("server answered 502 error: \"Bad Gateway\" (retry after 7 s)")
+        );
+    }
 
     #[test]
     fn durations_parse() {

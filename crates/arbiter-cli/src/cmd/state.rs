@@ -1,11 +1,14 @@
 //! `arbiter state`: a stack's state history on the server (push, list, show,
 //! diff) and rollback to an earlier version through a change request.
 
-use super::client::{field, Client, ServerArgs};
+use super::client::{dash, js, Client, ServerArgs};
 use super::remote::enc;
 use anyhow::{bail, Context, Result};
+use arbiter_api::{
+    Page, RollbackAnswer, RollbackRequest, StateDiffView, StatePush, StateSnapshot, StateVersion,
+};
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::PathBuf;
 
 /// State history commands.
@@ -97,14 +100,6 @@ fn short(digest: &str) -> &str {
     digest.get(..12).unwrap_or(digest)
 }
 
-fn or_dash(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for r in rows {
@@ -132,139 +127,114 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn version_line(v: &Value) -> String {
+fn version_line(v: &StateVersion) -> String {
     format!(
         "version {} of {}: {} resources, serial {}, lineage {}, commit {}, sha256 {}{}\n",
-        field(v, "version"),
-        field(v, "stack"),
-        field(v, "resource_count"),
-        or_dash(&v["serial"]),
-        or_dash(&v["lineage"]),
-        or_dash(&v["commit"]),
-        short(v["digest"].as_str().unwrap_or("")),
-        if v["forced"].as_bool() == Some(true) {
-            " (forced)"
-        } else {
-            ""
-        }
+        v.version,
+        v.stack,
+        v.resource_count,
+        dash(v.serial.as_ref()),
+        dash(v.lineage.as_ref()),
+        dash(v.commit.as_ref()),
+        short(&v.digest),
+        if v.forced { " (forced)" } else { "" }
     )
 }
 
-/// A JSON value on one line, for diffs.
-fn one(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
+/// A side of a change on one line: `old -> new`, `new`, `old -> (removed)`.
+fn sides(before: Option<&Value>, after: Option<&Value>) -> String {
+    match (before, after) {
+        (Some(b), Some(x)) => format!("{} -> {}", js(b), js(x)),
+        (None, Some(x)) => js(x),
+        (Some(b), None) => format!("{} -> (removed)", js(b)),
+        (None, None) => String::new(),
+    }
 }
 
-fn diff_text(d: &Value) -> String {
-    let s = &d["summary"];
+fn diff_text(d: &StateDiffView) -> String {
+    let s = &d.summary;
     let mut out = format!(
         "{}: version {} -> {}: {} added, {} removed, {} changed, {} unchanged\n",
-        field(&d["to"], "stack"),
-        field(&d["from"], "version"),
-        field(&d["to"], "version"),
-        s["added"],
-        s["removed"],
-        s["changed"],
-        s["unchanged"]
+        d.to.stack, d.from.version, d.to.version, s.added, s.removed, s.changed, s.unchanged
     );
-    for r in d["resources"].as_array().cloned().unwrap_or_default() {
-        let (mark, note) = match (r["change"].as_str(), r["replaced"].as_bool()) {
-            (Some("added"), _) => ("+", ""),
-            (Some("removed"), _) => ("-", ""),
-            (_, Some(true)) => ("~", " (replaced)"),
+    for r in &d.resources {
+        let (mark, note) = match (r.change.as_str(), r.replaced) {
+            ("added", _) => ("+", ""),
+            ("removed", _) => ("-", ""),
+            (_, true) => ("~", " (replaced)"),
             _ => ("~", ""),
         };
-        out.push_str(&format!("{mark} {}{note}\n", field(&r, "address")));
-        for a in r["attributes"].as_array().cloned().unwrap_or_default() {
-            let line = match (a.get("before"), a.get("after")) {
-                (Some(b), Some(x)) => format!("{} -> {}", one(b), one(x)),
-                (None, Some(x)) => one(x),
-                (Some(b), None) => format!("{} -> (removed)", one(b)),
-                (None, None) => String::new(),
-            };
-            out.push_str(&format!("    {}: {line}\n", field(&a, "path")));
+        out.push_str(&format!("{mark} {}{note}\n", r.address));
+        for a in &r.attributes {
+            let line = sides(a.before.as_ref(), a.after.as_ref());
+            out.push_str(&format!("    {}: {line}\n", a.path));
         }
     }
-    let outputs = d["outputs"].as_array().cloned().unwrap_or_default();
-    if !outputs.is_empty() {
+    if !d.outputs.is_empty() {
         out.push_str("outputs:\n");
     }
-    for o in outputs {
-        let mark = match o["change"].as_str() {
-            Some("added") => "+",
-            Some("removed") => "-",
+    for o in &d.outputs {
+        let mark = match o.change.as_str() {
+            "added" => "+",
+            "removed" => "-",
             _ => "~",
         };
-        let line = match (o.get("before"), o.get("after")) {
-            (Some(b), Some(x)) => format!("{} -> {}", one(b), one(x)),
-            (None, Some(x)) => one(x),
-            (Some(b), None) => format!("{} -> (removed)", one(b)),
-            (None, None) => String::new(),
-        };
-        out.push_str(&format!("{mark} {}: {line}\n", field(&o, "name")));
+        let line = sides(o.before.as_ref(), o.after.as_ref());
+        out.push_str(&format!("{mark} {}: {line}\n", o.name));
     }
     out
 }
 
-fn snapshot_text(v: &Value) -> String {
-    let mut out = version_line(v);
+fn snapshot_text(v: &StateSnapshot) -> String {
+    let mut out = version_line(&v.version);
     out.push_str(&format!(
         "  pushed by {} at {}, Terraform {}, {} form, {} bytes ({} stored)\n",
-        field(v, "pushed_by"),
-        field(v, "created_at"),
-        or_dash(&v["terraform_version"]),
-        field(v, "form"),
-        field(v, "size_bytes"),
-        field(v, "stored_bytes")
+        v.version.pushed_by,
+        v.version.created_at,
+        dash(v.version.terraform_version.as_ref()),
+        v.version.form,
+        v.version.size_bytes,
+        v.version.stored_bytes
     ));
-    for r in v["resources"].as_array().cloned().unwrap_or_default() {
-        out.push_str(&format!(
-            "{}  {}\n",
-            field(&r, "address"),
-            one(&r["values"])
-        ));
+    for r in &v.resources {
+        out.push_str(&format!("{}  {}\n", r.address, js(&r.values)));
     }
-    if let Some(o) = v["outputs"].as_object().filter(|o| !o.is_empty()) {
+    if !v.outputs.is_empty() {
         out.push_str("outputs:\n");
-        for (k, x) in o {
-            out.push_str(&format!("  {k} = {}\n", one(&x["value"])));
+        for (k, x) in &v.outputs {
+            out.push_str(&format!("  {k} = {}\n", js(&x.value)));
         }
     }
     out
 }
 
-fn rollback_text(v: &Value) -> String {
-    let cr = &v["change_request"];
-    let rb = &v["rollback"];
+fn rollback_text(v: &RollbackAnswer) -> String {
+    let cr = &v.change_request;
+    let rb = &v.rollback;
     let mut out = format!(
         "change request {} on {}: {} (decision {}, confidence {})\n",
-        field(cr, "id"),
-        field(cr, "stack"),
-        field(cr, "status"),
-        field(cr, "decision"),
-        cr["confidence"]
-            .as_f64()
+        cr.id,
+        cr.stack,
+        cr.status,
+        dash(cr.decision.as_ref()),
+        cr.confidence
             .map(|c| format!("{c:.1}"))
             .unwrap_or_else(|| "-".into())
     );
     out.push_str(&format!(
         "  rolls back from state version {} to version {} (commit {})\n",
-        field(rb, "from_version"),
-        field(rb, "to_version"),
-        or_dash(&rb["commit"])
+        rb.from_version,
+        rb.to_version,
+        dash(rb.commit.as_ref())
     ));
-    if let Some(r) = cr["reason"].as_str() {
+    if let Some(r) = &cr.reason {
         out.push_str(&format!("  reason: {r}\n"));
     }
-    if let Some(e) = cr["verdict"]["explanation"].as_str() {
+    if let Some(e) = cr.explanation() {
         out.push_str(&format!("  {e}\n"));
     }
-    for r in rb["resources"].as_array().cloned().unwrap_or_default() {
-        out.push_str(&format!(
-            "  {:<7} {}\n",
-            field(&r, "action"),
-            field(&r, "address")
-        ));
+    for r in &rb.resources {
+        out.push_str(&format!("  {:<7} {}\n", r.action, r.address));
     }
     out
 }
@@ -285,16 +255,15 @@ pub fn run(cmd: StateCommand, server: &ServerArgs, agent: &AgentArgs) -> Result<
                 .with_context(|| format!("reading state {}", a.file.display()))?;
             // Serialised as a struct, the state's text is sent verbatim (a
             // `Value` would reformat it and change its content address).
-            let body = arbiter_api::StatePush {
+            let body = StatePush {
                 state,
                 commit: a.commit,
                 force: a.force,
             };
             let path = format!("/api/v1/stacks/{}/states", enc(&a.stack));
-            let answer = c.send("POST", &path, Some(serde_json::to_vec(&body)?), &[])?;
-            let created = answer.status == 201;
-            let v = answer.ok()?;
-            c.print(&v, |v| {
+            let r = c.call_with::<_, StateVersion>("POST", &path, &body)?;
+            let created = r.status == 201;
+            c.print(&r, |v| {
                 if created {
                     format!("stored {}", version_line(v))
                 } else {
@@ -303,27 +272,24 @@ pub fn run(cmd: StateCommand, server: &ServerArgs, agent: &AgentArgs) -> Result<
             });
         }
         StateCommand::List { stack, limit } => {
-            let v = c.call(
-                "GET",
-                &format!("/api/v1/stacks/{}/states?limit={limit}", enc(&stack)),
-                None,
-            )?;
-            c.print(&v, |v| {
-                let rows: Vec<Vec<String>> = v["items"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
+            let r = c.get::<Page<StateVersion>>(&format!(
+                "/api/v1/stacks/{}/states?limit={limit}",
+                enc(&stack)
+            ))?;
+            c.print(&r, |v| {
+                let rows: Vec<Vec<String>> = v
+                    .items
                     .iter()
                     .map(|s| {
                         vec![
-                            field(s, "version").into(),
-                            field(s, "created_at").into(),
-                            field(s, "pushed_by").into(),
-                            or_dash(&s["commit"]),
-                            or_dash(&s["serial"]),
-                            field(s, "resource_count").into(),
-                            field(s, "size_bytes").into(),
-                            short(s["digest"].as_str().unwrap_or("")).into(),
+                            s.version.to_string(),
+                            s.created_at.to_string(),
+                            s.pushed_by.clone(),
+                            dash(s.commit.as_ref()),
+                            dash(s.serial.as_ref()),
+                            s.resource_count.to_string(),
+                            s.size_bytes.to_string(),
+                            short(&s.digest).into(),
                         ]
                     })
                     .collect();
@@ -343,12 +309,9 @@ pub fn run(cmd: StateCommand, server: &ServerArgs, agent: &AgentArgs) -> Result<
             });
         }
         StateCommand::Show { stack, number } => {
-            let v = c.call(
-                "GET",
-                &format!("/api/v1/stacks/{}/states/{number}", enc(&stack)),
-                None,
-            )?;
-            c.print(&v, snapshot_text);
+            let r =
+                c.get::<StateSnapshot>(&format!("/api/v1/stacks/{}/states/{number}", enc(&stack)))?;
+            c.print(&r, snapshot_text);
         }
         StateCommand::Diff { stack, from, to } => {
             let mut q = Vec::new();
@@ -363,34 +326,35 @@ pub fn run(cmd: StateCommand, server: &ServerArgs, agent: &AgentArgs) -> Result<
             } else {
                 format!("?{}", q.join("&"))
             };
-            let v = c.call(
-                "GET",
-                &format!("/api/v1/stacks/{}/states/diff{query}", enc(&stack)),
-                None,
-            )?;
-            c.print(&v, diff_text);
+            let r = c.get::<StateDiffView>(&format!(
+                "/api/v1/stacks/{}/states/diff{query}",
+                enc(&stack)
+            ))?;
+            c.print(&r, diff_text);
         }
         StateCommand::Rollback(a) => {
             if a.to < 1 {
                 bail!("--to must be a version number from 1");
             }
-            let body = json!({"to": a.to, "intent": a.intent, "force": a.force});
+            let body = RollbackRequest {
+                to: a.to,
+                intent: a.intent,
+                force: a.force,
+            };
             let mut headers = Vec::new();
             if let Some(k) = &a.idempotency_key {
                 headers.push(("idempotency-key", k.clone()));
             }
-            let v = c
-                .send(
+            let r = c
+                .send_with(
                     "POST",
                     &format!("/api/v1/stacks/{}/rollback", enc(&a.stack)),
-                    Some(serde_json::to_vec(&body)?),
+                    &body,
                     &headers,
                 )?
-                .ok()?;
-            c.print(&v, rollback_text);
-            return Ok(crate::exit::status(
-                v["change_request"]["status"].as_str().unwrap_or(""),
-            ));
+                .parse::<RollbackAnswer>()?;
+            c.print(&r, rollback_text);
+            return Ok(crate::exit::status(r.data.change_request.status.as_str()));
         }
     }
     Ok(0)

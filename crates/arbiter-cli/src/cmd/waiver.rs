@@ -3,11 +3,11 @@
 //! matches cost nothing and hold nothing until it expires; reviewers and
 //! admins add and revoke them, and evaluations made afterwards use them.
 
-use super::client::{field, Client, ServerArgs};
+use super::client::{dash, Client, ServerArgs};
 use super::remote::enc;
 use anyhow::Result;
+use arbiter_api::{Page, Waiver, WaiverSpec};
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
 
 /// Waivers on the server.
 #[derive(Subcommand, Debug)]
@@ -58,39 +58,35 @@ pub struct AddArgs {
     pub expires: String,
 }
 
-fn items(v: &Value) -> Vec<Value> {
-    v["items"].as_array().cloned().unwrap_or_default()
-}
-
-fn state(w: &Value) -> &'static str {
-    if !w["revoked_at"].is_null() {
+fn state(w: &Waiver) -> &'static str {
+    if w.revoked_at.is_some() {
         "revoked"
-    } else if w["expired"].as_bool() == Some(true) {
+    } else if w.expired {
         "expired"
     } else {
         "active"
     }
 }
 
-fn summary(w: &Value) -> String {
+fn summary(w: &Waiver) -> String {
     let mut out = format!(
         "waiver {} on stack {}: {} at {} until {} ({})\n  owner {}: {}\n  created by {} at {}\n",
-        field(w, "id"),
-        field(w, "stack"),
-        field(w, "rule"),
-        field(w, "address"),
-        field(w, "expires"),
+        w.id,
+        w.stack,
+        w.rule,
+        w.address,
+        w.expires,
         state(w),
-        field(w, "owner"),
-        field(w, "reason"),
-        field(w, "created_by"),
-        field(w, "created_at"),
+        w.owner,
+        w.reason,
+        w.created_by,
+        w.created_at,
     );
-    if !w["revoked_at"].is_null() {
+    if w.revoked_at.is_some() {
         out.push_str(&format!(
             "  revoked by {} at {}\n",
-            field(w, "revoked_by"),
-            field(w, "revoked_at")
+            dash(w.revoked_by.as_ref()),
+            dash(w.revoked_at.as_ref())
         ));
     }
     out
@@ -101,14 +97,19 @@ pub fn run(cmd: WaiverCommand, server: &ServerArgs) -> Result<u8> {
     let c = Client::new(server, None)?;
     match cmd {
         WaiverCommand::Add(a) => {
-            let body = json!({"rule": a.rule, "address": a.address, "reason": a.reason,
-                "owner": a.owner, "expires": a.expires});
-            let w = c.call(
+            let body = WaiverSpec {
+                rule: a.rule,
+                address: a.address,
+                reason: a.reason,
+                owner: a.owner,
+                expires: a.expires,
+            };
+            let r = c.call_with::<_, Waiver>(
                 "POST",
                 &format!("/api/v1/stacks/{}/waivers", enc(&a.stack)),
-                Some(&body),
+                &body,
             )?;
-            c.print(&w, |w| {
+            c.print(&r, |w| {
                 format!(
                     "{}  (applies to evaluations from now on)\n",
                     summary(w).trim_end()
@@ -117,39 +118,34 @@ pub fn run(cmd: WaiverCommand, server: &ServerArgs) -> Result<u8> {
         }
         WaiverCommand::List { stack, all } => {
             let q = if all { "?all=true" } else { "" };
-            let v = c.call(
-                "GET",
-                &format!("/api/v1/stacks/{}/waivers{q}", enc(&stack)),
-                None,
-            )?;
-            c.print(&v, |v| {
-                let list = items(v);
-                if list.is_empty() {
+            let r = c.get::<Page<Waiver>>(&format!("/api/v1/stacks/{}/waivers{q}", enc(&stack)))?;
+            c.print(&r, |v| {
+                if v.items.is_empty() {
                     return "(no waivers)\n".into();
                 }
-                list.iter()
+                v.items
+                    .iter()
                     .map(|w| {
                         format!(
                             "{}  {}  {}  {}  until {}  {}: {}\n",
-                            field(w, "id"),
+                            w.id,
                             state(w),
-                            field(w, "rule"),
-                            field(w, "address"),
-                            field(w, "expires"),
-                            field(w, "owner"),
-                            field(w, "reason"),
+                            w.rule,
+                            w.address,
+                            w.expires,
+                            w.owner,
+                            w.reason,
                         )
                     })
                     .collect()
             });
         }
         WaiverCommand::Revoke { stack, id } => {
-            let w = c.call(
+            let r = c.call::<Waiver>(
                 "DELETE",
                 &format!("/api/v1/stacks/{}/waivers/{id}", enc(&stack)),
-                None,
             )?;
-            c.print(&w, summary);
+            c.print(&r, summary);
         }
     }
     Ok(0)

@@ -1,9 +1,9 @@
 //! `arbiter webhook`: subscriptions to events, their delivery log, pings.
 
-use super::client::{field, Client, ServerArgs};
+use super::client::{dash, Client, ServerArgs};
 use anyhow::{bail, Context, Result};
+use arbiter_api::{Delivery, Page, Webhook, WebhookSpec, WebhookTest};
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
 use std::path::PathBuf;
 
 /// Webhook subscriptions on the server.
@@ -60,75 +60,52 @@ pub struct CreateArgs {
     pub description: Option<String>,
 }
 
-fn items(v: &Value) -> Vec<Value> {
-    v["items"].as_array().cloned().unwrap_or_default()
+fn patterns(w: &Webhook) -> String {
+    w.events.join(",")
 }
 
-fn patterns(w: &Value) -> String {
-    w["events"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p.as_str())
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default()
-}
-
-fn summary(w: &Value) -> String {
+fn summary(w: &Webhook) -> String {
     let mut out = format!(
         "webhook {}  {}  format {}  events {}\n",
-        field(w, "id"),
-        field(w, "url"),
-        field(w, "format"),
+        w.id,
+        w.url,
+        w.format,
         patterns(w)
     );
-    if let Some(d) = w["description"].as_str() {
+    if let Some(d) = &w.description {
         out.push_str(&format!("  {d}\n"));
     }
     out.push_str(&format!(
         "  created by {} at {}\n",
-        field(w, "created_by"),
-        field(w, "created_at")
+        w.created_by, w.created_at
     ));
-    if let Some(c) = w["deliveries"].as_object() {
-        let n = |k: &str| c.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
+    if let Some(c) = &w.deliveries {
         out.push_str(&format!(
             "  deliveries: {} pending, {} delivered, {} failed, {} cancelled\n",
-            n("pending"),
-            n("delivered"),
-            n("failed"),
-            n("cancelled")
+            c.pending, c.delivered, c.failed, c.cancelled
         ));
     }
     out
 }
 
-fn delivery_lines(d: &Value) -> String {
+fn delivery_lines(d: &Delivery) -> String {
     let mut out = format!(
         "{}  {}  {}  {} attempt(s)",
-        field(d, "id"),
-        field(d, "event_type"),
-        field(d, "status"),
-        field(d, "attempts")
+        d.id, d.event_type, d.status, d.attempts
     );
-    if let Some(n) = d["next_attempt_at"].as_str() {
+    if let Some(n) = &d.next_attempt_at {
         out.push_str(&format!("  next {n}"));
     }
     out.push('\n');
-    for a in d["attempt_log"].as_array().into_iter().flatten() {
-        let result = match (a["http_status"].as_i64(), a["error"].as_str()) {
+    for a in &d.attempt_log {
+        let result = match (a.http_status, &a.error) {
             (Some(s), None) => format!("HTTP {s}"),
             (_, Some(e)) => e.to_string(),
             (None, None) => "-".into(),
         };
         out.push_str(&format!(
             "    #{} {} {:.0} ms  {}\n",
-            field(a, "attempt"),
-            field(a, "started_at"),
-            a["duration_ms"].as_f64().unwrap_or(0.0),
-            result
+            a.attempt, a.started_at, a.duration_ms, result
         ));
     }
     out
@@ -139,56 +116,54 @@ pub fn run(cmd: WebhookCommand, server: &ServerArgs) -> Result<u8> {
     let c = Client::new(server, None)?;
     match cmd {
         WebhookCommand::Create(a) => {
-            let mut body = json!({"url": a.url, "events": a.events, "format": a.format});
-            if let Some(d) = a.description {
-                body["description"] = json!(d);
-            }
-            if let Some(p) = &a.secret_file {
-                let s = std::fs::read_to_string(p)
-                    .with_context(|| format!("reading secret file {}", p.display()))?;
-                let s = s.trim_end_matches(['\n', '\r']);
-                if s.is_empty() {
-                    bail!("secret file {} is empty", p.display());
+            let secret = match &a.secret_file {
+                Some(p) => {
+                    let s = std::fs::read_to_string(p)
+                        .with_context(|| format!("reading secret file {}", p.display()))?;
+                    let s = s.trim_end_matches(['\n', '\r']);
+                    if s.is_empty() {
+                        bail!("secret file {} is empty", p.display());
+                    }
+                    Some(s.to_string())
                 }
-                body["secret"] = json!(s);
-            }
-            let w = c.call("POST", "/api/v1/webhooks", Some(&body))?;
-            c.print(&w, |w| {
+                None => None,
+            };
+            let body = WebhookSpec {
+                url: a.url,
+                events: a.events,
+                format: Some(a.format),
+                secret,
+                description: a.description,
+            };
+            let r = c.call_with::<_, Webhook>("POST", "/api/v1/webhooks", &body)?;
+            c.print(&r, |w| {
                 format!(
                     "{}\nSigning secret (shown only this once; receivers check X-Arbiter-Signature with it):\n\n    {}\n\n",
                     summary(w).trim_end(),
-                    field(w, "secret")
+                    dash(w.secret.as_ref())
                 )
             });
         }
         WebhookCommand::List => {
-            let v = c.call("GET", "/api/v1/webhooks", None)?;
-            c.print(&v, |v| {
-                let list = items(v);
-                if list.is_empty() {
+            let r = c.get::<Page<Webhook>>("/api/v1/webhooks")?;
+            c.print(&r, |v| {
+                if v.items.is_empty() {
                     return "(no webhooks)\n".into();
                 }
-                list.iter()
-                    .map(|w| {
-                        format!(
-                            "{}  {}  {}  {}\n",
-                            field(w, "id"),
-                            field(w, "format"),
-                            patterns(w),
-                            field(w, "url")
-                        )
-                    })
+                v.items
+                    .iter()
+                    .map(|w| format!("{}  {}  {}  {}\n", w.id, w.format, patterns(w), w.url))
                     .collect()
             });
         }
         WebhookCommand::Show { id } => {
-            let w = c.call("GET", &format!("/api/v1/webhooks/{id}"), None)?;
-            c.print(&w, summary);
+            let r = c.get::<Webhook>(&format!("/api/v1/webhooks/{id}"))?;
+            c.print(&r, summary);
         }
         WebhookCommand::Delete { id } => {
-            c.call("DELETE", &format!("/api/v1/webhooks/{id}"), None)?;
+            c.call::<()>("DELETE", &format!("/api/v1/webhooks/{id}"))?;
             if c.json {
-                println!("{}", json!({"deleted": id}));
+                println!("{}", serde_json::json!({"deleted": id}));
             } else {
                 println!("deleted webhook {id}");
             }
@@ -201,21 +176,20 @@ pub fn run(cmd: WebhookCommand, server: &ServerArgs) -> Result<u8> {
                 }
                 path.push_str(&format!("&status={s}"));
             }
-            let v = c.call("GET", &path, None)?;
-            c.print(&v, |v| {
-                let list = items(v);
-                if list.is_empty() {
+            let r = c.get::<Page<Delivery>>(&path)?;
+            c.print(&r, |v| {
+                if v.items.is_empty() {
                     return "(no deliveries)\n".into();
                 }
-                list.iter().map(delivery_lines).collect()
+                v.items.iter().map(delivery_lines).collect()
             });
         }
         WebhookCommand::Test { id } => {
-            let v = c.call("POST", &format!("/api/v1/webhooks/{id}/test"), None)?;
-            c.print(&v, |v| {
+            let r = c.call::<WebhookTest>("POST", &format!("/api/v1/webhooks/{id}/test"))?;
+            c.print(&r, |v| {
                 format!(
-                    "sent webhook.ping as delivery {} (follow it: arbiter webhook deliveries {id})\n",
-                    field(v, "delivery")
+                    "sent {} as delivery {} (follow it: arbiter webhook deliveries {id})\n",
+                    v.event, v.delivery
                 )
             });
         }

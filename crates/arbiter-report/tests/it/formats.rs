@@ -725,3 +725,56 @@ fn markdown_stays_within_a_github_comment() {
     let sarif = render_sarif(&v, &opts());
     assert_eq!(sarif.matches("\"ruleId\"").count(), 2000);
 }
+
+// ------------------------------------------------------- verdict schema ----
+
+fn verdict_validator() -> Result<jsonschema::Validator, Box<dyn Error>> {
+    let schema = arbiter_verdict::schema::verdict_schema();
+    let v = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&schema)
+        .map_err(|e| format!("compiling the verdict schema: {e}"))?;
+    Ok(v)
+}
+
+#[test]
+fn json_output_validates_against_the_published_verdict_schema() -> TestResult {
+    let v = verdict_validator()?;
+    for (name, verdict) in every_verdict() {
+        let doc: Value = serde_json::from_str(&render_json(&verdict))?;
+        let errors = schema_errors(&v, &doc);
+        assert!(
+            errors.is_empty(),
+            "{name} does not match docs/schemas/verdict.json:\n{}",
+            errors.join("\n")
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn the_verdict_schema_rejects_what_is_not_a_verdict() -> TestResult {
+    let v = verdict_validator()?;
+    let good: Value = serde_json::from_str(&render_json(&common::reject_denies()))?;
+    assert!(v.is_valid(&good));
+    let mut bad_decision = good.clone();
+    bad_decision["decision"] = json!("maybe");
+    let mut no_explanation = good.clone();
+    no_explanation
+        .as_object_mut()
+        .ok_or("a verdict is an object")?
+        .remove("explanation");
+    let mut bad_severity = good.clone();
+    bad_severity["findings"][0]["severity"] = json!("catastrophic");
+    let mut bad_count = good;
+    bad_count["summary"]["create"] = json!(-1);
+    for (what, doc) in [
+        ("an unknown decision", bad_decision),
+        ("no explanation", no_explanation),
+        ("an unknown severity", bad_severity),
+        ("a negative count", bad_count),
+    ] {
+        assert!(!v.is_valid(&doc), "accepted a verdict with {what}");
+    }
+    Ok(())
+}

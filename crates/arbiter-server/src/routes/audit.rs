@@ -4,7 +4,7 @@
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::Role;
+use arbiter_api::{ErrorCode, Role};
 use arbiter_audit::{ChainHead, ExportHeader, ExportWriter, MerkleFrontier};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -102,8 +102,8 @@ pub async fn export(
     let since = q.since.unwrap_or(1).max(1);
     let (head_seq, _) = arbiter_store::audit::head(app.store.pool()).await?;
     if since > head_seq + 1 {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("since={since} is past the end of the log ({head_seq} entries)"),
         ));
     }

@@ -4,7 +4,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::lifecycle::{self, Governor};
 use crate::AppState;
-use arbiter_api::{ChangeRequest, ChangeSource, Page, Role, Stack, Submission};
+use arbiter_api::{ChangeRequest, ChangeSource, DryRun, ErrorCode, Page, Role, Stack, Submission};
 use arbiter_store::changes::{Filter, NewChangeRequest};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -43,8 +43,8 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
                 .map(str::trim)
                 .filter(|s| !s.is_empty() && s.len() <= 200)
                 .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_idempotency_key",
+                    ApiError::new(
+                        ErrorCode::InvalidIdempotencyKey,
                         "Idempotency-Key must be 1-200 visible ASCII characters",
                     )
                 })?;
@@ -451,11 +451,10 @@ async fn record(
         }) => {
             app.metrics.rate_limited(kind);
             let mut e = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
                 if kind == "rate" {
-                    "rate_limited"
+                    ErrorCode::RateLimited
                 } else {
-                    "blast_radius_exceeded"
+                    ErrorCode::BlastRadiusExceeded
                 },
                 format!("velocity limit: {message}; retry in {retry_after} s"),
             );
@@ -473,8 +472,7 @@ async fn record(
 async fn replayed(app: &AppState, id: i64, stored: &str, digest: &str) -> ApiResult<Proposed> {
     if stored != digest {
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyReused,
             format!("this Idempotency-Key was used for change request {id} with a different body"),
         ));
     }
@@ -490,7 +488,7 @@ pub async fn dry_run(
     State(app): State<AppState>,
     Extension(p): Extension<Principal>,
     body: Bytes,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<DryRun>> {
     may_submit(&p)?;
     if let Principal::Agent { limits, .. } = &p {
         // Dry runs store nothing, so the governor's counters never see
@@ -502,9 +500,7 @@ pub async fn dry_run(
             .check(&p.id(), per_minute, std::time::Instant::now());
         if let Err(retry_after) = seen {
             app.metrics.rate_limited("rate");
-            let mut e = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+            let mut e = ApiError::new(ErrorCode::RateLimited,
                 format!(
                     "velocity limit: more than {per_minute} dry runs in a minute; retry in {retry_after} s"
                 ),
@@ -529,12 +525,12 @@ pub async fn dry_run(
         Principal::User { .. } => Vec::new(),
     };
     let (status, reason) = lifecycle::initial_status(&judged.verdict, &violations, false);
-    Ok(Json(serde_json::json!({
-        "status": status,
-        "reason": reason,
-        "scope_violations": violations,
-        "verdict": judged.verdict,
-    })))
+    Ok(Json(DryRun {
+        reason,
+        scope_violations: violations,
+        status: status.to_string(),
+        verdict: serde_json::to_value(&judged.verdict).map_err(ApiError::internal)?,
+    }))
 }
 
 /// Query of `GET /api/v1/change-requests`.
@@ -556,8 +552,8 @@ pub async fn list(
 ) -> ApiResult<Json<Page<ChangeRequest>>> {
     if let Some(s) = &q.status {
         if !arbiter_api::STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::bad_request(
-                "invalid_query",
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 format!(
                     "status {s:?} is not one of {}",
                     arbiter_api::STATUSES.join(", ")

@@ -13,9 +13,9 @@ pub(crate) mod webhooks;
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
+use arbiter_api::ErrorCode;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::handler::Handler;
-use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
@@ -27,6 +27,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/schemas/verdict.json"),
     ("GET", "/api/v1/whoami"),
     ("GET", "/api/v1/stacks"),
     ("POST", "/api/v1/stacks"),
@@ -121,6 +122,11 @@ fn api() -> Api {
         .add("GET", "/healthz", system::healthz)
         .add("GET", "/metrics", system::metrics)
         .add("GET", "/api/v1/openapi.json", system::openapi)
+        .add(
+            "GET",
+            "/api/v1/schemas/verdict.json",
+            system::verdict_schema,
+        )
         .add("GET", "/api/v1/whoami", system::whoami)
         .add("GET", "/api/v1/stacks", stacks::list)
         .add("POST", "/api/v1/stacks", stacks::create)
@@ -263,8 +269,7 @@ async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Respo
     let mut resp = match run.await {
         Ok(r) => r,
         Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
+            ErrorCode::Timeout,
             format!(
                 "the request took longer than {:?}",
                 app.config.request_timeout
@@ -289,13 +294,13 @@ async fn observe(State(app): State<AppState>, req: Request, next: Next) -> Respo
 /// Parses a JSON body, saying where it is wrong.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     if body.is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_json",
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
             "the request needs a JSON body",
         ));
     }
     serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("request body: {e}")))
+        .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("request body: {e}")))
 }
 
 /// Names of stacks, agents, users and policy sets: 1–100 characters of

@@ -9,9 +9,9 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use arbiter_api::{
-    AttributeDiff, ChangeSource, OutputDiff, Page, ResourceDiff, Role, Rollback, RollbackAnswer,
-    RollbackRequest, RollbackResource, Stack, StateDiffSummary, StateDiffView, StateOutputView,
-    StatePush, StateResourceView, StateSnapshot, StateVersion,
+    AttributeDiff, ChangeSource, ErrorCode, OutputDiff, Page, ResourceDiff, Role, Rollback,
+    RollbackAnswer, RollbackRequest, RollbackResource, Stack, StateDiffSummary, StateDiffView,
+    StateOutputView, StatePush, StateResourceView, StateSnapshot, StateVersion,
 };
 use arbiter_plan::{DeltaKind, DiffValue, ResourceMode, State as TfState, StateForm};
 use arbiter_store::states::{self, NewStateVersion, PushOutcome, StateFacts};
@@ -98,13 +98,7 @@ async fn read_state(bytes: Vec<u8>) -> ApiResult<TfState> {
     tokio::task::spawn_blocking(move || arbiter_plan::read_state(&bytes))
         .await
         .map_err(ApiError::internal)?
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_state",
-                format!("reading the state: {e}"),
-            )
-        })
+        .map_err(|e| ApiError::new(ErrorCode::InvalidState, format!("reading the state: {e}")))
 }
 
 /// A stored version's state, parsed. A stored state that no longer reads
@@ -137,8 +131,8 @@ async fn latest_of(app: &AppState, stack: &str) -> ApiResult<StateVersion> {
 
 fn parse_version(s: &str) -> ApiResult<i64> {
     s.parse::<i64>().ok().filter(|v| *v >= 1).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_version",
+        ApiError::new(
+            ErrorCode::InvalidVersion,
             format!("state version {s:?} must be a whole number from 1"),
         )
     })
@@ -166,8 +160,7 @@ pub async fn push(
         .map(|s| {
             arbiter_api::bounds::counter("serial", s).map_err(|e| {
                 ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_state",
+                    ErrorCode::InvalidState,
                     format!("reading the state: serial {s} is out of range ({e})"),
                 )
             })
@@ -219,18 +212,14 @@ pub async fn push(
             Ok(r)
         }
         PushOutcome::Unchanged(v) => Ok((StatusCode::OK, Json(v)).into_response()),
-        PushOutcome::LineageChanged { latest, lineage } => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "lineage_mismatch",
+        PushOutcome::LineageChanged { latest, lineage } => Err(ApiError::new(ErrorCode::LineageMismatch,
             format!(
                 "the state's lineage {lineage} differs from version {}'s ({}): is it another workspace's state? Push with force (--force) to store it anyway",
                 latest.version,
                 latest.lineage.as_deref().unwrap_or("-")
             ),
         )),
-        PushOutcome::SerialNotNewer { latest, serial } => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "stale_serial",
+        PushOutcome::SerialNotNewer { latest, serial } => Err(ApiError::new(ErrorCode::StaleSerial,
             format!(
                 "the state's serial {serial} is not newer than version {}'s ({}) of the same lineage: an older state? Push with force (--force) to store it anyway",
                 latest.version,
@@ -415,8 +404,8 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
             .filter(|s| !s.is_empty() && s.len() <= 200)
             .map(|s| Some(s.to_string()))
             .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_idempotency_key",
+                ApiError::new(
+                    ErrorCode::InvalidIdempotencyKey,
                     "Idempotency-Key must be 1-200 visible ASCII characters",
                 )
             }),
@@ -453,16 +442,13 @@ pub async fn rollback(
     let target = version_of(&app, &name, req.to).await?;
     if target.version == latest.version {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "nothing_to_roll_back",
+            ErrorCode::NothingToRollBack,
             format!("version {} is the stack's latest state", target.version),
         ));
     }
     if let (Some(a), Some(b)) = (&latest.lineage, &target.lineage) {
         if a != b && !req.force {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "lineage_mismatch",
+            return Err(ApiError::new(ErrorCode::LineageMismatch,
                 format!(
                     "version {}'s lineage {b} differs from the latest version {}'s ({a}): rolling back across workspaces is refused unless forced (--force)",
                     target.version, latest.version
@@ -479,8 +465,7 @@ pub async fn rollback(
         .map_err(ApiError::internal)?;
     if restore.changes.is_empty() && restore.outputs_changed == 0 {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "nothing_to_roll_back",
+            ErrorCode::NothingToRollBack,
             format!(
                 "version {} has the same resources and outputs as the latest version {}",
                 target.version, latest.version

@@ -1,4 +1,5 @@
-//! Health, metrics, the OpenAPI document, and "who am I".
+//! Health, metrics, the OpenAPI document, the verdict's JSON Schema, and
+//! "who am I".
 
 use crate::auth::Principal;
 use crate::error::ApiResult;
@@ -32,6 +33,19 @@ pub async fn openapi() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
         crate::openapi::DOCUMENT,
+    )
+}
+
+/// `GET /api/v1/schemas/verdict.json`: the JSON Schema of a verdict,
+/// generated from the types (public, like the OpenAPI document that refers
+/// to it; `docs/schemas/verdict.json` is the same document).
+pub async fn verdict_schema() -> impl IntoResponse {
+    static SCHEMA: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    (
+        [(header::CONTENT_TYPE, "application/schema+json")],
+        SCHEMA
+            .get_or_init(arbiter_verdict::schema::verdict_schema_json)
+            .as_str(),
     )
 }
 

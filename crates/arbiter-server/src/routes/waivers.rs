@@ -19,7 +19,7 @@ use super::parse_json;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::{Page, Role, Stack, Waiver, WaiverSpec};
+use arbiter_api::{ErrorCode, Page, Role, Stack, Waiver, WaiverSpec};
 use arbiter_judge::waiver::Expiry;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -144,8 +144,8 @@ pub async fn revoke(
 ) -> ApiResult<Json<Waiver>> {
     p.require(Role::Reviewer)?;
     let id: i64 = id.parse().map_err(|_| {
-        ApiError::bad_request(
-            "invalid_id",
+        ApiError::new(
+            ErrorCode::InvalidId,
             format!("waiver id {id:?} must be a whole number"),
         )
     })?;

@@ -7,8 +7,8 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use arbiter_api::{
-    check_event_pattern, url_origin, Delivery, Page, Role, Webhook, WebhookSpec, DELIVERY_STATUSES,
-    WEBHOOK_FORMATS,
+    check_event_pattern, url_origin, Delivery, ErrorCode, Page, Role, Webhook, WebhookSpec,
+    DELIVERY_STATUSES, WEBHOOK_FORMATS,
 };
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -233,8 +233,8 @@ pub async fn deliveries(
     }
     if let Some(s) = &q.status {
         if !DELIVERY_STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::bad_request(
-                "invalid_query",
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 format!(
                     "status {s:?} must be one of {}",
                     DELIVERY_STATUSES.join(", ")
@@ -244,8 +244,8 @@ pub async fn deliveries(
     }
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("limit={limit} must be 1-1000"),
         ));
     }
@@ -262,7 +262,7 @@ pub async fn test(
     State(app): State<AppState>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> ApiResult<(StatusCode, Json<arbiter_api::WebhookTest>)> {
     p.require(Role::Admin)?;
     let n = parse_id(&id)?;
     let actor = p.id();
@@ -274,9 +274,11 @@ pub async fn test(
         .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(
-            serde_json::json!({"webhook": n, "delivery": delivery, "event": arbiter_api::PING_EVENT}),
-        ),
+        Json(arbiter_api::WebhookTest {
+            delivery,
+            event: arbiter_api::PING_EVENT.to_string(),
+            webhook: n,
+        }),
     ))
 }
 

@@ -433,9 +433,9 @@ pub(crate) async fn review(
     .await
     {
         Ok(_) => Ok(super::see_other(&format!("/changes/{id}?done={decision}"))),
-        Err(e) if e.status == StatusCode::NOT_FOUND => Err(e.into()),
+        Err(e) if e.status() == StatusCode::NOT_FOUND => Err(e.into()),
         Err(e) => {
-            let status = e.status;
+            let status = e.status();
             match render(
                 &app,
                 &me,

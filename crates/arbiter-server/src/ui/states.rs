@@ -406,7 +406,7 @@ pub(crate) async fn rollback(
                 .url_segment(&name)
                 .raw("/states\">Back to the state history</a></p>");
             let mut r = page(&app, &me, Nav::Stacks, "Rollback refused", &h.finish()).await;
-            *r.status_mut() = e.status;
+            *r.status_mut() = e.status();
             Ok(r)
         }
     }

@@ -106,7 +106,7 @@ async fn refused(
         .url_segment(stack)
         .raw("#waivers\">Back to the stack</a></p>");
     let mut r = page(app, me, Nav::Stacks, "Waiver refused", &h.finish()).await;
-    *r.status_mut() = e.status;
+    *r.status_mut() = e.status();
     Ok(r)
 }
 

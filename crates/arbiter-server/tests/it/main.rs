@@ -4,6 +4,7 @@
 
 mod api;
 mod common;
+mod docs;
 mod hardening;
 mod hardening_b;
 mod rbac;

@@ -25,6 +25,7 @@ fn table() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
         ("GET", "/healthz", ALL),
         ("GET", "/metrics", ALL),
         ("GET", "/api/v1/openapi.json", ALL),
+        ("GET", "/api/v1/schemas/verdict.json", ALL),
         ("GET", "/api/v1/whoami", AUTH),
         ("GET", "/api/v1/stacks", READ_AND_AGENT),
         ("POST", "/api/v1/stacks", ADMIN),

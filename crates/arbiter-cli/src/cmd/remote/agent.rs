@@ -1,6 +1,7 @@
 //! `arbiter agent`: agents, their keys and scopes.
 
 use super::*;
+use arbiter_api::{Agent, AgentLimits, AgentScope, AgentSpec};
 /// Agents and their keys.
 #[derive(Subcommand, Debug)]
 pub enum AgentCommand {
@@ -70,41 +71,43 @@ pub struct AgentCreate {
     pub blast_per_hour: Option<u64>,
 }
 
-fn agent_summary(a: &Value) -> String {
-    let mut out = format!("agent {}", field(a, "name"));
-    if !a["revoked_at"].is_null() {
-        out.push_str(&format!(" (REVOKED {})", field(a, "revoked_at")));
+fn agent_summary(a: &Agent) -> String {
+    let mut out = format!("agent {}", a.name);
+    if let Some(r) = &a.revoked_at {
+        out.push_str(&format!(" (REVOKED {r})"));
     }
     out.push('\n');
-    for k in a["keys"].as_array().cloned().unwrap_or_default() {
+    for k in &a.keys {
         out.push_str(&format!(
             "  key {}{}\n",
-            field(&k, "key_id"),
-            if k["revoked_at"].is_null() {
+            k.key_id,
+            if k.revoked_at.is_none() {
                 ""
             } else {
                 " (revoked)"
             }
         ));
     }
-    let s = &a["scope"];
+    let s = &a.scope;
     out.push_str(&format!(
         "  stacks: {} labels: {}\n",
-        s["stacks"], s["stack_labels"]
+        js(&s.stacks),
+        js(&s.stack_labels)
     ));
     out.push_str(&format!(
         "  actions: {} resource types: {}\n",
-        s["actions"], s["resource_types"]
+        js(&s.actions),
+        js(&s.resource_types)
     ));
     out.push_str(&format!(
         "  max blast radius: {}  max cost increase: {}  may auto-apply: {}\n",
-        or_dash(&s["max_blast_radius"]),
-        or_dash(&s["max_monthly_cost_increase_usd"]),
-        s["may_auto_apply"]
+        dash(s.max_blast_radius.as_ref()),
+        dash(s.max_monthly_cost_increase_usd.as_ref()),
+        s.may_auto_apply
     ));
     out.push_str(&format!(
         "  limits: {}/min, {} resources/hour\n",
-        a["limits"]["submissions_per_minute"], a["limits"]["blast_radius_per_hour"]
+        a.limits.submissions_per_minute, a.limits.blast_radius_per_hour
     ));
     out
 }
@@ -123,43 +126,55 @@ pub fn agent(cmd: AgentCommand, server: &ServerArgs) -> Result<u8> {
             if a.stacks.is_empty() && a.stack_labels.is_empty() {
                 bail!("give the stacks the agent may change: --stack NAME_OR_GLOB and/or --stack-label LABEL");
             }
-            let mut scope = json!({"stacks": a.stacks, "stack_labels": a.stack_labels,
-                "max_blast_radius": a.max_blast_radius, "max_monthly_cost_increase_usd": a.max_cost_increase,
-                "may_auto_apply": a.may_auto_apply});
-            if !a.actions.is_empty() {
-                scope["actions"] = json!(a.actions);
-            }
-            if !a.resource_types.is_empty() {
-                scope["resource_types"] = json!(a.resource_types);
-            }
-            let mut limits = json!({});
-            if let Some(r) = a.rate {
-                limits["submissions_per_minute"] = json!(r);
-            }
-            if let Some(b) = a.blast_per_hour {
-                limits["blast_radius_per_hour"] = json!(b);
-            }
-            let body = json!({"name": a.name, "description": a.description, "public_key": pk, "scope": scope, "limits": limits});
-            let v = c.call("POST", "/api/v1/agents", Some(&body))?;
-            c.print(&v, |a| format!("created {}", agent_summary(a)));
+            let defaults = AgentScope::default();
+            let scope = AgentScope {
+                stacks: a.stacks,
+                stack_labels: a.stack_labels,
+                actions: if a.actions.is_empty() {
+                    defaults.actions
+                } else {
+                    a.actions
+                },
+                resource_types: if a.resource_types.is_empty() {
+                    defaults.resource_types
+                } else {
+                    a.resource_types
+                },
+                max_blast_radius: a.max_blast_radius,
+                max_monthly_cost_increase_usd: a.max_cost_increase,
+                may_auto_apply: a.may_auto_apply,
+                ..defaults
+            };
+            let default_limits = AgentLimits::default();
+            let limits = AgentLimits {
+                submissions_per_minute: a.rate.unwrap_or(default_limits.submissions_per_minute),
+                blast_radius_per_hour: a
+                    .blast_per_hour
+                    .unwrap_or(default_limits.blast_radius_per_hour),
+            };
+            let body = AgentSpec {
+                name: a.name,
+                description: a.description,
+                public_key: pk,
+                scope,
+                limits,
+            };
+            let r = c.call_with::<_, Agent>("POST", "/api/v1/agents", &body)?;
+            c.print(&r, |a| format!("created {}", agent_summary(a)));
         }
         AgentCommand::List => {
-            let v = c.call("GET", "/api/v1/agents", None)?;
-            c.print(&v, |v| {
+            let r = c.get::<Page<Agent>>("/api/v1/agents")?;
+            c.print(&r, |v| {
                 table(
                     &["NAME", "KEYS", "STACKS", "STATUS"],
-                    items(v)
+                    v.items
                         .iter()
                         .map(|a| {
                             vec![
-                                field(a, "name").into(),
-                                a["keys"]
-                                    .as_array()
-                                    .map(|k| k.len())
-                                    .unwrap_or(0)
-                                    .to_string(),
-                                a["scope"]["stacks"].to_string(),
-                                if a["revoked_at"].is_null() {
+                                a.name.clone(),
+                                a.keys.len().to_string(),
+                                js(&a.scope.stacks),
+                                if a.revoked_at.is_none() {
                                     "active".into()
                                 } else {
                                     "revoked".into()
@@ -171,16 +186,12 @@ pub fn agent(cmd: AgentCommand, server: &ServerArgs) -> Result<u8> {
             });
         }
         AgentCommand::Show { name } => {
-            let v = c.call("GET", &format!("/api/v1/agents/{}", enc(&name)), None)?;
-            c.print(&v, agent_summary);
+            let r = c.get::<Agent>(&format!("/api/v1/agents/{}", enc(&name)))?;
+            c.print(&r, agent_summary);
         }
         AgentCommand::Revoke { name } => {
-            let v = c.call(
-                "POST",
-                &format!("/api/v1/agents/{}/revoke", enc(&name)),
-                None,
-            )?;
-            c.print(&v, |a| format!("revoked {}", agent_summary(a)));
+            let r = c.call::<Agent>("POST", &format!("/api/v1/agents/{}/revoke", enc(&name)))?;
+            c.print(&r, |a| format!("revoked {}", agent_summary(a)));
         }
     }
     Ok(0)

@@ -2,19 +2,11 @@
 //! `agent`, `submit`, `review`, `user` and `token` (`people`), `policy-set`;
 //! the helpers they share (tables, percent-encoding) are here.
 
-use super::client::{field, parse_duration, Client, ServerArgs};
+use super::client::{dash, js, parse_duration, Client, ServerArgs};
 use anyhow::{bail, Context, Result};
+use arbiter_api::Page;
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
 use std::path::PathBuf;
-
-fn or_dash(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
 
 fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();
@@ -45,10 +37,6 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
         out.push_str(&line(r));
     }
     out
-}
-
-fn items(v: &Value) -> Vec<Value> {
-    v["items"].as_array().cloned().unwrap_or_default()
 }
 
 mod agent;

@@ -1,6 +1,7 @@
 //! `arbiter user` and `arbiter token`: people and their API tokens.
 
 use super::*;
+use arbiter_api::{Role, Token, TokenSpec, User, UserSpec};
 /// People (admin).
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
@@ -35,28 +36,32 @@ pub fn user(cmd: UserCommand, server: &ServerArgs) -> Result<u8> {
                 ),
                 None => None,
             };
-            let v = c.call(
-                "POST",
-                "/api/v1/users",
-                Some(&json!({"name": name, "role": role, "password": password})),
-            )?;
-            c.print(&v, |u| {
-                format!("created user {} ({})\n", field(u, "name"), field(u, "role"))
+            let Some(role) = Role::parse(&role) else {
+                bail!("--role {role:?} must be admin, reviewer or viewer");
+            };
+            let body = UserSpec {
+                name,
+                role,
+                password,
+            };
+            let r = c.call_with::<_, User>("POST", "/api/v1/users", &body)?;
+            c.print(&r, |u| {
+                format!("created user {} ({})\n", u.name, u.role.as_str())
             });
         }
         UserCommand::List => {
-            let v = c.call("GET", "/api/v1/users", None)?;
-            c.print(&v, |v| {
+            let r = c.get::<Page<User>>("/api/v1/users")?;
+            c.print(&r, |v| {
                 table(
                     &["NAME", "ROLE", "PASSWORD", "CREATED"],
-                    items(v)
+                    v.items
                         .iter()
                         .map(|u| {
                             vec![
-                                field(u, "name").into(),
-                                field(u, "role").into(),
-                                u["has_password"].to_string(),
-                                field(u, "created_at").into(),
+                                u.name.clone(),
+                                u.role.as_str().to_string(),
+                                u.has_password.to_string(),
+                                u.created_at.to_string(),
                             ]
                         })
                         .collect(),
@@ -100,35 +105,40 @@ pub fn token(cmd: TokenCommand, server: &ServerArgs) -> Result<u8> {
             label,
             expires_in,
         } => {
-            let v = c.call(
-                "POST",
-                "/api/v1/tokens",
-                Some(&json!({"user": user, "label": label, "expires_in_seconds": expires_in.map(|d| d.as_secs())})),
-            )?;
-            c.print(&v, |t| {
+            let expires_in_seconds = expires_in
+                .map(|d| i64::try_from(d.as_secs()))
+                .transpose()
+                .context("--expires-in is too long")?;
+            let body = TokenSpec {
+                user,
+                label,
+                expires_in_seconds,
+            };
+            let r = c.call_with::<_, Token>("POST", "/api/v1/tokens", &body)?;
+            c.print(&r, |t| {
                 format!(
                     "token {} for {} (shown only this once):\n{}\n",
-                    field(t, "id"),
-                    field(t, "user"),
-                    field(t, "token")
+                    t.id,
+                    t.user,
+                    dash(t.token.as_ref())
                 )
             });
         }
         TokenCommand::List => {
-            let v = c.call("GET", "/api/v1/tokens", None)?;
-            c.print(&v, |v| {
+            let r = c.get::<Page<Token>>("/api/v1/tokens")?;
+            c.print(&r, |v| {
                 table(
                     &["ID", "USER", "LABEL", "CREATED", "EXPIRES", "REVOKED"],
-                    items(v)
+                    v.items
                         .iter()
                         .map(|t| {
                             vec![
-                                field(t, "id").into(),
-                                field(t, "user").into(),
-                                field(t, "label").into(),
-                                field(t, "created_at").into(),
-                                field(t, "expires_at").into(),
-                                field(t, "revoked_at").into(),
+                                t.id.clone(),
+                                t.user.clone(),
+                                dash(t.label.as_ref()),
+                                t.created_at.to_string(),
+                                dash(t.expires_at.as_ref()),
+                                dash(t.revoked_at.as_ref()),
                             ]
                         })
                         .collect(),
@@ -136,7 +146,7 @@ pub fn token(cmd: TokenCommand, server: &ServerArgs) -> Result<u8> {
             });
         }
         TokenCommand::Revoke { id } => {
-            c.call("DELETE", &format!("/api/v1/tokens/{}", enc(&id)), None)?;
+            c.call::<()>("DELETE", &format!("/api/v1/tokens/{}", enc(&id)))?;
             if !c.json {
                 println!("revoked token {id}");
             }

@@ -1,6 +1,8 @@
 //! `arbiter policy-set`: versioned Rego stored on the server.
 
 use super::*;
+use arbiter_api::{PolicySet, PolicySetSpec};
+use std::collections::BTreeMap;
 /// Policy sets stored on the server (versioned Rego).
 #[derive(Subcommand, Debug)]
 pub enum PolicySetCommand {
@@ -29,7 +31,7 @@ pub enum PolicySetCommand {
 fn collect_files(
     base: &std::path::Path,
     dir: &std::path::Path,
-    out: &mut serde_json::Map<String, Value>,
+    out: &mut BTreeMap<String, String>,
 ) -> Result<()> {
     let meta = std::fs::metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
     if meta.is_file() {
@@ -40,10 +42,7 @@ fn collect_files(
             .to_string();
         out.insert(
             name,
-            Value::String(
-                std::fs::read_to_string(dir)
-                    .with_context(|| format!("reading {}", dir.display()))?,
-            ),
+            std::fs::read_to_string(dir).with_context(|| format!("reading {}", dir.display()))?,
         );
         return Ok(());
     }
@@ -73,10 +72,7 @@ fn collect_files(
                 .replace('\\', "/");
             out.insert(
                 rel,
-                Value::String(
-                    std::fs::read_to_string(&p)
-                        .with_context(|| format!("reading {}", p.display()))?,
-                ),
+                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?,
             );
         }
     }
@@ -88,7 +84,7 @@ pub fn policy_set(cmd: PolicySetCommand, server: &ServerArgs) -> Result<u8> {
     let c = Client::new(server, None)?;
     match cmd {
         PolicySetCommand::Push { name, dir, kind } => {
-            let mut files = serde_json::Map::new();
+            let mut files = BTreeMap::new();
             collect_files(&dir, &dir, &mut files)?;
             if files.is_empty() {
                 bail!(
@@ -96,35 +92,34 @@ pub fn policy_set(cmd: PolicySetCommand, server: &ServerArgs) -> Result<u8> {
                     dir.display()
                 );
             }
-            let v = c.call(
+            let count = files.len();
+            let body = PolicySetSpec { kind, files };
+            let r = c.call_with::<_, PolicySet>(
                 "PUT",
                 &format!("/api/v1/policy-sets/{}", enc(&name)),
-                Some(&json!({"kind": kind, "files": files})),
+                &body,
             )?;
-            c.print(&v, |s| {
+            c.print(&r, |s| {
                 format!(
-                    "stored policy set {} version {} ({} files, digest {})\n",
-                    field(s, "name"),
-                    field(s, "version"),
-                    files.len(),
-                    field(s, "digest")
+                    "stored policy set {} version {} ({count} files, digest {})\n",
+                    s.name, s.version, s.digest
                 )
             });
         }
         PolicySetCommand::List => {
-            let v = c.call("GET", "/api/v1/policy-sets", None)?;
-            c.print(&v, |v| {
+            let r = c.get::<Page<PolicySet>>("/api/v1/policy-sets")?;
+            c.print(&r, |v| {
                 table(
                     &["NAME", "KIND", "VERSION", "BY", "CREATED"],
-                    items(v)
+                    v.items
                         .iter()
                         .map(|s| {
                             vec![
-                                field(s, "name").into(),
-                                field(s, "kind").into(),
-                                field(s, "version").into(),
-                                field(s, "created_by").into(),
-                                field(s, "created_at").into(),
+                                s.name.clone(),
+                                s.kind.to_string(),
+                                s.version.to_string(),
+                                s.created_by.clone(),
+                                s.created_at.to_string(),
                             ]
                         })
                         .collect(),
@@ -133,24 +128,14 @@ pub fn policy_set(cmd: PolicySetCommand, server: &ServerArgs) -> Result<u8> {
         }
         PolicySetCommand::Show { name, number } => {
             let q = number.map(|v| format!("?version={v}")).unwrap_or_default();
-            let v = c.call(
-                "GET",
-                &format!("/api/v1/policy-sets/{}{q}", enc(&name)),
-                None,
-            )?;
-            c.print(&v, |s| {
+            let r = c.get::<PolicySet>(&format!("/api/v1/policy-sets/{}{q}", enc(&name)))?;
+            c.print(&r, |s| {
                 let mut out = format!(
                     "policy set {} version {} ({}), by {} at {}\n",
-                    field(s, "name"),
-                    field(s, "version"),
-                    field(s, "kind"),
-                    field(s, "created_by"),
-                    field(s, "created_at")
+                    s.name, s.version, s.kind, s.created_by, s.created_at
                 );
-                if let Some(f) = s["files"].as_object() {
-                    for (k, t) in f {
-                        out.push_str(&format!("--- {k}\n{}\n", t.as_str().unwrap_or_default()));
-                    }
+                for (k, t) in s.files.iter().flatten() {
+                    out.push_str(&format!("--- {k}\n{t}\n"));
                 }
                 out
             });

@@ -1,6 +1,7 @@
 //! `arbiter review`: the review queue.
 
 use super::*;
+use arbiter_api::{ChangeRequest, ReviewRequest};
 /// The review queue.
 #[derive(Subcommand, Debug)]
 pub enum ReviewCommand {
@@ -34,8 +35,8 @@ pub fn review(cmd: ReviewCommand, server: &ServerArgs) -> Result<u8> {
     let c = Client::new(server, None)?;
     match cmd {
         ReviewCommand::List => {
-            let v = c.call("GET", "/api/v1/reviews", None)?;
-            c.print(&v, |v| {
+            let r = c.get::<Page<ChangeRequest>>("/api/v1/reviews")?;
+            c.print(&r, |v| {
                 table(
                     &[
                         "ID",
@@ -46,26 +47,19 @@ pub fn review(cmd: ReviewCommand, server: &ServerArgs) -> Result<u8> {
                         "COST/MONTH",
                         "SINCE",
                     ],
-                    items(v)
+                    v.items
                         .iter()
                         .map(|cr| {
                             vec![
-                                field(cr, "id").into(),
-                                cr["priority"]
-                                    .as_f64()
-                                    .map(|p| format!("{p:.3}"))
-                                    .unwrap_or_default(),
-                                field(cr, "stack").into(),
-                                field(cr, "submitter").into(),
-                                cr["confidence"]
-                                    .as_f64()
-                                    .map(|c| format!("{c:.1}"))
-                                    .unwrap_or_default(),
-                                cr["cost_delta_usd"]
-                                    .as_f64()
+                                cr.id.to_string(),
+                                format!("{:.3}", cr.priority),
+                                cr.stack.clone(),
+                                cr.submitter.clone(),
+                                cr.confidence.map(|c| format!("{c:.1}")).unwrap_or_default(),
+                                cr.cost_delta_usd
                                     .map(|d| format!("{d:+.2}"))
                                     .unwrap_or_else(|| "-".into()),
-                                field(cr, "created_at").into(),
+                                cr.created_at.to_string(),
                             ]
                         })
                         .collect(),
@@ -73,24 +67,24 @@ pub fn review(cmd: ReviewCommand, server: &ServerArgs) -> Result<u8> {
             });
         }
         ReviewCommand::Show { id } => {
-            let v = c.call("GET", &format!("/api/v1/change-requests/{id}"), None)?;
-            c.print(&v, cr_summary);
+            let r = c.get::<ChangeRequest>(&format!("/api/v1/change-requests/{id}"))?;
+            c.print(&r, cr_summary);
         }
         ReviewCommand::Approve { id, comment } => {
-            let v = c.call(
+            let r = c.call_with::<_, ChangeRequest>(
                 "POST",
                 &format!("/api/v1/change-requests/{id}/approve"),
-                Some(&json!({"comment": comment})),
+                &ReviewRequest { comment },
             )?;
-            c.print(&v, cr_summary);
+            c.print(&r, cr_summary);
         }
         ReviewCommand::Reject { id, comment } => {
-            let v = c.call(
+            let r = c.call_with::<_, ChangeRequest>(
                 "POST",
                 &format!("/api/v1/change-requests/{id}/reject"),
-                Some(&json!({"comment": comment})),
+                &ReviewRequest { comment },
             )?;
-            c.print(&v, cr_summary);
+            c.print(&r, cr_summary);
         }
     }
     Ok(0)

@@ -1,6 +1,7 @@
 //! `arbiter stack`: stacks on the server.
 
 use super::*;
+use arbiter_api::{Stack, StackSpec, StackUpdate};
 /// Stacks on the server.
 #[derive(Subcommand, Debug)]
 pub enum StackCommand {
@@ -85,34 +86,33 @@ pub struct StackUpdateArgs {
     pub if_version: Option<i64>,
 }
 
-fn stack_summary(s: &Value) -> String {
+fn stack_summary(s: &Stack) -> String {
+    let spec = &s.spec;
     let mut out = format!(
         "{} ({}), version {}\n",
-        field(s, "name"),
-        field(s, "environment"),
-        field(s, "version")
+        spec.name, spec.environment, s.version
     );
-    out.push_str(&format!("  labels: {}\n", s["labels"]));
+    out.push_str(&format!("  labels: {}\n", js(&spec.labels)));
     out.push_str(&format!(
         "  budget: {}  threshold: {}  auto-apply: {}\n",
-        or_dash(&s["monthly_budget_usd"]),
-        or_dash(&s["auto_apply_threshold"]),
-        s["auto_apply"]
+        dash(spec.monthly_budget_usd.as_ref()),
+        dash(spec.auto_apply_threshold.as_ref()),
+        spec.auto_apply
     ));
     out.push_str(&format!(
         "  policy sets: {}  approval policy: {}\n",
-        s["policy_sets"],
-        or_dash(&s["approval_policy"])
+        js(&spec.policy_sets),
+        dash(spec.approval_policy.as_ref())
     ));
     out.push_str(&format!(
         "  holds introduced weaknesses from: {}\n",
-        match s["escalate_introduced_at"].as_str() {
+        match &spec.escalate_introduced_at {
             Some(f) => f.to_string(),
             None => "the environment's default".into(),
         }
     ));
-    if !s["expires_at"].is_null() {
-        out.push_str(&format!("  expires: {}\n", field(s, "expires_at")));
+    if let Some(e) = &s.expires_at {
+        out.push_str(&format!("  expires: {e}\n"));
     }
     out
 }
@@ -122,31 +122,42 @@ pub fn stack(cmd: StackCommand, server: &ServerArgs) -> Result<u8> {
     let c = Client::new(server, None)?;
     match cmd {
         StackCommand::Create(a) => {
-            let body = json!({"name": a.name, "environment": a.environment, "labels": a.labels,
-                "monthly_budget_usd": a.budget, "auto_apply_threshold": a.threshold, "auto_apply": a.auto_apply,
-                "policy_sets": a.policy_sets, "approval_policy": a.approval_policy, "ttl_seconds": a.ttl.map(|d| d.as_secs()),
-                "escalate_introduced_at": a.escalate_introduced_at});
-            let v = c.call("POST", "/api/v1/stacks", Some(&body))?;
-            c.print(&v, |s| format!("created stack {}\n", stack_summary(s)));
+            let ttl_seconds = a
+                .ttl
+                .map(|d| i64::try_from(d.as_secs()))
+                .transpose()
+                .context("--ttl is too long")?;
+            let body = StackSpec {
+                name: a.name,
+                environment: a.environment,
+                labels: a.labels,
+                monthly_budget_usd: a.budget,
+                auto_apply_threshold: a.threshold,
+                auto_apply: a.auto_apply,
+                policy_sets: a.policy_sets,
+                approval_policy: a.approval_policy,
+                ttl_seconds,
+                escalate_introduced_at: a.escalate_introduced_at,
+            };
+            let r = c.call_with::<_, Stack>("POST", "/api/v1/stacks", &body)?;
+            c.print(&r, |s| format!("created stack {}\n", stack_summary(s)));
         }
         StackCommand::List => {
-            let v = c.call("GET", "/api/v1/stacks", None)?;
-            c.print(&v, |v| {
+            let r = c.get::<Page<Stack>>("/api/v1/stacks")?;
+            c.print(&r, |v| {
                 table(
                     &["NAME", "ENV", "BUDGET", "THRESHOLD", "AUTO-APPLY", "LABELS"],
-                    items(v)
+                    v.items
                         .iter()
                         .map(|s| {
+                            let spec = &s.spec;
                             vec![
-                                field(s, "name").into(),
-                                field(s, "environment").into(),
-                                or_dash(&s["monthly_budget_usd"]),
-                                or_dash(&s["auto_apply_threshold"]),
-                                s["auto_apply"].to_string(),
-                                s["labels"]
-                                    .as_array()
-                                    .map(|l| l.iter().map(or_dash).collect::<Vec<_>>().join(","))
-                                    .unwrap_or_default(),
+                                spec.name.clone(),
+                                spec.environment.to_string(),
+                                dash(spec.monthly_budget_usd.as_ref()),
+                                dash(spec.auto_apply_threshold.as_ref()),
+                                spec.auto_apply.to_string(),
+                                spec.labels.join(","),
                             ]
                         })
                         .collect(),
@@ -154,45 +165,32 @@ pub fn stack(cmd: StackCommand, server: &ServerArgs) -> Result<u8> {
             });
         }
         StackCommand::Show { name } => {
-            let v = c.call("GET", &format!("/api/v1/stacks/{}", enc(&name)), None)?;
-            c.print(&v, stack_summary);
+            let r = c.get::<Stack>(&format!("/api/v1/stacks/{}", enc(&name)))?;
+            c.print(&r, stack_summary);
         }
         StackCommand::Update(a) => {
-            let mut body = serde_json::Map::new();
-            if let Some(e) = a.environment {
-                body.insert("environment".into(), json!(e));
-            }
-            if let Some(l) = a.labels {
-                body.insert("labels".into(), json!(l));
-            }
-            if let Some(b) = a.budget {
-                body.insert("monthly_budget_usd".into(), json!(b));
-            }
-            if let Some(t) = a.threshold {
-                body.insert("auto_apply_threshold".into(), json!(t));
-            }
-            if let Some(x) = a.auto_apply {
-                body.insert("auto_apply".into(), json!(x));
-            }
-            if let Some(p) = a.policy_sets {
-                body.insert("policy_sets".into(), json!(p));
-            }
-            if let Some(f) = a.escalate_introduced_at {
-                let f = (f != "default").then_some(f);
-                body.insert("escalate_introduced_at".into(), json!(f));
-            }
-            if let Some(v) = a.if_version {
-                body.insert("if_version".into(), json!(v));
-            }
-            if body.is_empty() {
+            let body = StackUpdate {
+                environment: a.environment,
+                labels: a.labels,
+                monthly_budget_usd: a.budget.map(Some),
+                auto_apply_threshold: a.threshold.map(Some),
+                auto_apply: a.auto_apply,
+                policy_sets: a.policy_sets,
+                escalate_introduced_at: a
+                    .escalate_introduced_at
+                    .map(|f| (f != "default").then_some(f)),
+                if_version: a.if_version,
+                ..StackUpdate::default()
+            };
+            if body == StackUpdate::default() {
                 bail!("nothing to change: give at least one option (see --help)");
             }
-            let v = c.call(
+            let r = c.call_with::<_, Stack>(
                 "PATCH",
                 &format!("/api/v1/stacks/{}", enc(&a.name)),
-                Some(&Value::Object(body)),
+                &body,
             )?;
-            c.print(&v, |s| format!("updated stack {}\n", stack_summary(s)));
+            c.print(&r, |s| format!("updated stack {}\n", stack_summary(s)));
         }
     }
     Ok(0)

@@ -1,6 +1,7 @@
 //! `arbiter submit`: a plan to the server as a change request.
 
 use super::*;
+use arbiter_api::{ChangeRequest, ChangeSource, DryRun, Submission};
 /// `arbiter submit`.
 #[derive(Args, Debug)]
 #[command(
@@ -34,34 +35,33 @@ pub struct SubmitArgs {
     pub dry_run: bool,
 }
 
-pub(super) fn cr_summary(cr: &Value) -> String {
+pub(super) fn cr_summary(cr: &ChangeRequest) -> String {
     let mut out = format!(
         "change request {} on {}: {} (decision {}, confidence {})\n",
-        field(cr, "id"),
-        field(cr, "stack"),
-        field(cr, "status"),
-        field(cr, "decision"),
-        cr["confidence"]
-            .as_f64()
+        cr.id,
+        cr.stack,
+        cr.status,
+        dash(cr.decision.as_ref()),
+        cr.confidence
             .map(|c| format!("{c:.1}"))
             .unwrap_or_else(|| "-".into())
     );
-    if let Some(r) = cr["reason"].as_str() {
+    if let Some(r) = &cr.reason {
         out.push_str(&format!("  reason: {r}\n"));
     }
-    if let Some(e) = cr["verdict"]["explanation"].as_str() {
+    if let Some(e) = cr.explanation() {
         out.push_str(&format!("  {e}\n"));
     }
-    if let Some(d) = cr["cost_delta_usd"].as_f64() {
+    if let Some(d) = cr.cost_delta_usd {
         out.push_str(&format!("  cost: {d:+.2} USD/month\n"));
     }
-    for r in cr["reviews"].as_array().cloned().unwrap_or_default() {
+    for r in &cr.reviews {
         out.push_str(&format!(
             "  review: {} {}{}\n",
-            field(&r, "reviewer"),
-            field(&r, "decision"),
-            r["comment"]
-                .as_str()
+            r.reviewer,
+            r.decision,
+            r.comment
+                .as_ref()
                 .map(|c| format!(": {c}"))
                 .unwrap_or_default()
         ));
@@ -89,11 +89,18 @@ pub fn submit(a: SubmitArgs, server: &ServerArgs) -> Result<u8> {
             return Err(e.context(format!("reading plan {}", a.plan.display())));
         }
     };
-    let source = (a.commit.is_some() || a.repository.is_some())
-        .then(|| json!({"commit": a.commit, "repository": a.repository}));
-    let body = json!({"stack": a.stack, "plan": plan, "intent": a.intent, "source": source});
+    let source = (a.commit.is_some() || a.repository.is_some()).then(|| ChangeSource {
+        commit: a.commit,
+        repository: a.repository,
+        ..ChangeSource::default()
+    });
+    let body = Submission {
+        stack: a.stack,
+        plan,
+        intent: a.intent,
+        source,
+    };
     let c = Client::new(server, a.key.as_deref())?;
-    let bytes = serde_json::to_vec(&body)?;
     let mut headers = Vec::new();
     if let Some(k) = &a.idempotency_key {
         headers.push(("idempotency-key", k.clone()));
@@ -103,21 +110,23 @@ pub fn submit(a: SubmitArgs, server: &ServerArgs) -> Result<u8> {
     } else {
         "/api/v1/change-requests"
     };
-    let v = c.send("POST", path, Some(bytes), &headers)?.ok()?;
+    let answer = c.send_with("POST", path, &body, &headers)?;
     if a.dry_run {
-        c.print(&v, |v| {
-            let mut s = format!("would be {}", field(v, "status"));
-            if let Some(r) = v["reason"].as_str() {
+        let r = answer.parse::<DryRun>()?;
+        c.print(&r, |v| {
+            let mut s = format!("would be {}", v.status);
+            if let Some(r) = &v.reason {
                 s.push_str(&format!(": {r}"));
             }
             s.push('\n');
-            if let Some(e) = v["verdict"]["explanation"].as_str() {
+            if let Some(e) = v.explanation() {
                 s.push_str(&format!("  {e}\n"));
             }
             s
         });
-        return Ok(crate::exit::status(v["status"].as_str().unwrap_or("")));
+        return Ok(crate::exit::status(r.data.status.as_str()));
     }
-    c.print(&v, cr_summary);
-    Ok(crate::exit::status(v["status"].as_str().unwrap_or("")))
+    let r = answer.parse::<ChangeRequest>()?;
+    c.print(&r, cr_summary);
+    Ok(crate::exit::status(r.data.status.as_str()))
 }
