@@ -79,10 +79,19 @@ impl ApprovalPolicy {
     /// Compiles a policy set; at least one module must be in
     /// `package arbiter.approval` and define `approve` or `reject`.
     pub fn compile(files: &LoadedFiles) -> Result<ApprovalPolicy, PolicyError> {
-        on_eval_thread(|| ApprovalPolicy::compile_here(files))
+        ApprovalPolicy::compile_within(files, Limits::default())
     }
 
-    fn compile_here(files: &LoadedFiles) -> Result<ApprovalPolicy, PolicyError> {
+    /// Compiles a policy set whose check run and later evaluations are held
+    /// to `limits` (the server's configured budget, not the default one).
+    pub fn compile_within(
+        files: &LoadedFiles,
+        limits: Limits,
+    ) -> Result<ApprovalPolicy, PolicyError> {
+        on_eval_thread(|| ApprovalPolicy::compile_here(files, limits))
+    }
+
+    fn compile_here(files: &LoadedFiles, limits: Limits) -> Result<ApprovalPolicy, PolicyError> {
         let mut engine = regorus::Engine::new();
         install_guards(&mut engine)?;
         let mut found = None;
@@ -109,7 +118,7 @@ impl ApprovalPolicy {
         let p = ApprovalPolicy {
             engine,
             file,
-            limits: Limits::default(),
+            limits,
         };
         // Catch runtime errors (and non-boolean rules) now, not at the first review.
         p.evaluate_here(&serde_json::json!({"change_request": {}, "stack": {}, "reviews": []}))?;

@@ -151,7 +151,7 @@ pub async fn approval_for(app: &AppState, spec: &StackSpec) -> ApiResult<Arc<App
         if refs.is_empty() {
             ApprovalPolicy::builtin()
         } else {
-            load_sets(&refs, &files).and_then(|l| ApprovalPolicy::compile(&l))
+            load_sets(&refs, &files).and_then(|l| ApprovalPolicy::compile_within(&l, limits))
         }
         .map(|p| p.with_limits(limits))
         .map_err(|e| e.to_string())

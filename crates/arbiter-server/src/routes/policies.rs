@@ -70,6 +70,7 @@ pub async fn put(
     }];
     let files = vec![spec.files.clone()];
     let kind = spec.kind.clone();
+    let limits = app.config.policy_limits();
     tokio::task::spawn_blocking(move || -> Result<(), String> {
         let loaded = crate::lifecycle::load_sets(&refs, &files).map_err(|e| e.to_string())?;
         match kind.as_str() {
@@ -80,7 +81,7 @@ pub async fn put(
             })
             .map(|_| ())
             .map_err(|e| e.to_string()),
-            "approval" => arbiter_policy::ApprovalPolicy::compile(&loaded)
+            "approval" => arbiter_policy::ApprovalPolicy::compile_within(&loaded, limits)
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
             other => Err(format!("kind {other:?} must be `plan` or `approval`")),
