@@ -273,6 +273,7 @@ impl Judge {
             confidence,
             summary: cx.summary,
             warnings: verdict_warnings(plan, &findings),
+            counterfactual: None,
             findings,
             critics: critic_reports,
             cost: beside.cost,

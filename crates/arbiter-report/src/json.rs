@@ -80,6 +80,7 @@ mod tests {
             plan: PlanInfo::default(),
             changes: Vec::new(),
             warnings: Vec::new(),
+            counterfactual: None,
         }
     }
 

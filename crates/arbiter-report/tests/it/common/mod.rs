@@ -104,6 +104,7 @@ pub fn empty(decision: Decision) -> Verdict {
         plan: PlanInfo::default(),
         changes: Vec::new(),
         warnings: Vec::new(),
+        counterfactual: None,
     }
 }
 
@@ -255,6 +256,7 @@ pub fn approve_clean() -> Verdict {
             ),
         ],
         warnings: Vec::new(),
+        counterfactual: None,
     }
 }
 
@@ -443,6 +445,7 @@ pub fn review_escalations() -> Verdict {
             change("data.aws_caller_identity.current", "read", Vec::new()),
         ],
         warnings: Vec::new(),
+        counterfactual: None,
     }
 }
 
@@ -612,6 +615,7 @@ pub fn reject_denies() -> Verdict {
             "plan format_version 1.3 is newer than 1.2, the newest this build knows; unknown fields were ignored"
                 .to_string(),
         ],
+        counterfactual: None,
     }
 }
 
