@@ -1004,10 +1004,7 @@ fn parse_meta(
     let fix = match &v["fix"] {
         Value::Undefined | Value::Null => Vec::new(),
         f => arbiter_verdict::fix::parse_fix(&to_json(f)).map_err(|e| {
-            PolicyError::Config(format!(
-                "{}: rule {id}: invalid \"fix\" step {e}",
-                src.path
-            ))
+            PolicyError::Config(format!("{}: rule {id}: invalid \"fix\" step {e}", src.path))
         })?,
     };
     for step in &fix {

@@ -625,8 +625,13 @@ fn every_fix_silences_its_rule_on_its_firing_cases() {
             }
             fired += 1;
             // The fix travels on the finding.
-            assert!(before.iter().all(|f| f.fix == rule.fix), "{}: finding without the rule's fix", rule.id);
-            let flagged: BTreeSet<&str> = before.iter().filter_map(|f| f.address.as_deref()).collect();
+            assert!(
+                before.iter().all(|f| f.fix == rule.fix),
+                "{}: finding without the rule's fix",
+                rule.id
+            );
+            let flagged: BTreeSet<&str> =
+                before.iter().filter_map(|f| f.address.as_deref()).collect();
             for r in resources.iter_mut() {
                 let addr = r["address"].as_str().unwrap_or_default().to_string();
                 if !flagged.contains(addr.as_str()) {
@@ -646,7 +651,10 @@ fn every_fix_silences_its_rule_on_its_firing_cases() {
                 failures.push(format!(
                     "{} / {name}: still fires after the fix: {:?}",
                     rule.id,
-                    after.iter().map(|f| (&f.address, &f.message)).collect::<Vec<_>>()
+                    after
+                        .iter()
+                        .map(|f| (&f.address, &f.message))
+                        .collect::<Vec<_>>()
                 ));
             }
             checked += 1;
@@ -658,9 +666,17 @@ fn every_fix_silences_its_rule_on_its_firing_cases() {
     for f in &failures {
         println!("{f}");
     }
-    assert!(failures.is_empty(), "{} fix failures (above)", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} fix failures (above)",
+        failures.len()
+    );
     assert!(checked > 0 || only.is_some(), "no fix was checked");
-    let security: Vec<&arbiter_policy::RuleMeta> = pack.rules().iter().filter(|r| is_security_rule(r)).collect();
+    let security: Vec<&arbiter_policy::RuleMeta> = pack
+        .rules()
+        .iter()
+        .filter(|r| is_security_rule(r))
+        .collect();
     let with_fix = security.iter().filter(|r| !r.fix.is_empty()).count();
     let ratio = with_fix as f64 / security.len() as f64;
     println!(
@@ -669,7 +685,11 @@ fn every_fix_silences_its_rule_on_its_firing_cases() {
         ratio * 100.0
     );
     if only.is_none() {
-        assert!(ratio >= 0.60, "fix coverage {:.1} % is below 60 %", ratio * 100.0);
+        assert!(
+            ratio >= 0.60,
+            "fix coverage {:.1} % is below 60 %",
+            ratio * 100.0
+        );
     }
 }
 
@@ -677,22 +697,42 @@ fn every_fix_silences_its_rule_on_its_firing_cases() {
 /// file, the rule and the step.
 #[test]
 fn invalid_fix_declarations_are_refused_at_load() {
-    let rule = |fix: &str| arbiter_policy::PolicySource {
+    let rule = |fix: &str| {
+        arbiter_policy::PolicySource {
         path: "mine/x.rego".into(),
         text: format!(
             "package arbiter.rules.aws.my_fix\nimport rego.v1\nmetadata := {{\"id\": \"MY-001\", \"title\": \"t\", \"severity\": \"low\", \"effect\": \"warn\", \"resource_types\": [\"aws_instance\"], \"fix\": {fix}}}\nfindings contains f if {{ some r in input.resources.aws_instance; f := {{\"address\": r.address}} }}\n"
         ),
+    }
     };
-    let ok = RulePack::with_replacements(&[rule(r#"[{"path": "metadata_options[0].http_tokens", "value": "required"}]"#)]).unwrap();
-    assert_eq!(ok.rule("MY-001").unwrap().fix[0].path.to_string(), "metadata_options[0].http_tokens");
+    let ok = RulePack::with_replacements(&[rule(
+        r#"[{"path": "metadata_options[0].http_tokens", "value": "required"}]"#,
+    )])
+    .unwrap();
+    assert_eq!(
+        ok.rule("MY-001").unwrap().fix[0].path.to_string(),
+        "metadata_options[0].http_tokens"
+    );
     for (fix, needle) in [
         (r#"[{"path": "a[", "value": 1}]"#, "unclosed"),
         (r#"[{"path": "a"}]"#, "exactly one of"),
-        (r#"[{"path": "a[0]", "value": 1}]"#, "ends with an attribute"),
-        (r#"[{"path": "a", "value": 1, "types": ["aws_s3_bucket"]}]"#, "aws_s3_bucket"),
+        (
+            r#"[{"path": "a[0]", "value": 1}]"#,
+            "ends with an attribute",
+        ),
+        (
+            r#"[{"path": "a", "value": 1, "types": ["aws_s3_bucket"]}]"#,
+            "aws_s3_bucket",
+        ),
         (r#""a = 1""#, "list of"),
     ] {
-        let err = RulePack::with_replacements(&[rule(fix)]).err().expect(fix).to_string();
-        assert!(err.contains("mine/x.rego") && err.contains("MY-001") && err.contains(needle), "{fix}: {err}");
+        let err = RulePack::with_replacements(&[rule(fix)])
+            .err()
+            .expect(fix)
+            .to_string();
+        assert!(
+            err.contains("mine/x.rego") && err.contains("MY-001") && err.contains(needle),
+            "{fix}: {err}"
+        );
     }
 }

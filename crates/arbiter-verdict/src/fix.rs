@@ -145,7 +145,8 @@ pub enum FixAction {
     /// Set the attribute to this value (`{"path": …, "value": …}`).
     Set(serde_json::Value),
     /// Remove every element equal to this value from the list at the path
-    /// (`{"path": …, "remove": …}`).
+    /// (`{"path": …, "remove": …}`); an object removes the elements (nested
+    /// blocks) that have all of its fields with these values.
     Remove(serde_json::Value),
 }
 
@@ -189,10 +190,11 @@ impl TryFrom<RawStep> for FixStep {
         let action = match (raw.value, raw.remove) {
             (Some(v), None) => FixAction::Set(v),
             (None, Some(v)) => {
-                if v.is_null() || v.is_object() || v.is_array() {
+                let empty_object = v.as_object().is_some_and(|o| o.is_empty());
+                if v.is_null() || v.is_array() || empty_object {
                     return Err(FixSyntaxError {
                         text: raw.path,
-                        problem: "`remove` takes the string, number or boolean to remove".into(),
+                        problem: "`remove` takes the string, number or boolean to remove, or an object of the fields an element to remove has".into(),
                     });
                 }
                 FixAction::Remove(v)
@@ -205,7 +207,10 @@ impl TryFrom<RawStep> for FixStep {
                 })
             }
         };
-        if matches!(path.0.last(), Some(PathSegment::Index(_) | PathSegment::All)) {
+        if matches!(
+            path.0.last(),
+            Some(PathSegment::Index(_) | PathSegment::All)
+        ) {
             return Err(FixSyntaxError {
                 text: path.to_string(),
                 problem: "a step ends with an attribute name, not an index".into(),
@@ -328,7 +333,7 @@ fn apply_at(
                     FixAction::Remove(v) => match obj.get_mut(k) {
                         Some(Value::Array(items)) => {
                             let n = items.len();
-                            items.retain(|x| x != v);
+                            items.retain(|x| !element_matches(x, v));
                             items.len() != n
                         }
                         _ => false,
@@ -386,6 +391,17 @@ fn apply_at(
             }
             changed
         }
+    }
+}
+
+/// Whether a list element is the one a `remove` names: equal to it, or, for
+/// an object, having each of its fields with the same value.
+pub fn element_matches(element: &serde_json::Value, wanted: &serde_json::Value) -> bool {
+    match (element, wanted) {
+        (serde_json::Value::Object(e), serde_json::Value::Object(w)) => {
+            w.iter().all(|(k, v)| e.get(k) == Some(v))
+        }
+        _ => element == wanted,
     }
 }
 
@@ -491,11 +507,15 @@ mod tests {
         );
         assert!(serde_json::from_value::<FixStep>(json!({"path": "a[0]", "value": 1})).is_err());
         assert!(serde_json::from_value::<FixStep>(json!({"path": "a", "remove": {}})).is_err());
+        assert!(serde_json::from_value::<FixStep>(json!({"path": "a", "remove": [1]})).is_err());
         assert!(
             serde_json::from_value::<FixStep>(json!({"path": "a", "value": 1, "x": 1})).is_err()
         );
         let s = step(json!({"path": "a[0].b", "value": "required"}));
-        assert_eq!(serde_json::to_value(&s).unwrap(), json!({"path": "a[0].b", "value": "required"}));
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            json!({"path": "a[0].b", "value": "required"})
+        );
         assert!(parse_fix(&json!([])).is_err());
         assert!(parse_fix(&json!({"path": "a"})).is_err());
     }
@@ -506,14 +526,20 @@ mod tests {
         let mut v = json!({"ami": "x"});
         let mut u = json!({"metadata_options": true});
         assert!(apply_step(&mut v, &mut u, &s));
-        assert_eq!(v, json!({"ami": "x", "metadata_options": [{"http_tokens": "required"}]}));
+        assert_eq!(
+            v,
+            json!({"ami": "x", "metadata_options": [{"http_tokens": "required"}]})
+        );
         assert_eq!(u, json!({"metadata_options": [{}]}));
         // Idempotent.
         assert!(!apply_step(&mut v, &mut u, &s));
         let mut v = json!({"metadata_options": [{"http_tokens": "optional", "hop": 1}]});
         let mut u = json!({});
         assert!(apply_step(&mut v, &mut u, &s));
-        assert_eq!(v["metadata_options"][0], json!({"http_tokens": "required", "hop": 1}));
+        assert_eq!(
+            v["metadata_options"][0],
+            json!({"http_tokens": "required", "hop": 1})
+        );
     }
 
     #[test]
@@ -522,7 +548,18 @@ mod tests {
         let mut v = json!({"ingress": [{"cidr_blocks": ["0.0.0.0/0", "10.0.0.0/8"]}, {"cidr_blocks": ["0.0.0.0/0"]}]});
         let mut u = json!({});
         assert!(apply_step(&mut v, &mut u, &s));
-        assert_eq!(v, json!({"ingress": [{"cidr_blocks": ["10.0.0.0/8"]}, {"cidr_blocks": []}]}));
+        assert_eq!(
+            v,
+            json!({"ingress": [{"cidr_blocks": ["10.0.0.0/8"]}, {"cidr_blocks": []}]})
+        );
+        // Objects: elements with these fields.
+        let s = step(json!({"path": "nets", "remove": {"value": "0.0.0.0/0"}}));
+        let mut v = json!({"nets": [{"name": "all", "value": "0.0.0.0/0"}, {"name": "office", "value": "10.0.0.0/8"}]});
+        assert!(apply_step(&mut v, &mut json!({}), &s));
+        assert_eq!(
+            v,
+            json!({"nets": [{"name": "office", "value": "10.0.0.0/8"}]})
+        );
         // An index beyond the next element is not invented.
         let s = step(json!({"path": "a[3].b", "value": 1}));
         let mut v = json!({"a": []});
