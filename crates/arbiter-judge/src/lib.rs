@@ -9,6 +9,7 @@
 //! Architecture invariant: the decision is made here and only here; a
 //! policy or critic error is an error (fail closed), never an approval.
 
+pub mod counterfactual;
 pub mod stack;
 pub mod waiver;
 
@@ -49,6 +50,9 @@ pub enum JudgeError {
     /// The stack configuration is invalid.
     #[error("{0}")]
     Stack(String),
+    /// The mechanical fixes could not be applied to the plan.
+    #[error("{0}")]
+    Fix(#[from] counterfactual::FixPlanError),
 }
 
 /// Cumulative milliseconds at the end of each phase of an evaluation.
@@ -195,7 +199,29 @@ impl Judge {
 
     /// Like [`Judge::evaluate`], also returning the cumulative milliseconds at
     /// the end of each stage of [`STAGES`].
+    ///
+    /// When some finding that matters has a mechanical fix, the verdict also
+    /// carries the counterfactual: every fix applied to the plan's
+    /// after-values and the result judged again (not part of the timings).
     pub fn evaluate_timed(
+        &self,
+        input: &PlanInput,
+        stack: &StackConfig,
+    ) -> Result<(Verdict, PhaseTimings), JudgeError> {
+        let (mut verdict, phases) = self.evaluate_once(input, stack)?;
+        if counterfactual::wanted(&verdict.findings) {
+            let fixes = counterfactual::fixes_by_address(&verdict.findings);
+            let (text, steps) = counterfactual::apply_fixes(&input.text, &fixes)?;
+            let fixed_input = PlanInput::from_vec(text.into_bytes())?;
+            let (fixed, _) = self.evaluate_once(&fixed_input, stack)?;
+            verdict.counterfactual =
+                Some(counterfactual::summarize(&verdict.findings, &fixed, steps));
+        }
+        Ok((verdict, phases))
+    }
+
+    /// One evaluation, without the counterfactual.
+    fn evaluate_once(
         &self,
         input: &PlanInput,
         stack: &StackConfig,
