@@ -439,16 +439,17 @@ pub struct Counterfactual {
 }
 
 impl Counterfactual {
-    /// One line: "with these fixes: approve at 98.4" or what still blocks.
+    /// One line: "approve at 98.4 (3 fix steps, 3 findings fixed)", and what
+    /// still blocks when the decision is not approve.
     pub fn summary(&self) -> String {
         let head = format!(
-            "with {} fix step{} ({} finding{}): {} at {:.1}",
+            "{} at {:.1} ({} fix step{}, {} finding{} fixed)",
+            self.decision.as_str(),
+            self.confidence,
             self.steps_applied,
             if self.steps_applied == 1 { "" } else { "s" },
             self.findings_fixed,
             if self.findings_fixed == 1 { "" } else { "s" },
-            self.decision.as_str(),
-            self.confidence
         );
         let blocking: Vec<&RemainingFinding> = self
             .remaining

@@ -308,6 +308,10 @@ pub fn review_escalations() -> Verdict {
             .to_string(),
     ];
     imds.confidence_cost = 2.04;
+    imds.fix = vec![serde_json::from_value(
+        json!({"path": "metadata_options[0].http_tokens", "value": "required"}),
+    )
+    .expect("a fix step")];
 
     let mut new_cost = finding(FindingSpec {
         rule_id: "COST-NEW-RESOURCE",
@@ -445,7 +449,19 @@ pub fn review_escalations() -> Verdict {
             change("data.aws_caller_identity.current", "read", Vec::new()),
         ],
         warnings: Vec::new(),
-        counterfactual: None,
+        counterfactual: Some(arbiter_verdict::Counterfactual {
+            decision: Decision::Review,
+            confidence: 81.4,
+            steps_applied: 1,
+            findings_fixed: 1,
+            remaining: vec![arbiter_verdict::RemainingFinding {
+                rule_id: "ARB-AWS-IAM-004".to_string(),
+                address: Some("aws_iam_role_policy.deployer".to_string()),
+                message: "Policy allows iam:PassRole on any resource.".to_string(),
+                severity: Severity::High,
+                effect: Effect::Escalate,
+            }],
+        }),
     }
 }
 
