@@ -308,10 +308,12 @@ pub fn review_escalations() -> Verdict {
             .to_string(),
     ];
     imds.confidence_cost = 2.04;
-    imds.fix = vec![serde_json::from_value(
+    #[allow(clippy::expect_used)] // a literal step
+    let step = serde_json::from_value(
         json!({"path": "metadata_options[0].http_tokens", "value": "required"}),
     )
-    .expect("a fix step")];
+    .expect("a fix step");
+    imds.fix = vec![step];
 
     let mut new_cost = finding(FindingSpec {
         rule_id: "COST-NEW-RESOURCE",
