@@ -34,6 +34,11 @@ pub use waiver::Waiver;
 /// Most attribute changes listed per resource in a verdict.
 pub const MAX_ATTRIBUTES_PER_CHANGE: usize = 50;
 
+/// Largest plan (resource changes) that gets a counterfactual: judging it
+/// again costs a second evaluation, a few milliseconds for the tens of
+/// changes an agent's change usually has; a larger plan's verdict has none.
+pub const COUNTERFACTUAL_MAX_CHANGES: usize = 256;
+
 /// Most resources (and unpriced resources) a verdict's cost section lists;
 /// the totals always cover every resource (`arbiter cost` shows them all).
 pub const MAX_COST_RESOURCES: usize = 25;
@@ -200,7 +205,8 @@ impl Judge {
     /// Like [`Judge::evaluate`], also returning the cumulative milliseconds at
     /// the end of each stage of [`STAGES`].
     ///
-    /// When some finding that matters has a mechanical fix, the verdict also
+    /// When some finding that matters has a mechanical fix (and the plan has
+    /// at most [`COUNTERFACTUAL_MAX_CHANGES`] changes), the verdict also
     /// carries the counterfactual: every fix applied to the plan's
     /// after-values and the result judged again (not part of the timings).
     pub fn evaluate_timed(
@@ -209,7 +215,9 @@ impl Judge {
         stack: &StackConfig,
     ) -> Result<(Verdict, PhaseTimings), JudgeError> {
         let (mut verdict, phases) = self.evaluate_once(input, stack)?;
-        if counterfactual::wanted(&verdict.findings) {
+        if input.plan.resource_changes.len() <= COUNTERFACTUAL_MAX_CHANGES
+            && counterfactual::wanted(&verdict.findings)
+        {
             let fixes = counterfactual::fixes_by_address(&verdict.findings);
             let (text, steps) = counterfactual::apply_fixes(&input.text, &fixes)?;
             let fixed_input = PlanInput::from_vec(text.into_bytes())?;

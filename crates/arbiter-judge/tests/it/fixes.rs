@@ -128,3 +128,35 @@ fn no_fix_no_counterfactual() {
         .get("counterfactual")
         .is_none());
 }
+
+#[test]
+fn large_plans_get_no_counterfactual() {
+    let judge = Judge::new(&JudgeConfig::default()).unwrap();
+    let db = json!({"engine": "postgres", "instance_class": "db.t3.micro", "publicly_accessible": true,
+        "storage_encrypted": true, "backup_retention_period": 7, "deletion_protection": true,
+        "skip_final_snapshot": false});
+    let names: Vec<String> = (0..arbiter_judge::COUNTERFACTUAL_MAX_CHANGES)
+        .map(|i| format!("n{i}"))
+        .collect();
+    let mut resources: Vec<(&str, &str, serde_json::Value, serde_json::Value)> = names
+        .iter()
+        .map(|n| {
+            (
+                "terraform_data",
+                n.as_str(),
+                json!({"input": "x"}),
+                json!({}),
+            )
+        })
+        .collect();
+    // At the limit: a counterfactual.
+    resources[0] = ("aws_db_instance", "main", db.clone(), json!({}));
+    let v = judge.evaluate(&plan(&resources), &prod()).unwrap();
+    assert!(v.counterfactual.is_some());
+    // One more change: none.
+    resources.push(("terraform_data", "extra", json!({"input": "x"}), json!({})));
+    let v = judge.evaluate(&plan(&resources), &prod()).unwrap();
+    assert_eq!(v.decision, Decision::Reject);
+    assert!(v.findings.iter().any(|f| !f.fix.is_empty()));
+    assert!(v.counterfactual.is_none());
+}
