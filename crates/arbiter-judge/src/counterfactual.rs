@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Why fixes could not be applied to a plan.
 #[derive(Debug, thiserror::Error)]
 pub enum FixPlanError {
-    /// The plan text is not a JSON object with `resource_changes`.
-    #[error("applying fixes: the plan is not a JSON object with resource_changes: {0}")]
+    /// The plan text is not JSON.
+    #[error("applying fixes: the plan is not JSON: {0}")]
     NotAPlan(String),
 }
 
@@ -32,18 +32,19 @@ pub fn fixes_by_address(findings: &[Finding]) -> BTreeMap<String, Vec<FixStep>> 
 
 /// The plan text with `fixes` applied to the after-values (and unknown
 /// masks) of the resources they name; returns the new text and how many
-/// steps changed something.
+/// steps changed something. `None` when the plan has no `resource_changes`
+/// (a plan read from its `planned_values` alone).
 pub fn apply_fixes(
     plan_text: &str,
     fixes: &BTreeMap<String, Vec<FixStep>>,
-) -> Result<(String, usize), FixPlanError> {
+) -> Result<Option<(String, usize)>, FixPlanError> {
     let mut doc: serde_json::Value =
         serde_json::from_str(plan_text).map_err(|e| FixPlanError::NotAPlan(e.to_string()))?;
     let Some(rcs) = doc
         .get_mut("resource_changes")
         .and_then(serde_json::Value::as_array_mut)
     else {
-        return Err(FixPlanError::NotAPlan("no resource_changes array".into()));
+        return Ok(None);
     };
     let mut applied = 0;
     for rc in rcs.iter_mut() {
@@ -79,7 +80,7 @@ pub fn apply_fixes(
         change.insert("after".into(), after);
         change.insert("after_unknown".into(), unknown);
     }
-    Ok((doc.to_string(), applied))
+    Ok(Some((doc.to_string(), applied)))
 }
 
 /// Whether a verdict warrants a counterfactual: some finding that matters

@@ -218,14 +218,34 @@ impl Judge {
         if input.plan.resource_changes.len() <= COUNTERFACTUAL_MAX_CHANGES
             && counterfactual::wanted(&verdict.findings)
         {
-            let fixes = counterfactual::fixes_by_address(&verdict.findings);
-            let (text, steps) = counterfactual::apply_fixes(&input.text, &fixes)?;
-            let fixed_input = PlanInput::from_vec(text.into_bytes())?;
-            let (fixed, _) = self.evaluate_once(&fixed_input, stack)?;
-            verdict.counterfactual =
-                Some(counterfactual::summarize(&verdict.findings, &fixed, steps));
+            // The verdict stands on its own: a counterfactual that cannot be
+            // made is a warning, never an error of the evaluation.
+            match self.counterfactual(input, stack, &verdict.findings) {
+                Ok(Some(cf)) => verdict.counterfactual = Some(cf),
+                Ok(None) => {}
+                Err(e) => verdict.warnings.push(format!(
+                    "the counterfactual (every mechanical fix applied) could not be judged: {e}"
+                )),
+            }
         }
         Ok((verdict, phases))
+    }
+
+    /// The plan with every fix applied, judged again; `None` when the plan
+    /// has no `resource_changes` to apply them to.
+    fn counterfactual(
+        &self,
+        input: &PlanInput,
+        stack: &StackConfig,
+        findings: &[Finding],
+    ) -> Result<Option<arbiter_verdict::Counterfactual>, JudgeError> {
+        let fixes = counterfactual::fixes_by_address(findings);
+        let Some((text, steps)) = counterfactual::apply_fixes(&input.text, &fixes)? else {
+            return Ok(None);
+        };
+        let fixed_input = PlanInput::from_vec(text.into_bytes())?;
+        let (fixed, _) = self.evaluate_once(&fixed_input, stack)?;
+        Ok(Some(counterfactual::summarize(findings, &fixed, steps)))
     }
 
     /// One evaluation, without the counterfactual.
