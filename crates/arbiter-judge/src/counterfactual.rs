@@ -119,6 +119,7 @@ pub fn summarize(original: &[Finding], fixed: &Verdict, steps_applied: usize) ->
             message: f.message.clone(),
             severity: f.severity,
             effect: f.effect,
+            held_by_floor: f.held_by_floor,
         })
         .collect();
     Counterfactual {

@@ -420,6 +420,9 @@ pub struct RemainingFinding {
     pub severity: Severity,
     /// Its effect.
     pub effect: Effect,
+    /// It holds the change through the floor for introduced weaknesses.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held_by_floor: bool,
 }
 
 /// The verdict the same change would get with every mechanical fix applied.
@@ -454,7 +457,7 @@ impl Counterfactual {
         let blocking: Vec<&RemainingFinding> = self
             .remaining
             .iter()
-            .filter(|r| matches!(r.effect, Effect::Deny | Effect::Escalate))
+            .filter(|r| r.held_by_floor || matches!(r.effect, Effect::Deny | Effect::Escalate))
             .collect();
         if self.decision == Decision::Approve || blocking.is_empty() {
             return head;
@@ -566,5 +569,40 @@ mod tests {
         let s = step(json!({"path": "a[3].b", "value": 1}));
         let mut v = json!({"a": []});
         assert!(!apply_step(&mut v, &mut json!({}), &s));
+    }
+
+    #[test]
+    fn the_summary_names_what_still_blocks() {
+        let r = |id: &str, effect: Effect, floor: bool| RemainingFinding {
+            rule_id: id.into(),
+            address: Some(format!("aws_x.{id}")),
+            message: "m".into(),
+            severity: Severity::High,
+            effect,
+            held_by_floor: floor,
+        };
+        let mut cf = Counterfactual {
+            decision: Decision::Approve,
+            confidence: 98.44,
+            steps_applied: 1,
+            findings_fixed: 2,
+            remaining: vec![r("a", Effect::Warn, false)],
+        };
+        assert_eq!(
+            cf.summary(),
+            "approve at 98.4 (1 fix step, 2 findings fixed)"
+        );
+        cf.decision = Decision::Review;
+        cf.remaining = vec![
+            r("w", Effect::Warn, false),
+            r("f", Effect::Warn, true),
+            r("e", Effect::Escalate, false),
+            r("d", Effect::Deny, false),
+            r("g", Effect::Deny, false),
+        ];
+        assert_eq!(
+            cf.summary(),
+            "review at 98.4 (1 fix step, 2 findings fixed); still blocking: f on aws_x.f, e on aws_x.e, d on aws_x.d and 1 more"
+        );
     }
 }

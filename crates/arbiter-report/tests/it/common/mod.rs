@@ -462,6 +462,7 @@ pub fn review_escalations() -> Verdict {
                 message: "Policy allows iam:PassRole on any resource.".to_string(),
                 severity: Severity::High,
                 effect: Effect::Escalate,
+                held_by_floor: false,
             }],
         }),
     }
