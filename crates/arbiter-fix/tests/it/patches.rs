@@ -232,3 +232,97 @@ fn dynamic_blocks_and_expressions_are_reported_not_guessed() {
     assert!(b.unlocated[0].to_string().contains("dynamic block"));
     assert!(p.diff().is_empty());
 }
+
+#[test]
+fn every_block_steps_list_removals_and_one_line_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"resource "aws_transfer_server" "sftp" {
+  protocols = ["SFTP", "FTP"] # FTP for the old scanner
+}
+
+resource "aws_cloudfront_distribution" "cdn" {
+  enabled = true
+
+  origin {
+    domain_name = "a.example.com"
+    origin_id   = "a"
+
+    custom_origin_config {
+      http_port              = 80
+      https_port             = 443
+      origin_protocol_policy = "http-only"
+      origin_ssl_protocols   = ["TLSv1", "TLSv1.2"]
+    }
+  }
+
+  origin {
+    domain_name = "bucket.s3.amazonaws.com"
+    origin_id   = "s3"
+  }
+}
+
+resource "aws_instance" "one_line" {
+  ami = "ami-1"
+  metadata_options {}
+}
+"#;
+    std::fs::write(dir.path().join("main.tf"), text).unwrap();
+    let pack = RulePack::builtin().unwrap();
+    let fix = |id: &str| pack.rule(id).unwrap().fix.clone();
+    let mut p = Patcher::new(dir.path());
+    let t = p
+        .apply(
+            "ARB-AWS-TLS-001",
+            "aws_transfer_server.sftp",
+            &fix("ARB-AWS-TLS-001"),
+        )
+        .unwrap();
+    assert_eq!(t.applied, vec!["remove \"FTP\" from protocols"], "{t:?}");
+    let c = p
+        .apply(
+            "ARB-AWS-TLS-001",
+            "aws_cloudfront_distribution.cdn",
+            &fix("ARB-AWS-TLS-001"),
+        )
+        .unwrap();
+    assert_eq!(c.applied.len(), 2, "{c:?}");
+    let i = p
+        .apply(
+            "ARB-AWS-EC2-001",
+            "aws_instance.one_line",
+            &fix("ARB-AWS-EC2-001"),
+        )
+        .unwrap();
+    assert_eq!(i.applied.len(), 1, "{i:?}");
+    p.write().unwrap();
+    let after = std::fs::read_to_string(dir.path().join("main.tf")).unwrap();
+    println!("{after}");
+    assert!(
+        after.contains("protocols = [\"SFTP\"] # FTP for the old scanner"),
+        "{after}"
+    );
+    assert!(
+        after.contains("origin_protocol_policy = \"https-only\""),
+        "{after}"
+    );
+    assert!(
+        after.contains("origin_ssl_protocols   = [\"TLSv1.2\"]"),
+        "{after}"
+    );
+    // The S3 origin has no custom_origin_config, and gets none.
+    assert_eq!(after.matches("custom_origin_config").count(), 1, "{after}");
+    assert!(
+        after.contains("metadata_options {\n    http_tokens = \"required\"\n  }"),
+        "{after}"
+    );
+    let fmt = Command::new("terraform")
+        .args(["fmt", "-check", "-diff"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        fmt.status.success(),
+        "terraform fmt -check failed:\n{}",
+        String::from_utf8_lossy(&fmt.stdout)
+    );
+}
