@@ -187,6 +187,32 @@ fn walk(
             }
             Ok(edits)
         }
+        [PathSegment::Key(k), PathSegment::Where(field, value), rest @ ..] => {
+            if let Some(u) = cx.dynamic(block, k) {
+                return Err(u);
+            }
+            if let Some(a) = block.body.get_attribute(k) {
+                return Err(cx.not_literal(&a.value));
+            }
+            let mut edits = Vec::new();
+            for b in block.body.get_blocks(k) {
+                let selected = b
+                    .body
+                    .get_attribute(field)
+                    .and_then(|a| literal(&a.value))
+                    .is_some_and(|l| {
+                        arbiter_verdict::fix::field_is(
+                            &serde_json::json!({ field: l }),
+                            field,
+                            value,
+                        )
+                    });
+                if selected {
+                    edits.extend(walk(cx, b, rest, action)?);
+                }
+            }
+            Ok(edits)
+        }
         [PathSegment::Key(_), PathSegment::Key(_), ..] => Err(
             cx.unsupported("the path goes into an object attribute; only nested blocks are edited")
         ),

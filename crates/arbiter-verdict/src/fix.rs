@@ -25,6 +25,9 @@ pub enum PathSegment {
     Index(usize),
     /// Every element of a list (`[*]`).
     All,
+    /// The elements (nested blocks) whose field has this value
+    /// (`[name=rds.force_ssl]`); numbers and booleans compare as written.
+    Where(String, String),
 }
 
 /// A path into a resource's attribute values, e.g. `metadata_options[0].http_tokens`.
@@ -71,44 +74,46 @@ impl FromStr for AttrPath {
             text: text.to_string(),
             problem: problem.to_string(),
         };
+        let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
         let mut segs = Vec::new();
-        for part in text.split('.') {
-            let (name, mut rest) = match part.find('[') {
-                Some(i) => (&part[..i], &part[i..]),
-                None => (part, ""),
-            };
-            if name.is_empty() {
-                return Err(bad("every segment must start with an attribute name"));
-            }
-            if !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
+        let mut rest = text;
+        loop {
+            let end = rest.find(|c: char| !is_name(c)).unwrap_or(rest.len());
+            if end == 0 {
                 return Err(bad(
-                    "attribute names are letters, digits, `_` and `-` (quote nothing)",
+                    "every segment starts with an attribute name (letters, digits, `_`, `-`)",
                 ));
             }
-            segs.push(PathSegment::Key(name.to_string()));
-            while !rest.is_empty() {
-                let Some(close) = rest.find(']') else {
+            segs.push(PathSegment::Key(rest[..end].to_string()));
+            rest = &rest[end..];
+            while let Some(after) = rest.strip_prefix('[') {
+                let Some(close) = after.find(']') else {
                     return Err(bad("unclosed `[`"));
                 };
-                let inner = rest.get(1..close).unwrap_or("");
-                if !rest.starts_with('[') {
-                    return Err(bad("expected `[` or `.` after an index"));
-                }
+                let inner = &after[..close];
                 if inner == "*" {
                     segs.push(PathSegment::All);
+                } else if let Some((field, value)) = inner.split_once('=') {
+                    if field.is_empty() || !field.chars().all(is_name) || value.is_empty() {
+                        return Err(bad("a selector is `[field=value]`"));
+                    }
+                    segs.push(PathSegment::Where(field.to_string(), value.to_string()));
                 } else {
                     let n: usize = inner
                         .parse()
-                        .map_err(|_| bad("an index is a number or `*`"))?;
+                        .map_err(|_| bad("an index is a number, `*` or `field=value`"))?;
                     segs.push(PathSegment::Index(n));
                 }
-                rest = &rest[close + 1..];
+                rest = &after[close + 1..];
+            }
+            if rest.is_empty() {
+                return Ok(AttrPath(segs));
+            }
+            match rest.strip_prefix('.') {
+                Some(r) => rest = r,
+                None => return Err(bad("expected `.`, `[` or the end after a segment")),
             }
         }
-        Ok(AttrPath(segs))
     }
 }
 
@@ -120,6 +125,7 @@ impl fmt::Display for AttrPath {
                 PathSegment::Key(k) => write!(f, ".{k}")?,
                 PathSegment::Index(n) => write!(f, "[{n}]")?,
                 PathSegment::All => write!(f, "[*]")?,
+                PathSegment::Where(k, v) => write!(f, "[{k}={v}]")?,
             }
         }
         Ok(())
@@ -209,7 +215,7 @@ impl TryFrom<RawStep> for FixStep {
         };
         if matches!(
             path.0.last(),
-            Some(PathSegment::Index(_) | PathSegment::All)
+            Some(PathSegment::Index(_) | PathSegment::All | PathSegment::Where(..))
         ) {
             return Err(FixSyntaxError {
                 text: path.to_string(),
@@ -371,7 +377,7 @@ fn apply_at(
                 None => false,
             }
         }
-        PathSegment::All => {
+        PathSegment::All | PathSegment::Where(..) => {
             let Some(items) = node.as_array_mut() else {
                 return false;
             };
@@ -387,10 +393,27 @@ fn apply_at(
             let mut changed = false;
             for (i, child) in items.iter_mut().enumerate() {
                 let u = unknowns.get_mut(i).and_then(Option::take);
+                if let PathSegment::Where(field, value) = first {
+                    if !field_is(child, field, value) {
+                        continue;
+                    }
+                }
                 changed |= apply_at(child, u, rest, action);
             }
             changed
         }
+    }
+}
+
+/// Whether an object's `field` is `value` as written in a path selector
+/// (a string equal to it, or a number or boolean written that way).
+pub fn field_is(element: &serde_json::Value, field: &str, value: &str) -> bool {
+    match element.get(field) {
+        Some(serde_json::Value::String(s)) => s == value,
+        Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+            v.to_string() == value
+        }
+        _ => false,
     }
 }
 
@@ -495,10 +518,18 @@ mod tests {
 
     #[test]
     fn paths_parse_and_print_back() {
-        for p in ["a", "a[0].b", "a[*].b[2].c", "x-y_z"] {
+        for p in [
+            "a",
+            "a[0].b",
+            "a[*].b[2].c",
+            "x-y_z",
+            "parameter[name=rds.force_ssl].value",
+        ] {
             assert_eq!(p.parse::<AttrPath>().unwrap().to_string(), p);
         }
-        for bad in ["", "a..b", "a[", "a[x]", "a]b", "[0]", "a.\"b\"", "a[0]x"] {
+        for bad in [
+            "", "a..b", "a[", "a[x]", "a]b", "[0]", "a.\"b\"", "a[0]x", "a[=x]", "a[k=]", "a.",
+        ] {
             assert!(bad.parse::<AttrPath>().is_err(), "{bad}");
         }
     }
@@ -564,6 +595,14 @@ mod tests {
         assert_eq!(
             v,
             json!({"nets": [{"name": "office", "value": "10.0.0.0/8"}]})
+        );
+        // Selected elements only.
+        let s = step(json!({"path": "parameter[name=rds.force_ssl].value", "value": "1"}));
+        let mut v = json!({"parameter": [{"name": "rds.force_ssl", "value": "0"}, {"name": "log", "value": "0"}]});
+        assert!(apply_step(&mut v, &mut json!({}), &s));
+        assert_eq!(
+            v["parameter"],
+            json!([{"name": "rds.force_ssl", "value": "1"}, {"name": "log", "value": "0"}])
         );
         // An index beyond the next element is not invented.
         let s = step(json!({"path": "a[3].b", "value": 1}));

@@ -326,3 +326,41 @@ resource "aws_instance" "one_line" {
         String::from_utf8_lossy(&fmt.stdout)
     );
 }
+
+#[test]
+fn selected_parameter_blocks_are_set() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("db.tf"),
+        "resource \"aws_db_parameter_group\" \"pg\" {\n  name   = \"pg\"\n  family = \"postgres14\"\n\n  parameter {\n    name  = \"log_connections\"\n    value = \"0\"\n  }\n\n  parameter {\n    name  = \"rds.force_ssl\"\n    value = \"0\" # TODO\n  }\n}\n",
+    )
+    .unwrap();
+    let pack = RulePack::builtin().unwrap();
+    let mut p = Patcher::new(dir.path());
+    let o = p
+        .apply(
+            "ARB-AWS-RDS-901",
+            "aws_db_parameter_group.pg",
+            &pack.rule("ARB-AWS-RDS-901").unwrap().fix,
+        )
+        .unwrap();
+    assert_eq!(
+        o.applied,
+        vec!["parameter[name=rds.force_ssl].value = \"1\""],
+        "{o:?}"
+    );
+    assert_eq!(
+        o.already,
+        vec!["parameter[name=require_secure_transport].value = \"1\""]
+    );
+    let d = p.diff();
+    assert!(
+        d.contains("-    value = \"0\" # TODO\n+    value = \"1\" # TODO\n"),
+        "{d}"
+    );
+    assert_eq!(
+        d.matches("\n-").count(),
+        1,
+        "only the selected block changes: {d}"
+    );
+}
