@@ -411,7 +411,7 @@ pub fn field_is(element: &serde_json::Value, field: &str, value: &str) -> bool {
     match element.get(field) {
         Some(serde_json::Value::String(s)) => s == value,
         Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
-            v.to_string() == value
+            serde_json::from_str::<serde_json::Value>(value).is_ok_and(|w| &w == v)
         }
         _ => false,
     }
