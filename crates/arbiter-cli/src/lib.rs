@@ -33,6 +33,8 @@ pub struct Cli {
 enum Command {
     /// Judge a plan offline: decision, confidence, findings (exit 0/2/3).
     Evaluate(cmd::evaluate::EvaluateArgs),
+    /// Patch the Terraform configuration with the mechanical fixes of a plan's findings.
+    Fix(cmd::fix::FixArgs),
     /// Measure the judge on labelled plans and find safe thresholds (exit 0/3).
     #[command(long_about = cmd::calibrate::LONG_ABOUT)]
     Calibrate(cmd::calibrate::CalibrateArgs),
@@ -157,6 +159,7 @@ pub fn main() -> ExitCode {
     };
     let result = std::panic::catch_unwind(|| match cli.command {
         Command::Evaluate(args) => cmd::evaluate::run(args),
+        Command::Fix(args) => cmd::fix::run(args),
         Command::Calibrate(args) => cmd::calibrate::run(args),
         Command::Cost(args) => cmd::cost::run(args),
         Command::Pricing(c) => cmd::pricing::run(c),

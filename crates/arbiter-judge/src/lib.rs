@@ -9,6 +9,7 @@
 //! Architecture invariant: the decision is made here and only here; a
 //! policy or critic error is an error (fail closed), never an approval.
 
+pub mod counterfactual;
 pub mod stack;
 pub mod waiver;
 
@@ -33,6 +34,11 @@ pub use waiver::Waiver;
 /// Most attribute changes listed per resource in a verdict.
 pub const MAX_ATTRIBUTES_PER_CHANGE: usize = 50;
 
+/// Largest plan (resource changes) that gets a counterfactual: judging it
+/// again costs a second evaluation, a few milliseconds for the tens of
+/// changes an agent's change usually has; a larger plan's verdict has none.
+pub const COUNTERFACTUAL_MAX_CHANGES: usize = 256;
+
 /// Most resources (and unpriced resources) a verdict's cost section lists;
 /// the totals always cover every resource (`arbiter cost` shows them all).
 pub const MAX_COST_RESOURCES: usize = 25;
@@ -49,6 +55,9 @@ pub enum JudgeError {
     /// The stack configuration is invalid.
     #[error("{0}")]
     Stack(String),
+    /// The mechanical fixes could not be applied to the plan.
+    #[error("{0}")]
+    Fix(#[from] counterfactual::FixPlanError),
 }
 
 /// Cumulative milliseconds at the end of each phase of an evaluation.
@@ -195,7 +204,52 @@ impl Judge {
 
     /// Like [`Judge::evaluate`], also returning the cumulative milliseconds at
     /// the end of each stage of [`STAGES`].
+    ///
+    /// When some finding that matters has a mechanical fix (and the plan has
+    /// at most [`COUNTERFACTUAL_MAX_CHANGES`] changes), the verdict also
+    /// carries the counterfactual: every fix applied to the plan's
+    /// after-values and the result judged again (not part of the timings).
     pub fn evaluate_timed(
+        &self,
+        input: &PlanInput,
+        stack: &StackConfig,
+    ) -> Result<(Verdict, PhaseTimings), JudgeError> {
+        let (mut verdict, phases) = self.evaluate_once(input, stack)?;
+        if input.plan.resource_changes.len() <= COUNTERFACTUAL_MAX_CHANGES
+            && counterfactual::wanted(&verdict.findings)
+        {
+            // The verdict stands on its own: a counterfactual that cannot be
+            // made is a warning, never an error of the evaluation.
+            match self.counterfactual(input, stack, &verdict.findings) {
+                Ok(Some(cf)) => verdict.counterfactual = Some(cf),
+                Ok(None) => {}
+                Err(e) => verdict.warnings.push(format!(
+                    "the counterfactual (every mechanical fix applied) could not be judged: {e}"
+                )),
+            }
+        }
+        Ok((verdict, phases))
+    }
+
+    /// The plan with every fix applied, judged again; `None` when the plan
+    /// has no `resource_changes` to apply them to.
+    fn counterfactual(
+        &self,
+        input: &PlanInput,
+        stack: &StackConfig,
+        findings: &[Finding],
+    ) -> Result<Option<arbiter_verdict::Counterfactual>, JudgeError> {
+        let fixes = counterfactual::fixes_by_address(findings);
+        let Some((text, steps)) = counterfactual::apply_fixes(&input.text, &fixes)? else {
+            return Ok(None);
+        };
+        let fixed_input = PlanInput::from_vec(text.into_bytes())?;
+        let (fixed, _) = self.evaluate_once(&fixed_input, stack)?;
+        Ok(Some(counterfactual::summarize(findings, &fixed, steps)))
+    }
+
+    /// One evaluation, without the counterfactual.
+    fn evaluate_once(
         &self,
         input: &PlanInput,
         stack: &StackConfig,
@@ -273,6 +327,7 @@ impl Judge {
             confidence,
             summary: cx.summary,
             warnings: verdict_warnings(plan, &findings),
+            counterfactual: None,
             findings,
             critics: critic_reports,
             cost: beside.cost,

@@ -21,7 +21,7 @@ use crate::values::{
 };
 use arbiter_plan::address::config_address;
 use arbiter_plan::{argument_references, Action, ArgumentReferences, Plan, ResourceChange};
-use arbiter_verdict::{ChangeRelation, Effect, Finding, Severity, SourceLocation};
+use arbiter_verdict::{ChangeRelation, Effect, Finding, FixStep, Severity, SourceLocation};
 use regorus::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -90,6 +90,11 @@ pub struct RuleMeta {
     /// always evaluated over every view of their types at once, never over half
     /// of a plan, and their before-state evaluation sees the other resources.
     pub joins: bool,
+    /// The mechanical fix (metadata `"fix"`: steps on the flagged resource's
+    /// attribute values) that makes the rule's finding go away; empty when
+    /// the rule declares none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fix: Vec<FixStep>,
     /// Rego package path, e.g. `data.arbiter.rules.aws.sg_admin_ports_world_open`.
     pub package: String,
     /// File the rule was loaded from (`builtin:aws/x.rego` or a user path).
@@ -695,6 +700,9 @@ impl RulePack {
         out.evidence = evidence;
         out.relation = relation;
         out.references = rule.checkov.clone();
+        if relation != ChangeRelation::Fixed {
+            out.fix = rule.fix.clone();
+        }
         out.location = Some(SourceLocation {
             file: rule.file.clone(),
             line: None,
@@ -993,7 +1001,23 @@ fn parse_meta(
     if resource_types.is_empty() {
         return Err(err("\"resource_types\" must list at least one type"));
     }
+    let fix = match &v["fix"] {
+        Value::Undefined | Value::Null => Vec::new(),
+        f => arbiter_verdict::fix::parse_fix(&to_json(f)).map_err(|e| {
+            PolicyError::Config(format!("{}: rule {id}: invalid \"fix\" step {e}", src.path))
+        })?,
+    };
+    for step in &fix {
+        if let Some(t) = step.types.iter().find(|t| !resource_types.contains(t)) {
+            return Err(PolicyError::Config(format!(
+                "{}: rule {id}: \"fix\" step {:?} names type {t:?}, which is not one of the rule's resource_types",
+                src.path,
+                step.path.to_string()
+            )));
+        }
+    }
     Ok(RuleMeta {
+        fix,
         title: text("title").unwrap_or_else(|| id.clone()),
         id,
         severity,

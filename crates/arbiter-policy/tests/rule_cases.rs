@@ -574,3 +574,165 @@ fn joining_rules_see_the_whole_plan_and_the_before_world() {
         )]
     );
 }
+
+/// Security rules: the built-in rules that are not hygiene (effect `info`,
+/// see rules/README.md "Hygiene is `info`") nor about cost.
+fn is_security_rule(r: &arbiter_policy::RuleMeta) -> bool {
+    r.builtin && r.effect != arbiter_verdict::Effect::Info && r.category != "cost"
+}
+
+/// Every declared fix is applied to every firing case of its rule (to each
+/// flagged resource, with the rule's own semantics of values and unknowns)
+/// and the rule must go quiet; and at least 60 % of the security rules have
+/// one.
+#[test]
+fn every_fix_silences_its_rule_on_its_firing_cases() {
+    let pack = RulePack::builtin().expect("built-in rule pack compiles");
+    let only = std::env::var("ARBITER_RULE").ok();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for rule in pack.rules().iter().filter(|r| !r.fix.is_empty()) {
+        if only.as_deref().is_some_and(|o| o != rule.id) {
+            continue;
+        }
+        let file = cases_dir().join(format!("{}.json", rule.id));
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let overrides = RuleOverrides {
+            disabled: pack
+                .rules()
+                .iter()
+                .filter(|r| r.id != rule.id)
+                .map(|r| r.id.clone())
+                .collect(),
+            ..Default::default()
+        };
+        let run = |resources: &[Value], case: &Value| -> Vec<arbiter_verdict::Finding> {
+            let plan = read_plan_str(&plan_for(resources)).unwrap();
+            let stack = json!({"name": "case", "environment": case["stack"]["environment"].clone(), "labels": []});
+            pack.evaluate(&plan, &stack, &overrides)
+                .unwrap()
+                .into_iter()
+                .filter(|f| f.rule_id == rule.id)
+                .collect()
+        };
+        let mut fired = 0;
+        for case in doc["cases"].as_array().unwrap() {
+            let name = case["name"].as_str().unwrap_or("?");
+            let mut resources = case["resources"].as_array().cloned().unwrap_or_default();
+            let before = run(&resources, case);
+            if before.is_empty() {
+                continue;
+            }
+            fired += 1;
+            // The fix travels on the finding.
+            assert!(
+                before.iter().all(|f| f.fix == rule.fix),
+                "{}: finding without the rule's fix",
+                rule.id
+            );
+            let flagged: BTreeSet<&str> =
+                before.iter().filter_map(|f| f.address.as_deref()).collect();
+            for r in resources.iter_mut() {
+                let addr = r["address"].as_str().unwrap_or_default().to_string();
+                if !flagged.contains(addr.as_str()) {
+                    continue;
+                }
+                let ty = r["type"].as_str().unwrap_or_default().to_string();
+                let mut values = r["values"].take();
+                let mut unknown = r.get_mut("unknown").map(Value::take).unwrap_or(json!({}));
+                for step in rule.fix.iter().filter(|s| s.applies_to(&ty)) {
+                    arbiter_verdict::fix::apply_step(&mut values, &mut unknown, step);
+                }
+                r["values"] = values;
+                r["unknown"] = unknown;
+            }
+            let after = run(&resources, case);
+            if !after.is_empty() {
+                failures.push(format!(
+                    "{} / {name}: still fires after the fix: {:?}",
+                    rule.id,
+                    after
+                        .iter()
+                        .map(|f| (&f.address, &f.message))
+                        .collect::<Vec<_>>()
+                ));
+            }
+            checked += 1;
+        }
+        if fired == 0 {
+            failures.push(format!("{}: has a fix but no firing case", rule.id));
+        }
+    }
+    for f in &failures {
+        println!("{f}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} fix failures (above)",
+        failures.len()
+    );
+    assert!(checked > 0 || only.is_some(), "no fix was checked");
+    let security: Vec<&arbiter_policy::RuleMeta> = pack
+        .rules()
+        .iter()
+        .filter(|r| is_security_rule(r))
+        .collect();
+    let with_fix = security.iter().filter(|r| !r.fix.is_empty()).count();
+    let ratio = with_fix as f64 / security.len() as f64;
+    println!(
+        "fix coverage: {with_fix} of {} security rules ({:.1} %), {checked} firing cases silenced",
+        security.len(),
+        ratio * 100.0
+    );
+    if only.is_none() {
+        assert!(
+            ratio >= 0.60,
+            "fix coverage {:.1} % is below 60 %",
+            ratio * 100.0
+        );
+    }
+}
+
+/// A fix declaration is checked when the pack loads: the error names the
+/// file, the rule and the step.
+#[test]
+fn invalid_fix_declarations_are_refused_at_load() {
+    let rule = |fix: &str| {
+        arbiter_policy::PolicySource {
+        path: "mine/x.rego".into(),
+        text: format!(
+            "package arbiter.rules.aws.my_fix\nimport rego.v1\nmetadata := {{\"id\": \"MY-001\", \"title\": \"t\", \"severity\": \"low\", \"effect\": \"warn\", \"resource_types\": [\"aws_instance\"], \"fix\": {fix}}}\nfindings contains f if {{ some r in input.resources.aws_instance; f := {{\"address\": r.address}} }}\n"
+        ),
+    }
+    };
+    let ok = RulePack::with_replacements(&[rule(
+        r#"[{"path": "metadata_options[0].http_tokens", "value": "required"}]"#,
+    )])
+    .unwrap();
+    assert_eq!(
+        ok.rule("MY-001").unwrap().fix[0].path.to_string(),
+        "metadata_options[0].http_tokens"
+    );
+    for (fix, needle) in [
+        (r#"[{"path": "a[", "value": 1}]"#, "unclosed"),
+        (r#"[{"path": "a"}]"#, "exactly one of"),
+        (
+            r#"[{"path": "a[0]", "value": 1}]"#,
+            "ends with an attribute",
+        ),
+        (
+            r#"[{"path": "a", "value": 1, "types": ["aws_s3_bucket"]}]"#,
+            "aws_s3_bucket",
+        ),
+        (r#""a = 1""#, "list of"),
+    ] {
+        let err = RulePack::with_replacements(&[rule(fix)])
+            .err()
+            .expect(fix)
+            .to_string();
+        assert!(
+            err.contains("mine/x.rego") && err.contains("MY-001") && err.contains(needle),
+            "{fix}: {err}"
+        );
+    }
+}

@@ -24,6 +24,9 @@ pub(crate) fn wire_verdict(verdict: &Verdict) -> Verdict {
     for f in &mut v.findings {
         f.confidence_cost = round_to(finite_or(f.confidence_cost, 0.0), 2);
     }
+    if let Some(cf) = &mut v.counterfactual {
+        cf.confidence = round_to(finite_or(cf.confidence, 0.0), 1);
+    }
     v.cost = crate::cost::wire(&v.cost);
     v
 }
@@ -80,6 +83,13 @@ mod tests {
             plan: PlanInfo::default(),
             changes: Vec::new(),
             warnings: Vec::new(),
+            counterfactual: Some(arbiter_verdict::Counterfactual {
+                decision: Decision::Approve,
+                confidence: 98.456_7,
+                steps_applied: 1,
+                findings_fixed: 1,
+                remaining: Vec::new(),
+            }),
         }
     }
 
@@ -87,6 +97,7 @@ mod tests {
     fn numbers_are_rounded_and_never_null() -> Result<(), serde_json::Error> {
         let v: serde_json::Value = serde_json::from_str(&render(&verdict()))?;
         assert_eq!(v["confidence"], serde_json::json!(87.7));
+        assert_eq!(v["counterfactual"]["confidence"], serde_json::json!(98.5));
         assert_eq!(v["critics"][0]["risk"], serde_json::json!(1.0));
         assert_eq!(v["cost"]["monthly_after_usd"], serde_json::json!(0.0));
         assert_eq!(v["cost"]["monthly_delta_usd"], serde_json::json!(0.3));

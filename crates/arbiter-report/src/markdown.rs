@@ -150,6 +150,7 @@ fn build(v: &Verdict, opts: &RenderOptions, limits: Limits) -> String {
     heading(&mut out, v);
     summary_table(&mut out, v);
     why(&mut out, v);
+    counterfactual(&mut out, v);
     findings(&mut out, v, limits);
     critics(&mut out, v);
     cost(&mut out, v);
@@ -223,6 +224,16 @@ fn why(out: &mut String, v: &Verdict) {
         return;
     }
     let _ = writeln!(out, "#### Why\n\n{}\n", block(text));
+}
+
+fn counterfactual(out: &mut String, v: &Verdict) {
+    if let Some(cf) = &v.counterfactual {
+        let _ = writeln!(
+            out,
+            "**With the mechanical fixes:** {}\n",
+            inline(&cf.summary())
+        );
+    }
 }
 
 fn effect_cell(e: Effect) -> &'static str {

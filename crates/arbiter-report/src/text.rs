@@ -84,6 +84,7 @@ pub(crate) fn render(verdict: &Verdict, opts: &RenderOptions) -> String {
     let mut out = String::new();
     header(&mut out, verdict, &p);
     explanation(&mut out, verdict);
+    counterfactual(&mut out, verdict, &p);
     findings(&mut out, verdict, opts, &p);
     critics(&mut out, verdict, &p);
     cost(&mut out, verdict, &p);
@@ -108,6 +109,17 @@ fn explanation(out: &mut String, v: &Verdict) {
     let text = clean_block(v.explanation.trim());
     if !text.is_empty() {
         let _ = writeln!(out, "\n{text}");
+    }
+}
+
+fn counterfactual(out: &mut String, v: &Verdict, p: &Painter) {
+    if let Some(cf) = &v.counterfactual {
+        let _ = writeln!(
+            out,
+            "\n{} {}",
+            p.bold("With the mechanical fixes:"),
+            clean_line(&cf.summary())
+        );
     }
 }
 
@@ -177,6 +189,15 @@ fn finding(out: &mut String, f: &Finding, p: &Painter) {
     }
     if let Some(fix) = f.remediation.as_deref().filter(|r| !r.trim().is_empty()) {
         let _ = writeln!(out, "      {} {}", p.dim("fix:"), clean_line(fix.trim()));
+    }
+    if !f.fix.is_empty() {
+        let steps: Vec<String> = f.fix.iter().map(|s| s.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "      {} {}",
+            p.dim("mechanical fix:"),
+            clean_line(&steps.join("; "))
+        );
     }
 }
 

@@ -5,9 +5,11 @@
 //! `arbiter-report` turns them into text, JSON, SARIF or markdown. This crate
 //! knows nothing about Terraform, Rego or HTTP.
 
+pub mod fix;
 pub mod money;
 pub mod schema;
 
+pub use fix::{AttrPath, Counterfactual, FixAction, FixStep, RemainingFinding};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -204,6 +206,10 @@ pub struct Finding {
     /// (`escalate_introduced_at`), whatever the points.
     #[serde(default, skip_serializing_if = "is_false")]
     pub held_by_floor: bool,
+    /// The mechanical fix the rule declares (steps on the resource's
+    /// attribute values); empty when there is none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fix: Vec<FixStep>,
 }
 
 /// A waiver as it applies to one finding: who accepted the risk, why, and
@@ -269,6 +275,7 @@ impl Finding {
             confidence_cost: 0.0,
             waiver: None,
             held_by_floor: false,
+            fix: Vec::new(),
         }
     }
 }
@@ -601,6 +608,10 @@ pub struct Verdict {
     /// Non-fatal problems met while judging (newer format version, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The verdict with every finding's mechanical fix applied; present only
+    /// when some finding has a fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterfactual: Option<Counterfactual>,
 }
 
 impl Verdict {

@@ -125,18 +125,23 @@ fn list(args: ListArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let w = rules.iter().map(|r| r.id.len()).max().unwrap_or(2).max(2);
-    println!("{:<w$}  {:<8}  {:<8}  TITLE", "ID", "SEVERITY", "EFFECT");
+    println!(
+        "{:<w$}  {:<8}  {:<8}  {:<3}  TITLE",
+        "ID", "SEVERITY", "EFFECT", "FIX"
+    );
     for r in &rules {
         println!(
-            "{:<w$}  {:<8}  {:<8}  {}",
+            "{:<w$}  {:<8}  {:<8}  {:<3}  {}",
             r.id,
             r.severity.as_str(),
             r.effect.as_str(),
+            if r.fix.is_empty() { "" } else { "yes" },
             r.title
         );
     }
+    let fixable = rules.iter().filter(|r| !r.fix.is_empty()).count();
     println!(
-        "\n{} rules. `arbiter rules show ID` for details.",
+        "\n{} rules, {fixable} with a mechanical fix (FIX: `arbiter fix` can patch it). `arbiter rules show ID` for details.",
         rules.len()
     );
     Ok(0)
@@ -166,6 +171,18 @@ fn show(args: ShowArgs) -> anyhow::Result<u8> {
     }
     println!("package: {}   file: {}", r.package, r.file);
     println!("\nWhy: {}\n\nFix: {}\n", r.rationale, r.remediation);
+    if !r.fix.is_empty() {
+        println!("Mechanical fix (applied by `arbiter fix`, and in the verdict's counterfactual):");
+        for step in &r.fix {
+            let only = if step.types.is_empty() {
+                String::new()
+            } else {
+                format!("   (on {})", step.types.join(", "))
+            };
+            println!("  {step}{only}");
+        }
+        println!();
+    }
     println!(
         "Disable with `--disable-rule {}` or in STACK.toml: [rules] disable = [\"{}\"]",
         r.id, r.id

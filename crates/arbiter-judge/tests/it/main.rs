@@ -3,4 +3,5 @@
 //! tests with `cargo test -p arbiter-judge --test it FILE::`.
 
 mod cost;
+mod fixes;
 mod scenarios;

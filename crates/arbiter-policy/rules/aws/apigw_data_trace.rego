@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "Data trace writes whole requests and responses (tokens, passwords, personal data) to CloudWatch Logs, where everyone who can read the log group can read them.",
 	"remediation": "Set settings.data_trace_enabled = false outside short debugging sessions; use logging_level = \"INFO\" or access logs for routine visibility.",
 	"checkov": ["CKV_AWS_276"],
+	"fix": [{"path": "settings[0].data_trace_enabled", "value": false}],
 }
 
 findings contains f if {

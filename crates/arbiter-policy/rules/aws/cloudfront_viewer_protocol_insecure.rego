@@ -14,6 +14,10 @@ metadata := {
 	"rationale": "viewer_protocol_policy = \"allow-all\" serves the distribution over unencrypted HTTP, exposing sessions and content to interception and tampering.",
 	"remediation": "Set viewer_protocol_policy = \"redirect-to-https\" (or \"https-only\") in default_cache_behavior and every ordered_cache_behavior.",
 	"checkov": ["CKV_AWS_34"],
+	"fix": [
+		{"path": "default_cache_behavior[0].viewer_protocol_policy", "value": "redirect-to-https"},
+		{"path": "ordered_cache_behavior[*].viewer_protocol_policy", "value": "redirect-to-https"},
+	],
 }
 
 findings contains f if {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "Without digest files nobody can prove that delivered log files were not altered or deleted after the fact.",
 	"remediation": "Set enable_log_file_validation = true.",
 	"checkov": ["CKV_AWS_36"],
+	"fix": [{"path": "enable_log_file_validation", "value": true}],
 }
 
 findings contains f if {

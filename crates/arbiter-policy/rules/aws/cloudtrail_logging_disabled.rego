@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "Stopping a trail (enable_logging = false) blinds audit and incident response; attackers do exactly this first.",
 	"remediation": "Keep enable_logging = true (the default).",
 	"checkov": ["CKV_AWS_251"],
+	"fix": [{"path": "enable_logging", "value": true}],
 }
 
 findings contains f if {

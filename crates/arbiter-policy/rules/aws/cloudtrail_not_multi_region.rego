@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "A single-region trail misses activity in every other region, which is where attackers launch resources they hope nobody watches.",
 	"remediation": "Set is_multi_region_trail = true (and include_global_service_events = true).",
 	"checkov": ["CKV_AWS_67"],
+	"fix": [{"path": "is_multi_region_trail", "value": true}],
 }
 
 findings contains f if {

@@ -14,6 +14,10 @@ metadata := {
 	"rationale": "AWS Config is the account's record of configuration changes, which investigations and compliance rules depend on. Stopping the recorder hides later changes, as stopping CloudTrail hides API calls; a recorder that skips resource types leaves those changes unrecorded.",
 	"remediation": "Keep is_enabled = true on aws_config_configuration_recorder_status, and record all supported resource types (recording_group { all_supported = true, include_global_resource_types = true } in one region).",
 	"checkov": ["CKV2_AWS_45", "CKV2_AWS_48"],
+	"fix": [
+		{"path": "is_enabled", "value": true, "types": ["aws_config_configuration_recorder_status"]},
+		{"path": "recording_group[0].all_supported", "value": true, "types": ["aws_config_configuration_recorder"]},
+	],
 }
 
 findings contains f if {

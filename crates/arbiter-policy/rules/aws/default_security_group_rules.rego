@@ -14,6 +14,10 @@ metadata := {
 	"rationale": "Resources launched without an explicit security group land in the VPC's default group; if it allows traffic, they are silently exposed. CIS recommends the default group restrict all traffic.",
 	"remediation": "Manage aws_default_security_group with no ingress and no egress blocks, and attach purpose-built security groups to every resource.",
 	"checkov": ["CKV2_AWS_12"],
+	"fix": [
+		{"path": "ingress", "value": []},
+		{"path": "egress", "value": []},
+	],
 }
 
 findings contains f if {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "Account-level EBS encryption by default guarantees that every new volume and snapshot copy in the region is encrypted, even when a template forgets to ask.",
 	"remediation": "Set enabled = true on aws_ebs_encryption_by_default.",
 	"checkov": ["CKV_AWS_106"],
+	"fix": [{"path": "enabled", "value": true}],
 }
 
 findings contains f if {

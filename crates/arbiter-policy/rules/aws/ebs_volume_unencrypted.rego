@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "Unencrypted EBS volumes and their snapshots expose data to anyone who can copy or share a snapshot, and fail most compliance regimes.",
 	"remediation": "Set encrypted = true (optionally kms_key_id), or enable aws_ebs_encryption_by_default for the region.",
 	"checkov": ["CKV_AWS_3"],
+	"fix": [{"path": "encrypted", "value": true}],
 }
 
 findings contains f if {

@@ -14,6 +14,11 @@ metadata := {
 	"rationale": "Root and data volumes created from an instance or template without encryption hold the application's data (and often credentials) in clear on EBS and in every snapshot.",
 	"remediation": "Set encrypted = true in root_block_device / ebs_block_device (or ebs { encrypted = \"true\" } in launch template block_device_mappings), or enable EBS encryption by default.",
 	"checkov": ["CKV_AWS_8"],
+	"fix": [
+		{"path": "root_block_device[0].encrypted", "value": true, "types": ["aws_instance", "aws_launch_configuration"]},
+		{"path": "ebs_block_device[*].encrypted", "value": true, "types": ["aws_instance", "aws_launch_configuration"]},
+		{"path": "block_device_mappings[*].ebs[0].encrypted", "value": "true", "types": ["aws_launch_template"]},
+	],
 }
 
 findings contains f if {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "IMDSv1 answers unauthenticated GET requests, so any SSRF bug in an application on the instance can read the instance role's credentials. IMDSv2 (http_tokens = \"required\") blocks that path.",
 	"remediation": "Add metadata_options { http_tokens = \"required\" } (or http_endpoint = \"disabled\" if the metadata service is not needed).",
 	"checkov": ["CKV_AWS_79"],
+	"fix": [{"path": "metadata_options[0].http_tokens", "value": "required"}],
 }
 
 findings contains f if {

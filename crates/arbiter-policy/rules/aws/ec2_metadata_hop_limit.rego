@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "With http_put_response_hop_limit above 1, IMDSv2 tokens can be obtained from one network hop away: containers on the instance (and anything they proxy) can read the instance role's credentials. Needed by some container setups, which is why this is low.",
 	"remediation": "Keep http_put_response_hop_limit = 1 unless containers on the host must reach instance metadata; give pods and tasks their own roles (IRSA, EKS Pod Identity, ECS task roles) instead.",
 	"checkov": ["CKV_AWS_341"],
+	"fix": [{"path": "metadata_options[0].http_put_response_hop_limit", "value": 1}],
 }
 
 findings contains f if {

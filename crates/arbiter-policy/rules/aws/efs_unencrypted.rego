@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "EFS encryption at rest can only be chosen at creation; an unencrypted file system keeps shared application data in clear on AWS storage for its whole life.",
 	"remediation": "Set encrypted = true (optionally kms_key_id) when creating the file system; migrate data to a new encrypted file system otherwise.",
 	"checkov": ["CKV_AWS_42"],
+	"fix": [{"path": "encrypted", "value": true}],
 }
 
 findings contains f if {

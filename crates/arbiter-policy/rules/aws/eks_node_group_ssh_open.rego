@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "A node group with remote_access.ec2_ssh_key and no source_security_group_ids gets a security group that allows SSH (22) from 0.0.0.0/0 on every node: the same exposure as a world-open SSH rule (ARB-AWS-NET-001), created implicitly.",
 	"remediation": "Set remote_access.source_security_group_ids to a bastion or VPN security group, or drop remote_access and reach nodes through SSM Session Manager.",
 	"checkov": ["CKV_AWS_100"],
+	"fix": [{"path": "remote_access", "value": []}],
 }
 
 findings contains f if {

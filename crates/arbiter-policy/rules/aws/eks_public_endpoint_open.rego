@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "With endpoint_public_access = true and public_access_cidrs containing 0.0.0.0/0 (the AWS default when omitted), the Kubernetes API server is exposed to the internet, one leaked kubeconfig or API server bug away from cluster takeover.",
 	"remediation": "Set vpc_config.endpoint_public_access = false and endpoint_private_access = true, or restrict vpc_config.public_access_cidrs to known egress ranges.",
 	"checkov": ["CKV_AWS_38", "CKV_AWS_39"],
+	"fix": [{"path": "vpc_config[0].endpoint_public_access", "value": false}],
 }
 
 findings contains f if {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "Cache nodes, swap and backups of a replication group without at-rest encryption hold session data and cached records in clear; it cannot be enabled later without replacement.",
 	"remediation": "Set at_rest_encryption_enabled = true (optionally kms_key_id).",
 	"checkov": ["CKV_AWS_29"],
+	"fix": [{"path": "at_rest_encryption_enabled", "value": true}],
 }
 
 findings contains f if {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "Without TLS, cache traffic (often session tokens and personal data) and any AUTH token cross the network in clear.",
 	"remediation": "Set transit_encryption_enabled = true (and an auth_token or RBAC user group).",
 	"checkov": ["CKV_AWS_30", "CKV_AWS_31"],
+	"fix": [{"path": "transit_encryption_enabled", "value": true}],
 }
 
 findings contains f if {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "EMR block public access is the account-level guardrail that stops clusters from starting with security groups open to the world (Hadoop, Spark and Jupyter endpoints). Switching it off removes the guardrail for every cluster in the region, like turning off S3 Block Public Access.",
 	"remediation": "Keep block_public_security_group_rules = true and list only the ports that must be public (22 by default) in permitted_public_security_group_rule_range.",
 	"checkov": ["CKV_AWS_390"],
+	"fix": [{"path": "block_public_security_group_rules", "value": true}],
 }
 
 findings contains f if {

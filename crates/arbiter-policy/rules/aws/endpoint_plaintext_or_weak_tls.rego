@@ -14,6 +14,13 @@ metadata := {
 	"rationale": "Plain FTP, TLS 1.0 custom domains, and CloudFront talking HTTP (or SSLv3/TLS 1.0) to its origins expose credentials and data on the wire or to downgrade attacks; a DMS endpoint without SSL moves a database's content in clear text.",
 	"remediation": "API Gateway: security_policy = \"TLS_1_2\"; Transfer Family: protocols = [\"SFTP\"] (or FTPS); CloudFront: origin_protocol_policy = \"https-only\" with origin_ssl_protocols = [\"TLSv1.2\"]; DMS: ssl_mode = \"require\" or stronger.",
 	"checkov": ["CKV_AWS_206", "CKV_AWS_357", "CKV2_AWS_72", "CKV2_AWS_54", "CKV2_AWS_49"],
+	"fix": [
+		{"path": "security_policy", "value": "TLS_1_2", "types": ["aws_api_gateway_domain_name"]},
+		{"path": "protocols", "remove": "FTP", "types": ["aws_transfer_server"]},
+		{"path": "origin[*].custom_origin_config[*].origin_protocol_policy", "value": "https-only", "types": ["aws_cloudfront_distribution"]},
+		{"path": "origin[*].custom_origin_config[*].origin_ssl_protocols", "value": ["TLSv1.2"], "types": ["aws_cloudfront_distribution"]},
+		{"path": "ssl_mode", "value": "require", "types": ["aws_dms_endpoint"]},
+	],
 }
 
 findings contains f if {

@@ -14,6 +14,10 @@ metadata := {
 	"rationale": "GuardDuty is the account's threat detection (credential misuse, crypto-mining, exfiltration). Suspending a detector blinds it, the same way stopping CloudTrail does; an organization configuration that does not enrol member accounts leaves new accounts unwatched.",
 	"remediation": "Keep enable = true on the detector (delete the resource only through a reviewed change), and set auto_enable_organization_members = \"ALL\" (or \"NEW\") on the delegated administrator's organization configuration.",
 	"checkov": ["CKV_AWS_238", "CKV2_AWS_3"],
+	"fix": [
+		{"path": "enable", "value": true, "types": ["aws_guardduty_detector"]},
+		{"path": "auto_enable_organization_members", "value": "ALL", "types": ["aws_guardduty_organization_configuration"]},
+	],
 }
 
 findings contains f if {

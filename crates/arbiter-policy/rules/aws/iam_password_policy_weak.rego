@@ -14,6 +14,15 @@ metadata := {
 	"rationale": "Short or simple console passwords without reuse prevention are easy to guess or spray; CIS asks for at least 14 characters, all character classes and reuse prevention of 24. A new policy below that is still no weaker than the AWS default (low); weakening an existing policy is medium.",
 	"remediation": "Set minimum_password_length >= 14, require_lowercase_characters, require_uppercase_characters, require_numbers and require_symbols = true, and password_reuse_prevention >= 24.",
 	"checkov": ["CKV_AWS_9", "CKV_AWS_10", "CKV_AWS_11", "CKV_AWS_12", "CKV_AWS_13", "CKV_AWS_14", "CKV_AWS_15"],
+	"fix": [
+		{"path": "minimum_password_length", "value": 14},
+		{"path": "require_lowercase_characters", "value": true},
+		{"path": "require_uppercase_characters", "value": true},
+		{"path": "require_numbers", "value": true},
+		{"path": "require_symbols", "value": true},
+		{"path": "password_reuse_prevention", "value": 24},
+		{"path": "max_password_age", "value": 90},
+	],
 }
 
 findings contains f if {

@@ -14,6 +14,10 @@ metadata := {
 	"rationale": "Disabling a key makes everything encrypted with it unreadable at once; a deletion window shorter than 14 days leaves little time to notice and cancel a mistaken key deletion, which destroys the data for good.",
 	"remediation": "Keep is_enabled = true and deletion_window_in_days at 30 (the default), or at least 14.",
 	"checkov": ["CKV_AWS_227"],
+	"fix": [
+		{"path": "is_enabled", "value": true},
+		{"path": "deletion_window_in_days", "value": 30},
+	],
 }
 
 findings contains f if {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "Automatic rotation limits how much data any single key version protects and is required by most compliance regimes for symmetric customer-managed keys. Low on a new key (hygiene); medium when a change switches rotation off on an existing key, a deliberate weakening of a control that was in place.",
 	"remediation": "Set enable_key_rotation = true (optionally rotation_period_in_days).",
 	"checkov": ["CKV_AWS_7"],
+	"fix": [{"path": "enable_key_rotation", "value": true}],
 }
 
 findings contains f if {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "authorization_type = \"NONE\" makes the function invokable by anyone on the internet; the function itself must then do all authentication, throttling and abuse handling.",
 	"remediation": "Use authorization_type = \"AWS_IAM\", or front the function with API Gateway / CloudFront with authentication and rate limits.",
 	"checkov": ["CKV_AWS_258"],
+	"fix": [{"path": "authorization_type", "value": "AWS_IAM"}],
 }
 
 findings contains f if {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "A production load balancer is the entry point of its service; deleting or replacing it by mistake drops all traffic and changes its DNS name. Deletion protection makes that a two-step, deliberate act. Turning it off on an existing production load balancer is reported at medium severity; a new one created without it is reported at low severity (it is the provider default).",
 	"remediation": "Set enable_deletion_protection = true on production load balancers (turn it off explicitly, in its own change, before an intended deletion).",
 	"checkov": ["CKV_AWS_150"],
+	"fix": [{"path": "enable_deletion_protection", "value": true}],
 }
 
 findings contains f if {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "Security policies such as ELBSecurityPolicy-2016-08 (the historical default), -TLS-1-0-2015-04, -TLS-1-1-2017-01 or -FS-2018-06 still negotiate TLS 1.0/1.1 and weak ciphers that are deprecated and fail PCI DSS.",
 	"remediation": "Set ssl_policy to ELBSecurityPolicy-TLS13-1-2-2021-06 (or another TLS13-1-2 / TLS-1-2 / FS-1-2 policy).",
 	"checkov": ["CKV_AWS_103"],
+	"fix": [{"path": "ssl_policy", "value": "ELBSecurityPolicy-TLS13-1-2-2021-06"}],
 }
 
 # ssl_policy names that only negotiate TLS 1.2 or newer.

@@ -14,6 +14,10 @@ metadata := {
 	"rationale": "Search domains index application data and logs; without encryption at rest and node-to-node encryption, indices, snapshots and intra-cluster traffic are in clear.",
 	"remediation": "Add encrypt_at_rest { enabled = true } and node_to_node_encryption { enabled = true } (both require recreation on older domains).",
 	"checkov": ["CKV_AWS_5", "CKV_AWS_6"],
+	"fix": [
+		{"path": "encrypt_at_rest[0].enabled", "value": true},
+		{"path": "node_to_node_encryption[0].enabled", "value": true},
+	],
 }
 
 findings contains f if {

@@ -14,6 +14,10 @@ metadata := {
 	"rationale": "Without enforce_https, clients may send queries and credentials in clear text; the Policy-Min-TLS-1-0-2019-07 policy still accepts TLS 1.0 and 1.1, which have known weaknesses.",
 	"remediation": "Set domain_endpoint_options { enforce_https = true, tls_security_policy = \"Policy-Min-TLS-1-2-2019-07\" } (or a newer TLS 1.2/1.3 policy).",
 	"checkov": ["CKV_AWS_83", "CKV_AWS_228"],
+	"fix": [
+		{"path": "domain_endpoint_options[0].enforce_https", "value": true},
+		{"path": "domain_endpoint_options[0].tls_security_policy", "value": "Policy-Min-TLS-1-2-2019-07"},
+	],
 }
 
 findings contains f if {

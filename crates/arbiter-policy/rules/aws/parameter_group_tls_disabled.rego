@@ -14,6 +14,12 @@ metadata := {
 	"rationale": "A parameter group that disables TLS (DocumentDB tls = disabled) or explicitly stops requiring it (Redshift require_ssl = false, RDS/Aurora rds.force_ssl = 0, MySQL require_secure_transport = OFF) lets clients send credentials and data in clear text inside the VPC.",
 	"remediation": "DocumentDB: tls = enabled; Redshift: require_ssl = true; PostgreSQL: rds.force_ssl = 1; MySQL/MariaDB: require_secure_transport = ON.",
 	"checkov": ["CKV_AWS_90", "CKV_AWS_105", "CKV2_AWS_69"],
+	"fix": [
+		{"path": "parameter[name=tls].value", "value": "enabled"},
+		{"path": "parameter[name=require_ssl].value", "value": "true"},
+		{"path": "parameter[name=rds.force_ssl].value", "value": "1"},
+		{"path": "parameter[name=require_secure_transport].value", "value": "1"},
+	],
 }
 
 # [parameter name, values that switch TLS off]

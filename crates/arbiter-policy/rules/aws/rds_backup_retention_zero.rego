@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "backup_retention_period = 0 turns off automated backups and point-in-time recovery; a bad migration or deletion is then unrecoverable. On production stacks this needs a person's sign-off.",
 	"remediation": "Set backup_retention_period to at least 7 (35 for critical data) and keep a backup_window outside peak hours.",
 	"checkov": ["CKV_AWS_133"],
+	"fix": [{"path": "backup_retention_period", "value": 7}],
 }
 
 findings contains f if {

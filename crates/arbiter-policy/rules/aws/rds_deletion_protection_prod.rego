@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "On a production stack, deletion protection is the last guard against a mistaken destroy or replacement wiping the database.",
 	"remediation": "Set deletion_protection = true on production databases (it must be turned off explicitly before an intended deletion).",
 	"checkov": ["CKV_AWS_293", "CKV_AWS_139", "CKV2_AWS_58"],
+	"fix": [{"path": "deletion_protection", "value": true}],
 }
 
 findings contains f if {

@@ -14,6 +14,10 @@ metadata := {
 	"rationale": "rds.force_ssl = 0 (PostgreSQL, SQL Server) or require_secure_transport = OFF (MySQL, MariaDB) lets clients send credentials and data in clear text across the VPC; storage encryption does not protect data in transit.",
 	"remediation": "Set the parameter rds.force_ssl = 1 (PostgreSQL/SQL Server) or require_secure_transport = ON (MySQL/MariaDB) and make clients use sslmode=verify-full.",
 	"checkov": ["CKV2_AWS_69"],
+	"fix": [
+		{"path": "parameter[name=rds.force_ssl].value", "value": "1"},
+		{"path": "parameter[name=require_secure_transport].value", "value": "1"},
+	],
 }
 
 # Only an explicit parameter value is judged: the engine default depends on the

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "publicly_accessible = true gives the database a public DNS name and address; one permissive security group rule away from the internet, it becomes a target for credential stuffing and engine exploits.",
 	"remediation": "Set publicly_accessible = false and reach the database from inside the VPC (application subnets, VPN, SSM port forwarding).",
 	"checkov": ["CKV_AWS_17"],
+	"fix": [{"path": "publicly_accessible", "value": false}],
 }
 
 findings contains f if {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "With skip_final_snapshot = true a destroy or replacement deletes the data without a last backup. Acceptable for throw-away environments, risky for production (warn on prod, info elsewhere).",
 	"remediation": "Set skip_final_snapshot = false and final_snapshot_identifier on databases whose data matters.",
 	"checkov": [],
+	"fix": [{"path": "skip_final_snapshot", "value": false}],
 }
 
 findings contains f if {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "An unencrypted database exposes its data, automated backups and snapshots to anyone who can copy or share a snapshot; encryption cannot be turned on later without a rebuild.",
 	"remediation": "Set storage_encrypted = true (optionally kms_key_id) when the database is created; for existing databases restore an encrypted copy of a snapshot.",
 	"checkov": ["CKV_AWS_16", "CKV_AWS_96", "CKV_AWS_44", "CKV_AWS_74"],
+	"fix": [{"path": "storage_encrypted", "value": true}],
 }
 
 findings contains f if {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "publicly_accessible = true gives the warehouse a public endpoint; combined with any permissive security group rule the organisation's data is exposed to the internet.",
 	"remediation": "Set publicly_accessible = false and connect through the VPC (VPN, bastion, or Redshift-managed VPC endpoints).",
 	"checkov": ["CKV_AWS_87"],
+	"fix": [{"path": "publicly_accessible", "value": false}],
 }
 
 findings contains f if {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "A data warehouse typically holds the organisation's most complete copy of its data; unencrypted storage and snapshots expose all of it.",
 	"remediation": "Set encrypted = true (optionally kms_key_id).",
 	"checkov": ["CKV_AWS_64"],
+	"fix": [{"path": "encrypted", "value": true}],
 }
 
 findings contains f if {

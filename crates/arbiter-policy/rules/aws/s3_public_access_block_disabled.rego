@@ -14,6 +14,16 @@ metadata := {
 	"rationale": "Block Public Access is the guard rail that keeps a mistaken ACL or bucket policy from publishing data. Turning any of its four settings off (they default to false when omitted) re-opens that path and must be reviewed by a person.",
 	"remediation": "Set block_public_acls, block_public_policy, ignore_public_acls and restrict_public_buckets to true; if a bucket must be public, document why and serve it through CloudFront instead.",
 	"checkov": ["CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56", "CKV_AWS_392"],
+	"fix": [
+		{"path": "block_public_acls", "value": true, "types": ["aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block"]},
+		{"path": "block_public_policy", "value": true, "types": ["aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block"]},
+		{"path": "ignore_public_acls", "value": true, "types": ["aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block"]},
+		{"path": "restrict_public_buckets", "value": true, "types": ["aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block"]},
+		{"path": "public_access_block_configuration[0].block_public_acls", "value": true, "types": ["aws_s3_access_point"]},
+		{"path": "public_access_block_configuration[0].block_public_policy", "value": true, "types": ["aws_s3_access_point"]},
+		{"path": "public_access_block_configuration[0].ignore_public_acls", "value": true, "types": ["aws_s3_access_point"]},
+		{"path": "public_access_block_configuration[0].restrict_public_buckets", "value": true, "types": ["aws_s3_access_point"]},
+	],
 }
 
 findings contains f if {

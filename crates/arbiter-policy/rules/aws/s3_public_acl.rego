@@ -15,6 +15,11 @@ metadata := {
 	"remediation": "Set acl = \"private\" (or remove ACLs and use BucketOwnerEnforced object ownership), and serve public content through CloudFront with origin access control instead.",
 	"checkov": ["CKV_AWS_20", "CKV_AWS_57", "CKV2_AWS_43", "CKV_AWS_375"],
 	"joins": true,
+	"fix": [
+		{"path": "acl", "value": "private", "types": ["aws_s3_bucket", "aws_s3_bucket_acl", "aws_s3_object", "aws_s3_bucket_object"]},
+		{"path": "grant", "value": [], "types": ["aws_s3_bucket"]},
+		{"path": "access_control_policy", "value": [], "types": ["aws_s3_bucket_acl"]},
+	],
 }
 
 _public_acls := {

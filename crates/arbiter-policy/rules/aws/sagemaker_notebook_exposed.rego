@@ -14,6 +14,11 @@ metadata := {
 	"rationale": "A notebook that allows IMDSv1 hands its role's credentials to any SSRF in the code it runs; direct internet access (the default) and root access (the default) make exfiltration and tampering easier.",
 	"remediation": "Set instance_metadata_service_configuration { minimum_instance_metadata_service_version = \"2\" }, direct_internet_access = \"Disabled\" with a subnet_id (reach the internet through a NAT gateway or VPC endpoints) and root_access = \"Disabled\".",
 	"checkov": ["CKV_AWS_371", "CKV_AWS_122", "CKV_AWS_307"],
+	"fix": [
+		{"path": "root_access", "value": "Disabled"},
+		{"path": "direct_internet_access", "value": "Disabled"},
+		{"path": "instance_metadata_service_configuration[0].minimum_instance_metadata_service_version", "value": "2"},
+	],
 }
 
 findings contains f if {

@@ -14,6 +14,11 @@ metadata := {
 	"rationale": "A publicly accessible replication instance, graph database, message broker, Kafka cluster or Airflow web server gets an internet-facing endpoint: only its security groups and credentials stand between the internet and the data or workflows behind it.",
 	"remediation": "Keep the service private (publicly_accessible = false, MSK public_access type DISABLED, MWAA webserver_access_mode = PRIVATE_ONLY) and reach it over the VPC, a VPN or PrivateLink.",
 	"checkov": ["CKV_AWS_89", "CKV_AWS_102", "CKV_AWS_69", "CKV_AWS_291", "CKV2_AWS_66"],
+	"fix": [
+		{"path": "publicly_accessible", "value": false, "types": ["aws_dms_replication_instance", "aws_neptune_cluster_instance", "aws_mq_broker"]},
+		{"path": "broker_node_group_info[0].connectivity_info[0].public_access[0].type", "value": "DISABLED", "types": ["aws_msk_cluster"]},
+		{"path": "webserver_access_mode", "value": "PRIVATE_ONLY", "types": ["aws_mwaa_environment"]},
+	],
 }
 
 findings contains f if {

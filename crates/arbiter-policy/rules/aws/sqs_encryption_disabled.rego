@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "New queues get SQS-managed server-side encryption by default; turning it off (sqs_managed_sse_enabled = false) without a KMS key stores messages in clear.",
 	"remediation": "Remove sqs_managed_sse_enabled = false, or set kms_master_key_id to a KMS key.",
 	"checkov": ["CKV_AWS_27"],
+	"fix": [{"path": "sqs_managed_sse_enabled", "value": true}],
 }
 
 findings contains f if {

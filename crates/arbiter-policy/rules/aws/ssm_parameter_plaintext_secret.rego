@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "A parameter named like a password, token or key but of type String (not SecureString) is stored and returned unencrypted, readable by anyone with ssm:GetParameter and visible in the console.",
 	"remediation": "Use type = \"SecureString\" (optionally key_id) for secrets, or store them in Secrets Manager.",
 	"checkov": ["CKV2_AWS_34"],
+	"fix": [{"path": "type", "value": "SecureString"}],
 }
 
 findings contains f if {

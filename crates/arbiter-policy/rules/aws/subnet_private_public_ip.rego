@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "map_public_ip_on_launch gives every instance launched in the subnet a public IPv4 address. In a subnet named or tagged private this contradicts its purpose: with any internet gateway route the instances become directly reachable, and their exposure then rests on security groups alone.",
 	"remediation": "Set map_public_ip_on_launch = false on private subnets (the default) and reach the internet through a NAT gateway; put instances that need a public address in a public subnet.",
 	"checkov": ["CKV_AWS_130"],
+	"fix": [{"path": "map_public_ip_on_launch", "value": false}],
 }
 
 _label_words(r) := lib.words(concat(" ", array.concat(

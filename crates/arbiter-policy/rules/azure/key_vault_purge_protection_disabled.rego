@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "Without purge protection a deleted vault (and every key, secret and certificate in it) can be purged immediately, by mistake or by an attacker, making encrypted data unrecoverable. Warn on production stacks, info elsewhere (throw-away vaults need to be purgeable). Medium on production stacks even for a new vault: unlike deletion protection of a database (low on creation, ARB-AWS-RDS-004: snapshots and backups still recover the data), a purged vault takes its keys with it, so nothing encrypted with them can be recovered, and the provider's default is off.",
 	"remediation": "Set purge_protection_enabled = true (cannot be turned off again) with soft_delete_retention_days >= 7.",
 	"checkov": ["CKV_AZURE_110", "CKV_AZURE_42"],
+	"fix": [{"path": "purge_protection_enabled", "value": true}],
 }
 
 findings contains f if {

@@ -14,6 +14,10 @@ metadata := {
 	"rationale": "With secure transfer off, blob, file and queue requests (and the shared keys or SAS tokens that authorize them) may travel unencrypted.",
 	"remediation": "Set https_traffic_only_enabled = true (enable_https_traffic_only = true on azurerm 3.x); it is the default.",
 	"checkov": ["CKV_AZURE_3"],
+	"fix": [
+		{"path": "https_traffic_only_enabled", "value": true},
+		{"path": "enable_https_traffic_only", "value": true},
+	],
 }
 
 findings contains f if {

@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "TLS 1.0 and 1.1 are deprecated and vulnerable; Azure is retiring them for storage.",
 	"remediation": "Set min_tls_version = \"TLS1_2\".",
 	"checkov": ["CKV_AZURE_44"],
+	"fix": [{"path": "min_tls_version", "value": "TLS1_2"}],
 }
 
 findings contains f if {

@@ -14,6 +14,10 @@ metadata := {
 	"rationale": "allow_nested_items_to_be_public = true (the azurerm 3.x default) lets any container in the account be switched to anonymous public read; one container setting then publishes its blobs.",
 	"remediation": "Set allow_nested_items_to_be_public = false (allow_blob_public_access = false on azurerm 2.x) and serve public content through a CDN.",
 	"checkov": ["CKV_AZURE_190", "CKV_AZURE_59"],
+	"fix": [
+		{"path": "allow_nested_items_to_be_public", "value": false},
+		{"path": "allow_blob_public_access", "value": false},
+	],
 }
 
 findings contains f if {

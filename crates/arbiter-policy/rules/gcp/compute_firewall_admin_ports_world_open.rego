@@ -14,6 +14,7 @@ metadata := {
 	"rationale": "An ingress firewall rule allowing tcp:22 or tcp:3389 from 0.0.0.0/0 (or ::/0) exposes every matching VM's SSH/RDP daemon to internet-wide brute force and exploits.",
 	"remediation": "Restrict source_ranges to known administrative ranges, or use Identity-Aware Proxy TCP forwarding (source range 35.235.240.0/20) instead of public SSH/RDP.",
 	"checkov": ["CKV_GCP_2", "CKV_GCP_3"],
+	"fix": [{"path": "disabled", "value": true}],
 }
 
 findings contains f if {

@@ -14,6 +14,12 @@ metadata := {
 	"rationale": "Legacy ABAC grants broad, hard-to-audit permissions to every service account in the cluster; a control plane endpoint without master authorized networks (or authorizing 0.0.0.0/0) is open to the internet.",
 	"remediation": "Set enable_legacy_abac = false and configure master_authorized_networks_config with specific cidr_blocks (or a private endpoint via private_cluster_config.enable_private_endpoint = true).",
 	"checkov": ["CKV_GCP_7", "CKV_GCP_20"],
+	"fix": [
+		{"path": "enable_legacy_abac", "value": false},
+		{"path": "master_authorized_networks_config[*].cidr_blocks", "remove": {"cidr_block": "0.0.0.0/0"}},
+		{"path": "master_authorized_networks_config[*].cidr_blocks", "remove": {"cidr_block": "::/0"}},
+		{"path": "master_authorized_networks_config[0].gcp_public_cidrs_access_enabled", "value": false},
+	],
 }
 
 findings contains f if {

@@ -14,6 +14,11 @@ metadata := {
 	"rationale": "A public IP with an authorized network of 0.0.0.0/0 lets anyone on the internet reach the database port and attempt logins or engine exploits.",
 	"remediation": "Remove the 0.0.0.0/0 authorized network; use private IP (ipv4_enabled = false with private_network) or the Cloud SQL Auth Proxy.",
 	"checkov": ["CKV_GCP_11"],
+	"fix": [
+		{"path": "settings[*].ip_configuration[*].authorized_networks", "remove": {"value": "0.0.0.0/0"}},
+		{"path": "settings[*].ip_configuration[*].authorized_networks", "remove": {"value": "::/0"}},
+		{"path": "settings[*].ip_configuration[*].authorized_networks", "remove": {"value": "0.0.0.0"}},
+	],
 }
 
 findings contains f if {

@@ -14,6 +14,10 @@ metadata := {
 	"rationale": "ssl_mode = ALLOW_UNENCRYPTED_AND_ENCRYPTED (or require_ssl = false) lets clients send credentials and queries in clear text to the instance, over its public or private IP.",
 	"remediation": "Set settings.ip_configuration.ssl_mode = \"ENCRYPTED_ONLY\" (or \"TRUSTED_CLIENT_CERTIFICATE_REQUIRED\"); use the Cloud SQL Auth Proxy for clients that cannot do TLS.",
 	"checkov": ["CKV_GCP_6"],
+	"fix": [
+		{"path": "settings[0].ip_configuration[0].require_ssl", "value": true},
+		{"path": "settings[0].ip_configuration[0].ssl_mode", "value": "ENCRYPTED_ONLY"},
+	],
 }
 
 # Only explicit settings are judged (ssl_mode is computed when not configured).

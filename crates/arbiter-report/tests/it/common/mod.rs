@@ -104,6 +104,7 @@ pub fn empty(decision: Decision) -> Verdict {
         plan: PlanInfo::default(),
         changes: Vec::new(),
         warnings: Vec::new(),
+        counterfactual: None,
     }
 }
 
@@ -255,6 +256,7 @@ pub fn approve_clean() -> Verdict {
             ),
         ],
         warnings: Vec::new(),
+        counterfactual: None,
     }
 }
 
@@ -306,6 +308,12 @@ pub fn review_escalations() -> Verdict {
             .to_string(),
     ];
     imds.confidence_cost = 2.04;
+    #[allow(clippy::expect_used)] // a literal step
+    let step = serde_json::from_value(
+        json!({"path": "metadata_options[0].http_tokens", "value": "required"}),
+    )
+    .expect("a fix step");
+    imds.fix = vec![step];
 
     let mut new_cost = finding(FindingSpec {
         rule_id: "COST-NEW-RESOURCE",
@@ -443,6 +451,20 @@ pub fn review_escalations() -> Verdict {
             change("data.aws_caller_identity.current", "read", Vec::new()),
         ],
         warnings: Vec::new(),
+        counterfactual: Some(arbiter_verdict::Counterfactual {
+            decision: Decision::Review,
+            confidence: 81.4,
+            steps_applied: 1,
+            findings_fixed: 1,
+            remaining: vec![arbiter_verdict::RemainingFinding {
+                rule_id: "ARB-AWS-IAM-004".to_string(),
+                address: Some("aws_iam_role_policy.deployer".to_string()),
+                message: "Policy allows iam:PassRole on any resource.".to_string(),
+                severity: Severity::High,
+                effect: Effect::Escalate,
+                held_by_floor: false,
+            }],
+        }),
     }
 }
 
@@ -612,6 +634,7 @@ pub fn reject_denies() -> Verdict {
             "plan format_version 1.3 is newer than 1.2, the newest this build knows; unknown fields were ignored"
                 .to_string(),
         ],
+        counterfactual: None,
     }
 }
 
