@@ -5,6 +5,7 @@
 //! client or server, no database. The server and the CLI client both speak
 //! through these types, so they cannot drift apart.
 
+pub mod backtest;
 pub mod bounds;
 pub mod signing;
 pub mod states;
@@ -12,6 +13,10 @@ pub mod types;
 pub mod waivers;
 pub mod webhooks;
 
+pub use backtest::{
+    AgainstPeople, BacktestItem, BacktestReport, BacktestRequest, CandidateSummary, ChangeCounts,
+    DecisionChange, PeopleDecision, StackCounts,
+};
 pub use signing::{
     AgentKey, PublicKey, SignatureHeaders, SigningError, HEADER_CONTENT_SHA256, HEADER_KEY_ID,
     HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_SECS,

@@ -166,6 +166,21 @@ impl FairSlots {
         }
     }
 
+    /// Takes a slot for `principal` only if one is free and nobody waits
+    /// (extra parallelism that must never delay others: backtests).
+    pub fn try_acquire(self: &Arc<Self>, principal: &str) -> Option<Slot> {
+        let mut g = self.lock();
+        g.waiters.retain(|w| !w.tx.is_closed());
+        if g.total < self.cap && g.waiters.is_empty() {
+            g.grant(principal);
+            return Some(Slot {
+                pool: self.clone(),
+                principal: principal.to_string(),
+            });
+        }
+        None
+    }
+
     fn release(pool: &Arc<FairSlots>, principal: &str) {
         let mut grants = Vec::new();
         {
