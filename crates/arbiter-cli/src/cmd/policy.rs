@@ -13,9 +13,7 @@ pub enum PolicyCommand {
 undefined fails. Tests use `with input as {...}` to supply inputs.\n\nExample:\n  arbiter policy test policies/ -v"
     )]
     Test(TestArgs),
-    /// Replay a candidate policy set, threshold or stack file over past
-    /// change requests on the server (or a directory of plans): which
-    /// decisions would change, per stack, and against what people decided.
+    /// Which past decisions would change under candidate policies or a stack file.
     Backtest(crate::cmd::backtest::BacktestArgs),
 }
 
