@@ -433,7 +433,7 @@ pub async fn run(
     if items.len() < sent {
         out_of_time = true;
     }
-    items.sort_by(|a, b| b.id.cmp(&a.id));
+    items.sort_by_key(|i| std::cmp::Reverse(i.id));
     let replayed = items.len();
     let mut report = BacktestReport::summarize(
         CandidateSummary {
