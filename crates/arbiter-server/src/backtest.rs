@@ -351,13 +351,17 @@ pub async fn run(
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<(Job, Decision)>(slots.len() * 8);
     let rx = Arc::new(Mutex::new(rx));
+    // Replayed items land here as they are made, so that a worker still
+    // judging at the deadline (up to one evaluation budget) does not hold
+    // back what the others did.
+    let done: Arc<Mutex<Vec<BacktestItem>>> = Arc::new(Mutex::new(Vec::new()));
     let mut workers = Vec::new();
     for slot in slots {
         let rx = rx.clone();
+        let done = done.clone();
         let sealer = app.store.sealer().clone();
         workers.push(tokio::task::spawn_blocking(move || {
             let _slot = slot;
-            let mut items = Vec::new();
             loop {
                 let next = match rx.lock() {
                     Ok(mut r) => r.blocking_recv(),
@@ -365,12 +369,14 @@ pub async fn run(
                 };
                 let Some((job, before)) = next else { break };
                 if Instant::now() >= deadline {
-                    // Drain without judging: the budget is spent.
-                    continue;
+                    // The budget is spent.
+                    break;
                 }
-                items.push(replay(&sealer, job, before));
+                let item = replay(&sealer, job, before);
+                if let Ok(mut d) = done.lock() {
+                    d.push(item);
+                }
             }
-            items
         }));
     }
 
@@ -415,21 +421,39 @@ pub async fn run(
                     PeopleDecision::from_reviews(&row.status, r.iter().map(String::as_str))
                 });
                 let job = Job { row, ctx, people };
-                if tx.send((job, before)).await.is_err() {
-                    break 'pages;
+                let sending = tx.send((job, before));
+                match tokio::time::timeout_at(deadline.into(), sending).await {
+                    Ok(Ok(())) => sent += 1,
+                    // The workers stopped (their budget is spent) or are
+                    // all still busy at the deadline.
+                    Ok(Err(_)) | Err(_) => {
+                        out_of_time = true;
+                        break 'pages;
+                    }
                 }
-                sent += 1;
             }
         }
         Ok(())
     }
     .await;
     drop(tx);
-    let mut items = Vec::with_capacity(sent);
+    // Workers finish what they judge; one still busy past the deadline is
+    // left to finish on its own (it holds its slot until then).
+    let grace = deadline + margin / 2;
     for w in workers {
-        items.extend(w.await.map_err(ApiError::internal)?);
+        match tokio::time::timeout_at(grace.into(), w).await {
+            Ok(r) => r.map_err(ApiError::internal)?,
+            Err(_) => {
+                out_of_time = true;
+                break;
+            }
+        }
     }
     read?;
+    let mut items = match done.lock() {
+        Ok(mut d) => std::mem::take(&mut *d),
+        Err(_) => return Err(ApiError::internal("a backtest worker panicked")),
+    };
     if items.len() < sent {
         out_of_time = true;
     }

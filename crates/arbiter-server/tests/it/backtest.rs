@@ -345,3 +345,37 @@ async fn a_candidate_over_the_evaluation_budget_fails_closed() {
     );
     app.running.shutdown().await.unwrap();
 }
+
+/// The whole backtest is bounded by the request's time budget: it answers
+/// before the request timeout with what it replayed, saying it stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backtest_stops_at_its_time_budget_and_says_so() {
+    let app = spawn("sqlite", |c| {
+        c.request_timeout = std::time::Duration::from_secs(3);
+        c.policy_timeout = std::time::Duration::from_secs(4);
+    })
+    .await;
+    let (rita, _, _) = seed(&app).await;
+    let slow = "package main\n\nimport rego.v1\n\ndeny contains msg if {\n  n := count([x | some x in numbers.range(1, 20000); some y in numbers.range(1, 20000); x == y + 50000])\n  n > 100\n  msg := \"slow\"\n}\n";
+    let t = std::time::Instant::now();
+    let r = backtest(
+        &app,
+        &rita,
+        json!({"files": {"slow.rego": slow}, "stack": "web", "since_seconds": 3600}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        t.elapsed()
+    );
+    let b = &r.body;
+    assert_eq!(b["complete"], false, "{b}");
+    assert!(
+        b["incomplete"].as_str().unwrap().contains("time budget"),
+        "{b}"
+    );
+    assert!(b["totals"]["replayed"].as_u64().unwrap() < 5, "{b}");
+    assert_eq!(b["totals"]["newly_approved"], 0, "{b}");
+}
