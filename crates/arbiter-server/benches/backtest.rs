@@ -213,6 +213,7 @@ fn main() {
     );
 
     let t = Instant::now();
+    let cpu0 = cpu_seconds();
     let report: serde_json::Value = rt.block_on(async {
         let r = http
             .post(format!("{base}/api/v1/backtests"))
@@ -231,6 +232,8 @@ fn main() {
         body
     });
     let wall = t.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let replayed = report["totals"]["replayed"].as_u64().unwrap_or(0);
     println!(
         "backtest: {replayed} of {} change requests replayed in {wall:.1} s wall ({:.1} s in the server), {:.0} per second, complete: {}",
@@ -239,6 +242,13 @@ fn main() {
         replayed as f64 / wall,
         report["complete"]
     );
+    if let Some(cpu) = cpu {
+        println!(
+            "  CPU time of this process during the backtest: {cpu:.1} s (user + system, all threads; {:.1} s on two dedicated cores); load average now: {}",
+            cpu / 2.0,
+            load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        );
+    }
     println!(
         "  totals {}\n  people {} decided: auto-approved but rejected {}, held but approved {}",
         report["totals"],
@@ -253,9 +263,21 @@ fn main() {
         } else if n < 10_000 {
             "n/a (fewer than 10,000 seeded)"
         } else {
-            "MISSED"
+            "MISSED on this run's wall time (compare the CPU time: other processes share the cores)"
         }
     );
     assert_eq!(replayed as usize, n, "every change request is replayed");
     rt.block_on(running.shutdown()).unwrap();
+}
+
+/// User + system CPU seconds of this process so far (Linux), all threads.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses).
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 here.
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(ticks / 100.0)
 }
