@@ -445,6 +445,27 @@ mod tests {
         assert_eq!(got.principal, "c");
     }
 
+    /// Extra slots (backtests) are taken only when free and nobody waits.
+    #[tokio::test]
+    async fn try_acquire_never_jumps_the_line() {
+        let pool = FairSlots::new("test", 2, Duration::from_secs(5));
+        let a = pool.try_acquire("bt").unwrap();
+        let b = pool.try_acquire("bt").unwrap();
+        assert!(pool.try_acquire("bt").is_none(), "full");
+        let p2 = pool.clone();
+        let w = tokio::spawn(async move { p2.acquire("other").await });
+        while pool.usage().1 == 0 {
+            tokio::task::yield_now().await;
+        }
+        drop(a);
+        let got = w.await.unwrap().unwrap();
+        assert_eq!(got.principal, "other");
+        assert!(pool.try_acquire("bt").is_none());
+        drop((b, got));
+        assert!(pool.try_acquire("bt").is_some());
+        assert_eq!(pool.usage(), (0, 0));
+    }
+
     #[tokio::test]
     async fn a_waiter_that_gives_up_leaks_no_slot() {
         let pool = FairSlots::new("test", 1, Duration::from_millis(20));
