@@ -5,6 +5,7 @@
 //! client or server, no database. The server and the CLI client both speak
 //! through these types, so they cannot drift apart.
 
+pub mod backtest;
 pub mod bounds;
 pub mod errors;
 pub mod runs;
@@ -15,6 +16,10 @@ pub mod types;
 pub mod waivers;
 pub mod webhooks;
 
+pub use backtest::{
+    AgainstPeople, BacktestItem, BacktestReport, BacktestRequest, CandidateSummary, ChangeCounts,
+    DecisionChange, PeopleDecision, StackCounts,
+};
 pub use errors::ErrorCode;
 pub use signing::{
     AgentKey, PublicKey, SignatureHeaders, SigningError, HEADER_CONTENT_SHA256, HEADER_KEY_ID,

@@ -185,6 +185,34 @@ impl StackConfig {
     pub fn threshold(&self) -> f64 {
         self.auto_apply_threshold.unwrap_or(DEFAULT_THRESHOLD)
     }
+
+    /// This stack with what `candidate` sets laid over it (policy
+    /// backtests): environment, budget, threshold, floor, labels and rule
+    /// adjustments replace this stack's when the candidate sets them; its
+    /// waivers are added. Its name is not applied (it selects stacks).
+    pub fn overlay(&self, candidate: &StackConfig) -> StackConfig {
+        let mut s = self.clone();
+        if candidate.environment.is_some() {
+            s.environment.clone_from(&candidate.environment);
+        }
+        if candidate.monthly_budget_usd.is_some() {
+            s.monthly_budget_usd = candidate.monthly_budget_usd;
+        }
+        if candidate.auto_apply_threshold.is_some() {
+            s.auto_apply_threshold = candidate.auto_apply_threshold;
+        }
+        if candidate.escalate_introduced_at.is_some() {
+            s.escalate_introduced_at = candidate.escalate_introduced_at;
+        }
+        if !candidate.labels.is_empty() {
+            s.labels.clone_from(&candidate.labels);
+        }
+        if candidate.rules != RulesConfig::default() {
+            s.rules = candidate.rules.clone();
+        }
+        s.waivers.extend(candidate.waivers.iter().cloned());
+        s
+    }
 }
 
 /// toml's messages span several lines (with a source excerpt); keep them on one.
@@ -203,6 +231,25 @@ fn one_line(msg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlay_replaces_only_what_the_candidate_sets() -> Result<(), String> {
+        let base = StackConfig::from_toml(
+            "name = \"web\"\nenvironment = \"prod\"\nmonthly_budget_usd = 100\nauto_apply_threshold = 95\nlabels = [\"team:web\"]\n",
+        )?;
+        let cand = StackConfig::from_toml(
+            "name = \"other\"\nauto_apply_threshold = 80\n[rules]\ndisable = [\"ARB-X\"]\n",
+        )?;
+        let s = base.overlay(&cand);
+        assert_eq!(s.name.as_deref(), Some("web"));
+        assert_eq!(s.environment.as_deref(), Some("prod"));
+        assert_eq!(s.monthly_budget_usd, Some(100.0));
+        assert_eq!(s.threshold(), 80.0);
+        assert_eq!(s.labels, vec!["team:web".to_string()]);
+        assert_eq!(s.rules.disable, vec!["ARB-X".to_string()]);
+        assert_eq!(base.overlay(&StackConfig::default()), base);
+        Ok(())
+    }
 
     #[test]
     fn parses_contract_keys() -> Result<(), String> {

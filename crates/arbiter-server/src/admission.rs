@@ -166,6 +166,21 @@ impl FairSlots {
         }
     }
 
+    /// Takes a slot for `principal` only if one is free and nobody waits
+    /// (extra parallelism that must never delay others: backtests).
+    pub fn try_acquire(self: &Arc<Self>, principal: &str) -> Option<Slot> {
+        let mut g = self.lock();
+        g.waiters.retain(|w| !w.tx.is_closed());
+        if g.total < self.cap && g.waiters.is_empty() {
+            g.grant(principal);
+            return Some(Slot {
+                pool: self.clone(),
+                principal: principal.to_string(),
+            });
+        }
+        None
+    }
+
     fn release(pool: &Arc<FairSlots>, principal: &str) {
         let mut grants = Vec::new();
         {
@@ -425,6 +440,27 @@ mod tests {
         drop(got);
         let got = wc.await.unwrap().unwrap();
         assert_eq!(got.principal, "c");
+    }
+
+    /// Extra slots (backtests) are taken only when free and nobody waits.
+    #[tokio::test]
+    async fn try_acquire_never_jumps_the_line() {
+        let pool = FairSlots::new("test", 2, Duration::from_secs(5));
+        let a = pool.try_acquire("bt").unwrap();
+        let b = pool.try_acquire("bt").unwrap();
+        assert!(pool.try_acquire("bt").is_none(), "full");
+        let p2 = pool.clone();
+        let w = tokio::spawn(async move { p2.acquire("other").await });
+        while pool.usage().1 == 0 {
+            tokio::task::yield_now().await;
+        }
+        drop(a);
+        let got = w.await.unwrap().unwrap();
+        assert_eq!(got.principal, "other");
+        assert!(pool.try_acquire("bt").is_none());
+        drop((b, got));
+        assert!(pool.try_acquire("bt").is_some());
+        assert_eq!(pool.usage(), (0, 0));
     }
 
     #[tokio::test]

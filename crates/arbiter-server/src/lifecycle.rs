@@ -54,7 +54,7 @@ fn cache_put<T>(m: &Mutex<HashMap<String, Arc<T>>>, k: String, v: Arc<T>) {
 }
 
 /// Reads the latest versions of the named plan policy sets.
-async fn policy_files(
+pub(crate) async fn policy_files(
     app: &AppState,
     names: &[String],
     kind: &str,

@@ -19,6 +19,7 @@
 //! of HTTP, Rego or how a decision is made.
 
 pub mod audit;
+pub mod backtest;
 pub mod changes;
 pub mod jobs;
 pub mod policies;

@@ -100,7 +100,7 @@ impl Expectation {
         Expectation::Reject,
     ];
 
-    fn parse(s: &str) -> Option<Expectation> {
+    pub(crate) fn parse(s: &str) -> Option<Expectation> {
         match s.trim().to_ascii_lowercase().as_str() {
             "approve" => Some(Expectation::Approve),
             "escalate" | "review" => Some(Expectation::Escalate),
@@ -128,15 +128,15 @@ impl Expectation {
 }
 
 /// One labelled plan, as read from expected.tsv.
-struct Row {
+pub(crate) struct Row {
     /// Directory of the expected.tsv.
-    dir: PathBuf,
-    name: String,
-    expect: Expectation,
+    pub(crate) dir: PathBuf,
+    pub(crate) name: String,
+    pub(crate) expect: Expectation,
     environment: Option<String>,
     budget: Option<f64>,
     /// `FILE:LINE` of the row, for messages.
-    at: String,
+    pub(crate) at: String,
 }
 
 const DECISIONS: [Decision; 3] = [Decision::Approve, Decision::Review, Decision::Reject];
@@ -358,7 +358,7 @@ pub fn run(args: CalibrateArgs) -> anyhow::Result<u8> {
 
 /// `dir` if it has an expected.tsv, then its subdirectories (sorted) that
 /// have one at any depth.
-fn find_dirs(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+pub(crate) fn find_dirs(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     if dir.join("expected.tsv").is_file() {
         out.push(dir.to_path_buf());
     }
@@ -374,7 +374,7 @@ fn find_dirs(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_rows(dir: &Path) -> anyhow::Result<Vec<Row>> {
+pub(crate) fn read_rows(dir: &Path) -> anyhow::Result<Vec<Row>> {
     let path = dir.join("expected.tsv");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -436,7 +436,7 @@ fn read_rows(dir: &Path) -> anyhow::Result<Vec<Row>> {
 
 /// The stack of a row: its stack file, which the table's columns must agree
 /// with; or, without a stack file, one built from the columns.
-fn stack_of(row: &Row) -> anyhow::Result<StackConfig> {
+pub(crate) fn stack_of(row: &Row) -> anyhow::Result<StackConfig> {
     let path = row.dir.join(format!("{}.stack.toml", row.name));
     if !path.exists() {
         return Ok(StackConfig {

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod audit;
+pub mod backtest;
 pub mod calibrate;
 pub mod client;
 pub mod cost;

@@ -1,4 +1,4 @@
-//! `arbiter policy test DIR`.
+//! `arbiter policy test DIR` and `arbiter policy backtest` (in `cmd::backtest`).
 
 use anyhow::Context;
 use arbiter_policy::testing::{run_tests, TestResult};
@@ -13,6 +13,8 @@ pub enum PolicyCommand {
 undefined fails. Tests use `with input as {...}` to supply inputs.\n\nExample:\n  arbiter policy test policies/ -v"
     )]
     Test(TestArgs),
+    /// Which past decisions would change under candidate policies or a stack file.
+    Backtest(crate::cmd::backtest::BacktestArgs),
 }
 
 /// Arguments of `policy test`.
@@ -38,6 +40,7 @@ pub struct TestArgs {
 pub fn run(cmd: PolicyCommand) -> anyhow::Result<u8> {
     match cmd {
         PolicyCommand::Test(args) => test(args),
+        PolicyCommand::Backtest(args) => crate::cmd::backtest::run(args),
     }
 }
 

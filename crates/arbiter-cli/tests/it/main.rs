@@ -4,6 +4,7 @@
 
 mod architecture;
 mod audit;
+mod backtest_cli;
 mod bad_input;
 mod checkov_compat;
 mod cli;

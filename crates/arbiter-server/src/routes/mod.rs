@@ -2,9 +2,10 @@
 
 mod agents;
 mod audit;
+mod backtests;
 pub(crate) mod changes;
 mod people;
-mod policies;
+pub(crate) mod policies;
 mod stacks;
 pub(crate) mod states;
 mod system;
@@ -44,6 +45,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/policy-sets"),
     ("GET", "/api/v1/policy-sets/{name}"),
     ("PUT", "/api/v1/policy-sets/{name}"),
+    ("POST", "/api/v1/backtests"),
     ("GET", "/api/v1/users"),
     ("POST", "/api/v1/users"),
     ("GET", "/api/v1/tokens"),
@@ -151,6 +153,7 @@ fn api() -> Api {
         .add("GET", "/api/v1/policy-sets", policies::list)
         .add("GET", "/api/v1/policy-sets/{name}", policies::show)
         .add("PUT", "/api/v1/policy-sets/{name}", policies::put)
+        .add("POST", "/api/v1/backtests", backtests::run)
         .add("GET", "/api/v1/users", people::list_users)
         .add("POST", "/api/v1/users", people::create_user)
         .add("GET", "/api/v1/tokens", people::list_tokens)

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 
 /// Largest total size of a policy set's files.
-const MAX_SET_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_SET_BYTES: usize = 4 * 1024 * 1024;
 
 /// `GET /api/v1/policy-sets`.
 pub async fn list(

@@ -3,6 +3,7 @@
 //! tests with `cargo test -p arbiter-server --test it FILE::`.
 
 mod api;
+mod backtest;
 mod common;
 mod docs;
 mod hardening;

@@ -46,6 +46,7 @@ fn table() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
         ("GET", "/api/v1/policy-sets", PEOPLE),
         ("GET", "/api/v1/policy-sets/{name}", PEOPLE),
         ("PUT", "/api/v1/policy-sets/{name}", ADMIN),
+        ("POST", "/api/v1/backtests", REVIEWERS),
         ("GET", "/api/v1/users", ADMIN),
         ("POST", "/api/v1/users", ADMIN),
         ("GET", "/api/v1/tokens", PEOPLE),
@@ -276,6 +277,9 @@ async fn every_endpoint_lets_in_exactly_the_roles_it_should() {
                     ("POST", "/api/v1/stacks/{name}/rollback") => json!({"to": 1}),
                     ("POST", "/api/v1/stacks/{name}/waivers") => waiver_spec(),
                     ("PUT", _) => json!({"kind": "plan", "files": {"a.rego": "package main\n"}}),
+                    ("POST", "/api/v1/backtests") => {
+                        json!({"files": {"a.rego": "package main\n"}, "since_seconds": 3600})
+                    }
                     ("POST", "/api/v1/users") => {
                         json!({"name": format!("u{ri}"), "role": "viewer"})
                     }

@@ -15,6 +15,18 @@ pub enum PolicySetCommand {
         /// `plan` (evaluated like --policy) or `approval` (decides reviews).
         #[arg(long, default_value = "plan", value_parser = ["plan", "approval"])]
         kind: String,
+        /// First replay the new version over the change requests of the
+        /// stacks using this set (`--since`) and show how decisions would
+        /// change; then push after a confirmation (or `--yes`).
+        #[arg(long)]
+        backtest: bool,
+        /// With --backtest: the window of change requests replayed.
+        #[arg(long, default_value = "30d", value_parser = parse_duration, value_name = "DURATION", requires = "backtest")]
+        since: std::time::Duration,
+        /// With --backtest: push without asking (for CI; without it and
+        /// without a terminal the push fails rather than wait for an answer).
+        #[arg(long, requires = "backtest")]
+        yes: bool,
     },
     /// List sets (latest versions).
     List,
@@ -28,7 +40,8 @@ pub enum PolicySetCommand {
     },
 }
 
-fn collect_files(
+/// The policy files of a directory (or one file), by path relative to it.
+pub fn collect_files(
     base: &std::path::Path,
     dir: &std::path::Path,
     out: &mut BTreeMap<String, String>,
@@ -83,7 +96,14 @@ fn collect_files(
 pub fn policy_set(cmd: PolicySetCommand, server: &ServerArgs) -> Result<u8> {
     let c = Client::new(server, None)?;
     match cmd {
-        PolicySetCommand::Push { name, dir, kind } => {
+        PolicySetCommand::Push {
+            name,
+            dir,
+            kind,
+            backtest,
+            since,
+            yes,
+        } => {
             let mut files = BTreeMap::new();
             collect_files(&dir, &dir, &mut files)?;
             if files.is_empty() {
@@ -91,6 +111,12 @@ pub fn policy_set(cmd: PolicySetCommand, server: &ServerArgs) -> Result<u8> {
                     "{} has no .rego, data.json or data.yaml files",
                     dir.display()
                 );
+            }
+            if backtest {
+                if kind != "plan" {
+                    bail!("--backtest replays plan policy sets; {name:?} is pushed as kind {kind}");
+                }
+                crate::cmd::backtest::confirm_push(&c, &name, &files, since, yes)?;
             }
             let count = files.len();
             let body = PolicySetSpec { kind, files };
