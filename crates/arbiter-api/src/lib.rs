@@ -14,6 +14,7 @@ pub mod types;
 pub mod waivers;
 pub mod webhooks;
 
+pub use arbiter_verdict::{Decision, Environment, UnknownName};
 pub use signing::{
     AgentKey, PublicKey, SignatureHeaders, SigningError, HEADER_CONTENT_SHA256, HEADER_KEY_ID,
     HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_SECS,

@@ -5,8 +5,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Environments a stack can be in (PRODUCT.md §2).
-pub const ENVIRONMENTS: [&str; 4] = ["prod", "staging", "dev", "ephemeral"];
+use arbiter_verdict::{Decision, Environment, UnknownName};
 
 /// A person's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -63,7 +62,7 @@ pub struct StackSpec {
     /// Unique name: 1–100 characters of `A-Z a-z 0-9 . _ -`.
     pub name: String,
     /// `prod`, `staging`, `dev` or `ephemeral`.
-    pub environment: String,
+    pub environment: Environment,
     /// Labels such as `team:payments`.
     #[serde(default)]
     pub labels: Vec<String>,
@@ -100,7 +99,7 @@ pub struct StackSpec {
 pub struct StackUpdate {
     /// New environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<String>,
+    pub environment: Option<Environment>,
     /// New labels (replacing the old ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<String>>,
@@ -546,20 +545,63 @@ impl std::str::FromStr for ChangeStatus {
     }
 }
 
-/// Lifecycle states (PRODUCT.md §2).
-pub const STATUSES: [&str; 11] = [
-    "submitted",
-    "evaluated",
-    "approved",
-    "pending_review",
-    "rejected",
-    "applying",
-    "applied",
-    "failed",
-    "cancelled",
-    "expired",
-    "verified",
-];
+impl ChangeStatus {
+    /// Whether the status is final for the review: neither waiting for
+    /// people nor approved and waiting for a run.
+    pub fn is_final(self) -> bool {
+        !matches!(self, ChangeStatus::PendingReview | ChangeStatus::Approved)
+    }
+
+    /// The decision a status stands for (exit codes, badges): approved or
+    /// applied → approve; waiting for a review → review; anything else
+    /// (rejected, expired, cancelled, apply failed) → reject.
+    pub fn as_decision(self) -> Decision {
+        match self {
+            ChangeStatus::Approved | ChangeStatus::Applied => Decision::Approve,
+            ChangeStatus::PendingReview => Decision::Review,
+            ChangeStatus::Rejected
+            | ChangeStatus::Expired
+            | ChangeStatus::Cancelled
+            | ChangeStatus::ApplyFailed => Decision::Reject,
+        }
+    }
+}
+
+/// What a reviewer said about a change request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReviewOutcome {
+    /// `approve`.
+    Approve,
+    /// `reject`.
+    Reject,
+}
+
+impl ReviewOutcome {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewOutcome::Approve => "approve",
+            ReviewOutcome::Reject => "reject",
+        }
+    }
+}
+
+impl std::fmt::Display for ReviewOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ReviewOutcome {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<ReviewOutcome, UnknownName> {
+        [ReviewOutcome::Approve, ReviewOutcome::Reject]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| UnknownName::new("review", s, "approve, reject"))
+    }
+}
 
 /// A review given to a change request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -567,7 +609,7 @@ pub struct Review {
     /// Who (`user:NAME`).
     pub reviewer: String,
     /// `approve` or `reject`.
-    pub decision: String,
+    pub decision: ReviewOutcome,
     /// Why.
     #[serde(default)]
     pub comment: Option<String>,
@@ -593,11 +635,11 @@ pub struct ChangeRequest {
     pub stack: String,
     /// `agent:NAME` or `user:NAME`.
     pub submitter: String,
-    /// Lifecycle state (one of [`STATUSES`]).
-    pub status: String,
+    /// Lifecycle state.
+    pub status: ChangeStatus,
     /// The engine's decision (`approve`, `review`, `reject`), once evaluated.
     #[serde(default)]
-    pub decision: Option<String>,
+    pub decision: Option<Decision>,
     /// Confidence 0–100, once evaluated.
     #[serde(default)]
     pub confidence: Option<f64>,

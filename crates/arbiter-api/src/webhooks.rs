@@ -23,10 +23,64 @@ pub const PING_EVENT: &str = "webhook.ping";
 /// Payload formats a subscription can ask for.
 pub const WEBHOOK_FORMATS: [&str; 2] = ["json", "slack"];
 
-/// Delivery states: `pending` (waiting for its next attempt, or in
-/// flight), `delivered` (a 2xx answer), `failed` (gave up after the last
-/// attempt), `cancelled` (the subscription was deleted first).
-pub const DELIVERY_STATUSES: [&str; 4] = ["pending", "delivered", "failed", "cancelled"];
+/// A delivery's state. Set by: the audit append that enqueues it
+/// (`pending`), the delivery worker (`delivered` on a 2xx answer, `failed`
+/// after the last attempt, `pending` again between retries), and the
+/// subscription's deletion (`cancelled`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt, or in flight.
+    Pending,
+    /// A 2xx answer came.
+    Delivered,
+    /// Given up after the last attempt.
+    Failed,
+    /// The subscription was deleted first.
+    Cancelled,
+}
+
+/// Every delivery status.
+pub const DELIVERY_STATUSES: [DeliveryStatus; 4] = [
+    DeliveryStatus::Pending,
+    DeliveryStatus::Delivered,
+    DeliveryStatus::Failed,
+    DeliveryStatus::Cancelled,
+];
+
+impl DeliveryStatus {
+    /// The wire and database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DeliveryStatus {
+    type Err = arbiter_verdict::UnknownName;
+    fn from_str(s: &str) -> Result<DeliveryStatus, arbiter_verdict::UnknownName> {
+        DELIVERY_STATUSES
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| {
+                arbiter_verdict::UnknownName::new(
+                    "status",
+                    s,
+                    "pending, delivered, failed, cancelled",
+                )
+            })
+    }
+}
 
 /// A subscription to create (`POST /api/v1/webhooks`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,8 +158,8 @@ pub struct Delivery {
     pub event_seq: i64,
     /// The event type (the audit entry's action).
     pub event_type: String,
-    /// One of [`DELIVERY_STATUSES`].
-    pub status: String,
+    /// Its state.
+    pub status: DeliveryStatus,
     /// Attempts made so far.
     pub attempts: i64,
     /// RFC 3339: when the next attempt is due (pending deliveries).

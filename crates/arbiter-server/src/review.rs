@@ -12,7 +12,7 @@
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::{ChangeRequest, Review, ReviewRequest, Role};
+use arbiter_api::{ChangeRequest, ChangeStatus, Review, ReviewOutcome, ReviewRequest, Role};
 use arbiter_policy::ApprovalOutcome;
 
 /// Evaluations of one review before giving up on a change request that
@@ -24,7 +24,7 @@ const MAX_COMMENT: usize = 10_000;
 
 /// Why a review was not recorded.
 enum Refused {
-    NotPending(String),
+    NotPending(ChangeStatus),
     Expired,
     OwnRequest,
     /// The reviews or status changed since the evaluation read them.
@@ -32,10 +32,10 @@ enum Refused {
 }
 
 /// What an evaluation read of the reviews: who decided what.
-fn seen(reviews: &[Review]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = reviews
+fn seen(reviews: &[Review]) -> Vec<(String, ReviewOutcome)> {
+    let mut v: Vec<(String, ReviewOutcome)> = reviews
         .iter()
-        .map(|r| (r.reviewer.clone(), r.decision.clone()))
+        .map(|r| (r.reviewer.clone(), r.decision))
         .collect();
     v.sort();
     v
@@ -94,7 +94,7 @@ pub async fn review(
     p: &Principal,
     id: i64,
     body: &[u8],
-    decision: &'static str,
+    decision: ReviewOutcome,
 ) -> ApiResult<ChangeRequest> {
     p.require(Role::Reviewer)?;
     let req: ReviewRequest = if body.is_empty() {
@@ -119,10 +119,10 @@ pub async fn review(
                     current.stack
                 ))
             })?;
-        if current.status != "pending_review" {
-            return Err(not_pending(id, &current.status));
+        if current.status != ChangeStatus::PendingReview {
+            return Err(not_pending(id, current.status));
         }
-        if decision == "approve" && current.submitter == reviewer {
+        if decision == ReviewOutcome::Approve && current.submitter == reviewer {
             return Err(own_request(&reviewer, id));
         }
         if current.reviews.iter().any(|r| r.reviewer == reviewer) {
@@ -162,7 +162,7 @@ pub async fn review(
         match result {
             Ok(()) => return fetch_with_verdict(app, id).await,
             Err(Refused::Stale) => continue,
-            Err(Refused::NotPending(s)) => return Err(not_pending(id, &s)),
+            Err(Refused::NotPending(s)) => return Err(not_pending(id, s)),
             Err(Refused::Expired) => {
                 return Err(ApiError::conflict(format!(
                     "change request {id} expired before this review"
@@ -176,7 +176,7 @@ pub async fn review(
     )))
 }
 
-fn not_pending(id: i64, status: &str) -> ApiError {
+fn not_pending(id: i64, status: ChangeStatus) -> ApiError {
     ApiError::conflict(format!(
         "change request {id} is {status}, not pending review"
     ))
@@ -203,10 +203,10 @@ async fn commit(
     app: &AppState,
     id: i64,
     reviewer: &str,
-    decision: &'static str,
+    decision: ReviewOutcome,
     req: &ReviewRequest,
     out: Option<ApprovalOutcome>,
-    seen_reviews: Vec<(String, String)>,
+    seen_reviews: Vec<(String, ReviewOutcome)>,
     auto_apply_stack: bool,
 ) -> ApiResult<Result<(), Refused>> {
     let reviewer = reviewer.to_string();
@@ -216,22 +216,22 @@ async fn commit(
         .write(move |cx| {
             Box::pin(async move {
                 let cr = arbiter_store::changes::get_for_update(cx, id).await?;
-                if cr.status != "pending_review" {
+                if cr.status != ChangeStatus::PendingReview {
                     return Ok(Err(Refused::NotPending(cr.status)));
                 }
                 if is_expired(&cr, cx.now_ms()) {
                     arbiter_store::changes::transition(
                         cx,
                         id,
-                        "pending_review",
-                        "expired",
+                        ChangeStatus::PendingReview,
+                        ChangeStatus::Expired,
                         Some("the review window passed without a decision"),
                         "system",
                     )
                     .await?;
                     return Ok(Err(Refused::Expired));
                 }
-                if decision == "approve" && cr.submitter == reviewer {
+                if decision == ReviewOutcome::Approve && cr.submitter == reviewer {
                     return Ok(Err(Refused::OwnRequest));
                 }
                 // What the policy read changed (or the snapshot's clock
@@ -248,8 +248,8 @@ async fn commit(
                     arbiter_store::changes::transition(
                         cx,
                         id,
-                        "pending_review",
-                        "rejected",
+                        ChangeStatus::PendingReview,
+                        ChangeStatus::Rejected,
                         Some("rejected by review"),
                         "system",
                     )
@@ -258,8 +258,8 @@ async fn commit(
                     arbiter_store::changes::transition(
                         cx,
                         id,
-                        "pending_review",
-                        "approved",
+                        ChangeStatus::PendingReview,
+                        ChangeStatus::Approved,
                         Some("approved by review"),
                         "system",
                     )

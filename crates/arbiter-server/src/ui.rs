@@ -28,7 +28,7 @@ mod webhooks;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::AppState;
-use arbiter_api::Role;
+use arbiter_api::{ChangeStatus, Environment, Role};
 use arbiter_report::html::{Html, Markup};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -355,7 +355,7 @@ pub(crate) async fn page(
         .ok()
         .and_then(|c| {
             c.into_iter()
-                .find(|(s, _)| s == "pending_review")
+                .find(|(s, _)| *s == ChangeStatus::PendingReview)
                 .map(|(_, n)| n)
         });
     document(Some(me), active, title, pending, body).into_response()
@@ -475,19 +475,15 @@ pub(crate) fn change_table(
         match beside {
             Beside::Stack => {
                 stack_link(h, &cr.stack);
-                h.raw("</td><td>")
-                    .markup(&arbiter_report::html::status_badge(&cr.status));
+                h.raw("</td><td>").markup(&change_status_badge(cr.status));
             }
             Beside::Submitter => {
-                h.markup(&arbiter_report::html::status_badge(&cr.status))
-                    .raw("</td><td>");
+                h.markup(&change_status_badge(cr.status)).raw("</td><td>");
                 principal(h, &cr.submitter);
             }
         }
         h.raw("</td><td>")
-            .markup(&arbiter_report::html::decision_badge(
-                cr.decision.as_deref(),
-            ))
+            .markup(&arbiter_report::html::decision_badge(cr.decision))
             .raw("</td><td class=\"num\">");
         match cr.confidence {
             Some(c) => h.text(&arbiter_report::html::format_confidence(c)),
@@ -510,17 +506,11 @@ pub(crate) fn stack_link(h: &mut Html, name: &str) {
 }
 
 /// An environment badge.
-pub(crate) fn env_badge(h: &mut Html, env: &str) {
+pub(crate) fn env_badge(h: &mut Html, env: Environment) {
     h.raw("<span class=\"env env-")
-        .raw(match env {
-            "prod" => "prod",
-            "staging" => "staging",
-            "dev" => "dev",
-            "ephemeral" => "ephemeral",
-            _ => "other",
-        })
+        .raw(env.as_str())
         .raw("\">")
-        .text(env)
+        .raw(env.as_str())
         .raw("</span>");
 }
 
@@ -570,6 +560,18 @@ pub(crate) fn check_form(
         ));
     }
     Ok(())
+}
+
+/// A badge for a change request's status, coloured by what it stands for.
+pub(crate) fn change_status_badge(status: ChangeStatus) -> Markup {
+    use arbiter_report::html::Tone;
+    let tone = match status {
+        ChangeStatus::Approved | ChangeStatus::Applied => Tone::Good,
+        ChangeStatus::PendingReview => Tone::Wait,
+        ChangeStatus::Rejected | ChangeStatus::ApplyFailed => Tone::Bad,
+        ChangeStatus::Expired | ChangeStatus::Cancelled => Tone::Neutral,
+    };
+    arbiter_report::html::status_badge(status.as_str(), tone)
 }
 
 #[cfg(test)]

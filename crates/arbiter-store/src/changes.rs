@@ -1,8 +1,10 @@
 //! Change requests, their evaluations and reviews, the review queue, and
 //! the velocity governor's records.
 
-use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::{rfc3339, ChangeRequest, ChangeSource, Review};
+use crate::{parse_col, parse_col_opt, parse_doc, to_doc, Result, StoreError, WriteCtx};
+use arbiter_api::{
+    rfc3339, ChangeRequest, ChangeSource, ChangeStatus, Decision, Review, ReviewOutcome,
+};
 use sqlx::{AnyPool, Row};
 use std::io::{Read, Write};
 
@@ -30,9 +32,9 @@ pub struct NewChangeRequest {
     /// async threads and before the writer: it is CPU work).
     pub plan: Vec<u8>,
     /// Initial status (`approved`, `pending_review` or `rejected`).
-    pub status: String,
+    pub status: ChangeStatus,
     /// The engine's decision.
-    pub decision: Option<String>,
+    pub decision: Option<Decision>,
     /// Confidence.
     pub confidence: Option<f64>,
     /// Review priority.
@@ -137,8 +139,8 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
     .bind(source)
     .bind(&cr.plan_digest)
     .bind(&cr.plan)
-    .bind(&cr.status)
-    .bind(&cr.decision)
+    .bind(cr.status.as_str())
+    .bind(cr.decision.map(Decision::as_str))
     // Never a NULL float parameter: sqlx's Any driver sends it to
     // PostgreSQL as a `real`, and the cached statement then refuses the
     // `double precision` of the next insert. A flag says which are absent.
@@ -334,8 +336,8 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
         id,
         stack: row.try_get("stack")?,
         submitter: row.try_get("submitter")?,
-        status: row.try_get("status")?,
-        decision: row.try_get("decision")?,
+        status: parse_col(row, "status", "change request", &id)?,
+        decision: parse_col_opt(row, "decision", "change request", &id)?,
         confidence: row.try_get("confidence")?,
         priority: row.try_get("priority")?,
         cost_delta_usd: row.try_get("cost_delta_usd")?,
@@ -353,9 +355,10 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
 }
 
 fn review_from_row(row: &sqlx::any::AnyRow) -> Result<Review> {
+    let reviewer: String = row.try_get("reviewer")?;
     Ok(Review {
-        reviewer: row.try_get("reviewer")?,
-        decision: row.try_get("decision")?,
+        decision: parse_col(row, "decision", "review", &reviewer)?,
+        reviewer,
         comment: row.try_get("comment")?,
         created_at: rfc3339(row.try_get("created_at")?),
     })
@@ -420,7 +423,7 @@ pub async fn plan(
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     /// Only this status.
-    pub status: Option<String>,
+    pub status: Option<ChangeStatus>,
     /// Only this stack.
     pub stack: Option<String>,
     /// Only this submitter.
@@ -456,8 +459,8 @@ pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<ChangeRequest>> {
         f.limit.unwrap_or(100).clamp(1, 1000)
     ));
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    if let Some(s) = &f.status {
-        q = q.bind(s);
+    if let Some(s) = f.status {
+        q = q.bind(s.as_str());
     }
     if let Some(s) = &f.stack {
         q = q.bind(s);
@@ -487,14 +490,20 @@ pub async fn queue(pool: &AnyPool, limit: i64) -> Result<Vec<ChangeRequest>> {
 }
 
 /// Count of change requests per status.
-pub async fn count_by_status(pool: &AnyPool) -> Result<Vec<(String, i64)>> {
+pub async fn count_by_status(pool: &AnyPool) -> Result<Vec<(ChangeStatus, i64)>> {
     let rows = sqlx::query(
         "SELECT status, COUNT(*) AS n FROM change_requests GROUP BY status ORDER BY status",
     )
     .fetch_all(pool)
     .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+        .map(|r| {
+            let status: String = r.try_get("status")?;
+            Ok((
+                parse_col(r, "status", "change request status", &status)?,
+                r.try_get("n")?,
+            ))
+        })
         .collect()
 }
 
@@ -528,14 +537,14 @@ pub async fn add_review(
     cx: &mut WriteCtx,
     id: i64,
     reviewer: &str,
-    decision: &str,
+    decision: ReviewOutcome,
     comment: Option<&str>,
 ) -> Result<Review> {
     let now = cx.now_ms();
     sqlx::query("INSERT INTO reviews (change_request, reviewer, decision, comment, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(id)
         .bind(reviewer)
-        .bind(decision)
+        .bind(decision.as_str())
         .bind(comment)
         .bind(now)
         .execute(cx.conn())
@@ -557,7 +566,7 @@ pub async fn add_review(
     .await?;
     Ok(Review {
         reviewer: reviewer.into(),
-        decision: decision.into(),
+        decision,
         comment: comment.map(String::from),
         created_at: rfc3339(now),
     })
@@ -568,17 +577,17 @@ pub async fn add_review(
 pub async fn transition(
     cx: &mut WriteCtx,
     id: i64,
-    from: &str,
-    to: &str,
+    from: ChangeStatus,
+    to: ChangeStatus,
     reason: Option<&str>,
     actor: &str,
 ) -> Result<()> {
     let r = sqlx::query("UPDATE change_requests SET status = $1, reason = COALESCE($2, reason), updated_at = $3 WHERE id = $4 AND status = $5")
-        .bind(to)
+        .bind(to.as_str())
         .bind(reason)
         .bind(cx.now_ms())
         .bind(id)
-        .bind(from)
+        .bind(from.as_str())
         .execute(cx.conn())
         .await?;
     if r.rows_affected() == 0 {
@@ -623,8 +632,8 @@ pub async fn expire_due(cx: &mut WriteCtx, limit: i64) -> Result<Vec<i64>> {
         transition(
             cx,
             *id,
-            "pending_review",
-            "expired",
+            ChangeStatus::PendingReview,
+            ChangeStatus::Expired,
             Some("the review window passed without a decision"),
             "system",
         )

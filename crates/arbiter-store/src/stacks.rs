@@ -92,8 +92,8 @@ pub async fn update(
         }
     }
     let mut spec = current.spec.clone();
-    if let Some(e) = &up.environment {
-        spec.environment = e.clone();
+    if let Some(e) = up.environment {
+        spec.environment = e;
     }
     if let Some(l) = &up.labels {
         spec.labels = l.clone();

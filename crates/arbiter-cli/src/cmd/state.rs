@@ -388,7 +388,7 @@ pub fn run(cmd: StateCommand, server: &ServerArgs, agent: &AgentArgs) -> Result<
                 )?
                 .ok()?;
             c.print(&v, rollback_text);
-            return Ok(crate::exit::status(
+            return Ok(crate::exit::status_text(
                 v["change_request"]["status"].as_str().unwrap_or(""),
             ));
         }

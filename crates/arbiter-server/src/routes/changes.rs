@@ -4,7 +4,10 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::lifecycle::{self, Governor};
 use crate::AppState;
-use arbiter_api::{ChangeRequest, ChangeSource, Page, Role, Stack, Submission};
+use arbiter_api::{
+    ChangeRequest, ChangeSource, ChangeStatus, Decision, Page, ReviewOutcome, Role, Stack,
+    Submission,
+};
 use arbiter_store::changes::{Filter, NewChangeRequest};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -257,18 +260,18 @@ pub async fn propose(
         source,
         plan_digest,
         plan: plan_stored,
-        status: status.to_string(),
-        decision: Some(verdict.decision.as_str().to_string()),
+        status,
+        decision: Some(verdict.decision),
         confidence: Some(verdict.confidence),
-        priority: lifecycle::priority(verdict, &stack.spec.environment),
+        priority: lifecycle::priority(verdict, stack.spec.environment),
         cost_delta_usd: verdict
             .cost
             .computed
             .then_some(verdict.cost.monthly_delta_usd),
         resources_changed: resources,
         reason,
-        auto_apply: status == "approved" && stack.spec.auto_apply && may_auto,
-        expires_at: (status == "pending_review")
+        auto_apply: status == ChangeStatus::Approved && stack.spec.auto_apply && may_auto,
+        expires_at: (status == ChangeStatus::PendingReview)
             .then(|| now + app.config.review_ttl.as_millis() as i64),
         verdict: Some(serde_json::to_string(verdict).map_err(ApiError::internal)?),
         policy_versions: serde_json::to_string(&judged.policies).map_err(ApiError::internal)?,
@@ -277,7 +280,7 @@ pub async fn propose(
     };
     let answer = answer_of(&new);
     let verdict_value = serde_json::to_value(&judged.verdict).map_err(ApiError::internal)?;
-    let decision = judged.verdict.decision.as_str();
+    let decision = judged.verdict.decision;
     record(
         app,
         new,
@@ -332,7 +335,7 @@ async fn refuse_hidden(app: &AppState, p: &Principal, u: Unjudged) -> ApiResult<
         plan_digest,
         reason,
         plan,
-        status: "rejected".into(),
+        status: ChangeStatus::Rejected,
         decision: None,
         confidence: None,
         priority: 0.0,
@@ -356,8 +359,8 @@ fn answer_of(new: &NewChangeRequest) -> ChangeRequest {
         id: 0,
         stack: new.stack.clone(),
         submitter: new.submitter.clone(),
-        status: new.status.clone(),
-        decision: new.decision.clone(),
+        status: new.status,
+        decision: new.decision,
         confidence: new.confidence,
         priority: new.priority,
         cost_delta_usd: new.cost_delta_usd,
@@ -383,10 +386,10 @@ async fn record(
     limits: Option<arbiter_api::AgentLimits>,
     mut answer: ChangeRequest,
     after: Option<AfterInsert>,
-    judged: Option<(&'static str, serde_json::Value)>,
+    judged: Option<(Decision, serde_json::Value)>,
 ) -> ApiResult<Proposed> {
     let request_digest = new.request_digest.clone();
-    let status = new.status.clone();
+    let status = new.status;
     let outcome = app
         .store
         .write(move |cx| {
@@ -432,7 +435,7 @@ async fn record(
         Outcome::Created(id, at) => {
             app.metrics.submission();
             if let Some((decision, _)) = &judged {
-                app.metrics.decision(decision, &status);
+                app.metrics.decision(*decision, status);
             }
             answer.id = id;
             answer.created_at = arbiter_api::rfc3339(at);
@@ -554,17 +557,12 @@ pub async fn list(
     Extension(p): Extension<Principal>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Page<ChangeRequest>>> {
-    if let Some(s) = &q.status {
-        if !arbiter_api::STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!(
-                    "status {s:?} is not one of {}",
-                    arbiter_api::STATUSES.join(", ")
-                ),
-            ));
-        }
-    }
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<ChangeStatus>)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
     let submitter = match &p {
         Principal::Agent { .. } => Some(p.id()),
         Principal::User { .. } => q.submitter,
@@ -572,7 +570,7 @@ pub async fn list(
     let items = arbiter_store::changes::list(
         app.store.pool(),
         &Filter {
-            status: q.status,
+            status,
             stack: q.stack,
             submitter,
             before_id: q.before,
@@ -616,7 +614,7 @@ pub async fn approve(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> ApiResult<Json<ChangeRequest>> {
-    review(app, p, id, body, "approve").await
+    review(app, p, id, body, ReviewOutcome::Approve).await
 }
 
 /// `POST /api/v1/change-requests/{id}/reject`.
@@ -626,7 +624,7 @@ pub async fn reject(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> ApiResult<Json<ChangeRequest>> {
-    review(app, p, id, body, "reject").await
+    review(app, p, id, body, ReviewOutcome::Reject).await
 }
 
 /// Records a review and lets the stack's approval policy decide (see
@@ -637,7 +635,7 @@ pub async fn review(
     p: Principal,
     id: i64,
     body: Bytes,
-    decision: &'static str,
+    decision: ReviewOutcome,
 ) -> ApiResult<Json<ChangeRequest>> {
     crate::review::review(&app, &p, id, &body, decision)
         .await
@@ -660,22 +658,25 @@ pub async fn cancel(
     if cr.submitter != p.id() {
         p.require(Role::Admin)?;
     }
-    if !matches!(cr.status.as_str(), "pending_review" | "approved") {
+    if !matches!(
+        cr.status,
+        ChangeStatus::PendingReview | ChangeStatus::Approved
+    ) {
         return Err(ApiError::conflict(format!(
             "change request {id} is {}; only pending or approved requests can be cancelled",
             cr.status
         )));
     }
     let actor = p.id();
-    let from = cr.status.clone();
+    let from = cr.status;
     app.store
         .write(move |cx| {
             Box::pin(async move {
                 arbiter_store::changes::transition(
                     cx,
                     id,
-                    &from,
-                    "cancelled",
+                    from,
+                    ChangeStatus::Cancelled,
                     Some("cancelled"),
                     &actor,
                 )

@@ -4,7 +4,7 @@ use super::{check_name, parse_json};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::{Page, Role, Stack, StackSpec, StackUpdate, ENVIRONMENTS};
+use arbiter_api::{Page, Role, Stack, StackSpec, StackUpdate};
 use arbiter_judge::IntroducedFloor;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -13,13 +13,6 @@ use axum::{Extension, Json};
 
 /// Checks a stack's values.
 pub fn validate(spec: &StackSpec) -> Result<(), String> {
-    if !ENVIRONMENTS.contains(&spec.environment.as_str()) {
-        return Err(format!(
-            "environment {:?} must be one of {}",
-            spec.environment,
-            ENVIRONMENTS.join(", ")
-        ));
-    }
     spec.check_ranges().map_err(|e| e.to_string())?;
     if spec.labels.iter().any(|l| l.is_empty() || l.len() > 200) {
         return Err("labels must be 1-200 characters each".into());
@@ -28,6 +21,27 @@ pub fn validate(spec: &StackSpec) -> Result<(), String> {
         floor(f)?;
     }
     Ok(())
+}
+
+/// An environment the API does not know is a value to fix (422, naming the
+/// accepted ones), not malformed JSON (400): checked before the body is
+/// read as a typed [`StackSpec`] or [`StackUpdate`], whose field refuses it.
+fn check_environment(body: &[u8]) -> ApiResult<()> {
+    #[derive(serde::Deserialize)]
+    struct Env<'a> {
+        #[serde(borrow, default)]
+        environment: Option<std::borrow::Cow<'a, str>>,
+    }
+    match serde_json::from_slice::<Env>(body) {
+        Ok(Env {
+            environment: Some(e),
+        }) => e
+            .parse::<arbiter_api::Environment>()
+            .map(drop)
+            .map_err(|e| ApiError::invalid(e.to_string())),
+        // Absent, or not a string or not JSON: the typed parse says what is wrong.
+        _ => Ok(()),
+    }
 }
 
 /// Parses `escalate_introduced_at`, naming the field when it is wrong.
@@ -76,6 +90,7 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Stack>)> {
     p.require(Role::Admin)?;
+    check_environment(&body)?;
     let mut spec: StackSpec = parse_json(&body)?;
     check_name("stack", &spec.name)?;
     canonical_floor(&mut spec.escalate_introduced_at)?;
@@ -111,6 +126,9 @@ pub async fn update(
     body: Bytes,
 ) -> ApiResult<Json<Stack>> {
     p.require(Role::Admin)?;
+    // As before the field was typed: an update to an unknown environment is
+    // refused like any update that fails validation (409).
+    check_environment(&body).map_err(|e| ApiError::conflict(e.message))?;
     let mut up: StackUpdate = parse_json(&body)?;
     up.check_ranges()
         .map_err(|e| ApiError::invalid(e.to_string()))?;

@@ -196,7 +196,7 @@ pub async fn push(
             facts,
             commit,
             &pushed_by,
-            "push",
+            arbiter_api::StateOrigin::Push,
             force,
         )
     })

@@ -41,7 +41,7 @@ fn floor(h: &mut Html, s: &Stack) {
     h.text(&text);
     if s.spec.escalate_introduced_at.is_none() {
         h.raw(" <span class=\"muted\">(")
-            .text(&s.spec.environment)
+            .text(s.spec.environment.as_str())
             .raw(" default)</span>");
     }
 }
@@ -66,7 +66,7 @@ pub(crate) async fn list(State(app): State<AppState>, me: Me) -> UiResult {
             h.raw("<tr><td class=\"main\"><strong>");
             stack_link(&mut h, &s.spec.name);
             h.raw("</strong></td><td>");
-            env_badge(&mut h, &s.spec.environment);
+            env_badge(&mut h, s.spec.environment);
             h.raw("</td><td>");
             labels(&mut h, &s.spec.labels);
             h.raw("</td><td class=\"num\">");
@@ -134,7 +134,7 @@ pub(crate) async fn show(
         .raw("</div><div class=\"page-head\"><div><h1>")
         .text(&name)
         .raw(" ");
-    env_badge(&mut h, &s.spec.environment);
+    env_badge(&mut h, s.spec.environment);
     h.raw("</h1><p class=\"sub\">Version ")
         .display(s.version)
         .raw(" · created ");
@@ -155,7 +155,7 @@ pub(crate) async fn show(
     h.raw("</section>");
     super::waivers::section(&mut h, &me, &name, &waivers, now);
     h.raw("</div><aside><section class=\"card\"><h2>Settings</h2><dl class=\"meta\"><dt>Environment</dt><dd>");
-    env_badge(&mut h, &s.spec.environment);
+    env_badge(&mut h, s.spec.environment);
     h.raw("</dd><dt>Labels</dt><dd>");
     labels(&mut h, &s.spec.labels);
     h.raw("</dd><dt>Budget</dt><dd>");

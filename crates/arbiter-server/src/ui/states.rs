@@ -142,9 +142,9 @@ fn version_row(
     if Some(v.version) == latest {
         h.raw(" <span class=\"badge status-good\">latest</span>");
     }
-    if v.origin != "push" {
+    if v.origin != arbiter_api::StateOrigin::Push {
         h.raw(" <span class=\"tag\">")
-            .text(&v.origin)
+            .text(v.origin.as_str())
             .raw("</span>");
     }
     if v.forced {

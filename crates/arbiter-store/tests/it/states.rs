@@ -23,7 +23,7 @@ async fn databases() -> Vec<(&'static str, String, Option<tempfile::TempDir>)> {
 fn spec(name: &str) -> StackSpec {
     StackSpec {
         name: name.into(),
-        environment: "dev".into(),
+        environment: arbiter_api::Environment::Dev,
         labels: vec![],
         monthly_budget_usd: None,
         auto_apply_threshold: None,
@@ -64,7 +64,7 @@ async fn push(
         facts,
         Some("abc123".into()),
         "user:alice",
-        "push",
+        arbiter_api::StateOrigin::Push,
         force,
     );
     store
@@ -211,7 +211,7 @@ async fn a_damaged_blob_is_reported_not_returned() {
             StateFacts::default(),
             None,
             "x",
-            "push",
+            arbiter_api::StateOrigin::Push,
             false,
         );
         let (d, bytes) = (v.digest.clone(), other.compressed.clone());
@@ -273,8 +273,8 @@ async fn rollbacks_are_recorded_with_their_change_request_and_audited() {
             source: None,
             plan_digest: "p".into(),
             plan: changes::seal_plan(&arbiter_store::sealed::Sealer::none(), "d", "{}"),
-            status: "pending_review".into(),
-            decision: Some("review".into()),
+            status: arbiter_api::ChangeStatus::PendingReview,
+            decision: Some(arbiter_api::Decision::Review),
             confidence: Some(80.0),
             priority: 0.1,
             cost_delta_usd: None,
@@ -437,8 +437,8 @@ fn plan_cr_for(stack: &str) -> changes::NewChangeRequest {
         source: None,
         plan_digest: "0123".into(),
         plan: Vec::new(),
-        status: "pending_review".into(),
-        decision: Some("review".into()),
+        status: arbiter_api::ChangeStatus::PendingReview,
+        decision: Some(arbiter_api::Decision::Review),
         confidence: Some(80.0),
         priority: 0.1,
         cost_delta_usd: None,

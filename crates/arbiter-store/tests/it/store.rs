@@ -33,7 +33,7 @@ async fn databases() -> Vec<(&'static str, Db)> {
 fn spec(name: &str) -> StackSpec {
     StackSpec {
         name: name.into(),
-        environment: "dev".into(),
+        environment: arbiter_api::Environment::Dev,
         labels: vec!["team:web".into()],
         monthly_budget_usd: Some(100.0),
         auto_apply_threshold: None,
@@ -233,8 +233,8 @@ fn plan_cr(submitter: &str, idem: Option<&str>, status: &str) -> changes::NewCha
             "d",
             "{\"format_version\":\"1.2\"}",
         ),
-        status: status.into(),
-        decision: Some("review".into()),
+        status: status.parse().unwrap(),
+        decision: Some(arbiter_api::Decision::Review),
         confidence: Some(80.0),
         priority: 0.2,
         cost_delta_usd: None,
@@ -325,16 +325,30 @@ async fn change_requests_reviews_transitions_nonces_and_expiry() {
         store
             .write(|cx| {
                 Box::pin(async move {
-                    changes::add_review(cx, 1, "user:alice", "approve", Some("ok")).await
+                    changes::add_review(
+                        cx,
+                        1,
+                        "user:alice",
+                        arbiter_api::ReviewOutcome::Approve,
+                        Some("ok"),
+                    )
+                    .await
                 })
             })
             .await
             .unwrap();
         let dup = store
             .write(|cx| {
-                Box::pin(
-                    async move { changes::add_review(cx, 1, "user:alice", "approve", None).await },
-                )
+                Box::pin(async move {
+                    changes::add_review(
+                        cx,
+                        1,
+                        "user:alice",
+                        arbiter_api::ReviewOutcome::Approve,
+                        None,
+                    )
+                    .await
+                })
             })
             .await;
         assert!(matches!(dup, Err(StoreError::Conflict(_))), "{name}");
@@ -351,7 +365,15 @@ async fn change_requests_reviews_transitions_nonces_and_expiry() {
         let stale = store
             .write(|cx| {
                 Box::pin(async move {
-                    changes::transition(cx, 1, "pending_review", "approved", None, "user:x").await
+                    changes::transition(
+                        cx,
+                        1,
+                        arbiter_api::ChangeStatus::PendingReview,
+                        arbiter_api::ChangeStatus::Approved,
+                        None,
+                        "user:x",
+                    )
+                    .await
                 })
             })
             .await;
@@ -362,7 +384,7 @@ async fn change_requests_reviews_transitions_nonces_and_expiry() {
                 .unwrap()
                 .unwrap()
                 .status,
-            "expired"
+            arbiter_api::ChangeStatus::Expired
         );
 
         let n1 = store

@@ -116,8 +116,8 @@ pub fn submit(a: SubmitArgs, server: &ServerArgs) -> Result<u8> {
             }
             s
         });
-        return Ok(crate::exit::status(v["status"].as_str().unwrap_or("")));
+        return Ok(crate::exit::status_text(v["status"].as_str().unwrap_or("")));
     }
     c.print(&v, cr_summary);
-    Ok(crate::exit::status(v["status"].as_str().unwrap_or("")))
+    Ok(crate::exit::status_text(v["status"].as_str().unwrap_or("")))
 }
