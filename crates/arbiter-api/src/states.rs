@@ -2,6 +2,7 @@
 //! reading versions (sensitive values masked), diffs between versions, and
 //! rolling a stack back to an earlier version through a change request.
 
+use crate::time::Timestamp;
 use crate::types::ChangeRequest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -61,7 +62,7 @@ pub struct StateVersion {
     /// Stored with `force` over a lineage or serial check.
     pub forced: bool,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 /// How a state version came to be stored.
@@ -264,7 +265,7 @@ pub struct Rollback {
     /// Who asked.
     pub requested_by: String,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 /// The answer to a rollback: the change request (judged and governed like

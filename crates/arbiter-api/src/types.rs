@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::time::Timestamp;
 use arbiter_verdict::{Decision, Environment, UnknownName};
 
 /// A person's role.
@@ -178,12 +179,12 @@ pub struct Stack {
     /// Bumped by every update.
     pub version: i64,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// RFC 3339.
-    pub updated_at: String,
+    pub updated_at: Timestamp,
     /// When an ephemeral stack expires (RFC 3339), from its TTL.
     #[serde(default)]
-    pub expires_at: Option<String>,
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A policy set to store (`PUT /api/v1/policy-sets/{name}`); each put makes a
@@ -212,7 +213,7 @@ pub struct PolicySet {
     /// Who stored it.
     pub created_by: String,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// The files (omitted in lists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<BTreeMap<String, String>>,
@@ -239,7 +240,7 @@ pub struct User {
     /// Role.
     pub role: Role,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// Whether the user can sign in with a password.
     pub has_password: bool,
 }
@@ -273,13 +274,13 @@ pub struct Token {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// RFC 3339, if it expires.
     #[serde(default)]
-    pub expires_at: Option<String>,
+    pub expires_at: Option<Timestamp>,
     /// RFC 3339, if revoked.
     #[serde(default)]
-    pub revoked_at: Option<String>,
+    pub revoked_at: Option<Timestamp>,
 }
 
 /// What an agent may do (PRODUCT.md §2). Stacks are denied unless listed.
@@ -410,10 +411,10 @@ pub struct AgentKeyInfo {
     /// Base64 of the raw public key.
     pub public_key: String,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// RFC 3339, if revoked.
     #[serde(default)]
-    pub revoked_at: Option<String>,
+    pub revoked_at: Option<Timestamp>,
 }
 
 /// An agent.
@@ -433,10 +434,10 @@ pub struct Agent {
     /// Who created it.
     pub created_by: String,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// RFC 3339, if revoked (all its keys are then refused).
     #[serde(default)]
-    pub revoked_at: Option<String>,
+    pub revoked_at: Option<Timestamp>,
 }
 
 /// Where a change came from.
@@ -614,7 +615,7 @@ pub struct Review {
     #[serde(default)]
     pub comment: Option<String>,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 /// A review to give (`POST /api/v1/change-requests/{id}/approve|reject`).
@@ -665,12 +666,12 @@ pub struct ChangeRequest {
     #[serde(default)]
     pub reviews: Vec<Review>,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// RFC 3339.
-    pub updated_at: String,
+    pub updated_at: Timestamp,
     /// RFC 3339: when a pending review expires.
     #[serde(default)]
-    pub expires_at: Option<String>,
+    pub expires_at: Option<Timestamp>,
     /// The full evaluation (in single-request answers, not in lists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<serde_json::Value>,
@@ -683,44 +684,10 @@ pub struct Page<T> {
     pub items: Vec<T>,
 }
 
-/// Formats Unix milliseconds as RFC 3339 UTC with millisecond precision
-/// (`2026-12-01T15:03:16.123Z`).
-pub fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let milli = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_formats_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(rfc3339(1_796_137_396_123), "2026-12-01T15:03:16.123Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
-    }
 
     #[test]
     fn requests_refuse_unknown_fields_and_updates_distinguish_null_from_absent() {

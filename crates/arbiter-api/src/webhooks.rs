@@ -5,6 +5,7 @@
 //! (`change_request.pending_review`, `stack.updated`, …); a subscription
 //! lists the patterns of the events it wants.
 
+use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// The header carrying the event type of a delivery.
@@ -125,7 +126,7 @@ pub struct Webhook {
     /// Who created it (`user:NAME`).
     pub created_by: String,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// The signing secret: only in the creation answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -164,7 +165,7 @@ pub struct Delivery {
     pub attempts: i64,
     /// RFC 3339: when the next attempt is due (pending deliveries).
     #[serde(default)]
-    pub next_attempt_at: Option<String>,
+    pub next_attempt_at: Option<Timestamp>,
     /// HTTP status of the last answer, if there was one.
     #[serde(default)]
     pub last_http_status: Option<i64>,
@@ -172,12 +173,12 @@ pub struct Delivery {
     #[serde(default)]
     pub last_error: Option<String>,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// RFC 3339.
-    pub updated_at: String,
+    pub updated_at: Timestamp,
     /// RFC 3339, once delivered.
     #[serde(default)]
-    pub delivered_at: Option<String>,
+    pub delivered_at: Option<Timestamp>,
     /// Every attempt, oldest first.
     #[serde(default)]
     pub attempt_log: Vec<DeliveryAttempt>,
@@ -189,7 +190,7 @@ pub struct DeliveryAttempt {
     /// 1, 2, …
     pub attempt: i64,
     /// RFC 3339: when the request was sent.
-    pub started_at: String,
+    pub started_at: Timestamp,
     /// How long until the answer (or the failure), milliseconds.
     pub duration_ms: f64,
     /// The answer's HTTP status, if one came.
@@ -330,7 +331,7 @@ mod tests {
             format: "json".into(),
             description: None,
             created_by: "user:admin".into(),
-            created_at: "2026-01-01T00:00:00.000Z".into(),
+            created_at: Timestamp::from_unix_ms(1_767_225_600_000),
             secret: None,
             deliveries: None,
         };

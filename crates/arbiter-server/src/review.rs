@@ -42,9 +42,7 @@ fn seen(reviews: &[Review]) -> Vec<(String, ReviewOutcome)> {
 }
 
 fn is_expired(cr: &ChangeRequest, now_ms: i64) -> bool {
-    cr.expires_at
-        .as_deref()
-        .is_some_and(|e| e <= arbiter_api::rfc3339(now_ms).as_str())
+    cr.expires_at.is_some_and(|e| e.unix_ms() <= now_ms)
 }
 
 /// The approval policy's input for a change request with its reviews so

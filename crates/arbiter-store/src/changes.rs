@@ -3,7 +3,7 @@
 
 use crate::{parse_col, parse_col_opt, parse_doc, to_doc, Result, StoreError, WriteCtx};
 use arbiter_api::{
-    rfc3339, ChangeRequest, ChangeSource, ChangeStatus, Decision, Review, ReviewOutcome,
+    ChangeRequest, ChangeSource, ChangeStatus, Decision, Review, ReviewOutcome, Timestamp,
 };
 use sqlx::{AnyPool, Row};
 use std::io::{Read, Write};
@@ -347,9 +347,9 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
         intent: row.try_get("intent")?,
         source,
         reviews: Vec::new(),
-        created_at: rfc3339(row.try_get("created_at")?),
-        updated_at: rfc3339(row.try_get("updated_at")?),
-        expires_at: exp.map(rfc3339),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
+        updated_at: Timestamp::from_unix_ms(row.try_get("updated_at")?),
+        expires_at: exp.map(Timestamp::from_unix_ms),
         verdict: None,
     })
 }
@@ -360,7 +360,7 @@ fn review_from_row(row: &sqlx::any::AnyRow) -> Result<Review> {
         decision: parse_col(row, "decision", "review", &reviewer)?,
         reviewer,
         comment: row.try_get("comment")?,
-        created_at: rfc3339(row.try_get("created_at")?),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
     })
 }
 
@@ -568,7 +568,7 @@ pub async fn add_review(
         reviewer: reviewer.into(),
         decision,
         comment: comment.map(String::from),
-        created_at: rfc3339(now),
+        created_at: Timestamp::from_unix_ms(now),
     })
 }
 

@@ -2,7 +2,7 @@
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
 use arbiter_api::{
-    rfc3339, Agent, AgentKeyInfo, AgentLimits, AgentScope, AgentUpdate, PublicKey, Role, Token,
+    Agent, AgentKeyInfo, AgentLimits, AgentScope, AgentUpdate, PublicKey, Role, Timestamp, Token,
     User,
 };
 use sha2::{Digest, Sha256};
@@ -44,7 +44,7 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User> {
     Ok(User {
         name,
         role,
-        created_at: rfc3339(row.try_get("created_at")?),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
         has_password: pw.is_some(),
     })
 }
@@ -79,7 +79,7 @@ pub async fn create_user(
     Ok(User {
         name: name.into(),
         role,
-        created_at: rfc3339(now),
+        created_at: Timestamp::from_unix_ms(now),
         has_password,
     })
 }
@@ -160,8 +160,8 @@ pub async fn create_token(
         user: user.into(),
         label,
         token: Some(secret),
-        created_at: rfc3339(now),
-        expires_at: expires_at.map(rfc3339),
+        created_at: Timestamp::from_unix_ms(now),
+        expires_at: expires_at.map(Timestamp::from_unix_ms),
         revoked_at: None,
     })
 }
@@ -174,9 +174,9 @@ fn token_from_row(row: &sqlx::any::AnyRow) -> Result<Token> {
         user: row.try_get("user_name")?,
         label: row.try_get("label")?,
         token: None,
-        created_at: rfc3339(row.try_get("created_at")?),
-        expires_at: exp.map(rfc3339),
-        revoked_at: rev.map(rfc3339),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
+        expires_at: exp.map(Timestamp::from_unix_ms),
+        revoked_at: rev.map(Timestamp::from_unix_ms),
     })
 }
 
@@ -350,8 +350,8 @@ async fn agent_from_parts(row: &sqlx::any::AnyRow, keys: Vec<sqlx::any::AnyRow>)
             Ok(AgentKeyInfo {
                 key_id: k.try_get("key_id")?,
                 public_key: k.try_get("public_key")?,
-                created_at: rfc3339(k.try_get("created_at")?),
-                revoked_at: kr.map(rfc3339),
+                created_at: Timestamp::from_unix_ms(k.try_get("created_at")?),
+                revoked_at: kr.map(Timestamp::from_unix_ms),
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -360,8 +360,8 @@ async fn agent_from_parts(row: &sqlx::any::AnyRow, keys: Vec<sqlx::any::AnyRow>)
         limits: parse_doc("agent limits", &name, &row.try_get::<String, _>("limits")?)?,
         description: row.try_get("description")?,
         created_by: row.try_get("created_by")?,
-        created_at: rfc3339(row.try_get("created_at")?),
-        revoked_at: rev.map(rfc3339),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
+        revoked_at: rev.map(Timestamp::from_unix_ms),
         keys,
         name,
     })

@@ -1,7 +1,7 @@
 //! Stacks: one document per stack, versioned for optimistic updates.
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::{rfc3339, Stack, StackSpec, StackUpdate};
+use arbiter_api::{Stack, StackSpec, StackUpdate, Timestamp};
 use sqlx::{AnyPool, Row};
 
 fn expires(spec: &StackSpec, created_at: i64) -> Option<i64> {
@@ -16,9 +16,9 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Stack> {
     Ok(Stack {
         spec,
         version: row.try_get("version")?,
-        created_at: rfc3339(row.try_get("created_at")?),
-        updated_at: rfc3339(row.try_get("updated_at")?),
-        expires_at: expires_at.map(rfc3339),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
+        updated_at: Timestamp::from_unix_ms(row.try_get("updated_at")?),
+        expires_at: expires_at.map(Timestamp::from_unix_ms),
     })
 }
 
@@ -55,9 +55,9 @@ pub async fn create(cx: &mut WriteCtx, spec: &StackSpec, actor: &str) -> Result<
     Ok(Stack {
         spec: spec.clone(),
         version: 1,
-        created_at: rfc3339(now),
-        updated_at: rfc3339(now),
-        expires_at: exp.map(rfc3339),
+        created_at: Timestamp::from_unix_ms(now),
+        updated_at: Timestamp::from_unix_ms(now),
+        expires_at: exp.map(Timestamp::from_unix_ms),
     })
 }
 
@@ -142,8 +142,8 @@ pub async fn update(
         spec,
         version,
         created_at: current.created_at,
-        updated_at: rfc3339(now),
-        expires_at: exp.map(rfc3339),
+        updated_at: Timestamp::from_unix_ms(now),
+        expires_at: exp.map(Timestamp::from_unix_ms),
     })
 }
 

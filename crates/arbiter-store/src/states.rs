@@ -11,7 +11,7 @@
 //! audit log, in the same transaction.
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::{rfc3339, Rollback, RollbackResource, StateOrigin, StateVersion};
+use arbiter_api::{Rollback, RollbackResource, StateOrigin, StateVersion, Timestamp};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 use std::io::{Read, Write};
@@ -163,7 +163,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<StateVersion> {
         commit: row.try_get("commit_sha")?,
         pushed_by: row.try_get("pushed_by")?,
         forced: row.try_get::<i64, _>("forced")? != 0,
-        created_at: rfc3339(row.try_get("created_at")?),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
     })
 }
 
@@ -303,7 +303,7 @@ pub async fn push(cx: &mut WriteCtx, new: &NewStateVersion) -> Result<PushOutcom
             pushed_by: new.pushed_by.clone(),
             origin: new.origin,
             forced,
-            created_at: rfc3339(now),
+            created_at: Timestamp::from_unix_ms(now),
         },
         new_blob,
     })
@@ -476,7 +476,7 @@ fn rollback_from_row(row: &sqlx::any::AnyRow) -> Result<Rollback> {
         commit: row.try_get("commit_sha")?,
         resources,
         requested_by: row.try_get("requested_by")?,
-        created_at: rfc3339(row.try_get("created_at")?),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
     })
 }
 

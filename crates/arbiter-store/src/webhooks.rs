@@ -17,8 +17,8 @@
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
 use arbiter_api::{
-    event_matches, rfc3339, url_origin, Delivery, DeliveryAttempt, DeliveryCounts, DeliveryStatus,
-    Webhook, PING_EVENT,
+    event_matches, url_origin, Delivery, DeliveryAttempt, DeliveryCounts, DeliveryStatus,
+    Timestamp, Webhook, PING_EVENT,
 };
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -226,7 +226,7 @@ pub async fn create(cx: &mut WriteCtx, w: &NewWebhook, actor: &str) -> Result<We
         format: w.format.clone(),
         description: w.description.clone(),
         created_by: actor.into(),
-        created_at: rfc3339(now),
+        created_at: Timestamp::from_unix_ms(now),
         secret: Some(w.secret.clone()),
         deliveries: None,
     })
@@ -310,7 +310,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Webhook> {
         format: r.try_get("format")?,
         description: r.try_get("description")?,
         created_by: r.try_get("created_by")?,
-        created_at: rfc3339(r.try_get("created_at")?),
+        created_at: Timestamp::from_unix_ms(r.try_get("created_at")?),
         secret: None,
         deliveries: None,
     })
@@ -380,14 +380,14 @@ fn delivery_from_row(r: &sqlx::any::AnyRow) -> Result<Delivery> {
         event_type: r.try_get("event_type")?,
         next_attempt_at: next
             .filter(|_| status == DeliveryStatus::Pending)
-            .map(rfc3339),
+            .map(Timestamp::from_unix_ms),
         status,
         attempts: r.try_get("attempts")?,
         last_http_status: r.try_get("last_http_status")?,
         last_error: r.try_get("last_error")?,
-        created_at: rfc3339(r.try_get("created_at")?),
-        updated_at: rfc3339(r.try_get("updated_at")?),
-        delivered_at: delivered.map(rfc3339),
+        created_at: Timestamp::from_unix_ms(r.try_get("created_at")?),
+        updated_at: Timestamp::from_unix_ms(r.try_get("updated_at")?),
+        delivered_at: delivered.map(Timestamp::from_unix_ms),
         attempt_log: Vec::new(),
     })
 }
@@ -432,7 +432,7 @@ pub async fn deliveries(
             .or_default()
             .push(DeliveryAttempt {
                 attempt: r.try_get("attempt")?,
-                started_at: rfc3339(started),
+                started_at: Timestamp::from_unix_ms(started),
                 duration_ms: r.try_get("duration_ms")?,
                 http_status: r.try_get("http_status")?,
                 error: r.try_get("error")?,

@@ -6,7 +6,7 @@ use crate::lifecycle::{self, Governor};
 use crate::AppState;
 use arbiter_api::{
     ChangeRequest, ChangeSource, ChangeStatus, Decision, Page, ReviewOutcome, Role, Stack,
-    Submission,
+    Submission, Timestamp,
 };
 use arbiter_store::changes::{Filter, NewChangeRequest};
 use axum::body::Bytes;
@@ -370,9 +370,10 @@ fn answer_of(new: &NewChangeRequest) -> ChangeRequest {
         intent: new.intent.clone(),
         source: new.source.clone(),
         reviews: Vec::new(),
-        created_at: String::new(),
-        updated_at: String::new(),
-        expires_at: new.expires_at.map(arbiter_api::rfc3339),
+        // Set from the commit's clock once stored.
+        created_at: Timestamp::from_unix_ms(0),
+        updated_at: Timestamp::from_unix_ms(0),
+        expires_at: new.expires_at.map(Timestamp::from_unix_ms),
         verdict: None,
     }
 }
@@ -438,8 +439,8 @@ async fn record(
                 app.metrics.decision(*decision, status);
             }
             answer.id = id;
-            answer.created_at = arbiter_api::rfc3339(at);
-            answer.updated_at = answer.created_at.clone();
+            answer.created_at = Timestamp::from_unix_ms(at);
+            answer.updated_at = answer.created_at;
             answer.verdict = judged.map(|(_, v)| v);
             Ok(Proposed {
                 change_request: answer,

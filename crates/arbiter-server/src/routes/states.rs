@@ -522,7 +522,9 @@ pub async fn rollback(
         commit: target.commit.clone(),
         resources,
         requested_by: p.id(),
-        created_at: String::new(),
+        // The store records its own time; the answer takes the change
+        // request's.
+        created_at: arbiter_api::Timestamp::from_unix_ms(0),
     };
     let stored = record.clone();
     let after: AfterInsert = Box::new(move |cx, id| {
@@ -557,7 +559,7 @@ pub async fn rollback(
     } else {
         Rollback {
             change_request: id,
-            created_at: proposed.change_request.created_at.clone(),
+            created_at: proposed.change_request.created_at,
             ..record
         }
     };

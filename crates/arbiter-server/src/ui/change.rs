@@ -229,7 +229,7 @@ async fn trail_card(h: &mut Html, app: &AppState, id: i64, now: i64) -> Result<(
     items.reverse();
     h.raw("<section class=\"card\" id=\"trail\"><h2>Audit trail</h2><ul class=\"trail\">");
     for e in &items {
-        let at = arbiter_api::rfc3339(e.entry.time.unix_millis().min(i64::MAX as u64) as i64);
+        let at = super::audit_time(e.entry.time);
         h.raw("<li><span class=\"action\">")
             .text(&e.entry.action)
             .raw("</span> by ");

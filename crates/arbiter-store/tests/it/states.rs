@@ -304,7 +304,7 @@ async fn rollbacks_are_recorded_with_their_change_request_and_audited() {
                 },
             ],
             requested_by: "user:rita".into(),
-            created_at: String::new(),
+            created_at: arbiter_api::Timestamp::from_unix_ms(0),
         };
         // The change request and its rollback record commit together.
         let id = store
