@@ -80,6 +80,7 @@ pub async fn evaluate(
 async fn fetch(app: &AppState, id: i64) -> ApiResult<ChangeRequest> {
     arbiter_store::changes::get(app.store.pool(), id, false)
         .await?
+        .map(crate::convert::change_request)
         .ok_or_else(|| ApiError::not_found(format!("change request {id} not found")))
 }
 
@@ -189,6 +190,7 @@ fn own_request(reviewer: &str, id: i64) -> ApiError {
 async fn fetch_with_verdict(app: &AppState, id: i64) -> ApiResult<ChangeRequest> {
     arbiter_store::changes::get(app.store.pool(), id, true)
         .await?
+        .map(crate::convert::change_request)
         .ok_or_else(|| ApiError::not_found(format!("change request {id} not found")))
 }
 
@@ -213,7 +215,9 @@ async fn commit(
         .store
         .write(move |cx| {
             Box::pin(async move {
-                let cr = arbiter_store::changes::get_for_update(cx, id).await?;
+                let cr = crate::convert::change_request(
+                    arbiter_store::changes::get_for_update(cx, id).await?,
+                );
                 if cr.status != ChangeStatus::PendingReview {
                     return Ok(Err(Refused::NotPending(cr.status)));
                 }

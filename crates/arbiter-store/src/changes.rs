@@ -2,9 +2,82 @@
 //! the velocity governor's records.
 
 use crate::{parse_col, parse_col_opt, parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::{
-    ChangeRequest, ChangeSource, ChangeStatus, Decision, Review, ReviewOutcome, Timestamp,
-};
+use arbiter_api::{ChangeStatus, Decision, ReviewOutcome, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// Where a change came from, as stored (the `source` document of a change
+/// request; its JSON is the stored text, so its fields keep their names).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceDoc {
+    /// Repository URL or name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// Commit SHA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Unified diff of the source change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+/// A stored change request (the `change_requests` row with its reviews and,
+/// when asked, its evaluation). The server turns it into the API's
+/// `ChangeRequest`; a change to the JSON does not reshape this.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRow {
+    /// Number, unique per server.
+    pub id: i64,
+    /// Target stack.
+    pub stack: String,
+    /// `agent:NAME` or `user:NAME`.
+    pub submitter: String,
+    /// Lifecycle state.
+    pub status: ChangeStatus,
+    /// The engine's decision, once evaluated.
+    pub decision: Option<Decision>,
+    /// Confidence 0–100, once evaluated.
+    pub confidence: Option<f64>,
+    /// Review priority.
+    pub priority: f64,
+    /// Monthly cost change, USD, when priced.
+    pub cost_delta_usd: Option<f64>,
+    /// Resources the plan changes.
+    pub resources_changed: i64,
+    /// Why it was rejected or expired.
+    pub reason: Option<String>,
+    /// Whether it may be applied without a person.
+    pub auto_apply: bool,
+    /// Intent text.
+    pub intent: Option<String>,
+    /// Source.
+    pub source: Option<SourceDoc>,
+    /// Reviews, oldest first (filled by [`get`] and [`get_for_update`]).
+    pub reviews: Vec<ReviewRow>,
+    /// When it was stored.
+    pub created_at: Timestamp,
+    /// Last status change.
+    pub updated_at: Timestamp,
+    /// When a pending review expires.
+    pub expires_at: Option<Timestamp>,
+    /// The stored verdict (by [`get`] with `with_verdict`).
+    pub verdict: Option<serde_json::Value>,
+}
+
+/// A stored review.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewRow {
+    /// Who (`user:NAME`).
+    pub reviewer: String,
+    /// Approve or reject.
+    pub decision: ReviewOutcome,
+    /// Why.
+    pub comment: Option<String>,
+    /// When.
+    pub created_at: Timestamp,
+}
 use sqlx::{AnyPool, Row};
 use std::io::{Read, Write};
 
@@ -25,7 +98,7 @@ pub struct NewChangeRequest {
     /// Intent text.
     pub intent: Option<String>,
     /// Source.
-    pub source: Option<ChangeSource>,
+    pub source: Option<SourceDoc>,
     /// Hex SHA-256 of the plan text.
     pub plan_digest: String,
     /// The plan as stored: compressed and sealed by [`seal_plan`] (off the
@@ -325,14 +398,14 @@ pub async fn governor_count(pool: &AnyPool, agent: &str) -> Result<i64> {
 
 const COLUMNS: &str = "id, stack, submitter, status, decision, confidence, priority, cost_delta_usd, resources_changed, reason, auto_apply, intent, source, created_at, updated_at, expires_at";
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
+fn from_row(row: &sqlx::any::AnyRow) -> Result<ChangeRow> {
     let id: i64 = row.try_get("id")?;
     let source: Option<String> = row.try_get("source")?;
     let source = source
-        .map(|s| parse_doc::<ChangeSource>("change request source", &id.to_string(), &s))
+        .map(|s| parse_doc::<SourceDoc>("change request source", &id.to_string(), &s))
         .transpose()?;
     let exp: Option<i64> = row.try_get("expires_at")?;
-    Ok(ChangeRequest {
+    Ok(ChangeRow {
         id,
         stack: row.try_get("stack")?,
         submitter: row.try_get("submitter")?,
@@ -354,9 +427,9 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
     })
 }
 
-fn review_from_row(row: &sqlx::any::AnyRow) -> Result<Review> {
+fn review_from_row(row: &sqlx::any::AnyRow) -> Result<ReviewRow> {
     let reviewer: String = row.try_get("reviewer")?;
-    Ok(Review {
+    Ok(ReviewRow {
         decision: parse_col(row, "decision", "review", &reviewer)?,
         reviewer,
         comment: row.try_get("comment")?,
@@ -365,7 +438,7 @@ fn review_from_row(row: &sqlx::any::AnyRow) -> Result<Review> {
 }
 
 /// One change request with its reviews and (if asked) its verdict.
-pub async fn get(pool: &AnyPool, id: i64, with_verdict: bool) -> Result<Option<ChangeRequest>> {
+pub async fn get(pool: &AnyPool, id: i64, with_verdict: bool) -> Result<Option<ChangeRow>> {
     let Some(row) = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM change_requests WHERE id = $1"
     )))
@@ -435,7 +508,7 @@ pub struct Filter {
 }
 
 /// Change requests, newest first.
-pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<ChangeRequest>> {
+pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<ChangeRow>> {
     let mut sql = format!("SELECT {COLUMNS} FROM change_requests WHERE 1 = 1");
     let mut n = 0;
     let mut next = |col: &str, sql: &mut String, op: &str| {
@@ -476,7 +549,7 @@ pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<ChangeRequest>> {
 
 /// The review queue: pending change requests, highest priority first, then
 /// oldest first.
-pub async fn queue(pool: &AnyPool, limit: i64) -> Result<Vec<ChangeRequest>> {
+pub async fn queue(pool: &AnyPool, limit: i64) -> Result<Vec<ChangeRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM change_requests WHERE status = 'pending_review' ORDER BY priority DESC, id ASC LIMIT {}",
         limit.clamp(1, 1000)
@@ -508,7 +581,7 @@ pub async fn count_by_status(pool: &AnyPool) -> Result<Vec<(ChangeStatus, i64)>>
 }
 
 /// A change request as the writer sees it, locked for the transaction.
-pub async fn get_for_update(cx: &mut WriteCtx, id: i64) -> Result<ChangeRequest> {
+pub async fn get_for_update(cx: &mut WriteCtx, id: i64) -> Result<ChangeRow> {
     let sql = format!(
         "SELECT {COLUMNS} FROM change_requests WHERE id = $1{}",
         cx.backend().for_update()
@@ -539,7 +612,7 @@ pub async fn add_review(
     reviewer: &str,
     decision: ReviewOutcome,
     comment: Option<&str>,
-) -> Result<Review> {
+) -> Result<ReviewRow> {
     let now = cx.now_ms();
     sqlx::query("INSERT INTO reviews (change_request, reviewer, decision, comment, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(id)
@@ -564,7 +637,7 @@ pub async fn add_review(
         &serde_json::json!({"comment": comment}),
     )
     .await?;
-    Ok(Review {
+    Ok(ReviewRow {
         reviewer: reviewer.into(),
         decision,
         comment: comment.map(String::from),

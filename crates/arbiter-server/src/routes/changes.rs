@@ -81,6 +81,7 @@ pub fn hidden_stack_reason(name: &str) -> String {
 async fn fetch(app: &AppState, id: i64, with_verdict: bool) -> ApiResult<ChangeRequest> {
     arbiter_store::changes::get(app.store.pool(), id, with_verdict)
         .await?
+        .map(crate::convert::change_request)
         .ok_or_else(|| ApiError::not_found(format!("change request {id} not found")))
 }
 
@@ -257,7 +258,7 @@ pub async fn propose(
         idempotency_key: idem.clone(),
         request_digest: request_digest.clone(),
         intent,
-        source,
+        source: source.map(crate::convert::source_doc),
         plan_digest,
         plan: plan_stored,
         status,
@@ -331,7 +332,7 @@ async fn refuse_hidden(app: &AppState, p: &Principal, u: Unjudged) -> ApiResult<
         idempotency_key: u.idempotency_key,
         request_digest: u.request_digest,
         intent: u.intent,
-        source: u.source,
+        source: u.source.map(crate::convert::source_doc),
         plan_digest,
         reason,
         plan,
@@ -368,7 +369,7 @@ fn answer_of(new: &NewChangeRequest) -> ChangeRequest {
         reason: new.reason.clone(),
         auto_apply: new.auto_apply,
         intent: new.intent.clone(),
-        source: new.source.clone(),
+        source: new.source.clone().map(crate::convert::source),
         reviews: Vec::new(),
         // Set from the commit's clock once stored.
         created_at: Timestamp::from_unix_ms(0),
@@ -578,7 +579,8 @@ pub async fn list(
             limit: q.limit,
         },
     )
-    .await?;
+    .await
+    .map(crate::convert::change_requests)?;
     Ok(Json(Page { items }))
 }
 
@@ -604,7 +606,9 @@ pub async fn queue(
 ) -> ApiResult<Json<Page<ChangeRequest>>> {
     p.require(Role::Viewer)?;
     Ok(Json(Page {
-        items: arbiter_store::changes::queue(app.store.pool(), 500).await?,
+        items: crate::convert::change_requests(
+            arbiter_store::changes::queue(app.store.pool(), 500).await?,
+        ),
     }))
 }
 

@@ -259,6 +259,7 @@ async fn render(
     me.principal.require(Role::Viewer)?;
     let cr = arbiter_store::changes::get(app.store.pool(), id, false)
         .await?
+        .map(crate::convert::change_request)
         .ok_or_else(|| UiError::not_found(format!("there is no change request {id}")))?;
     let stack = arbiter_store::stacks::get(app.store.pool(), &cr.stack).await?;
     let env = stack.as_ref().map(|s| s.spec.environment);

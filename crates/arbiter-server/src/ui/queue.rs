@@ -80,7 +80,9 @@ fn stack_cell(h: &mut Html, cr: &ChangeRequest, envs: &HashMap<String, Environme
 pub(crate) async fn queue(State(app): State<AppState>, me: Me) -> UiResult {
     me.principal.require(Role::Viewer)?;
     let now = arbiter_store::now_ms();
-    let items = arbiter_store::changes::queue(app.store.pool(), QUEUE_LIMIT).await?;
+    let items = crate::convert::change_requests(
+        arbiter_store::changes::queue(app.store.pool(), QUEUE_LIMIT).await?,
+    );
     let counts = arbiter_store::changes::count_by_status(app.store.pool()).await?;
     let envs = environments(&app).await?;
     let count = |s: ChangeStatus| {
@@ -191,7 +193,8 @@ pub(crate) async fn changes(
             limit: Some(PAGE),
         },
     )
-    .await?;
+    .await
+    .map(crate::convert::change_requests)?;
     let envs = environments(&app).await?;
     let mut h = Html::new();
     h.raw("<div class=\"page-head\"><div><h1>Change requests</h1><p class=\"sub\">Everything submitted, newest first.</p></div></div><nav class=\"filters\" aria-label=\"status\">");

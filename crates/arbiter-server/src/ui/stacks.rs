@@ -50,7 +50,9 @@ fn floor(h: &mut Html, s: &Stack) {
 pub(crate) async fn list(State(app): State<AppState>, me: Me) -> UiResult {
     me.principal.require(Role::Viewer)?;
     let stacks = arbiter_store::stacks::list(app.store.pool()).await?;
-    let pending = arbiter_store::changes::queue(app.store.pool(), 1000).await?;
+    let pending = crate::convert::change_requests(
+        arbiter_store::changes::queue(app.store.pool(), 1000).await?,
+    );
     let mut waiting: HashMap<&str, usize> = HashMap::new();
     for cr in &pending {
         *waiting.entry(cr.stack.as_str()).or_default() += 1;
@@ -124,7 +126,8 @@ pub(crate) async fn show(
             ..Default::default()
         },
     )
-    .await?;
+    .await
+    .map(crate::convert::change_requests)?;
     let latest_state = arbiter_store::states::latest(app.store.pool(), &name).await?;
     let waivers = arbiter_store::waivers::list(app.store.pool(), &name, false).await?;
     let now = arbiter_store::now_ms();
