@@ -3,8 +3,57 @@
 //! bodies, and these functions are the only place one becomes the other,
 //! so a change to the JSON never reshapes what is stored.
 
-use arbiter_api::{ChangeRequest, ChangeSource, Review};
+use arbiter_api::{ChangeRequest, ChangeSource, Review, Stack, StackSpec};
 use arbiter_store::changes::{ChangeRow, ReviewRow, SourceDoc};
+use arbiter_store::stacks::{StackDoc, StackRow};
+
+/// A stored stack as the API shows it.
+pub fn stack(r: StackRow) -> Stack {
+    Stack {
+        spec: stack_spec(r.doc),
+        version: r.version,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        expires_at: r.expires_at,
+    }
+}
+
+/// Stored stacks as the API shows them.
+pub fn stacks(rows: Vec<StackRow>) -> Vec<Stack> {
+    rows.into_iter().map(stack).collect()
+}
+
+/// Stored settings as the API's spec.
+pub fn stack_spec(d: StackDoc) -> StackSpec {
+    StackSpec {
+        name: d.name,
+        environment: d.environment,
+        labels: d.labels,
+        monthly_budget_usd: d.monthly_budget_usd,
+        auto_apply_threshold: d.auto_apply_threshold,
+        auto_apply: d.auto_apply,
+        policy_sets: d.policy_sets,
+        approval_policy: d.approval_policy,
+        ttl_seconds: d.ttl_seconds,
+        escalate_introduced_at: d.escalate_introduced_at,
+    }
+}
+
+/// A checked spec as stored.
+pub fn stack_doc(s: StackSpec) -> StackDoc {
+    StackDoc {
+        name: s.name,
+        environment: s.environment,
+        labels: s.labels,
+        monthly_budget_usd: s.monthly_budget_usd,
+        auto_apply_threshold: s.auto_apply_threshold,
+        auto_apply: s.auto_apply,
+        policy_sets: s.policy_sets,
+        approval_policy: s.approval_policy,
+        ttl_seconds: s.ttl_seconds,
+        escalate_introduced_at: s.escalate_introduced_at,
+    }
+}
 
 /// A stored change request as the API shows it.
 pub fn change_request(r: ChangeRow) -> ChangeRequest {
@@ -66,6 +115,7 @@ pub fn source_doc(s: ChangeSource) -> SourceDoc {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -84,5 +134,19 @@ mod tests {
             "the stored document is the JSON clients sent"
         );
         assert_eq!(source(d), s);
+    }
+
+    #[test]
+    fn a_stack_spec_is_stored_as_the_same_json_and_reads_back_equal() {
+        let spec: StackSpec = serde_json::from_str(
+            r#"{"name":"web","environment":"staging","labels":["team:a"],"monthly_budget_usd":120.5,"ttl_seconds":3600,"escalate_introduced_at":"high"}"#,
+        )
+        .unwrap();
+        let doc = stack_doc(spec.clone());
+        assert_eq!(
+            serde_json::to_string(&doc).ok(),
+            serde_json::to_string(&spec).ok()
+        );
+        assert_eq!(stack_spec(doc), spec);
     }
 }

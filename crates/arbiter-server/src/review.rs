@@ -112,6 +112,7 @@ pub async fn review(
         let current = fetch(app, id).await?;
         let stack = arbiter_store::stacks::get(app.store.pool(), &current.stack)
             .await?
+            .map(crate::convert::stack)
             .ok_or_else(|| {
                 ApiError::conflict(format!(
                     "stack {:?} of change request {id} no longer exists",

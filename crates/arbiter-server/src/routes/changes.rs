@@ -62,6 +62,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 async fn visible_stack(app: &AppState, p: &Principal, name: &str) -> ApiResult<Option<Stack>> {
     Ok(arbiter_store::stacks::get(app.store.pool(), name)
         .await?
+        .map(crate::convert::stack)
         .filter(|s| match p {
             Principal::User { .. } => true,
             Principal::Agent { scope, .. } => lifecycle::stack_in_scope(scope, &s.spec),

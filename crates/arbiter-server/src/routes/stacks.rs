@@ -76,7 +76,8 @@ pub async fn list(
     Extension(p): Extension<Principal>,
 ) -> ApiResult<Json<Page<Stack>>> {
     let items = arbiter_store::stacks::list(app.store.pool())
-        .await?
+        .await
+        .map(crate::convert::stacks)?
         .into_iter()
         .filter(|s| visible(&p, s))
         .collect();
@@ -96,13 +97,14 @@ pub async fn create(
     canonical_floor(&mut spec.escalate_introduced_at)?;
     validate(&spec).map_err(ApiError::invalid)?;
     let actor = p.id();
+    let doc = crate::convert::stack_doc(spec);
     let s = app
         .store
         .write(move |cx| {
-            Box::pin(async move { arbiter_store::stacks::create(cx, &spec, &actor).await })
+            Box::pin(async move { arbiter_store::stacks::create(cx, &doc, &actor).await })
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(s)))
+    Ok((StatusCode::CREATED, Json(crate::convert::stack(s))))
 }
 
 /// `GET /api/v1/stacks/{name}`.
@@ -113,6 +115,7 @@ pub async fn show(
 ) -> ApiResult<Json<Stack>> {
     let s = arbiter_store::stacks::get(app.store.pool(), &name)
         .await?
+        .map(crate::convert::stack)
         .filter(|s| visible(&p, s))
         .ok_or_else(|| ApiError::not_found(format!("stack {name:?} not found")))?;
     Ok(Json(s))
@@ -136,13 +139,53 @@ pub async fn update(
         canonical_floor(f)?;
     }
     let actor = p.id();
+    let audited = serde_json::to_value(&up).map_err(ApiError::internal)?;
     let s = app
         .store
         .write(move |cx| {
             Box::pin(async move {
-                arbiter_store::stacks::update(cx, &name, &up, &actor, validate).await
+                let apply = |doc: &mut arbiter_store::stacks::StackDoc| {
+                    let mut spec = crate::convert::stack_spec(doc.clone());
+                    apply_update(&mut spec, &up);
+                    validate(&spec)?;
+                    *doc = crate::convert::stack_doc(spec);
+                    Ok(())
+                };
+                arbiter_store::stacks::update(cx, &name, up.if_version, apply, &audited, &actor)
+                    .await
             })
         })
         .await?;
-    Ok(Json(s))
+    Ok(Json(crate::convert::stack(s)))
+}
+
+/// Applies a partial update to a stack's settings (absent fields stay).
+fn apply_update(spec: &mut StackSpec, up: &StackUpdate) {
+    if let Some(e) = up.environment {
+        spec.environment = e;
+    }
+    if let Some(l) = &up.labels {
+        spec.labels = l.clone();
+    }
+    if let Some(b) = up.monthly_budget_usd {
+        spec.monthly_budget_usd = b;
+    }
+    if let Some(t) = up.auto_apply_threshold {
+        spec.auto_apply_threshold = t;
+    }
+    if let Some(a) = up.auto_apply {
+        spec.auto_apply = a;
+    }
+    if let Some(p) = &up.policy_sets {
+        spec.policy_sets = p.clone();
+    }
+    if let Some(p) = &up.approval_policy {
+        spec.approval_policy = p.clone();
+    }
+    if let Some(t) = up.ttl_seconds {
+        spec.ttl_seconds = t;
+    }
+    if let Some(f) = &up.escalate_introduced_at {
+        spec.escalate_introduced_at = f.clone();
+    }
 }

@@ -57,6 +57,7 @@ fn may_change(p: &Principal, stack: &Stack) -> ApiResult<()> {
 async fn visible_stack(app: &AppState, p: &Principal, name: &str) -> ApiResult<Stack> {
     let stack = arbiter_store::stacks::get(app.store.pool(), name)
         .await?
+        .map(crate::convert::stack)
         .filter(|s| match p {
             Principal::User { .. } => true,
             Principal::Agent { scope, .. } => crate::lifecycle::stack_in_scope(scope, &s.spec),

@@ -261,7 +261,9 @@ async fn render(
         .await?
         .map(crate::convert::change_request)
         .ok_or_else(|| UiError::not_found(format!("there is no change request {id}")))?;
-    let stack = arbiter_store::stacks::get(app.store.pool(), &cr.stack).await?;
+    let stack = arbiter_store::stacks::get(app.store.pool(), &cr.stack)
+        .await?
+        .map(crate::convert::stack);
     let env = stack.as_ref().map(|s| s.spec.environment);
     let required = if cr.status == ChangeStatus::PendingReview {
         approvals_required(app, &cr, stack.as_ref()).await

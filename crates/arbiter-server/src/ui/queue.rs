@@ -16,7 +16,7 @@ async fn environments(app: &AppState) -> Result<HashMap<String, Environment>, Ui
     Ok(arbiter_store::stacks::list(app.store.pool())
         .await?
         .into_iter()
-        .map(|s| (s.spec.name, s.spec.environment))
+        .map(|s| (s.doc.name, s.doc.environment))
         .collect())
 }
 

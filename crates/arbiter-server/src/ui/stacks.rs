@@ -49,7 +49,7 @@ fn floor(h: &mut Html, s: &Stack) {
 /// `GET /stacks`.
 pub(crate) async fn list(State(app): State<AppState>, me: Me) -> UiResult {
     me.principal.require(Role::Viewer)?;
-    let stacks = arbiter_store::stacks::list(app.store.pool()).await?;
+    let stacks = crate::convert::stacks(arbiter_store::stacks::list(app.store.pool()).await?);
     let pending = crate::convert::change_requests(
         arbiter_store::changes::queue(app.store.pool(), 1000).await?,
     );
@@ -117,6 +117,7 @@ pub(crate) async fn show(
     me.principal.require(Role::Viewer)?;
     let s = arbiter_store::stacks::get(app.store.pool(), &name)
         .await?
+        .map(crate::convert::stack)
         .ok_or_else(|| UiError::not_found(format!("there is no stack {name:?}")))?;
     let recent = arbiter_store::changes::list(
         app.store.pool(),

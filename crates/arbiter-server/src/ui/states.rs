@@ -49,6 +49,7 @@ pub(crate) async fn list(
     me.principal.require(Role::Viewer)?;
     let stack = arbiter_store::stacks::get(app.store.pool(), &name)
         .await?
+        .map(crate::convert::stack)
         .ok_or_else(|| UiError::not_found(format!("there is no stack {name:?}")))?;
     let versions =
         arbiter_store::states::list(app.store.pool(), &stack.spec.name, q.before, PAGE).await?;

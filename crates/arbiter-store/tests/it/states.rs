@@ -5,7 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use arbiter_api::{RollbackResource, StackSpec};
+use arbiter_api::RollbackResource;
+use arbiter_store::stacks::StackDoc;
 use arbiter_store::states::{self, NewStateVersion, PushOutcome, StateFacts};
 use arbiter_store::{changes, stacks, Store, StoreConfig, StoreError};
 
@@ -20,8 +21,8 @@ async fn databases() -> Vec<(&'static str, String, Option<tempfile::TempDir>)> {
     v
 }
 
-fn spec(name: &str) -> StackSpec {
-    StackSpec {
+fn spec(name: &str) -> StackDoc {
+    StackDoc {
         name: name.into(),
         environment: arbiter_api::Environment::Dev,
         labels: vec![],

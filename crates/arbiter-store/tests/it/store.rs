@@ -4,8 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use arbiter_api::{AgentKey, AgentLimits, AgentScope, Role, StackSpec};
+use arbiter_api::{AgentKey, AgentLimits, AgentScope, Role};
 use arbiter_audit::{ChainHead, MerkleTree};
+use arbiter_store::stacks::StackDoc;
 use arbiter_store::{changes, jobs, principals, stacks, Store, StoreConfig, StoreError};
 
 struct Db {
@@ -30,8 +31,8 @@ async fn databases() -> Vec<(&'static str, Db)> {
     v
 }
 
-fn spec(name: &str) -> StackSpec {
-    StackSpec {
+fn spec(name: &str) -> StackDoc {
+    StackDoc {
         name: name.into(),
         environment: arbiter_api::Environment::Dev,
         labels: vec!["team:web".into()],
@@ -592,7 +593,7 @@ async fn a_job_that_panics_fails_alone_and_the_writer_goes_on() {
             .await
             .unwrap()
             .into_iter()
-            .map(|s| s.spec.name)
+            .map(|s| s.doc.name)
             .collect();
         assert!(!names.contains(&"doomed".to_string()), "{name}: {names:?}");
         assert_eq!(names.len(), 7, "{name}: {names:?}");
