@@ -6,6 +6,7 @@
 //! lists the patterns of the events it wants.
 
 use crate::time::Timestamp;
+use crate::types::{ChangeStatus, ReviewOutcome};
 use serde::{Deserialize, Serialize};
 
 /// The header carrying the event type of a delivery.
@@ -19,7 +20,162 @@ pub const HEADER_WEBHOOK_SIGNATURE: &str = "X-Arbiter-Signature";
 
 /// The event type of the ping sent by `POST /api/v1/webhooks/{id}/test`;
 /// it goes to that subscription only, whatever its patterns.
-pub const PING_EVENT: &str = "webhook.ping";
+pub const PING_EVENT: &str = AuditAction::WebhookPing.as_str();
+
+/// What an audit entry records, which is also the type of the webhook event
+/// it makes. Written by the store's writer (`WriteCtx::audit`); every
+/// spelling the server writes is one of these (an exported log may hold
+/// others, from other versions: the audit crate keeps them as text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    /// `change_request.submitted`: A change request was stored (`changes::insert`).
+    ChangeRequestSubmitted,
+    /// `change_request.evaluated`: Its verdict was stored (`changes::insert`).
+    ChangeRequestEvaluated,
+    /// `agent.created`: An agent was created.
+    AgentCreated,
+    /// `agent.updated`: An agent's description, scope, limits or keys changed.
+    AgentUpdated,
+    /// `agent.revoked`: An agent was revoked.
+    AgentRevoked,
+    /// `agent.key_revoked`: One of an agent's keys was revoked.
+    AgentKeyRevoked,
+    /// `agent.rate_limited`: The velocity governor refused an agent's submission.
+    AgentRateLimited,
+    /// `policy_set.updated`: A policy set version was stored.
+    PolicySetUpdated,
+    /// `session.created`: Someone signed in to the web UI.
+    SessionCreated,
+    /// `session.deleted`: Someone signed out.
+    SessionDeleted,
+    /// `stack.created`: A stack was created.
+    StackCreated,
+    /// `stack.updated`: A stack's settings changed.
+    StackUpdated,
+    /// `state.pushed`: A state version was stored.
+    StatePushed,
+    /// `state.rollback_requested`: A rollback change request was made.
+    StateRollbackRequested,
+    /// `token.created`: An API token was made.
+    TokenCreated,
+    /// `token.revoked`: An API token was revoked.
+    TokenRevoked,
+    /// `user.created`: A person was added.
+    UserCreated,
+    /// `waiver.created`: A waiver was created.
+    WaiverCreated,
+    /// `waiver.revoked`: A waiver was revoked.
+    WaiverRevoked,
+    /// `webhook.created`: A webhook subscription was created.
+    WebhookCreated,
+    /// `webhook.deleted`: A webhook subscription was deleted.
+    WebhookDeleted,
+    /// `webhook.ping`: `POST /api/v1/webhooks/{id}/test` (delivered to that subscription only).
+    WebhookPing,
+    /// `change_request.<status>`: a change request landed in or moved to
+    /// this status (`changes::insert`, `changes::transition`).
+    ChangeRequest(ChangeStatus),
+    /// `change_request.review.approve` / `.reject`: a review was given.
+    Review(ReviewOutcome),
+}
+
+impl AuditAction {
+    /// Every action.
+    pub const ALL: [AuditAction; 31] = [
+        AuditAction::ChangeRequestSubmitted,
+        AuditAction::ChangeRequestEvaluated,
+        AuditAction::AgentCreated,
+        AuditAction::AgentUpdated,
+        AuditAction::AgentRevoked,
+        AuditAction::AgentKeyRevoked,
+        AuditAction::AgentRateLimited,
+        AuditAction::PolicySetUpdated,
+        AuditAction::SessionCreated,
+        AuditAction::SessionDeleted,
+        AuditAction::StackCreated,
+        AuditAction::StackUpdated,
+        AuditAction::StatePushed,
+        AuditAction::StateRollbackRequested,
+        AuditAction::TokenCreated,
+        AuditAction::TokenRevoked,
+        AuditAction::UserCreated,
+        AuditAction::WaiverCreated,
+        AuditAction::WaiverRevoked,
+        AuditAction::WebhookCreated,
+        AuditAction::WebhookDeleted,
+        AuditAction::WebhookPing,
+        AuditAction::ChangeRequest(ChangeStatus::PendingReview),
+        AuditAction::ChangeRequest(ChangeStatus::Approved),
+        AuditAction::ChangeRequest(ChangeStatus::Rejected),
+        AuditAction::ChangeRequest(ChangeStatus::Expired),
+        AuditAction::ChangeRequest(ChangeStatus::Cancelled),
+        AuditAction::ChangeRequest(ChangeStatus::Applied),
+        AuditAction::ChangeRequest(ChangeStatus::ApplyFailed),
+        AuditAction::Review(ReviewOutcome::Approve),
+        AuditAction::Review(ReviewOutcome::Reject),
+    ];
+
+    /// The spelling in the log and on webhook deliveries.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::ChangeRequestSubmitted => "change_request.submitted",
+            AuditAction::ChangeRequestEvaluated => "change_request.evaluated",
+            AuditAction::AgentCreated => "agent.created",
+            AuditAction::AgentUpdated => "agent.updated",
+            AuditAction::AgentRevoked => "agent.revoked",
+            AuditAction::AgentKeyRevoked => "agent.key_revoked",
+            AuditAction::AgentRateLimited => "agent.rate_limited",
+            AuditAction::PolicySetUpdated => "policy_set.updated",
+            AuditAction::SessionCreated => "session.created",
+            AuditAction::SessionDeleted => "session.deleted",
+            AuditAction::StackCreated => "stack.created",
+            AuditAction::StackUpdated => "stack.updated",
+            AuditAction::StatePushed => "state.pushed",
+            AuditAction::StateRollbackRequested => "state.rollback_requested",
+            AuditAction::TokenCreated => "token.created",
+            AuditAction::TokenRevoked => "token.revoked",
+            AuditAction::UserCreated => "user.created",
+            AuditAction::WaiverCreated => "waiver.created",
+            AuditAction::WaiverRevoked => "waiver.revoked",
+            AuditAction::WebhookCreated => "webhook.created",
+            AuditAction::WebhookDeleted => "webhook.deleted",
+            AuditAction::WebhookPing => "webhook.ping",
+            AuditAction::ChangeRequest(ChangeStatus::PendingReview) => {
+                "change_request.pending_review"
+            }
+            AuditAction::ChangeRequest(ChangeStatus::Approved) => "change_request.approved",
+            AuditAction::ChangeRequest(ChangeStatus::Rejected) => "change_request.rejected",
+            AuditAction::ChangeRequest(ChangeStatus::Expired) => "change_request.expired",
+            AuditAction::ChangeRequest(ChangeStatus::Cancelled) => "change_request.cancelled",
+            AuditAction::ChangeRequest(ChangeStatus::Applied) => "change_request.applied",
+            AuditAction::ChangeRequest(ChangeStatus::ApplyFailed) => "change_request.apply_failed",
+            AuditAction::Review(ReviewOutcome::Approve) => "change_request.review.approve",
+            AuditAction::Review(ReviewOutcome::Reject) => "change_request.review.reject",
+        }
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AuditAction {
+    type Err = arbiter_verdict::UnknownName;
+    fn from_str(s: &str) -> Result<AuditAction, arbiter_verdict::UnknownName> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| {
+                arbiter_verdict::UnknownName::new(
+                    "audit action",
+                    s,
+                    "the actions of AuditAction::ALL",
+                )
+            })
+    }
+}
 
 /// Payload formats a subscription can ask for.
 pub const WEBHOOK_FORMATS: [&str; 2] = ["json", "slack"];
@@ -263,6 +419,21 @@ pub fn url_origin(url: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audit_actions_have_one_spelling_each_and_parse_back() {
+        let mut seen = std::collections::BTreeSet::new();
+        for a in AuditAction::ALL {
+            assert!(seen.insert(a.as_str()), "{a} twice");
+            assert_eq!(a.as_str().parse::<AuditAction>(), Ok(a));
+            assert!(check_event_pattern(a.as_str()).is_ok(), "{a}");
+        }
+        assert_eq!(
+            AuditAction::ChangeRequest(ChangeStatus::PendingReview).as_str(),
+            "change_request.pending_review"
+        );
+        assert!("change_request.verified".parse::<AuditAction>().is_err());
+    }
 
     #[test]
     fn patterns_match_exactly_prefixes_or_everything() {

@@ -261,7 +261,7 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
     }
     cx.audit(
         &cr.submitter,
-        "change_request.submitted",
+        arbiter_api::AuditAction::ChangeRequestSubmitted,
         &subject,
         &serde_json::json!({"stack": cr.stack, "plan_digest": cr.plan_digest, "request_digest": cr.request_digest,
             "key_id": cr.key_id, "intent": cr.intent, "source": cr.source.as_ref().map(|s| serde_json::json!({"repository": s.repository, "commit": s.commit, "branch": s.branch}))}),
@@ -270,7 +270,7 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
     if let Some(verdict) = &cr.verdict {
         cx.audit(
             "system",
-            "change_request.evaluated",
+            arbiter_api::AuditAction::ChangeRequestEvaluated,
             &subject,
             &serde_json::json!({"decision": cr.decision, "confidence": cr.confidence, "verdict_digest": arbiter_api::signing::sha256_hex(verdict.as_bytes()),
                 "policy_versions": serde_json::from_str::<serde_json::Value>(&cr.policy_versions).unwrap_or_default(), "engine_version": cr.engine_version}),
@@ -279,7 +279,7 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
     }
     cx.audit(
         "system",
-        &format!("change_request.{}", cr.status),
+        arbiter_api::AuditAction::ChangeRequest(cr.status),
         &subject,
         &serde_json::json!({"reason": cr.reason, "priority": cr.priority, "auto_apply": cr.auto_apply}),
     )
@@ -378,7 +378,7 @@ pub async fn governor_event(
     .await?;
     cx.audit(
         &format!("agent:{agent}"),
-        "agent.rate_limited",
+        arbiter_api::AuditAction::AgentRateLimited,
         &format!("agent:{agent}"),
         &serde_json::json!({"kind": kind, "detail": detail}),
     )
@@ -632,7 +632,7 @@ pub async fn add_review(
         })?;
     cx.audit(
         reviewer,
-        &format!("change_request.review.{decision}"),
+        arbiter_api::AuditAction::Review(decision),
         &format!("change_request:{id}"),
         &serde_json::json!({"comment": comment}),
     )
@@ -670,7 +670,7 @@ pub async fn transition(
     }
     cx.audit(
         actor,
-        &format!("change_request.{to}"),
+        arbiter_api::AuditAction::ChangeRequest(to),
         &format!("change_request:{id}"),
         &serde_json::json!({"from": from, "reason": reason}),
     )

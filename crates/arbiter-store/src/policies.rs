@@ -84,7 +84,7 @@ pub async fn put(
         .await?;
     cx.audit(
         actor,
-        "policy_set.updated",
+        arbiter_api::AuditAction::PolicySetUpdated,
         &format!("policy_set:{name}"),
         &serde_json::json!({"version": version, "kind": kind, "digest": d, "files": files.keys().collect::<Vec<_>>()}),
     )

@@ -71,7 +71,7 @@ pub async fn create_user(
     .map_err(|e| unique(e, format!("user {name:?} exists already")))?;
     cx.audit(
         actor,
-        "user.created",
+        arbiter_api::AuditAction::UserCreated,
         &format!("user:{name}"),
         &serde_json::json!({"role": role}),
     )
@@ -150,7 +150,7 @@ pub async fn create_token(
         .await?;
     cx.audit(
         actor,
-        "token.created",
+        arbiter_api::AuditAction::TokenCreated,
         &format!("token:{id}"),
         &serde_json::json!({"user": user, "label": label}),
     )
@@ -220,7 +220,7 @@ pub async fn revoke_token(cx: &mut WriteCtx, id: &str, actor: &str) -> Result<()
     }
     cx.audit(
         actor,
-        "token.revoked",
+        arbiter_api::AuditAction::TokenRevoked,
         &format!("token:{id}"),
         &serde_json::json!({}),
     )
@@ -332,7 +332,7 @@ pub async fn create_agent(
     let key_id = insert_key(cx, name, key).await?;
     cx.audit(
         actor,
-        "agent.created",
+        arbiter_api::AuditAction::AgentCreated,
         &format!("agent:{name}"),
         &serde_json::json!({"key_id": key_id, "scope": scope, "limits": limits}),
     )
@@ -448,8 +448,13 @@ pub async fn update_agent(
     if let Some(k) = new_key {
         payload["added_key_id"] = insert_key(cx, name, k).await?.into();
     }
-    cx.audit(actor, "agent.updated", &format!("agent:{name}"), &payload)
-        .await?;
+    cx.audit(
+        actor,
+        arbiter_api::AuditAction::AgentUpdated,
+        &format!("agent:{name}"),
+        &payload,
+    )
+    .await?;
     get_agent_in(cx, name).await
 }
 
@@ -476,7 +481,7 @@ pub async fn revoke_agent(cx: &mut WriteCtx, name: &str, actor: &str) -> Result<
     .await?;
     cx.audit(
         actor,
-        "agent.revoked",
+        arbiter_api::AuditAction::AgentRevoked,
         &format!("agent:{name}"),
         &serde_json::json!({}),
     )
@@ -505,7 +510,7 @@ pub async fn revoke_key(
     }
     cx.audit(
         actor,
-        "agent.key_revoked",
+        arbiter_api::AuditAction::AgentKeyRevoked,
         &format!("agent:{agent}"),
         &serde_json::json!({"key_id": key_id}),
     )

@@ -98,7 +98,7 @@ pub async fn create(
         .await?;
     cx.audit(
         &format!("user:{user}"),
-        "session.created",
+        arbiter_api::AuditAction::SessionCreated,
         &format!("session:{id}"),
         &serde_json::json!({"user": user, "method": method.as_str(), "token_id": token_id, "expires_at": Timestamp::from_unix_ms(expires_at)}),
     )
@@ -164,7 +164,7 @@ pub async fn delete(cx: &mut WriteCtx, secret: &str) -> Result<bool> {
         .await?;
     cx.audit(
         &format!("user:{user}"),
-        "session.deleted",
+        arbiter_api::AuditAction::SessionDeleted,
         &format!("session:{id}"),
         &serde_json::json!({"user": user}),
     )

@@ -99,7 +99,7 @@ pub async fn create(cx: &mut WriteCtx, spec: &StackDoc, actor: &str) -> Result<S
     }
     cx.audit(
         actor,
-        "stack.created",
+        arbiter_api::AuditAction::StackCreated,
         &format!("stack:{}", spec.name),
         &serde_json::to_value(spec).unwrap_or_default(),
     )
@@ -162,7 +162,7 @@ pub async fn update(
         .await?;
     cx.audit(
         actor,
-        "stack.updated",
+        arbiter_api::AuditAction::StackUpdated,
         &format!("stack:{name}"),
         &serde_json::json!({"version": version, "update": audited}),
     )

@@ -261,7 +261,7 @@ pub async fn push(cx: &mut WriteCtx, new: &NewStateVersion) -> Result<PushOutcom
     .await?;
     cx.audit(
         &new.pushed_by,
-        "state.pushed",
+        arbiter_api::AuditAction::StatePushed,
         &format!("stack:{}", new.stack),
         &serde_json::json!({
             "version": version,
@@ -447,7 +447,7 @@ pub async fn record_rollback(cx: &mut WriteCtx, r: &Rollback) -> Result<()> {
     .await?;
     cx.audit(
         &r.requested_by,
-        "state.rollback_requested",
+        arbiter_api::AuditAction::StateRollbackRequested,
         &format!("stack:{}", r.stack),
         &serde_json::json!({
             "change_request": r.change_request,

@@ -101,7 +101,7 @@ pub async fn create(cx: &mut WriteCtx, w: &NewWaiver, actor: &str) -> Result<Wai
     };
     cx.audit(
         actor,
-        "waiver.created",
+        arbiter_api::AuditAction::WaiverCreated,
         &format!("stack:{}", w.stack),
         &serde_json::to_value(&waiver).unwrap_or_default(),
     )
@@ -139,7 +139,7 @@ pub async fn revoke(cx: &mut WriteCtx, stack: &str, id: i64, actor: &str) -> Res
     if n > 0 {
         cx.audit(
             actor,
-            "waiver.revoked",
+            arbiter_api::AuditAction::WaiverRevoked,
             &format!("stack:{stack}"),
             &serde_json::to_value(&waiver).unwrap_or_default(),
         )

@@ -208,7 +208,7 @@ pub async fn create(cx: &mut WriteCtx, w: &NewWebhook, actor: &str) -> Result<We
     changed(cx).await?;
     cx.audit(
         actor,
-        "webhook.created",
+        arbiter_api::AuditAction::WebhookCreated,
         &format!("webhook:{id}"),
         &serde_json::json!({
             "url_origin": url_origin(&w.url),
@@ -262,7 +262,7 @@ pub async fn delete(cx: &mut WriteCtx, id: i64, actor: &str) -> Result<()> {
     changed(cx).await?;
     cx.audit(
         actor,
-        "webhook.deleted",
+        arbiter_api::AuditAction::WebhookDeleted,
         &format!("webhook:{id}"),
         &serde_json::json!({"cancelled_deliveries": cancelled}),
     )
@@ -287,7 +287,7 @@ pub async fn ping(cx: &mut WriteCtx, id: i64, actor: &str) -> Result<String> {
     let seq = cx
         .audit(
             actor,
-            PING_EVENT,
+            arbiter_api::AuditAction::WebhookPing,
             &format!("webhook:{id}"),
             &serde_json::json!({"requested_by": actor}),
         )

@@ -509,11 +509,11 @@ async fn a_change_whose_audit_entry_fails_does_not_happen() {
             .write(|cx| {
                 Box::pin(async move {
                     let s = stacks::create(cx, &spec("doomed"), "user:t").await?;
-                    // An action the log refuses (not dot-separated lower-case words).
+                    // A subject the log refuses (a control character).
                     cx.audit(
                         "user:t",
-                        "Not An Action!",
-                        "stack:doomed",
+                        arbiter_api::AuditAction::StackCreated,
+                        "stack:\u{7}doomed",
                         &serde_json::json!({}),
                     )
                     .await?;

@@ -19,6 +19,7 @@ fn hook(events: &[&str]) -> NewWebhook {
 }
 
 async fn event(store: &Store, action: &'static str) -> u64 {
+    let action: arbiter_api::AuditAction = action.parse().unwrap();
     store
         .write(move |cx| {
             Box::pin(async move {
