@@ -284,10 +284,10 @@ pub struct BacktestReport {
     pub candidate: CandidateSummary,
     /// Start of the window, RFC 3339 (server).
     #[serde(default)]
-    pub since: Option<String>,
+    pub since: Option<crate::Timestamp>,
     /// End of the window, RFC 3339 (server).
     #[serde(default)]
-    pub until: Option<String>,
+    pub until: Option<crate::Timestamp>,
     /// Change requests (or plans) in scope.
     pub considered: usize,
     /// In scope but not replayed: their stack is gone, or does not use the

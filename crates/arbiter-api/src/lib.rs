@@ -16,6 +16,7 @@ pub mod types;
 pub mod waivers;
 pub mod webhooks;
 
+pub use arbiter_verdict::{Decision, Environment, UnknownName};
 pub use backtest::{
     AgainstPeople, BacktestItem, BacktestReport, BacktestRequest, CandidateSummary, ChangeCounts,
     DecisionChange, PeopleDecision, StackCounts,

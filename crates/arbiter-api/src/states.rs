@@ -2,6 +2,7 @@
 //! reading versions (sensitive values masked), diffs between versions, and
 //! rolling a stack back to an earlier version through a change request.
 
+use crate::time::Timestamp;
 use crate::types::ChangeRequest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -57,11 +58,47 @@ pub struct StateVersion {
     /// Who pushed it (`user:NAME` or `agent:NAME`).
     pub pushed_by: String,
     /// `push` (uploaded) or `apply` (recorded after an apply).
-    pub origin: String,
+    pub origin: StateOrigin,
     /// Stored with `force` over a lineage or serial check.
     pub forced: bool,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
+}
+
+/// How a state version came to be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateOrigin {
+    /// Uploaded (`POST /api/v1/stacks/{name}/states`).
+    Push,
+    /// Recorded after an apply.
+    Apply,
+}
+
+impl StateOrigin {
+    /// The wire and database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateOrigin::Push => "push",
+            StateOrigin::Apply => "apply",
+        }
+    }
+}
+
+impl std::fmt::Display for StateOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for StateOrigin {
+    type Err = arbiter_verdict::UnknownName;
+    fn from_str(s: &str) -> Result<StateOrigin, arbiter_verdict::UnknownName> {
+        [StateOrigin::Push, StateOrigin::Apply]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| arbiter_verdict::UnknownName::new("state origin", s, "push, apply"))
+    }
 }
 
 /// A resource instance of a state, values masked.
@@ -251,7 +288,7 @@ pub struct Rollback {
     /// Who asked.
     pub requested_by: String,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 /// The answer to a rollback: the change request (judged and governed like

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Environments a stack can be in (PRODUCT.md §2).
-pub const ENVIRONMENTS: [&str; 4] = ["prod", "staging", "dev", "ephemeral"];
+use crate::time::Timestamp;
+use arbiter_verdict::{Decision, Environment, UnknownName};
 
 /// A person's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -64,7 +64,7 @@ pub struct StackSpec {
     /// Unique name: 1–100 characters of `A-Z a-z 0-9 . _ -`.
     pub name: String,
     /// `prod`, `staging`, `dev` or `ephemeral`.
-    pub environment: String,
+    pub environment: Environment,
     /// Labels such as `team:payments`.
     #[serde(default)]
     pub labels: Vec<String>,
@@ -101,7 +101,7 @@ pub struct StackSpec {
 pub struct StackUpdate {
     /// New environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<String>,
+    pub environment: Option<Environment>,
     /// New labels (replacing the old ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<String>>,
@@ -180,12 +180,12 @@ pub struct Stack {
     /// Bumped by every update.
     pub version: i64,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// RFC 3339.
-    pub updated_at: String,
+    pub updated_at: Timestamp,
     /// When an ephemeral stack expires (RFC 3339), from its TTL.
     #[serde(default)]
-    pub expires_at: Option<String>,
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A policy set to store (`PUT /api/v1/policy-sets/{name}`); each put makes a
@@ -214,7 +214,7 @@ pub struct PolicySet {
     /// Who stored it.
     pub created_by: String,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// The files (omitted in lists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<BTreeMap<String, String>>,
@@ -241,7 +241,7 @@ pub struct User {
     /// Role.
     pub role: Role,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// Whether the user can sign in with a password.
     pub has_password: bool,
 }
@@ -275,13 +275,13 @@ pub struct Token {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// RFC 3339, if it expires.
     #[serde(default)]
-    pub expires_at: Option<String>,
+    pub expires_at: Option<Timestamp>,
     /// RFC 3339, if revoked.
     #[serde(default)]
-    pub revoked_at: Option<String>,
+    pub revoked_at: Option<Timestamp>,
 }
 
 /// What an agent may do (PRODUCT.md §2). Stacks are denied unless listed.
@@ -412,10 +412,10 @@ pub struct AgentKeyInfo {
     /// Base64 of the raw public key.
     pub public_key: String,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// RFC 3339, if revoked.
     #[serde(default)]
-    pub revoked_at: Option<String>,
+    pub revoked_at: Option<Timestamp>,
 }
 
 /// An agent.
@@ -435,10 +435,10 @@ pub struct Agent {
     /// Who created it.
     pub created_by: String,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// RFC 3339, if revoked (all its keys are then refused).
     #[serde(default)]
-    pub revoked_at: Option<String>,
+    pub revoked_at: Option<Timestamp>,
 }
 
 /// Where a change came from.
@@ -547,20 +547,63 @@ impl std::str::FromStr for ChangeStatus {
     }
 }
 
-/// Lifecycle states (PRODUCT.md §2).
-pub const STATUSES: [&str; 11] = [
-    "submitted",
-    "evaluated",
-    "approved",
-    "pending_review",
-    "rejected",
-    "applying",
-    "applied",
-    "failed",
-    "cancelled",
-    "expired",
-    "verified",
-];
+impl ChangeStatus {
+    /// Whether the status is final for the review: neither waiting for
+    /// people nor approved and waiting for a run.
+    pub fn is_final(self) -> bool {
+        !matches!(self, ChangeStatus::PendingReview | ChangeStatus::Approved)
+    }
+
+    /// The decision a status stands for (exit codes, badges): approved or
+    /// applied → approve; waiting for a review → review; anything else
+    /// (rejected, expired, cancelled, apply failed) → reject.
+    pub fn as_decision(self) -> Decision {
+        match self {
+            ChangeStatus::Approved | ChangeStatus::Applied => Decision::Approve,
+            ChangeStatus::PendingReview => Decision::Review,
+            ChangeStatus::Rejected
+            | ChangeStatus::Expired
+            | ChangeStatus::Cancelled
+            | ChangeStatus::ApplyFailed => Decision::Reject,
+        }
+    }
+}
+
+/// What a reviewer said about a change request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReviewOutcome {
+    /// `approve`.
+    Approve,
+    /// `reject`.
+    Reject,
+}
+
+impl ReviewOutcome {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewOutcome::Approve => "approve",
+            ReviewOutcome::Reject => "reject",
+        }
+    }
+}
+
+impl std::fmt::Display for ReviewOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ReviewOutcome {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<ReviewOutcome, UnknownName> {
+        [ReviewOutcome::Approve, ReviewOutcome::Reject]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| UnknownName::new("review", s, "approve, reject"))
+    }
+}
 
 /// A review given to a change request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -568,12 +611,12 @@ pub struct Review {
     /// Who (`user:NAME`).
     pub reviewer: String,
     /// `approve` or `reject`.
-    pub decision: String,
+    pub decision: ReviewOutcome,
     /// Why.
     #[serde(default)]
     pub comment: Option<String>,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 /// A review to give (`POST /api/v1/change-requests/{id}/approve|reject`).
@@ -594,11 +637,11 @@ pub struct ChangeRequest {
     pub stack: String,
     /// `agent:NAME` or `user:NAME`.
     pub submitter: String,
-    /// Lifecycle state (one of [`STATUSES`]).
-    pub status: String,
+    /// Lifecycle state.
+    pub status: ChangeStatus,
     /// The engine's decision (`approve`, `review`, `reject`), once evaluated.
     #[serde(default)]
-    pub decision: Option<String>,
+    pub decision: Option<Decision>,
     /// Confidence 0–100, once evaluated.
     #[serde(default)]
     pub confidence: Option<f64>,
@@ -624,12 +667,12 @@ pub struct ChangeRequest {
     #[serde(default)]
     pub reviews: Vec<Review>,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// RFC 3339.
-    pub updated_at: String,
+    pub updated_at: Timestamp,
     /// RFC 3339: when a pending review expires.
     #[serde(default)]
-    pub expires_at: Option<String>,
+    pub expires_at: Option<Timestamp>,
     /// The full evaluation (in single-request answers, not in lists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<serde_json::Value>,
@@ -658,7 +701,7 @@ pub struct DryRun {
     pub scope_violations: Vec<String>,
     /// The status the change request would get: `approved`,
     /// `pending_review` or `rejected`.
-    pub status: String,
+    pub status: ChangeStatus,
     /// The full evaluation.
     pub verdict: serde_json::Value,
 }
@@ -677,44 +720,10 @@ pub struct Page<T> {
     pub items: Vec<T>,
 }
 
-/// Formats Unix milliseconds as RFC 3339 UTC with millisecond precision
-/// (`2026-12-01T15:03:16.123Z`).
-pub fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let milli = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_formats_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(rfc3339(1_796_137_396_123), "2026-12-01T15:03:16.123Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
-    }
 
     #[test]
     fn requests_refuse_unknown_fields_and_updates_distinguish_null_from_absent() {

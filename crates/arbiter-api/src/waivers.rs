@@ -3,6 +3,7 @@
 //! glob matches. The judge marks the findings they cover; a covered finding
 //! costs no confidence and blocks nothing until the waiver expires.
 
+use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// A waiver to create (`POST /api/v1/stacks/{name}/waivers`).
@@ -49,10 +50,10 @@ pub struct Waiver {
     /// Who created it (`user:NAME`).
     pub created_by: String,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// RFC 3339, if revoked.
     #[serde(default)]
-    pub revoked_at: Option<String>,
+    pub revoked_at: Option<Timestamp>,
     /// Who revoked it.
     #[serde(default)]
     pub revoked_by: Option<String>,

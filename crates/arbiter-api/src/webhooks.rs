@@ -5,6 +5,8 @@
 //! (`change_request.pending_review`, `stack.updated`, …); a subscription
 //! lists the patterns of the events it wants.
 
+use crate::time::Timestamp;
+use crate::types::{ChangeStatus, ReviewOutcome};
 use serde::{Deserialize, Serialize};
 
 /// The header carrying the event type of a delivery.
@@ -18,15 +20,224 @@ pub const HEADER_WEBHOOK_SIGNATURE: &str = "X-Arbiter-Signature";
 
 /// The event type of the ping sent by `POST /api/v1/webhooks/{id}/test`;
 /// it goes to that subscription only, whatever its patterns.
-pub const PING_EVENT: &str = "webhook.ping";
+pub const PING_EVENT: &str = AuditAction::WebhookPing.as_str();
+
+/// What an audit entry records, which is also the type of the webhook event
+/// it makes. Written by the store's writer (`WriteCtx::audit`); every
+/// spelling the server writes is one of these (an exported log may hold
+/// others, from other versions: the audit crate keeps them as text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    /// `change_request.submitted`: A change request was stored (`changes::insert`).
+    ChangeRequestSubmitted,
+    /// `change_request.evaluated`: Its verdict was stored (`changes::insert`).
+    ChangeRequestEvaluated,
+    /// `agent.created`: An agent was created.
+    AgentCreated,
+    /// `agent.updated`: An agent's description, scope, limits or keys changed.
+    AgentUpdated,
+    /// `agent.revoked`: An agent was revoked.
+    AgentRevoked,
+    /// `agent.key_revoked`: One of an agent's keys was revoked.
+    AgentKeyRevoked,
+    /// `agent.rate_limited`: The velocity governor refused an agent's submission.
+    AgentRateLimited,
+    /// `policy_set.updated`: A policy set version was stored.
+    PolicySetUpdated,
+    /// `session.created`: Someone signed in to the web UI.
+    SessionCreated,
+    /// `session.deleted`: Someone signed out.
+    SessionDeleted,
+    /// `stack.created`: A stack was created.
+    StackCreated,
+    /// `stack.updated`: A stack's settings changed.
+    StackUpdated,
+    /// `state.pushed`: A state version was stored.
+    StatePushed,
+    /// `state.rollback_requested`: A rollback change request was made.
+    StateRollbackRequested,
+    /// `token.created`: An API token was made.
+    TokenCreated,
+    /// `token.revoked`: An API token was revoked.
+    TokenRevoked,
+    /// `user.created`: A person was added.
+    UserCreated,
+    /// `waiver.created`: A waiver was created.
+    WaiverCreated,
+    /// `waiver.revoked`: A waiver was revoked.
+    WaiverRevoked,
+    /// `webhook.created`: A webhook subscription was created.
+    WebhookCreated,
+    /// `webhook.deleted`: A webhook subscription was deleted.
+    WebhookDeleted,
+    /// `webhook.ping`: `POST /api/v1/webhooks/{id}/test` (delivered to that subscription only).
+    WebhookPing,
+    /// `change_request.<status>`: a change request landed in or moved to
+    /// this status (`changes::insert`, `changes::transition`).
+    ChangeRequest(ChangeStatus),
+    /// `change_request.review.approve` / `.reject`: a review was given.
+    Review(ReviewOutcome),
+}
+
+impl AuditAction {
+    /// Every action.
+    pub const ALL: [AuditAction; 31] = [
+        AuditAction::ChangeRequestSubmitted,
+        AuditAction::ChangeRequestEvaluated,
+        AuditAction::AgentCreated,
+        AuditAction::AgentUpdated,
+        AuditAction::AgentRevoked,
+        AuditAction::AgentKeyRevoked,
+        AuditAction::AgentRateLimited,
+        AuditAction::PolicySetUpdated,
+        AuditAction::SessionCreated,
+        AuditAction::SessionDeleted,
+        AuditAction::StackCreated,
+        AuditAction::StackUpdated,
+        AuditAction::StatePushed,
+        AuditAction::StateRollbackRequested,
+        AuditAction::TokenCreated,
+        AuditAction::TokenRevoked,
+        AuditAction::UserCreated,
+        AuditAction::WaiverCreated,
+        AuditAction::WaiverRevoked,
+        AuditAction::WebhookCreated,
+        AuditAction::WebhookDeleted,
+        AuditAction::WebhookPing,
+        AuditAction::ChangeRequest(ChangeStatus::PendingReview),
+        AuditAction::ChangeRequest(ChangeStatus::Approved),
+        AuditAction::ChangeRequest(ChangeStatus::Rejected),
+        AuditAction::ChangeRequest(ChangeStatus::Expired),
+        AuditAction::ChangeRequest(ChangeStatus::Cancelled),
+        AuditAction::ChangeRequest(ChangeStatus::Applied),
+        AuditAction::ChangeRequest(ChangeStatus::ApplyFailed),
+        AuditAction::Review(ReviewOutcome::Approve),
+        AuditAction::Review(ReviewOutcome::Reject),
+    ];
+
+    /// The spelling in the log and on webhook deliveries.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::ChangeRequestSubmitted => "change_request.submitted",
+            AuditAction::ChangeRequestEvaluated => "change_request.evaluated",
+            AuditAction::AgentCreated => "agent.created",
+            AuditAction::AgentUpdated => "agent.updated",
+            AuditAction::AgentRevoked => "agent.revoked",
+            AuditAction::AgentKeyRevoked => "agent.key_revoked",
+            AuditAction::AgentRateLimited => "agent.rate_limited",
+            AuditAction::PolicySetUpdated => "policy_set.updated",
+            AuditAction::SessionCreated => "session.created",
+            AuditAction::SessionDeleted => "session.deleted",
+            AuditAction::StackCreated => "stack.created",
+            AuditAction::StackUpdated => "stack.updated",
+            AuditAction::StatePushed => "state.pushed",
+            AuditAction::StateRollbackRequested => "state.rollback_requested",
+            AuditAction::TokenCreated => "token.created",
+            AuditAction::TokenRevoked => "token.revoked",
+            AuditAction::UserCreated => "user.created",
+            AuditAction::WaiverCreated => "waiver.created",
+            AuditAction::WaiverRevoked => "waiver.revoked",
+            AuditAction::WebhookCreated => "webhook.created",
+            AuditAction::WebhookDeleted => "webhook.deleted",
+            AuditAction::WebhookPing => "webhook.ping",
+            AuditAction::ChangeRequest(ChangeStatus::PendingReview) => {
+                "change_request.pending_review"
+            }
+            AuditAction::ChangeRequest(ChangeStatus::Approved) => "change_request.approved",
+            AuditAction::ChangeRequest(ChangeStatus::Rejected) => "change_request.rejected",
+            AuditAction::ChangeRequest(ChangeStatus::Expired) => "change_request.expired",
+            AuditAction::ChangeRequest(ChangeStatus::Cancelled) => "change_request.cancelled",
+            AuditAction::ChangeRequest(ChangeStatus::Applied) => "change_request.applied",
+            AuditAction::ChangeRequest(ChangeStatus::ApplyFailed) => "change_request.apply_failed",
+            AuditAction::Review(ReviewOutcome::Approve) => "change_request.review.approve",
+            AuditAction::Review(ReviewOutcome::Reject) => "change_request.review.reject",
+        }
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AuditAction {
+    type Err = arbiter_verdict::UnknownName;
+    fn from_str(s: &str) -> Result<AuditAction, arbiter_verdict::UnknownName> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| {
+                arbiter_verdict::UnknownName::new(
+                    "audit action",
+                    s,
+                    "the actions of AuditAction::ALL",
+                )
+            })
+    }
+}
 
 /// Payload formats a subscription can ask for.
 pub const WEBHOOK_FORMATS: [&str; 2] = ["json", "slack"];
 
-/// Delivery states: `pending` (waiting for its next attempt, or in
-/// flight), `delivered` (a 2xx answer), `failed` (gave up after the last
-/// attempt), `cancelled` (the subscription was deleted first).
-pub const DELIVERY_STATUSES: [&str; 4] = ["pending", "delivered", "failed", "cancelled"];
+/// A delivery's state. Set by: the audit append that enqueues it
+/// (`pending`), the delivery worker (`delivered` on a 2xx answer, `failed`
+/// after the last attempt, `pending` again between retries), and the
+/// subscription's deletion (`cancelled`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt, or in flight.
+    Pending,
+    /// A 2xx answer came.
+    Delivered,
+    /// Given up after the last attempt.
+    Failed,
+    /// The subscription was deleted first.
+    Cancelled,
+}
+
+/// Every delivery status.
+pub const DELIVERY_STATUSES: [DeliveryStatus; 4] = [
+    DeliveryStatus::Pending,
+    DeliveryStatus::Delivered,
+    DeliveryStatus::Failed,
+    DeliveryStatus::Cancelled,
+];
+
+impl DeliveryStatus {
+    /// The wire and database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DeliveryStatus {
+    type Err = arbiter_verdict::UnknownName;
+    fn from_str(s: &str) -> Result<DeliveryStatus, arbiter_verdict::UnknownName> {
+        DELIVERY_STATUSES
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| {
+                arbiter_verdict::UnknownName::new(
+                    "status",
+                    s,
+                    "pending, delivered, failed, cancelled",
+                )
+            })
+    }
+}
 
 /// A subscription to create (`POST /api/v1/webhooks`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,7 +282,7 @@ pub struct Webhook {
     /// Who created it (`user:NAME`).
     pub created_by: String,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// The signing secret: only in the creation answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -116,13 +327,13 @@ pub struct Delivery {
     pub event_seq: i64,
     /// The event type (the audit entry's action).
     pub event_type: String,
-    /// One of [`DELIVERY_STATUSES`].
-    pub status: String,
+    /// Its state.
+    pub status: DeliveryStatus,
     /// Attempts made so far.
     pub attempts: i64,
     /// RFC 3339: when the next attempt is due (pending deliveries).
     #[serde(default)]
-    pub next_attempt_at: Option<String>,
+    pub next_attempt_at: Option<Timestamp>,
     /// HTTP status of the last answer, if there was one.
     #[serde(default)]
     pub last_http_status: Option<i64>,
@@ -130,12 +341,12 @@ pub struct Delivery {
     #[serde(default)]
     pub last_error: Option<String>,
     /// RFC 3339.
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// RFC 3339.
-    pub updated_at: String,
+    pub updated_at: Timestamp,
     /// RFC 3339, once delivered.
     #[serde(default)]
-    pub delivered_at: Option<String>,
+    pub delivered_at: Option<Timestamp>,
     /// Every attempt, oldest first.
     #[serde(default)]
     pub attempt_log: Vec<DeliveryAttempt>,
@@ -147,7 +358,7 @@ pub struct DeliveryAttempt {
     /// 1, 2, …
     pub attempt: i64,
     /// RFC 3339: when the request was sent.
-    pub started_at: String,
+    pub started_at: Timestamp,
     /// How long until the answer (or the failure), milliseconds.
     pub duration_ms: f64,
     /// The answer's HTTP status, if one came.
@@ -222,6 +433,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn audit_actions_have_one_spelling_each_and_parse_back() {
+        let mut seen = std::collections::BTreeSet::new();
+        for a in AuditAction::ALL {
+            assert!(seen.insert(a.as_str()), "{a} twice");
+            assert_eq!(a.as_str().parse::<AuditAction>(), Ok(a));
+            assert!(check_event_pattern(a.as_str()).is_ok(), "{a}");
+        }
+        assert_eq!(
+            AuditAction::ChangeRequest(ChangeStatus::PendingReview).as_str(),
+            "change_request.pending_review"
+        );
+        assert!("change_request.verified".parse::<AuditAction>().is_err());
+    }
+
+    #[test]
     fn patterns_match_exactly_prefixes_or_everything() {
         assert!(event_matches("*", "stack.updated"));
         assert!(event_matches("stack.updated", "stack.updated"));
@@ -288,7 +514,7 @@ mod tests {
             format: "json".into(),
             description: None,
             created_by: "user:admin".into(),
-            created_at: "2026-01-01T00:00:00.000Z".into(),
+            created_at: Timestamp::from_unix_ms(1_767_225_600_000),
             secret: None,
             deliveries: None,
         };

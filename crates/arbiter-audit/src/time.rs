@@ -1,5 +1,6 @@
 //! Timestamps in the one text form the log uses: RFC 3339, UTC, milliseconds
-//! (`2025-03-01T12:00:00.000Z`), without a date library.
+//! (`2025-03-01T12:00:00.000Z`). The calendar is chrono's; what is this
+//! module's is the log's rule that a time has exactly one spelling.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -92,9 +93,6 @@ impl Timestamp {
         if !(1..=12).contains(&month) {
             return Err(range("month"));
         }
-        if day < 1 || day > days_in_month(year, month) {
-            return Err(range("day"));
-        }
         if hour > 23 {
             return Err(range("hour"));
         }
@@ -105,64 +103,37 @@ impl Timestamp {
         if second > 59 {
             return Err(range("second"));
         }
-        let days = days_from_civil(year, month, day);
+        let epoch = chrono::DateTime::UNIX_EPOCH.date_naive();
+        let date = i32::try_from(year)
+            .ok()
+            .and_then(|y| chrono::NaiveDate::from_ymd_opt(y, month as u32, day as u32))
+            .ok_or_else(|| range("day"))?;
+        let days = u64::try_from(date.signed_duration_since(epoch).num_days())
+            .map_err(|_| range("year (before 1970)"))?;
         Ok(Timestamp(
             ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + milli,
         ))
     }
 }
 
-fn is_leap(y: u64) -> bool {
-    (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
-}
-
-fn days_in_month(y: u64, m: u64) -> u64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (year >= 1970).
-/// Howard Hinnant's algorithm, restricted to non-negative years.
-fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01 (inverse of `days_from_civil`).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
-}
-
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0;
-        let (y, mo, d) = civil_from_days(ms / 86_400_000);
-        let in_day = ms % 86_400_000;
+        use chrono::{Datelike, Timelike};
+        // At most MAX_MS (9999-12-31), always a chrono instant.
+        let t = i64::try_from(self.0)
+            .ok()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .unwrap_or(chrono::DateTime::UNIX_EPOCH);
         write!(
             f,
-            "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-            in_day / 3_600_000,
-            in_day / 60_000 % 60,
-            in_day / 1000 % 60,
-            in_day % 1000
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            self.0 % 1000
         )
     }
 }

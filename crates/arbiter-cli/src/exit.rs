@@ -5,6 +5,7 @@
 //! read that way, so usage errors exit 1 like every other error, not with
 //! clap's own code 2. `--help` and `--version` print to stdout and exit 0.
 
+use arbiter_api::ChangeStatus;
 use arbiter_verdict::Decision;
 
 /// Any error: bad usage, unreadable input, a failed request.
@@ -16,14 +17,19 @@ pub fn decision(d: Decision) -> u8 {
 }
 
 /// Exit code of a change request in `status` on the server, as for the
-/// decision it stands for: approved (or applied, verified) 0, waiting for a
-/// review 2, anything else (rejected, failed, expired, …) 3.
-pub fn status(status: &str) -> u8 {
-    decision(match status {
-        "approved" | "applied" | "verified" => Decision::Approve,
-        "pending_review" => Decision::Review,
-        _ => Decision::Reject,
-    })
+/// decision it stands for ([`ChangeStatus::as_decision`]): approved or
+/// applied 0, waiting for a review 2, anything else (rejected, expired,
+/// cancelled, apply failed) 3.
+pub fn status(status: ChangeStatus) -> u8 {
+    decision(status.as_decision())
+}
+
+/// Exit code of a status as the server wrote it; a spelling this client
+/// does not know counts as not approved (3).
+pub fn status_text(status: &str) -> u8 {
+    status
+        .parse::<ChangeStatus>()
+        .map_or(decision(Decision::Reject), self::status)
 }
 
 /// Prints a parse failure of the command line and returns its exit code:
@@ -45,13 +51,15 @@ mod tests {
 
     #[test]
     fn statuses_map_to_the_decision_codes() {
-        assert_eq!(status("approved"), 0);
-        assert_eq!(status("applied"), 0);
-        assert_eq!(status("verified"), 0);
-        assert_eq!(status("pending_review"), 2);
-        assert_eq!(status("rejected"), 3);
-        assert_eq!(status("expired"), 3);
-        assert_eq!(status(""), 3);
+        assert_eq!(status_text("approved"), 0);
+        assert_eq!(status_text("applied"), 0);
+        assert_eq!(status_text("pending_review"), 2);
+        assert_eq!(status_text("rejected"), 3);
+        assert_eq!(status_text("expired"), 3);
+        assert_eq!(status_text("apply_failed"), 3);
+        assert_eq!(status_text("verified"), 3);
+        assert_eq!(status_text(""), 3);
+        assert_eq!(status(ChangeStatus::Cancelled), 3);
         assert_eq!(decision(Decision::Review), 2);
     }
 }

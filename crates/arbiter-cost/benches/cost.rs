@@ -72,7 +72,7 @@ fn main() {
         .unwrap_or_default();
     let stack = arbiter_critics::StackContext {
         name: None,
-        environment: arbiter_critics::Environment::Prod,
+        environment: Some(arbiter_critics::Environment::Prod),
         labels: Vec::new(),
         monthly_budget_usd: Some(20_000.0),
     };

@@ -335,7 +335,7 @@ impl CostEngine {
 #[derive(Debug, Clone, Default)]
 struct SideCost {
     components: Vec<CostComponent>,
-    classes: Vec<String>,
+    classes: Vec<arbiter_verdict::CostClass>,
     details: Vec<String>,
 }
 

@@ -10,7 +10,7 @@
 use crate::classes::{class_of, ResourceClass};
 use crate::{Critic, CriticOutput, ReviewContext, Stage, WeightedFinding};
 use arbiter_plan::{Action, ResourceChange};
-use arbiter_verdict::{ChangeRelation, Effect, Finding, Severity};
+use arbiter_verdict::{ChangeRelation, Effect, Environment, Finding, Severity};
 use std::collections::BTreeMap;
 
 /// Points that take risk to `1 − 1/e` (≈ 63 %) in production.
@@ -60,8 +60,8 @@ impl Critic for BlastRadiusCritic {
     }
 
     fn review(&self, ctx: &ReviewContext<'_>) -> CriticOutput {
-        let env = &ctx.stack.environment;
-        let env_w = env.weight();
+        let env = ctx.stack.environment;
+        let env_w = Environment::weight(env);
         let weight_of = |pts: f64| 1.0 - (-env_w * pts / SCALE).exp();
         let mut findings = Vec::new();
         // Aggregates for routine changes: (action kind, class) → (count, points).
@@ -107,7 +107,7 @@ impl Critic for BlastRadiusCritic {
                     "{count} {} {noun} {} in {}",
                     class.as_str(),
                     past(kind),
-                    env.as_str()
+                    Environment::name(env)
                 ),
             );
             f.title = Some(format!("{} {}", capital(past(kind)), class.as_str()));
@@ -118,7 +118,7 @@ impl Critic for BlastRadiusCritic {
                 finding: f,
             });
         }
-        if destroyed >= MASS_DESTRUCTION && env.is_production_like() {
+        if destroyed >= MASS_DESTRUCTION && Environment::is_production_like(env) {
             let mut f = Finding::new(
                 "BLAST-MASS-DESTRUCTION",
                 SOURCE,
@@ -127,7 +127,7 @@ impl Critic for BlastRadiusCritic {
                 None,
                 format!(
                     "{destroyed} resources are destroyed or replaced in {}",
-                    env.as_str()
+                    Environment::name(env)
                 ),
             );
             f.title = Some("Mass destruction".into());
@@ -150,7 +150,7 @@ impl Critic for BlastRadiusCritic {
                 } else {
                     "resources change"
                 },
-                env.as_str(),
+                Environment::name(env),
                 total
             )
         };
@@ -162,7 +162,7 @@ fn destruction_finding(
     rc: &ResourceChange,
     class: ResourceClass,
     dependants: usize,
-    env: &crate::Environment,
+    env: Option<Environment>,
     pts: f64,
 ) -> Option<Finding> {
     if !rc.action.destroys() {
@@ -177,7 +177,7 @@ fn destruction_finding(
         ResourceClass::Stateful => (
             "BLAST-DESTROY-STATEFUL",
             Severity::High,
-            if matches!(env, crate::Environment::Dev | crate::Environment::Ephemeral) {
+            if matches!(env, Some(Environment::Dev | Environment::Ephemeral)) {
                 Effect::Warn
             } else {
                 Effect::Escalate
@@ -187,7 +187,7 @@ fn destruction_finding(
         ResourceClass::Foundational => (
             "BLAST-DESTROY-FOUNDATIONAL",
             Severity::Medium,
-            if env.is_production_like() && rc.action != Action::CreateThenDelete {
+            if Environment::is_production_like(env) && rc.action != Action::CreateThenDelete {
                 Effect::Escalate
             } else {
                 Effect::Warn
@@ -210,7 +210,7 @@ fn destruction_finding(
         "{verb} {} {} in {}: {why}",
         class.as_str(),
         rc.address,
-        env.as_str()
+        Environment::name(env)
     );
     if dependants > 0 {
         msg.push_str(&format!("; {dependants} resource blocks depend on it"));

@@ -18,7 +18,7 @@
 
 use crate::{Critic, CriticOutput, ReviewContext, Stage, WeightedFinding};
 use arbiter_verdict::money::{group_thousands, usd, usd_delta, MoneyStyle};
-use arbiter_verdict::{ChangeRelation, Effect, Finding, ResourceCost, Severity};
+use arbiter_verdict::{ChangeRelation, CostClass, Effect, Finding, ResourceCost, Severity};
 
 /// The yardstick for stacks without `monthly_budget_usd`, USD a month.
 pub const REFERENCE_MONTHLY_USD: f64 = 10_000.0;
@@ -180,8 +180,8 @@ impl Critic for CostCritic {
             } else {
                 format!(" ({})", r.details.join("; "))
             };
-            let has = |c: &str| r.classes.iter().any(|x| x == c);
-            if has("gpu") {
+            let has = |c: CostClass| r.classes.contains(&c);
+            if has(CostClass::Gpu) {
                 let mut f = finding(
                     "COST-GPU",
                     Severity::Medium,
@@ -199,7 +199,7 @@ impl Critic for CostCritic {
                     weight: 0.05 + 0.25 * grows,
                 });
             }
-            if has("provisioned-iops") {
+            if has(CostClass::ProvisionedIops) {
                 let mut f = finding(
                     "COST-PROVISIONED-IOPS",
                     Severity::Low,
@@ -217,7 +217,7 @@ impl Critic for CostCritic {
                     weight: 0.01 + 0.25 * grows,
                 });
             }
-            if has("multi-az")
+            if has(CostClass::MultiAz)
                 && matches!(r.action.as_str(), "update" | "replace")
                 && r.monthly_before_usd > 0.0
             {
@@ -352,7 +352,7 @@ mod tests {
         let graph = DependencyGraph::default();
         let stack = StackContext {
             name: None,
-            environment: Environment::Dev,
+            environment: Some(Environment::Dev),
             labels: Vec::new(),
             monthly_budget_usd: budget,
         };
@@ -379,7 +379,7 @@ mod tests {
                 action: "create".into(),
                 monthly_after_usd: 23_592.0,
                 monthly_delta_usd: 23_592.0,
-                classes: vec!["gpu".into()],
+                classes: vec![CostClass::Gpu],
                 details: vec!["p4d.24xlarge: 8 × NVIDIA A100".into()],
                 ..ResourceCost::default()
             }],

@@ -508,7 +508,7 @@ impl<'a> EvalContext<'a> {
             overrides,
             ctx_stack: StackContext {
                 name: stack.name.clone(),
-                environment: Environment::parse(stack.environment.as_deref()),
+                environment: stack.environment_kind(),
                 labels: stack.labels.clone(),
                 monthly_budget_usd: stack.monthly_budget_usd,
             },
@@ -737,7 +737,7 @@ fn explain(
     let scope = format!(
         "{} change(s) in {}",
         summary.changing(),
-        stack.environment.as_str()
+        Environment::name(stack.environment)
     );
     match decision {
         Decision::Reject => {
@@ -757,7 +757,7 @@ fn explain(
                     "Needs review: {} weakness(es) introduced by this change are {} or worse, and in {} such a change is never auto-approved, whatever the points (escalate_introduced_at = \"{}\"; confidence {confidence:.1}).",
                     held.len(),
                     floor.as_str(),
-                    stack.environment.as_str(),
+                    Environment::name(stack.environment),
                     floor.as_str(),
                 );
                 s.push_str(&cite_grouped(&held, &cite));
@@ -772,7 +772,7 @@ fn explain(
                 s.push_str(&format!(
                     " Also held by the floor for introduced weaknesses ({} or worse in {}):",
                     floor.as_str(),
-                    stack.environment.as_str()
+                    Environment::name(stack.environment)
                 ));
                 s.push_str(&cite_grouped(&held, &cite));
             }

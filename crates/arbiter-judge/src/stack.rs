@@ -81,11 +81,11 @@ pub enum IntroducedFloor {
 impl IntroducedFloor {
     /// The default: `medium` in prod and unknown environments, `high` in
     /// staging, off in dev and ephemeral stacks.
-    pub fn default_for(env: &Environment) -> IntroducedFloor {
+    pub fn default_for(env: Option<Environment>) -> IntroducedFloor {
         match env {
-            Environment::Prod | Environment::Unknown => IntroducedFloor::At(Severity::Medium),
-            Environment::Staging => IntroducedFloor::At(Severity::High),
-            Environment::Dev | Environment::Ephemeral => IntroducedFloor::Off,
+            Some(Environment::Prod) | None => IntroducedFloor::At(Severity::Medium),
+            Some(Environment::Staging) => IntroducedFloor::At(Severity::High),
+            Some(Environment::Dev | Environment::Ephemeral) => IntroducedFloor::Off,
         }
     }
 
@@ -176,9 +176,17 @@ impl StackConfig {
     /// The floor for introduced weaknesses in force: the stack's own, else
     /// the environment's default.
     pub fn introduced_floor(&self) -> IntroducedFloor {
-        self.escalate_introduced_at.unwrap_or_else(|| {
-            IntroducedFloor::default_for(&Environment::parse(self.environment.as_deref()))
-        })
+        self.escalate_introduced_at
+            .unwrap_or_else(|| IntroducedFloor::default_for(self.environment_kind()))
+    }
+
+    /// The environment as judged: the stack file's spelling (aliases such
+    /// as `production` included) read as an [`Environment`]; `None` when
+    /// absent or unrecognised (judged like production).
+    pub fn environment_kind(&self) -> Option<Environment> {
+        self.environment
+            .as_deref()
+            .and_then(Environment::parse_alias)
     }
 
     /// The approval threshold in force.

@@ -373,7 +373,7 @@ pub(crate) fn top_lines(c: &CostSummary, max: usize) -> Vec<String> {
             let classes = if r.classes.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", r.classes.join(", "))
+                format!(" ({})", class_list(&r.classes))
             };
             format!(
                 "{} {}  {}/mo{classes}",
@@ -390,6 +390,12 @@ pub(crate) fn top_lines(c: &CostSummary, max: usize) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// The classes of a resource, comma-separated.
+pub(crate) fn class_list(classes: &[arbiter_verdict::CostClass]) -> String {
+    let names: Vec<&str> = classes.iter().map(|c| c.as_str()).collect();
+    names.join(", ")
 }
 
 #[cfg(test)]

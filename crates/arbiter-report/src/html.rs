@@ -199,28 +199,41 @@ fn decision_word(d: Decision) -> &'static str {
     }
 }
 
-/// A badge for an engine decision given as text (`approve`, `review`,
-/// `reject`; anything else is shown as it is, neutral).
-pub fn decision_badge(decision: Option<&str>) -> Markup {
+/// A badge for an engine decision (`approve`, `review`, `reject`), or a
+/// muted dash when there is none.
+pub fn decision_badge(decision: Option<Decision>) -> Markup {
     let mut h = Html::new();
     match decision {
-        Some("approve") => h.raw("<span class=\"badge decision-approve\">approve</span>"),
-        Some("review") => h.raw("<span class=\"badge decision-review\">review</span>"),
-        Some("reject") => h.raw("<span class=\"badge decision-reject\">reject</span>"),
-        Some(other) => h.raw("<span class=\"badge\">").text(other).raw("</span>"),
+        Some(Decision::Approve) => h.raw("<span class=\"badge decision-approve\">approve</span>"),
+        Some(Decision::Review) => h.raw("<span class=\"badge decision-review\">review</span>"),
+        Some(Decision::Reject) => h.raw("<span class=\"badge decision-reject\">reject</span>"),
         None => h.raw("<span class=\"muted\">—</span>"),
     };
     h.finish()
 }
 
-/// A badge for a change request's lifecycle status (`pending_review`, …).
-pub fn status_badge(status: &str) -> Markup {
+/// How a status badge is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Done well (approved, applied).
+    Good,
+    /// Waiting for someone.
+    Wait,
+    /// Refused or failed.
+    Bad,
+    /// Anything else.
+    Neutral,
+}
+
+/// A badge for a lifecycle status (`pending_review`, …): its name with
+/// underscores shown as spaces, coloured by `tone`.
+pub fn status_badge(status: &str, tone: Tone) -> Markup {
     let mut h = Html::new();
-    let class = match status {
-        "approved" | "applied" | "verified" => "badge status-good",
-        "pending_review" => "badge status-wait",
-        "rejected" | "failed" => "badge status-bad",
-        _ => "badge status-neutral",
+    let class = match tone {
+        Tone::Good => "badge status-good",
+        Tone::Wait => "badge status-wait",
+        Tone::Bad => "badge status-bad",
+        Tone::Neutral => "badge status-neutral",
     };
     h.raw("<span class=\"")
         .raw(class)

@@ -455,7 +455,7 @@ fn cost(out: &mut String, v: &Verdict) {
             let classes = if r.classes.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", inline(&r.classes.join(", ")))
+                format!(" ({})", inline(&crate::cost::class_list(&r.classes)))
             };
             let _ = writeln!(
                 out,

@@ -18,6 +18,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use arbiter_api::{ChangeStatus, Decision, ReviewOutcome};
 use arbiter_store::changes::NewChangeRequest;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -129,17 +130,17 @@ fn main() {
     let mut reviewed = 0usize;
     rt.block_on(async {
         for chunk_start in (0..n).step_by(200) {
-            let rows: Vec<(NewChangeRequest, Option<&'static str>)> = (chunk_start
+            let rows: Vec<(NewChangeRequest, Option<ChangeStatus>)> = (chunk_start
                 ..(chunk_start + 200).min(n))
                 .map(|i| {
                     let (digest, plan) = sealed[i % distinct].clone();
                     // 70 % approved, 25 % sent to review (half of them then
                     // approved, half rejected by a person), 5 % rejected.
                     let (decision, status, review) = match i % 20 {
-                        0..=13 => ("approve", "approved", None),
-                        14..=16 => ("review", "approved", Some("approve")),
-                        17..=18 => ("review", "rejected", Some("reject")),
-                        _ => ("reject", "rejected", None),
+                        0..=13 => (Decision::Approve, ChangeStatus::Approved, None),
+                        14..=16 => (Decision::Review, ChangeStatus::Approved, Some(())),
+                        17..=18 => (Decision::Review, ChangeStatus::Rejected, Some(())),
+                        _ => (Decision::Reject, ChangeStatus::Rejected, None),
                     };
                     (
                         NewChangeRequest {
@@ -153,12 +154,16 @@ fn main() {
                             plan_digest: digest,
                             plan,
                             status: if review.is_some() {
-                                "pending_review".into()
+                                ChangeStatus::PendingReview
                             } else {
-                                status.into()
+                                status
                             },
-                            decision: Some(decision.into()),
-                            confidence: Some(if decision == "approve" { 97.0 } else { 80.0 }),
+                            decision: Some(decision),
+                            confidence: Some(if decision == Decision::Approve {
+                                97.0
+                            } else {
+                                80.0
+                            }),
                             priority: 0.2,
                             cost_delta_usd: None,
                             resources_changed: 30,
@@ -181,18 +186,18 @@ fn main() {
                         for (cr, review) in &rows {
                             let id = arbiter_store::changes::insert(cx, cr).await?;
                             if let Some(to) = review {
-                                let d = if *to == "approved" {
-                                    "approve"
+                                let d = if *to == ChangeStatus::Approved {
+                                    ReviewOutcome::Approve
                                 } else {
-                                    "reject"
+                                    ReviewOutcome::Reject
                                 };
                                 arbiter_store::changes::add_review(cx, id, "user:rita", d, None)
                                     .await?;
                                 arbiter_store::changes::transition(
                                     cx,
                                     id,
-                                    "pending_review",
-                                    to,
+                                    ChangeStatus::PendingReview,
+                                    *to,
                                     None,
                                     "user:rita",
                                 )

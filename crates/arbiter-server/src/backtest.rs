@@ -183,6 +183,7 @@ async fn resolve(
     let Some(stack) = arbiter_store::stacks::get(app.store.pool(), name).await? else {
         return Ok(None);
     };
+    let stack = crate::convert::stack(stack);
     let spec = &stack.spec;
     if let Some(r) = &cand.replaces {
         if !spec.policy_sets.iter().any(|s| s == r) {
@@ -468,8 +469,8 @@ pub async fn run(
         },
         items,
     );
-    report.since = Some(arbiter_api::rfc3339(window.since_ms));
-    report.until = Some(arbiter_api::rfc3339(now));
+    report.since = Some(arbiter_api::Timestamp::from_unix_ms(window.since_ms));
+    report.until = Some(arbiter_api::Timestamp::from_unix_ms(now));
     report.considered = considered;
     report.skipped = skipped;
     report.complete = replayed + skipped >= considered;

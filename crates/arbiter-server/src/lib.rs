@@ -15,6 +15,7 @@ pub mod admission;
 pub mod auth;
 pub mod background;
 pub mod backtest;
+pub mod convert;
 pub mod egress;
 pub mod error;
 pub mod intake;

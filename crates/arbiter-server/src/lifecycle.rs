@@ -4,7 +4,9 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::{AgentLimits, AgentScope, ErrorCode, Stack, StackSpec};
+use arbiter_api::{
+    AgentLimits, AgentScope, ChangeStatus, Environment, ErrorCode, Stack, StackSpec,
+};
 use arbiter_judge::{IntroducedFloor, Judge, JudgeConfig, PlanInput, StackConfig};
 use arbiter_policy::{ApprovalPolicy, LoadedFiles};
 use arbiter_verdict::{Decision, Verdict};
@@ -168,7 +170,7 @@ pub async fn approval_for(app: &AppState, spec: &StackSpec) -> ApiResult<Arc<App
 pub fn stack_config(spec: &StackSpec) -> StackConfig {
     StackConfig {
         name: Some(spec.name.clone()),
-        environment: Some(spec.environment.clone()),
+        environment: Some(spec.environment.as_str().to_string()),
         labels: spec.labels.clone(),
         monthly_budget_usd: spec.monthly_budget_usd,
         auto_apply_threshold: spec.auto_apply_threshold,
@@ -331,13 +333,13 @@ pub fn scope_violations(scope: &AgentScope, spec: &StackSpec, verdict: &Verdict)
 /// can hurt, the critics' own table ([`arbiter_critics::Environment::weight`],
 /// which confidence uses too), so the queue and the score never disagree.
 /// An environment the critics do not know weighs like production.
-pub fn environment_weight(env: &str) -> f64 {
-    arbiter_critics::Environment::parse(Some(env)).weight()
+pub fn environment_weight(env: Environment) -> f64 {
+    Environment::weight(Some(env))
 }
 
 /// Review priority = risk × environment weight, where risk is the share of
 /// confidence lost (0–1); higher is reviewed first.
-pub fn priority(verdict: &Verdict, env: &str) -> f64 {
+pub fn priority(verdict: &Verdict, env: Environment) -> f64 {
     let risk = ((100.0 - verdict.confidence) / 100.0).clamp(0.0, 1.0);
     (risk * environment_weight(env) * 10_000.0).round() / 10_000.0
 }
@@ -347,24 +349,24 @@ pub fn initial_status(
     verdict: &Verdict,
     violations: &[String],
     cost_unverified: bool,
-) -> (&'static str, Option<String>) {
+) -> (ChangeStatus, Option<String>) {
     if !violations.is_empty() {
         return (
-            "rejected",
+            ChangeStatus::Rejected,
             Some(format!("scope: {}", violations.join("; "))),
         );
     }
     match verdict.decision {
-        Decision::Reject => ("rejected", Some(verdict.explanation.clone())),
-        Decision::Review => ("pending_review", None),
+        Decision::Reject => (ChangeStatus::Rejected, Some(verdict.explanation.clone())),
+        Decision::Review => (ChangeStatus::PendingReview, None),
         Decision::Approve if cost_unverified => (
-            "pending_review",
+            ChangeStatus::PendingReview,
             Some(
                 "the agent's cost limit could not be checked: the plan's cost was not computed"
                     .into(),
             ),
         ),
-        Decision::Approve => ("approved", None),
+        Decision::Approve => (ChangeStatus::Approved, None),
     }
 }
 
@@ -448,29 +450,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn review_priority_weighs_environments_like_the_critics() {
-        use arbiter_critics::Environment;
-        let expect = [
-            ("prod", Environment::Prod),
-            ("staging", Environment::Staging),
-            ("dev", Environment::Dev),
-            ("ephemeral", Environment::Ephemeral),
-            ("elsewhere", Environment::Unknown),
-        ];
-        for (name, env) in expect {
-            assert_eq!(environment_weight(name), env.weight(), "{name}");
-        }
-        for name in arbiter_api::ENVIRONMENTS {
-            assert_ne!(
-                Environment::parse(Some(name)),
-                Environment::Unknown,
-                "{name} is a stack environment the critics do not know"
-            );
-        }
+    fn review_priority_orders_environments_by_weight() {
         // The weights order the queue: prod, staging, dev, ephemeral.
-        let w: Vec<f64> = ["prod", "staging", "dev", "ephemeral"]
+        let w: Vec<f64> = Environment::ALL
             .iter()
-            .map(|e| environment_weight(e))
+            .map(|e| environment_weight(*e))
             .collect();
         assert!(w.windows(2).all(|p| p[0] > p[1]), "{w:?}");
     }

@@ -1,6 +1,7 @@
 //! Prometheus metrics, kept in atomics and rendered in the text format.
 //! Figures are per process; Prometheus sums replicas.
 
+use arbiter_api::{ChangeStatus, Decision};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,15 +32,15 @@ impl Metrics {
 
     /// Counts an engine decision (`approve`/`review`/`reject`) and the
     /// resulting status (`approved`/`pending_review`/`rejected`).
-    pub fn decision(&self, decision: &str, status: &str) {
+    pub fn decision(&self, decision: Decision, status: ChangeStatus) {
         let d = match decision {
-            "approve" => 0,
-            "review" => 1,
-            _ => 2,
+            Decision::Approve => 0,
+            Decision::Review => 1,
+            Decision::Reject => 2,
         };
         let s = match status {
-            "approved" => 0,
-            "pending_review" => 1,
+            ChangeStatus::Approved => 0,
+            ChangeStatus::PendingReview => 1,
             _ => 2,
         };
         self.decisions[d].fetch_add(1, Ordering::Relaxed);
@@ -77,7 +78,7 @@ impl Metrics {
 
     /// The text exposition, with gauges read by the caller (queue depth per
     /// status).
-    pub fn render(&self, statuses: &[(String, i64)]) -> String {
+    pub fn render(&self, statuses: &[(ChangeStatus, i64)]) -> String {
         let mut s = String::new();
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let _ = writeln!(
@@ -91,7 +92,10 @@ impl Metrics {
             "# HELP arbiter_decisions_total Engine decisions, by decision."
         );
         let _ = writeln!(s, "# TYPE arbiter_decisions_total counter");
-        for (i, d) in ["approve", "review", "reject"].iter().enumerate() {
+        for (i, d) in [Decision::Approve, Decision::Review, Decision::Reject]
+            .iter()
+            .enumerate()
+        {
             let _ = writeln!(
                 s,
                 "arbiter_decisions_total{{decision=\"{d}\"}} {}",
@@ -103,9 +107,13 @@ impl Metrics {
             "# HELP arbiter_tier_total Change requests by the tier they landed in."
         );
         let _ = writeln!(s, "# TYPE arbiter_tier_total counter");
-        for (i, t) in ["approved", "pending_review", "rejected"]
-            .iter()
-            .enumerate()
+        for (i, t) in [
+            ChangeStatus::Approved,
+            ChangeStatus::PendingReview,
+            ChangeStatus::Rejected,
+        ]
+        .iter()
+        .enumerate()
         {
             let _ = writeln!(
                 s,
@@ -171,7 +179,7 @@ impl Metrics {
         let _ = writeln!(s, "# TYPE arbiter_review_queue_depth gauge");
         let pending = statuses
             .iter()
-            .find(|(k, _)| k == "pending_review")
+            .find(|(k, _)| *k == ChangeStatus::PendingReview)
             .map(|(_, n)| *n)
             .unwrap_or(0);
         let _ = writeln!(s, "arbiter_review_queue_depth {pending}");
@@ -196,7 +204,7 @@ mod tests {
         let m = Metrics::default();
         m.evaluation(0.0005);
         m.evaluation(0.03);
-        let t = m.render(&[("pending_review".into(), 4)]);
+        let t = m.render(&[(ChangeStatus::PendingReview, 4)]);
         assert!(
             t.contains("arbiter_evaluation_seconds_bucket{le=\"0.001\"} 1\n"),
             "{t}"

@@ -12,7 +12,7 @@
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::{ChangeRequest, Review, ReviewRequest, Role};
+use arbiter_api::{ChangeRequest, ChangeStatus, Review, ReviewOutcome, ReviewRequest, Role};
 use arbiter_policy::ApprovalOutcome;
 
 /// Evaluations of one review before giving up on a change request that
@@ -24,7 +24,7 @@ const MAX_COMMENT: usize = 10_000;
 
 /// Why a review was not recorded.
 enum Refused {
-    NotPending(String),
+    NotPending(ChangeStatus),
     Expired,
     OwnRequest,
     /// The reviews or status changed since the evaluation read them.
@@ -32,19 +32,17 @@ enum Refused {
 }
 
 /// What an evaluation read of the reviews: who decided what.
-fn seen(reviews: &[Review]) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = reviews
+fn seen(reviews: &[Review]) -> Vec<(String, ReviewOutcome)> {
+    let mut v: Vec<(String, ReviewOutcome)> = reviews
         .iter()
-        .map(|r| (r.reviewer.clone(), r.decision.clone()))
+        .map(|r| (r.reviewer.clone(), r.decision))
         .collect();
     v.sort();
     v
 }
 
 fn is_expired(cr: &ChangeRequest, now_ms: i64) -> bool {
-    cr.expires_at
-        .as_deref()
-        .is_some_and(|e| e <= arbiter_api::rfc3339(now_ms).as_str())
+    cr.expires_at.is_some_and(|e| e.unix_ms() <= now_ms)
 }
 
 /// The approval policy's input for a change request with its reviews so
@@ -82,6 +80,7 @@ pub async fn evaluate(
 async fn fetch(app: &AppState, id: i64) -> ApiResult<ChangeRequest> {
     arbiter_store::changes::get(app.store.pool(), id, false)
         .await?
+        .map(crate::convert::change_request)
         .ok_or_else(|| ApiError::not_found(format!("change request {id} not found")))
 }
 
@@ -94,7 +93,7 @@ pub async fn review(
     p: &Principal,
     id: i64,
     body: &[u8],
-    decision: &'static str,
+    decision: ReviewOutcome,
 ) -> ApiResult<ChangeRequest> {
     p.require(Role::Reviewer)?;
     let req: ReviewRequest = if body.is_empty() {
@@ -113,16 +112,17 @@ pub async fn review(
         let current = fetch(app, id).await?;
         let stack = arbiter_store::stacks::get(app.store.pool(), &current.stack)
             .await?
+            .map(crate::convert::stack)
             .ok_or_else(|| {
                 ApiError::conflict(format!(
                     "stack {:?} of change request {id} no longer exists",
                     current.stack
                 ))
             })?;
-        if current.status != "pending_review" {
-            return Err(not_pending(id, &current.status));
+        if current.status != ChangeStatus::PendingReview {
+            return Err(not_pending(id, current.status));
         }
-        if decision == "approve" && current.submitter == reviewer {
+        if decision == ReviewOutcome::Approve && current.submitter == reviewer {
             return Err(own_request(&reviewer, id));
         }
         if current.reviews.iter().any(|r| r.reviewer == reviewer) {
@@ -162,7 +162,7 @@ pub async fn review(
         match result {
             Ok(()) => return fetch_with_verdict(app, id).await,
             Err(Refused::Stale) => continue,
-            Err(Refused::NotPending(s)) => return Err(not_pending(id, &s)),
+            Err(Refused::NotPending(s)) => return Err(not_pending(id, s)),
             Err(Refused::Expired) => {
                 return Err(ApiError::conflict(format!(
                     "change request {id} expired before this review"
@@ -176,7 +176,7 @@ pub async fn review(
     )))
 }
 
-fn not_pending(id: i64, status: &str) -> ApiError {
+fn not_pending(id: i64, status: ChangeStatus) -> ApiError {
     ApiError::conflict(format!(
         "change request {id} is {status}, not pending review"
     ))
@@ -191,6 +191,7 @@ fn own_request(reviewer: &str, id: i64) -> ApiError {
 async fn fetch_with_verdict(app: &AppState, id: i64) -> ApiResult<ChangeRequest> {
     arbiter_store::changes::get(app.store.pool(), id, true)
         .await?
+        .map(crate::convert::change_request)
         .ok_or_else(|| ApiError::not_found(format!("change request {id} not found")))
 }
 
@@ -203,10 +204,10 @@ async fn commit(
     app: &AppState,
     id: i64,
     reviewer: &str,
-    decision: &'static str,
+    decision: ReviewOutcome,
     req: &ReviewRequest,
     out: Option<ApprovalOutcome>,
-    seen_reviews: Vec<(String, String)>,
+    seen_reviews: Vec<(String, ReviewOutcome)>,
     auto_apply_stack: bool,
 ) -> ApiResult<Result<(), Refused>> {
     let reviewer = reviewer.to_string();
@@ -215,23 +216,25 @@ async fn commit(
         .store
         .write(move |cx| {
             Box::pin(async move {
-                let cr = arbiter_store::changes::get_for_update(cx, id).await?;
-                if cr.status != "pending_review" {
+                let cr = crate::convert::change_request(
+                    arbiter_store::changes::get_for_update(cx, id).await?,
+                );
+                if cr.status != ChangeStatus::PendingReview {
                     return Ok(Err(Refused::NotPending(cr.status)));
                 }
                 if is_expired(&cr, cx.now_ms()) {
                     arbiter_store::changes::transition(
                         cx,
                         id,
-                        "pending_review",
-                        "expired",
+                        ChangeStatus::PendingReview,
+                        ChangeStatus::Expired,
                         Some("the review window passed without a decision"),
                         "system",
                     )
                     .await?;
                     return Ok(Err(Refused::Expired));
                 }
-                if decision == "approve" && cr.submitter == reviewer {
+                if decision == ReviewOutcome::Approve && cr.submitter == reviewer {
                     return Ok(Err(Refused::OwnRequest));
                 }
                 // What the policy read changed (or the snapshot's clock
@@ -248,8 +251,8 @@ async fn commit(
                     arbiter_store::changes::transition(
                         cx,
                         id,
-                        "pending_review",
-                        "rejected",
+                        ChangeStatus::PendingReview,
+                        ChangeStatus::Rejected,
                         Some("rejected by review"),
                         "system",
                     )
@@ -258,8 +261,8 @@ async fn commit(
                     arbiter_store::changes::transition(
                         cx,
                         id,
-                        "pending_review",
-                        "approved",
+                        ChangeStatus::PendingReview,
+                        ChangeStatus::Approved,
                         Some("approved by review"),
                         "system",
                     )

@@ -28,7 +28,7 @@ mod webhooks;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::AppState;
-use arbiter_api::Role;
+use arbiter_api::{ChangeStatus, Environment, Role, Timestamp};
 use arbiter_report::html::{Html, Markup};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -355,36 +355,10 @@ pub(crate) async fn page(
         .ok()
         .and_then(|c| {
             c.into_iter()
-                .find(|(s, _)| s == "pending_review")
+                .find(|(s, _)| *s == ChangeStatus::PendingReview)
                 .map(|(_, n)| n)
         });
     document(Some(me), active, title, pending, body).into_response()
-}
-
-/// Parses the RFC 3339 UTC times the API writes (`2026-12-01T15:03:16.123Z`)
-/// back into Unix milliseconds.
-pub(crate) fn parse_time(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b.get(4) != Some(&b'-') || b.get(10) != Some(&b'T') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let ms = if b.get(19) == Some(&b'.') {
-        num(20..23).unwrap_or(0)
-    } else {
-        0
-    };
-    // Howard Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1000) + ms)
 }
 
 /// "just now", "5 min ago", "3 h ago", "2 d ago"; "in 5 min" for the future.
@@ -412,18 +386,21 @@ pub(crate) fn relative(ms: i64, now: i64) -> String {
     }
 }
 
+/// An audit entry's time as the API's time type (the same instant).
+pub(crate) fn audit_time(t: arbiter_audit::Timestamp) -> Timestamp {
+    Timestamp::from_unix_ms(i64::try_from(t.unix_millis()).unwrap_or(i64::MAX))
+}
+
 /// `<time>` with the relative time as text and the exact one on hover.
-pub(crate) fn time(h: &mut Html, rfc: &str, now: i64) {
+pub(crate) fn time(h: &mut Html, t: &Timestamp, now: i64) {
+    let text = t.to_string();
     h.raw("<time datetime=\"")
-        .text(rfc)
+        .text(&text)
         .raw("\" title=\"")
-        .text(rfc)
-        .raw("\">");
-    match parse_time(rfc) {
-        Some(ms) => h.text(&relative(ms, now)),
-        None => h.text(rfc),
-    };
-    h.raw("</time>");
+        .text(&text)
+        .raw("\">")
+        .text(&relative(t.unix_ms(), now))
+        .raw("</time>");
 }
 
 /// A submitter (`agent:NAME` links to the agent, `user:NAME` is a name).
@@ -475,19 +452,15 @@ pub(crate) fn change_table(
         match beside {
             Beside::Stack => {
                 stack_link(h, &cr.stack);
-                h.raw("</td><td>")
-                    .markup(&arbiter_report::html::status_badge(&cr.status));
+                h.raw("</td><td>").markup(&change_status_badge(cr.status));
             }
             Beside::Submitter => {
-                h.markup(&arbiter_report::html::status_badge(&cr.status))
-                    .raw("</td><td>");
+                h.markup(&change_status_badge(cr.status)).raw("</td><td>");
                 principal(h, &cr.submitter);
             }
         }
         h.raw("</td><td>")
-            .markup(&arbiter_report::html::decision_badge(
-                cr.decision.as_deref(),
-            ))
+            .markup(&arbiter_report::html::decision_badge(cr.decision))
             .raw("</td><td class=\"num\">");
         match cr.confidence {
             Some(c) => h.text(&arbiter_report::html::format_confidence(c)),
@@ -510,17 +483,11 @@ pub(crate) fn stack_link(h: &mut Html, name: &str) {
 }
 
 /// An environment badge.
-pub(crate) fn env_badge(h: &mut Html, env: &str) {
+pub(crate) fn env_badge(h: &mut Html, env: Environment) {
     h.raw("<span class=\"env env-")
-        .raw(match env {
-            "prod" => "prod",
-            "staging" => "staging",
-            "dev" => "dev",
-            "ephemeral" => "ephemeral",
-            _ => "other",
-        })
+        .raw(env.as_str())
         .raw("\">")
-        .text(env)
+        .raw(env.as_str())
         .raw("</span>");
 }
 
@@ -572,6 +539,18 @@ pub(crate) fn check_form(
     Ok(())
 }
 
+/// A badge for a change request's status, coloured by what it stands for.
+pub(crate) fn change_status_badge(status: ChangeStatus) -> Markup {
+    use arbiter_report::html::Tone;
+    let tone = match status {
+        ChangeStatus::Approved | ChangeStatus::Applied => Tone::Good,
+        ChangeStatus::PendingReview => Tone::Wait,
+        ChangeStatus::Rejected | ChangeStatus::ApplyFailed => Tone::Bad,
+        ChangeStatus::Expired | ChangeStatus::Cancelled => Tone::Neutral,
+    };
+    arbiter_report::html::status_badge(status.as_str(), tone)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -610,12 +589,16 @@ mod tests {
     }
 
     #[test]
-    fn times_parse_back_and_read_relatively() {
-        for ms in [0i64, 951_782_400_000, 1_796_137_396_123] {
-            assert_eq!(parse_time(&arbiter_api::rfc3339(ms)), Some(ms));
-        }
-        assert_eq!(parse_time("yesterday"), None);
-        let now = 1_000_000_000;
+    fn times_show_the_instant_and_read_relatively() {
+        let now = 1_796_137_396_123;
+        let mut h = Html::new();
+        time(&mut h, &Timestamp::from_unix_ms(now - 300_000), now);
+        assert_eq!(
+            h.finish().as_str(),
+            "<time datetime=\"2026-12-01T14:58:16.123Z\" title=\"2026-12-01T14:58:16.123Z\">5 min ago</time>"
+        );
+        let t = arbiter_audit::Timestamp::parse("2000-02-29T00:00:00.000Z").map(super::audit_time);
+        assert_eq!(t.map(Timestamp::unix_ms), Ok(951_782_400_000));
         assert_eq!(relative(now - 10_000, now), "just now");
         assert_eq!(relative(now - 300_000, now), "5 min ago");
         assert_eq!(relative(now - 3 * 3_600_000, now), "3 h ago");

@@ -16,7 +16,7 @@
 
 use crate::AppState;
 use arbiter_api::{
-    rfc3339, url_origin, HEADER_WEBHOOK_DELIVERY, HEADER_WEBHOOK_EVENT, HEADER_WEBHOOK_SIGNATURE,
+    url_origin, HEADER_WEBHOOK_DELIVERY, HEADER_WEBHOOK_EVENT, HEADER_WEBHOOK_SIGNATURE,
     HEADER_WEBHOOK_TIMESTAMP,
 };
 use arbiter_store::webhooks::{Claimed, Outcome};
@@ -136,7 +136,7 @@ pub fn json_body(
         "delivery": delivery,
         "event_id": entry.seq,
         "type": entry.action,
-        "time": rfc3339(entry.time.unix_millis() as i64),
+        "time": entry.time.to_string(),
         "actor": entry.actor,
         "subject": entry.subject,
         "payload": payload,
@@ -203,7 +203,7 @@ pub fn slack_body(entry: &arbiter_audit::Entry, payload: &Value, base_url: &str)
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
             "audit entry #{} · {}",
             entry.seq,
-            rfc3339(entry.time.unix_millis() as i64)
+            entry.time
         )}]}),
     );
     json!({"text": text, "blocks": blocks})

@@ -1,8 +1,83 @@
 //! Change requests, their evaluations and reviews, the review queue, and
 //! the velocity governor's records.
 
-use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::{rfc3339, ChangeRequest, ChangeSource, Review};
+use crate::{parse_col, parse_col_opt, parse_doc, to_doc, Result, StoreError, WriteCtx};
+use arbiter_api::{ChangeStatus, Decision, ReviewOutcome, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// Where a change came from, as stored (the `source` document of a change
+/// request; its JSON is the stored text, so its fields keep their names).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceDoc {
+    /// Repository URL or name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// Commit SHA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Unified diff of the source change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+/// A stored change request (the `change_requests` row with its reviews and,
+/// when asked, its evaluation). The server turns it into the API's
+/// `ChangeRequest`; a change to the JSON does not reshape this.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRow {
+    /// Number, unique per server.
+    pub id: i64,
+    /// Target stack.
+    pub stack: String,
+    /// `agent:NAME` or `user:NAME`.
+    pub submitter: String,
+    /// Lifecycle state.
+    pub status: ChangeStatus,
+    /// The engine's decision, once evaluated.
+    pub decision: Option<Decision>,
+    /// Confidence 0–100, once evaluated.
+    pub confidence: Option<f64>,
+    /// Review priority.
+    pub priority: f64,
+    /// Monthly cost change, USD, when priced.
+    pub cost_delta_usd: Option<f64>,
+    /// Resources the plan changes.
+    pub resources_changed: i64,
+    /// Why it was rejected or expired.
+    pub reason: Option<String>,
+    /// Whether it may be applied without a person.
+    pub auto_apply: bool,
+    /// Intent text.
+    pub intent: Option<String>,
+    /// Source.
+    pub source: Option<SourceDoc>,
+    /// Reviews, oldest first (filled by [`get`] and [`get_for_update`]).
+    pub reviews: Vec<ReviewRow>,
+    /// When it was stored.
+    pub created_at: Timestamp,
+    /// Last status change.
+    pub updated_at: Timestamp,
+    /// When a pending review expires.
+    pub expires_at: Option<Timestamp>,
+    /// The stored verdict (by [`get`] with `with_verdict`).
+    pub verdict: Option<serde_json::Value>,
+}
+
+/// A stored review.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewRow {
+    /// Who (`user:NAME`).
+    pub reviewer: String,
+    /// Approve or reject.
+    pub decision: ReviewOutcome,
+    /// Why.
+    pub comment: Option<String>,
+    /// When.
+    pub created_at: Timestamp,
+}
 use sqlx::{AnyPool, Row};
 use std::io::{Read, Write};
 
@@ -23,16 +98,16 @@ pub struct NewChangeRequest {
     /// Intent text.
     pub intent: Option<String>,
     /// Source.
-    pub source: Option<ChangeSource>,
+    pub source: Option<SourceDoc>,
     /// Hex SHA-256 of the plan text.
     pub plan_digest: String,
     /// The plan as stored: compressed and sealed by [`seal_plan`] (off the
     /// async threads and before the writer: it is CPU work).
     pub plan: Vec<u8>,
     /// Initial status (`approved`, `pending_review` or `rejected`).
-    pub status: String,
+    pub status: ChangeStatus,
     /// The engine's decision.
-    pub decision: Option<String>,
+    pub decision: Option<Decision>,
     /// Confidence.
     pub confidence: Option<f64>,
     /// Review priority.
@@ -137,8 +212,8 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
     .bind(source)
     .bind(&cr.plan_digest)
     .bind(&cr.plan)
-    .bind(&cr.status)
-    .bind(&cr.decision)
+    .bind(cr.status.as_str())
+    .bind(cr.decision.map(Decision::as_str))
     // Never a NULL float parameter: sqlx's Any driver sends it to
     // PostgreSQL as a `real`, and the cached statement then refuses the
     // `double precision` of the next insert. A flag says which are absent.
@@ -186,7 +261,7 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
     }
     cx.audit(
         &cr.submitter,
-        "change_request.submitted",
+        arbiter_api::AuditAction::ChangeRequestSubmitted,
         &subject,
         &serde_json::json!({"stack": cr.stack, "plan_digest": cr.plan_digest, "request_digest": cr.request_digest,
             "key_id": cr.key_id, "intent": cr.intent, "source": cr.source.as_ref().map(|s| serde_json::json!({"repository": s.repository, "commit": s.commit, "branch": s.branch}))}),
@@ -195,7 +270,7 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
     if let Some(verdict) = &cr.verdict {
         cx.audit(
             "system",
-            "change_request.evaluated",
+            arbiter_api::AuditAction::ChangeRequestEvaluated,
             &subject,
             &serde_json::json!({"decision": cr.decision, "confidence": cr.confidence, "verdict_digest": arbiter_api::signing::sha256_hex(verdict.as_bytes()),
                 "policy_versions": serde_json::from_str::<serde_json::Value>(&cr.policy_versions).unwrap_or_default(), "engine_version": cr.engine_version}),
@@ -204,7 +279,7 @@ pub async fn insert(cx: &mut WriteCtx, cr: &NewChangeRequest) -> Result<i64> {
     }
     cx.audit(
         "system",
-        &format!("change_request.{}", cr.status),
+        arbiter_api::AuditAction::ChangeRequest(cr.status),
         &subject,
         &serde_json::json!({"reason": cr.reason, "priority": cr.priority, "auto_apply": cr.auto_apply}),
     )
@@ -303,7 +378,7 @@ pub async fn governor_event(
     .await?;
     cx.audit(
         &format!("agent:{agent}"),
-        "agent.rate_limited",
+        arbiter_api::AuditAction::AgentRateLimited,
         &format!("agent:{agent}"),
         &serde_json::json!({"kind": kind, "detail": detail}),
     )
@@ -323,19 +398,19 @@ pub async fn governor_count(pool: &AnyPool, agent: &str) -> Result<i64> {
 
 const COLUMNS: &str = "id, stack, submitter, status, decision, confidence, priority, cost_delta_usd, resources_changed, reason, auto_apply, intent, source, created_at, updated_at, expires_at";
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
+fn from_row(row: &sqlx::any::AnyRow) -> Result<ChangeRow> {
     let id: i64 = row.try_get("id")?;
     let source: Option<String> = row.try_get("source")?;
     let source = source
-        .map(|s| parse_doc::<ChangeSource>("change request source", &id.to_string(), &s))
+        .map(|s| parse_doc::<SourceDoc>("change request source", &id.to_string(), &s))
         .transpose()?;
     let exp: Option<i64> = row.try_get("expires_at")?;
-    Ok(ChangeRequest {
+    Ok(ChangeRow {
         id,
         stack: row.try_get("stack")?,
         submitter: row.try_get("submitter")?,
-        status: row.try_get("status")?,
-        decision: row.try_get("decision")?,
+        status: parse_col(row, "status", "change request", &id)?,
+        decision: parse_col_opt(row, "decision", "change request", &id)?,
         confidence: row.try_get("confidence")?,
         priority: row.try_get("priority")?,
         cost_delta_usd: row.try_get("cost_delta_usd")?,
@@ -345,24 +420,25 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
         intent: row.try_get("intent")?,
         source,
         reviews: Vec::new(),
-        created_at: rfc3339(row.try_get("created_at")?),
-        updated_at: rfc3339(row.try_get("updated_at")?),
-        expires_at: exp.map(rfc3339),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
+        updated_at: Timestamp::from_unix_ms(row.try_get("updated_at")?),
+        expires_at: exp.map(Timestamp::from_unix_ms),
         verdict: None,
     })
 }
 
-fn review_from_row(row: &sqlx::any::AnyRow) -> Result<Review> {
-    Ok(Review {
-        reviewer: row.try_get("reviewer")?,
-        decision: row.try_get("decision")?,
+fn review_from_row(row: &sqlx::any::AnyRow) -> Result<ReviewRow> {
+    let reviewer: String = row.try_get("reviewer")?;
+    Ok(ReviewRow {
+        decision: parse_col(row, "decision", "review", &reviewer)?,
+        reviewer,
         comment: row.try_get("comment")?,
-        created_at: rfc3339(row.try_get("created_at")?),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
     })
 }
 
 /// One change request with its reviews and (if asked) its verdict.
-pub async fn get(pool: &AnyPool, id: i64, with_verdict: bool) -> Result<Option<ChangeRequest>> {
+pub async fn get(pool: &AnyPool, id: i64, with_verdict: bool) -> Result<Option<ChangeRow>> {
     let Some(row) = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM change_requests WHERE id = $1"
     )))
@@ -420,7 +496,7 @@ pub async fn plan(
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     /// Only this status.
-    pub status: Option<String>,
+    pub status: Option<ChangeStatus>,
     /// Only this stack.
     pub stack: Option<String>,
     /// Only this submitter.
@@ -432,7 +508,7 @@ pub struct Filter {
 }
 
 /// Change requests, newest first.
-pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<ChangeRequest>> {
+pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<ChangeRow>> {
     let mut sql = format!("SELECT {COLUMNS} FROM change_requests WHERE 1 = 1");
     let mut n = 0;
     let mut next = |col: &str, sql: &mut String, op: &str| {
@@ -456,8 +532,8 @@ pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<ChangeRequest>> {
         f.limit.unwrap_or(100).clamp(1, 1000)
     ));
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    if let Some(s) = &f.status {
-        q = q.bind(s);
+    if let Some(s) = f.status {
+        q = q.bind(s.as_str());
     }
     if let Some(s) = &f.stack {
         q = q.bind(s);
@@ -473,7 +549,7 @@ pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<ChangeRequest>> {
 
 /// The review queue: pending change requests, highest priority first, then
 /// oldest first.
-pub async fn queue(pool: &AnyPool, limit: i64) -> Result<Vec<ChangeRequest>> {
+pub async fn queue(pool: &AnyPool, limit: i64) -> Result<Vec<ChangeRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM change_requests WHERE status = 'pending_review' ORDER BY priority DESC, id ASC LIMIT {}",
         limit.clamp(1, 1000)
@@ -487,19 +563,25 @@ pub async fn queue(pool: &AnyPool, limit: i64) -> Result<Vec<ChangeRequest>> {
 }
 
 /// Count of change requests per status.
-pub async fn count_by_status(pool: &AnyPool) -> Result<Vec<(String, i64)>> {
+pub async fn count_by_status(pool: &AnyPool) -> Result<Vec<(ChangeStatus, i64)>> {
     let rows = sqlx::query(
         "SELECT status, COUNT(*) AS n FROM change_requests GROUP BY status ORDER BY status",
     )
     .fetch_all(pool)
     .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+        .map(|r| {
+            let status: String = r.try_get("status")?;
+            Ok((
+                parse_col(r, "status", "change request status", &status)?,
+                r.try_get("n")?,
+            ))
+        })
         .collect()
 }
 
 /// A change request as the writer sees it, locked for the transaction.
-pub async fn get_for_update(cx: &mut WriteCtx, id: i64) -> Result<ChangeRequest> {
+pub async fn get_for_update(cx: &mut WriteCtx, id: i64) -> Result<ChangeRow> {
     let sql = format!(
         "SELECT {COLUMNS} FROM change_requests WHERE id = $1{}",
         cx.backend().for_update()
@@ -528,14 +610,14 @@ pub async fn add_review(
     cx: &mut WriteCtx,
     id: i64,
     reviewer: &str,
-    decision: &str,
+    decision: ReviewOutcome,
     comment: Option<&str>,
-) -> Result<Review> {
+) -> Result<ReviewRow> {
     let now = cx.now_ms();
     sqlx::query("INSERT INTO reviews (change_request, reviewer, decision, comment, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(id)
         .bind(reviewer)
-        .bind(decision)
+        .bind(decision.as_str())
         .bind(comment)
         .bind(now)
         .execute(cx.conn())
@@ -550,16 +632,16 @@ pub async fn add_review(
         })?;
     cx.audit(
         reviewer,
-        &format!("change_request.review.{decision}"),
+        arbiter_api::AuditAction::Review(decision),
         &format!("change_request:{id}"),
         &serde_json::json!({"comment": comment}),
     )
     .await?;
-    Ok(Review {
+    Ok(ReviewRow {
         reviewer: reviewer.into(),
-        decision: decision.into(),
+        decision,
         comment: comment.map(String::from),
-        created_at: rfc3339(now),
+        created_at: Timestamp::from_unix_ms(now),
     })
 }
 
@@ -568,17 +650,17 @@ pub async fn add_review(
 pub async fn transition(
     cx: &mut WriteCtx,
     id: i64,
-    from: &str,
-    to: &str,
+    from: ChangeStatus,
+    to: ChangeStatus,
     reason: Option<&str>,
     actor: &str,
 ) -> Result<()> {
     let r = sqlx::query("UPDATE change_requests SET status = $1, reason = COALESCE($2, reason), updated_at = $3 WHERE id = $4 AND status = $5")
-        .bind(to)
+        .bind(to.as_str())
         .bind(reason)
         .bind(cx.now_ms())
         .bind(id)
-        .bind(from)
+        .bind(from.as_str())
         .execute(cx.conn())
         .await?;
     if r.rows_affected() == 0 {
@@ -588,7 +670,7 @@ pub async fn transition(
     }
     cx.audit(
         actor,
-        &format!("change_request.{to}"),
+        arbiter_api::AuditAction::ChangeRequest(to),
         &format!("change_request:{id}"),
         &serde_json::json!({"from": from, "reason": reason}),
     )
@@ -623,8 +705,8 @@ pub async fn expire_due(cx: &mut WriteCtx, limit: i64) -> Result<Vec<i64>> {
         transition(
             cx,
             *id,
-            "pending_review",
-            "expired",
+            ChangeStatus::PendingReview,
+            ChangeStatus::Expired,
             Some("the review window passed without a decision"),
             "system",
         )

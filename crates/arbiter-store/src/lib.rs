@@ -391,6 +391,48 @@ pub(crate) fn parse_doc<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Reads a text column holding a vocabulary value (a status, a decision, …)
+/// as its type; a spelling the type does not know is a corrupt row.
+pub(crate) fn parse_col<T>(
+    row: &sqlx::any::AnyRow,
+    column: &str,
+    what: &'static str,
+    key: &dyn std::fmt::Display,
+) -> Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text: String = sqlx::Row::try_get(row, column)?;
+    text.parse().map_err(|e: T::Err| StoreError::Corrupt {
+        what,
+        key: key.to_string(),
+        why: format!("{column}: {e}"),
+    })
+}
+
+/// Like [`parse_col`] for a nullable column.
+pub(crate) fn parse_col_opt<T>(
+    row: &sqlx::any::AnyRow,
+    column: &str,
+    what: &'static str,
+    key: &dyn std::fmt::Display,
+) -> Result<Option<T>>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text: Option<String> = sqlx::Row::try_get(row, column)?;
+    text.map(|t| {
+        t.parse().map_err(|e: T::Err| StoreError::Corrupt {
+            what,
+            key: key.to_string(),
+            why: format!("{column}: {e}"),
+        })
+    })
+    .transpose()
+}
+
 /// Serialises a document for storage.
 pub(crate) fn to_doc<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())

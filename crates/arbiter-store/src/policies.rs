@@ -2,7 +2,7 @@
 //! a stored version; it adds the next one.
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::{rfc3339, PolicySet};
+use arbiter_api::{PolicySet, Timestamp};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
@@ -36,7 +36,7 @@ fn from_row(row: &sqlx::any::AnyRow, with_files: bool) -> Result<PolicySet> {
         kind: row.try_get("kind")?,
         digest: row.try_get("digest")?,
         created_by: row.try_get("created_by")?,
-        created_at: rfc3339(row.try_get("created_at")?),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
         files,
         name,
     })
@@ -84,7 +84,7 @@ pub async fn put(
         .await?;
     cx.audit(
         actor,
-        "policy_set.updated",
+        arbiter_api::AuditAction::PolicySetUpdated,
         &format!("policy_set:{name}"),
         &serde_json::json!({"version": version, "kind": kind, "digest": d, "files": files.keys().collect::<Vec<_>>()}),
     )
@@ -95,7 +95,7 @@ pub async fn put(
         kind: kind.into(),
         digest: d,
         created_by: actor.into(),
-        created_at: rfc3339(now),
+        created_at: Timestamp::from_unix_ms(now),
         files: Some(files.clone()),
     })
 }

@@ -2,7 +2,7 @@
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
 use arbiter_api::{
-    rfc3339, Agent, AgentKeyInfo, AgentLimits, AgentScope, AgentUpdate, PublicKey, Role, Token,
+    Agent, AgentKeyInfo, AgentLimits, AgentScope, AgentUpdate, PublicKey, Role, Timestamp, Token,
     User,
 };
 use sha2::{Digest, Sha256};
@@ -44,7 +44,7 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User> {
     Ok(User {
         name,
         role,
-        created_at: rfc3339(row.try_get("created_at")?),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
         has_password: pw.is_some(),
     })
 }
@@ -71,7 +71,7 @@ pub async fn create_user(
     .map_err(|e| unique(e, format!("user {name:?} exists already")))?;
     cx.audit(
         actor,
-        "user.created",
+        arbiter_api::AuditAction::UserCreated,
         &format!("user:{name}"),
         &serde_json::json!({"role": role}),
     )
@@ -79,7 +79,7 @@ pub async fn create_user(
     Ok(User {
         name: name.into(),
         role,
-        created_at: rfc3339(now),
+        created_at: Timestamp::from_unix_ms(now),
         has_password,
     })
 }
@@ -150,7 +150,7 @@ pub async fn create_token(
         .await?;
     cx.audit(
         actor,
-        "token.created",
+        arbiter_api::AuditAction::TokenCreated,
         &format!("token:{id}"),
         &serde_json::json!({"user": user, "label": label}),
     )
@@ -160,8 +160,8 @@ pub async fn create_token(
         user: user.into(),
         label,
         token: Some(secret),
-        created_at: rfc3339(now),
-        expires_at: expires_at.map(rfc3339),
+        created_at: Timestamp::from_unix_ms(now),
+        expires_at: expires_at.map(Timestamp::from_unix_ms),
         revoked_at: None,
     })
 }
@@ -174,9 +174,9 @@ fn token_from_row(row: &sqlx::any::AnyRow) -> Result<Token> {
         user: row.try_get("user_name")?,
         label: row.try_get("label")?,
         token: None,
-        created_at: rfc3339(row.try_get("created_at")?),
-        expires_at: exp.map(rfc3339),
-        revoked_at: rev.map(rfc3339),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
+        expires_at: exp.map(Timestamp::from_unix_ms),
+        revoked_at: rev.map(Timestamp::from_unix_ms),
     })
 }
 
@@ -220,7 +220,7 @@ pub async fn revoke_token(cx: &mut WriteCtx, id: &str, actor: &str) -> Result<()
     }
     cx.audit(
         actor,
-        "token.revoked",
+        arbiter_api::AuditAction::TokenRevoked,
         &format!("token:{id}"),
         &serde_json::json!({}),
     )
@@ -332,7 +332,7 @@ pub async fn create_agent(
     let key_id = insert_key(cx, name, key).await?;
     cx.audit(
         actor,
-        "agent.created",
+        arbiter_api::AuditAction::AgentCreated,
         &format!("agent:{name}"),
         &serde_json::json!({"key_id": key_id, "scope": scope, "limits": limits}),
     )
@@ -350,8 +350,8 @@ async fn agent_from_parts(row: &sqlx::any::AnyRow, keys: Vec<sqlx::any::AnyRow>)
             Ok(AgentKeyInfo {
                 key_id: k.try_get("key_id")?,
                 public_key: k.try_get("public_key")?,
-                created_at: rfc3339(k.try_get("created_at")?),
-                revoked_at: kr.map(rfc3339),
+                created_at: Timestamp::from_unix_ms(k.try_get("created_at")?),
+                revoked_at: kr.map(Timestamp::from_unix_ms),
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -360,8 +360,8 @@ async fn agent_from_parts(row: &sqlx::any::AnyRow, keys: Vec<sqlx::any::AnyRow>)
         limits: parse_doc("agent limits", &name, &row.try_get::<String, _>("limits")?)?,
         description: row.try_get("description")?,
         created_by: row.try_get("created_by")?,
-        created_at: rfc3339(row.try_get("created_at")?),
-        revoked_at: rev.map(rfc3339),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
+        revoked_at: rev.map(Timestamp::from_unix_ms),
         keys,
         name,
     })
@@ -448,8 +448,13 @@ pub async fn update_agent(
     if let Some(k) = new_key {
         payload["added_key_id"] = insert_key(cx, name, k).await?.into();
     }
-    cx.audit(actor, "agent.updated", &format!("agent:{name}"), &payload)
-        .await?;
+    cx.audit(
+        actor,
+        arbiter_api::AuditAction::AgentUpdated,
+        &format!("agent:{name}"),
+        &payload,
+    )
+    .await?;
     get_agent_in(cx, name).await
 }
 
@@ -476,7 +481,7 @@ pub async fn revoke_agent(cx: &mut WriteCtx, name: &str, actor: &str) -> Result<
     .await?;
     cx.audit(
         actor,
-        "agent.revoked",
+        arbiter_api::AuditAction::AgentRevoked,
         &format!("agent:{name}"),
         &serde_json::json!({}),
     )
@@ -505,7 +510,7 @@ pub async fn revoke_key(
     }
     cx.audit(
         actor,
-        "agent.key_revoked",
+        arbiter_api::AuditAction::AgentKeyRevoked,
         &format!("agent:{agent}"),
         &serde_json::json!({"key_id": key_id}),
     )

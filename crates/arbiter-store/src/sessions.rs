@@ -3,7 +3,7 @@
 //! token, whose revocation or expiry ends the session too.
 
 use crate::{Result, StoreError, WriteCtx};
-use arbiter_api::{rfc3339, User};
+use arbiter_api::{Timestamp, User};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
@@ -98,9 +98,9 @@ pub async fn create(
         .await?;
     cx.audit(
         &format!("user:{user}"),
-        "session.created",
+        arbiter_api::AuditAction::SessionCreated,
         &format!("session:{id}"),
-        &serde_json::json!({"user": user, "method": method.as_str(), "token_id": token_id, "expires_at": rfc3339(expires_at)}),
+        &serde_json::json!({"user": user, "method": method.as_str(), "token_id": token_id, "expires_at": Timestamp::from_unix_ms(expires_at)}),
     )
     .await?;
     Ok(NewSession {
@@ -142,7 +142,7 @@ pub async fn authenticate(pool: &AnyPool, secret: &str, now: i64) -> Result<Opti
         user: User {
             name,
             role,
-            created_at: rfc3339(r.try_get("created_at")?),
+            created_at: Timestamp::from_unix_ms(r.try_get("created_at")?),
             has_password: pw.is_some(),
         },
     }))
@@ -164,7 +164,7 @@ pub async fn delete(cx: &mut WriteCtx, secret: &str) -> Result<bool> {
         .await?;
     cx.audit(
         &format!("user:{user}"),
-        "session.deleted",
+        arbiter_api::AuditAction::SessionDeleted,
         &format!("session:{id}"),
         &serde_json::json!({"user": user}),
     )

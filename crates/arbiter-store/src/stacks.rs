@@ -1,31 +1,83 @@
 //! Stacks: one document per stack, versioned for optimistic updates.
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::{rfc3339, Stack, StackSpec, StackUpdate};
+use arbiter_api::{Environment, Timestamp};
+use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, Row};
 
-fn expires(spec: &StackSpec, created_at: i64) -> Option<i64> {
+/// A stack's settings as stored (the `spec` document; its JSON is the
+/// stored text, so its fields keep their names and order). Unknown fields
+/// of a stored document are ignored, so a database written by a later
+/// version still reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackDoc {
+    /// Unique name.
+    pub name: String,
+    /// Environment.
+    pub environment: Environment,
+    /// Labels.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Monthly budget, USD.
+    #[serde(default)]
+    pub monthly_budget_usd: Option<f64>,
+    /// Confidence needed to approve.
+    #[serde(default)]
+    pub auto_apply_threshold: Option<f64>,
+    /// Whether approved changes may be applied without a person.
+    #[serde(default)]
+    pub auto_apply: bool,
+    /// Plan policy sets.
+    #[serde(default)]
+    pub policy_sets: Vec<String>,
+    /// Approval policy set.
+    #[serde(default)]
+    pub approval_policy: Option<String>,
+    /// Lifetime of an ephemeral stack, seconds from creation.
+    #[serde(default)]
+    pub ttl_seconds: Option<i64>,
+    /// Floor for introduced weaknesses (its canonical text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_introduced_at: Option<String>,
+}
+
+/// A stored stack: its settings and versioning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackRow {
+    /// The settings.
+    pub doc: StackDoc,
+    /// Bumped by every update.
+    pub version: i64,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last updated.
+    pub updated_at: Timestamp,
+    /// When an ephemeral stack expires, from its TTL.
+    pub expires_at: Option<Timestamp>,
+}
+
+fn expires(spec: &StackDoc, created_at: i64) -> Option<i64> {
     spec.ttl_seconds
         .map(|t| created_at.saturating_add(t.saturating_mul(1000)))
 }
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<Stack> {
+fn from_row(row: &sqlx::any::AnyRow) -> Result<StackRow> {
     let name: String = row.try_get("name")?;
-    let spec: StackSpec = parse_doc("stack", &name, &row.try_get::<String, _>("spec")?)?;
+    let doc: StackDoc = parse_doc("stack", &name, &row.try_get::<String, _>("spec")?)?;
     let expires_at: Option<i64> = row.try_get("expires_at")?;
-    Ok(Stack {
-        spec,
+    Ok(StackRow {
+        doc,
         version: row.try_get("version")?,
-        created_at: rfc3339(row.try_get("created_at")?),
-        updated_at: rfc3339(row.try_get("updated_at")?),
-        expires_at: expires_at.map(rfc3339),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
+        updated_at: Timestamp::from_unix_ms(row.try_get("updated_at")?),
+        expires_at: expires_at.map(Timestamp::from_unix_ms),
     })
 }
 
 const COLUMNS: &str = "name, spec, version, created_at, updated_at, expires_at";
 
 /// Creates a stack; a stack of that name must not exist.
-pub async fn create(cx: &mut WriteCtx, spec: &StackSpec, actor: &str) -> Result<Stack> {
+pub async fn create(cx: &mut WriteCtx, spec: &StackDoc, actor: &str) -> Result<StackRow> {
     let now = cx.now_ms();
     let exp = expires(spec, now);
     let r = sqlx::query(
@@ -47,28 +99,32 @@ pub async fn create(cx: &mut WriteCtx, spec: &StackSpec, actor: &str) -> Result<
     }
     cx.audit(
         actor,
-        "stack.created",
+        arbiter_api::AuditAction::StackCreated,
         &format!("stack:{}", spec.name),
         &serde_json::to_value(spec).unwrap_or_default(),
     )
     .await?;
-    Ok(Stack {
-        spec: spec.clone(),
+    Ok(StackRow {
+        doc: spec.clone(),
         version: 1,
-        created_at: rfc3339(now),
-        updated_at: rfc3339(now),
-        expires_at: exp.map(rfc3339),
+        created_at: Timestamp::from_unix_ms(now),
+        updated_at: Timestamp::from_unix_ms(now),
+        expires_at: exp.map(Timestamp::from_unix_ms),
     })
 }
 
-/// Applies a partial update, checked by `validate` before it is stored.
+/// Applies an update: `apply` changes the stored settings (and refuses
+/// what does not validate, as a conflict), only if the stack is still at
+/// `if_version` when given; `audited` is the update as the audit entry
+/// records it.
 pub async fn update(
     cx: &mut WriteCtx,
     name: &str,
-    up: &StackUpdate,
+    if_version: Option<i64>,
+    apply: impl FnOnce(&mut StackDoc) -> std::result::Result<(), String> + Send,
+    audited: &serde_json::Value,
     actor: &str,
-    validate: impl FnOnce(&StackSpec) -> std::result::Result<(), String> + Send,
-) -> Result<Stack> {
+) -> Result<StackRow> {
     let sql = format!(
         "SELECT {COLUMNS} FROM stacks WHERE name = $1{}",
         cx.backend().for_update()
@@ -83,7 +139,7 @@ pub async fn update(
         })?;
     let current = from_row(&row)?;
     let created_ms: i64 = row.try_get("created_at")?;
-    if let Some(v) = up.if_version {
+    if let Some(v) = if_version {
         if v != current.version {
             return Err(StoreError::Conflict(format!(
                 "stack {name:?} is at version {}, not {v}: re-read it and retry",
@@ -91,35 +147,8 @@ pub async fn update(
             )));
         }
     }
-    let mut spec = current.spec.clone();
-    if let Some(e) = &up.environment {
-        spec.environment = e.clone();
-    }
-    if let Some(l) = &up.labels {
-        spec.labels = l.clone();
-    }
-    if let Some(b) = up.monthly_budget_usd {
-        spec.monthly_budget_usd = b;
-    }
-    if let Some(t) = up.auto_apply_threshold {
-        spec.auto_apply_threshold = t;
-    }
-    if let Some(a) = up.auto_apply {
-        spec.auto_apply = a;
-    }
-    if let Some(p) = &up.policy_sets {
-        spec.policy_sets = p.clone();
-    }
-    if let Some(p) = &up.approval_policy {
-        spec.approval_policy = p.clone();
-    }
-    if let Some(t) = up.ttl_seconds {
-        spec.ttl_seconds = t;
-    }
-    if let Some(f) = &up.escalate_introduced_at {
-        spec.escalate_introduced_at = f.clone();
-    }
-    validate(&spec).map_err(StoreError::Conflict)?;
+    let mut spec = current.doc.clone();
+    apply(&mut spec).map_err(StoreError::Conflict)?;
     let now = cx.now_ms();
     let exp = expires(&spec, created_ms);
     let version = current.version + 1;
@@ -133,22 +162,22 @@ pub async fn update(
         .await?;
     cx.audit(
         actor,
-        "stack.updated",
+        arbiter_api::AuditAction::StackUpdated,
         &format!("stack:{name}"),
-        &serde_json::json!({"version": version, "update": up}),
+        &serde_json::json!({"version": version, "update": audited}),
     )
     .await?;
-    Ok(Stack {
-        spec,
+    Ok(StackRow {
+        doc: spec,
         version,
         created_at: current.created_at,
-        updated_at: rfc3339(now),
-        expires_at: exp.map(rfc3339),
+        updated_at: Timestamp::from_unix_ms(now),
+        expires_at: exp.map(Timestamp::from_unix_ms),
     })
 }
 
 /// One stack.
-pub async fn get(pool: &AnyPool, name: &str) -> Result<Option<Stack>> {
+pub async fn get(pool: &AnyPool, name: &str) -> Result<Option<StackRow>> {
     let sql = format!("SELECT {COLUMNS} FROM stacks WHERE name = $1");
     match sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(name)
@@ -161,7 +190,7 @@ pub async fn get(pool: &AnyPool, name: &str) -> Result<Option<Stack>> {
 }
 
 /// All stacks, by name.
-pub async fn list(pool: &AnyPool) -> Result<Vec<Stack>> {
+pub async fn list(pool: &AnyPool) -> Result<Vec<StackRow>> {
     let sql = format!("SELECT {COLUMNS} FROM stacks ORDER BY name");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .fetch_all(pool)

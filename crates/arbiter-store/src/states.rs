@@ -11,7 +11,7 @@
 //! audit log, in the same transaction.
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::{rfc3339, Rollback, RollbackResource, StateVersion};
+use arbiter_api::{Rollback, RollbackResource, StateOrigin, StateVersion, Timestamp};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 use std::io::{Read, Write};
@@ -43,7 +43,7 @@ pub struct NewStateVersion {
     /// Who stores it.
     pub pushed_by: String,
     /// `push` or `apply`.
-    pub origin: String,
+    pub origin: StateOrigin,
     /// Store it over a lineage or serial refusal.
     pub force: bool,
 }
@@ -73,7 +73,7 @@ impl NewStateVersion {
         facts: StateFacts,
         commit: Option<String>,
         pushed_by: &str,
-        origin: &str,
+        origin: StateOrigin,
         force: bool,
     ) -> NewStateVersion {
         let digest = digest(bytes);
@@ -89,7 +89,7 @@ impl NewStateVersion {
             resources: facts.resources,
             commit,
             pushed_by: pushed_by.to_string(),
-            origin: origin.to_string(),
+            origin,
             force,
         }
     }
@@ -145,9 +145,13 @@ const COLUMNS: &str =
      v.commit_sha, v.pushed_by, v.origin, v.forced, v.created_at, b.size, b.stored";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<StateVersion> {
+    let stack: String = row.try_get("stack")?;
+    let version: i64 = row.try_get("version")?;
+    let key = format!("{stack} v{version}");
     Ok(StateVersion {
-        stack: row.try_get("stack")?,
-        version: row.try_get("version")?,
+        origin: crate::parse_col(row, "origin", "state version", &key)?,
+        stack,
+        version,
         digest: row.try_get("digest")?,
         size_bytes: row.try_get("size")?,
         stored_bytes: row.try_get("stored")?,
@@ -158,9 +162,8 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<StateVersion> {
         resource_count: row.try_get("resources")?,
         commit: row.try_get("commit_sha")?,
         pushed_by: row.try_get("pushed_by")?,
-        origin: row.try_get("origin")?,
         forced: row.try_get::<i64, _>("forced")? != 0,
-        created_at: rfc3339(row.try_get("created_at")?),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
     })
 }
 
@@ -251,14 +254,14 @@ pub async fn push(cx: &mut WriteCtx, new: &NewStateVersion) -> Result<PushOutcom
     .bind(new.resources)
     .bind(&new.commit)
     .bind(&new.pushed_by)
-    .bind(&new.origin)
+    .bind(new.origin.as_str())
     .bind(forced as i64)
     .bind(now)
     .execute(cx.conn())
     .await?;
     cx.audit(
         &new.pushed_by,
-        "state.pushed",
+        arbiter_api::AuditAction::StatePushed,
         &format!("stack:{}", new.stack),
         &serde_json::json!({
             "version": version,
@@ -298,9 +301,9 @@ pub async fn push(cx: &mut WriteCtx, new: &NewStateVersion) -> Result<PushOutcom
             resource_count: new.resources,
             commit: new.commit.clone(),
             pushed_by: new.pushed_by.clone(),
-            origin: new.origin.clone(),
+            origin: new.origin,
             forced,
-            created_at: rfc3339(now),
+            created_at: Timestamp::from_unix_ms(now),
         },
         new_blob,
     })
@@ -444,7 +447,7 @@ pub async fn record_rollback(cx: &mut WriteCtx, r: &Rollback) -> Result<()> {
     .await?;
     cx.audit(
         &r.requested_by,
-        "state.rollback_requested",
+        arbiter_api::AuditAction::StateRollbackRequested,
         &format!("stack:{}", r.stack),
         &serde_json::json!({
             "change_request": r.change_request,
@@ -473,7 +476,7 @@ fn rollback_from_row(row: &sqlx::any::AnyRow) -> Result<Rollback> {
         commit: row.try_get("commit_sha")?,
         resources,
         requested_by: row.try_get("requested_by")?,
-        created_at: rfc3339(row.try_get("created_at")?),
+        created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
     })
 }
 

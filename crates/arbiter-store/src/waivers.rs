@@ -8,7 +8,7 @@
 //! with the time of the read.
 
 use crate::{now_ms, Result, StoreError, WriteCtx};
-use arbiter_api::{rfc3339, Waiver};
+use arbiter_api::{Timestamp, Waiver};
 use sqlx::{AnyPool, Row};
 
 /// A checked waiver to store.
@@ -44,8 +44,8 @@ fn from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<Waiver> {
         owner: r.try_get("owner")?,
         expires: r.try_get("expires")?,
         created_by: r.try_get("created_by")?,
-        created_at: rfc3339(r.try_get("created_at")?),
-        revoked_at: revoked_at.map(rfc3339),
+        created_at: Timestamp::from_unix_ms(r.try_get("created_at")?),
+        revoked_at: revoked_at.map(Timestamp::from_unix_ms),
         revoked_by: r.try_get("revoked_by")?,
         expired: now >= expires_at,
     })
@@ -94,14 +94,14 @@ pub async fn create(cx: &mut WriteCtx, w: &NewWaiver, actor: &str) -> Result<Wai
         owner: w.owner.clone(),
         expires: w.expires.clone(),
         created_by: actor.into(),
-        created_at: rfc3339(now),
+        created_at: Timestamp::from_unix_ms(now),
         revoked_at: None,
         revoked_by: None,
         expired: now >= w.expires_at,
     };
     cx.audit(
         actor,
-        "waiver.created",
+        arbiter_api::AuditAction::WaiverCreated,
         &format!("stack:{}", w.stack),
         &serde_json::to_value(&waiver).unwrap_or_default(),
     )
@@ -139,7 +139,7 @@ pub async fn revoke(cx: &mut WriteCtx, stack: &str, id: i64, actor: &str) -> Res
     if n > 0 {
         cx.audit(
             actor,
-            "waiver.revoked",
+            arbiter_api::AuditAction::WaiverRevoked,
             &format!("stack:{stack}"),
             &serde_json::to_value(&waiver).unwrap_or_default(),
         )

@@ -17,8 +17,8 @@
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
 use arbiter_api::{
-    event_matches, rfc3339, url_origin, Delivery, DeliveryAttempt, DeliveryCounts, Webhook,
-    PING_EVENT,
+    event_matches, url_origin, Delivery, DeliveryAttempt, DeliveryCounts, DeliveryStatus,
+    Timestamp, Webhook, PING_EVENT,
 };
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -208,7 +208,7 @@ pub async fn create(cx: &mut WriteCtx, w: &NewWebhook, actor: &str) -> Result<We
     changed(cx).await?;
     cx.audit(
         actor,
-        "webhook.created",
+        arbiter_api::AuditAction::WebhookCreated,
         &format!("webhook:{id}"),
         &serde_json::json!({
             "url_origin": url_origin(&w.url),
@@ -226,7 +226,7 @@ pub async fn create(cx: &mut WriteCtx, w: &NewWebhook, actor: &str) -> Result<We
         format: w.format.clone(),
         description: w.description.clone(),
         created_by: actor.into(),
-        created_at: rfc3339(now),
+        created_at: Timestamp::from_unix_ms(now),
         secret: Some(w.secret.clone()),
         deliveries: None,
     })
@@ -262,7 +262,7 @@ pub async fn delete(cx: &mut WriteCtx, id: i64, actor: &str) -> Result<()> {
     changed(cx).await?;
     cx.audit(
         actor,
-        "webhook.deleted",
+        arbiter_api::AuditAction::WebhookDeleted,
         &format!("webhook:{id}"),
         &serde_json::json!({"cancelled_deliveries": cancelled}),
     )
@@ -287,7 +287,7 @@ pub async fn ping(cx: &mut WriteCtx, id: i64, actor: &str) -> Result<String> {
     let seq = cx
         .audit(
             actor,
-            PING_EVENT,
+            arbiter_api::AuditAction::WebhookPing,
             &format!("webhook:{id}"),
             &serde_json::json!({"requested_by": actor}),
         )
@@ -310,7 +310,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Webhook> {
         format: r.try_get("format")?,
         description: r.try_get("description")?,
         created_by: r.try_get("created_by")?,
-        created_at: rfc3339(r.try_get("created_at")?),
+        created_at: Timestamp::from_unix_ms(r.try_get("created_at")?),
         secret: None,
         deliveries: None,
     })
@@ -335,12 +335,11 @@ pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<Webhook>> {
     .await?
     {
         let n: i64 = r.try_get("n")?;
-        match r.try_get::<String, _>("status")?.as_str() {
-            "pending" => counts.pending = n,
-            "delivered" => counts.delivered = n,
-            "failed" => counts.failed = n,
-            "cancelled" => counts.cancelled = n,
-            _ => {}
+        match crate::parse_col(&r, "status", "webhook delivery", &id)? {
+            DeliveryStatus::Pending => counts.pending = n,
+            DeliveryStatus::Delivered => counts.delivered = n,
+            DeliveryStatus::Failed => counts.failed = n,
+            DeliveryStatus::Cancelled => counts.cancelled = n,
         }
     }
     w.deliveries = Some(counts);
@@ -370,22 +369,25 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<Webhook>> {
 const DELIVERY_COLUMNS: &str = "id, webhook, event_seq, event_type, status, attempts, next_attempt_at, last_http_status, last_error, created_at, updated_at, delivered_at";
 
 fn delivery_from_row(r: &sqlx::any::AnyRow) -> Result<Delivery> {
-    let status: String = r.try_get("status")?;
+    let id: String = r.try_get("id")?;
+    let status: DeliveryStatus = crate::parse_col(r, "status", "webhook delivery", &id)?;
     let next: Option<i64> = r.try_get("next_attempt_at")?;
     let delivered: Option<i64> = r.try_get("delivered_at")?;
     Ok(Delivery {
-        id: r.try_get("id")?,
+        id,
         webhook: r.try_get("webhook")?,
         event_seq: r.try_get("event_seq")?,
         event_type: r.try_get("event_type")?,
-        next_attempt_at: next.filter(|_| status == "pending").map(rfc3339),
+        next_attempt_at: next
+            .filter(|_| status == DeliveryStatus::Pending)
+            .map(Timestamp::from_unix_ms),
         status,
         attempts: r.try_get("attempts")?,
         last_http_status: r.try_get("last_http_status")?,
         last_error: r.try_get("last_error")?,
-        created_at: rfc3339(r.try_get("created_at")?),
-        updated_at: rfc3339(r.try_get("updated_at")?),
-        delivered_at: delivered.map(rfc3339),
+        created_at: Timestamp::from_unix_ms(r.try_get("created_at")?),
+        updated_at: Timestamp::from_unix_ms(r.try_get("updated_at")?),
+        delivered_at: delivered.map(Timestamp::from_unix_ms),
         attempt_log: Vec::new(),
     })
 }
@@ -395,7 +397,7 @@ fn delivery_from_row(r: &sqlx::any::AnyRow) -> Result<Delivery> {
 pub async fn deliveries(
     pool: &AnyPool,
     webhook: i64,
-    status: Option<&str>,
+    status: Option<DeliveryStatus>,
     limit: i64,
 ) -> Result<Vec<Delivery>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -403,7 +405,7 @@ pub async fn deliveries(
          ORDER BY event_seq DESC LIMIT $3"
     )))
     .bind(webhook)
-    .bind(status.unwrap_or(""))
+    .bind(status.map_or("", DeliveryStatus::as_str))
     .bind(limit.clamp(1, 1000))
     .fetch_all(pool)
     .await?;
@@ -430,7 +432,7 @@ pub async fn deliveries(
             .or_default()
             .push(DeliveryAttempt {
                 attempt: r.try_get("attempt")?,
-                started_at: rfc3339(started),
+                started_at: Timestamp::from_unix_ms(started),
                 duration_ms: r.try_get("duration_ms")?,
                 http_status: r.try_get("http_status")?,
                 error: r.try_get("error")?,
@@ -582,16 +584,16 @@ pub struct Outcome {
 pub async fn record(cx: &mut WriteCtx, c: &Claimed, worker: &str, o: &Outcome) -> Result<bool> {
     let now = cx.now_ms();
     let (status, next, delivered_at) = match (&o.error, o.retry_at) {
-        (None, _) => ("delivered", None, Some(now)),
-        (Some(_), Some(at)) => ("pending", Some(at), None),
-        (Some(_), None) => ("failed", None, None),
+        (None, _) => (DeliveryStatus::Delivered, None, Some(now)),
+        (Some(_), Some(at)) => (DeliveryStatus::Pending, Some(at), None),
+        (Some(_), None) => (DeliveryStatus::Failed, None, None),
     };
     let n = sqlx::query(
         "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, claimed_by = NULL, claimed_until = NULL, \
          last_http_status = $3, last_error = $4, updated_at = $5, delivered_at = $6 \
          WHERE id = $7 AND claimed_by = $8 AND attempts = $9 AND status = 'pending'",
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(next)
     .bind(o.http_status.map(i64::from))
     .bind(&o.error)

@@ -3,6 +3,7 @@
 
 use crate::audit::{self, Head};
 use crate::{Backend, Result, StoreError};
+use arbiter_api::AuditAction;
 use sqlx::any::AnyConnectOptions;
 use sqlx::{AnyConnection, ConnectOptions, Executor};
 use std::any::Any;
@@ -114,10 +115,11 @@ impl WriteCtx {
     pub async fn audit(
         &mut self,
         actor: &str,
-        action: &str,
+        action: AuditAction,
         subject: &str,
         payload: &serde_json::Value,
     ) -> Result<u64> {
+        let action = action.as_str();
         let seq = audit::append(
             &mut self.conn,
             &mut self.head,

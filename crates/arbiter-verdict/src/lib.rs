@@ -332,6 +332,184 @@ impl fmt::Display for Decision {
     }
 }
 
+impl std::str::FromStr for Decision {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Decision, UnknownName> {
+        [Decision::Approve, Decision::Review, Decision::Reject]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| UnknownName::new("decision", s, "approve, review, reject"))
+    }
+}
+
+/// A spelling that names none of a vocabulary's values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownName {
+    /// What was being named (`decision`, `environment`, …).
+    pub what: &'static str,
+    /// The text given (at most 64 characters).
+    pub text: String,
+    /// The accepted spellings.
+    pub expected: &'static str,
+}
+
+impl UnknownName {
+    /// The error for `text`, clipped.
+    pub fn new(what: &'static str, text: &str, expected: &'static str) -> UnknownName {
+        UnknownName {
+            what,
+            text: text.chars().take(64).collect(),
+            expected,
+        }
+    }
+}
+
+impl fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {:?} must be one of {}",
+            self.what, self.text, self.expected
+        )
+    }
+}
+
+impl std::error::Error for UnknownName {}
+
+/// The environment a stack deploys to (PRODUCT.md §2); weighs how much a
+/// change there can hurt. Written `prod`, `staging`, `dev`, `ephemeral`
+/// (the only spellings the API accepts); a stack file may also use the
+/// aliases of [`Environment::parse_alias`]. Where none is known the judge
+/// works with `None`, judged like production (fail safe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Production.
+    Prod,
+    /// Staging / pre-production.
+    Staging,
+    /// Development.
+    Dev,
+    /// Short-lived (preview, per-branch) environment.
+    Ephemeral,
+}
+
+impl Environment {
+    /// Every environment, most sensitive first.
+    pub const ALL: [Environment; 4] = [
+        Environment::Prod,
+        Environment::Staging,
+        Environment::Dev,
+        Environment::Ephemeral,
+    ];
+
+    /// The canonical name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Prod => "prod",
+            Environment::Staging => "staging",
+            Environment::Dev => "dev",
+            Environment::Ephemeral => "ephemeral",
+        }
+    }
+
+    /// Parses the canonical names and the common spellings a stack file may
+    /// use (`production`, `stage`, `development`, `preview`, …; any case);
+    /// `None` when unrecognised.
+    pub fn parse_alias(s: &str) -> Option<Environment> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "prod" | "production" | "prd" | "live" => Some(Environment::Prod),
+            "staging" | "stage" | "stg" | "preprod" | "pre-prod" | "uat" | "qa" => {
+                Some(Environment::Staging)
+            }
+            "dev" | "development" | "sandbox" | "test" | "testing" => Some(Environment::Dev),
+            "ephemeral" | "preview" | "review" | "temp" | "temporary" => {
+                Some(Environment::Ephemeral)
+            }
+            _ => None,
+        }
+    }
+
+    /// How much a change here can hurt, relative to production (1.0); an
+    /// unknown environment (`None`) weighs like production.
+    pub fn weight(env: Option<Environment>) -> f64 {
+        match env {
+            Some(Environment::Prod) | None => 1.0,
+            Some(Environment::Staging) => 0.5,
+            Some(Environment::Dev) => 0.25,
+            Some(Environment::Ephemeral) => 0.1,
+        }
+    }
+
+    /// How an environment is named in findings and explanations; an unknown
+    /// one says it is judged as prod.
+    pub fn name(env: Option<Environment>) -> &'static str {
+        env.map_or("unknown environment (judged as prod)", Environment::as_str)
+    }
+
+    /// Production-like: prod, or unknown.
+    pub fn is_production_like(env: Option<Environment>) -> bool {
+        matches!(env, Some(Environment::Prod) | None)
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Only the canonical names (what the API accepts).
+impl std::str::FromStr for Environment {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Environment, UnknownName> {
+        Environment::ALL
+            .into_iter()
+            .find(|e| e.as_str() == s)
+            .ok_or_else(|| UnknownName::new("environment", s, "prod, staging, dev, ephemeral"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Environment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Environment, D::Error> {
+        let s = Cow::<str>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An expensive class a priced resource falls in after the change.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub enum CostClass {
+    /// GPU or other accelerator (`gpu`).
+    #[serde(rename = "gpu")]
+    Gpu,
+    /// Provisioned IOPS storage (`provisioned-iops`).
+    #[serde(rename = "provisioned-iops")]
+    ProvisionedIops,
+    /// Multi-AZ deployment (`multi-az`).
+    #[serde(rename = "multi-az")]
+    MultiAz,
+}
+
+impl CostClass {
+    /// The name in every output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CostClass::Gpu => "gpu",
+            CostClass::ProvisionedIops => "provisioned-iops",
+            CostClass::MultiAz => "multi-az",
+        }
+    }
+}
+
+impl fmt::Display for CostClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Count of resource changes per action.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ActionSummary {
@@ -468,7 +646,7 @@ pub struct ResourceCost {
     /// Expensive classes the resource falls in after the change: `gpu`
     /// (GPU or other accelerator), `provisioned-iops`, `multi-az`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub classes: Vec<String>,
+    pub classes: Vec<CostClass>,
     /// Facts behind the classes, for findings: e.g. "8 × NVIDIA A100".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
@@ -648,5 +826,45 @@ mod tests {
         assert_eq!(Decision::Approve.exit_code(), 0);
         assert_eq!(Decision::Review.exit_code(), 2);
         assert_eq!(Decision::Reject.exit_code(), 3);
+    }
+
+    #[test]
+    fn vocabularies_round_trip_and_refuse_other_spellings() {
+        for d in [Decision::Approve, Decision::Review, Decision::Reject] {
+            assert_eq!(d.as_str().parse::<Decision>(), Ok(d));
+            let j = serde_json::to_string(&d).unwrap_or_default();
+            assert_eq!(j, format!("\"{d}\""));
+        }
+        for e in Environment::ALL {
+            assert_eq!(e.as_str().parse::<Environment>(), Ok(e));
+            assert_eq!(Environment::parse_alias(e.as_str()), Some(e));
+            let j = serde_json::to_string(&e).unwrap_or_default();
+            assert_eq!(serde_json::from_str::<Environment>(&j).ok(), Some(e));
+        }
+        assert_eq!(
+            Environment::parse_alias("Production"),
+            Some(Environment::Prod)
+        );
+        assert_eq!(Environment::parse_alias("uat"), Some(Environment::Staging));
+        assert_eq!(Environment::parse_alias("elsewhere"), None);
+        let e = "production"
+            .parse::<Environment>()
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("environment \"production\" must be one of prod, staging, dev, ephemeral")
+        );
+        assert!(serde_json::from_str::<Environment>("\"production\"").is_err());
+        assert!(Environment::weight(Some(Environment::Staging)) < Environment::weight(None));
+        for c in [
+            CostClass::Gpu,
+            CostClass::ProvisionedIops,
+            CostClass::MultiAz,
+        ] {
+            let j = serde_json::to_string(&c).unwrap_or_default();
+            assert_eq!(j, format!("\"{c}\""));
+            assert_eq!(serde_json::from_str::<CostClass>(&j).ok(), Some(c));
+        }
     }
 }

@@ -354,7 +354,7 @@ pub fn run(cmd: StateCommand, server: &ServerArgs, agent: &AgentArgs) -> Result<
                 )?
                 .parse::<RollbackAnswer>()?;
             c.print(&r, rollback_text);
-            return Ok(crate::exit::status(r.data.change_request.status.as_str()));
+            return Ok(crate::exit::status(r.data.change_request.status));
         }
     }
     Ok(0)

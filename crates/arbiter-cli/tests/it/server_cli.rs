@@ -299,7 +299,7 @@ fn waiver_commands_add_list_and_revoke_and_stacks_show_the_floor() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let in_30_days = arbiter_api::rfc3339(now_ms + 30 * 86_400_000);
+    let in_30_days = arbiter_api::Timestamp::from_unix_ms(now_ms + 30 * 86_400_000).to_string();
     let add = |expires: &str, token: &str| {
         arbiter(
             &s,

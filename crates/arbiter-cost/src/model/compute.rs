@@ -128,7 +128,7 @@ pub(crate) fn instance_hours(
             spec.gpu_model.to_string()
         };
         p.class(
-            "gpu",
+            arbiter_verdict::CostClass::Gpu,
             format!(
                 "{}{instance_type}: {} × {model}, {} vCPU, {} GiB, {}/hour",
                 if count == 1.0 {
@@ -348,7 +348,7 @@ pub(crate) fn price_volume(p: &mut Pricer<'_>, v: &VolumeSpec<'_>) -> Result<(),
             }
             if v.iops.unwrap_or(0.0) >= LARGE_IOPS {
                 p.class(
-                    "provisioned-iops",
+                    arbiter_verdict::CostClass::ProvisionedIops,
                     format!(
                         "{}: {} IOPS (gp3)",
                         v.label,
@@ -396,7 +396,7 @@ pub(crate) fn price_volume(p: &mut Pricer<'_>, v: &VolumeSpec<'_>) -> Result<(),
             )?;
             if iops >= LARGE_IOPS {
                 p.class(
-                    "provisioned-iops",
+                    arbiter_verdict::CostClass::ProvisionedIops,
                     format!(
                         "{}: {} provisioned IOPS ({})",
                         v.label,

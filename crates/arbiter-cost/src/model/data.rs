@@ -75,7 +75,7 @@ fn db_instance(p: &mut Pricer<'_>) -> Result<(), Stop> {
     )?;
     if multi {
         p.class(
-            "multi-az",
+            arbiter_verdict::CostClass::MultiAz,
             format!(
                 "Multi-AZ {class} ({engine}), {}/hour",
                 usd(price.usd, MoneyStyle::Exact)
@@ -168,7 +168,7 @@ fn db_instance(p: &mut Pricer<'_>) -> Result<(), Stop> {
     }
     if let Some(i) = iops.filter(|i| *i >= LARGE_IOPS) {
         p.class(
-            "provisioned-iops",
+            arbiter_verdict::CostClass::ProvisionedIops,
             format!("{} provisioned IOPS ({sku_type}, {shown})", trim_num(i)),
         );
     }
@@ -801,7 +801,7 @@ fn search_domain(p: &mut Pricer<'_>) -> Result<(), Stop> {
             )?;
             if iops >= LARGE_IOPS {
                 p.class(
-                    "provisioned-iops",
+                    arbiter_verdict::CostClass::ProvisionedIops,
                     format!("{} provisioned IOPS per node (io1)", trim_num(iops)),
                 );
             }

@@ -57,7 +57,7 @@ pub struct Pricer<'a> {
     pub(crate) index: &'a PlanIndex<'a>,
     pub(crate) side: Side,
     pub(crate) components: Vec<CostComponent>,
-    pub(crate) classes: Vec<String>,
+    pub(crate) classes: Vec<arbiter_verdict::CostClass>,
     pub(crate) details: Vec<String>,
 }
 
@@ -271,9 +271,9 @@ impl<'a> Pricer<'a> {
     }
 
     /// Marks the resource as falling in an expensive class.
-    pub fn class(&mut self, class: &str, detail: String) {
-        if !self.classes.iter().any(|c| c == class) {
-            self.classes.push(class.to_string());
+    pub fn class(&mut self, class: arbiter_verdict::CostClass, detail: String) {
+        if !self.classes.contains(&class) {
+            self.classes.push(class);
         }
         if !detail.is_empty() && !self.details.contains(&detail) {
             self.details.push(detail);

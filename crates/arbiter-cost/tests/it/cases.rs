@@ -167,7 +167,9 @@ fn run_case(case: &Value) -> Result<Vec<String>, String> {
     }
     if let Some(m) = exp.get("classes").and_then(Value::as_object) {
         for (addr, classes) in m {
-            let have = find(addr).map(|r| r.classes.clone()).unwrap_or_default();
+            let have: Vec<String> = find(addr)
+                .map(|r| r.classes.iter().map(|c| c.to_string()).collect())
+                .unwrap_or_default();
             let want: Vec<String> = classes
                 .as_array()
                 .expect("classes")

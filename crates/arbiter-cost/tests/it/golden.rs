@@ -112,7 +112,14 @@ fn render(c: &CostSummary) -> String {
             if r.classes.is_empty() {
                 String::new()
             } else {
-                format!(" classes={}", r.classes.join(","))
+                format!(
+                    " classes={}",
+                    r.classes
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
             }
         );
         if !r.before.is_empty() && r.before != r.after {

@@ -53,7 +53,7 @@ fn a_gpu_instance_over_a_dev_budget_escalates_because_of_cost() {
     assert_eq!(v.cost.region.as_deref(), Some("us-east-1"));
     let r = &v.cost.resources[0];
     assert_eq!(r.address, "aws_instance.trainer");
-    assert_eq!(r.classes, vec!["gpu".to_string()]);
+    assert_eq!(r.classes, vec![arbiter_verdict::CostClass::Gpu]);
     assert!(v.findings.iter().any(|f| f.rule_id == "COST-GPU"));
     let critic = v
         .critics

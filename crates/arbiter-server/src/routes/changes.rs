@@ -4,7 +4,10 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::lifecycle::{self, Governor};
 use crate::AppState;
-use arbiter_api::{ChangeRequest, ChangeSource, DryRun, ErrorCode, Page, Role, Stack, Submission};
+use arbiter_api::{
+    ChangeRequest, ChangeSource, ChangeStatus, Decision, DryRun, ErrorCode, Page, ReviewOutcome,
+    Role, Stack, Submission, Timestamp,
+};
 use arbiter_store::changes::{Filter, NewChangeRequest};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -59,6 +62,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 async fn visible_stack(app: &AppState, p: &Principal, name: &str) -> ApiResult<Option<Stack>> {
     Ok(arbiter_store::stacks::get(app.store.pool(), name)
         .await?
+        .map(crate::convert::stack)
         .filter(|s| match p {
             Principal::User { .. } => true,
             Principal::Agent { scope, .. } => lifecycle::stack_in_scope(scope, &s.spec),
@@ -78,6 +82,7 @@ pub fn hidden_stack_reason(name: &str) -> String {
 async fn fetch(app: &AppState, id: i64, with_verdict: bool) -> ApiResult<ChangeRequest> {
     arbiter_store::changes::get(app.store.pool(), id, with_verdict)
         .await?
+        .map(crate::convert::change_request)
         .ok_or_else(|| ApiError::not_found(format!("change request {id} not found")))
 }
 
@@ -254,21 +259,21 @@ pub async fn propose(
         idempotency_key: idem.clone(),
         request_digest: request_digest.clone(),
         intent,
-        source,
+        source: source.map(crate::convert::source_doc),
         plan_digest,
         plan: plan_stored,
-        status: status.to_string(),
-        decision: Some(verdict.decision.as_str().to_string()),
+        status,
+        decision: Some(verdict.decision),
         confidence: Some(verdict.confidence),
-        priority: lifecycle::priority(verdict, &stack.spec.environment),
+        priority: lifecycle::priority(verdict, stack.spec.environment),
         cost_delta_usd: verdict
             .cost
             .computed
             .then_some(verdict.cost.monthly_delta_usd),
         resources_changed: resources,
         reason,
-        auto_apply: status == "approved" && stack.spec.auto_apply && may_auto,
-        expires_at: (status == "pending_review")
+        auto_apply: status == ChangeStatus::Approved && stack.spec.auto_apply && may_auto,
+        expires_at: (status == ChangeStatus::PendingReview)
             .then(|| now + app.config.review_ttl.as_millis() as i64),
         verdict: Some(serde_json::to_string(verdict).map_err(ApiError::internal)?),
         policy_versions: serde_json::to_string(&judged.policies).map_err(ApiError::internal)?,
@@ -277,7 +282,7 @@ pub async fn propose(
     };
     let answer = answer_of(&new);
     let verdict_value = serde_json::to_value(&judged.verdict).map_err(ApiError::internal)?;
-    let decision = judged.verdict.decision.as_str();
+    let decision = judged.verdict.decision;
     record(
         app,
         new,
@@ -328,11 +333,11 @@ async fn refuse_hidden(app: &AppState, p: &Principal, u: Unjudged) -> ApiResult<
         idempotency_key: u.idempotency_key,
         request_digest: u.request_digest,
         intent: u.intent,
-        source: u.source,
+        source: u.source.map(crate::convert::source_doc),
         plan_digest,
         reason,
         plan,
-        status: "rejected".into(),
+        status: ChangeStatus::Rejected,
         decision: None,
         confidence: None,
         priority: 0.0,
@@ -356,8 +361,8 @@ fn answer_of(new: &NewChangeRequest) -> ChangeRequest {
         id: 0,
         stack: new.stack.clone(),
         submitter: new.submitter.clone(),
-        status: new.status.clone(),
-        decision: new.decision.clone(),
+        status: new.status,
+        decision: new.decision,
         confidence: new.confidence,
         priority: new.priority,
         cost_delta_usd: new.cost_delta_usd,
@@ -365,11 +370,12 @@ fn answer_of(new: &NewChangeRequest) -> ChangeRequest {
         reason: new.reason.clone(),
         auto_apply: new.auto_apply,
         intent: new.intent.clone(),
-        source: new.source.clone(),
+        source: new.source.clone().map(crate::convert::source),
         reviews: Vec::new(),
-        created_at: String::new(),
-        updated_at: String::new(),
-        expires_at: new.expires_at.map(arbiter_api::rfc3339),
+        // Set from the commit's clock once stored.
+        created_at: Timestamp::from_unix_ms(0),
+        updated_at: Timestamp::from_unix_ms(0),
+        expires_at: new.expires_at.map(Timestamp::from_unix_ms),
         verdict: None,
     }
 }
@@ -383,10 +389,10 @@ async fn record(
     limits: Option<arbiter_api::AgentLimits>,
     mut answer: ChangeRequest,
     after: Option<AfterInsert>,
-    judged: Option<(&'static str, serde_json::Value)>,
+    judged: Option<(Decision, serde_json::Value)>,
 ) -> ApiResult<Proposed> {
     let request_digest = new.request_digest.clone();
-    let status = new.status.clone();
+    let status = new.status;
     let outcome = app
         .store
         .write(move |cx| {
@@ -432,11 +438,11 @@ async fn record(
         Outcome::Created(id, at) => {
             app.metrics.submission();
             if let Some((decision, _)) = &judged {
-                app.metrics.decision(decision, &status);
+                app.metrics.decision(*decision, status);
             }
             answer.id = id;
-            answer.created_at = arbiter_api::rfc3339(at);
-            answer.updated_at = answer.created_at.clone();
+            answer.created_at = Timestamp::from_unix_ms(at);
+            answer.updated_at = answer.created_at;
             answer.verdict = judged.map(|(_, v)| v);
             Ok(Proposed {
                 change_request: answer,
@@ -528,7 +534,7 @@ pub async fn dry_run(
     Ok(Json(DryRun {
         reason,
         scope_violations: violations,
-        status: status.to_string(),
+        status,
         verdict: serde_json::to_value(&judged.verdict).map_err(ApiError::internal)?,
     }))
 }
@@ -550,17 +556,12 @@ pub async fn list(
     Extension(p): Extension<Principal>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Page<ChangeRequest>>> {
-    if let Some(s) = &q.status {
-        if !arbiter_api::STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::new(
-                ErrorCode::InvalidQuery,
-                format!(
-                    "status {s:?} is not one of {}",
-                    arbiter_api::STATUSES.join(", ")
-                ),
-            ));
-        }
-    }
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<ChangeStatus>)
+        .transpose()
+        .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?;
     let submitter = match &p {
         Principal::Agent { .. } => Some(p.id()),
         Principal::User { .. } => q.submitter,
@@ -568,14 +569,15 @@ pub async fn list(
     let items = arbiter_store::changes::list(
         app.store.pool(),
         &Filter {
-            status: q.status,
+            status,
             stack: q.stack,
             submitter,
             before_id: q.before,
             limit: q.limit,
         },
     )
-    .await?;
+    .await
+    .map(crate::convert::change_requests)?;
     Ok(Json(Page { items }))
 }
 
@@ -601,7 +603,9 @@ pub async fn queue(
 ) -> ApiResult<Json<Page<ChangeRequest>>> {
     p.require(Role::Viewer)?;
     Ok(Json(Page {
-        items: arbiter_store::changes::queue(app.store.pool(), 500).await?,
+        items: crate::convert::change_requests(
+            arbiter_store::changes::queue(app.store.pool(), 500).await?,
+        ),
     }))
 }
 
@@ -612,7 +616,7 @@ pub async fn approve(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> ApiResult<Json<ChangeRequest>> {
-    review(app, p, id, body, "approve").await
+    review(app, p, id, body, ReviewOutcome::Approve).await
 }
 
 /// `POST /api/v1/change-requests/{id}/reject`.
@@ -622,7 +626,7 @@ pub async fn reject(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> ApiResult<Json<ChangeRequest>> {
-    review(app, p, id, body, "reject").await
+    review(app, p, id, body, ReviewOutcome::Reject).await
 }
 
 /// Records a review and lets the stack's approval policy decide (see
@@ -633,7 +637,7 @@ pub async fn review(
     p: Principal,
     id: i64,
     body: Bytes,
-    decision: &'static str,
+    decision: ReviewOutcome,
 ) -> ApiResult<Json<ChangeRequest>> {
     crate::review::review(&app, &p, id, &body, decision)
         .await
@@ -656,22 +660,25 @@ pub async fn cancel(
     if cr.submitter != p.id() {
         p.require(Role::Admin)?;
     }
-    if !matches!(cr.status.as_str(), "pending_review" | "approved") {
+    if !matches!(
+        cr.status,
+        ChangeStatus::PendingReview | ChangeStatus::Approved
+    ) {
         return Err(ApiError::conflict(format!(
             "change request {id} is {}; only pending or approved requests can be cancelled",
             cr.status
         )));
     }
     let actor = p.id();
-    let from = cr.status.clone();
+    let from = cr.status;
     app.store
         .write(move |cx| {
             Box::pin(async move {
                 arbiter_store::changes::transition(
                     cx,
                     id,
-                    &from,
-                    "cancelled",
+                    from,
+                    ChangeStatus::Cancelled,
                     Some("cancelled"),
                     &actor,
                 )

@@ -57,6 +57,7 @@ fn may_change(p: &Principal, stack: &Stack) -> ApiResult<()> {
 async fn visible_stack(app: &AppState, p: &Principal, name: &str) -> ApiResult<Stack> {
     let stack = arbiter_store::stacks::get(app.store.pool(), name)
         .await?
+        .map(crate::convert::stack)
         .filter(|s| match p {
             Principal::User { .. } => true,
             Principal::Agent { scope, .. } => crate::lifecycle::stack_in_scope(scope, &s.spec),
@@ -189,7 +190,7 @@ pub async fn push(
             facts,
             commit,
             &pushed_by,
-            "push",
+            arbiter_api::StateOrigin::Push,
             force,
         )
     })
@@ -507,7 +508,9 @@ pub async fn rollback(
         commit: target.commit.clone(),
         resources,
         requested_by: p.id(),
-        created_at: String::new(),
+        // The store records its own time; the answer takes the change
+        // request's.
+        created_at: arbiter_api::Timestamp::from_unix_ms(0),
     };
     let stored = record.clone();
     let after: AfterInsert = Box::new(move |cx, id| {
@@ -542,7 +545,7 @@ pub async fn rollback(
     } else {
         Rollback {
             change_request: id,
-            created_at: proposed.change_request.created_at.clone(),
+            created_at: proposed.change_request.created_at,
             ..record
         }
     };

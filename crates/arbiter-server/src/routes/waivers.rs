@@ -68,6 +68,7 @@ pub fn check(spec: &WaiverSpec, now: DateTime<Utc>) -> Result<arbiter_judge::Wai
 async fn visible_stack(app: &AppState, p: &Principal, name: &str) -> ApiResult<Stack> {
     arbiter_store::stacks::get(app.store.pool(), name)
         .await?
+        .map(crate::convert::stack)
         .filter(|s| match p {
             Principal::User { .. } => true,
             Principal::Agent { scope, .. } => crate::lifecycle::stack_in_scope(scope, &s.spec),

@@ -7,8 +7,8 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use arbiter_api::{
-    check_event_pattern, url_origin, Delivery, ErrorCode, Page, Role, Webhook, WebhookSpec,
-    DELIVERY_STATUSES, WEBHOOK_FORMATS,
+    check_event_pattern, url_origin, Delivery, DeliveryStatus, ErrorCode, Page, Role, Webhook,
+    WebhookSpec, WEBHOOK_FORMATS,
 };
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -231,17 +231,12 @@ pub async fn deliveries(
     if !arbiter_store::webhooks::ever_existed(app.store.pool(), n).await? {
         return Err(ApiError::not_found(format!("webhook {id:?} not found")));
     }
-    if let Some(s) = &q.status {
-        if !DELIVERY_STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::new(
-                ErrorCode::InvalidQuery,
-                format!(
-                    "status {s:?} must be one of {}",
-                    DELIVERY_STATUSES.join(", ")
-                ),
-            ));
-        }
-    }
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<DeliveryStatus>)
+        .transpose()
+        .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::new(
@@ -249,9 +244,7 @@ pub async fn deliveries(
             format!("limit={limit} must be 1-1000"),
         ));
     }
-    let items =
-        arbiter_store::webhooks::deliveries(app.store.pool(), n, q.status.as_deref(), limit)
-            .await?;
+    let items = arbiter_store::webhooks::deliveries(app.store.pool(), n, status, limit).await?;
     Ok(Json(Page { items }))
 }
 

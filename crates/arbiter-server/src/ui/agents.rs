@@ -120,7 +120,8 @@ pub(crate) async fn show(
             ..Default::default()
         },
     )
-    .await?;
+    .await
+    .map(crate::convert::change_requests)?;
     let now = arbiter_store::now_ms();
     let mut h = Html::new();
     h.raw("<div class=\"crumbs\"><a href=\"/agents\">Agents</a> / ")

@@ -212,7 +212,7 @@ fn status_card(o: &Outcome, key_id: &str, now: i64) -> Markup {
     match &r.last_checkpoint {
         Some(c) => {
             h.raw("covers entries 1–").display(c.seq).raw(", signed ");
-            time(&mut h, &c.time.to_string(), now);
+            time(&mut h, &super::audit_time(c.time), now);
             h.raw(" by key <code>")
                 .text(c.key_id.as_str())
                 .raw("</code>");
@@ -232,7 +232,7 @@ fn status_card(o: &Outcome, key_id: &str, now: i64) -> Markup {
         .raw(" checked against the digests in their entries</dd><dt>Not yet signed</dt><dd>")
         .display(r.uncovered_entries)
         .raw(" entries after the last checkpoint (chained; the next checkpoint signs them)</dd><dt>Checked</dt><dd>");
-    time(&mut h, &arbiter_api::rfc3339(o.at), now);
+    time(&mut h, &arbiter_api::Timestamp::from_unix_ms(o.at), now);
     h.raw(" in ")
         .text(&format!("{:.0} ms", o.millis))
         .raw(" · <a href=\"/audit?verify=now\">verify again</a> · offline: <code>arbiter audit export &gt; log.jsonl &amp;&amp; arbiter audit verify log.jsonl --key key.json</code></dd></dl></div></section>");
@@ -357,7 +357,7 @@ async fn render(app: &AppState, me: &Me, q: AuditQuery) -> UiResult {
                 .raw("\"><td class=\"num\">")
                 .display(e.entry.seq)
                 .raw("</td><td>");
-            time(&mut h, &e.entry.time.to_string(), now);
+            time(&mut h, &super::audit_time(e.entry.time), now);
             h.raw("</td><td>");
             principal(&mut h, &e.entry.actor);
             h.raw("</td><td><code>")

@@ -2,7 +2,9 @@
 
 use super::{notice, page, principal, stack_link, time, Me, Nav, UiError, UiResult};
 use crate::AppState;
-use arbiter_api::{ChangeRequest, ReviewRequest, Role, Stack};
+use arbiter_api::{
+    ChangeRequest, ChangeStatus, Decision, Environment, ReviewOutcome, ReviewRequest, Role, Stack,
+};
 use arbiter_report::html::{self, Html, Markup};
 use arbiter_verdict::Verdict;
 use axum::body::Bytes;
@@ -50,10 +52,10 @@ pub(crate) async fn show(
 /// Why this person gets no review form, or `None` when they may review.
 /// Mirrors the API's rules; the API's handler decides in the end.
 fn cannot_review(me: &Me, cr: &ChangeRequest) -> Option<String> {
-    if cr.status != "pending_review" {
+    if cr.status != ChangeStatus::PendingReview {
         return Some(format!(
             "This change request is {}: it takes no more reviews.",
-            cr.status.replace('_', " ")
+            cr.status.as_str().replace('_', " ")
         ));
     }
     if me.role < Role::Reviewer {
@@ -98,7 +100,7 @@ fn review_card(h: &mut Html, me: &Me, cr: &ChangeRequest, required: Option<f64>)
         let approvals = cr
             .reviews
             .iter()
-            .filter(|r| r.decision == "approve")
+            .filter(|r| r.decision == ReviewOutcome::Approve)
             .count();
         h.raw("<p class=\"muted\" id=\"approvals\">The approval policy asks for ")
             .text(&format!("{n:.0}"))
@@ -140,10 +142,9 @@ fn review_card(h: &mut Html, me: &Me, cr: &ChangeRequest, required: Option<f64>)
         h.raw("<ul class=\"reviews\">");
         for r in &cr.reviews {
             h.raw("<li>")
-                .markup(&html::decision_badge(Some(match r.decision.as_str() {
-                    "approve" => "approve",
-                    "reject" => "reject",
-                    other => other,
+                .markup(&html::decision_badge(Some(match r.decision {
+                    ReviewOutcome::Approve => Decision::Approve,
+                    ReviewOutcome::Reject => Decision::Reject,
                 })))
                 .raw(" ");
             principal(h, &r.reviewer);
@@ -160,7 +161,7 @@ fn review_card(h: &mut Html, me: &Me, cr: &ChangeRequest, required: Option<f64>)
     h.raw("</section>");
 }
 
-fn details_card(h: &mut Html, cr: &ChangeRequest, env: Option<&str>, now: i64) {
+fn details_card(h: &mut Html, cr: &ChangeRequest, env: Option<Environment>, now: i64) {
     h.raw("<section class=\"card\"><h2>Details</h2><dl class=\"meta\"><dt>Stack</dt><dd>");
     stack_link(h, &cr.stack);
     if let Some(e) = env {
@@ -177,14 +178,14 @@ fn details_card(h: &mut Html, cr: &ChangeRequest, env: Option<&str>, now: i64) {
     if let Some(e) = cr
         .expires_at
         .as_ref()
-        .filter(|_| cr.status == "pending_review")
+        .filter(|_| cr.status == ChangeStatus::PendingReview)
     {
         h.raw("<dt>Review expires</dt><dd>");
         time(h, e, now);
         h.raw("</dd>");
     }
     h.raw("<dt>Engine decision</dt><dd>")
-        .markup(&html::decision_badge(cr.decision.as_deref()))
+        .markup(&html::decision_badge(cr.decision))
         .raw("</dd><dt>Confidence</dt><dd>");
     match cr.confidence {
         Some(c) => h.text(&html::format_confidence(c)),
@@ -228,7 +229,7 @@ async fn trail_card(h: &mut Html, app: &AppState, id: i64, now: i64) -> Result<(
     items.reverse();
     h.raw("<section class=\"card\" id=\"trail\"><h2>Audit trail</h2><ul class=\"trail\">");
     for e in &items {
-        let at = arbiter_api::rfc3339(e.entry.time.unix_millis().min(i64::MAX as u64) as i64);
+        let at = super::audit_time(e.entry.time);
         h.raw("<li><span class=\"action\">")
             .text(&e.entry.action)
             .raw("</span> by ");
@@ -258,10 +259,13 @@ async fn render(
     me.principal.require(Role::Viewer)?;
     let cr = arbiter_store::changes::get(app.store.pool(), id, false)
         .await?
+        .map(crate::convert::change_request)
         .ok_or_else(|| UiError::not_found(format!("there is no change request {id}")))?;
-    let stack = arbiter_store::stacks::get(app.store.pool(), &cr.stack).await?;
-    let env = stack.as_ref().map(|s| s.spec.environment.clone());
-    let required = if cr.status == "pending_review" {
+    let stack = arbiter_store::stacks::get(app.store.pool(), &cr.stack)
+        .await?
+        .map(crate::convert::stack);
+    let env = stack.as_ref().map(|s| s.spec.environment);
+    let required = if cr.status == ChangeStatus::PendingReview {
         approvals_required(app, &cr, stack.as_ref()).await
     } else {
         None
@@ -290,7 +294,7 @@ async fn render(
         .raw("</div><div class=\"page-head\"><div><h1>Change request #")
         .display(id)
         .raw(" ")
-        .markup(&html::status_badge(&cr.status))
+        .markup(&super::change_status_badge(cr.status))
         .raw("</h1><p class=\"sub\">");
     stack_link(&mut h, &cr.stack);
     h.raw(" · by ");
@@ -318,7 +322,7 @@ async fn render(
         .filter(|r| !r.trim().is_empty() && r.trim() != explanation)
     {
         h.raw("<div class=\"notice notice-info\"><strong>Why it is ")
-            .text(&cr.status.replace('_', " "))
+            .text(&cr.status.as_str().replace('_', " "))
             .raw(":</strong> ")
             .text(r.trim())
             .raw("</div>");
@@ -377,7 +381,7 @@ async fn render(
     }
     h.raw("</div><aside>");
     review_card(&mut h, me, &cr, required);
-    details_card(&mut h, &cr, env.as_deref(), now);
+    details_card(&mut h, &cr, env, now);
     trail_card(&mut h, app, id, now).await?;
     h.raw("</aside></div>");
     let title = format!("#{id} {}", cr.stack);
@@ -408,16 +412,12 @@ pub(crate) async fn review(
     let f: ReviewForm = super::form(&body)?;
     super::check_form(&headers, &me, &f.csrf)?;
     let id = parse_id(&raw)?;
-    let decision: &'static str = match f.decision.as_str() {
-        "approve" => "approve",
-        "reject" => "reject",
-        other => {
-            return Err(UiError::new(
-                StatusCode::BAD_REQUEST,
-                format!("a review is approve or reject, not {other:?}"),
-            ))
-        }
-    };
+    let decision: ReviewOutcome = f.decision.parse().map_err(|_| {
+        UiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("a review is approve or reject, not {:?}", f.decision),
+        )
+    })?;
     let comment = f.comment.trim();
     let req = ReviewRequest {
         comment: (!comment.is_empty()).then(|| comment.to_string()),

@@ -2,7 +2,7 @@
 
 use super::{page, principal, stack_link, time, Me, Nav, UiError, UiResult};
 use crate::AppState;
-use arbiter_api::{ChangeRequest, Role};
+use arbiter_api::{ChangeRequest, ChangeStatus, Environment, Role};
 use arbiter_report::html::{self, Html};
 use axum::extract::{Query, State};
 use std::collections::HashMap;
@@ -12,11 +12,11 @@ const QUEUE_LIMIT: i64 = 500;
 /// Change requests per page of `/changes`.
 const PAGE: i64 = 50;
 
-async fn environments(app: &AppState) -> Result<HashMap<String, String>, UiError> {
+async fn environments(app: &AppState) -> Result<HashMap<String, Environment>, UiError> {
     Ok(arbiter_store::stacks::list(app.store.pool())
         .await?
         .into_iter()
-        .map(|s| (s.spec.name, s.spec.environment))
+        .map(|s| (s.doc.name, s.doc.environment))
         .collect())
 }
 
@@ -66,12 +66,12 @@ fn id_cell(h: &mut Html, cr: &ChangeRequest) {
     h.raw("</td>");
 }
 
-fn stack_cell(h: &mut Html, cr: &ChangeRequest, envs: &HashMap<String, String>) {
+fn stack_cell(h: &mut Html, cr: &ChangeRequest, envs: &HashMap<String, Environment>) {
     h.raw("<td>");
     stack_link(h, &cr.stack);
     if let Some(e) = envs.get(&cr.stack) {
         h.raw(" ");
-        super::env_badge(h, e);
+        super::env_badge(h, *e);
     }
     h.raw("</td>");
 }
@@ -80,13 +80,15 @@ fn stack_cell(h: &mut Html, cr: &ChangeRequest, envs: &HashMap<String, String>) 
 pub(crate) async fn queue(State(app): State<AppState>, me: Me) -> UiResult {
     me.principal.require(Role::Viewer)?;
     let now = arbiter_store::now_ms();
-    let items = arbiter_store::changes::queue(app.store.pool(), QUEUE_LIMIT).await?;
+    let items = crate::convert::change_requests(
+        arbiter_store::changes::queue(app.store.pool(), QUEUE_LIMIT).await?,
+    );
     let counts = arbiter_store::changes::count_by_status(app.store.pool()).await?;
     let envs = environments(&app).await?;
-    let count = |s: &str| {
+    let count = |s: ChangeStatus| {
         counts
             .iter()
-            .find(|(k, _)| k == s)
+            .find(|(k, _)| *k == s)
             .map(|(_, n)| *n)
             .unwrap_or(0)
     };
@@ -94,18 +96,18 @@ pub(crate) async fn queue(State(app): State<AppState>, me: Me) -> UiResult {
     h.raw("<div class=\"page-head\"><div><h1>Review queue</h1><p class=\"sub\">Change requests the engine sent to a person, highest priority (risk × environment weight) first.</p></div></div>");
     h.raw("<div class=\"tiles\">");
     for (status, label, hot) in [
-        ("pending_review", "waiting for review", true),
-        ("approved", "approved", false),
-        ("rejected", "rejected", false),
-        ("expired", "expired", false),
-        ("cancelled", "cancelled", false),
+        (ChangeStatus::PendingReview, "waiting for review", true),
+        (ChangeStatus::Approved, "approved", false),
+        (ChangeStatus::Rejected, "rejected", false),
+        (ChangeStatus::Expired, "expired", false),
+        (ChangeStatus::Cancelled, "cancelled", false),
     ] {
         h.raw(if hot && count(status) > 0 {
             "<a class=\"tile hot\" href=\"/changes?status="
         } else {
             "<a class=\"tile\" href=\"/changes?status="
         })
-        .raw(status)
+        .raw(status.as_str())
         .raw("\"><span class=\"n\">")
         .display(count(status))
         .raw("</span><span class=\"l\">")
@@ -129,7 +131,7 @@ pub(crate) async fn queue(State(app): State<AppState>, me: Me) -> UiResult {
             h.raw("<td>");
             principal(&mut h, &cr.submitter);
             h.raw("</td><td>")
-                .markup(&html::decision_badge(cr.decision.as_deref()))
+                .markup(&html::decision_badge(cr.decision))
                 .raw("</td>");
             confidence_cell(&mut h, cr.confidence);
             cost_cell(&mut h, cr.cost_delta_usd);
@@ -178,27 +180,29 @@ pub(crate) async fn changes(
     me.principal.require(Role::Viewer)?;
     let status = q
         .status
-        .filter(|s| arbiter_api::STATUSES.contains(&s.as_str()));
+        .as_deref()
+        .and_then(|s| s.parse::<ChangeStatus>().ok());
     let now = arbiter_store::now_ms();
     let items = arbiter_store::changes::list(
         app.store.pool(),
         &arbiter_store::changes::Filter {
-            status: status.clone(),
+            status,
             stack: q.stack.clone(),
             submitter: None,
             before_id: q.before,
             limit: Some(PAGE),
         },
     )
-    .await?;
+    .await
+    .map(crate::convert::change_requests)?;
     let envs = environments(&app).await?;
     let mut h = Html::new();
     h.raw("<div class=\"page-head\"><div><h1>Change requests</h1><p class=\"sub\">Everything submitted, newest first.</p></div></div><nav class=\"filters\" aria-label=\"status\">");
-    let link = |h: &mut Html, s: Option<&str>, label: &str| {
+    let link = |h: &mut Html, s: Option<ChangeStatus>, label: &str| {
         h.raw("<a href=\"/changes");
         let mut sep = '?';
         if let Some(s) = s {
-            h.raw("?status=").url_segment(s);
+            h.raw("?status=").url_segment(s.as_str());
             sep = '&';
         }
         if let Some(st) = &q.stack {
@@ -206,20 +210,20 @@ pub(crate) async fn changes(
                 .url_segment(st);
         }
         h.raw("\"");
-        if s == status.as_deref() {
+        if s == status {
             h.raw(" class=\"on\"");
         }
         h.raw(">").text(label).raw("</a>");
     };
     link(&mut h, None, "all");
     for s in [
-        "pending_review",
-        "approved",
-        "rejected",
-        "expired",
-        "cancelled",
+        ChangeStatus::PendingReview,
+        ChangeStatus::Approved,
+        ChangeStatus::Rejected,
+        ChangeStatus::Expired,
+        ChangeStatus::Cancelled,
     ] {
-        link(&mut h, Some(s), &s.replace('_', " "));
+        link(&mut h, Some(s), &s.as_str().replace('_', " "));
     }
     h.raw("</nav>");
     if let Some(st) = &q.stack {
@@ -236,13 +240,13 @@ pub(crate) async fn changes(
             h.raw("<tr>");
             id_cell(&mut h, cr);
             h.raw("<td>")
-                .markup(&html::status_badge(&cr.status))
+                .markup(&super::change_status_badge(cr.status))
                 .raw("</td>");
             stack_cell(&mut h, cr, &envs);
             h.raw("<td>");
             principal(&mut h, &cr.submitter);
             h.raw("</td><td>")
-                .markup(&html::decision_badge(cr.decision.as_deref()))
+                .markup(&html::decision_badge(cr.decision))
                 .raw("</td>");
             confidence_cell(&mut h, cr.confidence);
             cost_cell(&mut h, cr.cost_delta_usd);
@@ -257,8 +261,8 @@ pub(crate) async fn changes(
         if let Some(last) = items.last() {
             h.raw("<div class=\"pager\"><span></span><a href=\"/changes?before=")
                 .display(last.id);
-            if let Some(s) = &status {
-                h.raw("&amp;status=").url_segment(s);
+            if let Some(s) = status {
+                h.raw("&amp;status=").url_segment(s.as_str());
             }
             if let Some(st) = &q.stack {
                 h.raw("&amp;stack=").url_segment(st);

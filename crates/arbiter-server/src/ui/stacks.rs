@@ -41,7 +41,7 @@ fn floor(h: &mut Html, s: &Stack) {
     h.text(&text);
     if s.spec.escalate_introduced_at.is_none() {
         h.raw(" <span class=\"muted\">(")
-            .text(&s.spec.environment)
+            .text(s.spec.environment.as_str())
             .raw(" default)</span>");
     }
 }
@@ -49,8 +49,10 @@ fn floor(h: &mut Html, s: &Stack) {
 /// `GET /stacks`.
 pub(crate) async fn list(State(app): State<AppState>, me: Me) -> UiResult {
     me.principal.require(Role::Viewer)?;
-    let stacks = arbiter_store::stacks::list(app.store.pool()).await?;
-    let pending = arbiter_store::changes::queue(app.store.pool(), 1000).await?;
+    let stacks = crate::convert::stacks(arbiter_store::stacks::list(app.store.pool()).await?);
+    let pending = crate::convert::change_requests(
+        arbiter_store::changes::queue(app.store.pool(), 1000).await?,
+    );
     let mut waiting: HashMap<&str, usize> = HashMap::new();
     for cr in &pending {
         *waiting.entry(cr.stack.as_str()).or_default() += 1;
@@ -66,7 +68,7 @@ pub(crate) async fn list(State(app): State<AppState>, me: Me) -> UiResult {
             h.raw("<tr><td class=\"main\"><strong>");
             stack_link(&mut h, &s.spec.name);
             h.raw("</strong></td><td>");
-            env_badge(&mut h, &s.spec.environment);
+            env_badge(&mut h, s.spec.environment);
             h.raw("</td><td>");
             labels(&mut h, &s.spec.labels);
             h.raw("</td><td class=\"num\">");
@@ -115,6 +117,7 @@ pub(crate) async fn show(
     me.principal.require(Role::Viewer)?;
     let s = arbiter_store::stacks::get(app.store.pool(), &name)
         .await?
+        .map(crate::convert::stack)
         .ok_or_else(|| UiError::not_found(format!("there is no stack {name:?}")))?;
     let recent = arbiter_store::changes::list(
         app.store.pool(),
@@ -124,7 +127,8 @@ pub(crate) async fn show(
             ..Default::default()
         },
     )
-    .await?;
+    .await
+    .map(crate::convert::change_requests)?;
     let latest_state = arbiter_store::states::latest(app.store.pool(), &name).await?;
     let waivers = arbiter_store::waivers::list(app.store.pool(), &name, false).await?;
     let now = arbiter_store::now_ms();
@@ -134,7 +138,7 @@ pub(crate) async fn show(
         .raw("</div><div class=\"page-head\"><div><h1>")
         .text(&name)
         .raw(" ");
-    env_badge(&mut h, &s.spec.environment);
+    env_badge(&mut h, s.spec.environment);
     h.raw("</h1><p class=\"sub\">Version ")
         .display(s.version)
         .raw(" · created ");
@@ -155,7 +159,7 @@ pub(crate) async fn show(
     h.raw("</section>");
     super::waivers::section(&mut h, &me, &name, &waivers, now);
     h.raw("</div><aside><section class=\"card\"><h2>Settings</h2><dl class=\"meta\"><dt>Environment</dt><dd>");
-    env_badge(&mut h, &s.spec.environment);
+    env_badge(&mut h, s.spec.environment);
     h.raw("</dd><dt>Labels</dt><dd>");
     labels(&mut h, &s.spec.labels);
     h.raw("</dd><dt>Budget</dt><dd>");

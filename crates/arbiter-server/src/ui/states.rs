@@ -49,6 +49,7 @@ pub(crate) async fn list(
     me.principal.require(Role::Viewer)?;
     let stack = arbiter_store::stacks::get(app.store.pool(), &name)
         .await?
+        .map(crate::convert::stack)
         .ok_or_else(|| UiError::not_found(format!("there is no stack {name:?}")))?;
     let versions =
         arbiter_store::states::list(app.store.pool(), &stack.spec.name, q.before, PAGE).await?;
@@ -142,9 +143,9 @@ fn version_row(
     if Some(v.version) == latest {
         h.raw(" <span class=\"badge status-good\">latest</span>");
     }
-    if v.origin != "push" {
+    if v.origin != arbiter_api::StateOrigin::Push {
         h.raw(" <span class=\"tag\">")
-            .text(&v.origin)
+            .text(v.origin.as_str())
             .raw("</span>");
     }
     if v.forced {

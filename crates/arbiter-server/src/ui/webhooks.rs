@@ -5,24 +5,24 @@
 
 use super::{notice, page, principal, time, Me, Nav, UiError, UiResult};
 use crate::AppState;
-use arbiter_api::{Delivery, Page as ApiPage, Role, Webhook, DELIVERY_STATUSES};
+use arbiter_api::{Delivery, DeliveryStatus, Page as ApiPage, Role, Webhook, DELIVERY_STATUSES};
 use arbiter_report::html::Html;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 
-fn status_badge(h: &mut Html, status: &str) {
+fn status_badge(h: &mut Html, status: DeliveryStatus) {
     let class = match status {
-        "delivered" => "badge status-good",
-        "pending" => "badge status-wait",
-        "failed" => "badge status-bad",
-        _ => "badge status-neutral",
+        DeliveryStatus::Delivered => "badge status-good",
+        DeliveryStatus::Pending => "badge status-wait",
+        DeliveryStatus::Failed => "badge status-bad",
+        DeliveryStatus::Cancelled => "badge status-neutral",
     };
     h.raw("<span class=\"")
         .raw(class)
         .raw("\">")
-        .text(status)
+        .raw(status.as_str())
         .raw("</span>");
 }
 
@@ -122,11 +122,14 @@ pub(crate) async fn show(
         Path(id.clone()),
     )
     .await?;
-    let status = q.status.filter(|s| DELIVERY_STATUSES.contains(&s.as_str()));
+    let status = q
+        .status
+        .as_deref()
+        .and_then(|s| s.parse::<DeliveryStatus>().ok());
     let mut qs = String::from("limit=200");
-    if let Some(s) = &status {
+    if let Some(s) = status {
         qs.push_str("&status=");
-        qs.push_str(s);
+        qs.push_str(s.as_str());
     }
     let query = serde_urlencoded::from_str(&qs)
         .map_err(|e| UiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
@@ -183,16 +186,18 @@ pub(crate) async fn show(
     }
     h.raw("</section>");
     h.raw("<nav class=\"filters\" aria-label=\"status\">");
-    for s in std::iter::once(None).chain(DELIVERY_STATUSES.iter().map(|s| Some(*s))) {
+    for s in std::iter::once(None).chain(DELIVERY_STATUSES.map(Some)) {
         h.raw("<a href=\"/webhooks/").display(w.id);
         if let Some(s) = s {
-            h.raw("?status=").url_segment(s);
+            h.raw("?status=").url_segment(s.as_str());
         }
         h.raw("\"");
-        if s == status.as_deref() {
+        if s == status {
             h.raw(" class=\"on\"");
         }
-        h.raw(">").text(s.unwrap_or("all")).raw("</a>");
+        h.raw(">")
+            .text(s.map_or("all", DeliveryStatus::as_str))
+            .raw("</a>");
     }
     h.raw("</nav><section class=\"card\" id=\"deliveries\"><h2>Deliveries <span class=\"count\">")
         .display(items.len())
@@ -211,7 +216,7 @@ pub(crate) async fn show(
                 .raw("</a> <code>")
                 .text(&d.event_type)
                 .raw("</code></td><td>");
-            status_badge(&mut h, &d.status);
+            status_badge(&mut h, d.status);
             h.raw("</td><td class=\"num\">");
             if d.attempt_log.is_empty() {
                 h.display(d.attempts);
@@ -247,7 +252,7 @@ pub(crate) async fn show(
                 .text(d.last_error.as_deref().unwrap_or(""))
                 .raw("</td><td>");
             match &d.next_attempt_at {
-                Some(t) if d.status == "pending" => time(&mut h, t, now),
+                Some(t) if d.status == DeliveryStatus::Pending => time(&mut h, t, now),
                 _ => {
                     h.raw("<span class=\"muted\">—</span>");
                 }

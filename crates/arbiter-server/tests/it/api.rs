@@ -1444,7 +1444,7 @@ async fn the_floor_holds_introduced_weaknesses_until_a_reviewer_waives_them() {
         // An expired waiver stops counting, and the verdict says so.
         // (Four seconds ahead: enough for the request on a busy machine.)
         let ends = chrono::Utc::now().timestamp_millis() + 4000;
-        let soon = arbiter_api::rfc3339(ends);
+        let soon = arbiter_api::Timestamp::from_unix_ms(ends).to_string();
         let r = app
             .req("POST", path, Some(&reviewer), Some(&spec(soon)))
             .await;

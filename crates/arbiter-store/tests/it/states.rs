@@ -5,7 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use arbiter_api::{RollbackResource, StackSpec};
+use arbiter_api::RollbackResource;
+use arbiter_store::stacks::StackDoc;
 use arbiter_store::states::{self, NewStateVersion, PushOutcome, StateFacts};
 use arbiter_store::{changes, stacks, Store, StoreConfig, StoreError};
 
@@ -20,10 +21,10 @@ async fn databases() -> Vec<(&'static str, String, Option<tempfile::TempDir>)> {
     v
 }
 
-fn spec(name: &str) -> StackSpec {
-    StackSpec {
+fn spec(name: &str) -> StackDoc {
+    StackDoc {
         name: name.into(),
-        environment: "dev".into(),
+        environment: arbiter_api::Environment::Dev,
         labels: vec![],
         monthly_budget_usd: None,
         auto_apply_threshold: None,
@@ -64,7 +65,7 @@ async fn push(
         facts,
         Some("abc123".into()),
         "user:alice",
-        "push",
+        arbiter_api::StateOrigin::Push,
         force,
     );
     store
@@ -211,7 +212,7 @@ async fn a_damaged_blob_is_reported_not_returned() {
             StateFacts::default(),
             None,
             "x",
-            "push",
+            arbiter_api::StateOrigin::Push,
             false,
         );
         let (d, bytes) = (v.digest.clone(), other.compressed.clone());
@@ -273,8 +274,8 @@ async fn rollbacks_are_recorded_with_their_change_request_and_audited() {
             source: None,
             plan_digest: "p".into(),
             plan: changes::seal_plan(&arbiter_store::sealed::Sealer::none(), "d", "{}"),
-            status: "pending_review".into(),
-            decision: Some("review".into()),
+            status: arbiter_api::ChangeStatus::PendingReview,
+            decision: Some(arbiter_api::Decision::Review),
             confidence: Some(80.0),
             priority: 0.1,
             cost_delta_usd: None,
@@ -304,7 +305,7 @@ async fn rollbacks_are_recorded_with_their_change_request_and_audited() {
                 },
             ],
             requested_by: "user:rita".into(),
-            created_at: String::new(),
+            created_at: arbiter_api::Timestamp::from_unix_ms(0),
         };
         // The change request and its rollback record commit together.
         let id = store
@@ -437,8 +438,8 @@ fn plan_cr_for(stack: &str) -> changes::NewChangeRequest {
         source: None,
         plan_digest: "0123".into(),
         plan: Vec::new(),
-        status: "pending_review".into(),
-        decision: Some("review".into()),
+        status: arbiter_api::ChangeStatus::PendingReview,
+        decision: Some(arbiter_api::Decision::Review),
         confidence: Some(80.0),
         priority: 0.1,
         cost_delta_usd: None,

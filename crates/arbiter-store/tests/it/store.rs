@@ -4,8 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use arbiter_api::{AgentKey, AgentLimits, AgentScope, Role, StackSpec};
+use arbiter_api::{AgentKey, AgentLimits, AgentScope, Role};
 use arbiter_audit::{ChainHead, MerkleTree};
+use arbiter_store::stacks::StackDoc;
 use arbiter_store::{changes, jobs, principals, stacks, Store, StoreConfig, StoreError};
 
 struct Db {
@@ -30,10 +31,10 @@ async fn databases() -> Vec<(&'static str, Db)> {
     v
 }
 
-fn spec(name: &str) -> StackSpec {
-    StackSpec {
+fn spec(name: &str) -> StackDoc {
+    StackDoc {
         name: name.into(),
-        environment: "dev".into(),
+        environment: arbiter_api::Environment::Dev,
         labels: vec!["team:web".into()],
         monthly_budget_usd: Some(100.0),
         auto_apply_threshold: None,
@@ -233,8 +234,8 @@ fn plan_cr(submitter: &str, idem: Option<&str>, status: &str) -> changes::NewCha
             "d",
             "{\"format_version\":\"1.2\"}",
         ),
-        status: status.into(),
-        decision: Some("review".into()),
+        status: status.parse().unwrap(),
+        decision: Some(arbiter_api::Decision::Review),
         confidence: Some(80.0),
         priority: 0.2,
         cost_delta_usd: None,
@@ -325,16 +326,30 @@ async fn change_requests_reviews_transitions_nonces_and_expiry() {
         store
             .write(|cx| {
                 Box::pin(async move {
-                    changes::add_review(cx, 1, "user:alice", "approve", Some("ok")).await
+                    changes::add_review(
+                        cx,
+                        1,
+                        "user:alice",
+                        arbiter_api::ReviewOutcome::Approve,
+                        Some("ok"),
+                    )
+                    .await
                 })
             })
             .await
             .unwrap();
         let dup = store
             .write(|cx| {
-                Box::pin(
-                    async move { changes::add_review(cx, 1, "user:alice", "approve", None).await },
-                )
+                Box::pin(async move {
+                    changes::add_review(
+                        cx,
+                        1,
+                        "user:alice",
+                        arbiter_api::ReviewOutcome::Approve,
+                        None,
+                    )
+                    .await
+                })
             })
             .await;
         assert!(matches!(dup, Err(StoreError::Conflict(_))), "{name}");
@@ -351,7 +366,15 @@ async fn change_requests_reviews_transitions_nonces_and_expiry() {
         let stale = store
             .write(|cx| {
                 Box::pin(async move {
-                    changes::transition(cx, 1, "pending_review", "approved", None, "user:x").await
+                    changes::transition(
+                        cx,
+                        1,
+                        arbiter_api::ChangeStatus::PendingReview,
+                        arbiter_api::ChangeStatus::Approved,
+                        None,
+                        "user:x",
+                    )
+                    .await
                 })
             })
             .await;
@@ -362,7 +385,7 @@ async fn change_requests_reviews_transitions_nonces_and_expiry() {
                 .unwrap()
                 .unwrap()
                 .status,
-            "expired"
+            arbiter_api::ChangeStatus::Expired
         );
 
         let n1 = store
@@ -486,11 +509,11 @@ async fn a_change_whose_audit_entry_fails_does_not_happen() {
             .write(|cx| {
                 Box::pin(async move {
                     let s = stacks::create(cx, &spec("doomed"), "user:t").await?;
-                    // An action the log refuses (not dot-separated lower-case words).
+                    // A subject the log refuses (a control character).
                     cx.audit(
                         "user:t",
-                        "Not An Action!",
-                        "stack:doomed",
+                        arbiter_api::AuditAction::StackCreated,
+                        "stack:\u{7}doomed",
                         &serde_json::json!({}),
                     )
                     .await?;
@@ -570,7 +593,7 @@ async fn a_job_that_panics_fails_alone_and_the_writer_goes_on() {
             .await
             .unwrap()
             .into_iter()
-            .map(|s| s.spec.name)
+            .map(|s| s.doc.name)
             .collect();
         assert!(!names.contains(&"doomed".to_string()), "{name}: {names:?}");
         assert_eq!(names.len(), 7, "{name}: {names:?}");

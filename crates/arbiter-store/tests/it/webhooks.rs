@@ -19,6 +19,7 @@ fn hook(events: &[&str]) -> NewWebhook {
 }
 
 async fn event(store: &Store, action: &'static str) -> u64 {
+    let action: arbiter_api::AuditAction = action.parse().unwrap();
     store
         .write(move |cx| {
             Box::pin(async move {
@@ -87,7 +88,11 @@ async fn a_rolled_back_subscription_gets_nothing_and_a_live_one_gets_what_matche
             .await
             .unwrap();
         assert_eq!(d.len(), 1, "{name}");
-        assert_eq!(d[0].status, "cancelled", "{name}");
+        assert_eq!(
+            d[0].status,
+            arbiter_api::DeliveryStatus::Cancelled,
+            "{name}"
+        );
     }
 }
 

@@ -25,7 +25,7 @@ pub struct StackCreate {
     pub name: String,
     /// prod, staging, dev or ephemeral.
     #[arg(long, short = 'e')]
-    pub environment: String,
+    pub environment: arbiter_api::Environment,
     /// Label (repeatable), e.g. team:payments.
     #[arg(long = "label", value_name = "LABEL")]
     pub labels: Vec<String>,
@@ -61,7 +61,7 @@ pub struct StackUpdateArgs {
     pub name: String,
     /// New environment.
     #[arg(long, short = 'e')]
-    pub environment: Option<String>,
+    pub environment: Option<arbiter_api::Environment>,
     /// New labels (repeatable; replaces all).
     #[arg(long = "label", value_name = "LABEL")]
     pub labels: Option<Vec<String>>,

@@ -124,9 +124,9 @@ pub fn submit(a: SubmitArgs, server: &ServerArgs) -> Result<u8> {
             }
             s
         });
-        return Ok(crate::exit::status(r.data.status.as_str()));
+        return Ok(crate::exit::status(r.data.status));
     }
     let r = answer.parse::<ChangeRequest>()?;
     c.print(&r, cr_summary);
-    Ok(crate::exit::status(r.data.status.as_str()))
+    Ok(crate::exit::status(r.data.status))
 }

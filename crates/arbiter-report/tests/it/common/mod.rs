@@ -181,7 +181,7 @@ pub fn ledger_cost() -> CostSummary {
                 ),
                 component("Additional backup storage", "GB", 0.0, 0.095, Some(backup)),
             ],
-            classes: vec!["multi-az".into()],
+            classes: vec![arbiter_verdict::CostClass::MultiAz],
             details: vec!["Multi-AZ db.t3.large (mysql), $0.272/hour".into()],
         }],
         unpriced: vec![UnpricedResource {

@@ -1,0 +1,152 @@
+//! The boundary between storage rows (`arbiter-store`) and wire types
+//! (`arbiter-api`): the store keeps its own row types, the API its JSON
+//! bodies, and these functions are the only place one becomes the other,
+//! so a change to the JSON never reshapes what is stored.
+
+use arbiter_api::{ChangeRequest, ChangeSource, Review, Stack, StackSpec};
+use arbiter_store::changes::{ChangeRow, ReviewRow, SourceDoc};
+use arbiter_store::stacks::{StackDoc, StackRow};
+
+/// A stored stack as the API shows it.
+pub fn stack(r: StackRow) -> Stack {
+    Stack {
+        spec: stack_spec(r.doc),
+        version: r.version,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        expires_at: r.expires_at,
+    }
+}
+
+/// Stored stacks as the API shows them.
+pub fn stacks(rows: Vec<StackRow>) -> Vec<Stack> {
+    rows.into_iter().map(stack).collect()
+}
+
+/// Stored settings as the API's spec.
+pub fn stack_spec(d: StackDoc) -> StackSpec {
+    StackSpec {
+        name: d.name,
+        environment: d.environment,
+        labels: d.labels,
+        monthly_budget_usd: d.monthly_budget_usd,
+        auto_apply_threshold: d.auto_apply_threshold,
+        auto_apply: d.auto_apply,
+        policy_sets: d.policy_sets,
+        approval_policy: d.approval_policy,
+        ttl_seconds: d.ttl_seconds,
+        escalate_introduced_at: d.escalate_introduced_at,
+    }
+}
+
+/// A checked spec as stored.
+pub fn stack_doc(s: StackSpec) -> StackDoc {
+    StackDoc {
+        name: s.name,
+        environment: s.environment,
+        labels: s.labels,
+        monthly_budget_usd: s.monthly_budget_usd,
+        auto_apply_threshold: s.auto_apply_threshold,
+        auto_apply: s.auto_apply,
+        policy_sets: s.policy_sets,
+        approval_policy: s.approval_policy,
+        ttl_seconds: s.ttl_seconds,
+        escalate_introduced_at: s.escalate_introduced_at,
+    }
+}
+
+/// A stored change request as the API shows it.
+pub fn change_request(r: ChangeRow) -> ChangeRequest {
+    ChangeRequest {
+        id: r.id,
+        stack: r.stack,
+        submitter: r.submitter,
+        status: r.status,
+        decision: r.decision,
+        confidence: r.confidence,
+        priority: r.priority,
+        cost_delta_usd: r.cost_delta_usd,
+        resources_changed: r.resources_changed,
+        reason: r.reason,
+        auto_apply: r.auto_apply,
+        intent: r.intent,
+        source: r.source.map(source),
+        reviews: r.reviews.into_iter().map(review).collect(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        expires_at: r.expires_at,
+        verdict: r.verdict,
+    }
+}
+
+/// Stored change requests as the API shows them.
+pub fn change_requests(rows: Vec<ChangeRow>) -> Vec<ChangeRequest> {
+    rows.into_iter().map(change_request).collect()
+}
+
+/// A stored review as the API shows it.
+pub fn review(r: ReviewRow) -> Review {
+    Review {
+        reviewer: r.reviewer,
+        decision: r.decision,
+        comment: r.comment,
+        created_at: r.created_at,
+    }
+}
+
+/// A stored source document as the API shows it.
+pub fn source(d: SourceDoc) -> ChangeSource {
+    ChangeSource {
+        repository: d.repository,
+        commit: d.commit,
+        branch: d.branch,
+        diff: d.diff,
+    }
+}
+
+/// A submitted source as stored.
+pub fn source_doc(s: ChangeSource) -> SourceDoc {
+    SourceDoc {
+        repository: s.repository,
+        commit: s.commit,
+        branch: s.branch,
+        diff: s.diff,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_keeps_every_field_across_the_boundary_and_stores_the_same_json() {
+        let s = ChangeSource {
+            repository: Some("git@example:infra".into()),
+            commit: Some("abc123".into()),
+            branch: None,
+            diff: Some("--- a\n+++ b\n".into()),
+        };
+        let d = source_doc(s.clone());
+        assert_eq!(
+            serde_json::to_string(&d).ok(),
+            serde_json::to_string(&s).ok(),
+            "the stored document is the JSON clients sent"
+        );
+        assert_eq!(source(d), s);
+    }
+
+    #[test]
+    fn a_stack_spec_is_stored_as_the_same_json_and_reads_back_equal() {
+        let spec: StackSpec = serde_json::from_str(
+            r#"{"name":"web","environment":"staging","labels":["team:a"],"monthly_budget_usd":120.5,"ttl_seconds":3600,"escalate_introduced_at":"high"}"#,
+        )
+        .unwrap();
+        let doc = stack_doc(spec.clone());
+        assert_eq!(
+            serde_json::to_string(&doc).ok(),
+            serde_json::to_string(&spec).ok()
+        );
+        assert_eq!(stack_spec(doc), spec);
+    }
+}
