@@ -59,6 +59,14 @@ enum Command {
         #[command(flatten)]
         server: cmd::client::ServerArgs,
     },
+    /// Serve the MCP tools on stdio for an agent on this machine, signing
+    /// every call to the server with the agent's key.
+    Mcp {
+        #[command(flatten)]
+        args: cmd::mcp::McpArgs,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
     /// The review queue: list, show, approve, reject.
     Review {
         #[command(subcommand)]
@@ -165,6 +173,7 @@ pub fn main() -> ExitCode {
         Command::Audit(c) => cmd::audit::run(c),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Submit { args, server } => cmd::remote::submit(args, &server),
+        Command::Mcp { args, server } => cmd::mcp::run(args, &server),
         Command::Review { cmd, server } => cmd::remote::review(cmd, &server),
         Command::Stack { cmd, server } => cmd::remote::stack(cmd, &server),
         Command::Waiver { cmd, server } => cmd::waiver::run(cmd, &server),

@@ -5,6 +5,7 @@ pub mod calibrate;
 pub mod client;
 pub mod cost;
 pub mod evaluate;
+pub mod mcp;
 pub mod policy;
 pub mod pricing;
 pub mod remote;
