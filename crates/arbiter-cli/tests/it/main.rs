@@ -10,6 +10,7 @@ mod cli;
 mod common;
 mod cost_cli;
 mod durability;
+mod mcp;
 mod server_cli;
 mod state_cli;
 mod web_ui;

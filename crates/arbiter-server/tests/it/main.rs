@@ -6,6 +6,7 @@ mod api;
 mod common;
 mod hardening;
 mod hardening_b;
+mod mcp;
 mod rbac;
 mod states;
 mod ui;
