@@ -133,7 +133,8 @@ impl Client {
         body: Option<Vec<u8>>,
         headers: &[(&str, String)],
     ) -> Result<Answer> {
-        self.rt.block_on(self.send_async(method, path, body, headers))
+        self.rt
+            .block_on(self.send_async(method, path, body, headers))
     }
 
     /// Runs a future on the client's runtime (`arbiter mcp` serves on it).
@@ -190,7 +191,11 @@ impl Client {
             } else {
                 serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
             };
-            Ok(Answer { status, body, retry_after })
+            Ok(Answer {
+                status,
+                body,
+                retry_after,
+            })
         }
     }
 

@@ -52,10 +52,18 @@ fn python() -> PathBuf {
         .args(["-m", "venv"])
         .arg(&venv)
         .output()
-        .expect("python3 is needed for the MCP client tests (apt-get install python3 python3-venv)");
+        .expect(
+            "python3 is needed for the MCP client tests (apt-get install python3 python3-venv)",
+        );
     assert!(o.status.success(), "python3 -m venv: {}", text(&o));
     let o = Command::new(&py)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
         .arg(format!("mcp=={MCP_SDK_VERSION}"))
         .output()
         .unwrap();
@@ -93,7 +101,12 @@ fn the_python_sdk_drives_arbiter_mcp_over_stdio_and_the_servers_mcp_over_http() 
     let s = start(d);
     let admin = Some(s.token.as_str());
     let ok = |o: &Output| assert!(o.status.success(), "{}", text(o));
-    ok(&arbiter(&s, d, &["stack", "create", "web", "-e", "prod"], admin));
+    ok(&arbiter(
+        &s,
+        d,
+        &["stack", "create", "web", "-e", "prod"],
+        admin,
+    ));
     ok(&arbiter(&s, d, &["agent", "keygen", "-o", "bot.key"], None));
     // The agent may only update: creating a security group rule is
     // outside its scope.
@@ -101,7 +114,14 @@ fn the_python_sdk_drives_arbiter_mcp_over_stdio_and_the_servers_mcp_over_http() 
         &s,
         d,
         &[
-            "agent", "create", "bot", "--public-key", "bot.key.pub", "--stack", "web", "--action",
+            "agent",
+            "create",
+            "bot",
+            "--public-key",
+            "bot.key.pub",
+            "--stack",
+            "web",
+            "--action",
             "update",
         ],
         admin,
@@ -113,7 +133,15 @@ fn the_python_sdk_drives_arbiter_mcp_over_stdio_and_the_servers_mcp_over_http() 
     let o = arbiter(
         &s,
         d,
-        &["submit", ssh.to_str().unwrap(), "--stack", "web", "--key", "bot.key", "--json"],
+        &[
+            "submit",
+            ssh.to_str().unwrap(),
+            "--stack",
+            "web",
+            "--key",
+            "bot.key",
+            "--json",
+        ],
         None,
     );
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
@@ -121,7 +149,14 @@ fn the_python_sdk_drives_arbiter_mcp_over_stdio_and_the_servers_mcp_over_http() 
     assert_eq!(http["status"], "rejected");
 
     // An agent token for /mcp.
-    let o = arbiter(&s, d, &["mcp", "--key", "bot.key", "token", "--agent", "bot", "--ttl", "10m", "--json"], None);
+    let o = arbiter(
+        &s,
+        d,
+        &[
+            "mcp", "--key", "bot.key", "token", "--agent", "bot", "--ttl", "10m", "--json",
+        ],
+        None,
+    );
     ok(&o);
     let minted: Value = serde_json::from_slice(&o.stdout).unwrap();
     let token = minted["token"].as_str().unwrap().to_string();
@@ -136,7 +171,7 @@ fn the_python_sdk_drives_arbiter_mcp_over_stdio_and_the_servers_mcp_over_http() 
     for t in transports {
         for version in ["modern", "2025-06-18"] {
             let tag = format!("{} {version}", t["transport"]);
-            let k = format!("{tag}");
+            let k = tag.clone();
             let submit = json!({"tool": "submit_change", "args": {"stack": "web", "plan": scenario("ssh-open-to-world"), "idempotency_key": k}});
             let mut spec = t.clone();
             spec["version"] = json!(version);
@@ -147,14 +182,28 @@ fn the_python_sdk_drives_arbiter_mcp_over_stdio_and_the_servers_mcp_over_http() 
                 {"tool": "get_run", "args": {"id": "run_1"}},
             ]);
             let out = drive(&python, &spec);
-            let want = if version == "modern" { "2026-07-28" } else { version };
+            let want = if version == "modern" {
+                "2026-07-28"
+            } else {
+                version
+            };
             assert_eq!(out["negotiated"], want, "{tag}");
-            let names: Vec<&str> = out["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+            let names: Vec<&str> = out["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap())
+                .collect();
             assert_eq!(names.len(), 9, "{tag}: {names:?}");
-            assert!(!names.iter().any(|n| n.contains("approve") || n.contains("apply") || n.contains("confirm")));
+            assert!(!names
+                .iter()
+                .any(|n| n.contains("approve") || n.contains("apply") || n.contains("confirm")));
             for tool in out["tools"].as_array().unwrap() {
                 assert!(tool["outputSchema"].is_object(), "{tag}: {tool}");
-                assert_eq!(tool["annotations"]["destructiveHint"], false, "{tag}: {tool}");
+                assert_eq!(
+                    tool["annotations"]["destructiveHint"], false,
+                    "{tag}: {tool}"
+                );
             }
             let r = &out["results"];
             // Refused through MCP exactly as through HTTP.
@@ -163,11 +212,26 @@ fn the_python_sdk_drives_arbiter_mcp_over_stdio_and_the_servers_mcp_over_http() 
             for f in ["status", "decision", "reason", "submitter"] {
                 assert_eq!(cr[f], http[f], "{tag}: {f}");
             }
-            assert_eq!(r[1]["structured"]["id"], cr["id"], "{tag}: idempotent by key");
+            assert_eq!(
+                r[1]["structured"]["id"], cr["id"],
+                "{tag}: idempotent by key"
+            );
             let pf = &r[2]["structured"];
-            assert_eq!((pf["status"].clone(), pf["would_approve"].clone()), (json!("approved"), json!(true)), "{tag}: {}", r[2]);
+            assert_eq!(
+                (pf["status"].clone(), pf["would_approve"].clone()),
+                (json!("approved"), json!(true)),
+                "{tag}: {}",
+                r[2]
+            );
             assert_eq!(r[3]["isError"], true, "{tag}");
-            assert!(r[3]["text"].as_str().unwrap().contains("runs are not available on this server"), "{tag}: {}", r[3]);
+            assert!(
+                r[3]["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("runs are not available on this server"),
+                "{tag}: {}",
+                r[3]
+            );
 
             // Reading back and explaining the change.
             let id = cr["id"].as_i64().unwrap();
@@ -181,10 +245,15 @@ fn the_python_sdk_drives_arbiter_mcp_over_stdio_and_the_servers_mcp_over_http() 
             let r = &out["results"];
             assert_eq!(r[0]["structured"]["status"], "rejected", "{tag}");
             assert_eq!(r[1]["structured"]["decided"], true, "{tag}");
-            assert_eq!(r[2]["structured"]["rule"]["id"], "ARB-AWS-NET-001", "{tag}: {}", r[2]);
+            assert_eq!(
+                r[2]["structured"]["rule"]["id"], "ARB-AWS-NET-001",
+                "{tag}: {}",
+                r[2]
+            );
             let fixes = r[3]["structured"]["fixes"].as_array().unwrap();
             assert!(
-                fixes.iter().any(|f| f["rule_id"] == "ARB-AWS-NET-001" && f["remediation"] == r[2]["structured"]["rule"]["remediation"]),
+                fixes.iter().any(|f| f["rule_id"] == "ARB-AWS-NET-001"
+                    && f["remediation"] == r[2]["structured"]["rule"]["remediation"]),
                 "{tag}: {}",
                 r[3]
             );

@@ -30,10 +30,10 @@ use axum::extract::Request;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
-use rmcp::RoleServer;
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::RoleServer;
 use std::sync::Arc;
 use std::time::Duration;
 use tools::{ApiAnswer, ApiCall, ArbiterMcp, Backend, BoxFuture};
@@ -57,7 +57,10 @@ pub struct McpHttp {
 /// The allowed `Host` values: the configured ones, else the loopback names.
 pub fn allowed_hosts(configured: &[String]) -> Vec<String> {
     if configured.is_empty() {
-        DEFAULT_ALLOWED_HOSTS.iter().map(|s| s.to_string()).collect()
+        DEFAULT_ALLOWED_HOSTS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     } else {
         configured.to_vec()
     }
@@ -142,12 +145,14 @@ pub async fn endpoint(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
-    if principal.is_none() || !bearer {
-        return ApiError::unauthorized(
-            "bearer_required",
-            "/mcp takes `Authorization: Bearer TOKEN` only (an API token, or an agent token from POST /api/v1/agents/{name}/tokens); session cookies and signatures are not accepted here",
-        )
-        .into_response();
+    const ONLY_BEARER: &str = "/mcp takes `Authorization: Bearer TOKEN` only (an API token, or an agent token from POST /api/v1/agents/{name}/tokens); session cookies and signatures are not accepted here";
+    if principal.is_none() {
+        return ApiError::unauthorized("bearer_required", ONLY_BEARER).into_response();
+    }
+    if !bearer {
+        // Authenticated (a signature), but not the way /mcp takes.
+        return ApiError::new(StatusCode::FORBIDDEN, "bearer_required", ONLY_BEARER)
+            .into_response();
     }
     use tower_service::Service;
     let mut svc = mcp.service.clone();

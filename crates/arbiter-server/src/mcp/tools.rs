@@ -457,7 +457,8 @@ fn arg_int(args: &JsonObject, name: &str) -> Result<Option<i64>, ToolError> {
 }
 
 fn req_id(args: &JsonObject, name: &str) -> Result<i64, ToolError> {
-    let id = arg_int(args, name)?.ok_or_else(|| ToolError::arguments(format!("{name} is required")))?;
+    let id =
+        arg_int(args, name)?.ok_or_else(|| ToolError::arguments(format!("{name} is required")))?;
     if id < 1 {
         return Err(ToolError::arguments(format!("{name} must be 1 or more")));
     }
@@ -567,8 +568,7 @@ impl ArbiterMcp {
             return Ok(a.body);
         }
         let no_route = a.status == 404
-            && a
-                .body
+            && a.body
                 .pointer("/error/message")
                 .and_then(Value::as_str)
                 .is_some_and(|m| m.starts_with("no such endpoint"));

@@ -133,7 +133,10 @@ async fn tools_have_schemas_and_honest_annotations_in_both_protocol_versions() {
             "{version}"
         );
         for t in &tools {
-            let out = t.output_schema.as_ref().expect("every tool has an output schema");
+            let out = t
+                .output_schema
+                .as_ref()
+                .expect("every tool has an output schema");
             assert_eq!(out.get("type"), Some(&json!("object")), "{}", t.name);
             assert_eq!(t.input_schema.get("type"), Some(&json!("object")));
             let a = t.annotations.as_ref().unwrap();
@@ -192,7 +195,10 @@ async fn every_mcp_call_is_answered_as_the_http_api_answers_the_same_caller() {
             for f in ["status", "decision", "reason", "submitter", "stack"] {
                 assert_eq!(via[f], http.body[f], "{tag}: {f}");
             }
-            assert!(via["reason"].as_str().unwrap().starts_with("scope: "), "{tag}: {via}");
+            assert!(
+                via["reason"].as_str().unwrap().starts_with("scope: "),
+                "{tag}: {via}"
+            );
             // Idempotent by key.
             let again = ok(&c, "submit_change", args).await;
             assert_eq!(again["id"], via["id"], "{tag}");
@@ -200,43 +206,108 @@ async fn every_mcp_call_is_answered_as_the_http_api_answers_the_same_caller() {
 
             let got = ok(&c, "get_change", json!({"id": id})).await;
             let http = app
-                .signed(&key, "GET", &format!("/api/v1/change-requests/{id}"), b"", &[])
+                .signed(
+                    &key,
+                    "GET",
+                    &format!("/api/v1/change-requests/{id}"),
+                    b"",
+                    &[],
+                )
                 .await;
             assert_eq!(got, http.body, "{tag}");
 
             // Decided already: no wait.
-            let w = ok(&c, "wait_for_decision", json!({"id": id, "timeout_seconds": 30})).await;
+            let w = ok(
+                &c,
+                "wait_for_decision",
+                json!({"id": id, "timeout_seconds": 30}),
+            )
+            .await;
             assert_eq!(w["decided"], true, "{tag}");
             assert!(w["waited_ms"].as_u64().unwrap() < 5000, "{tag}: {w}");
 
             // The dry run answers as POST /api/v1/evaluate does.
-            let pf = ok(&c, "preflight_plan", json!({"stack": "web", "plan": plan("tags-only-update")})).await;
+            let pf = ok(
+                &c,
+                "preflight_plan",
+                json!({"stack": "web", "plan": plan("tags-only-update")}),
+            )
+            .await;
             let http = app
-                .signed(&key, "POST", "/api/v1/evaluate", &common::submission("web", "tags-only-update"), &[])
+                .signed(
+                    &key,
+                    "POST",
+                    "/api/v1/evaluate",
+                    &common::submission("web", "tags-only-update"),
+                    &[],
+                )
                 .await;
             assert_eq!(pf["status"], http.body["status"], "{tag}");
-            assert_eq!(pf["would_approve"], json!(http.body["status"] == "approved"), "{tag}");
-            assert_eq!(pf["verdict"]["decision"], http.body["verdict"]["decision"], "{tag}");
-            let pf = ok(&c, "preflight_plan", json!({"stack": "web", "plan": plan("ssh-open-to-world")})).await;
-            assert_eq!((pf["would_approve"].clone(), pf["status"].clone()), (json!(false), json!("rejected")), "{tag}");
+            assert_eq!(
+                pf["would_approve"],
+                json!(http.body["status"] == "approved"),
+                "{tag}"
+            );
+            assert_eq!(
+                pf["verdict"]["decision"], http.body["verdict"]["decision"],
+                "{tag}"
+            );
+            let pf = ok(
+                &c,
+                "preflight_plan",
+                json!({"stack": "web", "plan": plan("ssh-open-to-world")}),
+            )
+            .await;
+            assert_eq!(
+                (pf["would_approve"].clone(), pf["status"].clone()),
+                (json!(false), json!("rejected")),
+                "{tag}"
+            );
 
             // The finding, with the built-in rule's metadata; fixes fall back
             // to the rule's remediation when the verdict carries none.
-            let f = ok(&c, "explain_finding", json!({"change_id": id, "rule_id": "ARB-AWS-NET-001"})).await;
-            assert_eq!(f["finding"]["address"], "aws_security_group_rule.ssh", "{tag}");
+            let f = ok(
+                &c,
+                "explain_finding",
+                json!({"change_id": id, "rule_id": "ARB-AWS-NET-001"}),
+            )
+            .await;
+            assert_eq!(
+                f["finding"]["address"], "aws_security_group_rule.ssh",
+                "{tag}"
+            );
             assert_eq!(f["rule"]["id"], "ARB-AWS-NET-001", "{tag}");
             let remediation = f["rule"]["remediation"].as_str().unwrap();
             assert!(!remediation.is_empty());
             let fx = ok(&c, "suggest_fixes", json!({"change_id": id})).await;
-            let first = fx["fixes"].as_array().unwrap().iter().find(|x| x["rule_id"] == "ARB-AWS-NET-001").unwrap();
+            let first = fx["fixes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["rule_id"] == "ARB-AWS-NET-001")
+                .unwrap();
             assert_eq!(first["remediation"], remediation, "{tag}");
-            let e = err(&c, "explain_finding", json!({"change_id": id, "rule_id": "ARB-NOPE"})).await;
+            let e = err(
+                &c,
+                "explain_finding",
+                json!({"change_id": id, "rule_id": "ARB-NOPE"}),
+            )
+            .await;
             assert_eq!(e["code"], "not_found", "{tag}");
 
             // What the agent may not do over HTTP it may not do here.
             let e = err(&c, "list_policies", json!({})).await;
-            assert_eq!((e["status"].clone(), e["code"].clone()), (json!(403), json!("forbidden")), "{tag}");
-            let e = err(&c, "preflight_plan", json!({"stack": "other", "plan": plan("tags-only-update")})).await;
+            assert_eq!(
+                (e["status"].clone(), e["code"].clone()),
+                (json!(403), json!("forbidden")),
+                "{tag}"
+            );
+            let e = err(
+                &c,
+                "preflight_plan",
+                json!({"stack": "other", "plan": plan("tags-only-update")}),
+            )
+            .await;
             assert_eq!(e["status"], 404, "{tag}");
             // Runs are not on this server.
             let e = err(&c, "get_run", json!({"id": "run_1"})).await;
@@ -252,13 +323,23 @@ async fn every_mcp_call_is_answered_as_the_http_api_answers_the_same_caller() {
         // as over HTTP); wait_for_decision returns when a reviewer decides
         // (here: rejects).
         let admin = connect(&app, &app.admin, ProtocolVersion::V_2026_07_28).await;
-        let cr = ok(&admin, "submit_change", json!({"stack": "web", "plan": plan("delete-prod-database"), "idempotency_key": "db"})).await;
+        let cr = ok(
+            &admin,
+            "submit_change",
+            json!({"stack": "web", "plan": plan("delete-prod-database"), "idempotency_key": "db"}),
+        )
+        .await;
         assert_eq!(cr["status"], "pending_review", "{backend}: {cr}");
         let id = cr["id"].as_i64().unwrap();
         let agent = connect(&app, &token, ProtocolVersion::V_2026_07_28).await;
         let e = err(&agent, "get_change", json!({"id": id})).await;
         assert_eq!(e["status"], 404, "{backend}");
-        let w = ok(&admin, "wait_for_decision", json!({"id": id, "timeout_seconds": 1})).await;
+        let w = ok(
+            &admin,
+            "wait_for_decision",
+            json!({"id": id, "timeout_seconds": 1}),
+        )
+        .await;
         assert_eq!(w["decided"], false, "{backend}");
         assert!(w["waited_ms"].as_u64().unwrap() >= 1000, "{w}");
         let rita = app.user("rita", "reviewer").await;
@@ -275,28 +356,70 @@ async fn every_mcp_call_is_answered_as_the_http_api_answers_the_same_caller() {
                 .status()
                 .as_u16()
         });
-        let w = ok(&admin, "wait_for_decision", json!({"id": id, "timeout_seconds": 40})).await;
+        let w = ok(
+            &admin,
+            "wait_for_decision",
+            json!({"id": id, "timeout_seconds": 40}),
+        )
+        .await;
         assert_eq!(approve.await.unwrap(), 200);
-        assert_eq!((w["decided"].clone(), w["change"]["status"].clone()), (json!(true), json!("rejected")), "{backend}: {w}");
+        assert_eq!(
+            (w["decided"].clone(), w["change"]["status"].clone()),
+            (json!(true), json!("rejected")),
+            "{backend}: {w}"
+        );
         assert!(w["waited_ms"].as_u64().unwrap() < 20_000, "{w}");
         let pols = ok(&admin, "list_policies", json!({})).await;
         assert!(pols["items"].is_array());
 
         // Rate limits hold through MCP: one dry run a minute.
         let slow = app
-            .agent("slow", 9, json!({"stacks": ["web"]}), json!({"submissions_per_minute": 1}))
+            .agent(
+                "slow",
+                9,
+                json!({"stacks": ["web"]}),
+                json!({"submissions_per_minute": 1}),
+            )
             .await;
         let r = mint(&app, &slow, "slow", json!({})).await;
-        let c = connect(&app, r.body["token"].as_str().unwrap(), ProtocolVersion::V_2025_06_18).await;
-        ok(&c, "preflight_plan", json!({"stack": "web", "plan": plan("tags-only-update")})).await;
-        let e = err(&c, "preflight_plan", json!({"stack": "web", "plan": plan("tags-only-update")})).await;
-        assert_eq!((e["status"].clone(), e["code"].clone()), (json!(429), json!("rate_limited")), "{backend}");
+        let c = connect(
+            &app,
+            r.body["token"].as_str().unwrap(),
+            ProtocolVersion::V_2025_06_18,
+        )
+        .await;
+        ok(
+            &c,
+            "preflight_plan",
+            json!({"stack": "web", "plan": plan("tags-only-update")}),
+        )
+        .await;
+        let e = err(
+            &c,
+            "preflight_plan",
+            json!({"stack": "web", "plan": plan("tags-only-update")}),
+        )
+        .await;
+        assert_eq!(
+            (e["status"].clone(), e["code"].clone()),
+            (json!(429), json!("rate_limited")),
+            "{backend}"
+        );
 
         // Minting is audited.
         let a = app
-            .req("GET", "/api/v1/audit/subjects/agent:bot", Some(&app.admin), None)
+            .req(
+                "GET",
+                "/api/v1/audit/subjects/agent:bot",
+                Some(&app.admin),
+                None,
+            )
             .await;
-        assert!(a.body.to_string().contains("agent.token.created"), "{backend}: {}", a.body);
+        assert!(
+            a.body.to_string().contains("agent.token.created"),
+            "{backend}: {}",
+            a.body
+        );
         for c in [admin, agent, c] {
             c.cancel().await.unwrap();
         }
@@ -309,14 +432,21 @@ async fn mcp_refuses_cookies_signatures_wrong_hosts_and_expired_or_revoked_token
     for backend in common::backends().await {
         let app = spawn(backend, |_| {}).await;
         app.stack("web", "prod", json!({})).await;
-        let key = app.agent("bot", 7, json!({"stacks": ["web"]}), json!({})).await;
-        let other = app.agent("other", 8, json!({"stacks": ["web"]}), json!({})).await;
+        let key = app
+            .agent("bot", 7, json!({"stacks": ["web"]}), json!({}))
+            .await;
+        let other = app
+            .agent("other", 8, json!({"stacks": ["web"]}), json!({}))
+            .await;
         let bearer = |t: &str| vec![("authorization", format!("Bearer {t}"))];
 
         // People's API tokens work.
         let (s, body) = raw_initialize(&app, &bearer(&app.admin)).await;
         assert_eq!(s, 200, "{backend}: {body}");
-        assert!(body.contains("\"protocolVersion\":\"2025-06-18\""), "{body}");
+        assert!(
+            body.contains("\"protocolVersion\":\"2025-06-18\""),
+            "{body}"
+        );
         // Nothing, or a session cookie that opens the web UI, is refused.
         let (s, _) = raw_initialize(&app, &[]).await;
         assert_eq!(s, 401);
@@ -347,18 +477,38 @@ async fn mcp_refuses_cookies_signatures_wrong_hosts_and_expired_or_revoked_token
         let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}});
         let r = app
-            .signed(&key, "POST", "/mcp", init.to_string().as_bytes(), &[("accept", "application/json, text/event-stream".into())])
+            .signed(
+                &key,
+                "POST",
+                "/mcp",
+                init.to_string().as_bytes(),
+                &[("accept", "application/json, text/event-stream".into())],
+            )
             .await;
-        assert_eq!((r.status, r.code()), (401, "bearer_required"), "{backend}: {:?}", r.body);
+        assert_eq!(
+            (r.status, r.code()),
+            (403, "bearer_required"),
+            "{backend}: {:?}",
+            r.body
+        );
         // A Host outside the allowed list.
         let mut h = bearer(&app.admin);
         h.push(("host", "evil.example".into()));
         let (s, body) = raw_initialize(&app, &h).await;
-        assert_eq!((s, error_code(&body).as_str()), (403, "host_not_allowed"), "{body}");
+        assert_eq!(
+            (s, error_code(&body).as_str()),
+            (403, "host_not_allowed"),
+            "{body}"
+        );
 
         // Minting: only the agent itself, signed, within the bounds.
         let r = app
-            .req("POST", "/api/v1/agents/bot/tokens", Some(&app.admin), Some(&json!({})))
+            .req(
+                "POST",
+                "/api/v1/agents/bot/tokens",
+                Some(&app.admin),
+                Some(&json!({})),
+            )
             .await;
         assert_eq!(r.status, 403, "{:?}", r.body);
         let r = mint(&app, &other, "bot", json!({})).await;
@@ -373,10 +523,22 @@ async fn mcp_refuses_cookies_signatures_wrong_hosts_and_expired_or_revoked_token
         let (s, body) = raw_initialize(&app, &bearer(&token)).await;
         assert_eq!(s, 200, "{backend}: {body}");
         // The token is for /mcp only: not the API, not minting another.
-        let r = app.req("GET", "/api/v1/change-requests", Some(&token), None).await;
-        assert_eq!((r.status, r.code()), (401, "agent_token_outside_mcp"), "{:?}", r.body);
         let r = app
-            .req("POST", "/api/v1/agents/bot/tokens", Some(&token), Some(&json!({})))
+            .req("GET", "/api/v1/change-requests", Some(&token), None)
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (401, "agent_token_outside_mcp"),
+            "{:?}",
+            r.body
+        );
+        let r = app
+            .req(
+                "POST",
+                "/api/v1/agents/bot/tokens",
+                Some(&token),
+                Some(&json!({})),
+            )
             .await;
         assert_eq!(r.status, 401, "{:?}", r.body);
         // Stored hashed.
@@ -385,7 +547,9 @@ async fn mcp_refuses_cookies_signatures_wrong_hosts_and_expired_or_revoked_token
             .fetch_all(pool)
             .await
             .unwrap();
-        assert!(rows.iter().all(|(h,)| h.len() == 64 && !token.contains(h.as_str())));
+        assert!(rows
+            .iter()
+            .all(|(h,)| h.len() == 64 && !token.contains(h.as_str())));
         // Expired: refused.
         let hash = arbiter_store::principals::token_hash(&token);
         app.running
@@ -404,18 +568,31 @@ async fn mcp_refuses_cookies_signatures_wrong_hosts_and_expired_or_revoked_token
             .await
             .unwrap();
         let (s, body) = raw_initialize(&app, &bearer(&token)).await;
-        assert_eq!((s, error_code(&body).as_str()), (401, "invalid_token"), "{backend}: {body}");
+        assert_eq!(
+            (s, error_code(&body).as_str()),
+            (401, "invalid_token"),
+            "{backend}: {body}"
+        );
         // Revoking the key that minted it ends it too.
         let r = mint(&app, &key, "bot", json!({})).await;
         let token = r.body["token"].as_str().unwrap().to_string();
         let (s, _) = raw_initialize(&app, &bearer(&token)).await;
         assert_eq!(s, 200);
         let r = app
-            .req("POST", &format!("/api/v1/agents/bot/keys/{}/revoke", key.public().key_id()), Some(&app.admin), None)
+            .req(
+                "POST",
+                &format!("/api/v1/agents/bot/keys/{}/revoke", key.public().key_id()),
+                Some(&app.admin),
+                None,
+            )
             .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         let (s, body) = raw_initialize(&app, &bearer(&token)).await;
-        assert_eq!((s, error_code(&body).as_str()), (401, "invalid_token"), "{backend}: {body}");
+        assert_eq!(
+            (s, error_code(&body).as_str()),
+            (401, "invalid_token"),
+            "{backend}: {body}"
+        );
         app.running.shutdown().await.unwrap();
     }
 
@@ -433,6 +610,10 @@ async fn mcp_refuses_cookies_signatures_wrong_hosts_and_expired_or_revoked_token
     h.pop();
     h.push(("host", "localhost".into()));
     let (s, body) = raw_initialize(&app, &h).await;
-    assert_eq!((s, error_code(&body).as_str()), (403, "host_not_allowed"), "{body}");
+    assert_eq!(
+        (s, error_code(&body).as_str()),
+        (403, "host_not_allowed"),
+        "{body}"
+    );
     app.running.shutdown().await.unwrap();
 }
