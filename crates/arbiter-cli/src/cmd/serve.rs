@@ -117,6 +117,12 @@ pub struct ServeArgs {
 pub fn run(args: ServeArgs) -> Result<u8> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ARBITER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    // The MCP SDK logs whole messages (plans, verdicts) at debug and trace:
+    // never more than info from it, whatever ARBITER_LOG says.
+    let filter = match "rmcp=info".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -13,7 +13,7 @@
 
 use crate::common;
 
-use common::{arbiter, start, text};
+use common::{arbiter, text};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -86,6 +86,18 @@ fn drive(python: &Path, spec: &Value) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)))
 }
 
+/// A sensitive value in a plan: never in an answer or the server's log.
+const SECRET: &str = "hunter2-correct-horse-battery-staple";
+
+fn sensitive_plan() -> Value {
+    json!({"format_version": "1.2", "resource_changes": [{
+        "address": "aws_db_instance.main", "type": "aws_db_instance", "name": "main", "mode": "managed",
+        "change": {"actions": ["update"],
+            "before": {"password": "old-password-value-123", "instance_class": "db.t3.micro"},
+            "after": {"password": SECRET, "instance_class": "db.t3.micro"},
+            "before_sensitive": {"password": true}, "after_sensitive": {"password": true}, "after_unknown": {}}}]})
+}
+
 fn scenario(name: &str) -> Value {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/scenarios")
@@ -98,7 +110,9 @@ fn the_python_sdk_drives_arbiter_mcp_over_stdio_and_the_servers_mcp_over_http() 
     let python = python();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let s = start(d);
+    // At trace level: nothing secret may reach the log through /mcp either.
+    let log = std::fs::File::create(d.join("server.log")).unwrap();
+    let s = common::start_with(d, "trace", std::process::Stdio::from(log));
     let admin = Some(s.token.as_str());
     let ok = |o: &Output| assert!(o.status.success(), "{}", text(o));
     ok(&arbiter(
@@ -180,6 +194,7 @@ fn the_python_sdk_drives_arbiter_mcp_over_stdio_and_the_servers_mcp_over_http() 
                 submit,
                 {"tool": "preflight_plan", "args": {"stack": "web", "plan": scenario("tags-only-update")}},
                 {"tool": "get_run", "args": {"id": "run_1"}},
+                {"tool": "preflight_plan", "args": {"stack": "web", "plan": sensitive_plan()}},
             ]);
             let out = drive(&python, &spec);
             let want = if version == "modern" {
@@ -232,6 +247,11 @@ fn the_python_sdk_drives_arbiter_mcp_over_stdio_and_the_servers_mcp_over_http() 
                 "{tag}: {}",
                 r[3]
             );
+            assert_eq!(r[4]["isError"], false, "{tag}: {}", r[4]);
+            assert!(
+                !r[4].to_string().contains(SECRET),
+                "{tag}: the answer shows the sensitive value"
+            );
 
             // Reading back and explaining the change.
             let id = cr["id"].as_i64().unwrap();
@@ -258,5 +278,11 @@ fn the_python_sdk_drives_arbiter_mcp_over_stdio_and_the_servers_mcp_over_http() 
                 r[3]
             );
         }
+    }
+    drop(s);
+    let log = std::fs::read_to_string(d.join("server.log")).unwrap();
+    assert!(log.contains("/mcp"), "the log is empty? {log}");
+    for needle in [SECRET, "old-password-value-123", "arb_", "arbat_"] {
+        assert!(!log.contains(needle), "the server log contains {needle:?}");
     }
 }
