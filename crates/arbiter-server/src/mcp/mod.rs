@@ -219,3 +219,40 @@ impl Backend for InProcess {
         self.max_wait
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn with_host(h: &str) -> Request {
+        Request::builder()
+            .uri("/mcp")
+            .header(header::HOST, h)
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    #[test]
+    fn hosts_match_by_name_and_by_port_when_one_is_given() {
+        let allowed = allowed_hosts(&[]);
+        for ok in [
+            "localhost",
+            "localhost:8080",
+            "127.0.0.1:1",
+            "[::1]:8080",
+            "LOCALHOST",
+        ] {
+            assert!(host_allowed(&with_host(ok), &allowed), "{ok}");
+        }
+        for bad in ["evil.example", "localhost.evil.example", "127.0.0.2", ""] {
+            assert!(!host_allowed(&with_host(bad), &allowed), "{bad}");
+        }
+        let proxy = vec!["arbiter.example:443".to_string(), "intra".to_string()];
+        assert!(host_allowed(&with_host("arbiter.example:443"), &proxy));
+        assert!(!host_allowed(&with_host("arbiter.example:8443"), &proxy));
+        assert!(!host_allowed(&with_host("arbiter.example"), &proxy));
+        assert!(host_allowed(&with_host("intra:9"), &proxy));
+        assert!(!host_allowed(&with_host("localhost"), &proxy));
+    }
+}

@@ -766,3 +766,61 @@ impl ServerHandler for ArbiterMcp {
         Ok(result.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn run_ids_are_one_path_segment() {
+        assert_eq!(segment("run_1-a.b~"), "run_1-a.b~");
+        assert_eq!(segment("../x/y?z=1"), "..%2Fx%2Fy%3Fz%3D1");
+        assert_eq!(segment("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn decided_means_out_of_the_waiting_statuses() {
+        for s in ["submitted", "evaluated", "pending_review"] {
+            assert!(!is_decided(&json!({"status": s})), "{s}");
+        }
+        for s in ["approved", "rejected", "cancelled", "expired", "applied"] {
+            assert!(is_decided(&json!({"status": s})), "{s}");
+        }
+        assert!(!is_decided(&json!({})));
+    }
+
+    #[test]
+    fn every_tool_has_object_schemas_and_only_submit_writes() {
+        let mut names = std::collections::BTreeSet::new();
+        for spec in TOOLS {
+            assert!(names.insert(spec.name), "{} twice", spec.name);
+            let t = spec.tool();
+            assert_eq!(t.input_schema.get("type"), Some(&json!("object")));
+            let out = t.output_schema.unwrap();
+            assert_eq!(out.get("type"), Some(&json!("object")), "{}", spec.name);
+            let a = t.annotations.unwrap();
+            assert_eq!(a.read_only_hint, Some(spec.name != "submit_change"));
+            assert_eq!(a.destructive_hint, Some(false));
+        }
+        assert!(!names
+            .iter()
+            .any(|n| n.contains("approve") || n.contains("apply") || n.contains("confirm")));
+    }
+
+    #[test]
+    fn arguments_are_checked_before_any_call() {
+        let args = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => JsonObject::new(),
+        };
+        assert!(submission(&args(json!({"stack": "web"}))).is_err());
+        assert!(submission(&args(json!({"stack": "web", "plan": "text"}))).is_err());
+        assert!(submission(&args(json!({"stack": 3, "plan": {}}))).is_err());
+        let b = submission(&args(json!({"stack": "web", "plan": {}, "intent": "x"}))).unwrap();
+        assert_eq!(b, json!({"stack": "web", "plan": {}, "intent": "x"}));
+        assert!(req_id(&args(json!({"id": 0})), "id").is_err());
+        assert!(req_id(&args(json!({"id": "7"})), "id").is_err());
+        assert_eq!(req_id(&args(json!({"id": 7})), "id").unwrap(), 7);
+    }
+}
