@@ -59,8 +59,7 @@ enum Command {
         #[command(flatten)]
         server: cmd::client::ServerArgs,
     },
-    /// Serve the MCP tools on stdio for an agent on this machine, signing
-    /// every call to the server with the agent's key.
+    /// MCP tools on stdio for a local agent (calls signed with its key).
     Mcp {
         #[command(flatten)]
         args: cmd::mcp::McpArgs,

@@ -23,8 +23,8 @@ Remote agents can use the server's /mcp endpoint instead, with a bearer token."
 )]
 pub struct McpArgs {
     /// The agent's private key (from `arbiter agent keygen`); every call is signed with it.
-    #[arg(long, value_name = "FILE", env = "ARBITER_AGENT_KEY")]
-    pub key: PathBuf,
+    #[arg(long, value_name = "FILE", env = "ARBITER_AGENT_KEY", global = true)]
+    pub key: Option<PathBuf>,
     /// `token`: mint a bearer token for the server's /mcp instead of serving.
     #[command(subcommand)]
     pub cmd: Option<McpCommand>,
@@ -33,8 +33,9 @@ pub struct McpArgs {
 /// What `arbiter mcp` does besides serving on stdio.
 #[derive(clap::Subcommand, Debug)]
 pub enum McpCommand {
-    /// Mint a short-lived agent token for the server's /mcp endpoint (a
-    /// signed POST /api/v1/agents/NAME/tokens); prints the token.
+    /// Mint a short-lived bearer token for the server's /mcp endpoint.
+    ///
+    /// A signed POST /api/v1/agents/NAME/tokens; prints the token (shown once).
     Token {
         /// The agent's name.
         #[arg(long)]
@@ -73,7 +74,10 @@ impl Backend for Signed {
 
 /// Serves until the client closes standard input.
 pub fn run(args: McpArgs, server: &ServerArgs) -> Result<u8> {
-    let client = Arc::new(Client::new(server, Some(&args.key))?);
+    let key = args.key.ok_or_else(|| {
+        anyhow::anyhow!("give the agent's private key: --key FILE or ARBITER_AGENT_KEY")
+    })?;
+    let client = Arc::new(Client::new(server, Some(&key))?);
     if let Some(McpCommand::Token { agent, ttl, label }) = args.cmd {
         let mut body = serde_json::json!({"ttl_seconds": ttl.as_secs()});
         if let Some(l) = label {

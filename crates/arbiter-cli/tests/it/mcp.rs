@@ -167,7 +167,7 @@ fn the_python_sdk_drives_arbiter_mcp_over_stdio_and_the_servers_mcp_over_http() 
         &s,
         d,
         &[
-            "mcp", "--key", "bot.key", "token", "--agent", "bot", "--ttl", "10m", "--json",
+            "mcp", "token", "--agent", "bot", "--key", "bot.key", "--ttl", "10m", "--json",
         ],
         None,
     );
