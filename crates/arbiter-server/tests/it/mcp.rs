@@ -85,6 +85,13 @@ async fn mint(app: &App, key: &AgentKey, agent: &str, body: Value) -> common::Re
     .await
 }
 
+/// Whether this server has the runs API (another part of issue 13's work).
+fn has_runs() -> bool {
+    arbiter_server::routes::ROUTES
+        .iter()
+        .any(|(m, p)| *m == "GET" && *p == "/api/v1/runs/{id}")
+}
+
 /// A raw JSON-RPC `initialize` POST to `/mcp`, for the refusals.
 async fn raw_initialize(app: &App, headers: &[(&str, String)]) -> (u16, String) {
     let mut r = app
@@ -309,11 +316,25 @@ async fn every_mcp_call_is_answered_as_the_http_api_answers_the_same_caller() {
             )
             .await;
             assert_eq!(e["status"], 404, "{tag}");
-            // Runs are not on this server.
+            // A run that does not exist: where the server has no runs at
+            // all, the tools say so; where it has, the API's 404.
+            let want = if has_runs() {
+                "not_found"
+            } else {
+                "runs_unavailable"
+            };
             let e = err(&c, "get_run", json!({"id": "run_1"})).await;
-            assert_eq!(e["code"], "runs_unavailable", "{tag}");
+            assert_eq!(
+                (e["status"].clone(), e["code"].clone()),
+                (json!(404), json!(want)),
+                "{tag}"
+            );
             let e = err(&c, "get_run_logs", json!({"id": "run_1"})).await;
-            assert_eq!(e["code"], "runs_unavailable", "{tag}");
+            assert_eq!(
+                (e["status"].clone(), e["code"].clone()),
+                (json!(404), json!(want)),
+                "{tag}"
+            );
             let e = err(&c, "get_change", json!({"id": 0})).await;
             assert_eq!(e["code"], "invalid_arguments", "{tag}");
             c.cancel().await.unwrap();
