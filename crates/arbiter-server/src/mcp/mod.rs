@@ -147,7 +147,8 @@ pub async fn endpoint(
         .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
     const ONLY_BEARER: &str = "/mcp takes `Authorization: Bearer TOKEN` only (an API token, or an agent token from POST /api/v1/agents/{name}/tokens); session cookies and signatures are not accepted here";
     if principal.is_none() {
-        return ApiError::unauthorized("bearer_required", ONLY_BEARER).into_response();
+        // (The middleware refuses these first; one code, one status.)
+        return ApiError::unauthorized("unauthenticated", ONLY_BEARER).into_response();
     }
     if !bearer {
         // Authenticated (a signature), but not the way /mcp takes.
