@@ -85,8 +85,14 @@ error_codes! {
     RevokedKey = ("revoked_key", 401, "The key the request was signed with, or its agent, is revoked."),
     /// The nonce was used before.
     ReplayedNonce = ("replayed_nonce", 401, "The nonce was used before with this key: a replayed request. Sign every request with a fresh nonce."),
+    /// An agent token (minted for MCP) used outside `/mcp`.
+    AgentTokenOutsideMcp = ("agent_token_outside_mcp", 401, "An agent token (from `POST /api/v1/agents/{name}/tokens`) is accepted at `/mcp` only; sign other API requests with the agent's key."),
     /// The caller may not do this.
     Forbidden = ("forbidden", 403, "The caller is authenticated but its role or scope does not allow this."),
+    /// `/mcp` called without a bearer token.
+    BearerRequired = ("bearer_required", 403, "`/mcp` takes `Authorization: Bearer TOKEN` only (an API token or an agent token); signed requests and session cookies are refused there."),
+    /// `/mcp` called with a Host it does not accept.
+    HostNotAllowed = ("host_not_allowed", 403, "The Host header is not one `/mcp` accepts (`--mcp-allowed-host`; default localhost, 127.0.0.1, ::1)."),
     /// No such thing (or no such endpoint).
     NotFound = ("not_found", 404, "No such object, or no such endpoint (see `/api/v1/openapi.json`); also answered for objects the caller may not see."),
     /// The request conflicts with the current state.

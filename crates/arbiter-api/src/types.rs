@@ -741,3 +741,38 @@ mod tests {
         assert_eq!(s.resource_types, vec!["*"]);
     }
 }
+
+/// Mint a short-lived agent token for `/mcp`
+/// (`POST /api/v1/agents/{name}/tokens`, signed by the agent; every field
+/// optional, an empty body is fine).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentTokenRequest {
+    /// Lifetime in seconds (60–3600; default 900).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<i64>,
+    /// Free text, e.g. the MCP client's name (at most 200 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// A minted agent token as answered (the secret only when it is made).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentToken {
+    /// Token id (`atok_…`), as in the audit log.
+    pub id: String,
+    /// The agent it acts for.
+    pub agent: String,
+    /// The key whose signed request minted it.
+    pub key_id: String,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The secret (`arbat_…`): shown once, never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Minted.
+    pub created_at: crate::Timestamp,
+    /// Refused from this instant on.
+    pub expires_at: crate::Timestamp,
+}

@@ -40,6 +40,8 @@ pub enum AuditAction {
     AgentRevoked,
     /// `agent.key_revoked`: One of an agent's keys was revoked.
     AgentKeyRevoked,
+    /// `agent.token.created`: An agent minted a short-lived token for `/mcp`.
+    AgentTokenCreated,
     /// `agent.rate_limited`: The velocity governor refused an agent's submission.
     AgentRateLimited,
     /// `policy_set.updated`: A policy set version was stored.
@@ -81,13 +83,14 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 31] = [
+    pub const ALL: [AuditAction; 32] = [
         AuditAction::ChangeRequestSubmitted,
         AuditAction::ChangeRequestEvaluated,
         AuditAction::AgentCreated,
         AuditAction::AgentUpdated,
         AuditAction::AgentRevoked,
         AuditAction::AgentKeyRevoked,
+        AuditAction::AgentTokenCreated,
         AuditAction::AgentRateLimited,
         AuditAction::PolicySetUpdated,
         AuditAction::SessionCreated,
@@ -124,6 +127,7 @@ impl AuditAction {
             AuditAction::AgentUpdated => "agent.updated",
             AuditAction::AgentRevoked => "agent.revoked",
             AuditAction::AgentKeyRevoked => "agent.key_revoked",
+            AuditAction::AgentTokenCreated => "agent.token.created",
             AuditAction::AgentRateLimited => "agent.rate_limited",
             AuditAction::PolicySetUpdated => "policy_set.updated",
             AuditAction::SessionCreated => "session.created",

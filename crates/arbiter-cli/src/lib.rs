@@ -61,6 +61,13 @@ enum Command {
         #[command(flatten)]
         server: cmd::client::ServerArgs,
     },
+    /// MCP tools on stdio for a local agent (calls signed with its key).
+    Mcp {
+        #[command(flatten)]
+        args: cmd::mcp::McpArgs,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
     /// The review queue: list, show, approve, reject.
     Review {
         #[command(subcommand)]
@@ -168,6 +175,7 @@ pub fn main() -> ExitCode {
         Command::Audit(c) => cmd::audit::run(c),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Submit { args, server } => cmd::remote::submit(args, &server),
+        Command::Mcp { args, server } => cmd::mcp::run(args, &server),
         Command::Review { cmd, server } => cmd::remote::review(cmd, &server),
         Command::Stack { cmd, server } => cmd::remote::stack(cmd, &server),
         Command::Waiver { cmd, server } => cmd::waiver::run(cmd, &server),

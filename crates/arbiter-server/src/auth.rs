@@ -136,6 +136,36 @@ async fn record_nonce(app: &AppState, key_id: &str, nonce: &str) -> ApiResult<()
     Ok(())
 }
 
+/// An agent's token (`arbat_…`): valid at `/mcp` only, where standard MCP
+/// clients cannot sign; everywhere else agents sign their requests.
+async fn agent_token(app: &AppState, path: &str, token: &str) -> ApiResult<Principal> {
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidToken,
+            "the token is unknown, revoked or expired",
+        )
+    };
+    if !token.starts_with(arbiter_store::agent_tokens::AGENT_TOKEN_PREFIX) {
+        return Err(invalid());
+    }
+    if path != "/mcp" {
+        return Err(ApiError::new(
+            ErrorCode::AgentTokenOutsideMcp,
+            "agent tokens are accepted at /mcp only; sign API requests with the agent's key (docs/signing.md)",
+        ));
+    }
+    let owner =
+        arbiter_store::agent_tokens::authenticate(app.store.pool(), token, arbiter_store::now_ms())
+            .await?
+            .ok_or_else(invalid)?;
+    Ok(Principal::Agent {
+        name: owner.agent,
+        key_id: owner.key_id,
+        scope: owner.scope,
+        limits: owner.limits,
+    })
+}
+
 async fn authenticate_inner(
     app: &AppState,
     mut parts: axum::http::request::Parts,
@@ -150,7 +180,11 @@ async fn authenticate_inner(
     let get = |h: &'static str| parts.headers.get(h).and_then(|v| v.to_str().ok());
     // A signature in the deprecated form, to verify once the body is in.
     let mut legacy: Option<(SignatureHeaders, arbiter_api::PublicKey)> = None;
-    let principal = if let Some(auth) = get(header::AUTHORIZATION.as_str()) {
+    let principal = if let Some(crate::mcp::ViaMcp(p)) = parts.extensions.get().cloned() {
+        // An MCP tool's in-process request: the principal of the `/mcp`
+        // request it serves, authenticated there.
+        Some(p)
+    } else if let Some(auth) = get(header::AUTHORIZATION.as_str()) {
         let token = auth
             .strip_prefix("Bearer ")
             .or_else(|| auth.strip_prefix("bearer "))
@@ -167,17 +201,14 @@ async fn authenticate_inner(
             arbiter_store::now_ms(),
         )
         .await?;
-        let (user, token_id) = found.ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidToken,
-                "the token is unknown, revoked or expired",
-            )
-        })?;
-        Some(Principal::User {
-            name: user.name,
-            role: user.role,
-            token_id: Some(token_id),
-        })
+        match found {
+            Some((user, token_id)) => Some(Principal::User {
+                name: user.name,
+                role: user.role,
+                token_id: Some(token_id),
+            }),
+            None => Some(agent_token(app, &path, token).await?),
+        }
     } else if get(arbiter_api::HEADER_SIGNATURE).is_some()
         || get(arbiter_api::HEADER_KEY_ID).is_some()
     {

@@ -20,6 +20,7 @@ pub mod egress;
 pub mod error;
 pub mod intake;
 pub mod lifecycle;
+pub mod mcp;
 pub mod metrics;
 pub mod openapi;
 pub mod password;
@@ -87,6 +88,9 @@ pub struct ServerConfig {
     pub max_evaluations: usize,
     /// Longest wait for a large-body or evaluation slot before 503.
     pub admission_wait: Duration,
+    /// `Host` values `/mcp` accepts (`name` or `name:port`); empty: the
+    /// loopback names ([`mcp::DEFAULT_ALLOWED_HOSTS`]).
+    pub mcp_allowed_hosts: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -113,6 +117,7 @@ impl Default for ServerConfig {
             max_large_bodies: 4,
             max_evaluations: 16,
             admission_wait: Duration::from_secs(10),
+            mcp_allowed_hosts: Vec::new(),
         }
     }
 }

@@ -18,6 +18,7 @@
 //! Architecture invariant: knows SQL and the stored documents; knows nothing
 //! of HTTP, Rego or how a decision is made.
 
+pub mod agent_tokens;
 pub mod audit;
 pub mod backtest;
 pub mod changes;

@@ -135,6 +135,23 @@ impl Client {
         body: Option<Vec<u8>>,
         headers: &[(&str, String)],
     ) -> Result<Answer> {
+        self.rt
+            .block_on(self.send_async(method, path, body, headers))
+    }
+
+    /// Runs a future on the client's runtime (`arbiter mcp` serves on it).
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    /// [`Client::send`] for callers already on the client's runtime.
+    pub async fn send_async(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, String)],
+    ) -> Result<Answer> {
         let url = format!("{}{path}", self.base);
         let m = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| anyhow!("method {method}: {e}"))?;
@@ -160,7 +177,7 @@ impl Client {
         if !bytes.is_empty() {
             req = req.header("content-type", "application/json").body(bytes);
         }
-        self.rt.block_on(async {
+        {
             let resp = req.send().await.map_err(|e| {
                 anyhow!("cannot reach the Arbiter server at {}: {e} (is `arbiter serve` running? set --server or ARBITER_SERVER)", self.base)
             })?;
@@ -176,8 +193,12 @@ impl Client {
             } else {
                 serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
             };
-            Ok(Answer { status, body, retry_after })
-        })
+            Ok(Answer {
+                status,
+                body,
+                retry_after,
+            })
+        }
     }
 
     /// `GET path`, the answer read into its API type.

@@ -7,6 +7,7 @@ pub mod client;
 pub mod cost;
 pub mod evaluate;
 pub mod fix;
+pub mod mcp;
 pub mod policy;
 pub mod pricing;
 pub mod remote;

@@ -106,12 +106,23 @@ pub struct ServeArgs {
     /// (repeatable).
     #[arg(long = "old-data-key-file", value_name = "FILE")]
     pub old_data_key_files: Vec<PathBuf>,
+    /// A `Host` (name or name:port) the MCP endpoint `/mcp` accepts, e.g.
+    /// the name a proxy forwards (repeatable). Default: localhost,
+    /// 127.0.0.1 and ::1 only, against DNS rebinding.
+    #[arg(long = "mcp-allowed-host", value_name = "HOST")]
+    pub mcp_allowed_hosts: Vec<String>,
 }
 
 /// Runs the server until SIGINT/SIGTERM.
 pub fn run(args: ServeArgs) -> Result<u8> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ARBITER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    // The MCP SDK logs whole messages (plans, verdicts) at debug and trace:
+    // never more than info from it, whatever ARBITER_LOG says.
+    let filter = match "rmcp=info".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -155,6 +166,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         trusted_proxies: args.trusted_proxies.clone(),
         data_key_file: args.data_key_file.clone(),
         old_data_key_files: args.old_data_key_files.clone(),
+        mcp_allowed_hosts: args.mcp_allowed_hosts.clone(),
         ..Default::default()
     };
     rt.block_on(async move {

@@ -12,6 +12,7 @@ mod common;
 mod cost_cli;
 mod durability;
 mod fix_cli;
+mod mcp;
 mod server_cli;
 mod state_cli;
 mod web_ui;

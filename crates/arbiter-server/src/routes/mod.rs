@@ -75,6 +75,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/webhooks/{id}"),
     ("GET", "/api/v1/webhooks/{id}/deliveries"),
     ("POST", "/api/v1/webhooks/{id}/test"),
+    ("POST", "/api/v1/agents/{name}/tokens"),
+    ("POST", "/mcp"),
+    ("GET", "/mcp"),
+    ("DELETE", "/mcp"),
 ];
 
 /// The API's routes, each added with its method, so that what is served is
@@ -203,6 +207,14 @@ fn api() -> Api {
             webhooks::deliveries,
         )
         .add("POST", "/api/v1/webhooks/{id}/test", webhooks::test)
+        .add(
+            "POST",
+            "/api/v1/agents/{name}/tokens",
+            crate::mcp::tokens::mint,
+        )
+        .add("POST", "/mcp", crate::mcp::endpoint)
+        .add("GET", "/mcp", crate::mcp::endpoint)
+        .add("DELETE", "/mcp", crate::mcp::endpoint)
 }
 
 /// Every (method, path) the router serves under the API, in the order they
@@ -213,6 +225,14 @@ pub fn served() -> Vec<(&'static str, &'static str)> {
 
 /// The application.
 pub fn router(state: AppState) -> Router {
+    // The MCP tools call the API in process, through the same router and
+    // middleware (see crate::mcp).
+    let mcp = crate::mcp::http_service(&state, app(state.clone()));
+    app(state).layer(axum::Extension(mcp))
+}
+
+/// The routes and their middleware.
+fn app(state: AppState) -> Router {
     let api = api().router();
     crate::ui::routes(api)
         .fallback(not_found)

@@ -8,6 +8,7 @@ mod common;
 mod docs;
 mod hardening;
 mod hardening_b;
+mod mcp;
 mod rbac;
 mod states;
 mod ui;

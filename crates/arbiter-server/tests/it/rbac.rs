@@ -80,6 +80,13 @@ fn table() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
         ("DELETE", "/api/v1/webhooks/{id}", ADMIN),
         ("GET", "/api/v1/webhooks/{id}/deliveries", PEOPLE),
         ("POST", "/api/v1/webhooks/{id}/test", ADMIN),
+        // Only the agent itself, signed, mints its tokens: here the agent
+        // asks for another agent's (the agent's own is tested in mcp.rs).
+        ("POST", "/api/v1/agents/{name}/tokens", &[]),
+        // Bearer tokens only: a signed agent is refused (403).
+        ("POST", "/mcp", PEOPLE),
+        ("GET", "/mcp", PEOPLE),
+        ("DELETE", "/mcp", PEOPLE),
     ]
 }
 
@@ -202,7 +209,9 @@ async fn every_endpoint_lets_in_exactly_the_roles_it_should() {
                     .await;
                 assert_eq!(r.body["status"], "pending_review", "{:?}", r.body);
                 let cr = r.body["id"].as_i64().unwrap().to_string();
-                let victim = format!("v{ri}{}", template.len());
+                // Named after the whole route: two routes of the same length must
+                // not share a victim.
+                let victim = format!("v{ri}{}", template.replace(['/', '{', '}'], "-"));
                 let vkey = arbiter_api::AgentKey::generate().unwrap();
                 if template.contains("/agents/{name}/")
                     || (template.contains("/agents/{name}") && method == "PATCH")
