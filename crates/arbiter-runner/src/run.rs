@@ -218,8 +218,9 @@ pub async fn execute(
         let applying = applying.clone();
         let log = log.clone();
         tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
             loop {
-                tokio::time::sleep(every).await;
+                tick.tick().await;
                 match api.heartbeat(run, &lease).await {
                     Ok(ack) if ack.cancel_requested && !applying.load(Ordering::SeqCst) => {
                         if *stop_tx.borrow() == Stop::No {

@@ -206,10 +206,27 @@ fn bwrap_args(
     if let Some(sp) = setpriv {
         ro_paths.push(sp.to_path_buf());
     }
-    for p in ro_paths {
-        if !p.starts_with("/usr") {
-            a.extend(["--ro-bind".into(), s(&p), s(&p)]);
+    ro_paths.retain(|p| !p.starts_with("/usr"));
+    // bubblewrap makes missing parents of a bind with the mode of the
+    // host's directories (a 0700 temporary directory would lock the
+    // unprivileged user out): make them 0755 first. They are empty
+    // directories on the sandbox's own root; nothing else of the host's
+    // tree under them is visible.
+    let mut parents = std::collections::BTreeSet::new();
+    for p in ro_paths.iter().chain(rw) {
+        for anc in p.ancestors().skip(1) {
+            if anc != Path::new("/") && anc != Path::new("/tmp") {
+                parents.insert(anc.to_path_buf());
+            }
         }
+    }
+    let mut parents: Vec<PathBuf> = parents.into_iter().collect();
+    parents.sort_by_key(|p| p.components().count());
+    for p in parents {
+        a.extend(["--perms".into(), "0755".into(), "--dir".into(), s(&p)]);
+    }
+    for p in ro_paths {
+        a.extend(["--ro-bind".into(), s(&p), s(&p)]);
     }
     for p in rw {
         a.extend(["--bind".into(), s(p), s(p)]);

@@ -1,0 +1,274 @@
+//! Whole runs against the real Terraform (`terraform_data`, local-exec),
+//! with the stand-in server (`fake`): a changed plan is discarded and sent
+//! as a revision, the judged plan is applied through the HTTP backend,
+//! secrets never reach the log, cancel stops a run, and the sandbox hides
+//! the server's data directory.
+
+use crate::fake::{Fake, BACKEND_PASSWORD};
+use arbiter_api::runs::{RunPhase, RunSource};
+use arbiter_runner::run::{execute, WorkerConfig};
+use arbiter_runner::sandbox::Confinement;
+use std::path::Path;
+
+const SECRET: &str = "s3cr3t-db-pa55w0rd-4711";
+
+fn bundle(fake: &Fake, dir: &Path, files: &[(&str, String)]) -> RunSource {
+    let cfg = dir.join("cfg");
+    let _ = std::fs::remove_dir_all(&cfg);
+    std::fs::create_dir_all(&cfg).unwrap();
+    for (name, text) in files {
+        std::fs::write(cfg.join(name), text).unwrap();
+    }
+    let bytes = arbiter_runner::source::pack(&cfg).unwrap();
+    let sha = arbiter_runner::source::sha256_hex(&bytes);
+    fake.w().bundles.insert(sha.clone(), bytes);
+    RunSource::Bundle { sha256: sha }
+}
+
+fn config(dir: &Path) -> WorkerConfig {
+    let mut c = WorkerConfig::new("test-worker", &dir.join("work"));
+    c.keep_log = true;
+    c
+}
+
+fn reset(fake: &Fake) {
+    let mut w = fake.w();
+    w.phase = Some(RunPhase::Preparing);
+    w.reports.clear();
+    w.log.clear();
+}
+
+const MAIN_TF: &str = r#"
+variable "greeting" { type = string }
+variable "db_password" {
+  type      = string
+  sensitive = true
+}
+resource "terraform_data" "a" {
+  input = var.greeting
+  provisioner "local-exec" {
+    command = "echo hello from local-exec"
+  }
+}
+output "pw" { value = nonsensitive(var.db_password) }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_plan_is_discarded_and_the_judged_plan_is_applied_with_secrets_masked() {
+    std::env::set_var("TF_VAR_db_password", SECRET);
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start().await;
+    let source = bundle(&fake, dir.path(), &[("main.tf", MAIN_TF.to_string())]);
+    let mut claim = fake.claim(source);
+    claim.secret_env = vec!["TF_VAR_db_password".into()];
+    let cfg = config(dir.path());
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+
+    // Judged: a plan that changes nothing. The worker's plan creates a
+    // resource: not applied, sent as a revision.
+    fake.w().judged = br#"{"format_version":"1.2","resource_changes":[]}"#.to_vec();
+    let o = execute(&fake.api(), &cfg, &claim, rx.clone()).await;
+    assert_eq!(o.phase, RunPhase::Discarded, "{:?}\n{}", o.error, o.log);
+    {
+        let w = fake.w();
+        let phases: Vec<_> = w.reports.iter().map(|r| r.to).collect();
+        assert_eq!(
+            phases,
+            [
+                RunPhase::Initialising,
+                RunPhase::Planning,
+                RunPhase::Checking,
+                RunPhase::Discarded
+            ]
+        );
+        let check = &w.reports[2];
+        assert_ne!(check.judged_digest, check.planned_digest);
+        let tool = w.reports[0].tool.as_ref().unwrap();
+        assert!(tool.version.starts_with("1."), "{tool:?}");
+        assert_eq!(w.revisions.len(), 1);
+        assert_eq!(w.state_writes, 0, "nothing applied");
+        assert!(w.revisions[0]["resource_changes"][0]["address"] == "terraform_data.a");
+        assert!(
+            w.log.contains("the plan changed since it was judged"),
+            "{}",
+            w.log
+        );
+    }
+
+    // Judged: the worker's own plan. Applied through the HTTP backend.
+    let revised = serde_json::to_vec(&fake.w().revisions[0]).unwrap();
+    fake.w().judged = revised;
+    reset(&fake);
+    let o = execute(&fake.api(), &cfg, &claim, rx.clone()).await;
+    assert_eq!(o.phase, RunPhase::Applied, "{:?}\n{}", o.error, o.log);
+    let w = fake.w();
+    let phases: Vec<_> = w.reports.iter().map(|r| r.to).collect();
+    assert_eq!(
+        phases,
+        [
+            RunPhase::Initialising,
+            RunPhase::Planning,
+            RunPhase::Checking,
+            RunPhase::Applying,
+            RunPhase::Applied
+        ]
+    );
+    assert_eq!(w.reports[2].judged_digest, w.reports[2].planned_digest);
+    let state: serde_json::Value = serde_json::from_slice(w.state.as_ref().unwrap()).unwrap();
+    assert_eq!(state["resources"][0]["type"], "terraform_data");
+    assert_eq!(
+        state["resources"][0]["instances"][0]["attributes"]["input"]["value"],
+        "hello"
+    );
+    assert!(w.lock.is_none(), "the state lock was released");
+    // The server received the whole log (same as the worker kept), masked.
+    assert_eq!(w.log, o.log);
+    assert!(w.log.contains("hello from local-exec"), "{}", w.log);
+    assert!(w.log.contains("pw = \"***\""), "{}", w.log);
+    for secret in [SECRET, BACKEND_PASSWORD, "lease-1"] {
+        assert!(!w.log.contains(secret), "{secret} leaked:\n{}", w.log);
+    }
+    assert!(o.tool_time <= o.total_time);
+    // The workspace is gone; the plugin cache stays.
+    assert!(!cfg.work_dir.join("run-1").exists());
+    assert!(cfg.plugin_cache().exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_request_stops_the_run_before_it_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start().await;
+    let source = bundle(
+        &fake,
+        dir.path(),
+        &[(
+            "main.tf",
+            "resource \"terraform_data\" \"a\" { input = \"x\" }\n".into(),
+        )],
+    );
+    let claim = fake.claim(source);
+    fake.w().judged = br#"{"format_version":"1.2"}"#.to_vec();
+    fake.w().cancel = true;
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let o = execute(&fake.api(), &config(dir.path()), &claim, rx).await;
+    assert_eq!(o.phase, RunPhase::Cancelled, "{:?}\n{}", o.error, o.log);
+    let w = fake.w();
+    assert_eq!(w.state_writes, 0);
+    assert!(w.revisions.is_empty());
+    assert!(w.log.contains("cancel"), "{}", w.log);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terraform_cannot_read_the_server_data_directory_or_the_worker_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let key = "audit-signing-key-ABCDEF0123456789";
+    std::fs::write(data.join("audit.key"), key).unwrap();
+    std::env::set_var("ARBITER_WORKER_TOKEN", "worker-token-should-not-leak-42");
+    let cfg = config(dir.path());
+    assert!(
+        matches!(cfg.sandbox.confinement, Confinement::Bwrap(_)),
+        "bubblewrap must be usable here (.ci/run installs it)"
+    );
+    let fake = Fake::start().await;
+    let tf = format!(
+        r#"
+resource "terraform_data" "probe" {{
+  provisioner "local-exec" {{
+    command = "id; env | sort; ls / ; cat {key}"
+  }}
+}}
+"#,
+        key = data.join("audit.key").display()
+    );
+    let source = bundle(&fake, dir.path(), &[("main.tf", tf)]);
+    let claim = fake.claim(source);
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    fake.w().judged = br#"{"format_version":"1.2"}"#.to_vec();
+    let o = execute(&fake.api(), &cfg, &claim, rx.clone()).await;
+    assert_eq!(o.phase, RunPhase::Discarded, "{:?}\n{}", o.error, o.log);
+    let revised = serde_json::to_vec(&fake.w().revisions[0]).unwrap();
+    fake.w().judged = revised;
+    reset(&fake);
+    let o = execute(&fake.api(), &cfg, &claim, rx).await;
+    // cat fails, so the provisioner and the apply fail.
+    assert_eq!(o.phase, RunPhase::Failed, "{:?}\n{}", o.error, o.log);
+    let log = fake.w().log.clone();
+    assert!(log.contains("No such file or directory"), "{log}");
+    assert!(!log.contains(key), "{log}");
+    assert!(!log.contains("worker-token-should-not-leak-42"), "{log}");
+    assert!(log.contains("uid=65534"), "runs unprivileged: {log}");
+    assert!(log.contains("TF_IN_AUTOMATION=1"), "{log}");
+    assert!(!log.contains("WARNING"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_past_its_time_limit_or_interrupted_is_stopped_with_its_children() {
+    use arbiter_runner::logs::LogSink;
+    use arbiter_runner::tool::{Driver, Stop, ToolError};
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    // A "terraform" that starts a child and ignores nothing: both must go.
+    let tool = dir.path().join("slow-tool");
+    let marker = ws.join("still-running");
+    std::fs::write(
+        &tool,
+        format!(
+            "#!/bin/sh\n(sleep 3; touch {m}) &\nsleep 30\n",
+            m = marker.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sandbox = arbiter_runner::Sandbox::detect();
+    if let Some(uid) = sandbox.run_as {
+        arbiter_runner::sandbox::give_to(&ws, uid).unwrap();
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(Stop::No);
+    let mut d = Driver {
+        tool: arbiter_api::runs::ToolInfo {
+            kind: arbiter_api::runs::ToolKind::Terraform,
+            path: tool.to_string_lossy().into_owned(),
+            version: "test".into(),
+        },
+        dir: ws.clone(),
+        rw: vec![ws.clone()],
+        ro: vec![],
+        plugin_dir: None,
+        env: arbiter_runner::tool::base_env(&ws, None),
+        sandbox,
+        log: LogSink::new(vec![], true),
+        stop: stop_rx,
+    };
+    let t0 = std::time::Instant::now();
+    let e = d.init(std::time::Duration::from_secs(1)).await.unwrap_err();
+    assert!(matches!(e, ToolError::Timeout { secs: 1, .. }), "{e}");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        t0.elapsed()
+    );
+    let t1 = std::time::Instant::now();
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        stop_tx.send(Stop::Cancel).unwrap();
+        stop_tx
+    });
+    let e = d
+        .init(std::time::Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ToolError::Interrupted { .. }), "{e}");
+    assert!(e.to_string().contains("cancelled"), "{e}");
+    assert!(t1.elapsed() < std::time::Duration::from_secs(10));
+    let _tx = stopper.await.unwrap();
+    // The background child was in the process group and died with it.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert!(
+        !marker.exists(),
+        "a child of the tool outlived the interrupt"
+    );
+}
