@@ -52,6 +52,8 @@ enum Command {
     Audit(cmd::audit::AuditCommand),
     /// Run the control plane server (API, review queue, audit log).
     Serve(cmd::serve::ServeArgs),
+    /// Carry out runs (apply approved changes) for a worker pool of a server.
+    Worker(cmd::worker::WorkerArgs),
     /// Submit a plan to the server as a change request (exit 0/2/3).
     Submit {
         #[command(flatten)]
@@ -164,6 +166,7 @@ pub fn main() -> ExitCode {
         Command::Rules(c) => cmd::rules::run(c),
         Command::Audit(c) => cmd::audit::run(c),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Worker(args) => cmd::worker::run(args),
         Command::Submit { args, server } => cmd::remote::submit(args, &server),
         Command::Review { cmd, server } => cmd::remote::review(cmd, &server),
         Command::Stack { cmd, server } => cmd::remote::stack(cmd, &server),

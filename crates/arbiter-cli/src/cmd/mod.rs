@@ -13,3 +13,4 @@ pub mod serve;
 pub mod state;
 pub mod waiver;
 pub mod webhook;
+pub mod worker;
