@@ -78,6 +78,9 @@ enum StepEnd {
     /// The server refused a report (cancelled, interrupted, lease lost):
     /// stop without further reports.
     Lost(String),
+    /// The server moved the run to this final phase itself (a revision
+    /// discards the run): nothing to report.
+    Ended(RunPhase, String),
 }
 
 struct Ctx<'a> {
@@ -290,7 +293,7 @@ pub async fn execute(
             let m = msg.clone();
             match ctx.report(to, |r| r.error = Some(m)).await {
                 Ok(()) => (to, Some(msg)),
-                Err(StepEnd::Lost(l)) | Err(StepEnd::To(_, l)) => {
+                Err(StepEnd::Lost(l)) | Err(StepEnd::To(_, l)) | Err(StepEnd::Ended(_, l)) => {
                     log.line(&format!("[arbiter] {l}"));
                     (ctx.phase, Some(format!("{msg}; {l}")))
                 }
@@ -299,6 +302,10 @@ pub async fn execute(
         Err(StepEnd::Lost(msg)) => {
             log.line(&format!("[arbiter] stopped: {msg}"));
             (ctx.phase, Some(msg))
+        }
+        Err(StepEnd::Ended(phase, msg)) => {
+            log.line(&format!("[arbiter] {phase}: {msg}"));
+            (phase, Some(msg))
         }
     };
     hb.abort();
@@ -485,7 +492,8 @@ async fn steps(
             )
             .await
             .map_err(|e| io_end("sending the new revision", e))?;
-        return Err(StepEnd::To(
+        // The server discards this run when it takes the revision.
+        return Err(StepEnd::Ended(
             RunPhase::Discarded,
             format!(
                 "the plan changed since it was judged; revision {} of change request {} was made (decision {})",

@@ -195,7 +195,12 @@ async fn revision(
     if !authed(&h) || r["lease"] != serde_json::json!(w.lease) {
         return err(StatusCode::CONFLICT, "lease");
     }
+    if w.phase != Some(RunPhase::Checking) {
+        return err(StatusCode::CONFLICT, "a revision comes from a checking run");
+    }
     w.revisions.push(r["plan"].clone());
+    // As the contract says: the run is discarded.
+    w.phase = Some(RunPhase::Discarded);
     Json(RevisionAck {
         change_request: 7,
         revision: 1 + w.revisions.len() as i64,

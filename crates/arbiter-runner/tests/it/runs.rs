@@ -28,6 +28,10 @@ fn bundle(fake: &Fake, dir: &Path, files: &[(&str, String)]) -> RunSource {
 fn config(dir: &Path) -> WorkerConfig {
     let mut c = WorkerConfig::new("test-worker", &dir.join("work"));
     c.keep_log = true;
+    // Offline: an (empty) provider directory; `terraform_data` is built in.
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    c.plugin_dir = Some(plugins);
     c
 }
 
@@ -78,7 +82,6 @@ async fn a_changed_plan_is_discarded_and_the_judged_plan_is_applied_with_secrets
                 RunPhase::Initialising,
                 RunPhase::Planning,
                 RunPhase::Checking,
-                RunPhase::Discarded
             ]
         );
         let check = &w.reports[2];
@@ -86,6 +89,7 @@ async fn a_changed_plan_is_discarded_and_the_judged_plan_is_applied_with_secrets
         let tool = w.reports[0].tool.as_ref().unwrap();
         assert!(tool.version.starts_with("1."), "{tool:?}");
         assert_eq!(w.revisions.len(), 1);
+        assert_eq!(w.phase, Some(RunPhase::Discarded));
         assert_eq!(w.state_writes, 0, "nothing applied");
         assert!(w.revisions[0]["resource_changes"][0]["address"] == "terraform_data.a");
         assert!(
@@ -124,6 +128,7 @@ async fn a_changed_plan_is_discarded_and_the_judged_plan_is_applied_with_secrets
     // The server received the whole log (same as the worker kept), masked.
     assert_eq!(w.log, o.log);
     assert!(w.log.contains("hello from local-exec"), "{}", w.log);
+    assert!(w.log.contains("init -input=false -no-color -plugin-dir="), "{}", w.log);
     assert!(w.log.contains("pw = \"***\""), "{}", w.log);
     for secret in [SECRET, BACKEND_PASSWORD, "lease-1"] {
         assert!(!w.log.contains(secret), "{secret} leaked:\n{}", w.log);
