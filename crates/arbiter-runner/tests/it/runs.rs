@@ -128,7 +128,11 @@ async fn a_changed_plan_is_discarded_and_the_judged_plan_is_applied_with_secrets
     // The server received the whole log (same as the worker kept), masked.
     assert_eq!(w.log, o.log);
     assert!(w.log.contains("hello from local-exec"), "{}", w.log);
-    assert!(w.log.contains("init -input=false -no-color -plugin-dir="), "{}", w.log);
+    assert!(
+        w.log.contains("init -input=false -no-color -plugin-dir="),
+        "{}",
+        w.log
+    );
     assert!(w.log.contains("pw = \"***\""), "{}", w.log);
     for secret in [SECRET, BACKEND_PASSWORD, "lease-1"] {
         assert!(!w.log.contains(secret), "{secret} leaked:\n{}", w.log);
@@ -276,4 +280,130 @@ async fn a_step_past_its_time_limit_or_interrupted_is_stopped_with_its_children(
         !marker.exists(),
         "a child of the tool outlived the interrupt"
     );
+}
+
+/// A health endpoint the test flips (served next to the stand-in server).
+async fn health(up: std::sync::Arc<std::sync::atomic::AtomicBool>) -> String {
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/health",
+        get(move || {
+            let up = up.clone();
+            async move {
+                if up.load(std::sync::atomic::Ordering::SeqCst) {
+                    axum::http::StatusCode::OK
+                } else {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+                }
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/health", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_apply_verification_holds_or_fails_and_secret_files_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start().await;
+    let tf = r#"
+variable "token" {
+  type      = string
+  sensitive = true
+}
+resource "terraform_data" "a" { input = "x" }
+output "t" { value = nonsensitive(var.token) }
+"#;
+    let source = bundle(&fake, dir.path(), &[("main.tf", tf.to_string())]);
+    let secret_file = dir.path().join("token.txt");
+    std::fs::write(&secret_file, "file-secret-0042\n").unwrap();
+    let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let url = health(up.clone()).await;
+    let mut claim = fake.claim(source);
+    claim.secret_files = std::collections::BTreeMap::from([(
+        "token".to_string(),
+        secret_file.to_string_lossy().into_owned(),
+    )]);
+    claim.verification = Some(arbiter_api::runs::Verification {
+        window_secs: 2,
+        interval_secs: 1,
+        health_url: Some(url),
+        prometheus_url: None,
+        promql: None,
+    });
+    let cfg = config(dir.path());
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    fake.w().judged = br#"{"format_version":"1.2"}"#.to_vec();
+    let o = execute(&fake.api(), &cfg, &claim, rx.clone()).await;
+    assert_eq!(o.phase, RunPhase::Discarded, "{:?}\n{}", o.error, o.log);
+    let revised = serde_json::to_vec(&fake.w().revisions[0]).unwrap();
+    fake.w().judged = revised.clone();
+    reset(&fake);
+    let o = execute(&fake.api(), &cfg, &claim, rx.clone()).await;
+    assert_eq!(o.phase, RunPhase::Verified, "{:?}\n{}", o.error, o.log);
+    assert!(o.log.contains("t = \"***\""), "{}", o.log);
+    assert!(!o.log.contains("file-secret-0042"), "{}", o.log);
+    assert!(o.log.contains("verification round 2: holds"), "{}", o.log);
+
+    // The same change on a fresh stack, with the health check failing.
+    up.store(false, std::sync::atomic::Ordering::SeqCst);
+    let mut w = fake.w();
+    w.state = None;
+    drop(w);
+    reset(&fake);
+    let o = execute(&fake.api(), &cfg, &claim, rx.clone()).await;
+    assert_eq!(
+        o.phase,
+        RunPhase::VerificationFailed,
+        "{:?}\n{}",
+        o.error,
+        o.log
+    );
+    assert!(
+        o.error.as_deref().unwrap().contains("HTTP 503"),
+        "{:?}",
+        o.error
+    );
+    let last = fake.w().reports.last().cloned().unwrap();
+    assert_eq!(last.to, RunPhase::VerificationFailed);
+    assert!(last.error.unwrap().contains("health check"));
+
+    // A secret file that is missing fails the run before anything runs.
+    claim.secret_files.insert(
+        "token".into(),
+        dir.path().join("nope").to_string_lossy().into_owned(),
+    );
+    reset(&fake);
+    let o = execute(&fake.api(), &cfg, &claim, rx).await;
+    assert_eq!(o.phase, RunPhase::Failed, "{:?}", o.error);
+    assert!(
+        o.error.as_deref().unwrap().contains("secret file"),
+        "{:?}",
+        o.error
+    );
+    assert_eq!(fake.w().reports.len(), 1, "preparing → failed only");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_shutting_down_interrupts_a_run_that_has_not_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start().await;
+    let source = bundle(
+        &fake,
+        dir.path(),
+        &[(
+            "main.tf",
+            "resource \"terraform_data\" \"a\" { input = \"x\" }\n".into(),
+        )],
+    );
+    let claim = fake.claim(source);
+    fake.w().judged = br#"{"format_version":"1.2"}"#.to_vec();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tx.send(true).unwrap();
+    let o = execute(&fake.api(), &config(dir.path()), &claim, rx).await;
+    assert_eq!(o.phase, RunPhase::Interrupted, "{:?}\n{}", o.error, o.log);
+    assert!(o.error.unwrap().contains("shutting down"));
+    assert_eq!(fake.w().state_writes, 0);
 }
