@@ -349,9 +349,7 @@ output "t" { value = nonsensitive(var.token) }
 
     // The same change on a fresh stack, with the health check failing.
     up.store(false, std::sync::atomic::Ordering::SeqCst);
-    let mut w = fake.w();
-    w.state = None;
-    drop(w);
+    fake.w().state = None;
     reset(&fake);
     let o = execute(&fake.api(), &cfg, &claim, rx.clone()).await;
     assert_eq!(
