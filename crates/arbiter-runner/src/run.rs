@@ -311,10 +311,12 @@ pub async fn execute(
     hb.abort();
     sd.abort();
     log.close();
-    if tokio::time::timeout(Duration::from_secs(30), pump)
+    let mut pump = pump;
+    if tokio::time::timeout(Duration::from_secs(30), &mut pump)
         .await
         .is_err()
     {
+        pump.abort();
         tracing::warn!("run {run}: the end of the log could not be delivered in 30 s");
     }
     if !cfg.keep_workspaces {
