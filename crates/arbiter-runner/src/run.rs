@@ -554,10 +554,8 @@ pub async fn work(
     once: bool,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Vec<Outcome>, ApiError> {
-    std::fs::create_dir_all(&cfg.work_dir).map_err(|e| ApiError::Transport {
-        base: api.base().to_string(),
-        message: format!("work directory {}: {e}", cfg.work_dir.display()),
-    })?;
+    // The work directory is made by the first run (a worker that never
+    // gets one leaves nothing behind).
     let mut outcomes = Vec::new();
     let mut backoff = Duration::from_secs(1);
     loop {
