@@ -104,6 +104,7 @@ impl Sandbox {
                 format!("--reuid={uid}"),
                 format!("--regid={uid}"),
                 "--clear-groups".into(),
+                "--no-new-privs".into(),
                 "--inh-caps=-all".into(),
                 "--bounding-set=-all".into(),
                 "--".into(),

@@ -185,7 +185,7 @@ async fn terraform_cannot_read_the_server_data_directory_or_the_worker_environme
         r#"
 resource "terraform_data" "probe" {{
   provisioner "local-exec" {{
-    command = "id; env | sort; ls / ; cat {key}"
+    command = "id; grep -E 'NoNewPrivs|CapEff' /proc/self/status; env | sort; ls / ; cat {key}"
   }}
 }}
 "#,
@@ -208,6 +208,8 @@ resource "terraform_data" "probe" {{
     assert!(!log.contains(key), "{log}");
     assert!(!log.contains("worker-token-should-not-leak-42"), "{log}");
     assert!(log.contains("uid=65534"), "runs unprivileged: {log}");
+    assert!(log.contains("NoNewPrivs:\t1"), "setuid binaries gain nothing: {log}");
+    assert!(log.contains("CapEff:\t0000000000000000"), "no capabilities: {log}");
     assert!(log.contains("TF_IN_AUTOMATION=1"), "{log}");
     assert!(!log.contains("WARNING"), "{log}");
 }
