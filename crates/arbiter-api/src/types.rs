@@ -91,6 +91,10 @@ pub struct StackSpec {
     /// in prod, `high` in staging, off in dev and ephemeral).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalate_introduced_at: Option<String>,
+    /// How runs apply this stack's changes (tool, timeouts, secret names,
+    /// verification); defaults when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<crate::runs::StackRuns>,
 }
 
 /// A partial update of a stack (`PATCH /api/v1/stacks/{name}`); absent
@@ -473,6 +477,14 @@ pub struct Submission {
     /// Where it came from.
     #[serde(default)]
     pub source: Option<ChangeSource>,
+    /// The configuration a run applies once the change request is approved
+    /// (a bundle uploaded to `PUT /api/v1/bundles/{sha256}`, or a git
+    /// commit); without it nothing is run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<crate::runs::RunSource>,
+    /// Non-secret variables for the run (`-var NAME=VALUE`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub variables: std::collections::BTreeMap<String, String>,
 }
 
 /// A change request's status. Set by: the evaluation (`approved`,
