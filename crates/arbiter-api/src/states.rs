@@ -243,4 +243,8 @@ pub struct RollbackAnswer {
     pub change_request: ChangeRequest,
     /// The rollback it carries.
     pub rollback: Rollback,
+    /// Said when no run can apply it (the target version has no recorded
+    /// configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_note: Option<String>,
 }

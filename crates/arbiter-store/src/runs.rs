@@ -1222,3 +1222,15 @@ pub async fn revision_of(pool: &AnyPool, id: i64) -> Result<Option<i64>> {
             .await?,
     )
 }
+
+/// Same, in the writer's transaction.
+pub async fn revision_of_in(cx: &mut WriteCtx, id: i64) -> Result<i64> {
+    sqlx::query_scalar("SELECT revision FROM change_requests WHERE id = $1")
+        .bind(id)
+        .fetch_optional(cx.conn())
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "change request",
+            key: id.to_string(),
+        })
+}
