@@ -150,6 +150,14 @@ pub struct StackUpdate {
         with = "double_option"
     )]
     pub escalate_introduced_at: Option<Option<String>>,
+    /// New run settings (replacing the old ones); `Some(None)` restores
+    /// the defaults.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub runs: Option<Option<crate::runs::StackRuns>>,
     /// Optimistic concurrency: the update applies only if the stack is still
     /// at this version (409 otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]

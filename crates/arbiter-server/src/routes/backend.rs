@@ -24,9 +24,8 @@ use axum::{Extension, Json};
 
 fn backend_user(b: Option<Extension<BackendUser>>, stack: &str) -> ApiResult<BackendUser> {
     let Some(Extension(b)) = b else {
-        return Err(ApiError::unauthorized(
-            "unauthenticated",
-            "the state backend takes basic-auth credentials scoped to the stack",
+        return Err(ApiError::forbidden(
+            "the state backend takes basic-auth credentials scoped to the stack (a run's, or minted by an admin: POST /api/v1/stacks/NAME/backend-credentials)",
         ));
     };
     if b.stack != stack {

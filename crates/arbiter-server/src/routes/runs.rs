@@ -243,7 +243,7 @@ pub async fn claim(
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseQuery {
-    lease: String,
+    lease: Option<String>,
 }
 
 /// `GET /api/v1/runs/{id}/judged-plan?lease=` (workers): the plan that was
@@ -255,7 +255,10 @@ pub async fn judged_plan(
     Query(q): Query<LeaseQuery>,
 ) -> ApiResult<Response> {
     let w = worker_only(w)?;
-    let run = leased(&app, &w, id, &q.lease).await?;
+    let lease = q
+        .lease
+        .ok_or_else(|| ApiError::bad_request("invalid_query", "lease is required"))?;
+    let run = leased(&app, &w, id, &lease).await?;
     let current = arbiter_store::runs::revision_of(app.store.pool(), run.change_request).await?;
     if current != Some(run.revision) {
         return Err(ApiError::conflict(format!(
