@@ -199,6 +199,13 @@ impl Running {
         }
     }
 
+    /// Starts the embedded worker (see [`runs::start_embedded_worker`]); it
+    /// stops with the server.
+    pub async fn start_embedded_worker(&self) -> Result<(), error::ApiError> {
+        let url = format!("http://{}", self.addr);
+        runs::start_embedded_worker(&self.state, &url, self.shutdown.subscribe()).await
+    }
+
     /// Shuts down gracefully on SIGINT or SIGTERM.
     pub fn stop_on_signals(&self) {
         let tx = self.shutdown.clone();

@@ -276,5 +276,81 @@ pub async fn open_verification_rollback(app: &AppState, run: &Run) -> ApiResult<
     Ok(Some(answer.change_request.id))
 }
 
+/// Creates a pool if needed and stores a new token for it; returns the token.
+pub async fn mint_pool_token(app: &AppState, pool: &str, by: &str) -> ApiResult<String> {
+    let token = secret(WORKER_TOKEN_PREFIX)?;
+    let (h, pool, by) = (hash(&token), pool.to_string(), by.to_string());
+    app.store
+        .write(move |cx| {
+            Box::pin(async move { arbiter_store::runs::add_pool_token(cx, &pool, &h, &by).await })
+        })
+        .await?;
+    Ok(token)
+}
+
+/// Environment variables the embedded worker does not inherit: the
+/// server's own configuration and credentials.
+fn withheld(name: &str) -> bool {
+    (name.starts_with("ARBITER_") && !name.starts_with("ARBITER_WORKER_"))
+        || name == "DATABASE_URL"
+        || name.starts_with("PG")
+}
+
+/// Starts the embedded worker: this executable's `worker` subcommand as a
+/// separate process (`worker --server URL --pool embedded`), with a pool
+/// token minted now in `ARBITER_WORKER_TOKEN` and without the server's
+/// own settings in its environment (`ARBITER_*`, `PG*`). Its exit is
+/// logged; it is killed when the server stops.
+pub async fn start_embedded_worker(
+    app: &AppState,
+    server_url: &str,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> ApiResult<()> {
+    let token = mint_pool_token(app, arbiter_api::runs::DEFAULT_POOL, "system").await?;
+    let exe = std::env::current_exe()
+        .map_err(|e| ApiError::internal(format!("finding this executable: {e}")))?;
+    let mut cmd = tokio::process::Command::new(&exe);
+    cmd.arg("worker")
+        .arg("--server")
+        .arg(server_url)
+        .arg("--pool")
+        .arg(arbiter_api::runs::DEFAULT_POOL)
+        .env_clear()
+        .envs(std::env::vars_os().filter(|(k, _)| !k.to_str().is_some_and(withheld)))
+        .env("ARBITER_WORKER_TOKEN", &token)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| {
+        ApiError::internal(format!(
+            "starting the embedded worker ({} worker): {e}",
+            exe.display()
+        ))
+    })?;
+    tracing::info!(
+        pid = child.id(),
+        pool = arbiter_api::runs::DEFAULT_POOL,
+        "started the embedded worker"
+    );
+    tokio::spawn(async move {
+        tokio::select! {
+            status = child.wait() => match status {
+                Ok(s) => tracing::error!(status = %s, "the embedded worker exited; runs of the `embedded` pool wait for another worker (arbiter worker --pool embedded)"),
+                Err(e) => tracing::error!(error = %e, "waiting for the embedded worker"),
+            },
+            _ = async {
+                while stop.changed().await.is_ok() {
+                    let stopping = *stop.borrow();
+                    if stopping {
+                        break;
+                    }
+                }
+            } => {
+                let _ = child.kill().await;
+            }
+        }
+    });
+    Ok(())
+}
+
 /// Shared between the handlers.
 pub type Shared = Arc<RunsState>;

@@ -184,7 +184,7 @@ pub async fn create_pool(
     let p = people_only(p, Role::Admin)?;
     let req: WorkerPoolCreate = crate::routes::parse_json(&body)?;
     arbiter_api::runs::check_pool_name(&req.name).map_err(ApiError::invalid)?;
-    let token = mint_pool_token(&app, &req.name, &p.id()).await?;
+    let token = crate::runs::mint_pool_token(&app, &req.name, &p.id()).await?;
     Ok((
         StatusCode::CREATED,
         Json(WorkerPoolToken {
@@ -192,18 +192,6 @@ pub async fn create_pool(
             token,
         }),
     ))
-}
-
-/// Creates a pool if needed and stores a new token for it; returns the token.
-pub async fn mint_pool_token(app: &AppState, pool: &str, by: &str) -> ApiResult<String> {
-    let token = crate::runs::secret(crate::runs::WORKER_TOKEN_PREFIX)?;
-    let (h, pool, by) = (crate::runs::hash(&token), pool.to_string(), by.to_string());
-    app.store
-        .write(move |cx| {
-            Box::pin(async move { arbiter_store::runs::add_pool_token(cx, &pool, &h, &by).await })
-        })
-        .await?;
-    Ok(token)
 }
 
 /// `POST /api/v1/runs/claim` (workers): a claim (200) or nothing to do
