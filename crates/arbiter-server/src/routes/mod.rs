@@ -7,7 +7,7 @@ pub(crate) mod bundles;
 pub(crate) mod changes;
 mod people;
 mod policies;
-mod runs;
+pub(crate) mod runs;
 mod stacks;
 pub(crate) mod states;
 mod system;

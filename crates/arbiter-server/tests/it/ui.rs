@@ -448,6 +448,28 @@ async fn every_page_opens_for_people_and_for_nobody_else() {
     let mut admin = Browser::new(&app);
     assert_eq!(admin.token(&app.admin).await.status, 303);
     sessions.push(admin);
+    // A run (of a change request carrying a git source), for its page.
+    let body = json!({"stack": "web", "plan": common::plan("tags-only-update"),
+        "config": {"kind": "git", "url": "https://example.com/r.git", "commit": "a".repeat(40)}});
+    let r = app
+        .req(
+            "POST",
+            "/api/v1/change-requests",
+            Some(&app.admin),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let runs = app
+        .req(
+            "GET",
+            &format!("/api/v1/runs?change_request={}", r.body["id"]),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    let run = runs.body["items"][0]["id"].to_string();
+    assert_ne!(run, "null", "{:?} {:?}", r.body, runs.body);
     let mut failures = Vec::new();
     for (method, template) in arbiter_server::ui::PAGES {
         if *method != "GET" {
@@ -455,6 +477,8 @@ async fn every_page_opens_for_people_and_for_nobody_else() {
         }
         let id = if template.starts_with("/webhooks") {
             &hook
+        } else if template.starts_with("/runs") {
+            &run
         } else {
             &id
         };
