@@ -699,7 +699,15 @@ pub async fn cancel(
                     Some("cancelled"),
                     &actor,
                 )
-                .await
+                .await?;
+                // Its runs not yet claimed will never apply it.
+                arbiter_store::runs::discard_queued(
+                    cx,
+                    id,
+                    &format!("change request {id} was cancelled by {actor}"),
+                )
+                .await?;
+                Ok(())
             })
         })
         .await?;

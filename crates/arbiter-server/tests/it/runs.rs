@@ -785,6 +785,12 @@ async fn approval_by_people_queues_a_run_confirmed_only_when_scope_and_stack_all
             assert_eq!(runs.len(), 1, "{b}");
             let want = if may { "not_needed" } else { "awaiting" };
             assert_eq!(runs[0]["confirmation"]["state"], want, "{b}: {agent}");
+            if !may {
+                // Cancelling the change request discards its queued run.
+                let r = app.req("POST", &format!("/api/v1/change-requests/{cr}/cancel"), Some(&app.admin), None).await;
+                assert_eq!(r.status, 200, "{:?}", r.body);
+                assert_eq!(runs_of(&app, cr).await[0]["phase"], "discarded", "{b}");
+            }
         }
         app.running.shutdown().await.unwrap();
     }
@@ -1291,6 +1297,127 @@ async fn secrets_are_names_only_and_credentials_never_reach_people_or_the_audit_
             .raw("GET", "/api/v1/stacks", Some(&token), None, &[])
             .await;
         assert_eq!(r.status, 403, "{b}");
+        app.running.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_one_postgres_give_each_run_to_one_worker() {
+    let Some(url) = arbiter_testkit::postgres_database().await.unwrap() else {
+        return;
+    };
+    let a = spawn("sqlite", |c| c.database_url = Some(url.clone())).await;
+    let b_dir = tempfile::tempdir().unwrap();
+    let b_running = arbiter_server::start(arbiter_server::ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: b_dir.path().join("data"),
+        data_key_file: Some(a.running.state.config.data_dir.join("data.key")),
+        database_url: Some(url.clone()),
+        tick: std::time::Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let b_base = format!("http://{}", b_running.addr);
+    let bundle = good_bundle(&a).await;
+    let n = 10;
+    for i in 0..n {
+        a.stack(&format!("r{i}"), "dev", json!({"auto_apply": true})).await;
+        submit(&a, &format!("r{i}"), "tags-only-update", &bundle).await;
+    }
+    let token = pool_token(&a, "embedded").await;
+    let mut tasks = Vec::new();
+    for k in 0..8 {
+        let base = if k % 2 == 0 { a.base.clone() } else { b_base.clone() };
+        let client = App::client_only(base);
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let r = client
+                    .raw(
+                        "POST",
+                        "/api/v1/runs/claim",
+                        Some(&token),
+                        Some(serde_json::to_vec(&json!({"worker": format!("w{k}")})).unwrap()),
+                        &[],
+                    )
+                    .await;
+                match r.status {
+                    200 => got.push(r.body["run"]["id"].as_i64().unwrap()),
+                    204 => return got,
+                    s => panic!("claim: {s} {:?}", r.body),
+                }
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    let before = all.len();
+    all.dedup();
+    assert_eq!(before, all.len(), "a run was claimed twice across replicas: {all:?}");
+    assert_eq!(all.len(), n);
+    b_running.shutdown().await.unwrap();
+    a.running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_is_run_with_the_configuration_recorded_with_its_target() {
+    for b in backends().await {
+        let app = spawn(b, |_| {}).await;
+        app.stack("web", "dev", json!({"auto_apply": true})).await;
+        let w = W { app: &app, token: pool_token(&app, "embedded").await };
+        // Version 1: pushed by a person; versions 2 and 3: written by runs.
+        let r = app
+            .raw("POST", "/api/v1/stacks/web/states", Some(&app.admin),
+                Some(serde_json::to_vec(&json!({"state": serde_json::from_slice::<Value>(&tfstate(1, "L", &[])).unwrap()})).unwrap()), &[])
+            .await;
+        assert_eq!(r.status, 201);
+        let mut bundles = Vec::new();
+        for (serial, names, body) in [(2, vec!["a"], "one"), (3, vec!["a", "b"], "two")] {
+            let (sha, r) = upload(&app, targz(&[member("main.tf", b'0', body.as_bytes())])).await;
+            assert!(matches!(r.status, 200 | 201));
+            bundles.push(sha.clone());
+            submit(&app, "web", "tags-only-update", &sha).await;
+            let claim = w.claim("w", 0).await.unwrap();
+            w.walk(&claim, &TO_APPLYING[..5]).await;
+            let (s, t) = backend(&app, "POST", "web", "", &claim["backend"], Some(tfstate(serial, "L", &names))).await;
+            assert_eq!(s, 200, "{t}");
+            w.walk(&claim, &TO_APPLYING[4..]).await;
+        }
+        // Back to version 2: a run applies version 2's configuration.
+        let r = app
+            .req("POST", "/api/v1/stacks/web/rollback", Some(&app.admin), Some(&json!({"to": 2})))
+            .await;
+        assert_eq!(r.status, 201, "{b}: {:?}", r.body);
+        assert!(r.body.get("run_note").is_none(), "{:?}", r.body);
+        let cr = r.body["change_request"]["id"].as_i64().unwrap();
+        if r.body["change_request"]["status"] == "approved" {
+            let runs = runs_of(&app, cr).await;
+            assert_eq!(runs.len(), 1, "{b}");
+            assert_eq!(runs[0]["kind"], "rollback");
+            assert_eq!(runs[0]["target_version"], 2);
+            assert_eq!(runs[0]["source"]["sha256"], bundles[0].as_str(), "{b}: the target's configuration");
+        } else {
+            // Approved by a person instead: the same run follows.
+            let reviewer = app.user("rita", "reviewer").await;
+            let r = app.req("POST", &format!("/api/v1/change-requests/{cr}/approve"), Some(&reviewer), Some(&json!({}))).await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            let runs = runs_of(&app, cr).await;
+            assert_eq!(runs[0]["kind"], "rollback");
+            assert_eq!(runs[0]["source"]["sha256"], bundles[0].as_str());
+        }
+        // Back to version 1 (pushed, no configuration): said plainly, no run.
+        let r = app
+            .req("POST", "/api/v1/stacks/web/rollback", Some(&app.admin), Some(&json!({"to": 1})))
+            .await;
+        assert_eq!(r.status, 201, "{b}: {:?}", r.body);
+        let note = r.body["run_note"].as_str().unwrap();
+        assert!(note.contains("no recorded configuration") && note.contains("cannot be applied by a run"), "{note}");
+        assert!(runs_of(&app, r.body["change_request"]["id"].as_i64().unwrap()).await.is_empty());
         app.running.shutdown().await.unwrap();
     }
 }
