@@ -109,13 +109,16 @@ pub fn is_worker_route(method: &str, path: &str) -> bool {
         return false;
     };
     let parts: Vec<&str> = rest.split('/').collect();
-    match (method, parts.as_slice()) {
-        ("POST", ["runs", "claim"]) => true,
-        ("GET", ["runs", _, "judged-plan"]) => true,
-        ("GET", ["bundles", _]) => true,
-        ("POST", ["runs", _, "heartbeat" | "phase" | "logs" | "revision"]) => true,
-        _ => false,
-    }
+    matches!(
+        (method, parts.as_slice()),
+        ("POST", ["runs", "claim"])
+            | ("GET", ["runs", _, "judged-plan"])
+            | ("GET", ["bundles", _])
+            | (
+                "POST",
+                ["runs", _, "heartbeat" | "phase" | "logs" | "revision"]
+            )
+    )
 }
 
 /// Whether `path` is a stack's state backend.

@@ -9,9 +9,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::runs::{
-    BackendCredentials, Claim, Confirmation, PhaseTimeouts, Run, RunKind, StackRuns,
-};
+use arbiter_api::runs::{BackendCredentials, Claim, Confirmation, Run, RunKind, StackRuns};
 use arbiter_api::StackSpec;
 use arbiter_store::runs::{NewRun, RunConfig};
 use arbiter_store::WriteCtx;
@@ -207,7 +205,7 @@ pub async fn claim(app: &AppState, pool: &str, worker: &str) -> ApiResult<Option
         secret_files: s.secret_files.clone(),
         tool: s.tool,
         tool_path: s.tool_path.clone(),
-        timeouts: s.timeouts.clone().unwrap_or_else(PhaseTimeouts::default),
+        timeouts: s.timeouts.clone().unwrap_or_default(),
         verification: s.verification.clone(),
         heartbeat_secs: app.config.run_heartbeat.as_secs().max(1),
     }))

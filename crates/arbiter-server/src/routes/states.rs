@@ -584,7 +584,7 @@ async fn open_rollback_inner(
     let recorded = states::run_source(app.store.pool(), &name, target.version).await?;
     let (run, run_note) = match recorded
         .as_deref()
-        .map(|t| serde_json::from_str::<arbiter_api::runs::RunSource>(t))
+        .map(serde_json::from_str::<arbiter_api::runs::RunSource>)
     {
         Some(Ok(source)) => (
             Some(arbiter_store::runs::RunConfig {

@@ -787,7 +787,14 @@ async fn approval_by_people_queues_a_run_confirmed_only_when_scope_and_stack_all
             assert_eq!(runs[0]["confirmation"]["state"], want, "{b}: {agent}");
             if !may {
                 // Cancelling the change request discards its queued run.
-                let r = app.req("POST", &format!("/api/v1/change-requests/{cr}/cancel"), Some(&app.admin), None).await;
+                let r = app
+                    .req(
+                        "POST",
+                        &format!("/api/v1/change-requests/{cr}/cancel"),
+                        Some(&app.admin),
+                        None,
+                    )
+                    .await;
                 assert_eq!(r.status, 200, "{:?}", r.body);
                 assert_eq!(runs_of(&app, cr).await[0]["phase"], "discarded", "{b}");
             }
@@ -1322,13 +1329,18 @@ async fn two_replicas_on_one_postgres_give_each_run_to_one_worker() {
     let bundle = good_bundle(&a).await;
     let n = 10;
     for i in 0..n {
-        a.stack(&format!("r{i}"), "dev", json!({"auto_apply": true})).await;
+        a.stack(&format!("r{i}"), "dev", json!({"auto_apply": true}))
+            .await;
         submit(&a, &format!("r{i}"), "tags-only-update", &bundle).await;
     }
     let token = pool_token(&a, "embedded").await;
     let mut tasks = Vec::new();
     for k in 0..8 {
-        let base = if k % 2 == 0 { a.base.clone() } else { b_base.clone() };
+        let base = if k % 2 == 0 {
+            a.base.clone()
+        } else {
+            b_base.clone()
+        };
         let client = App::client_only(base);
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
@@ -1358,7 +1370,11 @@ async fn two_replicas_on_one_postgres_give_each_run_to_one_worker() {
     all.sort();
     let before = all.len();
     all.dedup();
-    assert_eq!(before, all.len(), "a run was claimed twice across replicas: {all:?}");
+    assert_eq!(
+        before,
+        all.len(),
+        "a run was claimed twice across replicas: {all:?}"
+    );
     assert_eq!(all.len(), n);
     b_running.shutdown().await.unwrap();
     a.running.shutdown().await.unwrap();
@@ -1369,7 +1385,10 @@ async fn a_rollback_is_run_with_the_configuration_recorded_with_its_target() {
     for b in backends().await {
         let app = spawn(b, |_| {}).await;
         app.stack("web", "dev", json!({"auto_apply": true})).await;
-        let w = W { app: &app, token: pool_token(&app, "embedded").await };
+        let w = W {
+            app: &app,
+            token: pool_token(&app, "embedded").await,
+        };
         // Version 1: pushed by a person; versions 2 and 3: written by runs.
         let r = app
             .raw("POST", "/api/v1/stacks/web/states", Some(&app.admin),
@@ -1384,13 +1403,26 @@ async fn a_rollback_is_run_with_the_configuration_recorded_with_its_target() {
             submit(&app, "web", "tags-only-update", &sha).await;
             let claim = w.claim("w", 0).await.unwrap();
             w.walk(&claim, &TO_APPLYING[..5]).await;
-            let (s, t) = backend(&app, "POST", "web", "", &claim["backend"], Some(tfstate(serial, "L", &names))).await;
+            let (s, t) = backend(
+                &app,
+                "POST",
+                "web",
+                "",
+                &claim["backend"],
+                Some(tfstate(serial, "L", &names)),
+            )
+            .await;
             assert_eq!(s, 200, "{t}");
             w.walk(&claim, &TO_APPLYING[4..]).await;
         }
         // Back to version 2: a run applies version 2's configuration.
         let r = app
-            .req("POST", "/api/v1/stacks/web/rollback", Some(&app.admin), Some(&json!({"to": 2})))
+            .req(
+                "POST",
+                "/api/v1/stacks/web/rollback",
+                Some(&app.admin),
+                Some(&json!({"to": 2})),
+            )
             .await;
         assert_eq!(r.status, 201, "{b}: {:?}", r.body);
         assert!(r.body.get("run_note").is_none(), "{:?}", r.body);
@@ -1400,11 +1432,22 @@ async fn a_rollback_is_run_with_the_configuration_recorded_with_its_target() {
             assert_eq!(runs.len(), 1, "{b}");
             assert_eq!(runs[0]["kind"], "rollback");
             assert_eq!(runs[0]["target_version"], 2);
-            assert_eq!(runs[0]["source"]["sha256"], bundles[0].as_str(), "{b}: the target's configuration");
+            assert_eq!(
+                runs[0]["source"]["sha256"],
+                bundles[0].as_str(),
+                "{b}: the target's configuration"
+            );
         } else {
             // Approved by a person instead: the same run follows.
             let reviewer = app.user("rita", "reviewer").await;
-            let r = app.req("POST", &format!("/api/v1/change-requests/{cr}/approve"), Some(&reviewer), Some(&json!({}))).await;
+            let r = app
+                .req(
+                    "POST",
+                    &format!("/api/v1/change-requests/{cr}/approve"),
+                    Some(&reviewer),
+                    Some(&json!({})),
+                )
+                .await;
             assert_eq!(r.status, 200, "{:?}", r.body);
             let runs = runs_of(&app, cr).await;
             assert_eq!(runs[0]["kind"], "rollback");
@@ -1412,12 +1455,25 @@ async fn a_rollback_is_run_with_the_configuration_recorded_with_its_target() {
         }
         // Back to version 1 (pushed, no configuration): said plainly, no run.
         let r = app
-            .req("POST", "/api/v1/stacks/web/rollback", Some(&app.admin), Some(&json!({"to": 1})))
+            .req(
+                "POST",
+                "/api/v1/stacks/web/rollback",
+                Some(&app.admin),
+                Some(&json!({"to": 1})),
+            )
             .await;
         assert_eq!(r.status, 201, "{b}: {:?}", r.body);
         let note = r.body["run_note"].as_str().unwrap();
-        assert!(note.contains("no recorded configuration") && note.contains("cannot be applied by a run"), "{note}");
-        assert!(runs_of(&app, r.body["change_request"]["id"].as_i64().unwrap()).await.is_empty());
+        assert!(
+            note.contains("no recorded configuration")
+                && note.contains("cannot be applied by a run"),
+            "{note}"
+        );
+        assert!(
+            runs_of(&app, r.body["change_request"]["id"].as_i64().unwrap())
+                .await
+                .is_empty()
+        );
         app.running.shutdown().await.unwrap();
     }
 }
