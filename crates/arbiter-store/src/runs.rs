@@ -455,7 +455,8 @@ pub async fn transition(
         }
     }
     if to.is_final() {
-        // A run that is over holds no backend credentials.
+        // A run that is over holds no backend credentials, and no state
+        // lock (a worker that died mid-apply never unlocks).
         sqlx::query(
             "UPDATE backend_credentials SET revoked_at = $1 WHERE run = $2 AND revoked_at IS NULL",
         )
@@ -463,6 +464,20 @@ pub async fn transition(
         .bind(id)
         .execute(cx.conn())
         .await?;
+        let released = sqlx::query("DELETE FROM state_locks WHERE stack = $1 AND held_by = $2")
+            .bind(&run.stack)
+            .bind(format!("run:{id}"))
+            .execute(cx.conn())
+            .await?;
+        if released.rows_affected() > 0 {
+            cx.audit(
+                "system",
+                "state.unlocked",
+                &format!("stack:{}", run.stack),
+                &serde_json::json!({"run": id, "reason": format!("run {id} is {to}")}),
+            )
+            .await?;
+        }
     }
     Ok(run)
 }

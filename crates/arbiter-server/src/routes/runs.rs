@@ -507,6 +507,9 @@ pub async fn revision(
         change_request: cr_id,
         revision,
         decision,
-        run: queued.map(|r| r.id),
+        // The contract names the run only when it needs no person.
+        run: queued
+            .filter(|r| r.confirmation == arbiter_api::runs::Confirmation::NotNeeded)
+            .map(|r| r.id),
     }))
 }

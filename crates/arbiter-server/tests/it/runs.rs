@@ -585,6 +585,28 @@ async fn a_silent_worker_is_interrupted_and_never_requeued() {
         let r = w.heartbeat(&claim).await;
         assert_eq!(r.status, 200);
         assert_eq!(r.body["cancel_requested"], false);
+        // It dies holding the state lock, after writing a partial state.
+        let info = json!({"ID": "dead", "Operation": "OperationTypeApply"});
+        let (s, _) = backend(
+            &app,
+            "LOCK",
+            "web",
+            "",
+            &claim["backend"],
+            Some(info.to_string().into_bytes()),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let (s, _) = backend(
+            &app,
+            "POST",
+            "web",
+            "?ID=dead",
+            &claim["backend"],
+            Some(tfstate(1, "L", &["half"])),
+        )
+        .await;
+        assert_eq!(s, 200);
         let id = claim["run"]["id"].as_i64().unwrap();
         let mut phase = String::new();
         for _ in 0..50 {
@@ -608,6 +630,36 @@ async fn a_silent_worker_is_interrupted_and_never_requeued() {
         assert_eq!(r.body["error"]["code"], "lease_lost");
         assert!(w.claim("w2", 0).await.is_none(), "{b}: never re-queued");
         assert_eq!(runs_of(&app, cr_id).await.len(), 1);
+        // The partial state is kept; the dead run's lock and credentials are gone.
+        let v = app
+            .req("GET", "/api/v1/stacks/web/states/1", Some(&app.admin), None)
+            .await;
+        assert_eq!(v.body["origin"], "apply");
+        assert_eq!(get_run(&app, id).await["state_version"], 1);
+        let (s, _) = backend(&app, "GET", "web", "", &claim["backend"], None).await;
+        assert_eq!(
+            s, 401,
+            "{b}: the interrupted run's credentials no longer open the backend"
+        );
+        let r = app
+            .req(
+                "POST",
+                "/api/v1/stacks/web/backend-credentials",
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        let mine = &r.body["credentials"];
+        let (s, _) = backend(
+            &app,
+            "LOCK",
+            "web",
+            "",
+            mine,
+            Some(json!({"ID": "next"}).to_string().into_bytes()),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}: the lock was released with the run");
         app.running.shutdown().await.unwrap();
     }
 }
