@@ -1213,7 +1213,7 @@ async fn a_run_is_confirmed_from_its_page() {
         .post(&format!("/runs/{run}/confirm"), &[("csrf", csrf.as_str())])
         .await;
     assert_eq!(p.status, 303, "{}", p.body);
-    let p = rita.get(&p.location().to_string()).await;
+    let p = rita.get(p.location()).await;
     assert!(
         p.body.contains("Confirmed") && p.body.contains("title=\"user:rita\""),
         "{}",
