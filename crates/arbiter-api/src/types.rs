@@ -495,6 +495,14 @@ pub struct Submission {
     pub variables: std::collections::BTreeMap<String, String>,
 }
 
+fn first_revision() -> i64 {
+    1
+}
+
+fn is_first_revision(r: &i64) -> bool {
+    *r == 1
+}
+
 /// A change request's status. Set by: the evaluation (`approved`,
 /// `pending_review`, `rejected`), reviews (`approved`, `rejected`), the
 /// expiry job (`expired`), the submitter's cancel (`cancelled`), and its
@@ -609,6 +617,11 @@ pub struct ReviewRequest {
 pub struct ChangeRequest {
     /// Number, unique per server.
     pub id: i64,
+    /// Its revision: 1, or more once a run found that the plan changed
+    /// between judging and applying (each revision is judged from scratch;
+    /// the fields below are the current revision's). Shown from 2 on.
+    #[serde(default = "first_revision", skip_serializing_if = "is_first_revision")]
+    pub revision: i64,
     /// Target stack.
     pub stack: String,
     /// `agent:NAME` or `user:NAME`.

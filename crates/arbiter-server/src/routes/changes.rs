@@ -366,6 +366,7 @@ async fn refuse_hidden(app: &AppState, p: &Principal, u: Unjudged) -> ApiResult<
 fn answer_of(new: &NewChangeRequest) -> ChangeRequest {
     ChangeRequest {
         id: 0,
+        revision: 1,
         stack: new.stack.clone(),
         submitter: new.submitter.clone(),
         status: new.status.clone(),

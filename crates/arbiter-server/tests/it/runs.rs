@@ -1150,6 +1150,7 @@ async fn a_changed_plan_becomes_a_revision_judged_from_scratch() {
             )
             .await;
         assert_eq!(c.body["status"], "pending_review", "{b}");
+        assert_eq!(c.body["revision"], 3, "{b}");
         assert_eq!(c.body["verdict"]["decision"], "review");
         assert!(w.claim("w", 0).await.is_none());
         let acts = audit_actions(&app, &format!("change_request:{cr}")).await;
