@@ -695,6 +695,38 @@ pub async fn discard_queued(cx: &mut WriteCtx, change_request: i64, why: &str) -
     Ok(ids)
 }
 
+/// A change request's run that is applying or applied it (and may be
+/// verifying), if any.
+pub async fn applying_run(cx: &mut WriteCtx, change_request: i64) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM runs WHERE change_request = $1 AND phase IN ('applying', 'applied', 'verifying') ORDER BY id LIMIT 1",
+    )
+    .bind(change_request)
+    .fetch_optional(cx.conn())
+    .await?)
+}
+
+/// A change request was cancelled: its queued runs are discarded, and
+/// those a worker holds (before applying) are asked to stop.
+pub async fn cancel_for_change(cx: &mut WriteCtx, change_request: i64, actor: &str) -> Result<()> {
+    discard_queued(
+        cx,
+        change_request,
+        &format!("change request {change_request} was cancelled by {actor}"),
+    )
+    .await?;
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM runs WHERE change_request = $1 AND cancel_requested = 0 AND phase IN          ('preparing', 'initialising', 'planning', 'checking') ORDER BY id",
+    )
+    .bind(change_request)
+    .fetch_all(cx.conn())
+    .await?;
+    for id in ids {
+        request_cancel(cx, id, actor).await?;
+    }
+    Ok(())
+}
+
 /// Records the state version an applying run wrote.
 pub async fn set_state_version(cx: &mut WriteCtx, id: i64, version: i64) -> Result<()> {
     sqlx::query("UPDATE runs SET state_version = $1, updated_at = $2 WHERE id = $3")

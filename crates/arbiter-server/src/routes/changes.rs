@@ -692,6 +692,11 @@ pub async fn cancel(
     app.store
         .write(move |cx| {
             Box::pin(async move {
+                if let Some(run) = arbiter_store::runs::applying_run(cx, id).await? {
+                    return Err(arbiter_store::StoreError::Conflict(format!(
+                        "change request {id} is being applied by run {run}: it can no longer be cancelled"
+                    )));
+                }
                 arbiter_store::changes::transition(
                     cx,
                     id,
@@ -701,13 +706,9 @@ pub async fn cancel(
                     &actor,
                 )
                 .await?;
-                // Its runs not yet claimed will never apply it.
-                arbiter_store::runs::discard_queued(
-                    cx,
-                    id,
-                    &format!("change request {id} was cancelled by {actor}"),
-                )
-                .await?;
+                // Its runs not yet claimed will never apply it; those a
+                // worker holds stop at their next heartbeat.
+                arbiter_store::runs::cancel_for_change(cx, id, &actor).await?;
                 Ok(())
             })
         })

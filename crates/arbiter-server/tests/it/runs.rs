@@ -762,6 +762,36 @@ async fn confirmation_and_cancel_while_queued_and_while_planning() {
             "{acts:?}"
         );
 
+        // Cancelling the change request stops a run its worker holds.
+        let cr4 = submit(&app, "web", "tags-only-update", &bundle).await["id"]
+            .as_i64()
+            .unwrap();
+        let id4 = runs_of(&app, cr4).await[0]["id"].as_i64().unwrap();
+        app.req(
+            "POST",
+            &format!("/api/v1/runs/{id4}/confirm"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+        let claim4 = w.claim("w", 0).await.unwrap();
+        w.walk(&claim4, &TO_APPLYING[..2]).await;
+        let r = app
+            .req(
+                "POST",
+                &format!("/api/v1/change-requests/{cr4}/cancel"),
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(
+            w.heartbeat(&claim4).await.body["cancel_requested"],
+            true,
+            "{b}"
+        );
+        w.walk(&claim4, &["initialising", "cancelled"]).await;
+
         // While applying, cancel is refused.
         let cr3 = submit(&app, "web", "tags-only-update", &bundle).await["id"]
             .as_i64()
@@ -785,6 +815,19 @@ async fn confirmation_and_cancel_while_queued_and_while_planning() {
             )
             .await;
         assert_eq!(r.status, 409, "{b}: {:?}", r.body);
+        let r = app
+            .req(
+                "POST",
+                &format!("/api/v1/change-requests/{cr3}/cancel"),
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(
+            r.status, 409,
+            "{b}: a change request being applied is not cancelled: {:?}",
+            r.body
+        );
         // Failing while applying: the change request is apply_failed.
         w.walk(&claim, &["applying", "failed"]).await;
         assert_eq!(cr_status(&app, cr3).await, "apply_failed");

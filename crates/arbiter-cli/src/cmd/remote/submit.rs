@@ -166,6 +166,11 @@ pub(super) fn cr_summary(cr: &Value) -> String {
             .map(|c| format!("{c:.1}"))
             .unwrap_or_else(|| "-".into())
     );
+    if let Some(r) = cr["revision"].as_i64() {
+        out.push_str(&format!(
+            "  revision {r} (the plan changed before it was applied)\n"
+        ));
+    }
     if let Some(r) = cr["reason"].as_str() {
         out.push_str(&format!("  reason: {r}\n"));
     }
