@@ -1573,3 +1573,137 @@ async fn a_rollback_is_run_with_the_configuration_recorded_with_its_target() {
         app.running.shutdown().await.unwrap();
     }
 }
+
+/// Runs `terraform` in `dir` with the backend credentials; (success, output).
+async fn terraform(dir: &std::path::Path, creds: &Value, args: &[&str]) -> (bool, String) {
+    let (dir, user, pass) = (
+        dir.to_path_buf(),
+        creds["username"].as_str().unwrap().to_string(),
+        creds["password"].as_str().unwrap().to_string(),
+    );
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new("terraform")
+            .args(&args)
+            .current_dir(&dir)
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_IN_AUTOMATION", "1")
+            .env("TF_HTTP_USERNAME", user)
+            .env("TF_HTTP_PASSWORD", pass)
+            .output()
+            .expect("terraform is needed by this test (Terraform 1.11 on PATH; .ci/run checks it)");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    })
+    .await
+    .unwrap()
+}
+
+/// The real Terraform against the state backend: init, apply (a version
+/// with origin `backend`), a lock held by another client refuses its apply
+/// naming the holder's lock, and after the unlock it applies again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_terraform_uses_the_state_backend_and_respects_its_lock() {
+    for b in backends().await {
+        let app = spawn(b, |_| {}).await;
+        app.stack("web", "dev", json!({})).await;
+        let mint = || async {
+            let r = app
+                .req(
+                    "POST",
+                    "/api/v1/stacks/web/backend-credentials",
+                    Some(&app.admin),
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, 201);
+            r.body["credentials"].clone()
+        };
+        let (mine, other) = (mint().await, mint().await);
+        let dir = tempfile::tempdir().unwrap();
+        let address = mine["address"].as_str().unwrap();
+        let main = format!(
+            "terraform {{\n  backend \"http\" {{\n    address = \"{address}\"\n    lock_address = \"{address}\"\n    unlock_address = \"{address}\"\n  }}\n}}\nresource \"terraform_data\" \"a\" {{ input = \"one\" }}\n"
+        );
+        std::fs::write(dir.path().join("main.tf"), &main).unwrap();
+        let (ok, out) = terraform(dir.path(), &mine, &["init", "-input=false", "-no-color"]).await;
+        assert!(ok, "{b}: {out}");
+        let (ok, out) = terraform(
+            dir.path(),
+            &mine,
+            &["apply", "-auto-approve", "-input=false", "-no-color"],
+        )
+        .await;
+        assert!(ok, "{b}: {out}");
+        let v = app
+            .req("GET", "/api/v1/stacks/web/states/1", Some(&app.admin), None)
+            .await;
+        assert_eq!(v.body["origin"], "backend", "{b}: {:?}", v.body);
+        assert_eq!(v.body["resource_count"], 1);
+
+        let held = json!({"ID": "held-by-ci", "Operation": "OperationTypeApply", "Who": "ci@runner", "Version": "1.11.4", "Created": "2026-01-01T00:00:00Z", "Info": "", "Path": ""});
+        let (s, _) = backend(
+            &app,
+            "LOCK",
+            "web",
+            "",
+            &other,
+            Some(held.to_string().into_bytes()),
+        )
+        .await;
+        assert_eq!(s, 200);
+        std::fs::write(
+            dir.path().join("main.tf"),
+            main.replace("\"one\"", "\"two\""),
+        )
+        .unwrap();
+        let (ok, out) = terraform(
+            dir.path(),
+            &mine,
+            &[
+                "apply",
+                "-auto-approve",
+                "-input=false",
+                "-no-color",
+                "-lock-timeout=1s",
+            ],
+        )
+        .await;
+        assert!(!ok, "{b}: applied under someone else's lock: {out}");
+        assert!(
+            out.contains("held-by-ci"),
+            "{b}: terraform names the holder's lock: {out}"
+        );
+        let (s, _) = backend(
+            &app,
+            "UNLOCK",
+            "web",
+            "",
+            &other,
+            Some(held.to_string().into_bytes()),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let (ok, out) = terraform(
+            dir.path(),
+            &mine,
+            &["apply", "-auto-approve", "-input=false", "-no-color"],
+        )
+        .await;
+        assert!(ok, "{b}: {out}");
+        let v = app
+            .req("GET", "/api/v1/stacks/web/states", Some(&app.admin), None)
+            .await;
+        assert_eq!(
+            v.body["items"].as_array().unwrap().len(),
+            2,
+            "{b}: {:?}",
+            v.body
+        );
+        app.running.shutdown().await.unwrap();
+    }
+}
