@@ -298,7 +298,8 @@ fn withheld(name: &str) -> bool {
 /// separate process (`worker --server URL --pool embedded`), with a pool
 /// token minted now in `ARBITER_WORKER_TOKEN` and without the server's
 /// own settings in its environment (`ARBITER_*`, `PG*`). Its exit is
-/// logged; it is killed when the server stops.
+/// logged; it is killed when the server stops, and its stdin (a pipe held
+/// by the server) reaches end-of-file if the server dies.
 pub async fn start_embedded_worker(
     app: &AppState,
     server_url: &str,
@@ -316,7 +317,10 @@ pub async fn start_embedded_worker(
         .env_clear()
         .envs(std::env::vars_os().filter(|(k, _)| !k.to_str().is_some_and(withheld)))
         .env("ARBITER_WORKER_TOKEN", &token)
-        .stdin(std::process::Stdio::null())
+        // A pipe the server never writes to: the worker sees end-of-file
+        // on its stdin when the server is gone (even killed), and should
+        // then stop.
+        .stdin(std::process::Stdio::piped())
         .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|e| {
         ApiError::internal(format!(
@@ -329,7 +333,9 @@ pub async fn start_embedded_worker(
         pool = arbiter_api::runs::DEFAULT_POOL,
         "started the embedded worker"
     );
+    let stdin = child.stdin.take();
     tokio::spawn(async move {
+        let _stdin = stdin;
         tokio::select! {
             status = child.wait() => match status {
                 Ok(s) => tracing::error!(status = %s, "the embedded worker exited; runs of the `embedded` pool wait for another worker (arbiter worker --pool embedded)"),
