@@ -6,6 +6,7 @@
 //! through these types, so they cannot drift apart.
 
 pub mod bounds;
+pub mod bundle;
 pub mod runs;
 pub mod signing;
 pub mod states;

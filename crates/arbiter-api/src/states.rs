@@ -56,8 +56,12 @@ pub struct StateVersion {
     pub commit: Option<String>,
     /// Who pushed it (`user:NAME` or `agent:NAME`).
     pub pushed_by: String,
-    /// `push` (uploaded) or `apply` (recorded after an apply).
+    /// `push` (uploaded), `apply` (written by a run through the state
+    /// backend) or `backend` (a person's own terraform using the backend).
     pub origin: String,
+    /// The run that wrote it (origin `apply`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<i64>,
     /// Stored with `force` over a lineage or serial check.
     pub forced: bool,
     /// RFC 3339.
@@ -239,4 +243,8 @@ pub struct RollbackAnswer {
     pub change_request: ChangeRequest,
     /// The rollback it carries.
     pub rollback: Rollback,
+    /// Said when no run can apply it (the target version has no recorded
+    /// configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_note: Option<String>,
 }

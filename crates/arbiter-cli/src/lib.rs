@@ -126,6 +126,20 @@ enum Command {
         #[command(flatten)]
         server: cmd::client::ServerArgs,
     },
+    /// Runs applying approved changes: list, show, logs, confirm, cancel.
+    Run {
+        #[command(subcommand)]
+        cmd: cmd::remote::RunCommand,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
+    /// Worker pools (admin): create (prints a token for `arbiter worker`).
+    WorkerPool {
+        #[command(subcommand)]
+        cmd: cmd::remote::WorkerPoolCommand,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
 }
 
 /// Runs the command line: parses `std::env::args`, runs the command and
@@ -177,6 +191,8 @@ pub fn main() -> ExitCode {
         Command::User { cmd, server } => cmd::remote::user(cmd, &server),
         Command::Token { cmd, server } => cmd::remote::token(cmd, &server),
         Command::Webhook { cmd, server } => cmd::webhook::run(cmd, &server),
+        Command::Run { cmd, server } => cmd::remote::run_cmd(cmd, &server),
+        Command::WorkerPool { cmd, server } => cmd::remote::worker_pool(cmd, &server),
     });
     match result {
         Ok(Ok(code)) => ExitCode::from(code),

@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod password;
 pub mod review;
 pub mod routes;
+pub mod runs;
 pub mod session;
 pub mod throttle;
 pub mod ui;
@@ -85,6 +86,11 @@ pub struct ServerConfig {
     pub max_evaluations: usize,
     /// Longest wait for a large-body or evaluation slot before 503.
     pub admission_wait: Duration,
+    /// Largest configuration bundle accepted (`--bundle-max-bytes`).
+    pub bundle_max_bytes: usize,
+    /// Interval between a worker's heartbeats; a run whose worker misses
+    /// three is interrupted.
+    pub run_heartbeat: Duration,
 }
 
 impl Default for ServerConfig {
@@ -111,6 +117,8 @@ impl Default for ServerConfig {
             max_large_bodies: 4,
             max_evaluations: 16,
             admission_wait: Duration::from_secs(10),
+            bundle_max_bytes: 64 * 1024 * 1024,
+            run_heartbeat: Duration::from_secs(10),
         }
     }
 }
@@ -148,6 +156,8 @@ pub struct AppState {
     pub ui: Arc<ui::UiState>,
     /// Large-body and evaluation slots, dry-run rates.
     pub admission: Arc<admission::Admission>,
+    /// The run queue's wake-ups.
+    pub runs: Arc<runs::RunsState>,
 }
 
 /// What the first start created: the admin's token, shown once.
@@ -187,6 +197,13 @@ impl Running {
             Ok(r) => r,
             Err(e) => Err(std::io::Error::other(e)),
         }
+    }
+
+    /// Starts the embedded worker (see [`runs::start_embedded_worker`]); it
+    /// stops with the server.
+    pub async fn start_embedded_worker(&self) -> Result<(), error::ApiError> {
+        let url = format!("http://{}", self.addr);
+        runs::start_embedded_worker(&self.state, &url, self.shutdown.subscribe()).await
     }
 
     /// Shuts down gracefully on SIGINT or SIGTERM.
@@ -305,6 +322,7 @@ pub async fn start(mut config: ServerConfig) -> Result<Running, StartError> {
         metrics: Arc::new(metrics::Metrics::default()),
         compiled: Arc::new(lifecycle::Compiled::default()),
         ui: Arc::new(ui::UiState::default()),
+        runs: Arc::new(runs::RunsState::default()),
     };
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     background::spawn(state.clone(), rx.clone());

@@ -321,7 +321,7 @@ pub async fn governor_count(pool: &AnyPool, agent: &str) -> Result<i64> {
     )
 }
 
-const COLUMNS: &str = "id, stack, submitter, status, decision, confidence, priority, cost_delta_usd, resources_changed, reason, auto_apply, intent, source, created_at, updated_at, expires_at";
+const COLUMNS: &str = "id, stack, submitter, status, decision, confidence, priority, cost_delta_usd, resources_changed, reason, auto_apply, intent, source, created_at, updated_at, expires_at, revision";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
     let id: i64 = row.try_get("id")?;
@@ -332,6 +332,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<ChangeRequest> {
     let exp: Option<i64> = row.try_get("expires_at")?;
     Ok(ChangeRequest {
         id,
+        revision: row.try_get("revision")?,
         stack: row.try_get("stack")?,
         submitter: row.try_get("submitter")?,
         status: row.try_get("status")?,

@@ -119,6 +119,9 @@ pub async fn update(
     if let Some(f) = &up.escalate_introduced_at {
         spec.escalate_introduced_at = f.clone();
     }
+    if let Some(r) = &up.runs {
+        spec.runs = r.clone();
+    }
     validate(&spec).map_err(StoreError::Conflict)?;
     let now = cx.now_ms();
     let exp = expires(&spec, created_ms);

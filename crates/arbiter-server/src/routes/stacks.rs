@@ -27,6 +27,9 @@ pub fn validate(spec: &StackSpec) -> Result<(), String> {
     if let Some(f) = &spec.escalate_introduced_at {
         floor(f)?;
     }
+    if let Some(r) = &spec.runs {
+        r.check()?;
+    }
     Ok(())
 }
 

@@ -7,6 +7,7 @@ mod common;
 mod hardening;
 mod hardening_b;
 mod rbac;
+mod runs;
 mod states;
 mod ui;
 mod webhooks;

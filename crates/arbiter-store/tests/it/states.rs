@@ -32,6 +32,7 @@ fn spec(name: &str) -> StackSpec {
         approval_policy: None,
         ttl_seconds: None,
         escalate_introduced_at: None,
+        runs: None,
     }
 }
 

@@ -51,6 +51,21 @@ pub struct StackCreate {
     /// info or off; default: medium in prod, high in staging, off in dev).
     #[arg(long, value_name = "LEVEL")]
     pub escalate_introduced_at: Option<String>,
+    /// How runs apply the stack's changes: a TOML file with the `runs`
+    /// settings (tool, tool_path, pool, [timeouts], secret_env, [secret_files],
+    /// [verification]); names of secrets only, never values.
+    #[arg(long, value_name = "FILE")]
+    pub runs_file: Option<PathBuf>,
+}
+
+/// Reads a `--runs-file` (TOML) into the API's run settings, checked.
+fn runs_file(p: &std::path::Path) -> Result<arbiter_api::runs::StackRuns> {
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    let r: arbiter_api::runs::StackRuns =
+        toml::from_str(&text).with_context(|| format!("reading {}", p.display()))?;
+    r.check()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+    Ok(r)
 }
 
 /// `arbiter stack update`.
@@ -80,6 +95,9 @@ pub struct StackUpdateArgs {
     /// info, off; `default` restores the environment's default).
     #[arg(long, value_name = "LEVEL")]
     pub escalate_introduced_at: Option<String>,
+    /// New run settings from a TOML file (see `stack create --runs-file`).
+    #[arg(long, value_name = "FILE")]
+    pub runs_file: Option<PathBuf>,
     /// Only if the stack is still at this version.
     #[arg(long, value_name = "N")]
     pub if_version: Option<i64>,
@@ -126,6 +144,10 @@ pub fn stack(cmd: StackCommand, server: &ServerArgs) -> Result<u8> {
                 "monthly_budget_usd": a.budget, "auto_apply_threshold": a.threshold, "auto_apply": a.auto_apply,
                 "policy_sets": a.policy_sets, "approval_policy": a.approval_policy, "ttl_seconds": a.ttl.map(|d| d.as_secs()),
                 "escalate_introduced_at": a.escalate_introduced_at});
+            let mut body = body;
+            if let Some(p) = &a.runs_file {
+                body["runs"] = serde_json::to_value(runs_file(p)?)?;
+            }
             let v = c.call("POST", "/api/v1/stacks", Some(&body))?;
             c.print(&v, |s| format!("created stack {}\n", stack_summary(s)));
         }
@@ -180,6 +202,9 @@ pub fn stack(cmd: StackCommand, server: &ServerArgs) -> Result<u8> {
             if let Some(f) = a.escalate_introduced_at {
                 let f = (f != "default").then_some(f);
                 body.insert("escalate_introduced_at".into(), json!(f));
+            }
+            if let Some(p) = &a.runs_file {
+                body.insert("runs".into(), serde_json::to_value(runs_file(p)?)?);
             }
             if let Some(v) = a.if_version {
                 body.insert("if_version".into(), json!(v));
