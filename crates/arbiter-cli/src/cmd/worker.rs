@@ -22,7 +22,7 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "URL", env = "ARBITER_SERVER")]
     pub server: String,
     /// The worker pool (its token must be in ARBITER_WORKER_TOKEN).
-    #[arg(long, value_name = "NAME", default_value = "default")]
+    #[arg(long, value_name = "NAME", default_value = arbiter_api::runs::DEFAULT_POOL)]
     pub pool: String,
     /// Provider directory for offline `terraform init -plugin-dir`
     /// (registry layout: HOSTNAME/NAMESPACE/TYPE/VERSION/OS_ARCH/).
@@ -81,6 +81,20 @@ pub fn run(args: WorkerArgs) -> Result<u8> {
         .context("starting the async runtime")?;
     rt.block_on(async move {
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let tx = std::sync::Arc::new(tx);
+        // Started by `arbiter serve` (the embedded worker), stdin is a pipe
+        // the server holds: end-of-file means the server is gone.
+        if stdin_is_pipe() {
+            let tx = tx.clone();
+            tokio::task::spawn_blocking(move || {
+                use std::io::Read;
+                let mut buf = [0u8; 256];
+                let mut stdin = std::io::stdin();
+                while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+                eprintln!("arbiter worker: the server that started this worker is gone: shutting down");
+                let _ = tx.send(true);
+            });
+        }
         tokio::spawn(async move {
             let mut term =
                 match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -104,6 +118,12 @@ pub fn run(args: WorkerArgs) -> Result<u8> {
         });
         Ok(if args.once && failed { 1 } else { 0 })
     })
+}
+
+/// Whether stdin is a pipe (not a terminal, a file or /dev/null).
+fn stdin_is_pipe() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata("/proc/self/fd/0").is_ok_and(|m| m.file_type().is_fifo())
 }
 
 fn absolute(p: &std::path::Path) -> Result<PathBuf> {

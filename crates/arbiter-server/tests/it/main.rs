@@ -11,3 +11,4 @@ mod runs;
 mod states;
 mod ui;
 mod webhooks;
+mod worker_e2e;
