@@ -208,8 +208,14 @@ resource "terraform_data" "probe" {{
     assert!(!log.contains(key), "{log}");
     assert!(!log.contains("worker-token-should-not-leak-42"), "{log}");
     assert!(log.contains("uid=65534"), "runs unprivileged: {log}");
-    assert!(log.contains("NoNewPrivs:\t1"), "setuid binaries gain nothing: {log}");
-    assert!(log.contains("CapEff:\t0000000000000000"), "no capabilities: {log}");
+    assert!(
+        log.contains("NoNewPrivs:\t1"),
+        "setuid binaries gain nothing: {log}"
+    );
+    assert!(
+        log.contains("CapEff:\t0000000000000000"),
+        "no capabilities: {log}"
+    );
     assert!(log.contains("TF_IN_AUTOMATION=1"), "{log}");
     assert!(!log.contains("WARNING"), "{log}");
 }
