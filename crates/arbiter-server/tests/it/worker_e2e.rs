@@ -5,6 +5,8 @@
 //! and the run; the log on the server is masked; a second run of the same
 //! change is not made.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use crate::common::{backends, spawn, App};
 use arbiter_api::runs::RunPhase;
 use serde_json::{json, Value};
