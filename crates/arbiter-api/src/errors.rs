@@ -63,10 +63,14 @@ error_codes! {
     InvalidVersion = ("invalid_version", 400, "A state version must be a whole number from 1."),
     /// The `Idempotency-Key` header is not acceptable.
     InvalidIdempotencyKey = ("invalid_idempotency_key", 400, "The `Idempotency-Key` header must be 1–200 visible ASCII characters."),
+    /// An uploaded bundle whose bytes do not have the SHA-256 its path names.
+    DigestMismatch = ("digest_mismatch", 400, "The uploaded configuration bundle's SHA-256 is not the one in its path (`PUT /api/v1/bundles/{sha256}`)."),
     /// No credentials, or credentials of the wrong form.
     Unauthenticated = ("unauthenticated", 401, "No credentials, or not in a form the endpoint takes: send `Authorization: Bearer TOKEN`, or sign the request as an agent."),
     /// The bearer token is not valid.
     InvalidToken = ("invalid_token", 401, "The bearer token is unknown, revoked or expired."),
+    /// State backend credentials that are malformed, unknown or expired.
+    InvalidCredentials = ("invalid_credentials", 401, "The state backend's basic credentials are malformed, unknown, or no longer valid (a run's end when it applied or stopped)."),
     /// A signature header is missing.
     MissingSignature = ("missing_signature", 401, "An agent request lacks one of the signature headers (docs/signing.md)."),
     /// A signature header cannot be parsed.
@@ -95,6 +99,8 @@ error_codes! {
     HostNotAllowed = ("host_not_allowed", 403, "The Host header is not one `/mcp` accepts (`--mcp-allowed-host`; default localhost, 127.0.0.1, ::1)."),
     /// No such thing (or no such endpoint).
     NotFound = ("not_found", 404, "No such object, or no such endpoint (see `/api/v1/openapi.json`); also answered for objects the caller may not see."),
+    /// The method is not served on this path.
+    MethodNotAllowed = ("method_not_allowed", 405, "The path exists but not with this method (the state backend serves GET, POST, LOCK and UNLOCK)."),
     /// The request conflicts with the current state.
     Conflict = ("conflict", 409, "The request conflicts with the current state (a name already taken, a stale `if_version`, a change request no longer pending, …)."),
     /// A state of another lineage.
@@ -103,6 +109,8 @@ error_codes! {
     StaleSerial = ("stale_serial", 409, "The pushed state's serial is not newer than the latest version's; `force` overrides."),
     /// The rollback target is already the latest state.
     NothingToRollBack = ("nothing_to_roll_back", 409, "The rollback target is the stack's latest state, or does not differ from it."),
+    /// A worker's call names a run its lease no longer holds.
+    LeaseLost = ("lease_lost", 409, "The run is not held by this lease any more (finished, interrupted, or claimed by another worker): stop working on it."),
     /// The body is too large.
     PayloadTooLarge = ("payload_too_large", 413, "The body is larger than the server's limit for this endpoint."),
     /// Well-formed but not acceptable.
@@ -111,6 +119,8 @@ error_codes! {
     IdempotencyKeyReused = ("idempotency_key_reused", 422, "This `Idempotency-Key` was used before with a different body."),
     /// The state cannot be read.
     InvalidState = ("invalid_state", 422, "The pushed state is not a Terraform state Arbiter can read."),
+    /// A configuration bundle that is not a safe tar.gz.
+    InvalidBundle = ("invalid_bundle", 422, "The configuration bundle is not a gzip-compressed tar, or has an entry that is refused (absolute path, `..`, link, device); the message names the entry."),
     /// The agent's submission rate is exceeded.
     RateLimited = ("rate_limited", 429, "The agent submitted more than its `submissions_per_minute`; retry after `Retry-After` seconds."),
     /// The agent's hourly blast radius is exceeded.

@@ -7,6 +7,7 @@
 
 pub mod backtest;
 pub mod bounds;
+pub mod bundle;
 pub mod errors;
 pub mod runs;
 pub mod signing;

@@ -539,10 +539,142 @@ pub struct RevisionAck {
     /// Its new revision.
     pub revision: i64,
     /// The new revision's decision (`approve`, `review`, `reject`).
-    pub decision: String,
+    pub decision: arbiter_verdict::Decision,
     /// The run that applies it, when it is approved and needs no person.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<i64>,
+}
+
+/// How a stack's runs work (`runs` in the stack spec). Every field has a
+/// default; secrets are named here, never given.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackRuns {
+    /// `terraform` (default) or `tofu`.
+    #[serde(default)]
+    pub tool: ToolKind,
+    /// The tool's binary on the worker (default: found on its PATH).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_path: Option<String>,
+    /// The worker pool (default `embedded`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// Per-phase time limits (defaults: [`PhaseTimeouts::default`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeouts: Option<PhaseTimeouts>,
+    /// Environment variables passed from the worker's environment to the
+    /// tool (names only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_env: Vec<String>,
+    /// Variable name → file on the worker holding its value (paths only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_files: BTreeMap<String, String>,
+    /// Checks after an apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+}
+
+/// The pool runs go to when the stack names none.
+pub const DEFAULT_POOL: &str = "embedded";
+
+impl Default for PhaseTimeouts {
+    fn default() -> Self {
+        PhaseTimeouts {
+            preparing: 300,
+            initialising: 600,
+            planning: 1800,
+            applying: 3600,
+        }
+    }
+}
+
+impl StackRuns {
+    /// Whether the settings make sense: names of environment variables,
+    /// pool name, positive timeouts, a verification with something to check.
+    pub fn check(&self) -> Result<(), String> {
+        for n in self.secret_env.iter().chain(self.secret_files.keys()) {
+            let ok = !n.is_empty()
+                && n.len() <= 128
+                && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && !n.as_bytes()[0].is_ascii_digit();
+            if !ok {
+                return Err(format!(
+                    "runs: secret name {n:?} must be 1-128 characters of A-Z a-z 0-9 _ not starting with a digit"
+                ));
+            }
+        }
+        if let Some(p) = &self.pool {
+            check_pool_name(p)?;
+        }
+        if let Some(t) = &self.timeouts {
+            if [t.preparing, t.initialising, t.planning, t.applying].contains(&0) {
+                return Err("runs: every phase timeout must be at least 1 second".into());
+            }
+        }
+        if let Some(v) = &self.verification {
+            if v.window_secs == 0 || v.interval_secs == 0 {
+                return Err(
+                    "runs.verification: window_secs and interval_secs must be at least 1".into(),
+                );
+            }
+            if v.health_url.is_none() && v.promql.is_none() {
+                return Err(
+                    "runs.verification: give health_url, promql (with prometheus_url), or both"
+                        .into(),
+                );
+            }
+            if v.promql.is_some() != v.prometheus_url.is_some() {
+                return Err("runs.verification: promql and prometheus_url go together".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &str {
+        self.pool.as_deref().unwrap_or(DEFAULT_POOL)
+    }
+}
+
+/// Worker-pool names: 1–64 characters of `a-z 0-9 -`.
+pub fn check_pool_name(name: &str) -> Result<(), String> {
+    if !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "worker pool name {name:?} must be 1-64 characters of a-z 0-9 -"
+        ))
+    }
+}
+
+/// A person's own backend credentials for a stack
+/// (`POST /api/v1/stacks/{name}/backend-credentials`, admins); the password
+/// is shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendCredentialsCreated {
+    /// The stack.
+    pub stack: String,
+    /// Credentials for `terraform { backend "http" { … } }`.
+    pub credentials: BackendCredentials,
+}
+
+impl Run {
+    /// Seconds spent in each phase so far (open phases up to `now`).
+    pub fn phase_seconds(&self, now: Timestamp) -> Vec<(RunPhase, f64)> {
+        self.phases
+            .iter()
+            .map(|p| {
+                let end = p.ended_at.unwrap_or(now);
+                let ms = end.unix_ms() - p.started_at.unix_ms();
+                (p.phase, ms as f64 / 1000.0)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -57,8 +57,12 @@ pub struct StateVersion {
     pub commit: Option<String>,
     /// Who pushed it (`user:NAME` or `agent:NAME`).
     pub pushed_by: String,
-    /// `push` (uploaded) or `apply` (recorded after an apply).
+    /// `push` (uploaded), `apply` (written by a run through the state
+    /// backend) or `backend` (a person's own terraform using the backend).
     pub origin: StateOrigin,
+    /// The run that wrote it (origin `apply`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<i64>,
     /// Stored with `force` over a lineage or serial check.
     pub forced: bool,
     /// RFC 3339.
@@ -71,8 +75,10 @@ pub struct StateVersion {
 pub enum StateOrigin {
     /// Uploaded (`POST /api/v1/stacks/{name}/states`).
     Push,
-    /// Recorded after an apply.
+    /// Written by a run through the state backend.
     Apply,
+    /// Written by a person's own `terraform` through the state backend.
+    Backend,
 }
 
 impl StateOrigin {
@@ -81,6 +87,7 @@ impl StateOrigin {
         match self {
             StateOrigin::Push => "push",
             StateOrigin::Apply => "apply",
+            StateOrigin::Backend => "backend",
         }
     }
 }
@@ -94,10 +101,12 @@ impl std::fmt::Display for StateOrigin {
 impl std::str::FromStr for StateOrigin {
     type Err = arbiter_verdict::UnknownName;
     fn from_str(s: &str) -> Result<StateOrigin, arbiter_verdict::UnknownName> {
-        [StateOrigin::Push, StateOrigin::Apply]
+        [StateOrigin::Push, StateOrigin::Apply, StateOrigin::Backend]
             .into_iter()
             .find(|o| o.as_str() == s)
-            .ok_or_else(|| arbiter_verdict::UnknownName::new("state origin", s, "push, apply"))
+            .ok_or_else(|| {
+                arbiter_verdict::UnknownName::new("state origin", s, "push, apply, backend")
+            })
     }
 }
 
@@ -299,6 +308,10 @@ pub struct RollbackAnswer {
     pub change_request: ChangeRequest,
     /// The rollback it carries.
     pub rollback: Rollback,
+    /// Said when no run can apply it (the target version has no recorded
+    /// configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_note: Option<String>,
 }
 
 #[cfg(test)]

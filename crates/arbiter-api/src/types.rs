@@ -92,6 +92,10 @@ pub struct StackSpec {
     /// in prod, `high` in staging, off in dev and ephemeral).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalate_introduced_at: Option<String>,
+    /// How runs apply this stack's changes (tool, timeouts, secret names,
+    /// verification); defaults when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<crate::runs::StackRuns>,
 }
 
 /// A partial update of a stack (`PATCH /api/v1/stacks/{name}`); absent
@@ -147,6 +151,14 @@ pub struct StackUpdate {
         with = "double_option"
     )]
     pub escalate_introduced_at: Option<Option<String>>,
+    /// New run settings (replacing the old ones); `Some(None)` restores
+    /// the defaults.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub runs: Option<Option<crate::runs::StackRuns>>,
     /// Optimistic concurrency: the update applies only if the stack is still
     /// at this version (409 otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -474,6 +486,22 @@ pub struct Submission {
     /// Where it came from.
     #[serde(default)]
     pub source: Option<ChangeSource>,
+    /// The configuration a run applies once the change request is approved
+    /// (a bundle uploaded to `PUT /api/v1/bundles/{sha256}`, or a git
+    /// commit); without it nothing is run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<crate::runs::RunSource>,
+    /// Non-secret variables for the run (`-var NAME=VALUE`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub variables: std::collections::BTreeMap<String, String>,
+}
+
+fn first_revision() -> i64 {
+    1
+}
+
+fn is_first_revision(r: &i64) -> bool {
+    *r == 1
 }
 
 /// A change request's status. Set by: the evaluation (`approved`,
@@ -633,6 +661,11 @@ pub struct ReviewRequest {
 pub struct ChangeRequest {
     /// Number, unique per server.
     pub id: i64,
+    /// Its revision: 1, or more once a run found that the plan changed
+    /// between judging and applying (each revision is judged from scratch;
+    /// the fields below are the current revision's). Shown from 2 on.
+    #[serde(default = "first_revision", skip_serializing_if = "is_first_revision")]
+    pub revision: i64,
     /// Target stack.
     pub stack: String,
     /// `agent:NAME` or `user:NAME`.

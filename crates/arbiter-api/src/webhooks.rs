@@ -79,11 +79,30 @@ pub enum AuditAction {
     ChangeRequest(ChangeStatus),
     /// `change_request.review.approve` / `.reject`: a review was given.
     Review(ReviewOutcome),
+    /// `change_request.revised`: A run found a changed plan: the change request got a new revision, judged from scratch.
+    ChangeRequestRevised,
+    /// `run.cancel_requested`: A person asked to cancel a run.
+    RunCancelRequested,
+    /// `run.confirmed`: A person confirmed a run that needed it.
+    RunConfirmed,
+    /// `bundle.stored`: A configuration bundle was stored (content-addressed, once).
+    BundleStored,
+    /// `worker_pool.token_created`: A worker-pool token was minted.
+    WorkerPoolTokenCreated,
+    /// `stack.backend_credentials_created`: State backend credentials were minted for a stack.
+    StackBackendCredentialsCreated,
+    /// `state.locked`: The state backend lock of a stack was taken.
+    StateLocked,
+    /// `state.unlocked`: The state backend lock of a stack was released.
+    StateUnlocked,
+    /// `run.<phase>` (the claim, `preparing`, is `run.started`): a run moved
+    /// to this phase (`runs::transition`, `runs::queue`).
+    Run(crate::runs::RunPhase),
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 32] = [
+    pub const ALL: [AuditAction; 54] = [
         AuditAction::ChangeRequestSubmitted,
         AuditAction::ChangeRequestEvaluated,
         AuditAction::AgentCreated,
@@ -116,6 +135,28 @@ impl AuditAction {
         AuditAction::ChangeRequest(ChangeStatus::ApplyFailed),
         AuditAction::Review(ReviewOutcome::Approve),
         AuditAction::Review(ReviewOutcome::Reject),
+        AuditAction::ChangeRequestRevised,
+        AuditAction::RunCancelRequested,
+        AuditAction::RunConfirmed,
+        AuditAction::BundleStored,
+        AuditAction::WorkerPoolTokenCreated,
+        AuditAction::StackBackendCredentialsCreated,
+        AuditAction::StateLocked,
+        AuditAction::StateUnlocked,
+        AuditAction::Run(crate::runs::RunPhase::Queued),
+        AuditAction::Run(crate::runs::RunPhase::Preparing),
+        AuditAction::Run(crate::runs::RunPhase::Initialising),
+        AuditAction::Run(crate::runs::RunPhase::Planning),
+        AuditAction::Run(crate::runs::RunPhase::Checking),
+        AuditAction::Run(crate::runs::RunPhase::Applying),
+        AuditAction::Run(crate::runs::RunPhase::Applied),
+        AuditAction::Run(crate::runs::RunPhase::Verifying),
+        AuditAction::Run(crate::runs::RunPhase::Verified),
+        AuditAction::Run(crate::runs::RunPhase::VerificationFailed),
+        AuditAction::Run(crate::runs::RunPhase::Failed),
+        AuditAction::Run(crate::runs::RunPhase::Cancelled),
+        AuditAction::Run(crate::runs::RunPhase::Discarded),
+        AuditAction::Run(crate::runs::RunPhase::Interrupted),
     ];
 
     /// The spelling in the log and on webhook deliveries.
@@ -155,6 +196,30 @@ impl AuditAction {
             AuditAction::ChangeRequest(ChangeStatus::ApplyFailed) => "change_request.apply_failed",
             AuditAction::Review(ReviewOutcome::Approve) => "change_request.review.approve",
             AuditAction::Review(ReviewOutcome::Reject) => "change_request.review.reject",
+            AuditAction::ChangeRequestRevised => "change_request.revised",
+            AuditAction::RunCancelRequested => "run.cancel_requested",
+            AuditAction::RunConfirmed => "run.confirmed",
+            AuditAction::BundleStored => "bundle.stored",
+            AuditAction::WorkerPoolTokenCreated => "worker_pool.token_created",
+            AuditAction::StackBackendCredentialsCreated => "stack.backend_credentials_created",
+            AuditAction::StateLocked => "state.locked",
+            AuditAction::StateUnlocked => "state.unlocked",
+            AuditAction::Run(crate::runs::RunPhase::Queued) => "run.queued",
+            AuditAction::Run(crate::runs::RunPhase::Preparing) => "run.started",
+            AuditAction::Run(crate::runs::RunPhase::Initialising) => "run.initialising",
+            AuditAction::Run(crate::runs::RunPhase::Planning) => "run.planning",
+            AuditAction::Run(crate::runs::RunPhase::Checking) => "run.checking",
+            AuditAction::Run(crate::runs::RunPhase::Applying) => "run.applying",
+            AuditAction::Run(crate::runs::RunPhase::Applied) => "run.applied",
+            AuditAction::Run(crate::runs::RunPhase::Verifying) => "run.verifying",
+            AuditAction::Run(crate::runs::RunPhase::Verified) => "run.verified",
+            AuditAction::Run(crate::runs::RunPhase::VerificationFailed) => {
+                "run.verification_failed"
+            }
+            AuditAction::Run(crate::runs::RunPhase::Failed) => "run.failed",
+            AuditAction::Run(crate::runs::RunPhase::Cancelled) => "run.cancelled",
+            AuditAction::Run(crate::runs::RunPhase::Discarded) => "run.discarded",
+            AuditAction::Run(crate::runs::RunPhase::Interrupted) => "run.interrupted",
         }
     }
 }

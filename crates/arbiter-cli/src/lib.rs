@@ -54,6 +54,8 @@ enum Command {
     Audit(cmd::audit::AuditCommand),
     /// Run the control plane server (API, review queue, audit log).
     Serve(cmd::serve::ServeArgs),
+    /// Carry out runs (apply approved changes) for a worker pool of a server.
+    Worker(cmd::worker::WorkerArgs),
     /// Submit a plan to the server as a change request (exit 0/2/3).
     Submit {
         #[command(flatten)]
@@ -133,6 +135,20 @@ enum Command {
         #[command(flatten)]
         server: cmd::client::ServerArgs,
     },
+    /// Runs applying approved changes: list, show, logs, confirm, cancel.
+    Run {
+        #[command(subcommand)]
+        cmd: cmd::remote::RunCommand,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
+    /// Worker pools (admin): create (prints a token for `arbiter worker`).
+    WorkerPool {
+        #[command(subcommand)]
+        cmd: cmd::remote::WorkerPoolCommand,
+        #[command(flatten)]
+        server: cmd::client::ServerArgs,
+    },
 }
 
 /// Runs the command line: parses `std::env::args`, runs the command and
@@ -174,6 +190,7 @@ pub fn main() -> ExitCode {
         Command::Rules(c) => cmd::rules::run(c),
         Command::Audit(c) => cmd::audit::run(c),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Worker(args) => cmd::worker::run(args),
         Command::Submit { args, server } => cmd::remote::submit(args, &server),
         Command::Mcp { args, server } => cmd::mcp::run(args, &server),
         Command::Review { cmd, server } => cmd::remote::review(cmd, &server),
@@ -185,6 +202,8 @@ pub fn main() -> ExitCode {
         Command::User { cmd, server } => cmd::remote::user(cmd, &server),
         Command::Token { cmd, server } => cmd::remote::token(cmd, &server),
         Command::Webhook { cmd, server } => cmd::webhook::run(cmd, &server),
+        Command::Run { cmd, server } => cmd::remote::run_cmd(cmd, &server),
+        Command::WorkerPool { cmd, server } => cmd::remote::worker_pool(cmd, &server),
     });
     match result {
         Ok(Ok(code)) => ExitCode::from(code),

@@ -11,6 +11,7 @@
 pub mod address;
 pub mod decode;
 pub mod diff;
+pub mod digest;
 pub mod error;
 pub mod graph;
 pub mod json;

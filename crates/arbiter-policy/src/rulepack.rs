@@ -328,7 +328,11 @@ impl RulePack {
         let deadline = Deadline::start(&self.limits);
         // Provider blocks of the configuration are judged like resources
         // (type `provider.<name>`), e.g. for static credentials.
-        let providers = provider_views(plan);
+        let mut providers = provider_views(plan);
+        // Provisioners of the resources the plan creates or destroys
+        // (type `provisioner.<kind>`, at the resource's address): code the
+        // worker would run.
+        providers.extend(provisioner_views(plan));
         if let Some(compiled) = &self.compiled_for {
             let all: BTreeSet<&str> = self
                 .rules
@@ -718,6 +722,7 @@ pub fn plan_types(plan: &Plan) -> BTreeSet<String> {
     plan.resource_changes
         .iter()
         .chain(provider_views(plan).iter())
+        .chain(provisioner_views(plan).iter())
         .map(|rc| rc.keyed_type())
         .collect()
 }
@@ -784,6 +789,135 @@ fn provider_views(plan: &Plan) -> Vec<arbiter_plan::ResourceChange> {
         if let Ok(mut rc) = serde_json::from_value::<arbiter_plan::ResourceChange>(rc) {
             rc.action = Action::Create;
             out.push(rc);
+        }
+    }
+    out
+}
+
+/// Marks an `external` data source block in [`provisioners_by_block`].
+const EXTERNAL: &str = "(external data source)";
+
+/// The provisioners of each resource block of the configuration, by
+/// configuration address (`module.a.aws_instance.web`).
+fn provisioners_by_block(configuration: &serde_json::Value) -> BTreeMap<String, Vec<String>> {
+    fn walk(
+        module: &serde_json::Value,
+        prefix: &str,
+        out: &mut BTreeMap<String, Vec<String>>,
+        depth: usize,
+    ) {
+        if depth > 64 {
+            return;
+        }
+        for r in module
+            .get("resources")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let kinds: Vec<String> = r
+                .get("provisioners")
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| {
+                    p.get("type")
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_string)
+                })
+                .collect();
+            let Some(a) = r.get("address").and_then(serde_json::Value::as_str) else {
+                continue;
+            };
+            let external = r.get("mode").and_then(serde_json::Value::as_str) == Some("data")
+                && r.get("type").and_then(serde_json::Value::as_str) == Some("external");
+            if external {
+                out.insert(format!("{prefix}{a}"), vec![EXTERNAL.to_string()]);
+            } else if !kinds.is_empty() {
+                out.insert(format!("{prefix}{a}"), kinds);
+            }
+        }
+        if let Some(calls) = module
+            .get("module_calls")
+            .and_then(serde_json::Value::as_object)
+        {
+            for (name, call) in calls {
+                if let Some(m) = call.get("module") {
+                    walk(m, &format!("{prefix}module.{name}."), out, depth + 1);
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if let Some(root) = configuration.get("root_module") {
+        walk(root, "", &mut out, 0);
+    }
+    out
+}
+
+/// Provisioners as pseudo-resources of type `provisioner.<kind>` at the
+/// address of the resource instance that runs them, for every resource
+/// the plan creates, replaces or destroys (provisioners run then, on the
+/// worker). `values`: `{"provisioner": kind, "index": i, "resource_type": …}`.
+fn provisioner_views(plan: &Plan) -> Vec<arbiter_plan::ResourceChange> {
+    let Some(cfg) = plan.configuration.as_ref() else {
+        return Vec::new();
+    };
+    let blocks = provisioners_by_block(cfg);
+    if blocks.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    // `external` data sources run whenever the configuration is planned
+    // (also by the worker), whether or not the plan lists them.
+    for (address, kinds) in &blocks {
+        if kinds.first().map(String::as_str) != Some(EXTERNAL) {
+            continue;
+        }
+        let (module, name) = match address.rsplit_once(".data.external.") {
+            Some((m, n)) => (Some(m.to_string()), n.to_string()),
+            None => (
+                None,
+                address.trim_start_matches("data.external.").to_string(),
+            ),
+        };
+        let view = serde_json::json!({
+            "address": address, "mode": "data", "type": "external", "name": name,
+            "module_address": module,
+            "change": {"actions": ["create"], "after": {}, "after_unknown": {}},
+        });
+        if let Ok(mut v) = serde_json::from_value::<arbiter_plan::ResourceChange>(view) {
+            v.action = Action::Create;
+            out.push(v);
+        }
+    }
+    for rc in &plan.resource_changes {
+        if !matches!(
+            rc.action,
+            Action::Create | Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete
+        ) {
+            continue;
+        }
+        let Some(kinds) = blocks.get(&config_address(&rc.address)) else {
+            continue;
+        };
+        if kinds.first().map(String::as_str) == Some(EXTERNAL) {
+            continue;
+        }
+        for (i, kind) in kinds.iter().enumerate() {
+            let change = serde_json::json!({
+                "actions": ["create"],
+                "after": {"provisioner": kind, "index": i, "resource_type": rc.resource_type},
+                "after_unknown": {},
+            });
+            let view = serde_json::json!({
+                "address": rc.address, "mode": "managed", "type": format!("provisioner.{kind}"),
+                "name": rc.name, "module_address": rc.module_address, "change": change,
+            });
+            if let Ok(mut v) = serde_json::from_value::<arbiter_plan::ResourceChange>(view) {
+                v.action = Action::Create;
+                out.push(v);
+            }
         }
     }
     out

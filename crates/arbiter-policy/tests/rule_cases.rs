@@ -127,8 +127,15 @@ fn every_rule_case_yields_its_expected_findings() {
         {
             let name = case["name"].as_str().unwrap_or("?").to_string();
             let resources = case["resources"].as_array().cloned().unwrap_or_default();
-            let plan = read_plan_str(&plan_for(&resources))
-                .unwrap_or_else(|e| panic!("{rule_id} / {name}: {e}"));
+            // `"configuration"` on a case is the plan's configuration as
+            // Terraform writes it (provisioners, module calls).
+            let mut text = plan_for(&resources);
+            if let Some(cfg) = case.get("configuration") {
+                let mut p: Value = serde_json::from_str(&text).unwrap();
+                p["configuration"] = cfg.clone();
+                text = p.to_string();
+            }
+            let plan = read_plan_str(&text).unwrap_or_else(|e| panic!("{rule_id} / {name}: {e}"));
             let stack = json!({"name": "case", "environment": case["stack"]["environment"].clone(), "labels": []});
             let findings = pack
                 .evaluate(&plan, &stack, &overrides)

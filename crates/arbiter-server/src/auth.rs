@@ -80,6 +80,54 @@ impl Principal {
     }
 }
 
+/// A worker, authenticated by its pool's token (`Authorization: Bearer
+/// arbw_…`). Accepted on the worker endpoints only, where it is the only
+/// kind of caller.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    /// The pool.
+    pub pool: String,
+}
+
+/// A caller of Terraform's HTTP state backend (basic auth), scoped to one
+/// stack. Accepted on `/api/v1/stacks/{name}/tfstate` only.
+#[derive(Debug, Clone)]
+pub struct BackendUser {
+    /// The stack the credentials are for.
+    pub stack: String,
+    /// The run they were minted for (`None`: a person's own).
+    pub run: Option<i64>,
+    /// The login name.
+    pub username: String,
+    /// Who minted them (for a person's own: the admin).
+    pub created_by: String,
+}
+
+/// Whether `(method, path)` is a worker endpoint.
+pub fn is_worker_route(method: &str, path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/api/v1/") else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    matches!(
+        (method, parts.as_slice()),
+        ("POST", ["runs", "claim"])
+            | ("GET", ["runs", _, "judged-plan"])
+            | ("GET", ["bundles", _])
+            | (
+                "POST",
+                ["runs", _, "heartbeat" | "phase" | "logs" | "revision"]
+            )
+    )
+}
+
+/// Whether `path` is a stack's state backend.
+pub fn is_backend_route(path: &str) -> bool {
+    path.strip_prefix("/api/v1/stacks/")
+        .and_then(|r| r.strip_suffix("/tfstate"))
+        .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+}
+
 /// Paths anyone may call.
 pub fn is_public(path: &str) -> bool {
     matches!(
@@ -180,7 +228,78 @@ async fn authenticate_inner(
     let get = |h: &'static str| parts.headers.get(h).and_then(|v| v.to_str().ok());
     // A signature in the deprecated form, to verify once the body is in.
     let mut legacy: Option<(SignatureHeaders, arbiter_api::PublicKey)> = None;
-    let principal = if let Some(crate::mcp::ViaMcp(p)) = parts.extensions.get().cloned() {
+    let method = parts.method.as_str().to_string();
+    let auth_header = get(header::AUTHORIZATION.as_str()).map(str::to_string);
+    // Machines: workers (pool tokens) and state backend users (basic auth),
+    // each on their own endpoints only.
+    let mut machine_id: Option<String> = None;
+    if let Some(auth) = auth_header.as_deref() {
+        let bearer = auth
+            .strip_prefix("Bearer ")
+            .or_else(|| auth.strip_prefix("bearer "))
+            .map(str::trim);
+        if let Some(token) = bearer.filter(|t| t.starts_with(crate::runs::WORKER_TOKEN_PREFIX)) {
+            if !is_worker_route(&method, &path) {
+                return Err(ApiError::forbidden(
+                    "a worker-pool token is accepted on the worker endpoints only",
+                ));
+            }
+            let pool =
+                arbiter_store::runs::pool_of_token(app.store.pool(), &crate::runs::hash(token))
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            ErrorCode::InvalidToken,
+                            "the worker-pool token is unknown or revoked",
+                        )
+                    })?;
+            machine_id = Some(format!("worker:{pool}"));
+            parts.extensions.insert(Worker { pool });
+        } else if let Some(b64) = auth
+            .strip_prefix("Basic ")
+            .or_else(|| auth.strip_prefix("basic "))
+        {
+            if !is_backend_route(&path) {
+                return Err(ApiError::new(
+                    ErrorCode::Unauthenticated,
+                    "basic authentication is accepted by the state backend only (/api/v1/stacks/NAME/tfstate)",
+                ));
+            }
+            use base64::Engine;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    ApiError::new(ErrorCode::InvalidCredentials, "malformed basic credentials")
+                })?;
+            let (user, pass) = decoded.split_once(':').ok_or_else(|| {
+                ApiError::new(ErrorCode::InvalidCredentials, "malformed basic credentials")
+            })?;
+            let (stack, run, created_by) = arbiter_store::runs::backend_login(
+                app.store.pool(),
+                user,
+                &crate::runs::hash(pass),
+            )
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidCredentials,
+                    "the state backend credentials are unknown or no longer valid",
+                )
+            })?;
+            machine_id = Some(format!("backend:{user}"));
+            parts.extensions.insert(BackendUser {
+                stack,
+                run,
+                username: user.to_string(),
+                created_by,
+            });
+        }
+    }
+    let principal = if machine_id.is_some() {
+        None
+    } else if let Some(crate::mcp::ViaMcp(p)) = parts.extensions.get().cloned() {
         // An MCP tool's in-process request: the principal of the `/mcp`
         // request it serves, authenticated there.
         Some(p)
@@ -260,7 +379,11 @@ async fn authenticate_inner(
     } else {
         None
     };
-    if principal.is_none() && !is_public(&path) && !crate::ui::is_ui_path(&path) {
+    if principal.is_none()
+        && machine_id.is_none()
+        && !is_public(&path)
+        && !crate::ui::is_ui_path(&path)
+    {
         return Err(ApiError::new(
             ErrorCode::Unauthenticated,
             "send `Authorization: Bearer TOKEN`, or sign the request as an agent (docs/signing.md)",
@@ -274,7 +397,9 @@ async fn authenticate_inner(
     let who = principal
         .as_ref()
         .map(Principal::id)
+        .or_else(|| machine_id.clone())
         .unwrap_or_else(|| "anonymous".into());
+    let bundle_upload = method == "PUT" && path.starts_with("/api/v1/bundles/");
     let signed = match &principal {
         Some(Principal::Agent { key_id, .. }) => {
             let digest = get(arbiter_api::HEADER_CONTENT_SHA256).map(str::trim);
@@ -284,7 +409,9 @@ async fn authenticate_inner(
     };
     let intake = crate::intake::Intake {
         declared,
-        limit: if principal.is_some() {
+        limit: if principal.is_some() && bundle_upload {
+            app.config.bundle_max_bytes
+        } else if principal.is_some() || machine_id.is_some() {
             app.config.max_body_bytes
         } else {
             crate::intake::ANONYMOUS_BODY_LIMIT

@@ -36,6 +36,7 @@ pub fn stack_spec(d: StackDoc) -> StackSpec {
         approval_policy: d.approval_policy,
         ttl_seconds: d.ttl_seconds,
         escalate_introduced_at: d.escalate_introduced_at,
+        runs: d.runs,
     }
 }
 
@@ -52,6 +53,7 @@ pub fn stack_doc(s: StackSpec) -> StackDoc {
         approval_policy: s.approval_policy,
         ttl_seconds: s.ttl_seconds,
         escalate_introduced_at: s.escalate_introduced_at,
+        runs: s.runs,
     }
 }
 
@@ -59,6 +61,7 @@ pub fn stack_doc(s: StackSpec) -> StackDoc {
 pub fn change_request(r: ChangeRow) -> ChangeRequest {
     ChangeRequest {
         id: r.id,
+        revision: r.revision,
         stack: r.stack,
         submitter: r.submitter,
         status: r.status,

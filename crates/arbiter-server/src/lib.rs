@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod password;
 pub mod review;
 pub mod routes;
+pub mod runs;
 pub mod session;
 pub mod throttle;
 pub mod ui;
@@ -91,6 +92,11 @@ pub struct ServerConfig {
     /// `Host` values `/mcp` accepts (`name` or `name:port`); empty: the
     /// loopback names ([`mcp::DEFAULT_ALLOWED_HOSTS`]).
     pub mcp_allowed_hosts: Vec<String>,
+    /// Largest configuration bundle accepted (`--bundle-max-bytes`).
+    pub bundle_max_bytes: usize,
+    /// Interval between a worker's heartbeats; a run whose worker misses
+    /// three is interrupted.
+    pub run_heartbeat: Duration,
 }
 
 impl Default for ServerConfig {
@@ -118,6 +124,8 @@ impl Default for ServerConfig {
             max_evaluations: 16,
             admission_wait: Duration::from_secs(10),
             mcp_allowed_hosts: Vec::new(),
+            bundle_max_bytes: 64 * 1024 * 1024,
+            run_heartbeat: Duration::from_secs(10),
         }
     }
 }
@@ -155,6 +163,8 @@ pub struct AppState {
     pub ui: Arc<ui::UiState>,
     /// Large-body and evaluation slots, dry-run rates.
     pub admission: Arc<admission::Admission>,
+    /// The run queue's wake-ups.
+    pub runs: Arc<runs::RunsState>,
 }
 
 /// What the first start created: the admin's token, shown once.
@@ -194,6 +204,13 @@ impl Running {
             Ok(r) => r,
             Err(e) => Err(std::io::Error::other(e)),
         }
+    }
+
+    /// Starts the embedded worker (see [`runs::start_embedded_worker`]); it
+    /// stops with the server.
+    pub async fn start_embedded_worker(&self) -> Result<(), error::ApiError> {
+        let url = format!("http://{}", self.addr);
+        runs::start_embedded_worker(&self.state, &url, self.shutdown.subscribe()).await
     }
 
     /// Shuts down gracefully on SIGINT or SIGTERM.
@@ -312,6 +329,7 @@ pub async fn start(mut config: ServerConfig) -> Result<Running, StartError> {
         metrics: Arc::new(metrics::Metrics::default()),
         compiled: Arc::new(lifecycle::Compiled::default()),
         ui: Arc::new(ui::UiState::default()),
+        runs: Arc::new(runs::RunsState::default()),
     };
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     background::spawn(state.clone(), rx.clone());

@@ -22,6 +22,7 @@ pub struct Metrics {
     eval_count: AtomicU64,
     eval_sum_micros: AtomicU64,
     http_requests: [AtomicU64; 5],
+    runs_claimed: AtomicU64,
 }
 
 impl Metrics {
@@ -54,6 +55,35 @@ impl Metrics {
     }
 
     /// Counts a refused signature.
+    /// Counts a run claimed by a worker.
+    pub fn run_claimed(&self) {
+        self.runs_claimed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Appends the runs gauges (runs by phase, from the database) and the
+    /// claims counter to a rendering.
+    pub fn render_runs(&self, text: &mut String, by_phase: &[(String, i64)]) {
+        let _ = writeln!(text, "# HELP arbiter_runs Runs by phase.");
+        let _ = writeln!(text, "# TYPE arbiter_runs gauge");
+        for p in arbiter_api::runs::RUN_PHASES {
+            let n = by_phase
+                .iter()
+                .find(|(k, _)| k == p.as_str())
+                .map_or(0, |(_, n)| *n);
+            let _ = writeln!(text, "arbiter_runs{{phase=\"{p}\"}} {n}");
+        }
+        let _ = writeln!(
+            text,
+            "# HELP arbiter_run_claims_total Runs claimed by workers through this replica."
+        );
+        let _ = writeln!(text, "# TYPE arbiter_run_claims_total counter");
+        let _ = writeln!(
+            text,
+            "arbiter_run_claims_total {}",
+            self.runs_claimed.load(Ordering::Relaxed)
+        );
+    }
+
     pub fn signature_refused(&self) {
         self.signature_refusals.fetch_add(1, Ordering::Relaxed);
     }

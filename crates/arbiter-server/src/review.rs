@@ -154,13 +154,22 @@ pub async fn review(
             }
         };
         let snapshot = seen(&current.reviews);
-        let auto_apply = stack.spec.auto_apply;
         let result = commit(
-            app, id, &reviewer, decision, &req, out, snapshot, auto_apply,
+            app,
+            id,
+            &reviewer,
+            decision,
+            &req,
+            out,
+            snapshot,
+            stack.spec.clone(),
         )
         .await?;
         match result {
-            Ok(()) => return fetch_with_verdict(app, id).await,
+            Ok(()) => {
+                app.runs.queued.notify_waiters();
+                return fetch_with_verdict(app, id).await;
+            }
             Err(Refused::Stale) => continue,
             Err(Refused::NotPending(s)) => return Err(not_pending(id, s)),
             Err(Refused::Expired) => {
@@ -208,7 +217,7 @@ async fn commit(
     req: &ReviewRequest,
     out: Option<ApprovalOutcome>,
     seen_reviews: Vec<(String, ReviewOutcome)>,
-    auto_apply_stack: bool,
+    spec: arbiter_api::StackSpec,
 ) -> ApiResult<Result<(), Refused>> {
     let reviewer = reviewer.to_string();
     let comment = req.comment.clone();
@@ -267,9 +276,13 @@ async fn commit(
                         "system",
                     )
                     .await?;
-                    if auto_apply_stack {
+                    if spec.auto_apply {
                         arbiter_store::changes::set_auto_apply(cx, id, true).await?;
                     }
+                    // Approved by people: a configuration it carries is
+                    // applied by a run (confirmed by a person unless the
+                    // stack and the submitter's scope both allow auto-apply).
+                    crate::runs::queue_in(cx, id, &spec, "system").await?;
                 }
                 Ok(Ok(()))
             })

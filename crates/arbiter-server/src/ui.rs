@@ -19,6 +19,7 @@ mod assets;
 mod audit;
 mod change;
 mod queue;
+mod runs;
 mod signin;
 mod stacks;
 mod states;
@@ -59,13 +60,17 @@ pub const PAGES: &[(&str, &str)] = &[
     ("GET", "/webhooks"),
     ("GET", "/webhooks/{id}"),
     ("POST", "/webhooks/{id}/test"),
+    ("GET", "/runs/{id}"),
+    ("POST", "/runs/{id}/confirm"),
+    ("POST", "/runs/{id}/cancel"),
     ("GET", "/ui/app.css"),
     ("GET", "/ui/favicon.svg"),
 ];
 
 /// First segments of the UI's paths (besides `/`).
-const PREFIXES: [&str; 8] = [
+const PREFIXES: [&str; 9] = [
     "/login",
+    "/runs",
     "/logout",
     "/changes",
     "/stacks",
@@ -106,6 +111,9 @@ pub fn routes(r: Router<AppState>) -> Router<AppState> {
         .route("/webhooks", get(webhooks::list))
         .route("/webhooks/{id}", get(webhooks::show))
         .route("/webhooks/{id}/test", post(webhooks::test))
+        .route("/runs/{id}", get(runs::show))
+        .route("/runs/{id}/confirm", post(runs::confirm))
+        .route("/runs/{id}/cancel", post(runs::cancel))
         .route("/ui/app.css", get(assets::css))
         .route("/ui/favicon.svg", get(assets::favicon))
         .layer(axum::middleware::map_response(security_headers));

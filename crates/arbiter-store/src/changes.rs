@@ -30,6 +30,9 @@ pub struct SourceDoc {
 pub struct ChangeRow {
     /// Number, unique per server.
     pub id: i64,
+    /// Current revision (1, 2, …; a plan that changed before it was
+    /// applied makes the next).
+    pub revision: i64,
     /// Target stack.
     pub stack: String,
     /// `agent:NAME` or `user:NAME`.
@@ -396,7 +399,7 @@ pub async fn governor_count(pool: &AnyPool, agent: &str) -> Result<i64> {
     )
 }
 
-const COLUMNS: &str = "id, stack, submitter, status, decision, confidence, priority, cost_delta_usd, resources_changed, reason, auto_apply, intent, source, created_at, updated_at, expires_at";
+const COLUMNS: &str = "id, stack, submitter, status, decision, confidence, priority, cost_delta_usd, resources_changed, reason, auto_apply, intent, source, created_at, updated_at, expires_at, revision";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<ChangeRow> {
     let id: i64 = row.try_get("id")?;
@@ -407,6 +410,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<ChangeRow> {
     let exp: Option<i64> = row.try_get("expires_at")?;
     Ok(ChangeRow {
         id,
+        revision: row.try_get("revision")?,
         stack: row.try_get("stack")?,
         submitter: row.try_get("submitter")?,
         status: parse_col(row, "status", "change request", &id)?,

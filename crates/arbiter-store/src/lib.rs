@@ -25,6 +25,7 @@ pub mod changes;
 pub mod jobs;
 pub mod policies;
 pub mod principals;
+pub mod runs;
 pub mod sealed;
 pub mod sessions;
 pub mod stacks;

@@ -39,6 +39,9 @@ pub struct StackDoc {
     /// Floor for introduced weaknesses (its canonical text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalate_introduced_at: Option<String>,
+    /// How runs apply the stack's changes; defaults when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<arbiter_api::runs::StackRuns>,
 }
 
 /// A stored stack: its settings and versioning.

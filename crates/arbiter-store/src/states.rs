@@ -46,6 +46,9 @@ pub struct NewStateVersion {
     pub origin: StateOrigin,
     /// Store it over a lineage or serial refusal.
     pub force: bool,
+    /// The run that wrote it and the configuration it applied (RunSource
+    /// JSON), for origin `apply`.
+    pub run: Option<(i64, String)>,
 }
 
 /// Facts about a state, read by the caller (the store does not parse states).
@@ -91,6 +94,7 @@ impl NewStateVersion {
             pushed_by: pushed_by.to_string(),
             origin,
             force,
+            run: None,
         }
     }
 }
@@ -142,7 +146,7 @@ pub enum PushOutcome {
 
 const COLUMNS: &str =
     "v.stack, v.version, v.digest, v.form, v.serial, v.lineage, v.terraform_version, v.resources, \
-     v.commit_sha, v.pushed_by, v.origin, v.forced, v.created_at, b.size, b.stored";
+     v.commit_sha, v.pushed_by, v.origin, v.forced, v.created_at, v.run_id, b.size, b.stored";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<StateVersion> {
     let stack: String = row.try_get("stack")?;
@@ -163,6 +167,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<StateVersion> {
         commit: row.try_get("commit_sha")?,
         pushed_by: row.try_get("pushed_by")?,
         forced: row.try_get::<i64, _>("forced")? != 0,
+        run: row.try_get("run_id")?,
         created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
     })
 }
@@ -242,7 +247,7 @@ pub async fn push(cx: &mut WriteCtx, new: &NewStateVersion) -> Result<PushOutcom
     let forced = !overridden.is_empty();
     sqlx::query(
         "INSERT INTO state_versions (stack, version, digest, form, serial, lineage, terraform_version, resources, \
-         commit_sha, pushed_by, origin, forced, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         commit_sha, pushed_by, origin, forced, created_at, run_id, run_source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&new.stack)
     .bind(version)
@@ -257,26 +262,32 @@ pub async fn push(cx: &mut WriteCtx, new: &NewStateVersion) -> Result<PushOutcom
     .bind(new.origin.as_str())
     .bind(forced as i64)
     .bind(now)
+    .bind(new.run.as_ref().map(|r| r.0))
+    .bind(new.run.as_ref().map(|r| r.1.clone()))
     .execute(cx.conn())
     .await?;
+    let mut payload = serde_json::json!({
+        "version": version,
+        "digest": new.digest,
+        "size": new.size,
+        "form": new.form,
+        "serial": new.serial,
+        "lineage": new.lineage,
+        "terraform_version": new.terraform_version,
+        "resources": new.resources,
+        "commit": new.commit,
+        "origin": new.origin,
+        "forced_over": overridden,
+        "previous": latest.as_ref().map(|l| serde_json::json!({"version": l.version, "digest": l.digest, "lineage": l.lineage, "serial": l.serial})),
+    });
+    if let (Some((run, _)), Some(o)) = (&new.run, payload.as_object_mut()) {
+        o.insert("run".into(), serde_json::json!(run));
+    }
     cx.audit(
         &new.pushed_by,
         arbiter_api::AuditAction::StatePushed,
         &format!("stack:{}", new.stack),
-        &serde_json::json!({
-            "version": version,
-            "digest": new.digest,
-            "size": new.size,
-            "form": new.form,
-            "serial": new.serial,
-            "lineage": new.lineage,
-            "terraform_version": new.terraform_version,
-            "resources": new.resources,
-            "commit": new.commit,
-            "origin": new.origin,
-            "forced_over": overridden,
-            "previous": latest.as_ref().map(|l| serde_json::json!({"version": l.version, "digest": l.digest, "lineage": l.lineage, "serial": l.serial})),
-        }),
+        &payload,
     )
     .await?;
     let stored_bytes = if new_blob {
@@ -302,6 +313,7 @@ pub async fn push(cx: &mut WriteCtx, new: &NewStateVersion) -> Result<PushOutcom
             commit: new.commit.clone(),
             pushed_by: new.pushed_by.clone(),
             origin: new.origin,
+            run: new.run.as_ref().map(|r| r.0),
             forced,
             created_at: Timestamp::from_unix_ms(now),
         },
@@ -418,6 +430,19 @@ fn open_blob(
         return Err(corrupt("its content does not hash to its digest".into()));
     }
     Ok(out)
+}
+
+/// The configuration (RunSource JSON) recorded with a state version written
+/// by a run; `None` when the version was not written by a run.
+pub async fn run_source(pool: &AnyPool, stack: &str, version: i64) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT run_source FROM state_versions WHERE stack = $1 AND version = $2",
+    )
+    .bind(stack)
+    .bind(version)
+    .fetch_optional(pool)
+    .await?
+    .flatten())
 }
 
 /// Number of distinct state contents stored (all stacks).

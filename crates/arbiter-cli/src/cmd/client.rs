@@ -175,7 +175,13 @@ impl Client {
             req = req.header(*k, v);
         }
         if !bytes.is_empty() {
-            req = req.header("content-type", "application/json").body(bytes);
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
+                req = req.header("content-type", "application/json");
+            }
+            req = req.body(bytes);
         }
         {
             let resp = req.send().await.map_err(|e| {

@@ -16,3 +16,4 @@ pub mod serve;
 pub mod state;
 pub mod waiver;
 pub mod webhook;
+pub mod worker;

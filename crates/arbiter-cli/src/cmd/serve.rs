@@ -111,6 +111,17 @@ pub struct ServeArgs {
     /// 127.0.0.1 and ::1 only, against DNS rebinding.
     #[arg(long = "mcp-allowed-host", value_name = "HOST")]
     pub mcp_allowed_hosts: Vec<String>,
+    /// Largest configuration bundle accepted (`arbiter submit --config`), bytes.
+    #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
+    pub bundle_max_bytes: usize,
+    /// Do not start the embedded worker (`arbiter worker --pool embedded`
+    /// as a separate process); runs then wait for workers started elsewhere.
+    #[arg(long)]
+    pub no_embedded_worker: bool,
+    /// Interval of workers' heartbeats; a run whose worker misses three is
+    /// interrupted.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
+    pub run_heartbeat: std::time::Duration,
 }
 
 /// Runs the server until SIGINT/SIGTERM.
@@ -167,6 +178,8 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         data_key_file: args.data_key_file.clone(),
         old_data_key_files: args.old_data_key_files.clone(),
         mcp_allowed_hosts: args.mcp_allowed_hosts.clone(),
+        bundle_max_bytes: args.bundle_max_bytes.max(1),
+        run_heartbeat: args.run_heartbeat,
         ..Default::default()
     };
     rt.block_on(async move {
@@ -195,6 +208,14 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         }
         use std::io::Write;
         let _ = std::io::stdout().flush();
+        if !args.no_embedded_worker {
+            if let Err(e) = running.start_embedded_worker().await {
+                eprintln!(
+                    "error: the embedded worker did not start: {}; runs wait for a worker (arbiter worker --pool embedded)",
+                    e.message
+                );
+            }
+        }
         running.stop_on_signals();
         running.wait().await.context("serving")?;
         Ok::<(), anyhow::Error>(())

@@ -17,3 +17,4 @@ mod server_cli;
 mod state_cli;
 mod web_ui;
 mod webhooks_cli;
+mod worker_cli;

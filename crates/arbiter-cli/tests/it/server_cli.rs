@@ -492,3 +492,127 @@ fn the_server_log_holds_no_token_signature_or_sensitive_value() {
         );
     }
 }
+
+/// `arbiter submit --config DIR` packs and uploads the configuration (the
+/// same files make the same bundle), `arbiter run list|show|cancel` and
+/// `arbiter worker-pool create` drive the runs API; a symbolic link in the
+/// directory is refused, naming it.
+#[test]
+fn runs_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = start(d);
+    let admin = Some(s.token.as_str());
+    let ok = |o: &Output| assert!(o.status.success(), "{}", text(o));
+    // No auto-apply: runs wait for a person (no worker takes them).
+    ok(&arbiter(
+        &s,
+        d,
+        &["stack", "create", "web", "-e", "dev"],
+        admin,
+    ));
+    let cfg = d.join("infra");
+    std::fs::create_dir_all(cfg.join("modules/net")).unwrap();
+    std::fs::create_dir_all(cfg.join(".terraform/providers")).unwrap();
+    std::fs::write(
+        cfg.join("main.tf"),
+        "resource \"terraform_data\" \"a\" {}\n",
+    )
+    .unwrap();
+    std::fs::write(cfg.join("modules/net/main.tf"), "# net\n").unwrap();
+    std::fs::write(cfg.join(".terraform/providers/junk"), "x").unwrap();
+    std::fs::write(cfg.join("terraform.tfstate"), "{}").unwrap();
+    let plan = scenario("tags-only-update");
+    let mut shas = Vec::new();
+    for _ in 0..2 {
+        let o = arbiter(
+            &s,
+            d,
+            &[
+                "submit",
+                &plan,
+                "--stack",
+                "web",
+                "--config",
+                "infra",
+                "--var",
+                "region=eu-west-1",
+                "--json",
+            ],
+            admin,
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let cr: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let id = cr["id"].as_i64().unwrap().to_string();
+        let o = arbiter(
+            &s,
+            d,
+            &["run", "list", "--change-request", &id, "--json"],
+            admin,
+        );
+        ok(&o);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let run = &v["items"][0];
+        assert_eq!(run["phase"], "queued");
+        assert_eq!(run["confirmation"]["state"], "awaiting");
+        shas.push((
+            run["source"]["sha256"].as_str().unwrap().to_string(),
+            run["id"].as_i64().unwrap(),
+        ));
+    }
+    assert_eq!(
+        shas[0].0, shas[1].0,
+        "the same directory makes the same bundle"
+    );
+    let run = shas[1].1.to_string();
+    let o = arbiter(&s, d, &["run", "list"], admin);
+    assert!(text(&o).contains("awaiting a person"), "{}", text(&o));
+    let o = arbiter(&s, d, &["run", "show", &run], admin);
+    ok(&o);
+    assert!(
+        text(&o).contains(&format!("run {run} on web: queued")) && text(&o).contains(&shas[1].0),
+        "{}",
+        text(&o)
+    );
+    let o = arbiter(&s, d, &["run", "cancel", &run], admin);
+    ok(&o);
+    assert!(text(&o).contains("cancelled"), "{}", text(&o));
+    let o = arbiter(&s, d, &["run", "logs", &run], admin);
+    ok(&o);
+    let o = arbiter(&s, d, &["worker-pool", "create", "ci"], admin);
+    ok(&o);
+    assert!(text(&o).contains("arbw_"), "{}", text(&o));
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("/etc/passwd", cfg.join("passwd.tf")).unwrap();
+        let o = arbiter(
+            &s,
+            d,
+            &["submit", &plan, "--stack", "web", "--config", "infra"],
+            admin,
+        );
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            text(&o).contains("passwd.tf") && text(&o).contains("symbolic link"),
+            "{}",
+            text(&o)
+        );
+    }
+    let o = arbiter(
+        &s,
+        d,
+        &[
+            "submit",
+            &plan,
+            "--stack",
+            "web",
+            "--git",
+            "ext::sh -c id",
+            "--git-commit",
+            &"a".repeat(40),
+        ],
+        admin,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("ext::"), "{}", text(&o));
+}

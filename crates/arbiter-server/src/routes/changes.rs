@@ -120,6 +120,8 @@ pub async fn submit(
             "intent is longer than {MAX_INTENT} bytes"
         )));
     }
+    let run =
+        crate::runs::run_config_of(&app, sub.config.clone(), sub.variables.clone(), false).await?;
     let Some(stack) = visible_stack(&app, &p, &sub.stack).await? else {
         if !matches!(p, Principal::Agent { .. }) {
             return Err(stack_not_found(&sub.stack));
@@ -146,6 +148,7 @@ pub async fn submit(
         source: sub.source,
         idempotency_key: idem,
         request_digest,
+        run,
     };
     propose(&app, &p, proposal, None)
         .await
@@ -167,6 +170,9 @@ pub struct Proposal {
     pub idempotency_key: Option<String>,
     /// Hex SHA-256 of the request body.
     pub request_digest: String,
+    /// What a run applies once it is approved (`may_auto_apply` is set
+    /// from the submitter here); `None`: nothing to run.
+    pub run: Option<arbiter_store::runs::RunConfig>,
 }
 
 /// Work done in the transaction that stores a new change request, given its
@@ -222,6 +228,7 @@ pub async fn propose(
         source,
         idempotency_key: idem,
         request_digest,
+        run,
     } = proposal;
     let submitter = p.id();
     let plan_digest = arbiter_api::signing::sha256_hex(plan_text.as_bytes());
@@ -283,6 +290,10 @@ pub async fn propose(
     let answer = answer_of(&new);
     let verdict_value = serde_json::to_value(&judged.verdict).map_err(ApiError::internal)?;
     let decision = judged.verdict.decision;
+    let run = run.map(|mut r| {
+        r.may_auto_apply = may_auto;
+        (r, stack.spec.clone())
+    });
     record(
         app,
         new,
@@ -290,6 +301,7 @@ pub async fn propose(
         answer,
         after,
         Some((decision, verdict_value)),
+        run,
     )
     .await
 }
@@ -351,7 +363,7 @@ async fn refuse_hidden(app: &AppState, p: &Principal, u: Unjudged) -> ApiResult<
         duration_ms: 0.0,
     };
     let answer = answer_of(&new);
-    record(app, new, limits, answer, None, None).await
+    record(app, new, limits, answer, None, None, None).await
 }
 
 /// The answer to a new change request, built from what is stored without
@@ -359,6 +371,7 @@ async fn refuse_hidden(app: &AppState, p: &Principal, u: Unjudged) -> ApiResult<
 fn answer_of(new: &NewChangeRequest) -> ChangeRequest {
     ChangeRequest {
         id: 0,
+        revision: 1,
         stack: new.stack.clone(),
         submitter: new.submitter.clone(),
         status: new.status,
@@ -390,6 +403,7 @@ async fn record(
     mut answer: ChangeRequest,
     after: Option<AfterInsert>,
     judged: Option<(Decision, serde_json::Value)>,
+    run: Option<(arbiter_store::runs::RunConfig, arbiter_api::StackSpec)>,
 ) -> ApiResult<Proposed> {
     let request_digest = new.request_digest.clone();
     let status = new.status;
@@ -430,12 +444,19 @@ async fn record(
                 if let Some(after) = after {
                     after(cx, id).await?;
                 }
+                if let Some((cfg, spec)) = &run {
+                    arbiter_store::runs::set_run_config(cx, id, cfg).await?;
+                    if new.status == ChangeStatus::Approved {
+                        crate::runs::queue_in(cx, id, spec, "system").await?;
+                    }
+                }
                 Ok(Outcome::Created(id, cx.now_ms()))
             })
         })
         .await?;
     match outcome {
         Outcome::Created(id, at) => {
+            app.runs.queued.notify_waiters();
             app.metrics.submission();
             if let Some((decision, _)) = &judged {
                 app.metrics.decision(*decision, status);
@@ -674,6 +695,11 @@ pub async fn cancel(
     app.store
         .write(move |cx| {
             Box::pin(async move {
+                if let Some(run) = arbiter_store::runs::applying_run(cx, id).await? {
+                    return Err(arbiter_store::StoreError::Conflict(format!(
+                        "change request {id} is being applied by run {run}: it can no longer be cancelled"
+                    )));
+                }
                 arbiter_store::changes::transition(
                     cx,
                     id,
@@ -682,7 +708,11 @@ pub async fn cancel(
                     Some("cancelled"),
                     &actor,
                 )
-                .await
+                .await?;
+                // Its runs not yet claimed will never apply it; those a
+                // worker holds stop at their next heartbeat.
+                arbiter_store::runs::cancel_for_change(cx, id, &actor).await?;
+                Ok(())
             })
         })
         .await?;

@@ -2,10 +2,13 @@
 
 mod agents;
 mod audit;
+mod backend;
 mod backtests;
+pub(crate) mod bundles;
 pub(crate) mod changes;
 mod people;
 pub(crate) mod policies;
+pub(crate) mod runs;
 mod stacks;
 pub(crate) mod states;
 mod system;
@@ -79,7 +82,30 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/mcp"),
     ("GET", "/mcp"),
     ("DELETE", "/mcp"),
+    ("GET", "/api/v1/runs"),
+    ("POST", "/api/v1/runs/claim"),
+    ("GET", "/api/v1/runs/{id}"),
+    ("GET", "/api/v1/runs/{id}/logs"),
+    ("POST", "/api/v1/runs/{id}/logs"),
+    ("POST", "/api/v1/runs/{id}/confirm"),
+    ("POST", "/api/v1/runs/{id}/cancel"),
+    ("GET", "/api/v1/runs/{id}/judged-plan"),
+    ("POST", "/api/v1/runs/{id}/heartbeat"),
+    ("POST", "/api/v1/runs/{id}/phase"),
+    ("POST", "/api/v1/runs/{id}/revision"),
+    ("PUT", "/api/v1/bundles/{sha256}"),
+    ("GET", "/api/v1/bundles/{sha256}"),
+    ("POST", "/api/v1/worker-pools"),
+    ("GET", "/api/v1/stacks/{name}/tfstate"),
+    ("POST", "/api/v1/stacks/{name}/tfstate"),
+    ("LOCK", "/api/v1/stacks/{name}/tfstate"),
+    ("UNLOCK", "/api/v1/stacks/{name}/tfstate"),
+    ("POST", "/api/v1/stacks/{name}/backend-credentials"),
 ];
+
+/// The bundle upload's path: its body limit is `--bundle-max-bytes`
+/// (checked by the intake), not the API's.
+const BUNDLE_PATH: &str = "/api/v1/bundles/{sha256}";
 
 /// The API's routes, each added with its method, so that what is served is
 /// known: [`served`] lists it and a test compares it with [`ROUTES`].
@@ -96,12 +122,21 @@ impl Api {
         }
     }
 
-    /// Serves `handler` for `method` (GET, POST, PUT, PATCH, DELETE) on `path`.
+    /// Serves `handler` for `method` (GET, POST, PUT, PATCH, DELETE, and
+    /// the state backend's LOCK and UNLOCK) on `path`.
     fn add<H, T>(mut self, method: &'static str, path: &'static str, handler: H) -> Api
     where
         H: Handler<T, AppState>,
         T: 'static,
     {
+        if matches!(method, "LOCK" | "UNLOCK") {
+            // No method filter exists for these: the path's fallback
+            // serves them (and refuses any other method).
+            let mr = self.paths.remove(path).unwrap_or_default();
+            self.paths.insert(path, mr.fallback(handler));
+            self.served.push((method, path));
+            return self;
+        }
         let filter = match method {
             "GET" => MethodFilter::GET,
             "POST" => MethodFilter::POST,
@@ -117,9 +152,13 @@ impl Api {
     }
 
     fn router(self) -> Router<AppState> {
-        self.paths
-            .into_iter()
-            .fold(Router::new(), |r, (path, mr)| r.route(path, mr))
+        self.paths.into_iter().fold(Router::new(), |r, (path, mr)| {
+            if path == BUNDLE_PATH {
+                r.route(path, mr.layer(DefaultBodyLimit::disable()))
+            } else {
+                r.route(path, mr)
+            }
+        })
     }
 }
 
@@ -215,6 +254,37 @@ fn api() -> Api {
         .add("POST", "/mcp", crate::mcp::endpoint)
         .add("GET", "/mcp", crate::mcp::endpoint)
         .add("DELETE", "/mcp", crate::mcp::endpoint)
+        .add("GET", "/api/v1/runs", runs::list)
+        .add("POST", "/api/v1/runs/claim", runs::claim)
+        .add("GET", "/api/v1/runs/{id}", runs::show)
+        .add("GET", "/api/v1/runs/{id}/logs", runs::logs)
+        .add("POST", "/api/v1/runs/{id}/logs", runs::append_log)
+        .add("POST", "/api/v1/runs/{id}/confirm", runs::confirm)
+        .add("POST", "/api/v1/runs/{id}/cancel", runs::cancel)
+        .add("GET", "/api/v1/runs/{id}/judged-plan", runs::judged_plan)
+        .add("POST", "/api/v1/runs/{id}/heartbeat", runs::heartbeat)
+        .add("POST", "/api/v1/runs/{id}/phase", runs::phase)
+        .add("POST", "/api/v1/runs/{id}/revision", runs::revision)
+        .add("PUT", BUNDLE_PATH, bundles::put)
+        .add("GET", BUNDLE_PATH, bundles::get)
+        .add("POST", "/api/v1/worker-pools", runs::create_pool)
+        .add("GET", "/api/v1/stacks/{name}/tfstate", backend::get)
+        .add("POST", "/api/v1/stacks/{name}/tfstate", backend::post)
+        .add(
+            "LOCK",
+            "/api/v1/stacks/{name}/tfstate",
+            backend::lock_or_unlock,
+        )
+        .add(
+            "UNLOCK",
+            "/api/v1/stacks/{name}/tfstate",
+            backend::lock_or_unlock,
+        )
+        .add(
+            "POST",
+            "/api/v1/stacks/{name}/backend-credentials",
+            backend::create_credentials,
+        )
 }
 
 /// Every (method, path) the router serves under the API, in the order they

@@ -20,6 +20,9 @@ pub fn validate(spec: &StackSpec) -> Result<(), String> {
     if let Some(f) = &spec.escalate_introduced_at {
         floor(f)?;
     }
+    if let Some(r) = &spec.runs {
+        r.check()?;
+    }
     Ok(())
 }
 
@@ -187,5 +190,8 @@ fn apply_update(spec: &mut StackSpec, up: &StackUpdate) {
     }
     if let Some(f) = &up.escalate_introduced_at {
         spec.escalate_introduced_at = f.clone();
+    }
+    if let Some(r) = &up.runs {
+        spec.runs = r.clone();
     }
 }

@@ -429,6 +429,53 @@ pub async fn rollback(
     may_change_precheck(&p)?;
     let idem = idempotency_key(&headers)?;
     let req: RollbackRequest = parse_json(&body)?;
+    let (answer, replayed) = open_rollback_inner(
+        &app,
+        &p,
+        &name,
+        &req,
+        idem,
+        arbiter_api::signing::sha256_hex(&body),
+    )
+    .await?;
+    let id = answer.change_request.id;
+    let status = if replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let mut r = (status, Json(answer)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/change-requests/{id}")) {
+        r.headers_mut().insert(axum::http::header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+/// Opens a rollback change request (the path of `POST …/rollback`, also
+/// taken by the server itself after a failed verification).
+pub async fn open_rollback(
+    app: &AppState,
+    p: &Principal,
+    name: &str,
+    req: &RollbackRequest,
+    idem: Option<String>,
+    request_digest: String,
+) -> ApiResult<RollbackAnswer> {
+    open_rollback_inner(app, p, name, req, idem, request_digest)
+        .await
+        .map(|(a, _)| a)
+}
+
+async fn open_rollback_inner(
+    app: &AppState,
+    p: &Principal,
+    name: &str,
+    req: &RollbackRequest,
+    idem: Option<String>,
+    request_digest: String,
+) -> ApiResult<(RollbackAnswer, bool)> {
+    let app = app.clone();
+    let p = p.clone();
     req.check_ranges()
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     if req.intent.as_ref().is_some_and(|i| i.len() > MAX_INTENT) {
@@ -436,7 +483,7 @@ pub async fn rollback(
             "intent is longer than {MAX_INTENT} bytes"
         )));
     }
-    let stack = visible_stack(&app, &p, &name).await?;
+    let stack = visible_stack(&app, &p, name).await?;
     may_change(&p, &stack)?;
     let name = stack.spec.name.clone();
     let latest = latest_of(&app, &name).await?;
@@ -520,6 +567,32 @@ pub async fn rollback(
             states::record_rollback(cx, &r).await
         })
     });
+    // A run can apply the rollback only with the configuration recorded
+    // with the target version (written by an Arbiter run).
+    let recorded = states::run_source(app.store.pool(), &name, target.version).await?;
+    let (run, run_note) = match recorded
+        .as_deref()
+        .map(serde_json::from_str::<arbiter_api::runs::RunSource>)
+    {
+        Some(Ok(source)) => (
+            Some(arbiter_store::runs::RunConfig {
+                kind: arbiter_api::runs::RunKind::Rollback {
+                    target_version: target.version,
+                },
+                source,
+                variables: Default::default(),
+                may_auto_apply: false,
+            }),
+            None,
+        ),
+        _ => (
+            None,
+            Some(format!(
+                "state version {} of stack {name} has no recorded configuration (it was not written by an Arbiter run), so this rollback cannot be applied by a run: apply it with your own terraform and push the state",
+                target.version
+            )),
+        ),
+    };
     let plan = restore.document;
     let proposal = Proposal {
         stack,
@@ -530,7 +603,8 @@ pub async fn rollback(
             ..ChangeSource::default()
         }),
         idempotency_key: idem,
-        request_digest: arbiter_api::signing::sha256_hex(&body),
+        request_digest,
+        run,
     };
     let proposed = propose(&app, &p, proposal, Some(after)).await?;
     let id = proposed.change_request.id;
@@ -549,21 +623,12 @@ pub async fn rollback(
             ..record
         }
     };
-    let status = if proposed.replayed {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    let mut r = (
-        status,
-        Json(RollbackAnswer {
+    Ok((
+        RollbackAnswer {
             change_request: proposed.change_request,
             rollback,
-        }),
-    )
-        .into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/change-requests/{id}")) {
-        r.headers_mut().insert(axum::http::header::LOCATION, v);
-    }
-    Ok(r)
+            run_note,
+        },
+        proposed.replayed,
+    ))
 }

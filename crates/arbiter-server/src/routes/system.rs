@@ -24,6 +24,8 @@ pub async fn healthz(State(app): State<AppState>) -> ApiResult<Json<serde_json::
 pub async fn metrics(State(app): State<AppState>) -> ApiResult<impl IntoResponse> {
     let statuses = arbiter_store::changes::count_by_status(app.store.pool()).await?;
     let mut text = app.metrics.render(&statuses);
+    let phases = arbiter_store::runs::count_by_phase(app.store.pool()).await?;
+    app.metrics.render_runs(&mut text, &phases);
     app.admission.render(&mut text);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }

@@ -381,6 +381,7 @@ async fn render(
     }
     h.raw("</div><aside>");
     review_card(&mut h, me, &cr, required);
+    super::runs::card(&mut h, app, id, now).await?;
     details_card(&mut h, &cr, env, now);
     trail_card(&mut h, app, id, now).await?;
     h.raw("</aside></div>");

@@ -10,6 +10,8 @@ mod hardening;
 mod hardening_b;
 mod mcp;
 mod rbac;
+mod runs;
 mod states;
 mod ui;
 mod webhooks;
+mod worker_e2e;

@@ -21,6 +21,8 @@ fn table() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
     const SUBMITTERS: &[&str] = &["reviewer", "admin", "agent"];
     const REVIEWERS: &[&str] = &["reviewer", "admin"];
     const ADMIN: &[&str] = &["admin"];
+    // Workers (pool tokens) and state backend users (basic auth) only.
+    const MACHINES: &[&str] = &[];
     vec![
         ("GET", "/healthz", ALL),
         ("GET", "/metrics", ALL),
@@ -87,6 +89,25 @@ fn table() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
         ("POST", "/mcp", PEOPLE),
         ("GET", "/mcp", PEOPLE),
         ("DELETE", "/mcp", PEOPLE),
+        ("GET", "/api/v1/runs", PEOPLE),
+        ("POST", "/api/v1/runs/claim", MACHINES),
+        ("GET", "/api/v1/runs/{id}", PEOPLE),
+        ("GET", "/api/v1/runs/{id}/logs", PEOPLE),
+        ("POST", "/api/v1/runs/{id}/logs", MACHINES),
+        ("POST", "/api/v1/runs/{id}/confirm", REVIEWERS),
+        ("POST", "/api/v1/runs/{id}/cancel", REVIEWERS),
+        ("GET", "/api/v1/runs/{id}/judged-plan", MACHINES),
+        ("POST", "/api/v1/runs/{id}/heartbeat", MACHINES),
+        ("POST", "/api/v1/runs/{id}/phase", MACHINES),
+        ("POST", "/api/v1/runs/{id}/revision", MACHINES),
+        ("PUT", "/api/v1/bundles/{sha256}", SUBMITTERS),
+        ("GET", "/api/v1/bundles/{sha256}", MACHINES),
+        ("POST", "/api/v1/worker-pools", ADMIN),
+        ("GET", "/api/v1/stacks/{name}/tfstate", MACHINES),
+        ("POST", "/api/v1/stacks/{name}/tfstate", MACHINES),
+        ("LOCK", "/api/v1/stacks/{name}/tfstate", MACHINES),
+        ("UNLOCK", "/api/v1/stacks/{name}/tfstate", MACHINES),
+        ("POST", "/api/v1/stacks/{name}/backend-credentials", ADMIN),
     ]
 }
 
@@ -274,6 +295,7 @@ async fn every_endpoint_lets_in_exactly_the_roles_it_should() {
                     )
                     .replace("{key_id}", &vkey.public().key_id())
                     .replace("{subject}", "stack:web")
+                    .replace("{sha256}", &"0".repeat(64))
                     .replace("{version}", "1");
                 let body = match (method, template) {
                     ("POST", "/api/v1/stacks") => {
@@ -285,6 +307,7 @@ async fn every_endpoint_lets_in_exactly_the_roles_it_should() {
                     }
                     ("POST", "/api/v1/stacks/{name}/rollback") => json!({"to": 1}),
                     ("POST", "/api/v1/stacks/{name}/waivers") => waiver_spec(),
+                    ("POST", "/api/v1/worker-pools") => json!({"name": format!("p{ri}")}),
                     ("PUT", _) => json!({"kind": "plan", "files": {"a.rego": "package main\n"}}),
                     ("POST", "/api/v1/backtests") => {
                         json!({"files": {"a.rego": "package main\n"}, "since_seconds": 3600})

@@ -448,6 +448,28 @@ async fn every_page_opens_for_people_and_for_nobody_else() {
     let mut admin = Browser::new(&app);
     assert_eq!(admin.token(&app.admin).await.status, 303);
     sessions.push(admin);
+    // A run (of a change request carrying a git source), for its page.
+    let body = json!({"stack": "web", "plan": common::plan("tags-only-update"),
+        "config": {"kind": "git", "url": "https://example.com/r.git", "commit": "a".repeat(40)}});
+    let r = app
+        .req(
+            "POST",
+            "/api/v1/change-requests",
+            Some(&app.admin),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let runs = app
+        .req(
+            "GET",
+            &format!("/api/v1/runs?change_request={}", r.body["id"]),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    let run = runs.body["items"][0]["id"].to_string();
+    assert_ne!(run, "null", "{:?} {:?}", r.body, runs.body);
     let mut failures = Vec::new();
     for (method, template) in arbiter_server::ui::PAGES {
         if *method != "GET" {
@@ -455,6 +477,8 @@ async fn every_page_opens_for_people_and_for_nobody_else() {
         }
         let id = if template.starts_with("/webhooks") {
             &hook
+        } else if template.starts_with("/runs") {
+            &run
         } else {
             &id
         };
@@ -1128,4 +1152,95 @@ async fn waivers_are_made_and_revoked_through_forms_on_the_stack_page() {
         );
         app.running.shutdown().await.unwrap();
     }
+}
+
+/// A run's page: phases and the confirm button for reviewers (not viewers);
+/// confirming through the form goes through the API's handler; the change
+/// request's page lists its runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_is_confirmed_from_its_page() {
+    let (app, _) = setup("sqlite").await;
+    person(&app, "vic", "viewer").await;
+    person(&app, "rita", "reviewer").await;
+    let body = json!({"stack": "web", "plan": common::plan("tags-only-update"),
+        "config": {"kind": "git", "url": "https://example.com/r.git", "commit": "b".repeat(40)}});
+    let r = app
+        .req(
+            "POST",
+            "/api/v1/change-requests",
+            Some(&app.admin),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let cr = r.body["id"].as_i64().unwrap();
+    let runs = app
+        .req(
+            "GET",
+            &format!("/api/v1/runs?change_request={cr}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    let run = runs.body["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(runs.body["items"][0]["confirmation"]["state"], "awaiting");
+
+    let mut viewer = Browser::new(&app);
+    assert_eq!(viewer.password("vic", PASSWORD).await.status, 303);
+    let p = viewer.get(&format!("/runs/{run}")).await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.body.contains("awaits a person") && p.body.contains("queued"),
+        "{}",
+        p.body
+    );
+    assert!(
+        !p.body.contains("Confirm: apply it"),
+        "viewers get no confirm button"
+    );
+    let p = viewer.get(&format!("/changes/{cr}")).await;
+    assert!(
+        p.body.contains(&format!("href=\"/runs/{run}\"")),
+        "the change request lists its run"
+    );
+
+    let mut rita = Browser::new(&app);
+    assert_eq!(rita.password("rita", PASSWORD).await.status, 303);
+    let p = rita.get(&format!("/runs/{run}")).await;
+    assert!(p.body.contains("Confirm: apply it"), "{}", p.body);
+    let csrf = p.input("csrf").unwrap();
+    let p = rita
+        .post(&format!("/runs/{run}/confirm"), &[("csrf", csrf.as_str())])
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let p = rita.get(p.location()).await;
+    assert!(
+        p.body.contains("Confirmed") && p.body.contains("title=\"user:rita\""),
+        "{}",
+        p.body
+    );
+    let r = app
+        .req(
+            "GET",
+            &format!("/api/v1/runs/{run}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["confirmation"]["by"], "user:rita");
+    // A form without the session's CSRF token changes nothing.
+    let p = rita
+        .post(&format!("/runs/{run}/cancel"), &[("csrf", "forged")])
+        .await;
+    assert_ne!(p.status, 303);
+    let r = app
+        .req(
+            "GET",
+            &format!("/api/v1/runs/{run}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["phase"], "queued");
+    app.running.shutdown().await.unwrap();
 }

@@ -43,6 +43,7 @@ fn spec(name: &str) -> StackDoc {
         approval_policy: None,
         ttl_seconds: None,
         escalate_introduced_at: None,
+        runs: None,
     }
 }
 

@@ -52,6 +52,21 @@ pub struct StackCreate {
     /// info or off; default: medium in prod, high in staging, off in dev).
     #[arg(long, value_name = "LEVEL")]
     pub escalate_introduced_at: Option<String>,
+    /// How runs apply the stack's changes: a TOML file with the `runs`
+    /// settings (tool, tool_path, pool, [timeouts], secret_env, [secret_files],
+    /// [verification]); names of secrets only, never values.
+    #[arg(long, value_name = "FILE")]
+    pub runs_file: Option<PathBuf>,
+}
+
+/// Reads a `--runs-file` (TOML) into the API's run settings, checked.
+fn runs_file(p: &std::path::Path) -> Result<arbiter_api::runs::StackRuns> {
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    let r: arbiter_api::runs::StackRuns =
+        toml::from_str(&text).with_context(|| format!("reading {}", p.display()))?;
+    r.check()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+    Ok(r)
 }
 
 /// `arbiter stack update`.
@@ -81,6 +96,9 @@ pub struct StackUpdateArgs {
     /// info, off; `default` restores the environment's default).
     #[arg(long, value_name = "LEVEL")]
     pub escalate_introduced_at: Option<String>,
+    /// New run settings from a TOML file (see `stack create --runs-file`).
+    #[arg(long, value_name = "FILE")]
+    pub runs_file: Option<PathBuf>,
     /// Only if the stack is still at this version.
     #[arg(long, value_name = "N")]
     pub if_version: Option<i64>,
@@ -138,6 +156,7 @@ pub fn stack(cmd: StackCommand, server: &ServerArgs) -> Result<u8> {
                 approval_policy: a.approval_policy,
                 ttl_seconds,
                 escalate_introduced_at: a.escalate_introduced_at,
+                runs: a.runs_file.as_deref().map(runs_file).transpose()?,
             };
             let r = c.call_with::<_, Stack>("POST", "/api/v1/stacks", &body)?;
             c.print(&r, |s| format!("created stack {}\n", stack_summary(s)));
@@ -179,6 +198,11 @@ pub fn stack(cmd: StackCommand, server: &ServerArgs) -> Result<u8> {
                 escalate_introduced_at: a
                     .escalate_introduced_at
                     .map(|f| (f != "default").then_some(f)),
+                runs: a
+                    .runs_file
+                    .as_deref()
+                    .map(|p| runs_file(p).map(Some))
+                    .transpose()?,
                 if_version: a.if_version,
                 ..StackUpdate::default()
             };

@@ -33,6 +33,126 @@ pub struct SubmitArgs {
     /// Only ask whether it would be approved (nothing is stored).
     #[arg(long)]
     pub dry_run: bool,
+    /// The configuration directory a run applies once the change is
+    /// approved: packed as a tar.gz (deterministically; `.terraform/`,
+    /// `.git/` and state files left out) and uploaded first.
+    #[arg(long, value_name = "DIR", conflicts_with = "git")]
+    pub config: Option<PathBuf>,
+    /// A git repository the run applies (https://, ssh:// or file://), with --git-commit.
+    #[arg(long, value_name = "URL", requires = "git_commit")]
+    pub git: Option<String>,
+    /// The full commit of --git.
+    #[arg(long, value_name = "SHA", requires = "git")]
+    pub git_commit: Option<String>,
+    /// The configuration's directory inside the --git repository.
+    #[arg(long, value_name = "PATH", requires = "git")]
+    pub git_path: Option<String>,
+    /// A non-secret variable for the run (`NAME=VALUE`, repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+}
+
+/// Files and directories never packed into a bundle.
+fn skipped(name: &str) -> bool {
+    matches!(name, ".terraform" | ".git")
+        || name.ends_with(".tfstate")
+        || name.ends_with(".tfstate.backup")
+}
+
+/// Packs a directory as a deterministic tar.gz (sorted names, no owners or
+/// times): the same files always make the same bytes, so the same bundle
+/// address. Symbolic links and other special files are refused, naming them.
+pub fn pack_dir(dir: &std::path::Path) -> Result<Vec<u8>> {
+    fn walk(root: &std::path::Path, rel: &str, tar: &mut Vec<u8>) -> Result<()> {
+        let here = if rel.is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(rel)
+        };
+        let mut names: Vec<(String, std::fs::FileType)> = std::fs::read_dir(&here)
+            .with_context(|| format!("reading {}", here.display()))?
+            .map(|e| {
+                let e = e?;
+                Ok((e.file_name().to_string_lossy().into_owned(), e.file_type()?))
+            })
+            .collect::<std::io::Result<_>>()
+            .with_context(|| format!("reading {}", here.display()))?;
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, ft) in names {
+            if skipped(&name) {
+                continue;
+            }
+            let path = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            use arbiter_api::bundle::{append_member, EntryKind};
+            if ft.is_symlink() {
+                bail!(
+                    "{}: symbolic links cannot go into a configuration bundle",
+                    root.join(&path).display()
+                );
+            } else if ft.is_dir() {
+                append_member(tar, &path, EntryKind::Directory, b"", false)?;
+                walk(root, &path, tar)?;
+            } else if ft.is_file() {
+                let full = root.join(&path);
+                let data =
+                    std::fs::read(&full).with_context(|| format!("reading {}", full.display()))?;
+                #[cfg(unix)]
+                let exec = {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::metadata(&full)?.permissions().mode() & 0o111 != 0
+                };
+                #[cfg(not(unix))]
+                let exec = false;
+                append_member(tar, &path, EntryKind::File, &data, exec)?;
+            } else {
+                bail!(
+                    "{}: only regular files and directories can go into a configuration bundle",
+                    root.join(&path).display()
+                );
+            }
+        }
+        Ok(())
+    }
+    let mut tar = Vec::new();
+    walk(dir, "", &mut tar)?;
+    arbiter_api::bundle::finish(&mut tar);
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &tar)?;
+    Ok(gz.finish()?)
+}
+
+/// The run source of a submission, uploading a --config bundle first.
+fn run_source(a: &SubmitArgs, c: &Client) -> Result<Option<arbiter_api::runs::RunSource>> {
+    use arbiter_api::runs::RunSource;
+    if let Some(dir) = &a.config {
+        let bytes = pack_dir(dir).with_context(|| format!("packing {}", dir.display()))?;
+        let sha256 = arbiter_api::signing::sha256_hex(&bytes);
+        c.send(
+            "PUT",
+            &format!("/api/v1/bundles/{sha256}"),
+            Some(bytes),
+            &[("content-type", "application/gzip".to_string())],
+        )?
+        .ok()
+        .with_context(|| format!("uploading the configuration bundle of {}", dir.display()))?;
+        return Ok(Some(RunSource::Bundle { sha256 }));
+    }
+    if let (Some(url), Some(commit)) = (&a.git, &a.git_commit) {
+        arbiter_api::bundle::check_git_url(url).map_err(|e| anyhow::anyhow!(e))?;
+        arbiter_api::bundle::check_commit(commit).map_err(|e| anyhow::anyhow!(e))?;
+        return Ok(Some(RunSource::Git {
+            url: url.clone(),
+            commit: commit.clone(),
+            path: a.git_path.clone(),
+        }));
+    }
+    Ok(None)
 }
 
 pub(super) fn cr_summary(cr: &ChangeRequest) -> String {
@@ -46,6 +166,12 @@ pub(super) fn cr_summary(cr: &ChangeRequest) -> String {
             .map(|c| format!("{c:.1}"))
             .unwrap_or_else(|| "-".into())
     );
+    if cr.revision > 1 {
+        out.push_str(&format!(
+            "  revision {} (the plan changed before it was applied)\n",
+            cr.revision
+        ));
+    }
     if let Some(r) = &cr.reason {
         out.push_str(&format!("  reason: {r}\n"));
     }
@@ -90,17 +216,31 @@ pub fn submit(a: SubmitArgs, server: &ServerArgs) -> Result<u8> {
         }
     };
     let source = (a.commit.is_some() || a.repository.is_some()).then(|| ChangeSource {
-        commit: a.commit,
-        repository: a.repository,
+        commit: a.commit.clone(),
+        repository: a.repository.clone(),
         ..ChangeSource::default()
     });
-    let body = Submission {
-        stack: a.stack,
-        plan,
-        intent: a.intent,
-        source,
-    };
     let c = Client::new(server, a.key.as_deref())?;
+    let mut variables = std::collections::BTreeMap::new();
+    for v in &a.vars {
+        let (k, val) = v
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--var {v:?} must be NAME=VALUE"))?;
+        variables.insert(k.to_string(), val.to_string());
+    }
+    let config = if a.dry_run { None } else { run_source(&a, &c)? };
+    let body = Submission {
+        stack: a.stack.clone(),
+        plan,
+        intent: a.intent.clone(),
+        source,
+        config,
+        variables: if a.dry_run {
+            Default::default()
+        } else {
+            variables
+        },
+    };
     let mut headers = Vec::new();
     if let Some(k) = &a.idempotency_key {
         headers.push(("idempotency-key", k.clone()));
