@@ -27,6 +27,8 @@ struct Inner {
 #[derive(Clone, Default)]
 pub struct LogSink {
     inner: Arc<Mutex<Inner>>,
+    /// One sender at a time (the pump and a flush before a phase report).
+    sending: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl LogSink {
@@ -39,6 +41,7 @@ impl LogSink {
         };
         LogSink {
             inner: Arc::new(Mutex::new(inner)),
+            sending: Arc::default(),
         }
     }
 
@@ -127,6 +130,7 @@ impl LogSink {
         run: i64,
         lease: &str,
     ) -> Result<(), crate::api::ApiError> {
+        let _one = self.sending.lock().await;
         while let Some((offset, text)) = self.pending() {
             let len = text.len();
             api.log(

@@ -108,6 +108,15 @@ impl Ctx<'_> {
             planned_digest: None,
         };
         fill(&mut r);
+        // The log up to this point is on the server before the phase
+        // changes (people following a run see why it moved on).
+        if let Err(e) = self
+            .log
+            .flush(self.api, self.claim.run.id, &self.claim.lease)
+            .await
+        {
+            tracing::warn!("run {}: log upload failed: {e}", self.claim.run.id);
+        }
         let mut delay = Duration::from_millis(500);
         for attempt in 0..6 {
             match self.api.phase(self.claim.run.id, &r).await {
@@ -267,7 +276,11 @@ pub async fn execute(
         })
     };
 
-    let workspace = cfg.work_dir.join(format!("run-{run}"));
+    // Unique per worker process: workers of several servers may share a
+    // work directory (and its plugin cache).
+    let workspace = cfg
+        .work_dir
+        .join(format!("run-{run}-{}", std::process::id()));
     let mut ctx = Ctx {
         api,
         claim,

@@ -207,8 +207,26 @@ pub fn unpack(tar_gz: &[u8], dest: &Path, limits: &Limits) -> Result<Unpacked, S
             reason: reason.to_string(),
         };
         let kind = entry.header().entry_type();
-        let rel = entry_path(&raw).map_err(|r| refuse(&r))?;
+        // The server's rules first (`arbiter_api::bundle`, the one
+        // definition of what a bundle may hold), then this unpacker's own.
+        use arbiter_api::bundle::EntryKind as K;
         use tar::EntryType as E;
+        let api_kind = match kind {
+            E::Regular | E::Continuous => K::File,
+            E::Directory => K::Directory,
+            E::Symlink => K::Symlink,
+            E::Link => K::Hardlink,
+            E::Char | E::Block => K::Device,
+            E::Fifo => K::Fifo,
+            other => K::Other(other.as_byte()),
+        };
+        if kind != E::XGlobalHeader {
+            arbiter_api::bundle::check_entry(&name, api_kind).map_err(|e| match e {
+                arbiter_api::bundle::BundleError::Refused { why, .. } => refuse(why),
+                other => refuse(&other.to_string()),
+            })?;
+        }
+        let rel = entry_path(&raw).map_err(|r| refuse(&r))?;
         match kind {
             E::Directory => {
                 let p = dest.join(&rel);
@@ -351,6 +369,9 @@ pub fn check_git_url(url: &str) -> Result<(), SourceError> {
         url: url.chars().take(200).collect(),
         reason: reason.to_string(),
     };
+    // The server's rule (`arbiter_api::bundle::check_git_url`) first; this
+    // worker also refuses whitespace and plain paths.
+    arbiter_api::bundle::check_git_url(url).map_err(|e| refuse(&e))?;
     if url.starts_with('-') {
         return Err(refuse("starts with `-`"));
     }

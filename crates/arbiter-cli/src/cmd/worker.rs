@@ -28,9 +28,10 @@ pub struct WorkerArgs {
     /// (registry layout: HOSTNAME/NAMESPACE/TYPE/VERSION/OS_ARCH/).
     #[arg(long, value_name = "DIR")]
     pub plugin_dir: Option<PathBuf>,
-    /// Where run workspaces and the shared plugin cache live.
-    #[arg(long, value_name = "DIR", default_value = "arbiter-worker")]
-    pub work_dir: PathBuf,
+    /// Where run workspaces and the shared plugin cache live [default: arbiter-worker in the
+    /// system's temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
     /// Carry out one run, then exit.
     #[arg(long)]
     pub once: bool,
@@ -62,7 +63,10 @@ pub fn run(args: WorkerArgs) -> Result<u8> {
             bail!("--plugin-dir {} is not a directory", p.display());
         }
     }
-    let work_dir = absolute(&args.work_dir)?;
+    let work_dir = match &args.work_dir {
+        Some(d) => absolute(d)?,
+        None => std::env::temp_dir().join("arbiter-worker"),
+    };
     let plugin_dir = args.plugin_dir.as_deref().map(absolute).transpose()?;
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())

@@ -18,3 +18,4 @@ mod state_cli;
 mod web_ui;
 mod webhooks_cli;
 mod worker_cli;
+mod worker_e2e;

@@ -139,7 +139,10 @@ async fn a_changed_plan_is_discarded_and_the_judged_plan_is_applied_with_secrets
     }
     assert!(o.tool_time <= o.total_time);
     // The workspace is gone; the plugin cache stays.
-    assert!(!cfg.work_dir.join("run-1").exists());
+    assert!(!cfg
+        .work_dir
+        .join(format!("run-1-{}", std::process::id()))
+        .exists());
     assert!(cfg.plugin_cache().exists());
 }
 

@@ -211,3 +211,119 @@ async fn a_submitted_configuration_is_judged_and_applied_by_the_worker() {
         app.running.shutdown().await.unwrap();
     }
 }
+
+/// The judged plan says `greeting = "hello"`; the configuration's variables
+/// give "changed": the worker's plan differs, so nothing is applied, the new
+/// plan becomes revision 2 judged from scratch (approved here: a new run
+/// is queued), and that run applies it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_that_changed_since_judging_is_not_applied_but_judged_again() {
+    std::env::set_var("TF_VAR_db_password", SECRET);
+    for b in backends().await {
+        let app = spawn(b, |_| {}).await;
+        app.stack(
+            "web",
+            "dev",
+            json!({"auto_apply": true, "runs": {"secret_env": ["TF_VAR_db_password"]}}),
+        )
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg_dir = dir.path().join("config");
+        std::fs::create_dir_all(&cfg_dir).unwrap();
+        std::fs::write(cfg_dir.join("main.tf"), MAIN_TF).unwrap();
+        let plan = judged_plan(&cfg_dir, dir.path());
+        let bundle = arbiter_runner::source::pack(&cfg_dir).unwrap();
+        let sha = arbiter_runner::source::sha256_hex(&bundle);
+        let r = app
+            .raw(
+                "PUT",
+                &format!("/api/v1/bundles/{sha}"),
+                Some(&app.admin),
+                Some(bundle),
+                &[],
+            )
+            .await;
+        assert!(matches!(r.status, 200 | 201), "{b}: {:?}", r.body);
+        let body = json!({"stack": "web", "plan": plan, "intent": "changed since judging",
+            "config": {"kind": "bundle", "sha256": sha}, "variables": {"greeting": "changed"}});
+        let r = app
+            .req(
+                "POST",
+                "/api/v1/change-requests",
+                Some(&app.admin),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(r.body["status"], "approved", "{b}: {}", r.body);
+        let cr = r.body["id"].as_i64().unwrap();
+        let token = pool_token(&app, arbiter_api::runs::DEFAULT_POOL).await;
+        let api = arbiter_runner::WorkerApi::new(&app.base, &token).unwrap();
+        let mut wcfg = arbiter_runner::WorkerConfig::new("e2e-worker", &dir.path().join("work"));
+        wcfg.keep_log = true;
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let first = arbiter_runner::work(&api, &wcfg, true, rx.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            first[0].phase,
+            RunPhase::Discarded,
+            "{b}: {:?}\n{}",
+            first[0].error,
+            first[0].log
+        );
+        let run1 = app
+            .req(
+                "GET",
+                &format!("/api/v1/runs/{}", first[0].run),
+                Some(&app.admin),
+                None,
+            )
+            .await
+            .body;
+        assert_eq!(run1["phase"], "discarded", "{b}: {run1}");
+        assert_ne!(run1["judged_digest"], run1["planned_digest"], "{b}: {run1}");
+        let c = app
+            .req(
+                "GET",
+                &format!("/api/v1/change-requests/{cr}"),
+                Some(&app.admin),
+                None,
+            )
+            .await
+            .body;
+        assert_eq!(c["revision"], 2, "{b}: {c}");
+        // Nothing was applied by the first run.
+        let states = app
+            .req("GET", "/api/v1/stacks/web/states", Some(&app.admin), None)
+            .await;
+        assert_eq!(states.status, 200, "{b}: {:?}", states.body);
+        assert!(
+            states.body["items"]
+                .as_array()
+                .is_some_and(|a| a.is_empty()),
+            "{b}: {:?}",
+            states.body
+        );
+        // Revision 2 was approved: its run applies what it judged.
+        let second = arbiter_runner::work(&api, &wcfg, true, rx).await.unwrap();
+        assert_eq!(
+            second[0].phase,
+            RunPhase::Applied,
+            "{b}: {:?}\n{}",
+            second[0].error,
+            second[0].log
+        );
+        let run2 = app
+            .req(
+                "GET",
+                &format!("/api/v1/runs/{}", second[0].run),
+                Some(&app.admin),
+                None,
+            )
+            .await
+            .body;
+        assert_eq!(run2["revision"], 2, "{b}: {run2}");
+        assert_eq!(run2["judged_digest"], run2["planned_digest"]);
+        app.running.shutdown().await.unwrap();
+    }
+}
