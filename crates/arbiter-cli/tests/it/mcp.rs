@@ -193,7 +193,7 @@ fn the_python_sdk_drives_arbiter_mcp_over_stdio_and_the_servers_mcp_over_http() 
                 submit,
                 submit,
                 {"tool": "preflight_plan", "args": {"stack": "web", "plan": scenario("tags-only-update")}},
-                {"tool": "get_run", "args": {"id": "run_1"}},
+                {"tool": "get_run", "args": {"id": 999999}},
                 {"tool": "preflight_plan", "args": {"stack": "web", "plan": sensitive_plan()}},
             ]);
             let out = drive(&python, &spec);

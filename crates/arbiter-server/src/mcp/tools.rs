@@ -267,10 +267,7 @@ fn list_output() -> Value {
 }
 
 fn run_input() -> Value {
-    obj(
-        json!({"id": {"type": "string", "minLength": 1, "description": "The run"}}),
-        &["id"],
-    )
+    id_input("The run")
 }
 
 fn run_output() -> Value {
@@ -354,7 +351,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "get_run",
         title: "Read a run",
-        description: "A run (plan or apply) by id.",
+        description: "A run (applying an approved change request) by id: its phase, timings, tool and digests.",
         effect: Effect::ReadOnly,
         input: run_input,
         output: run_output,
@@ -463,19 +460,6 @@ fn req_id(args: &JsonObject, name: &str) -> Result<i64, ToolError> {
         return Err(ToolError::arguments(format!("{name} must be 1 or more")));
     }
     Ok(id)
-}
-
-/// Percent-encodes a path segment (a run id is free text).
-fn segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The body of a plan submission or dry run from the tool's arguments.
@@ -702,15 +686,12 @@ impl ArbiterMcp {
             }
             "list_policies" => self.api(cx, ApiCall::get("/api/v1/policy-sets")).await,
             "get_run" => {
-                let id = req_str(args, "id")?;
-                self.runs(cx, format!("/api/v1/runs/{}", segment(&id)))
-                    .await
+                let id = req_id(args, "id")?;
+                self.runs(cx, format!("/api/v1/runs/{id}")).await
             }
             "get_run_logs" => {
-                let id = req_str(args, "id")?;
-                let logs = self
-                    .runs(cx, format!("/api/v1/runs/{}/logs", segment(&id)))
-                    .await?;
+                let id = req_id(args, "id")?;
+                let logs = self.runs(cx, format!("/api/v1/runs/{id}/logs")).await?;
                 Ok(json!({"id": id, "logs": logs}))
             }
             other => Err(ToolError::arguments(format!("no tool named {other:?}"))),
@@ -771,13 +752,6 @@ impl ServerHandler for ArbiterMcp {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn run_ids_are_one_path_segment() {
-        assert_eq!(segment("run_1-a.b~"), "run_1-a.b~");
-        assert_eq!(segment("../x/y?z=1"), "..%2Fx%2Fy%3Fz%3D1");
-        assert_eq!(segment("é"), "%C3%A9");
-    }
 
     #[test]
     fn decided_means_out_of_the_waiting_statuses() {

@@ -44,6 +44,27 @@ fn people_only(p: Option<Extension<Principal>>, min: Role) -> ApiResult<Principa
     Ok(p)
 }
 
+/// A run the caller may read: people with the viewer role read every run;
+/// an agent reads the runs of the change requests it submitted (others are
+/// "not found", as its change requests are); workers read none here.
+async fn readable(app: &AppState, p: Option<Extension<Principal>>, id: i64) -> ApiResult<Run> {
+    let Some(Extension(p)) = p else {
+        return Err(ApiError::forbidden("workers cannot do this"));
+    };
+    let run = fetch(app, id).await?;
+    if let Principal::Agent { .. } = &p {
+        let own = arbiter_store::changes::get(app.store.pool(), run.change_request, false)
+            .await?
+            .is_some_and(|cr| cr.submitter == p.id());
+        if !own {
+            return Err(ApiError::not_found(format!("run {id} not found")));
+        }
+    } else {
+        p.require(Role::Viewer)?;
+    }
+    Ok(run)
+}
+
 async fn fetch(app: &AppState, id: i64) -> ApiResult<Run> {
     arbiter_store::runs::get(app.store.pool(), id)
         .await?
@@ -103,8 +124,7 @@ pub async fn show(
     p: Option<Extension<Principal>>,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Run>> {
-    people_only(p, Role::Viewer)?;
-    Ok(Json(fetch(&app, id).await?))
+    Ok(Json(readable(&app, p, id).await?))
 }
 
 /// Query of the log endpoints.
@@ -122,8 +142,7 @@ pub async fn logs(
     Path(id): Path<i64>,
     Query(q): Query<LogQuery>,
 ) -> ApiResult<Json<LogSlice>> {
-    people_only(p, Role::Viewer)?;
-    let run = fetch(&app, id).await?;
+    let run = readable(&app, p, id).await?;
     let (offset, text, next) =
         arbiter_store::runs::read_log(app.store.pool(), id, q.offset, LOG_PAGE).await?;
     let more = arbiter_store::runs::read_log(app.store.pool(), id, next, 1)

@@ -323,13 +323,13 @@ async fn every_mcp_call_is_answered_as_the_http_api_answers_the_same_caller() {
             } else {
                 "runs_unavailable"
             };
-            let e = err(&c, "get_run", json!({"id": "run_1"})).await;
+            let e = err(&c, "get_run", json!({"id": 999_999})).await;
             assert_eq!(
                 (e["status"].clone(), e["code"].clone()),
                 (json!(404), json!(want)),
                 "{tag}"
             );
-            let e = err(&c, "get_run_logs", json!({"id": "run_1"})).await;
+            let e = err(&c, "get_run_logs", json!({"id": 999_999})).await;
             assert_eq!(
                 (e["status"].clone(), e["code"].clone()),
                 (json!(404), json!(want)),
