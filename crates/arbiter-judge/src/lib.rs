@@ -231,6 +231,16 @@ impl Judge {
         Ok((verdict, phases))
     }
 
+    /// Judges a plan without the counterfactual: for callers that need only
+    /// the decision (policy backtests replay thousands of plans).
+    pub fn evaluate_without_counterfactual(
+        &self,
+        input: &PlanInput,
+        stack: &StackConfig,
+    ) -> Result<Verdict, JudgeError> {
+        self.evaluate_once(input, stack).map(|(v, _)| v)
+    }
+
     /// The plan with every fix applied, judged again; `None` when the plan
     /// has no `resource_changes` to apply them to.
     fn counterfactual(

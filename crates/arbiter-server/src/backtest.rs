@@ -273,7 +273,7 @@ fn replay(sealer: &arbiter_store::sealed::Sealer, job: Job, before: Decision) ->
         })
         .and_then(|input| {
             ctx.judge
-                .evaluate(&input, &ctx.config)
+                .evaluate_without_counterfactual(&input, &ctx.config)
                 .map_err(|e| e.to_string())
         });
     let (after, after_confidence, reasons, error) = match judged {

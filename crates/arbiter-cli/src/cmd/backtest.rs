@@ -291,18 +291,20 @@ fn offline(args: &BacktestArgs, dir: &Path) -> anyhow::Result<BacktestReport> {
     let judge_one = |p: &OfflinePlan| -> anyhow::Result<BacktestItem> {
         let input = PlanInput::from_file(&p.path)
             .with_context(|| format!("{}: reading plan {}", p.at, p.path.display()))?;
-        let before = baseline.evaluate(&input, &p.stack).with_context(|| {
-            format!(
-                "{}: evaluating {} with the baseline",
-                p.at,
-                p.path.display()
-            )
-        })?;
+        let before = baseline
+            .evaluate_without_counterfactual(&input, &p.stack)
+            .with_context(|| {
+                format!(
+                    "{}: evaluating {} with the baseline",
+                    p.at,
+                    p.path.display()
+                )
+            })?;
         let cstack = match &candidate_stack {
             Some(c) => p.stack.overlay(c),
             None => p.stack.clone(),
         };
-        let (after, error) = match candidate.evaluate(&input, &cstack) {
+        let (after, error) = match candidate.evaluate_without_counterfactual(&input, &cstack) {
             Ok(v) => (Some(v), None),
             Err(e) => (None, Some(e.to_string())),
         };
