@@ -6,6 +6,7 @@
 use arbiter_api::{ChangeRequest, ChangeSource, Review, Stack, StackSpec};
 use arbiter_store::changes::{ChangeRow, ReviewRow, SourceDoc};
 use arbiter_store::stacks::{StackDoc, StackRow};
+use arbiter_store::states::{RollbackResourceRow, RollbackRow, StateVersionRow};
 
 /// A stored stack as the API shows it.
 pub fn stack(r: StackRow) -> Stack {
@@ -114,6 +115,75 @@ pub fn source_doc(s: ChangeSource) -> SourceDoc {
         commit: s.commit,
         branch: s.branch,
         diff: s.diff,
+    }
+}
+
+/// A stored state version as the API shows it.
+pub fn state_version(r: StateVersionRow) -> arbiter_api::StateVersion {
+    arbiter_api::StateVersion {
+        stack: r.stack,
+        version: r.version,
+        digest: r.digest,
+        size_bytes: r.size_bytes,
+        stored_bytes: r.stored_bytes,
+        form: r.form,
+        serial: r.serial,
+        lineage: r.lineage,
+        terraform_version: r.terraform_version,
+        resource_count: r.resource_count,
+        commit: r.commit,
+        pushed_by: r.pushed_by,
+        origin: r.origin,
+        run: r.run,
+        forced: r.forced,
+        created_at: r.created_at,
+    }
+}
+
+/// Stored state versions as the API shows them.
+pub fn state_versions(rows: Vec<StateVersionRow>) -> Vec<arbiter_api::StateVersion> {
+    rows.into_iter().map(state_version).collect()
+}
+
+/// A stored rollback as the API shows it.
+pub fn rollback(r: RollbackRow) -> arbiter_api::Rollback {
+    arbiter_api::Rollback {
+        stack: r.stack,
+        change_request: r.change_request,
+        from_version: r.from_version,
+        to_version: r.to_version,
+        commit: r.commit,
+        resources: r
+            .resources
+            .into_iter()
+            .map(|x| arbiter_api::RollbackResource {
+                address: x.address,
+                action: x.action,
+            })
+            .collect(),
+        requested_by: r.requested_by,
+        created_at: r.created_at,
+    }
+}
+
+/// A rollback as stored.
+pub fn rollback_row(r: arbiter_api::Rollback) -> RollbackRow {
+    RollbackRow {
+        stack: r.stack,
+        change_request: r.change_request,
+        from_version: r.from_version,
+        to_version: r.to_version,
+        commit: r.commit,
+        resources: r
+            .resources
+            .into_iter()
+            .map(|x| RollbackResourceRow {
+                address: x.address,
+                action: x.action,
+            })
+            .collect(),
+        requested_by: r.requested_by,
+        created_at: r.created_at,
     }
 }
 

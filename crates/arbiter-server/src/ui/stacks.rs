@@ -129,7 +129,9 @@ pub(crate) async fn show(
     )
     .await
     .map(crate::convert::change_requests)?;
-    let latest_state = arbiter_store::states::latest(app.store.pool(), &name).await?;
+    let latest_state = arbiter_store::states::latest(app.store.pool(), &name)
+        .await?
+        .map(crate::convert::state_version);
     let waivers = arbiter_store::waivers::list(app.store.pool(), &name, false).await?;
     let now = arbiter_store::now_ms();
     let mut h = Html::new();
