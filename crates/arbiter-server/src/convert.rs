@@ -7,6 +7,7 @@ use arbiter_api::{ChangeRequest, ChangeSource, Review, Stack, StackSpec};
 use arbiter_store::changes::{ChangeRow, ReviewRow, SourceDoc};
 use arbiter_store::stacks::{StackDoc, StackRow};
 use arbiter_store::states::{RollbackResourceRow, RollbackRow, StateVersionRow};
+use arbiter_store::waivers::WaiverRow;
 
 /// A stored stack as the API shows it.
 pub fn stack(r: StackRow) -> Stack {
@@ -187,6 +188,29 @@ pub fn rollback_row(r: arbiter_api::Rollback) -> RollbackRow {
     }
 }
 
+/// A stored waiver as the API shows it.
+pub fn waiver(r: WaiverRow) -> arbiter_api::Waiver {
+    arbiter_api::Waiver {
+        id: r.id,
+        stack: r.stack,
+        rule: r.rule,
+        address: r.address,
+        reason: r.reason,
+        owner: r.owner,
+        expires: r.expires,
+        created_by: r.created_by,
+        created_at: r.created_at,
+        revoked_at: r.revoked_at,
+        revoked_by: r.revoked_by,
+        expired: r.expired,
+    }
+}
+
+/// Stored waivers as the API shows them.
+pub fn waivers(rows: Vec<WaiverRow>) -> Vec<arbiter_api::Waiver> {
+    rows.into_iter().map(waiver).collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -221,5 +245,32 @@ mod tests {
             serde_json::to_string(&spec).ok()
         );
         assert_eq!(stack_spec(doc), spec);
+    }
+
+    #[test]
+    fn a_waiver_row_serialises_as_the_wire_waiver_so_its_audit_entries_did_not_change() {
+        let row = WaiverRow {
+            id: 7,
+            stack: "web".into(),
+            rule: "aws_s3_public".into(),
+            address: "aws_s3_bucket.*".into(),
+            reason: "public site".into(),
+            owner: "team-a".into(),
+            expires: "2030-01-01".into(),
+            created_by: "user:ann".into(),
+            created_at: arbiter_api::Timestamp::from_unix_ms(1_700_000_000_123),
+            revoked_at: Some(arbiter_api::Timestamp::from_unix_ms(1_700_000_100_000)),
+            revoked_by: None,
+            expired: false,
+        };
+        assert_eq!(
+            serde_json::to_value(&row).unwrap(),
+            serde_json::to_value(waiver(row.clone())).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_string(&row).unwrap(),
+            serde_json::to_string(&waiver(row)).unwrap(),
+            "same field order"
+        );
     }
 }
