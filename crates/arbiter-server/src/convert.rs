@@ -8,6 +8,7 @@ use arbiter_store::changes::{ChangeRow, ReviewRow, SourceDoc};
 use arbiter_store::stacks::{StackDoc, StackRow};
 use arbiter_store::states::{RollbackResourceRow, RollbackRow, StateVersionRow};
 use arbiter_store::waivers::WaiverRow;
+use arbiter_store::webhooks::{DeliveryRow, WebhookRow};
 
 /// A stored stack as the API shows it.
 pub fn stack(r: StackRow) -> Stack {
@@ -209,6 +210,56 @@ pub fn waiver(r: WaiverRow) -> arbiter_api::Waiver {
 /// Stored waivers as the API shows them.
 pub fn waivers(rows: Vec<WaiverRow>) -> Vec<arbiter_api::Waiver> {
     rows.into_iter().map(waiver).collect()
+}
+
+/// A stored subscription as the API shows it.
+pub fn webhook(r: WebhookRow) -> arbiter_api::Webhook {
+    arbiter_api::Webhook {
+        id: r.id,
+        url: r.url,
+        events: r.events,
+        format: r.format,
+        description: r.description,
+        created_by: r.created_by,
+        created_at: r.created_at,
+        secret: r.secret,
+        deliveries: r.deliveries.map(|c| arbiter_api::DeliveryCounts {
+            pending: c.pending,
+            delivered: c.delivered,
+            failed: c.failed,
+            cancelled: c.cancelled,
+        }),
+    }
+}
+
+/// A stored delivery as the API shows it.
+pub fn delivery(r: DeliveryRow) -> arbiter_api::Delivery {
+    arbiter_api::Delivery {
+        id: r.id,
+        webhook: r.webhook,
+        event_seq: r.event_seq,
+        event_type: r.event_type,
+        status: r.status,
+        attempts: r.attempts,
+        next_attempt_at: r.next_attempt_at,
+        last_http_status: r.last_http_status,
+        last_error: r.last_error,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        delivered_at: r.delivered_at,
+        attempt_log: r
+            .attempt_log
+            .into_iter()
+            .map(|a| arbiter_api::DeliveryAttempt {
+                attempt: a.attempt,
+                started_at: a.started_at,
+                duration_ms: a.duration_ms,
+                http_status: a.http_status,
+                error: a.error,
+                replica: a.replica,
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

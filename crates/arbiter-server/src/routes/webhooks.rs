@@ -134,6 +134,7 @@ async fn existing(app: &AppState, id: &str) -> ApiResult<Webhook> {
     let n = parse_id(id)?;
     arbiter_store::webhooks::get(app.store.pool(), n)
         .await?
+        .map(crate::convert::webhook)
         .ok_or_else(|| ApiError::not_found(format!("webhook {id:?} not found")))
 }
 
@@ -164,7 +165,7 @@ pub async fn create(
             Box::pin(async move { arbiter_store::webhooks::create(cx, &new, &actor).await })
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(w)))
+    Ok((StatusCode::CREATED, Json(crate::convert::webhook(w))))
 }
 
 /// `GET /api/v1/webhooks` (people).
@@ -176,7 +177,7 @@ pub async fn list(
     let items = arbiter_store::webhooks::list(app.store.pool())
         .await?
         .into_iter()
-        .map(|w| shown(&p, w))
+        .map(|w| shown(&p, crate::convert::webhook(w)))
         .collect();
     Ok(Json(Page { items }))
 }
@@ -244,7 +245,11 @@ pub async fn deliveries(
             format!("limit={limit} must be 1-1000"),
         ));
     }
-    let items = arbiter_store::webhooks::deliveries(app.store.pool(), n, status, limit).await?;
+    let items = arbiter_store::webhooks::deliveries(app.store.pool(), n, status, limit)
+        .await?
+        .into_iter()
+        .map(crate::convert::delivery)
+        .collect();
     Ok(Json(Page { items }))
 }
 
