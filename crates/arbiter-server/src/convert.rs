@@ -5,6 +5,7 @@
 
 use arbiter_api::{ChangeRequest, ChangeSource, Review, Stack, StackSpec};
 use arbiter_store::changes::{ChangeRow, ReviewRow, SourceDoc};
+use arbiter_store::policies::PolicySetRow;
 use arbiter_store::stacks::{StackDoc, StackRow};
 use arbiter_store::states::{RollbackResourceRow, RollbackRow, StateVersionRow};
 use arbiter_store::waivers::WaiverRow;
@@ -259,6 +260,19 @@ pub fn delivery(r: DeliveryRow) -> arbiter_api::Delivery {
                 replica: a.replica,
             })
             .collect(),
+    }
+}
+
+/// A stored policy set version as the API shows it.
+pub fn policy_set(r: PolicySetRow) -> arbiter_api::PolicySet {
+    arbiter_api::PolicySet {
+        name: r.name,
+        version: r.version,
+        kind: r.kind,
+        digest: r.digest,
+        created_by: r.created_by,
+        created_at: r.created_at,
+        files: r.files,
     }
 }
 

@@ -19,7 +19,11 @@ pub async fn list(
 ) -> ApiResult<Json<Page<PolicySet>>> {
     p.require(Role::Viewer)?;
     Ok(Json(Page {
-        items: arbiter_store::policies::list(app.store.pool()).await?,
+        items: arbiter_store::policies::list(app.store.pool())
+            .await?
+            .into_iter()
+            .map(crate::convert::policy_set)
+            .collect(),
     }))
 }
 
@@ -39,7 +43,7 @@ pub async fn show(
     p.require(Role::Viewer)?;
     arbiter_store::policies::get(app.store.pool(), &name, q.version)
         .await?
-        .map(Json)
+        .map(|s| Json(crate::convert::policy_set(s)))
         .ok_or_else(|| ApiError::not_found(format!("policy set {name:?} not found")))
 }
 
@@ -99,5 +103,5 @@ pub async fn put(
             })
         })
         .await?;
-    Ok(Json(set))
+    Ok(Json(crate::convert::policy_set(set)))
 }
