@@ -6,6 +6,7 @@
 use arbiter_api::{ChangeRequest, ChangeSource, Review, Stack, StackSpec};
 use arbiter_store::changes::{ChangeRow, ReviewRow, SourceDoc};
 use arbiter_store::policies::PolicySetRow;
+use arbiter_store::principals::{TokenRow, UserRow};
 use arbiter_store::stacks::{StackDoc, StackRow};
 use arbiter_store::states::{RollbackResourceRow, RollbackRow, StateVersionRow};
 use arbiter_store::waivers::WaiverRow;
@@ -273,6 +274,29 @@ pub fn policy_set(r: PolicySetRow) -> arbiter_api::PolicySet {
         created_by: r.created_by,
         created_at: r.created_at,
         files: r.files,
+    }
+}
+
+/// A stored person as the API shows them.
+pub fn user(r: UserRow) -> arbiter_api::User {
+    arbiter_api::User {
+        name: r.name,
+        role: r.role,
+        created_at: r.created_at,
+        has_password: r.has_password,
+    }
+}
+
+/// A stored API token as the API shows it.
+pub fn token(r: TokenRow) -> arbiter_api::Token {
+    arbiter_api::Token {
+        id: r.id,
+        user: r.user,
+        label: r.label,
+        token: r.token,
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+        revoked_at: r.revoked_at,
     }
 }
 
