@@ -16,7 +16,9 @@
 //! that causes more deliveries.
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::{event_matches, url_origin, DeliveryStatus, Timestamp, PING_EVENT};
+use arbiter_api::{
+    event_matches, url_origin, DeliveryStatus, Timestamp, WebhookFormat, PING_EVENT,
+};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, AnyPool, Row};
 
@@ -168,7 +170,7 @@ pub struct WebhookRow {
     /// Event patterns.
     pub events: Vec<String>,
     /// `json` or `slack`.
-    pub format: String,
+    pub format: WebhookFormat,
     /// Description.
     pub description: Option<String>,
     /// Who created it.
@@ -250,7 +252,7 @@ pub struct NewWebhook {
     /// Patterns.
     pub events: Vec<String>,
     /// `json` or `slack`.
-    pub format: String,
+    pub format: WebhookFormat,
     /// Signing secret.
     pub secret: String,
     /// Description.
@@ -279,7 +281,7 @@ pub async fn create(cx: &mut WriteCtx, w: &NewWebhook, actor: &str) -> Result<We
     .bind(id)
     .bind(&w.url)
     .bind(to_doc(&w.events))
-    .bind(&w.format)
+    .bind(w.format.as_str())
     .bind(&w.secret)
     .bind(&w.description)
     .bind(actor)
@@ -304,7 +306,7 @@ pub async fn create(cx: &mut WriteCtx, w: &NewWebhook, actor: &str) -> Result<We
         id,
         url: w.url.clone(),
         events: w.events.clone(),
-        format: w.format.clone(),
+        format: w.format,
         description: w.description.clone(),
         created_by: actor.into(),
         created_at: Timestamp::from_unix_ms(now),
@@ -388,7 +390,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<WebhookRow> {
         )?,
         id,
         url: r.try_get("url")?,
-        format: r.try_get("format")?,
+        format: crate::parse_col(r, "format", "webhook", &id)?,
         description: r.try_get("description")?,
         created_by: r.try_get("created_by")?,
         created_at: Timestamp::from_unix_ms(r.try_get("created_at")?),
@@ -556,7 +558,7 @@ pub struct Claimed {
     /// Where to send it.
     pub url: String,
     /// `json` or `slack`.
-    pub format: String,
+    pub format: WebhookFormat,
     /// The signing secret. Never log it.
     pub secret: String,
 }
@@ -636,7 +638,7 @@ pub async fn claim(
             event_type: r.try_get("event_type")?,
             attempt,
             url: hook.try_get("url")?,
-            format: hook.try_get("format")?,
+            format: crate::parse_col(&hook, "format", "webhook", &webhook)?,
             secret: hook.try_get("secret")?,
         });
     }
