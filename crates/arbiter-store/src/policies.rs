@@ -2,7 +2,7 @@
 //! a stored version; it adds the next one.
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::Timestamp;
+use arbiter_api::{PolicyKind, Timestamp};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
@@ -28,7 +28,7 @@ pub struct PolicySetRow {
     /// 1, 2, … (each put adds one).
     pub version: i64,
     /// `plan` or `approval`.
-    pub kind: String,
+    pub kind: PolicyKind,
     /// Hex SHA-256 over the files.
     pub digest: String,
     /// Who stored it.
@@ -52,7 +52,7 @@ fn from_row(row: &sqlx::any::AnyRow, with_files: bool) -> Result<PolicySetRow> {
     };
     Ok(PolicySetRow {
         version: row.try_get("version")?,
-        kind: row.try_get("kind")?,
+        kind: crate::parse_col(row, "kind", "policy set", &name)?,
         digest: row.try_get("digest")?,
         created_by: row.try_get("created_by")?,
         created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
@@ -65,7 +65,7 @@ fn from_row(row: &sqlx::any::AnyRow, with_files: bool) -> Result<PolicySetRow> {
 pub async fn put(
     cx: &mut WriteCtx,
     name: &str,
-    kind: &str,
+    kind: PolicyKind,
     files: &BTreeMap<String, String>,
     actor: &str,
 ) -> Result<PolicySetRow> {
@@ -80,9 +80,10 @@ pub async fn put(
     let version = match &last {
         Some(r) => {
             let k: String = r.try_get("kind")?;
-            if k != kind {
+            if k != kind.as_str() {
                 return Err(StoreError::Conflict(format!(
-                    "policy set {name:?} is of kind {k:?}, not {kind:?}"
+                    "policy set {name:?} is of kind {k:?}, not {:?}",
+                    kind.as_str()
                 )));
             }
             r.try_get::<i64, _>("version")? + 1
@@ -94,7 +95,7 @@ pub async fn put(
     sqlx::query("INSERT INTO policy_sets (name, version, kind, files, digest, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(name)
         .bind(version)
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(to_doc(files))
         .bind(&d)
         .bind(actor)
@@ -111,7 +112,7 @@ pub async fn put(
     Ok(PolicySetRow {
         name: name.into(),
         version,
-        kind: kind.into(),
+        kind,
         digest: d,
         created_by: actor.into(),
         created_at: Timestamp::from_unix_ms(now),
