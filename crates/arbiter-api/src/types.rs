@@ -212,6 +212,49 @@ pub struct PolicySetSpec {
     pub files: BTreeMap<String, String>,
 }
 
+/// What a policy set is for. Set by its first put (`PUT
+/// /api/v1/policy-sets/{name}`; later versions keep it); read by the
+/// judge (`plan` sets a stack lists) and the approval step (`approval`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyKind {
+    /// Evaluated with the built-in rules, like `--policy`.
+    Plan,
+    /// Decides when a pending change request has enough reviews.
+    Approval,
+}
+
+impl PolicyKind {
+    /// Every kind.
+    pub const ALL: [PolicyKind; 2] = [PolicyKind::Plan, PolicyKind::Approval];
+
+    /// The wire and database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::Plan => "plan",
+            PolicyKind::Approval => "approval",
+        }
+    }
+}
+
+impl std::fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for PolicyKind {
+    type Err = arbiter_verdict::UnknownName;
+    fn from_str(s: &str) -> Result<PolicyKind, arbiter_verdict::UnknownName> {
+        PolicyKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                arbiter_verdict::UnknownName::new("policy set kind", s, "plan, approval")
+            })
+    }
+}
+
 /// One stored version of a policy set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicySet {
@@ -220,7 +263,7 @@ pub struct PolicySet {
     /// 1, 2, … (each put adds one).
     pub version: i64,
     /// `plan` or `approval`.
-    pub kind: String,
+    pub kind: PolicyKind,
     /// Hex SHA-256 over the files.
     pub digest: String,
     /// Who stored it.
@@ -756,6 +799,15 @@ pub struct Page<T> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn policy_kinds_are_spelled_as_before() {
+        for (k, name) in PolicyKind::ALL.iter().zip(["plan", "approval"]) {
+            assert_eq!(serde_json::to_string(k).unwrap(), format!("\"{name}\""));
+            assert_eq!(name.parse::<PolicyKind>().unwrap(), *k);
+        }
+        assert!("Plan".parse::<PolicyKind>().is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -246,8 +246,50 @@ impl std::str::FromStr for AuditAction {
     }
 }
 
-/// Payload formats a subscription can ask for.
+/// Payload formats a subscription can ask for, as spelled on the wire.
 pub const WEBHOOK_FORMATS: [&str; 2] = ["json", "slack"];
+
+/// The payload format of a subscription. Set by its creation
+/// (`POST /api/v1/webhooks`, `json` when absent); read by the delivery
+/// worker to shape the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// The audit entry as JSON.
+    #[default]
+    Json,
+    /// `{"text", "blocks"}` for a Slack incoming webhook.
+    Slack,
+}
+
+impl WebhookFormat {
+    /// Every format, in the order of [`WEBHOOK_FORMATS`].
+    pub const ALL: [WebhookFormat; 2] = [WebhookFormat::Json, WebhookFormat::Slack];
+
+    /// The wire and database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => WEBHOOK_FORMATS[0],
+            WebhookFormat::Slack => WEBHOOK_FORMATS[1],
+        }
+    }
+}
+
+impl std::fmt::Display for WebhookFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for WebhookFormat {
+    type Err = arbiter_verdict::UnknownName;
+    fn from_str(s: &str) -> Result<WebhookFormat, arbiter_verdict::UnknownName> {
+        WebhookFormat::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| arbiter_verdict::UnknownName::new("webhook format", s, "json, slack"))
+    }
+}
 
 /// A delivery's state. Set by: the audit append that enqueues it
 /// (`pending`), the delivery worker (`delivered` on a 2xx answer, `failed`
@@ -344,7 +386,7 @@ pub struct Webhook {
     /// Event patterns.
     pub events: Vec<String>,
     /// `json` or `slack`.
-    pub format: String,
+    pub format: WebhookFormat,
     /// Description.
     #[serde(default)]
     pub description: Option<String>,
@@ -499,6 +541,20 @@ pub fn url_origin(url: &str) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn webhook_formats_are_spelled_as_before_and_unknown_ones_name_the_accepted() {
+        for (f, name) in WebhookFormat::ALL.iter().zip(WEBHOOK_FORMATS) {
+            assert_eq!(f.as_str(), name);
+            assert_eq!(serde_json::to_string(f).ok(), Some(format!("\"{name}\"")));
+            assert_eq!(name.parse::<WebhookFormat>().ok(), Some(*f));
+        }
+        let e = "xml".parse::<WebhookFormat>().err().map(|e| e.to_string());
+        assert!(
+            e.as_deref().is_some_and(|e| e.contains("json, slack")),
+            "{e:?}"
+        );
+    }
+
     use super::*;
 
     #[test]
@@ -580,7 +636,7 @@ mod tests {
             id: 1,
             url: "http://x/".into(),
             events: vec!["*".into()],
-            format: "json".into(),
+            format: WebhookFormat::Json,
             description: None,
             created_by: "user:admin".into(),
             created_at: Timestamp::from_unix_ms(1_767_225_600_000),

@@ -199,7 +199,8 @@ async fn resolve(
             .filter(|s| Some(*s) != cand.replaces.as_ref())
             .cloned()
             .collect();
-        let (mut refs, mut files) = lifecycle::policy_files(app, &others, "plan").await?;
+        let (mut refs, mut files) =
+            lifecycle::policy_files(app, &others, arbiter_api::PolicyKind::Plan).await?;
         refs.push(PolicyRef {
             name: cand.replaces.clone().unwrap_or_else(|| CANDIDATE.into()),
             version: 0,

@@ -5,7 +5,12 @@
 
 use arbiter_api::{ChangeRequest, ChangeSource, Review, Stack, StackSpec};
 use arbiter_store::changes::{ChangeRow, ReviewRow, SourceDoc};
+use arbiter_store::policies::PolicySetRow;
+use arbiter_store::principals::{TokenRow, UserRow};
 use arbiter_store::stacks::{StackDoc, StackRow};
+use arbiter_store::states::{RollbackResourceRow, RollbackRow, StateVersionRow};
+use arbiter_store::waivers::WaiverRow;
+use arbiter_store::webhooks::{DeliveryRow, WebhookRow};
 
 /// A stored stack as the API shows it.
 pub fn stack(r: StackRow) -> Stack {
@@ -117,6 +122,184 @@ pub fn source_doc(s: ChangeSource) -> SourceDoc {
     }
 }
 
+/// A stored state version as the API shows it.
+pub fn state_version(r: StateVersionRow) -> arbiter_api::StateVersion {
+    arbiter_api::StateVersion {
+        stack: r.stack,
+        version: r.version,
+        digest: r.digest,
+        size_bytes: r.size_bytes,
+        stored_bytes: r.stored_bytes,
+        form: r.form,
+        serial: r.serial,
+        lineage: r.lineage,
+        terraform_version: r.terraform_version,
+        resource_count: r.resource_count,
+        commit: r.commit,
+        pushed_by: r.pushed_by,
+        origin: r.origin,
+        run: r.run,
+        forced: r.forced,
+        created_at: r.created_at,
+    }
+}
+
+/// Stored state versions as the API shows them.
+pub fn state_versions(rows: Vec<StateVersionRow>) -> Vec<arbiter_api::StateVersion> {
+    rows.into_iter().map(state_version).collect()
+}
+
+/// A stored rollback as the API shows it.
+pub fn rollback(r: RollbackRow) -> arbiter_api::Rollback {
+    arbiter_api::Rollback {
+        stack: r.stack,
+        change_request: r.change_request,
+        from_version: r.from_version,
+        to_version: r.to_version,
+        commit: r.commit,
+        resources: r
+            .resources
+            .into_iter()
+            .map(|x| arbiter_api::RollbackResource {
+                address: x.address,
+                action: x.action,
+            })
+            .collect(),
+        requested_by: r.requested_by,
+        created_at: r.created_at,
+    }
+}
+
+/// A rollback as stored.
+pub fn rollback_row(r: arbiter_api::Rollback) -> RollbackRow {
+    RollbackRow {
+        stack: r.stack,
+        change_request: r.change_request,
+        from_version: r.from_version,
+        to_version: r.to_version,
+        commit: r.commit,
+        resources: r
+            .resources
+            .into_iter()
+            .map(|x| RollbackResourceRow {
+                address: x.address,
+                action: x.action,
+            })
+            .collect(),
+        requested_by: r.requested_by,
+        created_at: r.created_at,
+    }
+}
+
+/// A stored waiver as the API shows it.
+pub fn waiver(r: WaiverRow) -> arbiter_api::Waiver {
+    arbiter_api::Waiver {
+        id: r.id,
+        stack: r.stack,
+        rule: r.rule,
+        address: r.address,
+        reason: r.reason,
+        owner: r.owner,
+        expires: r.expires,
+        created_by: r.created_by,
+        created_at: r.created_at,
+        revoked_at: r.revoked_at,
+        revoked_by: r.revoked_by,
+        expired: r.expired,
+    }
+}
+
+/// Stored waivers as the API shows them.
+pub fn waivers(rows: Vec<WaiverRow>) -> Vec<arbiter_api::Waiver> {
+    rows.into_iter().map(waiver).collect()
+}
+
+/// A stored subscription as the API shows it.
+pub fn webhook(r: WebhookRow) -> arbiter_api::Webhook {
+    arbiter_api::Webhook {
+        id: r.id,
+        url: r.url,
+        events: r.events,
+        format: r.format,
+        description: r.description,
+        created_by: r.created_by,
+        created_at: r.created_at,
+        secret: r.secret,
+        deliveries: r.deliveries.map(|c| arbiter_api::DeliveryCounts {
+            pending: c.pending,
+            delivered: c.delivered,
+            failed: c.failed,
+            cancelled: c.cancelled,
+        }),
+    }
+}
+
+/// A stored delivery as the API shows it.
+pub fn delivery(r: DeliveryRow) -> arbiter_api::Delivery {
+    arbiter_api::Delivery {
+        id: r.id,
+        webhook: r.webhook,
+        event_seq: r.event_seq,
+        event_type: r.event_type,
+        status: r.status,
+        attempts: r.attempts,
+        next_attempt_at: r.next_attempt_at,
+        last_http_status: r.last_http_status,
+        last_error: r.last_error,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        delivered_at: r.delivered_at,
+        attempt_log: r
+            .attempt_log
+            .into_iter()
+            .map(|a| arbiter_api::DeliveryAttempt {
+                attempt: a.attempt,
+                started_at: a.started_at,
+                duration_ms: a.duration_ms,
+                http_status: a.http_status,
+                error: a.error,
+                replica: a.replica,
+            })
+            .collect(),
+    }
+}
+
+/// A stored policy set version as the API shows it.
+pub fn policy_set(r: PolicySetRow) -> arbiter_api::PolicySet {
+    arbiter_api::PolicySet {
+        name: r.name,
+        version: r.version,
+        kind: r.kind,
+        digest: r.digest,
+        created_by: r.created_by,
+        created_at: r.created_at,
+        files: r.files,
+    }
+}
+
+/// A stored person as the API shows them.
+pub fn user(r: UserRow) -> arbiter_api::User {
+    arbiter_api::User {
+        name: r.name,
+        role: r.role,
+        created_at: r.created_at,
+        has_password: r.has_password,
+    }
+}
+
+/// A stored API token as the API shows it.
+pub fn token(r: TokenRow) -> arbiter_api::Token {
+    arbiter_api::Token {
+        id: r.id,
+        user: r.user,
+        label: r.label,
+        token: r.token,
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+        revoked_at: r.revoked_at,
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -151,5 +334,32 @@ mod tests {
             serde_json::to_string(&spec).ok()
         );
         assert_eq!(stack_spec(doc), spec);
+    }
+
+    #[test]
+    fn a_waiver_row_serialises_as_the_wire_waiver_so_its_audit_entries_did_not_change() {
+        let row = WaiverRow {
+            id: 7,
+            stack: "web".into(),
+            rule: "aws_s3_public".into(),
+            address: "aws_s3_bucket.*".into(),
+            reason: "public site".into(),
+            owner: "team-a".into(),
+            expires: "2030-01-01".into(),
+            created_by: "user:ann".into(),
+            created_at: arbiter_api::Timestamp::from_unix_ms(1_700_000_000_123),
+            revoked_at: Some(arbiter_api::Timestamp::from_unix_ms(1_700_000_100_000)),
+            revoked_by: None,
+            expired: false,
+        };
+        assert_eq!(
+            serde_json::to_value(&row).unwrap(),
+            serde_json::to_value(waiver(row.clone())).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_string(&row).unwrap(),
+            serde_json::to_string(&waiver(row)).unwrap(),
+            "same field order"
+        );
     }
 }

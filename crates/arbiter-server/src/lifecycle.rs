@@ -59,7 +59,7 @@ fn cache_put<T>(m: &Mutex<HashMap<String, Arc<T>>>, k: String, v: Arc<T>) {
 pub(crate) async fn policy_files(
     app: &AppState,
     names: &[String],
-    kind: &str,
+    kind: arbiter_api::PolicyKind,
 ) -> ApiResult<(
     Vec<PolicyRef>,
     Vec<std::collections::BTreeMap<String, String>>,
@@ -114,7 +114,7 @@ pub async fn judge_for(
     app: &AppState,
     spec: &StackSpec,
 ) -> ApiResult<(Arc<Judge>, Vec<PolicyRef>)> {
-    let (refs, files) = policy_files(app, &spec.policy_sets, "plan").await?;
+    let (refs, files) = policy_files(app, &spec.policy_sets, arbiter_api::PolicyKind::Plan).await?;
     let key = key_of(&refs);
     if let Some(j) = cache_get(&app.compiled.judges, &key) {
         return Ok((j, refs));
@@ -141,7 +141,7 @@ pub async fn judge_for(
 /// The approval policy of a stack (its own set, or the built-in one).
 pub async fn approval_for(app: &AppState, spec: &StackSpec) -> ApiResult<Arc<ApprovalPolicy>> {
     let names: Vec<String> = spec.approval_policy.iter().cloned().collect();
-    let (refs, files) = policy_files(app, &names, "approval").await?;
+    let (refs, files) = policy_files(app, &names, arbiter_api::PolicyKind::Approval).await?;
     let key = key_of(&refs);
     if let Some(p) = cache_get(&app.compiled.approvals, &key) {
         return Ok(p);

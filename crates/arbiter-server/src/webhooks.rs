@@ -276,7 +276,7 @@ async fn attempt(app: &AppState, http: &reqwest::Client, c: &Claimed) -> Outcome
     };
     let payload: Value = serde_json::from_str(&event.payload).unwrap_or(Value::Null);
     let base = base_url(app);
-    let body = if c.format == "slack" {
+    let body = if c.format == arbiter_api::WebhookFormat::Slack {
         slack_body(&event.entry, &payload, &base)
     } else {
         json_body(&c.id, &event.entry, &payload, &base)

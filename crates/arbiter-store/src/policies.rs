@@ -2,7 +2,7 @@
 //! a stored version; it adds the next one.
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::{PolicySet, Timestamp};
+use arbiter_api::{PolicyKind, Timestamp};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
@@ -20,7 +20,26 @@ pub fn digest(files: &BTreeMap<String, String>) -> String {
     hex::encode(h.finalize())
 }
 
-fn from_row(row: &sqlx::any::AnyRow, with_files: bool) -> Result<PolicySet> {
+/// A stored version of a policy set (the API's `PolicySet`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicySetRow {
+    /// Name.
+    pub name: String,
+    /// 1, 2, … (each put adds one).
+    pub version: i64,
+    /// `plan` or `approval`.
+    pub kind: PolicyKind,
+    /// Hex SHA-256 over the files.
+    pub digest: String,
+    /// Who stored it.
+    pub created_by: String,
+    /// When it was stored.
+    pub created_at: Timestamp,
+    /// The files (not read for lists).
+    pub files: Option<BTreeMap<String, String>>,
+}
+
+fn from_row(row: &sqlx::any::AnyRow, with_files: bool) -> Result<PolicySetRow> {
     let name: String = row.try_get("name")?;
     let files = if with_files {
         Some(parse_doc(
@@ -31,9 +50,9 @@ fn from_row(row: &sqlx::any::AnyRow, with_files: bool) -> Result<PolicySet> {
     } else {
         None
     };
-    Ok(PolicySet {
+    Ok(PolicySetRow {
         version: row.try_get("version")?,
-        kind: row.try_get("kind")?,
+        kind: crate::parse_col(row, "kind", "policy set", &name)?,
         digest: row.try_get("digest")?,
         created_by: row.try_get("created_by")?,
         created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
@@ -46,10 +65,10 @@ fn from_row(row: &sqlx::any::AnyRow, with_files: bool) -> Result<PolicySet> {
 pub async fn put(
     cx: &mut WriteCtx,
     name: &str,
-    kind: &str,
+    kind: PolicyKind,
     files: &BTreeMap<String, String>,
     actor: &str,
-) -> Result<PolicySet> {
+) -> Result<PolicySetRow> {
     let sql = format!(
         "SELECT version, kind FROM policy_sets WHERE name = $1 ORDER BY version DESC LIMIT 1{}",
         cx.backend().for_update()
@@ -61,9 +80,10 @@ pub async fn put(
     let version = match &last {
         Some(r) => {
             let k: String = r.try_get("kind")?;
-            if k != kind {
+            if k != kind.as_str() {
                 return Err(StoreError::Conflict(format!(
-                    "policy set {name:?} is of kind {k:?}, not {kind:?}"
+                    "policy set {name:?} is of kind {k:?}, not {:?}",
+                    kind.as_str()
                 )));
             }
             r.try_get::<i64, _>("version")? + 1
@@ -75,7 +95,7 @@ pub async fn put(
     sqlx::query("INSERT INTO policy_sets (name, version, kind, files, digest, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(name)
         .bind(version)
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(to_doc(files))
         .bind(&d)
         .bind(actor)
@@ -89,10 +109,10 @@ pub async fn put(
         &serde_json::json!({"version": version, "kind": kind, "digest": d, "files": files.keys().collect::<Vec<_>>()}),
     )
     .await?;
-    Ok(PolicySet {
+    Ok(PolicySetRow {
         name: name.into(),
         version,
-        kind: kind.into(),
+        kind,
         digest: d,
         created_by: actor.into(),
         created_at: Timestamp::from_unix_ms(now),
@@ -103,7 +123,7 @@ pub async fn put(
 const COLUMNS: &str = "name, version, kind, files, digest, created_by, created_at";
 
 /// A version of a set (the latest when `version` is `None`), with its files.
-pub async fn get(pool: &AnyPool, name: &str, version: Option<i64>) -> Result<Option<PolicySet>> {
+pub async fn get(pool: &AnyPool, name: &str, version: Option<i64>) -> Result<Option<PolicySetRow>> {
     let row = match version {
         Some(v) => {
             sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -127,7 +147,7 @@ pub async fn get(pool: &AnyPool, name: &str, version: Option<i64>) -> Result<Opt
 }
 
 /// The latest version of every set, without files.
-pub async fn list(pool: &AnyPool) -> Result<Vec<PolicySet>> {
+pub async fn list(pool: &AnyPool) -> Result<Vec<PolicySetRow>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM policy_sets p WHERE version = (SELECT MAX(version) FROM policy_sets q WHERE q.name = p.name) ORDER BY name"
     )))
@@ -137,7 +157,7 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<PolicySet>> {
 }
 
 /// Every version of one set, newest first, without files.
-pub async fn versions(pool: &AnyPool, name: &str) -> Result<Vec<PolicySet>> {
+pub async fn versions(pool: &AnyPool, name: &str) -> Result<Vec<PolicySetRow>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM policy_sets WHERE name = $1 ORDER BY version DESC"
     )))

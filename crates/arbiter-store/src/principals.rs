@@ -2,8 +2,7 @@
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
 use arbiter_api::{
-    Agent, AgentKeyInfo, AgentLimits, AgentScope, AgentUpdate, PublicKey, Role, Timestamp, Token,
-    User,
+    Agent, AgentKeyInfo, AgentLimits, AgentScope, AgentUpdate, PublicKey, Role, Timestamp,
 };
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
@@ -32,7 +31,40 @@ fn unique(e: sqlx::Error, what: String) -> StoreError {
     }
 }
 
-fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User> {
+/// A stored person (the API's `User`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRow {
+    /// Unique name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// Whether a password is set.
+    pub has_password: bool,
+}
+
+/// A stored API token (the API's `Token`); the secret only in the answer to
+/// its creation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRow {
+    /// Identifier.
+    pub id: String,
+    /// Whose it is.
+    pub user: String,
+    /// Label.
+    pub label: Option<String>,
+    /// The secret (only when created).
+    pub token: Option<String>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it expires.
+    pub expires_at: Option<Timestamp>,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+}
+
+fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRow> {
     let name: String = row.try_get("name")?;
     let role: String = row.try_get("role")?;
     let role = Role::parse(&role).ok_or_else(|| StoreError::Corrupt {
@@ -41,7 +73,7 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User> {
         why: format!("unknown role {role:?}"),
     })?;
     let pw: Option<String> = row.try_get("password_hash")?;
-    Ok(User {
+    Ok(UserRow {
         name,
         role,
         created_at: Timestamp::from_unix_ms(row.try_get("created_at")?),
@@ -56,7 +88,7 @@ pub async fn create_user(
     role: Role,
     password_hash: Option<String>,
     actor: &str,
-) -> Result<User> {
+) -> Result<UserRow> {
     let now = cx.now_ms();
     let has_password = password_hash.is_some();
     sqlx::query(
@@ -76,7 +108,7 @@ pub async fn create_user(
         &serde_json::json!({"role": role}),
     )
     .await?;
-    Ok(User {
+    Ok(UserRow {
         name: name.into(),
         role,
         created_at: Timestamp::from_unix_ms(now),
@@ -85,7 +117,7 @@ pub async fn create_user(
 }
 
 /// One person.
-pub async fn get_user(pool: &AnyPool, name: &str) -> Result<Option<User>> {
+pub async fn get_user(pool: &AnyPool, name: &str) -> Result<Option<UserRow>> {
     let row = sqlx::query("SELECT name, role, password_hash, created_at FROM users WHERE name = $1 AND disabled_at IS NULL")
         .bind(name)
         .fetch_optional(pool)
@@ -94,7 +126,7 @@ pub async fn get_user(pool: &AnyPool, name: &str) -> Result<Option<User>> {
 }
 
 /// A person's stored password hash, for sign-in.
-pub async fn password_hash(pool: &AnyPool, name: &str) -> Result<Option<(User, String)>> {
+pub async fn password_hash(pool: &AnyPool, name: &str) -> Result<Option<(UserRow, String)>> {
     let row = sqlx::query("SELECT name, role, password_hash, created_at FROM users WHERE name = $1 AND disabled_at IS NULL")
         .bind(name)
         .fetch_optional(pool)
@@ -111,7 +143,7 @@ pub async fn password_hash(pool: &AnyPool, name: &str) -> Result<Option<(User, S
 }
 
 /// Everyone, by name.
-pub async fn list_users(pool: &AnyPool) -> Result<Vec<User>> {
+pub async fn list_users(pool: &AnyPool) -> Result<Vec<UserRow>> {
     let rows = sqlx::query("SELECT name, role, password_hash, created_at FROM users WHERE disabled_at IS NULL ORDER BY name")
         .fetch_all(pool)
         .await?;
@@ -134,7 +166,7 @@ pub async fn create_token(
     label: Option<String>,
     expires_in_seconds: Option<i64>,
     actor: &str,
-) -> Result<Token> {
+) -> Result<TokenRow> {
     let now = cx.now_ms();
     let id = format!("tok_{}", random_hex(8)?);
     let secret = format!("{TOKEN_PREFIX}{}", random_hex(32)?);
@@ -155,7 +187,7 @@ pub async fn create_token(
         &serde_json::json!({"user": user, "label": label}),
     )
     .await?;
-    Ok(Token {
+    Ok(TokenRow {
         id,
         user: user.into(),
         label,
@@ -166,10 +198,10 @@ pub async fn create_token(
     })
 }
 
-fn token_from_row(row: &sqlx::any::AnyRow) -> Result<Token> {
+fn token_from_row(row: &sqlx::any::AnyRow) -> Result<TokenRow> {
     let exp: Option<i64> = row.try_get("expires_at")?;
     let rev: Option<i64> = row.try_get("revoked_at")?;
-    Ok(Token {
+    Ok(TokenRow {
         id: row.try_get("id")?,
         user: row.try_get("user_name")?,
         label: row.try_get("label")?,
@@ -181,7 +213,7 @@ fn token_from_row(row: &sqlx::any::AnyRow) -> Result<Token> {
 }
 
 /// Tokens, of one user or of everyone.
-pub async fn list_tokens(pool: &AnyPool, user: Option<&str>) -> Result<Vec<Token>> {
+pub async fn list_tokens(pool: &AnyPool, user: Option<&str>) -> Result<Vec<TokenRow>> {
     let rows = match user {
         Some(u) => sqlx::query("SELECT id, user_name, label, created_at, expires_at, revoked_at FROM api_tokens WHERE user_name = $1 ORDER BY created_at")
             .bind(u)
@@ -195,7 +227,7 @@ pub async fn list_tokens(pool: &AnyPool, user: Option<&str>) -> Result<Vec<Token
 }
 
 /// One token (without its secret).
-pub async fn get_token(pool: &AnyPool, id: &str) -> Result<Option<Token>> {
+pub async fn get_token(pool: &AnyPool, id: &str) -> Result<Option<TokenRow>> {
     let row = sqlx::query("SELECT id, user_name, label, created_at, expires_at, revoked_at FROM api_tokens WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
@@ -233,7 +265,7 @@ pub async fn authenticate_token(
     pool: &AnyPool,
     secret: &str,
     now: i64,
-) -> Result<Option<(User, String)>> {
+) -> Result<Option<(UserRow, String)>> {
     let row = sqlx::query(
         "SELECT u.name, u.role, u.password_hash, u.created_at, t.id AS token_id FROM api_tokens t JOIN users u ON u.name = t.user_name \
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2) AND u.disabled_at IS NULL",

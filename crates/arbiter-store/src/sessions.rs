@@ -2,8 +2,9 @@
 //! database, an expiry, and (for sessions opened with an API token) the
 //! token, whose revocation or expiry ends the session too.
 
+use crate::principals::UserRow;
 use crate::{Result, StoreError, WriteCtx};
-use arbiter_api::{Timestamp, User};
+use arbiter_api::Timestamp;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
@@ -47,7 +48,7 @@ pub struct ActiveSession {
     /// Identifier.
     pub id: String,
     /// Whose it is.
-    pub user: User,
+    pub user: UserRow,
     /// When it ends, Unix ms.
     pub expires_at: i64,
 }
@@ -139,7 +140,7 @@ pub async fn authenticate(pool: &AnyPool, secret: &str, now: i64) -> Result<Opti
     Ok(Some(ActiveSession {
         id: r.try_get("id")?,
         expires_at: r.try_get("expires_at")?,
-        user: User {
+        user: UserRow {
             name,
             role,
             created_at: Timestamp::from_unix_ms(r.try_get("created_at")?),

@@ -11,7 +11,7 @@
 //! audit log, in the same transaction.
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::{Rollback, RollbackResource, StateOrigin, StateVersion, Timestamp};
+use arbiter_api::{StateOrigin, Timestamp};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 use std::io::{Read, Write};
@@ -116,29 +116,97 @@ fn compress(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap_or_default()
 }
 
+/// One stored version of a stack's state (the API's `StateVersion`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateVersionRow {
+    /// The stack.
+    pub stack: String,
+    /// 1, 2, … per stack.
+    pub version: i64,
+    /// Hex SHA-256 of the state's bytes.
+    pub digest: String,
+    /// Size of the state, bytes.
+    pub size_bytes: i64,
+    /// Size as stored (compressed), bytes.
+    pub stored_bytes: i64,
+    /// `raw_v4` or `show_json`.
+    pub form: String,
+    /// Terraform's serial (raw states only).
+    pub serial: Option<i64>,
+    /// Terraform's lineage (raw states only).
+    pub lineage: Option<String>,
+    /// Terraform version that wrote it.
+    pub terraform_version: Option<String>,
+    /// Number of resource instances.
+    pub resource_count: i64,
+    /// The commit it came from.
+    pub commit: Option<String>,
+    /// Who pushed it.
+    pub pushed_by: String,
+    /// How it came.
+    pub origin: StateOrigin,
+    /// The run that wrote it (origin `apply`).
+    pub run: Option<i64>,
+    /// Stored with `force` over a lineage or serial check.
+    pub forced: bool,
+    /// When it was stored.
+    pub created_at: Timestamp,
+}
+
+/// A resource instance a rollback changes, as stored in the rollback's
+/// `resources` document (the wire spelling, so stored rows are unchanged).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RollbackResourceRow {
+    /// Full address.
+    pub address: String,
+    /// `create`, `update`, `delete` or `replace`.
+    pub action: String,
+}
+
+/// A stored rollback (the API's `Rollback`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollbackRow {
+    /// The stack.
+    pub stack: String,
+    /// The change request that carries it.
+    pub change_request: i64,
+    /// The latest version when it was asked for.
+    pub from_version: i64,
+    /// The version it returns to.
+    pub to_version: i64,
+    /// The commit of the target version.
+    pub commit: Option<String>,
+    /// The instances that differ.
+    pub resources: Vec<RollbackResourceRow>,
+    /// Who asked.
+    pub requested_by: String,
+    /// When it was recorded.
+    pub created_at: Timestamp,
+}
+
 /// What a push did.
 #[derive(Debug, Clone)]
 pub enum PushOutcome {
     /// A new version was stored.
     Created {
         /// The version.
-        version: StateVersion,
+        version: StateVersionRow,
         /// Whether its content was new (else an existing blob is shared).
         new_blob: bool,
     },
     /// The content is the latest version's: nothing was stored.
-    Unchanged(StateVersion),
+    Unchanged(StateVersionRow),
     /// Refused: the lineage differs from the latest version's.
     LineageChanged {
         /// The latest version.
-        latest: StateVersion,
+        latest: StateVersionRow,
         /// The pushed state's lineage.
         lineage: String,
     },
     /// Refused: same lineage, but the serial is not newer than the latest's.
     SerialNotNewer {
         /// The latest version.
-        latest: StateVersion,
+        latest: StateVersionRow,
         /// The pushed state's serial.
         serial: i64,
     },
@@ -148,11 +216,11 @@ const COLUMNS: &str =
     "v.stack, v.version, v.digest, v.form, v.serial, v.lineage, v.terraform_version, v.resources, \
      v.commit_sha, v.pushed_by, v.origin, v.forced, v.created_at, v.run_id, b.size, b.stored";
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<StateVersion> {
+fn from_row(row: &sqlx::any::AnyRow) -> Result<StateVersionRow> {
     let stack: String = row.try_get("stack")?;
     let version: i64 = row.try_get("version")?;
     let key = format!("{stack} v{version}");
-    Ok(StateVersion {
+    Ok(StateVersionRow {
         origin: crate::parse_col(row, "origin", "state version", &key)?,
         stack,
         version,
@@ -299,7 +367,7 @@ pub async fn push(cx: &mut WriteCtx, new: &NewStateVersion) -> Result<PushOutcom
             .await?
     };
     Ok(PushOutcome::Created {
-        version: StateVersion {
+        version: StateVersionRow {
             stack: new.stack.clone(),
             version,
             digest: new.digest.clone(),
@@ -322,7 +390,7 @@ pub async fn push(cx: &mut WriteCtx, new: &NewStateVersion) -> Result<PushOutcom
 }
 
 /// One version of a stack's state.
-pub async fn get(pool: &AnyPool, stack: &str, version: i64) -> Result<Option<StateVersion>> {
+pub async fn get(pool: &AnyPool, stack: &str, version: i64) -> Result<Option<StateVersionRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM state_versions v JOIN state_blobs b ON b.digest = v.digest WHERE v.stack = $1 AND v.version = $2"
     );
@@ -337,7 +405,7 @@ pub async fn get(pool: &AnyPool, stack: &str, version: i64) -> Result<Option<Sta
 }
 
 /// The latest version of a stack's state.
-pub async fn latest(pool: &AnyPool, stack: &str) -> Result<Option<StateVersion>> {
+pub async fn latest(pool: &AnyPool, stack: &str) -> Result<Option<StateVersionRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM state_versions v JOIN state_blobs b ON b.digest = v.digest WHERE v.stack = $1 \
          ORDER BY v.version DESC LIMIT 1"
@@ -358,7 +426,7 @@ pub async fn list(
     stack: &str,
     before: Option<i64>,
     limit: i64,
-) -> Result<Vec<StateVersion>> {
+) -> Result<Vec<StateVersionRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM state_versions v JOIN state_blobs b ON b.digest = v.digest WHERE v.stack = $1 AND v.version < $2 \
          ORDER BY v.version DESC LIMIT {}",
@@ -454,7 +522,7 @@ pub async fn blob_count(pool: &AnyPool) -> Result<i64> {
 
 /// Records the rollback a change request carries and audits it
 /// (`state.rollback_requested` on the stack, naming the change request).
-pub async fn record_rollback(cx: &mut WriteCtx, r: &Rollback) -> Result<()> {
+pub async fn record_rollback(cx: &mut WriteCtx, r: &RollbackRow) -> Result<()> {
     let now = cx.now_ms();
     sqlx::query(
         "INSERT INTO state_rollbacks (change_request, stack, from_version, to_version, commit_sha, resources, requested_by, created_at) \
@@ -486,14 +554,14 @@ pub async fn record_rollback(cx: &mut WriteCtx, r: &Rollback) -> Result<()> {
     Ok(())
 }
 
-fn rollback_from_row(row: &sqlx::any::AnyRow) -> Result<Rollback> {
+fn rollback_from_row(row: &sqlx::any::AnyRow) -> Result<RollbackRow> {
     let id: i64 = row.try_get("change_request")?;
-    let resources: Vec<RollbackResource> = parse_doc(
+    let resources: Vec<RollbackResourceRow> = parse_doc(
         "rollback resources of change request",
         &id.to_string(),
         &row.try_get::<String, _>("resources")?,
     )?;
-    Ok(Rollback {
+    Ok(RollbackRow {
         stack: row.try_get("stack")?,
         change_request: id,
         from_version: row.try_get("from_version")?,
@@ -509,7 +577,7 @@ const ROLLBACK_COLUMNS: &str =
     "change_request, stack, from_version, to_version, commit_sha, resources, requested_by, created_at";
 
 /// The rollback a change request carries, if it is one.
-pub async fn rollback(pool: &AnyPool, change_request: i64) -> Result<Option<Rollback>> {
+pub async fn rollback(pool: &AnyPool, change_request: i64) -> Result<Option<RollbackRow>> {
     let sql = format!("SELECT {ROLLBACK_COLUMNS} FROM state_rollbacks WHERE change_request = $1");
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(change_request)
@@ -521,7 +589,7 @@ pub async fn rollback(pool: &AnyPool, change_request: i64) -> Result<Option<Roll
 }
 
 /// A stack's rollbacks, newest first.
-pub async fn rollbacks(pool: &AnyPool, stack: &str, limit: i64) -> Result<Vec<Rollback>> {
+pub async fn rollbacks(pool: &AnyPool, stack: &str, limit: i64) -> Result<Vec<RollbackRow>> {
     let sql = format!(
         "SELECT {ROLLBACK_COLUMNS} FROM state_rollbacks WHERE stack = $1 ORDER BY change_request DESC LIMIT {}",
         limit.clamp(1, 1000)

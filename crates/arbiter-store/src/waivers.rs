@@ -8,7 +8,7 @@
 //! with the time of the read.
 
 use crate::{now_ms, Result, StoreError, WriteCtx};
-use arbiter_api::{Timestamp, Waiver};
+use arbiter_api::Timestamp;
 use sqlx::{AnyPool, Row};
 
 /// A checked waiver to store.
@@ -32,10 +32,41 @@ pub struct NewWaiver {
 
 const COLUMNS: &str = "id, stack, rule, address, reason, owner, expires, expires_at, created_by, created_at, revoked_at, revoked_by";
 
-fn from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<Waiver> {
+/// A stored waiver (the API's `Waiver`). It is also the detail of its audit
+/// entries (`waiver.created`, `waiver.revoked`), so it serialises in the
+/// wire spelling and field order: audit entries did not change.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct WaiverRow {
+    /// Identifier, unique per server.
+    pub id: i64,
+    /// The stack it applies to.
+    pub stack: String,
+    /// The waived rule.
+    pub rule: String,
+    /// Address glob.
+    pub address: String,
+    /// Why.
+    pub reason: String,
+    /// Who owns the decision.
+    pub owner: String,
+    /// Canonical expiry: `YYYY-MM-DD` or RFC 3339.
+    pub expires: String,
+    /// Who created it.
+    pub created_by: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
+    /// Whether it had expired at the time of the read.
+    pub expired: bool,
+}
+
+fn from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<WaiverRow> {
     let expires_at: i64 = r.try_get("expires_at")?;
     let revoked_at: Option<i64> = r.try_get("revoked_at")?;
-    Ok(Waiver {
+    Ok(WaiverRow {
         id: r.try_get("id")?,
         stack: r.try_get("stack")?,
         rule: r.try_get("rule")?,
@@ -52,7 +83,7 @@ fn from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<Waiver> {
 }
 
 /// Creates a waiver and records `waiver.created`.
-pub async fn create(cx: &mut WriteCtx, w: &NewWaiver, actor: &str) -> Result<Waiver> {
+pub async fn create(cx: &mut WriteCtx, w: &NewWaiver, actor: &str) -> Result<WaiverRow> {
     let exists: Option<String> = sqlx::query_scalar("SELECT name FROM stacks WHERE name = $1")
         .bind(&w.stack)
         .fetch_optional(cx.conn())
@@ -85,7 +116,7 @@ pub async fn create(cx: &mut WriteCtx, w: &NewWaiver, actor: &str) -> Result<Wai
     .bind(now)
     .execute(cx.conn())
     .await?;
-    let waiver = Waiver {
+    let waiver = WaiverRow {
         id,
         stack: w.stack.clone(),
         rule: w.rule.clone(),
@@ -112,7 +143,7 @@ pub async fn create(cx: &mut WriteCtx, w: &NewWaiver, actor: &str) -> Result<Wai
 /// Revokes a waiver of a stack and records `waiver.revoked`. Revoking a
 /// revoked waiver changes nothing and records nothing: the answer is the
 /// waiver as the first revocation left it.
-pub async fn revoke(cx: &mut WriteCtx, stack: &str, id: i64, actor: &str) -> Result<Waiver> {
+pub async fn revoke(cx: &mut WriteCtx, stack: &str, id: i64, actor: &str) -> Result<WaiverRow> {
     let now = cx.now_ms();
     let n = sqlx::query(
         "UPDATE waivers SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND stack = $4 AND revoked_at IS NULL",
@@ -149,7 +180,7 @@ pub async fn revoke(cx: &mut WriteCtx, stack: &str, id: i64, actor: &str) -> Res
 }
 
 /// One waiver of a stack (revoked ones too).
-pub async fn get(pool: &AnyPool, stack: &str, id: i64) -> Result<Option<Waiver>> {
+pub async fn get(pool: &AnyPool, stack: &str, id: i64) -> Result<Option<WaiverRow>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM waivers WHERE id = $1 AND stack = $2"
     )))
@@ -163,7 +194,7 @@ pub async fn get(pool: &AnyPool, stack: &str, id: i64) -> Result<Option<Waiver>>
 /// The waivers of a stack, oldest first: unrevoked ones (expired ones
 /// included, so a verdict can say a waiver expired), and revoked ones too
 /// when `include_revoked`.
-pub async fn list(pool: &AnyPool, stack: &str, include_revoked: bool) -> Result<Vec<Waiver>> {
+pub async fn list(pool: &AnyPool, stack: &str, include_revoked: bool) -> Result<Vec<WaiverRow>> {
     let filter = if include_revoked {
         ""
     } else {

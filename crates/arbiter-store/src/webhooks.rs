@@ -17,8 +17,7 @@
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
 use arbiter_api::{
-    event_matches, url_origin, Delivery, DeliveryAttempt, DeliveryCounts, DeliveryStatus,
-    Timestamp, Webhook, PING_EVENT,
+    event_matches, url_origin, DeliveryStatus, Timestamp, WebhookFormat, PING_EVENT,
 };
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -161,6 +160,90 @@ async fn changed(cx: &mut WriteCtx) -> Result<()> {
     Ok(())
 }
 
+/// A stored subscription (the API's `Webhook`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookRow {
+    /// Identifier.
+    pub id: i64,
+    /// URL.
+    pub url: String,
+    /// Event patterns.
+    pub events: Vec<String>,
+    /// `json` or `slack`.
+    pub format: WebhookFormat,
+    /// Description.
+    pub description: Option<String>,
+    /// Who created it.
+    pub created_by: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// The signing secret (only in the answer to its creation).
+    pub secret: Option<String>,
+    /// Delivery counts (one subscription's read).
+    pub deliveries: Option<DeliveryCountsRow>,
+}
+
+/// A subscription's deliveries by status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryCountsRow {
+    /// Pending.
+    pub pending: i64,
+    /// Delivered.
+    pub delivered: i64,
+    /// Failed.
+    pub failed: i64,
+    /// Cancelled.
+    pub cancelled: i64,
+}
+
+/// A stored delivery (the API's `Delivery`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRow {
+    /// `EVENTSEQ-WEBHOOK`.
+    pub id: String,
+    /// The subscription.
+    pub webhook: i64,
+    /// The event's audit sequence number.
+    pub event_seq: i64,
+    /// The event type.
+    pub event_type: String,
+    /// Status.
+    pub status: DeliveryStatus,
+    /// Attempts made.
+    pub attempts: i64,
+    /// The next attempt (pending only).
+    pub next_attempt_at: Option<Timestamp>,
+    /// The last attempt's HTTP status.
+    pub last_http_status: Option<i64>,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Updated.
+    pub updated_at: Timestamp,
+    /// Delivered.
+    pub delivered_at: Option<Timestamp>,
+    /// Its attempts, oldest first.
+    pub attempt_log: Vec<AttemptRow>,
+}
+
+/// One stored attempt of a delivery (the API's `DeliveryAttempt`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRow {
+    /// 1, 2, …
+    pub attempt: i64,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// How long it took, ms.
+    pub duration_ms: f64,
+    /// The HTTP status answered.
+    pub http_status: Option<i64>,
+    /// The error, if any.
+    pub error: Option<String>,
+    /// The replica that sent it.
+    pub replica: String,
+}
+
 /// A subscription to store (checked by the caller).
 #[derive(Debug, Clone)]
 pub struct NewWebhook {
@@ -169,7 +252,7 @@ pub struct NewWebhook {
     /// Patterns.
     pub events: Vec<String>,
     /// `json` or `slack`.
-    pub format: String,
+    pub format: WebhookFormat,
     /// Signing secret.
     pub secret: String,
     /// Description.
@@ -185,7 +268,7 @@ pub fn url_digest(url: &str) -> String {
 /// Creates a subscription and records `webhook.created` (without the secret
 /// and with the URL's origin and digest only). The answer carries the
 /// secret; nothing else ever does.
-pub async fn create(cx: &mut WriteCtx, w: &NewWebhook, actor: &str) -> Result<Webhook> {
+pub async fn create(cx: &mut WriteCtx, w: &NewWebhook, actor: &str) -> Result<WebhookRow> {
     let id: i64 = sqlx::query_scalar(
         "UPDATE counters SET value = value + 1 WHERE name = 'webhook' RETURNING value",
     )
@@ -198,7 +281,7 @@ pub async fn create(cx: &mut WriteCtx, w: &NewWebhook, actor: &str) -> Result<We
     .bind(id)
     .bind(&w.url)
     .bind(to_doc(&w.events))
-    .bind(&w.format)
+    .bind(w.format.as_str())
     .bind(&w.secret)
     .bind(&w.description)
     .bind(actor)
@@ -219,11 +302,11 @@ pub async fn create(cx: &mut WriteCtx, w: &NewWebhook, actor: &str) -> Result<We
         }),
     )
     .await?;
-    Ok(Webhook {
+    Ok(WebhookRow {
         id,
         url: w.url.clone(),
         events: w.events.clone(),
-        format: w.format.clone(),
+        format: w.format,
         description: w.description.clone(),
         created_by: actor.into(),
         created_at: Timestamp::from_unix_ms(now),
@@ -297,9 +380,9 @@ pub async fn ping(cx: &mut WriteCtx, id: i64, actor: &str) -> Result<String> {
 
 const COLUMNS: &str = "id, url, events, format, description, created_by, created_at";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Webhook> {
+fn from_row(r: &sqlx::any::AnyRow) -> Result<WebhookRow> {
     let id: i64 = r.try_get("id")?;
-    Ok(Webhook {
+    Ok(WebhookRow {
         events: parse_doc(
             "webhook",
             &id.to_string(),
@@ -307,7 +390,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Webhook> {
         )?,
         id,
         url: r.try_get("url")?,
-        format: r.try_get("format")?,
+        format: crate::parse_col(r, "format", "webhook", &id)?,
         description: r.try_get("description")?,
         created_by: r.try_get("created_by")?,
         created_at: Timestamp::from_unix_ms(r.try_get("created_at")?),
@@ -317,7 +400,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Webhook> {
 }
 
 /// One active subscription (without its secret), with its delivery counts.
-pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<Webhook>> {
+pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<WebhookRow>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM webhooks WHERE id = $1 AND deleted_at IS NULL"
     )))
@@ -326,7 +409,7 @@ pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<Webhook>> {
     .await?;
     let Some(row) = row else { return Ok(None) };
     let mut w = from_row(&row)?;
-    let mut counts = DeliveryCounts::default();
+    let mut counts = DeliveryCountsRow::default();
     for r in sqlx::query(
         "SELECT status, COUNT(*) AS n FROM webhook_deliveries WHERE webhook = $1 GROUP BY status",
     )
@@ -357,7 +440,7 @@ pub async fn ever_existed(pool: &AnyPool, id: i64) -> Result<bool> {
 }
 
 /// Every active subscription (without secrets), by id.
-pub async fn list(pool: &AnyPool) -> Result<Vec<Webhook>> {
+pub async fn list(pool: &AnyPool) -> Result<Vec<WebhookRow>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM webhooks WHERE deleted_at IS NULL ORDER BY id"
     )))
@@ -368,12 +451,12 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<Webhook>> {
 
 const DELIVERY_COLUMNS: &str = "id, webhook, event_seq, event_type, status, attempts, next_attempt_at, last_http_status, last_error, created_at, updated_at, delivered_at";
 
-fn delivery_from_row(r: &sqlx::any::AnyRow) -> Result<Delivery> {
+fn delivery_from_row(r: &sqlx::any::AnyRow) -> Result<DeliveryRow> {
     let id: String = r.try_get("id")?;
     let status: DeliveryStatus = crate::parse_col(r, "status", "webhook delivery", &id)?;
     let next: Option<i64> = r.try_get("next_attempt_at")?;
     let delivered: Option<i64> = r.try_get("delivered_at")?;
-    Ok(Delivery {
+    Ok(DeliveryRow {
         id,
         webhook: r.try_get("webhook")?,
         event_seq: r.try_get("event_seq")?,
@@ -399,7 +482,7 @@ pub async fn deliveries(
     webhook: i64,
     status: Option<DeliveryStatus>,
     limit: i64,
-) -> Result<Vec<Delivery>> {
+) -> Result<Vec<DeliveryRow>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook = $1 AND ($2 = '' OR status = $2) \
          ORDER BY event_seq DESC LIMIT $3"
@@ -409,7 +492,7 @@ pub async fn deliveries(
     .bind(limit.clamp(1, 1000))
     .fetch_all(pool)
     .await?;
-    let mut out: Vec<Delivery> = rows.iter().map(delivery_from_row).collect::<Result<_>>()?;
+    let mut out: Vec<DeliveryRow> = rows.iter().map(delivery_from_row).collect::<Result<_>>()?;
     if out.is_empty() {
         return Ok(out);
     }
@@ -423,14 +506,14 @@ pub async fn deliveries(
     .bind(min_seq)
     .fetch_all(pool)
     .await?;
-    let mut by_id: std::collections::HashMap<String, Vec<DeliveryAttempt>> =
+    let mut by_id: std::collections::HashMap<String, Vec<AttemptRow>> =
         std::collections::HashMap::new();
     for r in attempts {
         let started: i64 = r.try_get("started_at")?;
         by_id
             .entry(r.try_get("delivery")?)
             .or_default()
-            .push(DeliveryAttempt {
+            .push(AttemptRow {
                 attempt: r.try_get("attempt")?,
                 started_at: Timestamp::from_unix_ms(started),
                 duration_ms: r.try_get("duration_ms")?,
@@ -475,7 +558,7 @@ pub struct Claimed {
     /// Where to send it.
     pub url: String,
     /// `json` or `slack`.
-    pub format: String,
+    pub format: WebhookFormat,
     /// The signing secret. Never log it.
     pub secret: String,
 }
@@ -555,7 +638,7 @@ pub async fn claim(
             event_type: r.try_get("event_type")?,
             attempt,
             url: hook.try_get("url")?,
-            format: hook.try_get("format")?,
+            format: crate::parse_col(&hook, "format", "webhook", &webhook)?,
             secret: hook.try_get("secret")?,
         });
     }

@@ -17,7 +17,11 @@ pub async fn list_users(
 ) -> ApiResult<Json<Page<User>>> {
     p.require(Role::Admin)?;
     Ok(Json(Page {
-        items: arbiter_store::principals::list_users(app.store.pool()).await?,
+        items: arbiter_store::principals::list_users(app.store.pool())
+            .await?
+            .into_iter()
+            .map(crate::convert::user)
+            .collect(),
     }))
 }
 
@@ -58,7 +62,7 @@ pub async fn create_user(
             })
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(u)))
+    Ok((StatusCode::CREATED, Json(crate::convert::user(u))))
 }
 
 fn user_name(p: &Principal) -> ApiResult<&str> {
@@ -82,7 +86,11 @@ pub async fn list_tokens(
         Some(me)
     };
     Ok(Json(Page {
-        items: arbiter_store::principals::list_tokens(app.store.pool(), filter).await?,
+        items: arbiter_store::principals::list_tokens(app.store.pool(), filter)
+            .await?
+            .into_iter()
+            .map(crate::convert::token)
+            .collect(),
     }))
 }
 
@@ -130,7 +138,7 @@ pub async fn create_token(
             })
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(t)))
+    Ok((StatusCode::CREATED, Json(crate::convert::token(t))))
 }
 
 /// `DELETE /api/v1/tokens/{id}`: one's own, or (admin) anyone's.

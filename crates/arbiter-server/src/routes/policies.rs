@@ -4,7 +4,7 @@ use super::{check_name, parse_json};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::{Page, PolicySet, PolicySetSpec, Role};
+use arbiter_api::{Page, PolicyKind, PolicySet, PolicySetSpec, Role};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
@@ -19,7 +19,11 @@ pub async fn list(
 ) -> ApiResult<Json<Page<PolicySet>>> {
     p.require(Role::Viewer)?;
     Ok(Json(Page {
-        items: arbiter_store::policies::list(app.store.pool()).await?,
+        items: arbiter_store::policies::list(app.store.pool())
+            .await?
+            .into_iter()
+            .map(crate::convert::policy_set)
+            .collect(),
     }))
 }
 
@@ -39,7 +43,7 @@ pub async fn show(
     p.require(Role::Viewer)?;
     arbiter_store::policies::get(app.store.pool(), &name, q.version)
         .await?
-        .map(Json)
+        .map(|s| Json(crate::convert::policy_set(s)))
         .ok_or_else(|| ApiError::not_found(format!("policy set {name:?} not found")))
 }
 
@@ -71,20 +75,23 @@ pub async fn put(
     let files = vec![spec.files.clone()];
     let kind = spec.kind.clone();
     let limits = app.config.policy_limits();
-    tokio::task::spawn_blocking(move || -> Result<(), String> {
+    let kind = tokio::task::spawn_blocking(move || -> Result<PolicyKind, String> {
         let loaded = crate::lifecycle::load_sets(&refs, &files).map_err(|e| e.to_string())?;
-        match kind.as_str() {
-            "plan" => arbiter_judge::Judge::new(&arbiter_judge::JudgeConfig {
+        let k = kind.parse::<PolicyKind>();
+        match k {
+            Ok(PolicyKind::Plan) => arbiter_judge::Judge::new(&arbiter_judge::JudgeConfig {
                 files: Some(loaded),
                 no_builtin_rules: true,
                 ..Default::default()
             })
-            .map(|_| ())
+            .map(|_| PolicyKind::Plan)
             .map_err(|e| e.to_string()),
-            "approval" => arbiter_policy::ApprovalPolicy::compile_within(&loaded, limits)
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            other => Err(format!("kind {other:?} must be `plan` or `approval`")),
+            Ok(PolicyKind::Approval) => {
+                arbiter_policy::ApprovalPolicy::compile_within(&loaded, limits)
+                    .map(|_| PolicyKind::Approval)
+                    .map_err(|e| e.to_string())
+            }
+            Err(_) => Err(format!("kind {kind:?} must be `plan` or `approval`")),
         }
     })
     .await
@@ -95,9 +102,9 @@ pub async fn put(
         .store
         .write(move |cx| {
             Box::pin(async move {
-                arbiter_store::policies::put(cx, &name, &spec.kind, &spec.files, &actor).await
+                arbiter_store::policies::put(cx, &name, kind, &spec.files, &actor).await
             })
         })
         .await?;
-    Ok(Json(set))
+    Ok(Json(crate::convert::policy_set(set)))
 }

@@ -115,6 +115,7 @@ async fn stored_state(app: &AppState, v: &StateVersion) -> ApiResult<TfState> {
 async fn version_of(app: &AppState, stack: &str, version: i64) -> ApiResult<StateVersion> {
     states::get(app.store.pool(), stack, version)
         .await?
+        .map(crate::convert::state_version)
         .ok_or_else(|| {
             ApiError::not_found(format!("stack {stack:?} has no state version {version}"))
         })
@@ -123,6 +124,7 @@ async fn version_of(app: &AppState, stack: &str, version: i64) -> ApiResult<Stat
 async fn latest_of(app: &AppState, stack: &str) -> ApiResult<StateVersion> {
     states::latest(app.store.pool(), stack)
         .await?
+        .map(crate::convert::state_version)
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "stack {stack:?} has no state history yet (arbiter state push)"
@@ -202,6 +204,7 @@ pub async fn push(
         .await?;
     match outcome {
         PushOutcome::Created { version, .. } => {
+            let version = crate::convert::state_version(version);
             let mut r = (StatusCode::CREATED, Json(&version)).into_response();
             let loc = format!(
                 "/api/v1/stacks/{}/states/{}",
@@ -212,7 +215,9 @@ pub async fn push(
             }
             Ok(r)
         }
-        PushOutcome::Unchanged(v) => Ok((StatusCode::OK, Json(v)).into_response()),
+        PushOutcome::Unchanged(v) => {
+            Ok((StatusCode::OK, Json(crate::convert::state_version(v))).into_response())
+        }
         PushOutcome::LineageChanged { latest, lineage } => Err(ApiError::new(ErrorCode::LineageMismatch,
             format!(
                 "the state's lineage {lineage} differs from version {}'s ({}): is it another workspace's state? Push with force (--force) to store it anyway",
@@ -253,6 +258,7 @@ pub async fn list(
         q.limit.unwrap_or(100),
     )
     .await?;
+    let items = crate::convert::state_versions(items);
     Ok(Json(Page { items }))
 }
 
@@ -559,7 +565,7 @@ async fn open_rollback_inner(
         // request's.
         created_at: arbiter_api::Timestamp::from_unix_ms(0),
     };
-    let stored = record.clone();
+    let stored = crate::convert::rollback_row(record.clone());
     let after: AfterInsert = Box::new(move |cx, id| {
         Box::pin(async move {
             let mut r = stored;
@@ -611,6 +617,7 @@ async fn open_rollback_inner(
     let rollback = if proposed.replayed {
         states::rollback(app.store.pool(), id)
             .await?
+            .map(crate::convert::rollback)
             .ok_or_else(|| {
                 ApiError::conflict(format!(
                 "this Idempotency-Key was used for change request {id}, which is not a rollback"

@@ -94,7 +94,9 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Page<Waiver>>> {
     let stack = visible_stack(&app, &p, &name).await?;
-    let items = arbiter_store::waivers::list(app.store.pool(), &stack.spec.name, q.all).await?;
+    let items = arbiter_store::waivers::list(app.store.pool(), &stack.spec.name, q.all)
+        .await
+        .map(crate::convert::waivers)?;
     Ok(Json(Page { items }))
 }
 
@@ -133,7 +135,7 @@ pub async fn create(
             Box::pin(async move { arbiter_store::waivers::create(cx, &new, &actor).await })
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((StatusCode::CREATED, Json(crate::convert::waiver(created))))
 }
 
 /// `DELETE /api/v1/stacks/{name}/waivers/{id}` (reviewer, admin): revokes
@@ -160,7 +162,7 @@ pub async fn revoke(
             })
         })
         .await?;
-    Ok(Json(w))
+    Ok(Json(crate::convert::waiver(w)))
 }
 
 /// The waivers the judge applies to a stack's evaluations: the unrevoked

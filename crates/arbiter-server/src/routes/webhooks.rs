@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use arbiter_api::{
     check_event_pattern, url_origin, Delivery, DeliveryStatus, ErrorCode, Page, Role, Webhook,
-    WebhookSpec, WEBHOOK_FORMATS,
+    WebhookFormat, WebhookSpec, WEBHOOK_FORMATS,
 };
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -71,7 +71,7 @@ pub fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_spec(spec: &WebhookSpec) -> ApiResult<(String, String)> {
+fn check_spec(spec: &WebhookSpec) -> ApiResult<(WebhookFormat, String)> {
     check_url(&spec.url).map_err(ApiError::invalid)?;
     if spec.events.is_empty() || spec.events.len() > MAX_PATTERNS {
         return Err(ApiError::invalid(format!(
@@ -81,13 +81,15 @@ fn check_spec(spec: &WebhookSpec) -> ApiResult<(String, String)> {
     for p in &spec.events {
         check_event_pattern(p).map_err(ApiError::invalid)?;
     }
-    let format = spec.format.clone().unwrap_or_else(|| "json".into());
-    if !WEBHOOK_FORMATS.contains(&format.as_str()) {
-        return Err(ApiError::invalid(format!(
-            "format {format:?} must be one of {}",
-            WEBHOOK_FORMATS.join(", ")
-        )));
-    }
+    let format: WebhookFormat = match spec.format.as_deref() {
+        None => WebhookFormat::default(),
+        Some(f) => f.parse().map_err(|_| {
+            ApiError::invalid(format!(
+                "format {f:?} must be one of {}",
+                WEBHOOK_FORMATS.join(", ")
+            ))
+        })?,
+    };
     if let Some(d) = &spec.description {
         if d.chars().count() > 500 {
             return Err(ApiError::invalid(
@@ -134,6 +136,7 @@ async fn existing(app: &AppState, id: &str) -> ApiResult<Webhook> {
     let n = parse_id(id)?;
     arbiter_store::webhooks::get(app.store.pool(), n)
         .await?
+        .map(crate::convert::webhook)
         .ok_or_else(|| ApiError::not_found(format!("webhook {id:?} not found")))
 }
 
@@ -164,7 +167,7 @@ pub async fn create(
             Box::pin(async move { arbiter_store::webhooks::create(cx, &new, &actor).await })
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(w)))
+    Ok((StatusCode::CREATED, Json(crate::convert::webhook(w))))
 }
 
 /// `GET /api/v1/webhooks` (people).
@@ -176,7 +179,7 @@ pub async fn list(
     let items = arbiter_store::webhooks::list(app.store.pool())
         .await?
         .into_iter()
-        .map(|w| shown(&p, w))
+        .map(|w| shown(&p, crate::convert::webhook(w)))
         .collect();
     Ok(Json(Page { items }))
 }
@@ -244,7 +247,11 @@ pub async fn deliveries(
             format!("limit={limit} must be 1-1000"),
         ));
     }
-    let items = arbiter_store::webhooks::deliveries(app.store.pool(), n, status, limit).await?;
+    let items = arbiter_store::webhooks::deliveries(app.store.pool(), n, status, limit)
+        .await?
+        .into_iter()
+        .map(crate::convert::delivery)
+        .collect();
     Ok(Json(Page { items }))
 }
 

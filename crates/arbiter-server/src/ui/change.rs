@@ -327,7 +327,10 @@ async fn render(
             .text(r.trim())
             .raw("</div>");
     }
-    if let Some(r) = arbiter_store::states::rollback(app.store.pool(), id).await? {
+    if let Some(r) = arbiter_store::states::rollback(app.store.pool(), id)
+        .await?
+        .map(crate::convert::rollback)
+    {
         h.raw("<section class=\"card\" id=\"rollback\"><h2>Rollback</h2><p>Returns ");
         stack_link(&mut h, &r.stack);
         h.raw(" from state <a href=\"/stacks/")

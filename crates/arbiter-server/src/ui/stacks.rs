@@ -129,8 +129,12 @@ pub(crate) async fn show(
     )
     .await
     .map(crate::convert::change_requests)?;
-    let latest_state = arbiter_store::states::latest(app.store.pool(), &name).await?;
-    let waivers = arbiter_store::waivers::list(app.store.pool(), &name, false).await?;
+    let latest_state = arbiter_store::states::latest(app.store.pool(), &name)
+        .await?
+        .map(crate::convert::state_version);
+    let waivers = arbiter_store::waivers::list(app.store.pool(), &name, false)
+        .await
+        .map(crate::convert::waivers)?;
     let now = arbiter_store::now_ms();
     let mut h = Html::new();
     h.raw("<div class=\"crumbs\"><a href=\"/stacks\">Stacks</a> / ")

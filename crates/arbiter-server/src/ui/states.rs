@@ -51,13 +51,17 @@ pub(crate) async fn list(
         .await?
         .map(crate::convert::stack)
         .ok_or_else(|| UiError::not_found(format!("there is no stack {name:?}")))?;
-    let versions =
-        arbiter_store::states::list(app.store.pool(), &stack.spec.name, q.before, PAGE).await?;
+    let versions = arbiter_store::states::list(app.store.pool(), &stack.spec.name, q.before, PAGE)
+        .await
+        .map(crate::convert::state_versions)?;
     let latest = arbiter_store::states::latest(app.store.pool(), &stack.spec.name)
         .await?
         .map(|v| v.version);
-    let rollbacks =
-        arbiter_store::states::rollbacks(app.store.pool(), &stack.spec.name, 20).await?;
+    let rollbacks = arbiter_store::states::rollbacks(app.store.pool(), &stack.spec.name, 20)
+        .await?
+        .into_iter()
+        .map(crate::convert::rollback)
+        .collect::<Vec<_>>();
     let now = arbiter_store::now_ms();
     let may_roll_back = me.role >= Role::Reviewer && me.csrf.is_some();
     let mut h = Html::new();

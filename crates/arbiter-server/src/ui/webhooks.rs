@@ -84,7 +84,7 @@ pub(crate) async fn list(State(app): State<AppState>, me: Me) -> UiResult {
                 .text(&w.url)
                 .raw("</code></td><td>");
             events(&mut h, w);
-            h.raw("</td><td>").text(&w.format).raw("</td><td>");
+            h.raw("</td><td>").text(w.format.as_str()).raw("</td><td>");
             if w.deliveries.is_some() {
                 counts(&mut h, w);
             } else {
@@ -149,7 +149,7 @@ pub(crate) async fn show(
         .raw("</h1><p class=\"sub\"><code>")
         .text(&w.url)
         .raw("</code> · ")
-        .text(&w.format)
+        .text(w.format.as_str())
         .raw(" · created by ");
     principal(&mut h, &w.created_by);
     h.raw(" ");
@@ -167,7 +167,7 @@ pub(crate) async fn show(
         .raw("</code></dd><dt>Events</dt><dd>");
     events(&mut h, &w);
     h.raw("</dd><dt>Format</dt><dd>")
-        .text(&w.format)
+        .text(w.format.as_str())
         .raw("</dd><dt>Deliveries</dt><dd>");
     counts(&mut h, &w);
     h.raw("</dd>");

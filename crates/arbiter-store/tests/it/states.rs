@@ -5,8 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use arbiter_api::RollbackResource;
 use arbiter_store::stacks::StackDoc;
+use arbiter_store::states::RollbackResourceRow as RollbackResource;
 use arbiter_store::states::{self, NewStateVersion, PushOutcome, StateFacts};
 use arbiter_store::{changes, stacks, Store, StoreConfig, StoreError};
 
@@ -74,7 +74,7 @@ async fn push(
         .await
 }
 
-fn created(o: PushOutcome) -> arbiter_api::StateVersion {
+fn created(o: PushOutcome) -> states::StateVersionRow {
     match o {
         PushOutcome::Created { version, .. } => version,
         other => panic!("expected a new version, got {other:?}"),
@@ -289,7 +289,7 @@ async fn rollbacks_are_recorded_with_their_change_request_and_audited() {
             engine_version: "t".into(),
             duration_ms: 1.0,
         };
-        let rollback = |id: i64| arbiter_api::Rollback {
+        let rollback = |id: i64| states::RollbackRow {
             stack: "web".into(),
             change_request: id,
             from_version: 2,

@@ -12,7 +12,7 @@ fn hook(events: &[&str]) -> NewWebhook {
     NewWebhook {
         url: "http://127.0.0.1:9/hook".into(),
         events: events.iter().map(|s| s.to_string()).collect(),
-        format: "json".into(),
+        format: arbiter_api::WebhookFormat::Json,
         secret: "0123456789abcdef0123".into(),
         description: None,
     }
