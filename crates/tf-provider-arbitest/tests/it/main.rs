@@ -10,3 +10,4 @@ mod common;
 mod failures;
 mod install;
 mod lifecycle;
+mod runs;
