@@ -120,6 +120,10 @@ impl Srv {
     /// the submitter judged with it; returns the change request (approved
     /// and auto-applied: its run is queued).
     async fn submit(&self, stack: &str, cfg_dir: &Path, plan: &Value) -> i64 {
+        self.submit_with(stack, cfg_dir, plan, json!({})).await
+    }
+
+    async fn submit_with(&self, stack: &str, cfg_dir: &Path, plan: &Value, vars: Value) -> i64 {
         let bundle = arbiter_runner::source::pack(cfg_dir).unwrap();
         let sha = arbiter_runner::source::sha256_hex(&bundle);
         let (s, v) = self
@@ -127,7 +131,7 @@ impl Srv {
             .await;
         assert!(matches!(s, 200 | 201), "{v}");
         let body = json!({"stack": stack, "plan": plan, "intent": "runs with the test provider",
-            "config": {"kind": "bundle", "sha256": sha}});
+            "config": {"kind": "bundle", "sha256": sha}, "variables": vars});
         let (s, v) = self
             .req("POST", "/api/v1/change-requests", Some(&body))
             .await;
@@ -262,10 +266,7 @@ async fn a_failing_resource_fails_the_run_and_keeps_the_partial_state() {
         let objects = dir.path().join("objects");
         std::fs::create_dir_all(&objects).unwrap();
         let cfg_dir = dir.path().join("config");
-        let plan = judged(
-            &cfg_dir,
-            &config(&objects, "fail_on = \"bad\"", THREE),
-        );
+        let plan = judged(&cfg_dir, &config(&objects, "fail_on = \"bad\"", THREE));
         let cr = srv.submit("web", &cfg_dir, &plan).await;
         let api = WorkerApi::new(&srv.base, &srv.pool_token().await).unwrap();
         let wcfg = worker_config("w1", &dir.path().join("work"));
@@ -275,7 +276,8 @@ async fn a_failing_resource_fails_the_run_and_keeps_the_partial_state() {
         let o = &out[0];
         assert_eq!(o.phase, RunPhase::Failed, "{b}: {:?}\n{}", o.error, o.log);
         assert!(
-            o.log.contains("injected failure: create of object \"bad\" refused"),
+            o.log
+                .contains("injected failure: create of object \"bad\" refused"),
             "{b}: {}",
             o.log
         );
@@ -309,17 +311,26 @@ async fn two_workers_apply_twenty_runs_each_exactly_once() {
         let dir = tempfile::tempdir().unwrap();
         let objects = dir.path().join("objects");
         std::fs::create_dir_all(&objects).unwrap();
-        // One judged plan per stack (the same shape, its own object).
+        // One configuration; each stack's change names its own object
+        // (variable `n`), judged with real Terraform.
+        let cfg_dir = dir.path().join("config");
+        let body = "variable \"n\" { type = string }\nresource \"arbitest_object\" \"o\" {\n  name    = \"obj-${var.n}\"\n  content = \"run ${var.n}\"\n}\n";
+        let main_tf = config(&objects, "", body);
+        std::fs::create_dir_all(&cfg_dir).unwrap();
+        std::fs::write(cfg_dir.join("main.tf"), &main_tf).unwrap();
+        let submitter = World::new();
+        std::fs::write(submitter.work.join("main.tf"), &main_tf).unwrap();
+        submitter.init();
         let mut crs = Vec::new();
         for i in 0..N {
             let stack = format!("s{i:02}");
             srv.stack(&stack).await;
-            let cfg_dir = dir.path().join(format!("config-{i}"));
-            let body = format!(
-                "resource \"arbitest_object\" \"o\" {{\n  name    = \"obj-{i:02}\"\n  content = \"run {i}\"\n}}\n"
+            let n = format!("{i:02}");
+            let plan = submitter.plan(&[&format!("-var=n={n}")]);
+            crs.push(
+                srv.submit_with(&stack, &cfg_dir, &plan, json!({ "n": n }))
+                    .await,
             );
-            let plan = judged(&cfg_dir, &config(&objects, "", &body));
-            crs.push(srv.submit(&stack, &cfg_dir, &plan).await);
         }
         let token = srv.pool_token().await;
         let (tx, rx) = tokio::sync::watch::channel(false);
@@ -350,9 +361,12 @@ async fn two_workers_apply_twenty_runs_each_exactly_once() {
             if runs.len() >= N && ended == runs.len() {
                 break;
             }
+            for w in &workers {
+                assert!(!w.is_finished(), "{b}: a worker stopped: {runs:#?}");
+            }
             assert!(
-                t0.elapsed() < Duration::from_secs(600),
-                "{b}: runs not done: {runs:?}"
+                t0.elapsed() < Duration::from_secs(300),
+                "{b}: runs not done: {runs:#?}"
             );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -454,7 +468,11 @@ async fn a_worker_killed_mid_apply_leaves_the_run_interrupted() {
             ])
             .env(
                 CHILD_ENV,
-                format!("{}\n{token}\n{}", srv.base, dir.path().join("child").display()),
+                format!(
+                    "{}\n{token}\n{}",
+                    srv.base,
+                    dir.path().join("child").display()
+                ),
             )
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -465,7 +483,10 @@ async fn a_worker_killed_mid_apply_leaves_the_run_interrupted() {
         // Terraform has started writing (the first object takes 1.5 s).
         let t0 = Instant::now();
         while object_names(&objects).is_empty() {
-            assert!(t0.elapsed() < Duration::from_secs(30), "{b}: nothing written");
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "{b}: nothing written"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         child.kill().unwrap(); // SIGKILL
@@ -480,7 +501,10 @@ async fn a_worker_killed_mid_apply_leaves_the_run_interrupted() {
         // may outlive the worker) has had time to finish.
         tokio::time::sleep(Duration::from_secs(8)).await;
         let written = object_names(&objects);
-        assert!(!written.is_empty() && written.len() <= 4, "{b}: {written:?}");
+        assert!(
+            !written.is_empty() && written.len() <= 4,
+            "{b}: {written:?}"
+        );
         // The state history holds what Terraform wrote back: its latest
         // version (if any) lists exactly the objects in the directory.
         let states = srv.states("web").await;
@@ -500,7 +524,10 @@ async fn a_worker_killed_mid_apply_leaves_the_run_interrupted() {
         tokio::time::sleep(Duration::from_secs(3)).await;
         tx.send(true).unwrap();
         let got = second.await.unwrap().unwrap();
-        assert!(got.is_empty(), "{b}: the interrupted run was claimed again: {got:?}");
+        assert!(
+            got.is_empty(),
+            "{b}: the interrupted run was claimed again: {got:?}"
+        );
         let run = srv.run(run_id).await;
         assert_eq!(run["phase"], "interrupted", "{b}: {run}");
         assert_eq!(srv.runs().await.len(), 1, "{b}");
