@@ -3,8 +3,9 @@
 //! destroy, injected failures (partial applies), the delay and a SIGKILL of
 //! Terraform mid-apply; and (`runs`) runs of the real server carried out by
 //! the real worker with this provider (a failing resource, a worker killed
-//! mid-apply, two workers and twenty runs), both databases. These tests need `terraform` and (for a first
-//! build) `protoc`; they fail, never skip, when one is missing.
+//! mid-apply, two workers and twenty runs), both databases. These tests
+//! need `terraform` and (for a first build) `protoc`; they fail, never
+//! skip, when one is missing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
