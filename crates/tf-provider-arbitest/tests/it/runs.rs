@@ -410,7 +410,7 @@ async fn two_workers_apply_twenty_runs_each_exactly_once() {
 /// The worker process of the SIGKILL test: does nothing unless started by
 /// that test (which runs it with `--ignored`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the worker process of worker_killed_mid_apply (started by it)"]
+#[ignore = "the worker process of a_worker_killed_mid_apply_leaves_the_run_interrupted (started by it)"]
 async fn child_worker_process() {
     let Ok(settings) = std::env::var(CHILD_ENV) else {
         return;
