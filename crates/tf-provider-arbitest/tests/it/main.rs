@@ -1,8 +1,11 @@
 //! The test provider under the real Terraform (1.11 on PATH): offline init,
 //! plan, apply, drift behind Terraform's back, update, replace, import,
 //! destroy, injected failures (partial applies), the delay and a SIGKILL of
-//! Terraform mid-apply. These tests need `terraform` and (for a first
-//! build) `protoc`; they fail, never skip, when one is missing.
+//! Terraform mid-apply; and (`runs`) runs of the real server carried out by
+//! the real worker with this provider (a failing resource, a worker killed
+//! mid-apply, two workers and twenty runs), both databases. These tests
+//! need `terraform` and (for a first build) `protoc`; they fail, never
+//! skip, when one is missing.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,3 +13,4 @@ mod common;
 mod failures;
 mod install;
 mod lifecycle;
+mod runs;
