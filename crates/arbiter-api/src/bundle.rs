@@ -308,6 +308,10 @@ pub fn check_commit(commit: &str) -> Result<(), String> {
     }
 }
 
+// A deterministic tar writer, kept for the tests: the archives they write
+// (GNU long names among them) check the reader above. Bundles are packed by
+// `arbiter_runner::source::pack` (the CLI's `submit --config` and the tests).
+#[cfg(test)]
 fn header(name: &[u8], typeflag: u8, mode: u32, size: u64) -> [u8; 512] {
     let mut h = [0u8; 512];
     let n = name.len().min(100);
@@ -335,7 +339,8 @@ fn header(name: &[u8], typeflag: u8, mode: u32, size: u64) -> [u8; 512] {
 /// 0, mtime 0, mode 0644 or 0755 for executables, 0755 for directories);
 /// names over 100 bytes get a GNU long-name record. The path is checked
 /// with [`check_entry`] first.
-pub fn append_member(
+#[cfg(test)]
+fn append_member(
     out: &mut Vec<u8>,
     path: &str,
     kind: EntryKind,
@@ -375,7 +380,8 @@ pub fn append_member(
 }
 
 /// Ends a tar archive (two zero blocks).
-pub fn finish(out: &mut Vec<u8>) {
+#[cfg(test)]
+fn finish(out: &mut Vec<u8>) {
     out.extend_from_slice(&[0u8; 1024]);
 }
 

@@ -52,79 +52,13 @@ pub struct SubmitArgs {
     pub vars: Vec<String>,
 }
 
-/// Files and directories never packed into a bundle.
-fn skipped(name: &str) -> bool {
-    matches!(name, ".terraform" | ".git")
-        || name.ends_with(".tfstate")
-        || name.ends_with(".tfstate.backup")
-}
-
-/// Packs a directory as a deterministic tar.gz (sorted names, no owners or
-/// times): the same files always make the same bytes, so the same bundle
-/// address. Symbolic links and other special files are refused, naming them.
+/// Packs a directory as a deterministic tar.gz: the worker crate's packer
+/// (`arbiter_runner::source::pack`: sorted names, no owners or times;
+/// `.terraform`, `.git` and state files left out; links and special files
+/// refused, naming them), so the same files always make the same bundle
+/// address whoever packs them.
 pub fn pack_dir(dir: &std::path::Path) -> Result<Vec<u8>> {
-    fn walk(root: &std::path::Path, rel: &str, tar: &mut Vec<u8>) -> Result<()> {
-        let here = if rel.is_empty() {
-            root.to_path_buf()
-        } else {
-            root.join(rel)
-        };
-        let mut names: Vec<(String, std::fs::FileType)> = std::fs::read_dir(&here)
-            .with_context(|| format!("reading {}", here.display()))?
-            .map(|e| {
-                let e = e?;
-                Ok((e.file_name().to_string_lossy().into_owned(), e.file_type()?))
-            })
-            .collect::<std::io::Result<_>>()
-            .with_context(|| format!("reading {}", here.display()))?;
-        names.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, ft) in names {
-            if skipped(&name) {
-                continue;
-            }
-            let path = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
-            use arbiter_api::bundle::{append_member, EntryKind};
-            if ft.is_symlink() {
-                bail!(
-                    "{}: symbolic links cannot go into a configuration bundle",
-                    root.join(&path).display()
-                );
-            } else if ft.is_dir() {
-                append_member(tar, &path, EntryKind::Directory, b"", false)?;
-                walk(root, &path, tar)?;
-            } else if ft.is_file() {
-                let full = root.join(&path);
-                let data =
-                    std::fs::read(&full).with_context(|| format!("reading {}", full.display()))?;
-                #[cfg(unix)]
-                let exec = {
-                    use std::os::unix::fs::PermissionsExt;
-                    std::fs::metadata(&full)?.permissions().mode() & 0o111 != 0
-                };
-                #[cfg(not(unix))]
-                let exec = false;
-                append_member(tar, &path, EntryKind::File, &data, exec)?;
-            } else {
-                bail!(
-                    "{}: only regular files and directories can go into a configuration bundle",
-                    root.join(&path).display()
-                );
-            }
-        }
-        Ok(())
-    }
-    let mut tar = Vec::new();
-    walk(dir, "", &mut tar)?;
-    arbiter_api::bundle::finish(&mut tar);
-    let mut gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gz, &tar)?;
-    Ok(gz.finish()?)
+    Ok(arbiter_runner::source::pack(dir)?)
 }
 
 /// The run source of a submission, uploading a --config bundle first.
