@@ -8,6 +8,8 @@
 //! what this test exists to prevent):
 //! `ARBITER_MAKE_UPGRADE_FIXTURE=1 cargo test -p arbiter-server --test it api:: -- --ignored make_upgrade_fixture`
 
+mod agents;
+
 use crate::common::{self, Client};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
