@@ -209,8 +209,8 @@ async fn agent_token(app: &AppState, path: &str, token: &str) -> ApiResult<Princ
     Ok(Principal::Agent {
         name: owner.agent,
         key_id: owner.key_id,
-        scope: owner.scope,
-        limits: owner.limits,
+        scope: crate::convert::agent_scope(owner.scope),
+        limits: crate::convert::agent_limits(owner.limits),
     })
 }
 
@@ -369,8 +369,8 @@ async fn authenticate_inner(
         Some(Principal::Agent {
             name: key.agent,
             key_id: h.key_id,
-            scope: key.scope,
-            limits: key.limits,
+            scope: crate::convert::agent_scope(key.scope),
+            limits: crate::convert::agent_limits(key.limits),
         })
     } else if crate::ui::is_ui_path(&path) {
         // Cookies authenticate UI pages only: their forms carry a CSRF

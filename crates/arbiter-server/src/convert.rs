@@ -3,10 +3,16 @@
 //! bodies, and these functions are the only place one becomes the other,
 //! so a change to the JSON never reshapes what is stored.
 
-use arbiter_api::{ChangeRequest, ChangeSource, Review, Stack, StackSpec};
+use arbiter_api::{
+    Agent, AgentLimits, AgentScope, AgentUpdate, ChangeRequest, ChangeSource, Review, Stack,
+    StackSpec,
+};
+use arbiter_store::agent_tokens::AgentTokenRow;
 use arbiter_store::changes::{ChangeRow, ReviewRow, SourceDoc};
 use arbiter_store::policies::PolicySetRow;
-use arbiter_store::principals::{TokenRow, UserRow};
+use arbiter_store::principals::{
+    AgentChange, AgentKeyRow, AgentLimitsDoc, AgentRow, AgentScopeDoc, TokenRow, UserRow,
+};
 use arbiter_store::stacks::{StackDoc, StackRow};
 use arbiter_store::states::{RollbackResourceRow, RollbackRow, StateVersionRow};
 use arbiter_store::waivers::WaiverRow;
@@ -300,6 +306,102 @@ pub fn token(r: TokenRow) -> arbiter_api::Token {
     }
 }
 
+/// A stored agent as the API shows it.
+pub fn agent(r: AgentRow) -> Agent {
+    Agent {
+        name: r.name,
+        description: r.description,
+        keys: r.keys.into_iter().map(agent_key).collect(),
+        scope: agent_scope(r.scope),
+        limits: agent_limits(r.limits),
+        created_by: r.created_by,
+        created_at: r.created_at,
+        revoked_at: r.revoked_at,
+    }
+}
+
+/// Stored agents as the API shows them.
+pub fn agents(rows: Vec<AgentRow>) -> Vec<Agent> {
+    rows.into_iter().map(agent).collect()
+}
+
+/// A stored agent key as the API shows it.
+pub fn agent_key(r: AgentKeyRow) -> arbiter_api::AgentKeyInfo {
+    arbiter_api::AgentKeyInfo {
+        key_id: r.key_id,
+        public_key: r.public_key,
+        created_at: r.created_at,
+        revoked_at: r.revoked_at,
+    }
+}
+
+/// A stored scope as the API's.
+pub fn agent_scope(d: AgentScopeDoc) -> AgentScope {
+    AgentScope {
+        stacks: d.stacks,
+        stack_labels: d.stack_labels,
+        actions: d.actions,
+        resource_types: d.resource_types,
+        max_blast_radius: d.max_blast_radius,
+        max_monthly_cost_increase_usd: d.max_monthly_cost_increase_usd,
+        max_ttl_seconds: d.max_ttl_seconds,
+        may_auto_apply: d.may_auto_apply,
+    }
+}
+
+/// A checked scope as stored.
+pub fn agent_scope_doc(s: AgentScope) -> AgentScopeDoc {
+    AgentScopeDoc {
+        stacks: s.stacks,
+        stack_labels: s.stack_labels,
+        actions: s.actions,
+        resource_types: s.resource_types,
+        max_blast_radius: s.max_blast_radius,
+        max_monthly_cost_increase_usd: s.max_monthly_cost_increase_usd,
+        max_ttl_seconds: s.max_ttl_seconds,
+        may_auto_apply: s.may_auto_apply,
+    }
+}
+
+/// Stored limits as the API's.
+pub fn agent_limits(d: AgentLimitsDoc) -> AgentLimits {
+    AgentLimits {
+        submissions_per_minute: d.submissions_per_minute,
+        blast_radius_per_hour: d.blast_radius_per_hour,
+    }
+}
+
+/// Checked limits as stored.
+pub fn agent_limits_doc(l: AgentLimits) -> AgentLimitsDoc {
+    AgentLimitsDoc {
+        submissions_per_minute: l.submissions_per_minute,
+        blast_radius_per_hour: l.blast_radius_per_hour,
+    }
+}
+
+/// A checked agent update as the store's change (the added key, which the
+/// caller parses, apart).
+pub fn agent_change(u: AgentUpdate) -> AgentChange {
+    AgentChange {
+        description: u.description,
+        scope: u.scope.map(agent_scope_doc),
+        limits: u.limits.map(agent_limits_doc),
+    }
+}
+
+/// A stored agent token as the API shows it.
+pub fn agent_token(r: AgentTokenRow) -> arbiter_api::AgentToken {
+    arbiter_api::AgentToken {
+        id: r.id,
+        agent: r.agent,
+        key_id: r.key_id,
+        label: r.label,
+        token: r.token,
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -361,5 +463,44 @@ mod tests {
             serde_json::to_string(&waiver(row)).unwrap(),
             "same field order"
         );
+    }
+
+    #[test]
+    fn an_agent_scope_and_limits_are_stored_as_the_same_json_and_read_back_equal() {
+        let scope: AgentScope = serde_json::from_str(
+            r#"{"stacks":["web-*"],"stack_labels":["team:a"],"actions":["create","delete"],"resource_types":["aws_s3_*"],"max_blast_radius":4,"max_monthly_cost_increase_usd":12.5,"max_ttl_seconds":600,"may_auto_apply":true}"#,
+        )
+        .unwrap();
+        let doc = agent_scope_doc(scope.clone());
+        assert_eq!(
+            serde_json::to_string(&doc).unwrap(),
+            serde_json::to_string(&scope).unwrap(),
+            "the stored document is the scope's JSON, field for field"
+        );
+        assert_eq!(agent_scope(doc), scope);
+        let limits = AgentLimits {
+            submissions_per_minute: 7,
+            blast_radius_per_hour: 70,
+        };
+        let doc = agent_limits_doc(limits.clone());
+        assert_eq!(
+            serde_json::to_string(&doc).unwrap(),
+            serde_json::to_string(&limits).unwrap()
+        );
+        assert_eq!(agent_limits(doc), limits);
+    }
+
+    #[test]
+    fn a_stored_scope_or_limits_missing_fields_read_as_the_api_defaults() {
+        let scope: AgentScopeDoc = serde_json::from_str("{}").unwrap();
+        assert_eq!(agent_scope(scope.clone()), AgentScope::default());
+        assert_eq!(scope, AgentScopeDoc::default());
+        let limits: AgentLimitsDoc = serde_json::from_str("{}").unwrap();
+        assert_eq!(agent_limits(limits.clone()), AgentLimits::default());
+        assert_eq!(limits, AgentLimitsDoc::default());
+        // A field a later version adds does not make the row unreadable.
+        let later: AgentScopeDoc =
+            serde_json::from_str(r#"{"stacks":["a"],"max_runs_per_day":3}"#).unwrap();
+        assert_eq!(later.stacks, ["a"]);
     }
 }

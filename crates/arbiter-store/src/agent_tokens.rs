@@ -6,18 +6,19 @@
 //! not expired. Only the SHA-256 of the secret is stored.
 
 use crate::principals::token_hash;
+use crate::principals::{AgentLimitsDoc, AgentScopeDoc};
 use crate::{parse_doc, Result, StoreError, WriteCtx};
-use arbiter_api::{AgentLimits, AgentScope, AuditAction, Timestamp};
+use arbiter_api::{AuditAction, Timestamp};
 use sqlx::{AnyPool, Row};
 
 /// Prefix of every agent token secret (people's tokens start `arb_`), so
 /// that secret scanners can find leaked ones and logs can tell them apart.
 pub const AGENT_TOKEN_PREFIX: &str = "arbat_";
 
-/// A minted token (the secret only when it is made); the server answers it
-/// as `arbiter_api::AgentToken`.
+/// A minted token as stored (the secret only when it is made); the server
+/// answers it as the API's `AgentToken`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AgentToken {
+pub struct AgentTokenRow {
     /// Token id (`atok_…`), as in the audit log.
     pub id: String,
     /// The agent it acts for.
@@ -28,9 +29,9 @@ pub struct AgentToken {
     pub label: Option<String>,
     /// The secret (`arbat_…`): shown once, never stored.
     pub token: Option<String>,
-    /// RFC 3339.
+    /// Minted.
     pub created_at: Timestamp,
-    /// RFC 3339: it is refused from this instant on.
+    /// It is refused from this instant on.
     pub expires_at: Timestamp,
 }
 
@@ -44,9 +45,9 @@ pub struct AgentTokenOwner {
     /// The key that minted it.
     pub key_id: String,
     /// The agent's scope now.
-    pub scope: AgentScope,
+    pub scope: AgentScopeDoc,
     /// The agent's limits now.
-    pub limits: AgentLimits,
+    pub limits: AgentLimitsDoc,
 }
 
 fn random_hex(bytes: usize) -> Result<String> {
@@ -63,7 +64,7 @@ pub async fn mint(
     key_id: &str,
     label: Option<String>,
     ttl_ms: i64,
-) -> Result<AgentToken> {
+) -> Result<AgentTokenRow> {
     let now = cx.now_ms();
     let id = format!("atok_{}", random_hex(8)?);
     let secret = format!("{AGENT_TOKEN_PREFIX}{}", random_hex(32)?);
@@ -90,7 +91,7 @@ pub async fn mint(
         }),
     )
     .await?;
-    Ok(AgentToken {
+    Ok(AgentTokenRow {
         id,
         agent: agent.into(),
         key_id: key_id.into(),

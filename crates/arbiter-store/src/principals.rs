@@ -1,9 +1,8 @@
 //! People (users, API tokens) and agents (keys, scopes, nonces).
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::{
-    Agent, AgentKeyInfo, AgentLimits, AgentScope, AgentUpdate, PublicKey, Role, Timestamp,
-};
+use arbiter_api::{PublicKey, Role, Timestamp};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
@@ -283,6 +282,139 @@ pub async fn authenticate_token(
     }
 }
 
+/// What an agent may do, as stored (the `scope` document; the API's
+/// `AgentScope`). Its JSON is the stored text, so its fields keep their
+/// names and order; a missing field takes the API's default and unknown
+/// fields are ignored, so a database written by a later version still reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentScopeDoc {
+    /// Stack names or globs.
+    #[serde(default)]
+    pub stacks: Vec<String>,
+    /// Stacks carrying any of these labels are allowed too.
+    #[serde(default)]
+    pub stack_labels: Vec<String>,
+    /// Allowed actions (default: all four).
+    #[serde(default = "all_actions")]
+    pub actions: Vec<String>,
+    /// Allowed resource types, globs (default `*`).
+    #[serde(default = "all_types")]
+    pub resource_types: Vec<String>,
+    /// Most resources one change request may change.
+    #[serde(default)]
+    pub max_blast_radius: Option<u64>,
+    /// Largest monthly cost increase one change request may cause, USD.
+    #[serde(default)]
+    pub max_monthly_cost_increase_usd: Option<f64>,
+    /// Longest TTL the agent may give an ephemeral stack, seconds.
+    #[serde(default)]
+    pub max_ttl_seconds: Option<i64>,
+    /// Whether its approved changes may be applied without a person.
+    #[serde(default)]
+    pub may_auto_apply: bool,
+}
+
+fn all_actions() -> Vec<String> {
+    ["create", "update", "delete", "replace"]
+        .map(String::from)
+        .to_vec()
+}
+
+fn all_types() -> Vec<String> {
+    vec!["*".into()]
+}
+
+impl Default for AgentScopeDoc {
+    /// What a missing document means: no stacks, every action and type.
+    fn default() -> Self {
+        AgentScopeDoc {
+            stacks: Vec::new(),
+            stack_labels: Vec::new(),
+            actions: all_actions(),
+            resource_types: all_types(),
+            max_blast_radius: None,
+            max_monthly_cost_increase_usd: None,
+            max_ttl_seconds: None,
+            may_auto_apply: false,
+        }
+    }
+}
+
+/// An agent's velocity limits, as stored (the `limits` document; the API's
+/// `AgentLimits`), read like [`AgentScopeDoc`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentLimitsDoc {
+    /// Submissions per minute (default 60).
+    #[serde(default = "default_rate")]
+    pub submissions_per_minute: u32,
+    /// Resources changed per hour, summed over submissions (default 500).
+    #[serde(default = "default_blast_hour")]
+    pub blast_radius_per_hour: u64,
+}
+
+fn default_rate() -> u32 {
+    60
+}
+
+fn default_blast_hour() -> u64 {
+    500
+}
+
+impl Default for AgentLimitsDoc {
+    fn default() -> Self {
+        AgentLimitsDoc {
+            submissions_per_minute: default_rate(),
+            blast_radius_per_hour: default_blast_hour(),
+        }
+    }
+}
+
+/// A stored key of an agent (the API's `AgentKeyInfo`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentKeyRow {
+    /// Key ID (see the signing scheme).
+    pub key_id: String,
+    /// Base64 of the raw public key.
+    pub public_key: String,
+    /// When it was registered.
+    pub created_at: Timestamp,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A stored agent with its keys (the API's `Agent`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentRow {
+    /// Unique name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Its keys, oldest first.
+    pub keys: Vec<AgentKeyRow>,
+    /// What it may do.
+    pub scope: AgentScopeDoc,
+    /// How fast it may go.
+    pub limits: AgentLimitsDoc,
+    /// Who created it.
+    pub created_by: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was revoked (all its keys are then refused).
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A change to an agent (the API's `AgentUpdate` without the key, which the
+/// caller parses): each field given replaces the stored one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentChange {
+    /// New description.
+    pub description: Option<String>,
+    /// New scope.
+    pub scope: Option<AgentScopeDoc>,
+    /// New limits.
+    pub limits: Option<AgentLimitsDoc>,
+}
+
 /// An agent's key as the signature check needs it.
 #[derive(Debug, Clone)]
 pub struct KeyRecord {
@@ -293,9 +425,9 @@ pub struct KeyRecord {
     /// Whether this key, or the whole agent, was revoked.
     pub revoked: bool,
     /// The agent's scope.
-    pub scope: AgentScope,
+    pub scope: AgentScopeDoc,
     /// The agent's limits.
-    pub limits: AgentLimits,
+    pub limits: AgentLimitsDoc,
 }
 
 /// Looks a key up by ID.
@@ -346,10 +478,10 @@ pub async fn create_agent(
     name: &str,
     description: Option<String>,
     key: &PublicKey,
-    scope: &AgentScope,
-    limits: &AgentLimits,
+    scope: &AgentScopeDoc,
+    limits: &AgentLimitsDoc,
     actor: &str,
-) -> Result<Agent> {
+) -> Result<AgentRow> {
     let now = cx.now_ms();
     sqlx::query("INSERT INTO agents (name, description, scope, limits, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(name)
@@ -372,14 +504,17 @@ pub async fn create_agent(
     get_agent_in(cx, name).await
 }
 
-async fn agent_from_parts(row: &sqlx::any::AnyRow, keys: Vec<sqlx::any::AnyRow>) -> Result<Agent> {
+async fn agent_from_parts(
+    row: &sqlx::any::AnyRow,
+    keys: Vec<sqlx::any::AnyRow>,
+) -> Result<AgentRow> {
     let name: String = row.try_get("name")?;
     let rev: Option<i64> = row.try_get("revoked_at")?;
     let keys = keys
         .iter()
         .map(|k| {
             let kr: Option<i64> = k.try_get("revoked_at")?;
-            Ok(AgentKeyInfo {
+            Ok(AgentKeyRow {
                 key_id: k.try_get("key_id")?,
                 public_key: k.try_get("public_key")?,
                 created_at: Timestamp::from_unix_ms(k.try_get("created_at")?),
@@ -387,7 +522,7 @@ async fn agent_from_parts(row: &sqlx::any::AnyRow, keys: Vec<sqlx::any::AnyRow>)
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Agent {
+    Ok(AgentRow {
         scope: parse_doc("agent scope", &name, &row.try_get::<String, _>("scope")?)?,
         limits: parse_doc("agent limits", &name, &row.try_get::<String, _>("limits")?)?,
         description: row.try_get("description")?,
@@ -402,7 +537,7 @@ async fn agent_from_parts(row: &sqlx::any::AnyRow, keys: Vec<sqlx::any::AnyRow>)
 const AGENT_COLUMNS: &str = "name, description, scope, limits, created_by, created_at, revoked_at";
 const KEY_COLUMNS: &str = "key_id, public_key, created_at, revoked_at";
 
-async fn get_agent_in(cx: &mut WriteCtx, name: &str) -> Result<Agent> {
+async fn get_agent_in(cx: &mut WriteCtx, name: &str) -> Result<AgentRow> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {AGENT_COLUMNS} FROM agents WHERE name = $1"
     )))
@@ -423,7 +558,7 @@ async fn get_agent_in(cx: &mut WriteCtx, name: &str) -> Result<Agent> {
 }
 
 /// One agent with its keys.
-pub async fn get_agent(pool: &AnyPool, name: &str) -> Result<Option<Agent>> {
+pub async fn get_agent(pool: &AnyPool, name: &str) -> Result<Option<AgentRow>> {
     let Some(row) = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {AGENT_COLUMNS} FROM agents WHERE name = $1"
     )))
@@ -443,7 +578,7 @@ pub async fn get_agent(pool: &AnyPool, name: &str) -> Result<Option<Agent>> {
 }
 
 /// All agents, by name.
-pub async fn list_agents(pool: &AnyPool) -> Result<Vec<Agent>> {
+pub async fn list_agents(pool: &AnyPool) -> Result<Vec<AgentRow>> {
     let names: Vec<String> = sqlx::query_scalar("SELECT name FROM agents ORDER BY name")
         .fetch_all(pool)
         .await?;
@@ -460,10 +595,10 @@ pub async fn list_agents(pool: &AnyPool) -> Result<Vec<Agent>> {
 pub async fn update_agent(
     cx: &mut WriteCtx,
     name: &str,
-    up: &AgentUpdate,
+    up: &AgentChange,
     new_key: Option<&PublicKey>,
     actor: &str,
-) -> Result<Agent> {
+) -> Result<AgentRow> {
     let current = get_agent_in(cx, name).await?;
     if current.revoked_at.is_some() {
         return Err(StoreError::Conflict(format!("agent {name:?} is revoked")));
@@ -491,7 +626,7 @@ pub async fn update_agent(
 }
 
 /// Revokes an agent and all its keys: its signatures are refused from now on.
-pub async fn revoke_agent(cx: &mut WriteCtx, name: &str, actor: &str) -> Result<Agent> {
+pub async fn revoke_agent(cx: &mut WriteCtx, name: &str, actor: &str) -> Result<AgentRow> {
     let now = cx.now_ms();
     let r = sqlx::query("UPDATE agents SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
         .bind(now)
@@ -527,7 +662,7 @@ pub async fn revoke_key(
     agent: &str,
     key_id: &str,
     actor: &str,
-) -> Result<Agent> {
+) -> Result<AgentRow> {
     let r = sqlx::query("UPDATE agent_keys SET revoked_at = $1 WHERE agent_name = $2 AND key_id = $3 AND revoked_at IS NULL")
         .bind(cx.now_ms())
         .bind(agent)

@@ -78,16 +78,5 @@ pub async fn mint(
             })
         })
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AgentToken {
-            id: t.id,
-            agent: t.agent,
-            key_id: t.key_id,
-            label: t.label,
-            token: t.token,
-            created_at: t.created_at,
-            expires_at: t.expires_at,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(crate::convert::agent_token(t))))
 }

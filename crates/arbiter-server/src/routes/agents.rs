@@ -2,6 +2,7 @@
 
 use super::{check_name, parse_json};
 use crate::auth::Principal;
+use crate::convert;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use arbiter_api::{Agent, AgentLimits, AgentScope, AgentSpec, AgentUpdate, Page, PublicKey, Role};
@@ -46,7 +47,7 @@ pub async fn list(
 ) -> ApiResult<Json<Page<Agent>>> {
     p.require(Role::Viewer)?;
     Ok(Json(Page {
-        items: arbiter_store::principals::list_agents(app.store.pool()).await?,
+        items: convert::agents(arbiter_store::principals::list_agents(app.store.pool()).await?),
     }))
 }
 
@@ -62,6 +63,8 @@ pub async fn create(
     validate_scope(&spec.scope)?;
     validate_limits(&spec.limits)?;
     let key = parse_key(&spec.public_key)?;
+    let scope = convert::agent_scope_doc(spec.scope);
+    let limits = convert::agent_limits_doc(spec.limits);
     let actor = p.id();
     let a = app
         .store
@@ -72,15 +75,15 @@ pub async fn create(
                     &spec.name,
                     spec.description.clone(),
                     &key,
-                    &spec.scope,
-                    &spec.limits,
+                    &scope,
+                    &limits,
                     &actor,
                 )
                 .await
             })
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(a)))
+    Ok((StatusCode::CREATED, Json(convert::agent(a))))
 }
 
 /// `GET /api/v1/agents/{name}`: people, or the agent itself.
@@ -94,7 +97,7 @@ pub async fn show(
     }
     arbiter_store::principals::get_agent(app.store.pool(), &name)
         .await?
-        .map(Json)
+        .map(|a| Json(convert::agent(a)))
         .ok_or_else(|| ApiError::not_found(format!("agent {name:?} not found")))
 }
 
@@ -114,16 +117,18 @@ pub async fn update(
         validate_limits(l)?;
     }
     let key = up.add_public_key.as_deref().map(parse_key).transpose()?;
+    let change = convert::agent_change(up);
     let actor = p.id();
     let a = app
         .store
         .write(move |cx| {
             Box::pin(async move {
-                arbiter_store::principals::update_agent(cx, &name, &up, key.as_ref(), &actor).await
+                arbiter_store::principals::update_agent(cx, &name, &change, key.as_ref(), &actor)
+                    .await
             })
         })
         .await?;
-    Ok(Json(a))
+    Ok(Json(convert::agent(a)))
 }
 
 /// `POST /api/v1/agents/{name}/revoke` (admin).
@@ -142,7 +147,7 @@ pub async fn revoke(
             )
         })
         .await?;
-    Ok(Json(a))
+    Ok(Json(convert::agent(a)))
 }
 
 /// `POST /api/v1/agents/{name}/keys/{key_id}/revoke` (admin).
@@ -161,5 +166,5 @@ pub async fn revoke_key(
             })
         })
         .await?;
-    Ok(Json(a))
+    Ok(Json(convert::agent(a)))
 }

@@ -454,7 +454,11 @@ pub async fn revision(
     // The submitter's scope applies to the revision as to the original.
     let violations = match cr.submitter.strip_prefix("agent:") {
         Some(agent) => match arbiter_store::principals::get_agent(app.store.pool(), agent).await? {
-            Some(a) => lifecycle::scope_violations(&a.scope, &stack.spec, &judged.verdict),
+            Some(a) => lifecycle::scope_violations(
+                &crate::convert::agent_scope(a.scope),
+                &stack.spec,
+                &judged.verdict,
+            ),
             None => vec![format!("agent {agent} no longer exists")],
         },
         None => Vec::new(),

@@ -60,7 +60,9 @@ fn state_badge(h: &mut Html, a: &Agent) {
 /// `GET /agents`.
 pub(crate) async fn list(State(app): State<AppState>, me: Me) -> UiResult {
     me.principal.require(Role::Viewer)?;
-    let agents = arbiter_store::principals::list_agents(app.store.pool()).await?;
+    let agents = arbiter_store::principals::list_agents(app.store.pool())
+        .await
+        .map(crate::convert::agents)?;
     let now = arbiter_store::now_ms();
     let mut h = Html::new();
     h.raw("<div class=\"page-head\"><div><h1>Agents</h1><p class=\"sub\">Machines that submit changes with signed requests, each within its scope and velocity limits.</p></div></div><div class=\"card\">");
@@ -110,6 +112,7 @@ pub(crate) async fn show(
     me.principal.require(Role::Viewer)?;
     let a = arbiter_store::principals::get_agent(app.store.pool(), &name)
         .await?
+        .map(crate::convert::agent)
         .ok_or_else(|| UiError::not_found(format!("there is no agent {name:?}")))?;
     let refused = arbiter_store::changes::governor_count(app.store.pool(), &name).await?;
     let recent = arbiter_store::changes::list(

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use arbiter_api::{AgentKey, AgentLimits, AgentScope, Role};
+use arbiter_api::{AgentKey, Role};
 use arbiter_audit::{ChainHead, MerkleTree};
 use arbiter_store::stacks::StackDoc;
 use arbiter_store::{changes, jobs, principals, stacks, Store, StoreConfig, StoreError};
@@ -466,8 +466,8 @@ async fn people_tokens_and_agents() {
                         "bot",
                         None,
                         &k2,
-                        &AgentScope::default(),
-                        &AgentLimits::default(),
+                        &principals::AgentScopeDoc::default(),
+                        &principals::AgentLimitsDoc::default(),
                         "user:admin",
                     )
                     .await

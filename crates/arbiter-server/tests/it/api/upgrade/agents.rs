@@ -227,22 +227,31 @@ async fn make(backend: &str) {
         "stack",
     );
     // Every scope and limit field set (PEM key).
-    ok(&c.req("POST", "/api/v1/agents", a, Some(&json!({
-        "name": "ci-bot",
-        "description": "CI pipeline",
-        "public_key": key(51).public().to_pem(),
-        "scope": {
-            "stacks": ["web-*", "payments-prod"],
-            "stack_labels": ["team:web"],
-            "actions": ["create", "update"],
-            "resource_types": ["aws_*", "google_storage_bucket"],
-            "max_blast_radius": 25,
-            "max_monthly_cost_increase_usd": 150.75,
-            "max_ttl_seconds": 7200,
-            "may_auto_apply": true
-        },
-        "limits": {"submissions_per_minute": 12, "blast_radius_per_hour": 80}
-    }))).await, "ci-bot");
+    ok(
+        &c.req(
+            "POST",
+            "/api/v1/agents",
+            a,
+            Some(&json!({
+                "name": "ci-bot",
+                "description": "CI pipeline",
+                "public_key": key(51).public().to_pem(),
+                "scope": {
+                    "stacks": ["web-*", "payments-prod"],
+                    "stack_labels": ["team:web"],
+                    "actions": ["create", "update"],
+                    "resource_types": ["aws_*", "google_storage_bucket"],
+                    "max_blast_radius": 25,
+                    "max_monthly_cost_increase_usd": 150.75,
+                    "max_ttl_seconds": 7200,
+                    "may_auto_apply": true
+                },
+                "limits": {"submissions_per_minute": 12, "blast_radius_per_hour": 80}
+            })),
+        )
+        .await,
+        "ci-bot",
+    );
     // Nothing but defaults (base64 key).
     ok(
         &c.req(
@@ -255,22 +264,40 @@ async fn make(backend: &str) {
         "plain-bot",
     );
     // A scope replaced, limits replaced, a key rotated.
-    ok(&c.req("POST", "/api/v1/agents", a, Some(&json!({
-        "name": "rotated-bot",
-        "public_key": key(53).public().to_base64(),
-        "scope": {"stacks": ["*"]}
-    }))).await, "rotated-bot");
-    ok(&c.req("PATCH", "/api/v1/agents/rotated-bot", a, Some(&json!({
-        "description": "rotated",
-        "scope": {
-            "stacks": ["ml-*"],
-            "actions": ["delete", "replace"],
-            "resource_types": ["aws_s3_bucket", "aws_iam_*"],
-            "max_blast_radius": 3
-        },
-        "limits": {"blast_radius_per_hour": 10},
-        "add_public_key": key(54).public().to_base64()
-    }))).await, "rotate");
+    ok(
+        &c.req(
+            "POST",
+            "/api/v1/agents",
+            a,
+            Some(&json!({
+                "name": "rotated-bot",
+                "public_key": key(53).public().to_base64(),
+                "scope": {"stacks": ["*"]}
+            })),
+        )
+        .await,
+        "rotated-bot",
+    );
+    ok(
+        &c.req(
+            "PATCH",
+            "/api/v1/agents/rotated-bot",
+            a,
+            Some(&json!({
+                "description": "rotated",
+                "scope": {
+                    "stacks": ["ml-*"],
+                    "actions": ["delete", "replace"],
+                    "resource_types": ["aws_s3_bucket", "aws_iam_*"],
+                    "max_blast_radius": 3
+                },
+                "limits": {"blast_radius_per_hour": 10},
+                "add_public_key": key(54).public().to_base64()
+            })),
+        )
+        .await,
+        "rotate",
+    );
     ok(
         &c.req(
             "POST",
@@ -284,11 +311,20 @@ async fn make(backend: &str) {
         .await,
         "revoke key",
     );
-    ok(&c.req("POST", "/api/v1/agents", a, Some(&json!({
-        "name": "gone-bot",
-        "public_key": key(55).public().to_base64(),
-        "scope": {"stacks": ["web-prod"], "actions": ["update"]}
-    }))).await, "gone-bot");
+    ok(
+        &c.req(
+            "POST",
+            "/api/v1/agents",
+            a,
+            Some(&json!({
+                "name": "gone-bot",
+                "public_key": key(55).public().to_base64(),
+                "scope": {"stacks": ["web-prod"], "actions": ["update"]}
+            })),
+        )
+        .await,
+        "gone-bot",
+    );
     // Agent tokens: minted by each agent's live key; gone-bot's before it
     // was revoked (so it must stay refused).
     let mut tokens = Vec::new();
