@@ -339,6 +339,63 @@ pub struct Token {
     pub revoked_at: Option<Timestamp>,
 }
 
+/// A kind of change an agent's scope may allow (`AgentScope.actions`),
+/// named as the verdict names a resource's change: `create`, `update`,
+/// `delete`, `replace`. The server maps the rest of a plan's actions onto
+/// these (`forget` needs `delete`; reads and no-ops need nothing) in one
+/// function, `lifecycle::scope_action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScopeAction {
+    /// A resource is created.
+    Create,
+    /// A resource is updated in place.
+    Update,
+    /// A resource is destroyed (or forgotten).
+    Delete,
+    /// A resource is replaced (either order).
+    Replace,
+}
+
+impl ScopeAction {
+    /// Every action, in the order the API lists them (a scope's default).
+    pub const ALL: [ScopeAction; 4] = [
+        ScopeAction::Create,
+        ScopeAction::Update,
+        ScopeAction::Delete,
+        ScopeAction::Replace,
+    ];
+
+    /// The wire and stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScopeAction::Create => "create",
+            ScopeAction::Update => "update",
+            ScopeAction::Delete => "delete",
+            ScopeAction::Replace => "replace",
+        }
+    }
+
+    /// The accepted spellings, for messages (those of [`ScopeAction::ALL`]).
+    pub const NAMES: &'static str = "create, update, delete, replace";
+}
+
+impl std::fmt::Display for ScopeAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ScopeAction {
+    type Err = arbiter_verdict::UnknownName;
+    fn from_str(s: &str) -> Result<ScopeAction, arbiter_verdict::UnknownName> {
+        ScopeAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| arbiter_verdict::UnknownName::new("scope action", s, ScopeAction::NAMES))
+    }
+}
+
 /// What an agent may do (PRODUCT.md §2). Stacks are denied unless listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -349,10 +406,9 @@ pub struct AgentScope {
     /// Stacks carrying any of these labels are allowed too.
     #[serde(default)]
     pub stack_labels: Vec<String>,
-    /// Allowed actions among `create`, `update`, `delete`, `replace`
-    /// (default: all four).
+    /// Allowed actions (default: all four).
     #[serde(default = "all_actions")]
-    pub actions: Vec<String>,
+    pub actions: Vec<ScopeAction>,
     /// Allowed resource types, globs (`aws_s3_*`; default `*`).
     #[serde(default = "all_types")]
     pub resource_types: Vec<String>,
@@ -370,10 +426,8 @@ pub struct AgentScope {
     pub may_auto_apply: bool,
 }
 
-fn all_actions() -> Vec<String> {
-    ["create", "update", "delete", "replace"]
-        .map(String::from)
-        .to_vec()
+fn all_actions() -> Vec<ScopeAction> {
+    ScopeAction::ALL.to_vec()
 }
 fn all_types() -> Vec<String> {
     vec!["*".into()]
@@ -806,6 +860,30 @@ mod tests {
             assert_eq!(name.parse::<PolicyKind>().unwrap(), *k);
         }
         assert!("Plan".parse::<PolicyKind>().is_err());
+    }
+
+    #[test]
+    fn scope_actions_are_spelled_as_before_and_default_to_all_four() {
+        let names = ["create", "update", "delete", "replace"];
+        for (a, name) in ScopeAction::ALL.iter().zip(names) {
+            assert_eq!(serde_json::to_string(a).unwrap(), format!("\"{name}\""));
+            assert_eq!(name.parse::<ScopeAction>().unwrap(), *a);
+            assert_eq!(a.to_string(), name);
+        }
+        assert_eq!(ScopeAction::NAMES, names.join(", "));
+        let e = "forget".parse::<ScopeAction>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "scope action \"forget\" must be one of create, update, delete, replace"
+        );
+        assert!("Create".parse::<ScopeAction>().is_err());
+        assert!(serde_json::from_str::<ScopeAction>("\"read\"").is_err());
+        let s = AgentScope::default();
+        assert_eq!(s.actions, ScopeAction::ALL);
+        assert_eq!(
+            serde_json::to_value(&s).unwrap()["actions"],
+            serde_json::json!(names)
+        );
     }
 
     use super::*;

@@ -5,7 +5,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use arbiter_api::{
-    AgentLimits, AgentScope, ChangeStatus, Environment, ErrorCode, Stack, StackSpec,
+    AgentLimits, AgentScope, ChangeStatus, Environment, ErrorCode, ScopeAction, Stack, StackSpec,
 };
 use arbiter_judge::{IntroducedFloor, Judge, JudgeConfig, PlanInput, StackConfig};
 use arbiter_policy::{ApprovalPolicy, LoadedFiles};
@@ -265,6 +265,17 @@ pub fn stack_in_scope(scope: &AgentScope, spec: &StackSpec) -> bool {
         || spec.labels.iter().any(|l| scope.stack_labels.contains(l))
 }
 
+/// The scope action a verdict's change needs, from the plan action's
+/// one-word kind (`arbiter_plan::model::Action::kind`): `forget` removes a
+/// resource from management, so it needs `delete`; reads and no-ops need
+/// none. The one mapping from plan actions to [`ScopeAction`].
+pub fn scope_action(kind: &str) -> Option<ScopeAction> {
+    match kind {
+        "forget" => Some(ScopeAction::Delete),
+        k => k.parse().ok(),
+    }
+}
+
 /// Every way a judged change exceeds an agent's scope, each a sentence.
 pub fn scope_violations(scope: &AgentScope, spec: &StackSpec, verdict: &Verdict) -> Vec<String> {
     let mut out = Vec::new();
@@ -277,15 +288,10 @@ pub fn scope_violations(scope: &AgentScope, spec: &StackSpec, verdict: &Verdict)
     let mut bad_actions: Vec<String> = Vec::new();
     let mut bad_types: Vec<String> = Vec::new();
     for c in &verdict.changes {
-        let action = match c.action.as_str() {
-            "forget" => "delete",
-            a => a,
-        };
-        if matches!(action, "create" | "update" | "delete" | "replace")
-            && !scope.actions.iter().any(|a| a == action)
-            && bad_actions.len() < 5
-        {
-            bad_actions.push(format!("{action} {}", c.address));
+        if let Some(action) = scope_action(&c.action) {
+            if !scope.actions.contains(&action) && bad_actions.len() < 5 {
+                bad_actions.push(format!("{action} {}", c.address));
+            }
         }
         if !scope
             .resource_types
@@ -299,7 +305,12 @@ pub fn scope_violations(scope: &AgentScope, spec: &StackSpec, verdict: &Verdict)
     if !bad_actions.is_empty() {
         out.push(format!(
             "actions outside the agent's scope (allowed: {}): {}",
-            scope.actions.join(", "),
+            scope
+                .actions
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             bad_actions.join(", ")
         ));
     }

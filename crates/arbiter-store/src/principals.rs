@@ -1,7 +1,7 @@
 //! People (users, API tokens) and agents (keys, scopes, nonces).
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::{PublicKey, Role, Timestamp};
+use arbiter_api::{PublicKey, Role, ScopeAction, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
@@ -294,9 +294,10 @@ pub struct AgentScopeDoc {
     /// Stacks carrying any of these labels are allowed too.
     #[serde(default)]
     pub stack_labels: Vec<String>,
-    /// Allowed actions (default: all four).
+    /// Allowed actions (default: all four); an unknown spelling is a
+    /// corrupt row (the API never accepted one).
     #[serde(default = "all_actions")]
-    pub actions: Vec<String>,
+    pub actions: Vec<ScopeAction>,
     /// Allowed resource types, globs (default `*`).
     #[serde(default = "all_types")]
     pub resource_types: Vec<String>,
@@ -314,10 +315,8 @@ pub struct AgentScopeDoc {
     pub may_auto_apply: bool,
 }
 
-fn all_actions() -> Vec<String> {
-    ["create", "update", "delete", "replace"]
-        .map(String::from)
-        .to_vec()
+fn all_actions() -> Vec<ScopeAction> {
+    ScopeAction::ALL.to_vec()
 }
 
 fn all_types() -> Vec<String> {

@@ -218,6 +218,68 @@ fn the_client_commands_drive_a_real_server() {
     );
 }
 
+/// `agent create --action` takes the scope's vocabulary: `--help` lists it,
+/// anything else is a usage error before a request is sent, and the actions
+/// given are the scope the server stores.
+#[test]
+fn agent_create_actions_are_the_scope_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = start(d);
+    let admin = Some(s.token.as_str());
+    let values = "[possible values: create, update, delete, replace]";
+    // Help is wrapped to the terminal's width: compare words.
+    let flat = |o: &Output| text(o).split_whitespace().collect::<Vec<_>>().join(" ");
+    let o = arbiter(&s, d, &["agent", "create", "--help"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(flat(&o).contains(values), "{}", text(&o));
+    let o = arbiter(&s, d, &["agent", "keygen", "-o", "bot.key"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let create = |actions: &[&str]| {
+        let mut args = vec![
+            "agent",
+            "create",
+            "bot",
+            "--public-key",
+            "bot.key.pub",
+            "--stack",
+            "web-*",
+        ];
+        for a in actions {
+            args.extend(["--action", a]);
+        }
+        arbiter(&s, d, &args, admin)
+    };
+    let o = create(&["update", "destroy"]);
+    assert_eq!(o.status.code(), Some(1), "a usage error: {}", text(&o));
+    assert!(
+        flat(&o).contains("invalid value 'destroy' for '--action <ACTION>'")
+            && flat(&o).contains(values),
+        "{}",
+        text(&o)
+    );
+    let o = arbiter(&s, d, &["agent", "list"], admin);
+    assert!(
+        !text(&o).contains("bot"),
+        "nothing was created: {}",
+        text(&o)
+    );
+    let o = create(&["update", "delete"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("actions: [\"update\",\"delete\"]"),
+        "{}",
+        text(&o)
+    );
+    let o = arbiter(&s, d, &["agent", "show", "bot", "--json"], admin);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["scope"]["actions"],
+        serde_json::json!(["update", "delete"])
+    );
+}
+
 #[test]
 fn waiver_commands_add_list_and_revoke_and_stacks_show_the_floor() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,22 +5,48 @@ use crate::auth::Principal;
 use crate::convert;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::{Agent, AgentLimits, AgentScope, AgentSpec, AgentUpdate, Page, PublicKey, Role};
+use arbiter_api::{
+    Agent, AgentLimits, AgentScope, AgentSpec, AgentUpdate, Page, PublicKey, Role, ScopeAction,
+};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 
-const ACTIONS: [&str; 4] = ["create", "update", "delete", "replace"];
+/// An action the API does not know is a value to fix (422, naming the
+/// accepted ones), not malformed JSON (400): checked before the body is
+/// read as a typed [`AgentSpec`] or [`AgentUpdate`], whose
+/// [`ScopeAction`] field refuses it.
+fn check_actions(body: &[u8]) -> ApiResult<()> {
+    #[derive(serde::Deserialize)]
+    struct Body<'a> {
+        #[serde(borrow, default)]
+        scope: Option<Scope<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Scope<'a> {
+        #[serde(borrow, default)]
+        actions: Option<Vec<std::borrow::Cow<'a, str>>>,
+    }
+    match serde_json::from_slice::<Body>(body) {
+        Ok(Body {
+            scope: Some(Scope {
+                actions: Some(actions),
+            }),
+        }) => match actions.iter().find(|a| a.parse::<ScopeAction>().is_err()) {
+            Some(a) => Err(ApiError::invalid(format!(
+                "scope.actions: {a:?} is not one of {}",
+                ScopeAction::NAMES
+            ))),
+            None => Ok(()),
+        },
+        // Absent, or not strings or not JSON: the typed parse says what is wrong.
+        _ => Ok(()),
+    }
+}
 
 /// Checks a scope's values.
 pub fn validate_scope(s: &AgentScope) -> ApiResult<()> {
-    if let Some(a) = s.actions.iter().find(|a| !ACTIONS.contains(&a.as_str())) {
-        return Err(ApiError::invalid(format!(
-            "scope.actions: {a:?} is not one of {}",
-            ACTIONS.join(", ")
-        )));
-    }
     if s.resource_types.is_empty() {
         return Err(ApiError::invalid(
             "scope.resource_types: empty; use [\"*\"] for every type",
@@ -58,6 +84,7 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Agent>)> {
     p.require(Role::Admin)?;
+    check_actions(&body)?;
     let spec: AgentSpec = parse_json(&body)?;
     check_name("agent", &spec.name)?;
     validate_scope(&spec.scope)?;
@@ -109,6 +136,7 @@ pub async fn update(
     body: Bytes,
 ) -> ApiResult<Json<Agent>> {
     p.require(Role::Admin)?;
+    check_actions(&body)?;
     let up: AgentUpdate = parse_json(&body)?;
     if let Some(s) = &up.scope {
         validate_scope(s)?;

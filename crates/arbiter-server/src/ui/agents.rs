@@ -6,7 +6,7 @@ use arbiter_api::{Agent, AgentScope, Role};
 use arbiter_report::html::{self, Html};
 use axum::extract::{Path, State};
 
-fn list_or(h: &mut Html, items: &[String], empty: &'static str) {
+fn list_or<T: std::fmt::Display>(h: &mut Html, items: &[T], empty: &'static str) {
     if items.is_empty() {
         h.raw("<span class=\"muted\">").raw(empty).raw("</span>");
     }
@@ -14,7 +14,7 @@ fn list_or(h: &mut Html, items: &[String], empty: &'static str) {
         if i > 0 {
             h.raw(" ");
         }
-        h.raw("<code>").text(s).raw("</code>");
+        h.raw("<code>").display(s).raw("</code>");
     }
 }
 

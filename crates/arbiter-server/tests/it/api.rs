@@ -609,6 +609,84 @@ async fn scope_violations_reject_with_the_exact_reason() {
     }
 }
 
+/// A scope's actions are typed (`ScopeAction`), but an unknown one is still
+/// a value to fix, named with the accepted ones (422), on create and on
+/// update; a value that is not a string is malformed JSON (400).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_scope_action_is_a_422_naming_the_accepted_ones() {
+    let app = spawn("sqlite", |_| {}).await;
+    let key = arbiter_api::AgentKey::from_seed([9; 32])
+        .public()
+        .to_base64();
+    let want = |r: &common::Resp, text: &str| {
+        assert_eq!((r.status, r.code()), (422, "invalid"), "{:?}", r.body);
+        assert_eq!(
+            r.body["error"]["message"],
+            format!("scope.actions: {text:?} is not one of create, update, delete, replace"),
+        );
+    };
+    let r = app
+        .req(
+            "POST",
+            "/api/v1/agents",
+            Some(&app.admin),
+            Some(&json!({"name": "bot", "public_key": key, "scope": {"stacks": ["*"], "actions": ["create", "destroy"]}})),
+        )
+        .await;
+    want(&r, "destroy");
+    let r = app
+        .req(
+            "POST",
+            "/api/v1/agents",
+            Some(&app.admin),
+            Some(&json!({"name": "bot", "public_key": key, "scope": {"stacks": ["*"], "actions": ["update"]}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["scope"]["actions"], json!(["update"]));
+    // Spellings are exact: `Delete` and `forget` are not actions of a scope.
+    for bad in ["Delete", "forget"] {
+        let r = app
+            .req(
+                "PATCH",
+                "/api/v1/agents/bot",
+                Some(&app.admin),
+                Some(&json!({"scope": {"stacks": ["*"], "actions": ["delete", bad]}})),
+            )
+            .await;
+        want(&r, bad);
+    }
+    let r = app
+        .req(
+            "PATCH",
+            "/api/v1/agents/bot",
+            Some(&app.admin),
+            Some(&json!({"scope": {"stacks": ["*"], "actions": [3]}})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_json"), "{:?}", r.body);
+    // Nothing refused was stored; a good update is, and an omitted list
+    // means all four.
+    let r = app
+        .req("GET", "/api/v1/agents/bot", Some(&app.admin), None)
+        .await;
+    assert_eq!(r.body["scope"]["actions"], json!(["update"]));
+    let r = app
+        .req(
+            "PATCH",
+            "/api/v1/agents/bot",
+            Some(&app.admin),
+            Some(&json!({"scope": {"stacks": ["*"]}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["scope"]["actions"],
+        json!(["create", "update", "delete", "replace"])
+    );
+    app.running.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotency_key_makes_retries_return_the_same_request() {
     for backend in backends().await {

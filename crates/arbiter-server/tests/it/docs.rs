@@ -47,6 +47,23 @@ fn the_openapi_document_lists_exactly_the_error_codes_of_the_table() {
 }
 
 #[test]
+fn the_openapi_document_lists_exactly_the_scope_actions() {
+    let doc = openapi();
+    let listed: Vec<&str> = doc["components"]["schemas"]["AgentScope"]["properties"]["actions"]
+        ["items"]["enum"]
+        .as_array()
+        .expect("AgentScope.actions' items have an enum")
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let actions: Vec<&str> = arbiter_api::ScopeAction::ALL
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    assert_eq!(listed, actions);
+}
+
+#[test]
 fn the_committed_verdict_schema_is_generated_from_the_types() {
     docs()
         .check("schemas/verdict.json", &verdict_schema_json())

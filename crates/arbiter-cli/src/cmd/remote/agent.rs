@@ -1,7 +1,8 @@
 //! `arbiter agent`: agents, their keys and scopes.
 
 use super::*;
-use arbiter_api::{Agent, AgentLimits, AgentScope, AgentSpec};
+use arbiter_api::{Agent, AgentLimits, AgentScope, AgentSpec, ScopeAction};
+use clap::builder::TypedValueParser as _;
 /// Agents and their keys.
 #[derive(Subcommand, Debug)]
 pub enum AgentCommand {
@@ -48,9 +49,9 @@ pub struct AgentCreate {
     /// Stacks with this label are allowed too (repeatable).
     #[arg(long = "stack-label", value_name = "LABEL")]
     pub stack_labels: Vec<String>,
-    /// Allowed actions (default: all of create, update, delete, replace).
-    #[arg(long = "action", value_name = "ACTION")]
-    pub actions: Vec<String>,
+    /// Allowed action (repeatable; default: all four).
+    #[arg(long = "action", value_name = "ACTION", value_parser = scope_action())]
+    pub actions: Vec<ScopeAction>,
     /// Allowed resource type globs (default '*'), e.g. 'aws_s3_*'.
     #[arg(long = "resource-type", value_name = "GLOB")]
     pub resource_types: Vec<String>,
@@ -69,6 +70,12 @@ pub struct AgentCreate {
     /// Resources changed per hour (default 500).
     #[arg(long, value_name = "N")]
     pub blast_per_hour: Option<u64>,
+}
+
+/// `--action`: one of the scope's actions, listed by `--help`.
+fn scope_action() -> impl clap::builder::TypedValueParser<Value = ScopeAction> {
+    clap::builder::PossibleValuesParser::new(ScopeAction::ALL.map(ScopeAction::as_str))
+        .try_map(|s| s.parse::<ScopeAction>())
 }
 
 fn agent_summary(a: &Agent) -> String {
