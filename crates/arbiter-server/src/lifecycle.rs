@@ -461,6 +461,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_plan_action_that_changes_something_needs_a_scope_action() {
+        use arbiter_plan::model::Action;
+        for a in Action::ALL {
+            let want = match a {
+                Action::NoOp | Action::Read => None,
+                Action::Create => Some(ScopeAction::Create),
+                Action::Update => Some(ScopeAction::Update),
+                Action::Delete | Action::Forget | Action::CreateThenForget => {
+                    Some(ScopeAction::Delete)
+                }
+                Action::DeleteThenCreate | Action::CreateThenDelete => Some(ScopeAction::Replace),
+            };
+            assert_eq!(scope_action(a.kind()), want, "{a}");
+            assert_eq!(want.is_some(), a.is_change(), "{a}");
+        }
+    }
+
+    #[test]
     fn review_priority_orders_environments_by_weight() {
         // The weights order the queue: prod, staging, dev, ephemeral.
         let w: Vec<f64> = Environment::ALL
