@@ -12,7 +12,9 @@ use arbiter_runner::WorkerApi;
 use serde_json::json;
 
 use crate::common::World;
-use crate::server::{backends, config, judged, object_names, spawn, worker_config};
+use crate::server::{
+    backends, config, judged, object_names, processes_under, spawn, worker_config,
+};
 
 /// The child-process worker of the SIGKILL test reads its settings here.
 const CHILD_ENV: &str = "ARBITEST_RUNS_CHILD_WORKER";
@@ -76,6 +78,140 @@ async fn a_failing_resource_fails_the_run_and_keeps_the_partial_state() {
         assert_eq!(addresses, ["arbitest_object.first"], "{b}: {v}");
         // Failed is final: nothing is left to claim.
         assert!(api.claim("w2", 0).await.unwrap().is_none(), "{b}");
+        srv.running.shutdown().await.unwrap();
+    }
+}
+
+/// Cancel while queued and while planning, with a real worker: a run
+/// cancelled while queued is never claimed; a run whose plan is slow (the
+/// provider's `plan_delay_ms`, set through a variable of the run) is
+/// cancelled while Terraform plans: the run ends `cancelled`, Terraform
+/// and the provider are stopped, nothing is applied, the stack's lock is
+/// released and the next run of the stack applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_while_queued_and_while_planning_stops_terraform_and_frees_the_stack() {
+    for b in backends().await {
+        let srv = spawn(b, Duration::from_secs(1)).await;
+        srv.stack("web").await;
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
+        std::fs::create_dir_all(&objects).unwrap();
+        let cfg_dir = dir.path().join("config");
+        let body = "variable \"plan_delay_ms\" {\n  type    = number\n  default = 0\n}\n\nresource \"arbitest_object\" \"slow\" {\n  name = \"slow\"\n}\n";
+        // Judged without the delay; the delay is not part of the plan.
+        let plan = judged(
+            &cfg_dir,
+            &config(&objects, "plan_delay_ms = var.plan_delay_ms", body),
+        );
+
+        // Cancelled while queued (no worker yet): at once.
+        let queued_cr = srv.submit("web", &cfg_dir, &plan).await;
+        let queued = srv.runs_of(queued_cr).await[0]["id"].as_i64().unwrap();
+        let (s, r) = srv.cancel(queued).await;
+        assert_eq!(s, 200, "{b}: {r}");
+        assert_eq!(r["phase"], "cancelled", "{b}: {r}");
+
+        // Planning takes 10 s (one plan of a create): long enough to cancel.
+        let slow_cr = srv
+            .submit_with("web", &cfg_dir, &plan, json!({"plan_delay_ms": "10000"}))
+            .await;
+        let slow = srv.runs_of(slow_cr).await[0]["id"].as_i64().unwrap();
+        let work = dir.path().join("w");
+        let api = WorkerApi::new(&srv.base, &srv.pool_token().await).unwrap();
+        let wcfg = worker_config("w", &work);
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let worker =
+            tokio::spawn(async move { arbiter_runner::work(&api, &wcfg, false, rx).await });
+        srv.wait_phase(slow, "planning", Duration::from_secs(120))
+            .await;
+        // Terraform and the provider are running in the workspace.
+        let t0 = Instant::now();
+        while processes_under(&work).len() < 2 {
+            assert!(t0.elapsed() < Duration::from_secs(30), "{b}: no terraform");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (s, r) = srv.cancel(slow).await;
+        assert_eq!(s, 200, "{b}: {r}");
+        assert_eq!(r["cancel_requested"], true, "{b}: {r}");
+        assert_eq!(r["phase"], "planning", "{b}: {r}");
+        let cancelled_at = Instant::now();
+        let t0 = Instant::now();
+        loop {
+            let r = srv.run(slow).await;
+            if r["phase"] == "cancelled" {
+                break;
+            }
+            assert!(
+                r["phase"] == "planning" && t0.elapsed() < Duration::from_secs(60),
+                "{b}: {r}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Terraform and the provider are gone (SIGINT, Terraform's graceful
+        // stop; SIGKILL to the process group after 15 s).
+        assert!(
+            processes_under(&work).is_empty(),
+            "{b}: terraform still runs: {:?}",
+            processes_under(&work)
+        );
+        assert!(
+            cancelled_at.elapsed() < Duration::from_secs(25),
+            "{b}: {:?}",
+            cancelled_at.elapsed()
+        );
+        let phases: Vec<String> = srv.run(slow).await["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["phase"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            phases,
+            [
+                "queued",
+                "preparing",
+                "initialising",
+                "planning",
+                "cancelled"
+            ],
+            "{b}"
+        );
+        assert!(object_names(&objects).is_empty(), "{b}: nothing applied");
+        assert!(srv.states("web").await.is_empty(), "{b}");
+        let log = srv.log(slow).await;
+        assert!(log.contains("cancel requested"), "{b}: {log}");
+        let acts = srv.audit(&format!("run:{slow}")).await;
+        assert!(
+            acts.contains(&"run.cancel_requested".to_string()),
+            "{b}: {acts:?}"
+        );
+        assert_eq!(
+            acts.last().map(String::as_str),
+            Some("run.cancelled"),
+            "{b}: {acts:?}"
+        );
+        assert_eq!(srv.lock_free("web").await, Ok(()), "{b}: the lock");
+
+        // The stack is free: its next run is claimed by the same worker
+        // and applies.
+        let next_cr = srv.submit("web", &cfg_dir, &plan).await;
+        let next = srv.runs_of(next_cr).await[0]["id"].as_i64().unwrap();
+        srv.wait_phase(next, "applied", Duration::from_secs(120))
+            .await;
+        assert_eq!(object_names(&objects), ["slow"], "{b}");
+        let states = srv.states("web").await;
+        assert_eq!(states.len(), 1, "{b}: {states:?}");
+        assert_eq!(states[0]["run"], next, "{b}: {states:?}");
+        tx.send(true).unwrap();
+        let outcomes = worker.await.unwrap().unwrap();
+        let seen: Vec<(i64, RunPhase)> = outcomes.iter().map(|o| (o.run, o.phase)).collect();
+        assert_eq!(
+            seen,
+            [(slow, RunPhase::Cancelled), (next, RunPhase::Applied)],
+            "{b}: the run cancelled while queued was never claimed"
+        );
+        assert_eq!(srv.run(queued).await["phase"], "cancelled", "{b}");
         srv.running.shutdown().await.unwrap();
     }
 }

@@ -223,6 +223,16 @@ impl Srv {
             .clone()
     }
 
+    /// The runs of a change request, oldest first.
+    pub async fn runs_of(&self, cr: i64) -> Vec<Value> {
+        let mut v = self.get(&format!("/api/v1/runs?change_request={cr}")).await["items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        v.sort_by_key(|r| r["id"].as_i64());
+        v
+    }
+
     pub async fn run(&self, id: i64) -> Value {
         self.get(&format!("/api/v1/runs/{id}")).await
     }
@@ -447,4 +457,18 @@ pub fn object_names(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Processes whose working directory is under `dir` (a worker's Terraform
+/// and its providers run in the worker's workspaces), from /proc.
+pub fn processes_under(dir: &Path) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(dir))
+        })
+        .collect()
 }
