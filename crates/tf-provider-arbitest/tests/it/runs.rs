@@ -4,16 +4,17 @@
 //! applying configurations of this provider, whose objects are files the
 //! tests can count. Both databases when PostgreSQL is available.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use arbiter_api::runs::RunPhase;
 use arbiter_runner::WorkerApi;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::World;
 use crate::server::{
-    backends, config, judged, object_names, processes_under, spawn, worker_config,
+    backends, config, judged, object_names, processes_under, spawn, wait_processes_gone,
+    worker_config,
 };
 
 /// The child-process worker of the SIGKILL test reads its settings here.
@@ -323,10 +324,10 @@ async fn two_workers_apply_twenty_runs_each_exactly_once() {
     }
 }
 
-/// The worker process of the SIGKILL test: does nothing unless started by
-/// that test (which runs it with `--ignored`).
+/// The worker process of the SIGKILL tests: does nothing unless started by
+/// one of them (through `kill_worker_mid_apply`, with `--ignored`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the worker process of a_worker_killed_mid_apply_leaves_the_run_interrupted (started by it)"]
+#[ignore = "the worker process of the SIGKILL tests (a_worker_killed_mid_apply_leaves_the_run_interrupted, a_terraform_outliving_its_killed_worker_writes_no_state; started by them)"]
 async fn child_worker_process() {
     let Ok(settings) = std::env::var(CHILD_ENV) else {
         return;
@@ -343,95 +344,158 @@ async fn child_worker_process() {
     arbiter_runner::work(&api, &wcfg, false, rx).await.unwrap();
 }
 
-/// A worker process killed with SIGKILL while Terraform applies (each
-/// write slowed by the provider's delay): the server marks the run
-/// `interrupted` when its heartbeats stop, the change request
-/// `apply_failed`; the objects Terraform created are what the stack's
-/// state records (nothing, when Terraform never wrote its state back), and
-/// a worker started afterwards does not pick the run up again.
+/// What [`kill_worker_mid_apply`] leaves.
+struct Killed {
+    run: i64,
+    cr: i64,
+    token: String,
+    objects: PathBuf,
+    child_work: PathBuf,
+    /// When the server marked the run interrupted (its phase span).
+    interrupted_at: String,
+}
+
+/// A chain of `n` objects (each created after the previous one), judged
+/// and submitted on stack `web`; a worker process claims the run and is
+/// killed with SIGKILL once Terraform has written the first object (each
+/// write slowed by `delay_ms`); returns once the server has marked the run
+/// `interrupted` (its heartbeats stopped).
+async fn kill_worker_mid_apply(
+    b: &str,
+    srv: &crate::server::Srv,
+    dir: &Path,
+    n: usize,
+    delay_ms: u64,
+) -> Killed {
+    let objects = dir.join("objects");
+    std::fs::create_dir_all(&objects).unwrap();
+    let cfg_dir = dir.join("config");
+    let body: String = (0..n)
+        .map(|i| {
+            let dep = if i > 0 {
+                format!("  depends_on = [arbitest_object.o{}]\n", i - 1)
+            } else {
+                String::new()
+            };
+            format!("resource \"arbitest_object\" \"o{i}\" {{\n  name = \"o{i}\"\n{dep}}}\n")
+        })
+        .collect();
+    let plan = judged(
+        &cfg_dir,
+        &config(&objects, &format!("delay_ms = {delay_ms}"), &body),
+    );
+    let cr = srv.submit("web", &cfg_dir, &plan).await;
+    let token = srv.pool_token().await;
+    let run = srv.runs_of(cr).await[0]["id"].as_i64().unwrap();
+
+    let child_work = dir.join("child");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "runs::child_worker_process",
+            "--nocapture",
+        ])
+        .env(
+            CHILD_ENV,
+            format!("{}\n{token}\n{}", srv.base, child_work.display()),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    srv.wait_phase(run, "applying", Duration::from_secs(120))
+        .await;
+    // Terraform has started writing (the first object takes the delay).
+    let t0 = Instant::now();
+    while object_names(&objects).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "{b}: nothing written"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let r = srv
+        .wait_phase(run, "interrupted", Duration::from_secs(30))
+        .await;
+    let interrupted_at = r["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phase"] == "interrupted")
+        .and_then(|p| p["started_at"].as_str())
+        .unwrap_or_else(|| panic!("{b}: {r}"))
+        .to_string();
+    Killed {
+        run,
+        cr,
+        token,
+        objects,
+        child_work,
+        interrupted_at,
+    }
+}
+
+/// No late writes: versions of the stack's state history written with the
+/// run's credentials (origin apply, the run) all predate its interruption.
+fn assert_no_version_after_interruption(b: &str, k: &Killed, states: &[Value]) {
+    for s in states {
+        if s["run"] == k.run || s["pushed_by"] == format!("run:{}", k.run) {
+            let at = s["created_at"].as_str().unwrap();
+            assert!(
+                at < k.interrupted_at.as_str(),
+                "{b}: version {} written by run {} at {at}, after its interruption at {}: {states:?}",
+                s["version"],
+                k.run,
+                k.interrupted_at
+            );
+        }
+    }
+}
+
+/// A worker process killed with SIGKILL while Terraform applies: the
+/// server marks the run `interrupted` when its heartbeats stop, the change
+/// request `apply_failed`; the stack's state records at most the objects
+/// Terraform created (nothing, when Terraform never wrote its state back
+/// while the run was applying), and no version written with the run's
+/// credentials after the interruption (the sandbox is off here, so
+/// Terraform could outlive the worker: the test waits for it to end); a
+/// worker started afterwards does not pick the run up again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_apply_leaves_the_run_interrupted() {
     for b in backends().await {
         let srv = spawn(b, Duration::from_secs(1)).await;
         srv.stack("web").await;
         let dir = tempfile::tempdir().unwrap();
-        let objects = dir.path().join("objects");
-        std::fs::create_dir_all(&objects).unwrap();
-        let cfg_dir = dir.path().join("config");
-        let body: String = (0..4)
-            .map(|i| {
-                let dep = if i > 0 {
-                    format!("  depends_on = [arbitest_object.o{}]\n", i - 1)
-                } else {
-                    String::new()
-                };
-                format!("resource \"arbitest_object\" \"o{i}\" {{\n  name = \"o{i}\"\n{dep}}}\n")
-            })
-            .collect();
-        let plan = judged(&cfg_dir, &config(&objects, "delay_ms = 1500", &body));
-        let cr = srv.submit("web", &cfg_dir, &plan).await;
-        let token = srv.pool_token().await;
-        let run_id = srv.runs().await[0]["id"].as_i64().unwrap();
-
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--ignored",
-                "--exact",
-                "runs::child_worker_process",
-                "--nocapture",
-            ])
-            .env(
-                CHILD_ENV,
-                format!(
-                    "{}\n{token}\n{}",
-                    srv.base,
-                    dir.path().join("child").display()
-                ),
-            )
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        srv.wait_phase(run_id, "applying", Duration::from_secs(120))
-            .await;
-        // Terraform has started writing (the first object takes 1.5 s).
-        let t0 = Instant::now();
-        while object_names(&objects).is_empty() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "{b}: nothing written"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        let run = srv
-            .wait_phase(run_id, "interrupted", Duration::from_secs(30))
-            .await;
+        let k = kill_worker_mid_apply(b, &srv, dir.path(), 4, 1500).await;
+        let run = srv.run(k.run).await;
         assert!(run["state_version"].is_null(), "{b}: {run}");
-        let c = srv.get(&format!("/api/v1/change-requests/{cr}")).await;
+        let c = srv.change_request(k.cr).await;
         assert_eq!(c["status"], "apply_failed", "{b}: {c}");
-        // Whatever is left of Terraform (the sandbox is off here, so it
-        // may outlive the worker) has had time to finish.
-        tokio::time::sleep(Duration::from_secs(8)).await;
-        let written = object_names(&objects);
+        // Terraform's output is a pipe to the dead worker: it dies at its
+        // next line. Wait for it and the provider to end, else kill them.
+        let survivors = wait_processes_gone(&k.child_work, Duration::from_secs(60)).await;
+        let written = object_names(&k.objects);
+        eprintln!("{b}: after the interruption: processes {survivors:?}, objects {written:?}");
         assert!(
             !written.is_empty() && written.len() <= 4,
             "{b}: {written:?}"
         );
-        // The state history holds what Terraform wrote back: its latest
-        // version (if any) lists exactly the objects in the directory.
         let states = srv.states("web").await;
+        assert_no_version_after_interruption(b, &k, &states);
+        // The state history holds what Terraform wrote back before then:
+        // its latest version (if any) lists only objects that exist.
         if let Some(latest) = states.iter().map(|s| s["version"].as_i64().unwrap()).max() {
             let (v, addresses) = srv.state_addresses("web", latest).await;
-            let expected: Vec<String> = written
-                .iter()
-                .map(|n| format!("arbitest_object.{n}"))
-                .collect();
-            assert_eq!(addresses, expected, "{b}: {v}");
+            for a in &addresses {
+                let name = a.strip_prefix("arbitest_object.").unwrap();
+                assert!(written.iter().any(|n| n == name), "{b}: {a} {v}");
+            }
         }
         // Interrupted is final: a second worker does not pick it up.
-        let api = WorkerApi::new(&srv.base, &token).unwrap();
+        let api = WorkerApi::new(&srv.base, &k.token).unwrap();
         let wcfg = worker_config("second", &dir.path().join("second"));
         let (tx, rx) = tokio::sync::watch::channel(false);
         let second = tokio::spawn(async move { arbiter_runner::work(&api, &wcfg, true, rx).await });
@@ -442,9 +506,75 @@ async fn a_worker_killed_mid_apply_leaves_the_run_interrupted() {
             got.is_empty(),
             "{b}: the interrupted run was claimed again: {got:?}"
         );
-        let run = srv.run(run_id).await;
+        let run = srv.run(k.run).await;
         assert_eq!(run["phase"], "interrupted", "{b}: {run}");
+        assert!(run["state_version"].is_null(), "{b}: {run}");
         assert_eq!(srv.runs().await.len(), 1, "{b}");
+        srv.running.shutdown().await.unwrap();
+    }
+}
+
+/// As above, but Terraform outlives the killed worker: the stack's tool is
+/// a wrapper that sends Terraform's output to a file (as a worker without
+/// bubblewrap whose Terraform does not write to the dead worker's pipes),
+/// so Terraform finishes the apply after the run was interrupted and then
+/// tries to write its state with the run's credentials. The server refuses
+/// it: no version of the state history comes from after the interruption,
+/// and Terraform reports that it could not save its state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terraform_outliving_its_killed_worker_writes_no_state() {
+    const N: usize = 5;
+    let terraform = arbiter_testkit::tfprovider::terraform_binary().unwrap();
+    for b in backends().await {
+        let srv = spawn(b, Duration::from_secs(1)).await;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("tf-out");
+        std::fs::create_dir_all(&out).unwrap();
+        let wrapper = dir.path().join("terraform-detached");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nout={out}/terraform-$$.log\n{tf} \"$@\" >\"$out\" 2>&1\nst=$?\ncat \"$out\"\nexit $st\n",
+                out = out.display(),
+                tf = terraform.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        srv.stack_with("web", json!({"tool_path": wrapper.display().to_string()}))
+            .await;
+        // N writes of 2 s: Terraform's own state write comes ~2 × N s into
+        // the apply, the interruption ~2 + 3 heartbeats (1 s) after the
+        // first write.
+        let k = kill_worker_mid_apply(b, &srv, dir.path(), N, 2000).await;
+        let survivors = wait_processes_gone(&k.child_work, Duration::from_secs(60)).await;
+        let written = object_names(&k.objects);
+        eprintln!("{b}: after the interruption: processes {survivors:?}, objects {written:?}");
+        assert!(
+            !survivors.is_empty(),
+            "{b}: terraform did not outlive the worker"
+        );
+        assert_eq!(
+            written.len(),
+            N,
+            "{b}: the detached terraform finished its apply: {written:?}"
+        );
+        let states = srv.states("web").await;
+        assert_no_version_after_interruption(b, &k, &states);
+        assert!(states.is_empty(), "{b}: {states:?}");
+        let run = srv.run(k.run).await;
+        assert_eq!(run["phase"], "interrupted", "{b}: {run}");
+        assert!(run["state_version"].is_null(), "{b}: {run}");
+        // It did try, and was refused.
+        let logs: String = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n---\n");
+        // (Today the run's credentials end with it: "HTTP remote state
+        // endpoint requires auth".)
+        assert!(logs.contains("Failed to save state"), "{b}: {logs}");
         srv.running.shutdown().await.unwrap();
     }
 }

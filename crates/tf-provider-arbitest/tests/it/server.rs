@@ -472,3 +472,30 @@ pub fn processes_under(dir: &Path) -> Vec<u32> {
         })
         .collect()
 }
+
+/// Waits up to `within` for the processes under `dir` to end; kills (by
+/// pid, SIGKILL) those still there then. Returns the pids seen at first.
+pub async fn wait_processes_gone(dir: &Path, within: Duration) -> Vec<u32> {
+    let seen = processes_under(dir);
+    let t0 = Instant::now();
+    loop {
+        let left = processes_under(dir);
+        if left.is_empty() {
+            return seen;
+        }
+        if t0.elapsed() > within {
+            for pid in &left {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert!(
+                processes_under(dir).is_empty(),
+                "processes under {dir:?} survive SIGKILL"
+            );
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
