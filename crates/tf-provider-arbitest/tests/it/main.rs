@@ -3,7 +3,8 @@
 //! destroy, injected failures (partial applies), the delay and a SIGKILL of
 //! Terraform mid-apply; and (`runs`) runs of the real server carried out by
 //! the real worker with this provider (a failing resource, a worker killed
-//! mid-apply, cancel while queued and while planning, two workers and
+//! mid-apply, cancel while queued and while planning, a plan past its
+//! time limit, two workers and
 //! twenty runs), both databases; and (`worker`) the worker's runs of
 //! `terraform_data` against the real server (a changed plan, cancel, the
 //! sandbox, verification, shutdown), both databases. These tests

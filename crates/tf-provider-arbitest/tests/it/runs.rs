@@ -217,6 +217,71 @@ async fn cancel_while_queued_and_while_planning_stops_terraform_and_frees_the_st
     }
 }
 
+/// A plan past the stack's planning time limit (`runs.timeouts.planning`,
+/// 2 s; the provider's plan delay, 6 s) is interrupted by the worker: the
+/// run fails with the limit named, Terraform and the provider are gone,
+/// nothing is applied and the stack's lock is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_past_the_stacks_time_limit_is_stopped_and_fails_the_run() {
+    for b in backends().await {
+        let srv = spawn(b, Duration::from_secs(1)).await;
+        srv.stack_with(
+            "web",
+            json!({"timeouts": {"preparing": 60, "initialising": 120, "planning": 2, "applying": 120}}),
+        )
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
+        std::fs::create_dir_all(&objects).unwrap();
+        let cfg_dir = dir.path().join("config");
+        let body = "variable \"plan_delay_ms\" {\n  type    = number\n  default = 0\n}\n\nresource \"arbitest_object\" \"slow\" {\n  name = \"slow\"\n}\n";
+        let plan = judged(
+            &cfg_dir,
+            &config(&objects, "plan_delay_ms = var.plan_delay_ms", body),
+        );
+        let cr = srv
+            .submit_with("web", &cfg_dir, &plan, json!({"plan_delay_ms": "6000"}))
+            .await;
+        let work = dir.path().join("w");
+        let api = WorkerApi::new(&srv.base, &srv.pool_token().await).unwrap();
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let out = arbiter_runner::work(&api, &worker_config("w", &work), true, rx)
+            .await
+            .unwrap();
+        let o = &out[0];
+        assert_eq!(o.phase, RunPhase::Failed, "{b}: {:?}\n{}", o.error, o.log);
+        let run = srv.run(o.run).await;
+        assert_eq!(run["phase"], "failed", "{b}: {run}");
+        let error = run["error"].as_str().unwrap_or_default();
+        assert!(error.contains("timed out after 2 s"), "{b}: {run}");
+        let phases: Vec<String> = run["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["phase"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            phases,
+            ["queued", "preparing", "initialising", "planning", "failed"],
+            "{b}"
+        );
+        let log = srv.log(o.run).await;
+        assert!(log.contains("ran past 2 s: interrupting"), "{b}: {log}");
+        assert!(
+            processes_under(&work).is_empty(),
+            "{b}: {:?}",
+            processes_under(&work)
+        );
+        assert!(object_names(&objects).is_empty(), "{b}");
+        assert!(srv.states("web").await.is_empty(), "{b}");
+        assert_eq!(srv.lock_free("web").await, Ok(()), "{b}");
+        // Nothing was applied: the change request is not apply_failed.
+        let c = srv.change_request(cr).await;
+        assert_eq!(c["status"], "approved", "{b}: {c}");
+        srv.running.shutdown().await.unwrap();
+    }
+}
+
 /// Two workers (each with its own claim loop) and twenty runs on twenty
 /// stacks: every run is applied exactly once, by one worker, and each
 /// run's object exists once.
