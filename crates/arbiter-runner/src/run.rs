@@ -108,6 +108,13 @@ impl Ctx<'_> {
             planned_digest: None,
         };
         fill(&mut r);
+        // A final phase ends the lease: the server takes no log after it,
+        // so its line goes before the report.
+        let last = to.is_final();
+        if last {
+            self.log
+                .line(&format!("[arbiter] phase {} → {to}", self.phase));
+        }
         // The log up to this point is on the server before the phase
         // changes (people following a run see why it moved on).
         if let Err(e) = self
@@ -121,8 +128,10 @@ impl Ctx<'_> {
         for attempt in 0..6 {
             match self.api.phase(self.claim.run.id, &r).await {
                 Ok(_) => {
-                    self.log
-                        .line(&format!("[arbiter] phase {} → {to}", self.phase));
+                    if !last {
+                        self.log
+                            .line(&format!("[arbiter] phase {} → {to}", self.phase));
+                    }
                     self.phase = to;
                     return Ok(());
                 }
@@ -493,6 +502,11 @@ async fn steps(
         ctx.log.line(&format!(
             "[arbiter] the plan changed since it was judged (judged {judged}, now {planned}): sending it as a new revision"
         ));
+        // Taking the revision discards the run, and the server takes no
+        // log after that: the log so far goes first.
+        if let Err(e) = ctx.log.flush(ctx.api, run, &claim.lease).await {
+            tracing::warn!("run {run}: log upload failed: {e}");
+        }
         let text = String::from_utf8(plan_json).map_err(|e| io_end("the new plan", e))?;
         let raw = serde_json::value::RawValue::from_string(text)
             .map_err(|e| io_end("the new plan", e))?;

@@ -145,6 +145,17 @@ impl ObjectResource {
         }
     }
 
+    /// The plan delay, in every read and plan.
+    async fn before_plan(&self) {
+        let delay = match self.settings.read() {
+            Ok(slot) => slot.as_ref().map(|s| s.plan_delay),
+            Err(_) => None,
+        };
+        if let Some(d) = delay.filter(|d| !d.is_zero()) {
+            tokio::time::sleep(d).await;
+        }
+    }
+
     /// The failure injection and the delay, before any write.
     async fn before_write(
         settings: &Settings,
@@ -222,6 +233,7 @@ impl Resource for ObjectResource {
         private_state: ValueEmpty,
         _meta: ValueEmpty,
     ) -> Option<(ObjectState, ValueEmpty)> {
+        self.before_plan().await;
         let Some(settings) = self.settings(diags) else {
             return Some((state, private_state));
         };
@@ -250,6 +262,7 @@ impl Resource for ObjectResource {
         _config: ObjectState,
         _meta: ValueEmpty,
     ) -> Option<(ObjectState, ValueEmpty)> {
+        self.before_plan().await;
         let mut planned = proposed;
         planned.id = match &planned.name {
             Value::Value(name) => {
@@ -271,6 +284,7 @@ impl Resource for ObjectResource {
         prior_private: ValueEmpty,
         _meta: ValueEmpty,
     ) -> Option<(ObjectState, ValueEmpty, Vec<AttributePath>)> {
+        self.before_plan().await;
         let mut planned = proposed;
         if planned.name != prior.name {
             // Terraform plans the replacement again as a create.
@@ -294,6 +308,7 @@ impl Resource for ObjectResource {
         prior_private: ValueEmpty,
         _meta: ValueEmpty,
     ) -> Option<ValueEmpty> {
+        self.before_plan().await;
         Some(prior_private)
     }
 

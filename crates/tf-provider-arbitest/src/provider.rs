@@ -1,5 +1,5 @@
-//! The provider: its configuration (`root`, `fail_on`, `delay_ms`, each with
-//! an environment fallback) and its resources.
+//! The provider: its configuration (`root`, `fail_on`, `delay_ms`,
+//! `plan_delay_ms`, each with an environment fallback) and its resources.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -22,6 +22,8 @@ pub const ENV_ROOT: &str = "ARBITEST_ROOT";
 pub const ENV_FAIL_ON: &str = "ARBITEST_FAIL_ON";
 /// Environment fallback of the `delay_ms` attribute.
 pub const ENV_DELAY_MS: &str = "ARBITEST_DELAY_MS";
+/// Environment fallback of the `plan_delay_ms` attribute.
+pub const ENV_PLAN_DELAY_MS: &str = "ARBITEST_PLAN_DELAY_MS";
 
 /// The provider block as Terraform sends it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,6 +31,7 @@ pub struct ProviderConfig {
     pub root: Value<String>,
     pub fail_on: Value<String>,
     pub delay_ms: Value<i64>,
+    pub plan_delay_ms: Value<i64>,
 }
 
 /// The configured provider, shared with its resources.
@@ -39,6 +42,9 @@ pub struct Settings {
     pub fail_on: Vec<String>,
     /// Waited before every create, update and delete.
     pub delay: Duration,
+    /// Waited in every read (refresh) and plan of an object, so that a
+    /// plan takes long enough to be cancelled or to overrun a time limit.
+    pub plan_delay: Duration,
 }
 
 impl Settings {
@@ -107,24 +113,47 @@ fn settings_from(
     if let Some(list) = env(ENV_FAIL_ON) {
         fail_on.extend(split_names(&list));
     }
-    let delay_ms = match config.delay_ms {
+    let delay = delay_setting(diags, config.delay_ms, "delay_ms", ENV_DELAY_MS, &env)?;
+    let plan_delay = delay_setting(
+        diags,
+        config.plan_delay_ms,
+        "plan_delay_ms",
+        ENV_PLAN_DELAY_MS,
+        &env,
+    )?;
+    Some(Settings {
+        store,
+        fail_on,
+        delay,
+        plan_delay,
+    })
+}
+
+/// A delay attribute in milliseconds (`attr`), else its environment
+/// fallback (`env_name`), else none.
+fn delay_setting(
+    diags: &mut Diagnostics,
+    value: Value<i64>,
+    attr: &'static str,
+    env_name: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Option<Duration> {
+    let ms = match value {
         Value::Value(ms) => ms,
         Value::Unknown => {
             diags.error_short(
-                "arbitest: `delay_ms` must be known when the provider is configured",
-                AttributePath::new("delay_ms"),
+                format!("arbitest: `{attr}` must be known when the provider is configured"),
+                AttributePath::new(attr),
             );
             return None;
         }
-        Value::Null => match env(ENV_DELAY_MS) {
+        Value::Null => match env(env_name) {
             None => 0,
             Some(text) => match text.trim().parse::<i64>() {
                 Ok(ms) => ms,
                 Err(e) => {
                     diags.root_error(
-                        format!(
-                            "arbitest: {ENV_DELAY_MS}={text:?} is not a number of milliseconds"
-                        ),
+                        format!("arbitest: {env_name}={text:?} is not a number of milliseconds"),
                         e.to_string(),
                     );
                     return None;
@@ -132,18 +161,14 @@ fn settings_from(
             },
         },
     };
-    let Ok(delay_ms) = u64::try_from(delay_ms) else {
+    let Ok(ms) = u64::try_from(ms) else {
         diags.error_short(
-            format!("arbitest: delay_ms must not be negative (got {delay_ms})"),
-            AttributePath::new("delay_ms"),
+            format!("arbitest: {attr} must not be negative (got {ms})"),
+            AttributePath::new(attr),
         );
         return None;
     };
-    Some(Settings {
-        store,
-        fail_on,
-        delay: Duration::from_millis(delay_ms),
-    })
+    Some(Duration::from_millis(ms))
 }
 
 fn attribute(
@@ -188,6 +213,11 @@ impl Provider for ArbitestProvider {
                         AttributeConstraint::Optional,
                         "Milliseconds waited before every create, update and delete; default: $ARBITEST_DELAY_MS or 0",
                     ),
+                    "plan_delay_ms" => attribute(
+                        AttributeType::Number,
+                        AttributeConstraint::Optional,
+                        "Milliseconds waited in every read and plan of an object (refresh, plan; Terraform plans again while applying); default: $ARBITEST_PLAN_DELAY_MS or 0",
+                    ),
                 },
                 ..Default::default()
             },
@@ -195,12 +225,17 @@ impl Provider for ArbitestProvider {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: ProviderConfig) -> Option<()> {
-        if let Value::Value(ms) = config.delay_ms {
-            if ms < 0 {
-                diags.error_short(
-                    format!("arbitest: delay_ms must not be negative (got {ms})"),
-                    AttributePath::new("delay_ms"),
-                );
+        for (attr, value) in [
+            ("delay_ms", config.delay_ms),
+            ("plan_delay_ms", config.plan_delay_ms),
+        ] {
+            if let Value::Value(ms) = value {
+                if ms < 0 {
+                    diags.error_short(
+                        format!("arbitest: {attr} must not be negative (got {ms})"),
+                        AttributePath::new(attr),
+                    );
+                }
             }
         }
         Some(())
@@ -245,6 +280,7 @@ mod tests {
             root,
             fail_on,
             delay_ms,
+            plan_delay_ms: Value::Null,
         }
     }
 
@@ -257,6 +293,7 @@ mod tests {
             ENV_ROOT => Some(env_root.clone()),
             ENV_FAIL_ON => Some("c, d".to_owned()),
             ENV_DELAY_MS => Some("25".to_owned()),
+            ENV_PLAN_DELAY_MS => Some("40".to_owned()),
             _ => None,
         };
         let mut diags = Diagnostics::default();
@@ -279,6 +316,7 @@ mod tests {
         assert_eq!(s.fail_on, ["a", "b", "c", "d"]);
         assert!(s.fails_on("c") && !s.fails_on("e"));
         assert_eq!(s.delay, Duration::from_millis(5));
+        assert_eq!(s.plan_delay, Duration::from_millis(40));
 
         let s = settings_from(
             &mut diags,
@@ -288,6 +326,12 @@ mod tests {
         .unwrap();
         assert_eq!(s.store.root(), std::path::Path::new(&env_root));
         assert_eq!(s.fail_on, ["c", "d"]);
+        assert_eq!(s.delay, Duration::from_millis(25));
+
+        let mut c = config(Value::Value(root), Value::Null, Value::Null);
+        c.plan_delay_ms = Value::Value(7);
+        let s = settings_from(&mut diags, &c, env).unwrap();
+        assert_eq!(s.plan_delay, Duration::from_millis(7));
         assert_eq!(s.delay, Duration::from_millis(25));
     }
 
@@ -317,6 +361,18 @@ mod tests {
         )
         .is_none());
         assert!(diags.errors[0].summary.contains("must not be negative"));
+
+        let mut diags = Diagnostics::default();
+        let mut c = config(root.clone(), Value::Null, Value::Null);
+        c.plan_delay_ms = Value::Value(-3);
+        assert!(settings_from(&mut diags, &c, none).is_none());
+        assert!(
+            diags.errors[0]
+                .summary
+                .contains("plan_delay_ms must not be negative"),
+            "{:?}",
+            diags.errors
+        );
 
         let mut diags = Diagnostics::default();
         let env = |k: &str| (k == ENV_DELAY_MS).then(|| "soon".to_owned());

@@ -1,7 +1,8 @@
-//! Integration tests of the run worker (one binary; modules below).
+//! Integration tests of the run worker (one binary; modules below). Whole
+//! runs against the real server are in crates/tf-provider-arbitest/tests/it
+//! (`worker`, `runs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod fake;
-mod runs;
 mod source;
+mod tool;
 mod verify;

@@ -1,11 +1,11 @@
-//! Injected failures (a partial apply), the delay, and Terraform killed
-//! mid-apply.
+//! Injected failures (a partial apply), the delays (writes; reads and
+//! plans), and Terraform killed mid-apply.
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::common::World;
+use crate::common::{actions, World};
 
 const THREE: &str = r#"
 resource "arbitest_object" "first" {
@@ -105,6 +105,38 @@ fn the_delay_holds_the_write_back() {
     assert!(child.wait().unwrap().success());
     assert!(started.elapsed() >= Duration::from_millis(1500));
     assert_eq!(w.object("slow").unwrap()["revision"], 1);
+}
+
+#[test]
+fn the_plan_delay_holds_refresh_and_plan_but_writes_nothing() {
+    let w = World::new();
+    let body = "resource \"arbitest_object\" \"slow\" {\n  name = \"slow\"\n}\n";
+    w.write_config("plan_delay_ms = 1500", body);
+    w.init();
+    // An empty state: one plan of a create.
+    let started = Instant::now();
+    let plan = w.plan(&[]);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        actions(&plan, "resource_changes", "arbitest_object.slow"),
+        ["create"]
+    );
+    assert!(w.object_names().is_empty(), "a plan writes nothing");
+    // With state: the refresh (read) waits too.
+    w.apply_plan();
+    assert_eq!(w.object("slow").unwrap()["revision"], 1);
+    w.write_config("plan_delay_ms = 1500", body);
+    let started = Instant::now();
+    w.tf_ok(&["plan", "-no-color", "-refresh-only"]);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "refresh: {:?}",
+        started.elapsed()
+    );
 }
 
 /// Pids of the running children of `parent` (from /proc).

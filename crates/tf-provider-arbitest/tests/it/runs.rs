@@ -8,234 +8,17 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use arbiter_api::runs::RunPhase;
-use arbiter_runner::sandbox::{Confinement, Sandbox};
-use arbiter_runner::{WorkerApi, WorkerConfig};
-use arbiter_server::{Running, ServerConfig};
-use arbiter_testkit::tfprovider;
+use arbiter_runner::WorkerApi;
 use serde_json::{json, Value};
 
 use crate::common::World;
+use crate::server::{
+    backends, config, judged, object_names, processes_under, spawn, wait_processes_gone,
+    worker_config,
+};
 
 /// The child-process worker of the SIGKILL test reads its settings here.
 const CHILD_ENV: &str = "ARBITEST_RUNS_CHILD_WORKER";
-
-struct Srv {
-    running: Running,
-    base: String,
-    admin: String,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-async fn backends() -> Vec<&'static str> {
-    let mut v = vec!["sqlite"];
-    if arbiter_testkit::postgres_database()
-        .await
-        .unwrap()
-        .is_some()
-    {
-        v.push("postgres");
-    }
-    v
-}
-
-async fn spawn(backend: &str, heartbeat: Duration) -> Srv {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("data"),
-        tick: Duration::from_millis(200),
-        run_heartbeat: heartbeat,
-        ..ServerConfig::default()
-    };
-    if backend == "postgres" {
-        cfg.database_url = Some(
-            arbiter_testkit::postgres_database()
-                .await
-                .unwrap()
-                .expect("postgres"),
-        );
-    }
-    let running = arbiter_server::start(cfg).await.unwrap();
-    let admin = running.first_start.as_ref().unwrap().admin_token.clone();
-    Srv {
-        base: format!("http://{}", running.addr),
-        admin,
-        running,
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
-}
-
-impl Srv {
-    async fn raw(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> (u16, Value) {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut r = self
-            .http
-            .request(m, format!("{}{path}", self.base))
-            .bearer_auth(&self.admin);
-        if let Some(b) = body {
-            r = r.header("content-type", "application/json").body(b);
-        }
-        let resp = r.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn req(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        self.raw(method, path, body.map(|b| serde_json::to_vec(b).unwrap()))
-            .await
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (s, v) = self.req("GET", path, None).await;
-        assert_eq!(s, 200, "GET {path}: {v}");
-        v
-    }
-
-    async fn stack(&self, name: &str) {
-        let body = json!({"name": name, "environment": "dev", "monthly_budget_usd": 20000,
-            "auto_apply": true});
-        let (s, v) = self.req("POST", "/api/v1/stacks", Some(&body)).await;
-        assert_eq!(s, 201, "{v}");
-    }
-
-    async fn pool_token(&self) -> String {
-        let (s, v) = self
-            .req(
-                "POST",
-                "/api/v1/worker-pools",
-                Some(&json!({"name": arbiter_api::runs::DEFAULT_POOL})),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        v["token"].as_str().unwrap().to_string()
-    }
-
-    /// Uploads the configuration directory as a bundle, submits the plan
-    /// the submitter judged with it; returns the change request (approved
-    /// and auto-applied: its run is queued).
-    async fn submit(&self, stack: &str, cfg_dir: &Path, plan: &Value) -> i64 {
-        self.submit_with(stack, cfg_dir, plan, json!({})).await
-    }
-
-    async fn submit_with(&self, stack: &str, cfg_dir: &Path, plan: &Value, vars: Value) -> i64 {
-        let bundle = arbiter_runner::source::pack(cfg_dir).unwrap();
-        let sha = arbiter_runner::source::sha256_hex(&bundle);
-        let (s, v) = self
-            .raw("PUT", &format!("/api/v1/bundles/{sha}"), Some(bundle))
-            .await;
-        assert!(matches!(s, 200 | 201), "{v}");
-        let body = json!({"stack": stack, "plan": plan, "intent": "runs with the test provider",
-            "config": {"kind": "bundle", "sha256": sha}, "variables": vars});
-        let (s, v) = self
-            .req("POST", "/api/v1/change-requests", Some(&body))
-            .await;
-        assert_eq!(s, 201, "{v}");
-        assert_eq!(v["status"], "approved", "{v}");
-        v["id"].as_i64().unwrap()
-    }
-
-    async fn runs(&self) -> Vec<Value> {
-        self.get("/api/v1/runs").await["items"]
-            .as_array()
-            .unwrap()
-            .clone()
-    }
-
-    async fn run(&self, id: i64) -> Value {
-        self.get(&format!("/api/v1/runs/{id}")).await
-    }
-
-    /// Waits until run `id` is in `phase` (fails on a final phase that is
-    /// not the one awaited).
-    async fn wait_phase(&self, id: i64, phase: &str, within: Duration) -> Value {
-        let t0 = Instant::now();
-        loop {
-            let r = self.run(id).await;
-            if r["phase"] == phase {
-                return r;
-            }
-            let p: RunPhase = r["phase"].as_str().unwrap().parse().unwrap();
-            assert!(!p.is_final(), "run {id} ended {p}, not {phase}: {r}");
-            assert!(
-                t0.elapsed() < within,
-                "run {id} not {phase} after {within:?}: {r}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// The resource addresses of a state version.
-    async fn state_addresses(&self, stack: &str, version: i64) -> (Value, Vec<String>) {
-        let v = self
-            .get(&format!("/api/v1/stacks/{stack}/states/{version}"))
-            .await;
-        let mut a: Vec<String> = v["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["address"].as_str().unwrap().to_string())
-            .collect();
-        a.sort();
-        (v, a)
-    }
-
-    async fn states(&self, stack: &str) -> Vec<Value> {
-        self.get(&format!("/api/v1/stacks/{stack}/states")).await["items"]
-            .as_array()
-            .unwrap()
-            .clone()
-    }
-}
-
-/// `main.tf` of a configuration using the provider on `objects`.
-fn config(objects: &Path, provider_extra: &str, body: &str) -> String {
-    format!(
-        "{}\nprovider \"arbitest\" {{\n  root = \"{}\"\n  {provider_extra}\n}}\n\n{body}\n",
-        tfprovider::REQUIRED_PROVIDERS,
-        objects.display()
-    )
-}
-
-/// Writes the configuration into `cfg_dir` and returns the plan the
-/// submitter judged (real Terraform on a copy with an empty state).
-fn judged(cfg_dir: &Path, main_tf: &str) -> Value {
-    std::fs::create_dir_all(cfg_dir).unwrap();
-    std::fs::write(cfg_dir.join("main.tf"), main_tf).unwrap();
-    let w = World::new();
-    std::fs::write(w.work.join("main.tf"), main_tf).unwrap();
-    w.init();
-    w.plan(&[])
-}
-
-/// A worker without bubblewrap (the objects directory is outside the
-/// workspace; bubblewrap would hide it) and without dropping privileges.
-fn worker_config(name: &str, work: &Path) -> WorkerConfig {
-    let mut c = WorkerConfig::new(name, work);
-    c.plugin_dir = Some(tfprovider::plugin_dir().unwrap_or_else(|e| panic!("{e}")));
-    c.sandbox = Sandbox {
-        confinement: Confinement::EnvOnly,
-        run_as: None,
-        setpriv: None,
-    };
-    c.keep_log = true;
-    c
-}
-
-fn object_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter_map(|n| n.strip_suffix(".json").map(str::to_owned))
-        .collect();
-    names.sort();
-    names
-}
 
 const THREE: &str = r#"
 resource "arbitest_object" "first" {
@@ -296,6 +79,205 @@ async fn a_failing_resource_fails_the_run_and_keeps_the_partial_state() {
         assert_eq!(addresses, ["arbitest_object.first"], "{b}: {v}");
         // Failed is final: nothing is left to claim.
         assert!(api.claim("w2", 0).await.unwrap().is_none(), "{b}");
+        srv.running.shutdown().await.unwrap();
+    }
+}
+
+/// Cancel while queued and while planning, with a real worker: a run
+/// cancelled while queued is never claimed; a run whose plan is slow (the
+/// provider's `plan_delay_ms`, set through a variable of the run) is
+/// cancelled while Terraform plans: the run ends `cancelled`, Terraform
+/// and the provider are stopped, nothing is applied, the stack's lock is
+/// released and the next run of the stack applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_while_queued_and_while_planning_stops_terraform_and_frees_the_stack() {
+    for b in backends().await {
+        let srv = spawn(b, Duration::from_secs(1)).await;
+        srv.stack("web").await;
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
+        std::fs::create_dir_all(&objects).unwrap();
+        let cfg_dir = dir.path().join("config");
+        let body = "variable \"plan_delay_ms\" {\n  type    = number\n  default = 0\n}\n\nresource \"arbitest_object\" \"slow\" {\n  name = \"slow\"\n}\n";
+        // Judged without the delay; the delay is not part of the plan.
+        let plan = judged(
+            &cfg_dir,
+            &config(&objects, "plan_delay_ms = var.plan_delay_ms", body),
+        );
+
+        // Cancelled while queued (no worker yet): at once.
+        let queued_cr = srv.submit("web", &cfg_dir, &plan).await;
+        let queued = srv.runs_of(queued_cr).await[0]["id"].as_i64().unwrap();
+        let (s, r) = srv.cancel(queued).await;
+        assert_eq!(s, 200, "{b}: {r}");
+        assert_eq!(r["phase"], "cancelled", "{b}: {r}");
+
+        // Planning takes 10 s (one plan of a create): long enough to cancel.
+        let slow_cr = srv
+            .submit_with("web", &cfg_dir, &plan, json!({"plan_delay_ms": "10000"}))
+            .await;
+        let slow = srv.runs_of(slow_cr).await[0]["id"].as_i64().unwrap();
+        let work = dir.path().join("w");
+        let api = WorkerApi::new(&srv.base, &srv.pool_token().await).unwrap();
+        let wcfg = worker_config("w", &work);
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let worker =
+            tokio::spawn(async move { arbiter_runner::work(&api, &wcfg, false, rx).await });
+        srv.wait_phase(slow, "planning", Duration::from_secs(120))
+            .await;
+        // Terraform and the provider are running in the workspace.
+        let t0 = Instant::now();
+        while processes_under(&work).len() < 2 {
+            assert!(t0.elapsed() < Duration::from_secs(30), "{b}: no terraform");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (s, r) = srv.cancel(slow).await;
+        assert_eq!(s, 200, "{b}: {r}");
+        assert_eq!(r["cancel_requested"], true, "{b}: {r}");
+        assert_eq!(r["phase"], "planning", "{b}: {r}");
+        let cancelled_at = Instant::now();
+        let t0 = Instant::now();
+        loop {
+            let r = srv.run(slow).await;
+            if r["phase"] == "cancelled" {
+                break;
+            }
+            assert!(
+                r["phase"] == "planning" && t0.elapsed() < Duration::from_secs(60),
+                "{b}: {r}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Terraform and the provider are gone (SIGINT, Terraform's graceful
+        // stop; SIGKILL to the process group after 15 s).
+        assert!(
+            processes_under(&work).is_empty(),
+            "{b}: terraform still runs: {:?}",
+            processes_under(&work)
+        );
+        assert!(
+            cancelled_at.elapsed() < Duration::from_secs(25),
+            "{b}: {:?}",
+            cancelled_at.elapsed()
+        );
+        let phases: Vec<String> = srv.run(slow).await["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["phase"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            phases,
+            [
+                "queued",
+                "preparing",
+                "initialising",
+                "planning",
+                "cancelled"
+            ],
+            "{b}"
+        );
+        assert!(object_names(&objects).is_empty(), "{b}: nothing applied");
+        assert!(srv.states("web").await.is_empty(), "{b}");
+        let log = srv.log(slow).await;
+        assert!(log.contains("cancel requested"), "{b}: {log}");
+        let acts = srv.audit(&format!("run:{slow}")).await;
+        assert!(
+            acts.contains(&"run.cancel_requested".to_string()),
+            "{b}: {acts:?}"
+        );
+        assert_eq!(
+            acts.last().map(String::as_str),
+            Some("run.cancelled"),
+            "{b}: {acts:?}"
+        );
+        assert_eq!(srv.lock_free("web").await, Ok(()), "{b}: the lock");
+
+        // The stack is free: its next run is claimed by the same worker
+        // and applies.
+        let next_cr = srv.submit("web", &cfg_dir, &plan).await;
+        let next = srv.runs_of(next_cr).await[0]["id"].as_i64().unwrap();
+        srv.wait_phase(next, "applied", Duration::from_secs(120))
+            .await;
+        assert_eq!(object_names(&objects), ["slow"], "{b}");
+        let states = srv.states("web").await;
+        assert_eq!(states.len(), 1, "{b}: {states:?}");
+        assert_eq!(states[0]["run"], next, "{b}: {states:?}");
+        tx.send(true).unwrap();
+        let outcomes = worker.await.unwrap().unwrap();
+        let seen: Vec<(i64, RunPhase)> = outcomes.iter().map(|o| (o.run, o.phase)).collect();
+        assert_eq!(
+            seen,
+            [(slow, RunPhase::Cancelled), (next, RunPhase::Applied)],
+            "{b}: the run cancelled while queued was never claimed"
+        );
+        assert_eq!(srv.run(queued).await["phase"], "cancelled", "{b}");
+        srv.running.shutdown().await.unwrap();
+    }
+}
+
+/// A plan past the stack's planning time limit (`runs.timeouts.planning`,
+/// 2 s; the provider's plan delay, 6 s) is interrupted by the worker: the
+/// run fails with the limit named, Terraform and the provider are gone,
+/// nothing is applied and the stack's lock is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_past_the_stacks_time_limit_is_stopped_and_fails_the_run() {
+    for b in backends().await {
+        let srv = spawn(b, Duration::from_secs(1)).await;
+        srv.stack_with(
+            "web",
+            json!({"timeouts": {"preparing": 60, "initialising": 120, "planning": 2, "applying": 120}}),
+        )
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
+        std::fs::create_dir_all(&objects).unwrap();
+        let cfg_dir = dir.path().join("config");
+        let body = "variable \"plan_delay_ms\" {\n  type    = number\n  default = 0\n}\n\nresource \"arbitest_object\" \"slow\" {\n  name = \"slow\"\n}\n";
+        let plan = judged(
+            &cfg_dir,
+            &config(&objects, "plan_delay_ms = var.plan_delay_ms", body),
+        );
+        let cr = srv
+            .submit_with("web", &cfg_dir, &plan, json!({"plan_delay_ms": "6000"}))
+            .await;
+        let work = dir.path().join("w");
+        let api = WorkerApi::new(&srv.base, &srv.pool_token().await).unwrap();
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let out = arbiter_runner::work(&api, &worker_config("w", &work), true, rx)
+            .await
+            .unwrap();
+        let o = &out[0];
+        assert_eq!(o.phase, RunPhase::Failed, "{b}: {:?}\n{}", o.error, o.log);
+        let run = srv.run(o.run).await;
+        assert_eq!(run["phase"], "failed", "{b}: {run}");
+        let error = run["error"].as_str().unwrap_or_default();
+        assert!(error.contains("timed out after 2 s"), "{b}: {run}");
+        let phases: Vec<String> = run["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["phase"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            phases,
+            ["queued", "preparing", "initialising", "planning", "failed"],
+            "{b}"
+        );
+        let log = srv.log(o.run).await;
+        assert!(log.contains("ran past 2 s: interrupting"), "{b}: {log}");
+        assert!(
+            processes_under(&work).is_empty(),
+            "{b}: {:?}",
+            processes_under(&work)
+        );
+        assert!(object_names(&objects).is_empty(), "{b}");
+        assert!(srv.states("web").await.is_empty(), "{b}");
+        assert_eq!(srv.lock_free("web").await, Ok(()), "{b}");
+        // Nothing was applied: the change request is not apply_failed.
+        let c = srv.change_request(cr).await;
+        assert_eq!(c["status"], "approved", "{b}: {c}");
         srv.running.shutdown().await.unwrap();
     }
 }
@@ -407,10 +389,10 @@ async fn two_workers_apply_twenty_runs_each_exactly_once() {
     }
 }
 
-/// The worker process of the SIGKILL test: does nothing unless started by
-/// that test (which runs it with `--ignored`).
+/// The worker process of the SIGKILL tests: does nothing unless started by
+/// one of them (through `kill_worker_mid_apply`, with `--ignored`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the worker process of a_worker_killed_mid_apply_leaves_the_run_interrupted (started by it)"]
+#[ignore = "the worker process of the SIGKILL tests (a_worker_killed_mid_apply_leaves_the_run_interrupted, a_terraform_outliving_its_killed_worker_writes_no_state; started by them)"]
 async fn child_worker_process() {
     let Ok(settings) = std::env::var(CHILD_ENV) else {
         return;
@@ -427,95 +409,158 @@ async fn child_worker_process() {
     arbiter_runner::work(&api, &wcfg, false, rx).await.unwrap();
 }
 
-/// A worker process killed with SIGKILL while Terraform applies (each
-/// write slowed by the provider's delay): the server marks the run
-/// `interrupted` when its heartbeats stop, the change request
-/// `apply_failed`; the objects Terraform created are what the stack's
-/// state records (nothing, when Terraform never wrote its state back), and
-/// a worker started afterwards does not pick the run up again.
+/// What [`kill_worker_mid_apply`] leaves.
+struct Killed {
+    run: i64,
+    cr: i64,
+    token: String,
+    objects: PathBuf,
+    child_work: PathBuf,
+    /// When the server marked the run interrupted (its phase span).
+    interrupted_at: String,
+}
+
+/// A chain of `n` objects (each created after the previous one), judged
+/// and submitted on stack `web`; a worker process claims the run and is
+/// killed with SIGKILL once Terraform has written the first object (each
+/// write slowed by `delay_ms`); returns once the server has marked the run
+/// `interrupted` (its heartbeats stopped).
+async fn kill_worker_mid_apply(
+    b: &str,
+    srv: &crate::server::Srv,
+    dir: &Path,
+    n: usize,
+    delay_ms: u64,
+) -> Killed {
+    let objects = dir.join("objects");
+    std::fs::create_dir_all(&objects).unwrap();
+    let cfg_dir = dir.join("config");
+    let body: String = (0..n)
+        .map(|i| {
+            let dep = if i > 0 {
+                format!("  depends_on = [arbitest_object.o{}]\n", i - 1)
+            } else {
+                String::new()
+            };
+            format!("resource \"arbitest_object\" \"o{i}\" {{\n  name = \"o{i}\"\n{dep}}}\n")
+        })
+        .collect();
+    let plan = judged(
+        &cfg_dir,
+        &config(&objects, &format!("delay_ms = {delay_ms}"), &body),
+    );
+    let cr = srv.submit("web", &cfg_dir, &plan).await;
+    let token = srv.pool_token().await;
+    let run = srv.runs_of(cr).await[0]["id"].as_i64().unwrap();
+
+    let child_work = dir.join("child");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "runs::child_worker_process",
+            "--nocapture",
+        ])
+        .env(
+            CHILD_ENV,
+            format!("{}\n{token}\n{}", srv.base, child_work.display()),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    srv.wait_phase(run, "applying", Duration::from_secs(120))
+        .await;
+    // Terraform has started writing (the first object takes the delay).
+    let t0 = Instant::now();
+    while object_names(&objects).is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "{b}: nothing written"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let r = srv
+        .wait_phase(run, "interrupted", Duration::from_secs(30))
+        .await;
+    let interrupted_at = r["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phase"] == "interrupted")
+        .and_then(|p| p["started_at"].as_str())
+        .unwrap_or_else(|| panic!("{b}: {r}"))
+        .to_string();
+    Killed {
+        run,
+        cr,
+        token,
+        objects,
+        child_work,
+        interrupted_at,
+    }
+}
+
+/// No late writes: versions of the stack's state history written with the
+/// run's credentials (origin apply, the run) all predate its interruption.
+fn assert_no_version_after_interruption(b: &str, k: &Killed, states: &[Value]) {
+    for s in states {
+        if s["run"] == k.run || s["pushed_by"] == format!("run:{}", k.run) {
+            let at = s["created_at"].as_str().unwrap();
+            assert!(
+                at < k.interrupted_at.as_str(),
+                "{b}: version {} written by run {} at {at}, after its interruption at {}: {states:?}",
+                s["version"],
+                k.run,
+                k.interrupted_at
+            );
+        }
+    }
+}
+
+/// A worker process killed with SIGKILL while Terraform applies: the
+/// server marks the run `interrupted` when its heartbeats stop, the change
+/// request `apply_failed`; the stack's state records at most the objects
+/// Terraform created (nothing, when Terraform never wrote its state back
+/// while the run was applying), and no version written with the run's
+/// credentials after the interruption (the sandbox is off here, so
+/// Terraform could outlive the worker: the test waits for it to end); a
+/// worker started afterwards does not pick the run up again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_apply_leaves_the_run_interrupted() {
     for b in backends().await {
         let srv = spawn(b, Duration::from_secs(1)).await;
         srv.stack("web").await;
         let dir = tempfile::tempdir().unwrap();
-        let objects = dir.path().join("objects");
-        std::fs::create_dir_all(&objects).unwrap();
-        let cfg_dir = dir.path().join("config");
-        let body: String = (0..4)
-            .map(|i| {
-                let dep = if i > 0 {
-                    format!("  depends_on = [arbitest_object.o{}]\n", i - 1)
-                } else {
-                    String::new()
-                };
-                format!("resource \"arbitest_object\" \"o{i}\" {{\n  name = \"o{i}\"\n{dep}}}\n")
-            })
-            .collect();
-        let plan = judged(&cfg_dir, &config(&objects, "delay_ms = 1500", &body));
-        let cr = srv.submit("web", &cfg_dir, &plan).await;
-        let token = srv.pool_token().await;
-        let run_id = srv.runs().await[0]["id"].as_i64().unwrap();
-
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--ignored",
-                "--exact",
-                "runs::child_worker_process",
-                "--nocapture",
-            ])
-            .env(
-                CHILD_ENV,
-                format!(
-                    "{}\n{token}\n{}",
-                    srv.base,
-                    dir.path().join("child").display()
-                ),
-            )
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        srv.wait_phase(run_id, "applying", Duration::from_secs(120))
-            .await;
-        // Terraform has started writing (the first object takes 1.5 s).
-        let t0 = Instant::now();
-        while object_names(&objects).is_empty() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "{b}: nothing written"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        let run = srv
-            .wait_phase(run_id, "interrupted", Duration::from_secs(30))
-            .await;
+        let k = kill_worker_mid_apply(b, &srv, dir.path(), 4, 1500).await;
+        let run = srv.run(k.run).await;
         assert!(run["state_version"].is_null(), "{b}: {run}");
-        let c = srv.get(&format!("/api/v1/change-requests/{cr}")).await;
+        let c = srv.change_request(k.cr).await;
         assert_eq!(c["status"], "apply_failed", "{b}: {c}");
-        // Whatever is left of Terraform (the sandbox is off here, so it
-        // may outlive the worker) has had time to finish.
-        tokio::time::sleep(Duration::from_secs(8)).await;
-        let written = object_names(&objects);
+        // Terraform's output is a pipe to the dead worker: it dies at its
+        // next line. Wait for it and the provider to end, else kill them.
+        let survivors = wait_processes_gone(&k.child_work, Duration::from_secs(60)).await;
+        let written = object_names(&k.objects);
+        eprintln!("{b}: after the interruption: processes {survivors:?}, objects {written:?}");
         assert!(
             !written.is_empty() && written.len() <= 4,
             "{b}: {written:?}"
         );
-        // The state history holds what Terraform wrote back: its latest
-        // version (if any) lists exactly the objects in the directory.
         let states = srv.states("web").await;
+        assert_no_version_after_interruption(b, &k, &states);
+        // The state history holds what Terraform wrote back before then:
+        // its latest version (if any) lists only objects that exist.
         if let Some(latest) = states.iter().map(|s| s["version"].as_i64().unwrap()).max() {
             let (v, addresses) = srv.state_addresses("web", latest).await;
-            let expected: Vec<String> = written
-                .iter()
-                .map(|n| format!("arbitest_object.{n}"))
-                .collect();
-            assert_eq!(addresses, expected, "{b}: {v}");
+            for a in &addresses {
+                let name = a.strip_prefix("arbitest_object.").unwrap();
+                assert!(written.iter().any(|n| n == name), "{b}: {a} {v}");
+            }
         }
         // Interrupted is final: a second worker does not pick it up.
-        let api = WorkerApi::new(&srv.base, &token).unwrap();
+        let api = WorkerApi::new(&srv.base, &k.token).unwrap();
         let wcfg = worker_config("second", &dir.path().join("second"));
         let (tx, rx) = tokio::sync::watch::channel(false);
         let second = tokio::spawn(async move { arbiter_runner::work(&api, &wcfg, true, rx).await });
@@ -526,9 +571,75 @@ async fn a_worker_killed_mid_apply_leaves_the_run_interrupted() {
             got.is_empty(),
             "{b}: the interrupted run was claimed again: {got:?}"
         );
-        let run = srv.run(run_id).await;
+        let run = srv.run(k.run).await;
         assert_eq!(run["phase"], "interrupted", "{b}: {run}");
+        assert!(run["state_version"].is_null(), "{b}: {run}");
         assert_eq!(srv.runs().await.len(), 1, "{b}");
+        srv.running.shutdown().await.unwrap();
+    }
+}
+
+/// As above, but Terraform outlives the killed worker: the stack's tool is
+/// a wrapper that sends Terraform's output to a file (as a worker without
+/// bubblewrap whose Terraform does not write to the dead worker's pipes),
+/// so Terraform finishes the apply after the run was interrupted and then
+/// tries to write its state with the run's credentials. The server refuses
+/// it: no version of the state history comes from after the interruption,
+/// and Terraform reports that it could not save its state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terraform_outliving_its_killed_worker_writes_no_state() {
+    const N: usize = 5;
+    let terraform = arbiter_testkit::tfprovider::terraform_binary().unwrap();
+    for b in backends().await {
+        let srv = spawn(b, Duration::from_secs(1)).await;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("tf-out");
+        std::fs::create_dir_all(&out).unwrap();
+        let wrapper = dir.path().join("terraform-detached");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nout={out}/terraform-$$.log\n{tf} \"$@\" >\"$out\" 2>&1\nst=$?\ncat \"$out\"\nexit $st\n",
+                out = out.display(),
+                tf = terraform.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        srv.stack_with("web", json!({"tool_path": wrapper.display().to_string()}))
+            .await;
+        // N writes of 2 s: Terraform's own state write comes ~2 × N s into
+        // the apply, the interruption ~2 + 3 heartbeats (1 s) after the
+        // first write.
+        let k = kill_worker_mid_apply(b, &srv, dir.path(), N, 2000).await;
+        let survivors = wait_processes_gone(&k.child_work, Duration::from_secs(60)).await;
+        let written = object_names(&k.objects);
+        eprintln!("{b}: after the interruption: processes {survivors:?}, objects {written:?}");
+        assert!(
+            !survivors.is_empty(),
+            "{b}: terraform did not outlive the worker"
+        );
+        assert_eq!(
+            written.len(),
+            N,
+            "{b}: the detached terraform finished its apply: {written:?}"
+        );
+        let states = srv.states("web").await;
+        assert_no_version_after_interruption(b, &k, &states);
+        assert!(states.is_empty(), "{b}: {states:?}");
+        let run = srv.run(k.run).await;
+        assert_eq!(run["phase"], "interrupted", "{b}: {run}");
+        assert!(run["state_version"].is_null(), "{b}: {run}");
+        // It did try, and was refused.
+        let logs: String = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n---\n");
+        // (Today the run's credentials end with it: "HTTP remote state
+        // endpoint requires auth".)
+        assert!(logs.contains("Failed to save state"), "{b}: {logs}");
         srv.running.shutdown().await.unwrap();
     }
 }
