@@ -1169,9 +1169,11 @@ pub struct NewRevision {
 }
 
 /// Makes `new` the change request's next revision: the current one is
-/// kept in `change_request_revisions`, the change request takes the new
-/// plan, evaluation and status (audited `change_request.revised` and the
-/// status). Returns the new revision number.
+/// kept in `change_request_revisions` with its reviews (which leave
+/// `reviews`: an approval of one plan never counts for the next), the
+/// change request takes the new plan, evaluation and status (audited
+/// `change_request.revised` and the status). Returns the new revision
+/// number.
 pub async fn revise(cx: &mut WriteCtx, id: i64, new: &NewRevision) -> Result<i64> {
     let cr = crate::changes::get_for_update(cx, id).await?;
     let row = sqlx::query("SELECT revision, plan_digest FROM change_requests WHERE id = $1")
@@ -1186,9 +1188,20 @@ pub async fn revise(cx: &mut WriteCtx, id: i64, new: &NewRevision) -> Result<i64
             .fetch_optional(cx.conn())
             .await?;
     let now = cx.now_ms();
+    // The reviews were given to the plan being replaced: they stay with
+    // that revision and count for nothing in the next one.
+    let reviews: Vec<serde_json::Value> = cr
+        .reviews
+        .iter()
+        .map(|r| {
+            serde_json::json!({"reviewer": r.reviewer, "decision": r.decision.as_str(),
+                "comment": r.comment, "created_at": r.created_at})
+        })
+        .collect();
+    let reviews_json = serde_json::Value::Array(reviews).to_string();
     sqlx::query(
-        "INSERT INTO change_request_revisions (change_request, revision, plan_digest, status, decision, verdict, replaced_by_run, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO change_request_revisions (change_request, revision, plan_digest, status, decision, verdict, replaced_by_run, created_at, reviews) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(id)
     .bind(rev)
@@ -1198,8 +1211,13 @@ pub async fn revise(cx: &mut WriteCtx, id: i64, new: &NewRevision) -> Result<i64
     .bind(verdict)
     .bind(new.run)
     .bind(now)
+    .bind(&reviews_json)
     .execute(cx.conn())
     .await?;
+    sqlx::query("DELETE FROM reviews WHERE change_request = $1")
+        .bind(id)
+        .execute(cx.conn())
+        .await?;
     let next = rev + 1;
     sqlx::query(
         "UPDATE change_requests SET revision = $1, plan_digest = $2, plan = $3, status = $4, decision = $5, confidence = $6, \
@@ -1237,7 +1255,8 @@ pub async fn revise(cx: &mut WriteCtx, id: i64, new: &NewRevision) -> Result<i64
         "system",
         AuditAction::ChangeRequestRevised,
         &subject,
-        &serde_json::json!({"revision": next, "previous_plan_digest": old_digest, "plan_digest": new.plan_digest, "run": new.run}),
+        &serde_json::json!({"revision": next, "previous_plan_digest": old_digest, "plan_digest": new.plan_digest, "run": new.run,
+            "reviews_retired": cr.reviews.len()}),
     )
     .await?;
     cx.audit(

@@ -1217,6 +1217,103 @@ async fn a_changed_plan_becomes_a_revision_judged_from_scratch() {
     }
 }
 
+/// An approval is given to one plan: when the run finds another, the new
+/// revision is judged from scratch and the earlier reviews count for
+/// nothing (prod wants two approvals: two of revision 1 plus one of
+/// revision 2 must not approve it), and the same people may review again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviews_of_an_earlier_revision_do_not_count_for_the_next() {
+    for b in backends().await {
+        let app = spawn(b, |_| {}).await;
+        app.stack("pay", "prod", json!({"auto_apply": true})).await;
+        let bundle = good_bundle(&app).await;
+        let alice = app.user("alice", "reviewer").await;
+        let bob = app.user("bob", "reviewer").await;
+        let w = W {
+            app: &app,
+            token: pool_token(&app, "embedded").await,
+        };
+        let cr = submit(&app, "pay", "disable-public-access-block", &bundle).await;
+        assert_eq!(cr["status"], "pending_review", "{b}: {cr:?}");
+        let cr = cr["id"].as_i64().unwrap();
+        let approve = |who: &str| {
+            let who = who.to_string();
+            let app = &app;
+            async move {
+                app.req(
+                    "POST",
+                    &format!("/api/v1/change-requests/{cr}/approve"),
+                    Some(&who),
+                    Some(&json!({})),
+                )
+                .await
+            }
+        };
+        let r = approve(&alice).await;
+        assert_eq!(r.status, 200, "{b}: {:?}", r.body);
+        assert_eq!(r.body["status"], "pending_review", "{b}: one of two");
+        let r = approve(&bob).await;
+        assert_eq!(r.body["status"], "approved", "{b}: {:?}", r.body);
+        let run = runs_of(&app, cr).await[0]["id"].as_i64().unwrap();
+        let r = app
+            .req(
+                "POST",
+                &format!("/api/v1/runs/{run}/confirm"),
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert!(matches!(r.status, 200 | 409), "{b}: {:?}", r.body);
+        let claim = w.claim("w", 0).await.expect("the approved run");
+        w.walk(&claim, &TO_APPLYING[..4]).await;
+        let r = w
+            .call(
+                "POST",
+                &format!("/api/v1/runs/{run}/revision"),
+                json!({"lease": claim["lease"], "plan": common::plan("delete-prod-database")}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{b}: {:?}", r.body);
+        assert_eq!(r.body["revision"], 2);
+        assert_eq!(r.body["decision"], "review", "{b}: {:?}", r.body);
+        let c = app
+            .req(
+                "GET",
+                &format!("/api/v1/change-requests/{cr}"),
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(c.body["status"], "pending_review", "{b}");
+        assert_eq!(
+            c.body["reviews"].as_array().map(Vec::len),
+            Some(0),
+            "{b}: revision 2 starts without reviews: {:?}",
+            c.body["reviews"]
+        );
+        // The same person may review the new plan; one approval of two.
+        let r = approve(&alice).await;
+        assert_eq!(r.status, 200, "{b}: {:?}", r.body);
+        assert_eq!(
+            r.body["status"], "pending_review",
+            "{b}: old approvals counted"
+        );
+        let r = approve(&alice).await;
+        assert_eq!(r.status, 409, "{b}: one review per person and revision");
+        let r = approve(&bob).await;
+        assert_eq!(r.body["status"], "approved", "{b}: {:?}", r.body);
+        let acts = audit_actions(&app, &format!("change_request:{cr}")).await;
+        assert_eq!(
+            acts.iter()
+                .filter(|a| *a == "change_request.review.approve")
+                .count(),
+            4,
+            "{b}: {acts:?}"
+        );
+        app.running.shutdown().await.unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_verification_opens_a_rollback_change_request() {
     for b in backends().await {
