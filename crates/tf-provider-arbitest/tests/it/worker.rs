@@ -137,10 +137,9 @@ async fn a_changed_plan_is_discarded_and_the_judged_plan_is_applied_with_secrets
         assert_eq!(c["revision"], 2, "{b}: {c}");
         assert_eq!(c["status"], "pending_review", "{b}: {c}");
         assert!(api.claim("test-worker", 0).await.unwrap().is_none(), "{b}");
-        // Another reviewer: the server keeps revision 1's reviews and
-        // refuses a second review by the same person (409), although the
-        // revision is judged from scratch (reported; server code).
-        srv.approve_as("rosa", cr).await;
+        // Reviews belong to their revision: the person who approved
+        // revision 1 reviews revision 2 afresh.
+        srv.approve(cr).await;
         let second = claim(&api, &srv, cr).await;
         let id2 = second.run.id;
         assert_eq!(second.run.revision, 2, "{b}");
