@@ -677,4 +677,22 @@ fn runs_from_the_command_line() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("ext::"), "{}", text(&o));
+    // `--commit` names the commit of `--git` too; without either, a clear error.
+    let sha = "b".repeat(40);
+    for (extra, want) in [
+        (
+            vec!["--git", "ext::sh -c id", "--commit", sha.as_str()],
+            "ext::",
+        ),
+        (
+            vec!["--git", "file:///srv/infra.git"],
+            "needs the full commit to apply: --commit SHA",
+        ),
+    ] {
+        let mut args = vec!["submit", plan.as_str(), "--stack", "web"];
+        args.extend(extra);
+        let o = arbiter(&s, d, &args, admin);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(text(&o).contains(want), "{}", text(&o));
+    }
 }

@@ -24,8 +24,9 @@ pub struct SubmitArgs {
     /// Idempotency key: a retry with the same key returns the same change request.
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,
-    /// Source commit.
-    #[arg(long)]
+    /// Source commit (recorded with the change request; with --git, also
+    /// the commit the run applies, unless --git-commit says otherwise).
+    #[arg(long, value_name = "SHA")]
     pub commit: Option<String>,
     /// Source repository.
     #[arg(long)]
@@ -38,10 +39,11 @@ pub struct SubmitArgs {
     /// `.git/` and state files left out) and uploaded first.
     #[arg(long, value_name = "DIR", conflicts_with = "git")]
     pub config: Option<PathBuf>,
-    /// A git repository the run applies (https://, ssh:// or file://), with --git-commit.
-    #[arg(long, value_name = "URL", requires = "git_commit")]
+    /// A git repository the run applies (https://, ssh:// or file://), at
+    /// the full commit given by --commit (or --git-commit).
+    #[arg(long, value_name = "URL")]
     pub git: Option<String>,
-    /// The full commit of --git.
+    /// The full commit of --git, when it differs from --commit.
     #[arg(long, value_name = "SHA", requires = "git")]
     pub git_commit: Option<String>,
     /// The configuration's directory inside the --git repository.
@@ -77,7 +79,10 @@ fn run_source(a: &SubmitArgs, c: &Client) -> Result<Option<arbiter_api::runs::Ru
         .with_context(|| format!("uploading the configuration bundle of {}", dir.display()))?;
         return Ok(Some(RunSource::Bundle { sha256 }));
     }
-    if let (Some(url), Some(commit)) = (&a.git, &a.git_commit) {
+    if let Some(url) = &a.git {
+        let commit = a.git_commit.as_ref().or(a.commit.as_ref()).ok_or_else(|| {
+            anyhow::anyhow!("--git {url} needs the full commit to apply: --commit SHA")
+        })?;
         arbiter_api::bundle::check_git_url(url).map_err(|e| anyhow::anyhow!(e))?;
         arbiter_api::bundle::check_commit(commit).map_err(|e| anyhow::anyhow!(e))?;
         return Ok(Some(RunSource::Git {
