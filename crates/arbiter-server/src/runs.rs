@@ -78,7 +78,9 @@ pub async fn queue_in(
         confirmation: confirmation_for(spec, cfg.may_auto_apply),
         pool: settings(spec).pool().to_string(),
     };
-    arbiter_store::runs::create(cx, &new, actor).await.map(Some)
+    arbiter_store::runs::create(cx, &new, actor)
+        .await
+        .map(|r| Some(crate::convert::run(r)))
 }
 
 /// What a run of a submission applies, checked: a bundle must be stored
@@ -170,7 +172,7 @@ pub async fn claim(app: &AppState, pool: &str, worker: &str) -> ApiResult<Option
             })
         })
         .await?;
-    let Some(run) = run else {
+    let Some(run) = run.map(crate::convert::run) else {
         return Ok(None);
     };
     app.metrics.run_claimed();

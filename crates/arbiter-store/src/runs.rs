@@ -13,9 +13,7 @@
 //! across workers and replicas.
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::runs::{
-    BundleInfo, Confirmation, PhaseSpan, Run, RunKind, RunPhase, RunSource, ToolInfo,
-};
+use arbiter_api::runs::{Confirmation, RunKind, RunPhase, RunSource, ToolKind};
 use arbiter_api::{AuditAction, ChangeStatus, Decision, Timestamp};
 use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
@@ -69,6 +67,87 @@ pub async fn run_config(
     .transpose()
 }
 
+/// A stored run (the API's `Run` is made from it in the server's
+/// `convert`). The domain enums (`RunKind`, `RunPhase`, `RunSource`,
+/// `Confirmation`) are shared with the API; the JSON documents keep the
+/// wire spelling, so stored rows read as before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    /// Number.
+    pub id: i64,
+    /// The change request it applies.
+    pub change_request: i64,
+    /// The change request's revision it applies.
+    pub revision: i64,
+    /// The stack.
+    pub stack: String,
+    /// What it does.
+    pub kind: RunKind,
+    /// Where it is.
+    pub phase: RunPhase,
+    /// The configuration it applies.
+    pub source: RunSource,
+    /// Whether a person must confirm it first.
+    pub confirmation: Confirmation,
+    /// The worker pool.
+    pub pool: String,
+    /// The worker that claimed it.
+    pub worker: Option<String>,
+    /// The tool, once the worker found it.
+    pub tool: Option<ToolDoc>,
+    /// Digest of the judged plan.
+    pub judged_digest: Option<String>,
+    /// Digest of the worker's new plan.
+    pub planned_digest: Option<String>,
+    /// The state version its apply wrote.
+    pub state_version: Option<i64>,
+    /// Why it failed, was discarded or interrupted.
+    pub error: Option<String>,
+    /// A person asked to cancel it.
+    pub cancel_requested: bool,
+    /// Phases so far, in order.
+    pub phases: Vec<PhaseSpanRow>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// The tool a run used (the `tool` column, JSON in the wire spelling).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ToolDoc {
+    /// Which tool.
+    pub kind: ToolKind,
+    /// The binary's path on the worker.
+    pub path: String,
+    /// Its version.
+    pub version: String,
+}
+
+/// When a run entered and left a phase (a `run_phases` row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhaseSpanRow {
+    /// The phase.
+    pub phase: RunPhase,
+    /// Entered.
+    pub started_at: Timestamp,
+    /// Left (`None` while in it).
+    pub ended_at: Option<Timestamp>,
+}
+
+/// A stored configuration bundle (without its bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleRow {
+    /// Hex SHA-256 of the tar.gz.
+    pub sha256: String,
+    /// Size, bytes.
+    pub size_bytes: i64,
+    /// Regular files in it.
+    pub files: i64,
+    /// First stored.
+    pub created_at: Timestamp,
+}
+
 /// A run to queue.
 #[derive(Debug, Clone)]
 pub struct NewRun {
@@ -104,11 +183,11 @@ fn phase_of(id: i64, s: &str) -> Result<RunPhase> {
     )
 }
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<Run> {
+fn from_row(row: &sqlx::any::AnyRow) -> Result<RunRow> {
     let id: i64 = row.try_get("id")?;
     let key = id.to_string();
     let tool: Option<String> = row.try_get("tool")?;
-    Ok(Run {
+    Ok(RunRow {
         id,
         change_request: row.try_get("change_request")?,
         revision: row.try_get("revision")?,
@@ -124,7 +203,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Run> {
         pool: row.try_get("pool")?,
         worker: row.try_get("worker")?,
         tool: tool
-            .map(|t| parse_doc::<ToolInfo>("run tool", &key, &t))
+            .map(|t| parse_doc::<ToolDoc>("run tool", &key, &t))
             .transpose()?,
         judged_digest: row.try_get("judged_digest")?,
         planned_digest: row.try_get("planned_digest")?,
@@ -137,7 +216,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Run> {
     })
 }
 
-async fn phases_of<'e, E>(ex: E, id: i64) -> Result<Vec<PhaseSpan>>
+async fn phases_of<'e, E>(ex: E, id: i64) -> Result<Vec<PhaseSpanRow>>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
@@ -149,7 +228,7 @@ where
     .await?;
     rows.iter()
         .map(|r| {
-            Ok(PhaseSpan {
+            Ok(PhaseSpanRow {
                 phase: phase_of(id, &r.try_get::<String, _>("phase")?)?,
                 started_at: Timestamp::from_unix_ms(r.try_get("started_at")?),
                 ended_at: r
@@ -161,7 +240,7 @@ where
 }
 
 /// A run with its phases.
-pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<Run>> {
+pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<RunRow>> {
     let sql = format!("SELECT {COLUMNS} FROM runs WHERE id = $1");
     let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -176,7 +255,7 @@ pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<Run>> {
 }
 
 /// Same, in the writer's transaction (locked on PostgreSQL).
-pub async fn get_in(cx: &mut WriteCtx, id: i64) -> Result<Run> {
+pub async fn get_in(cx: &mut WriteCtx, id: i64) -> Result<RunRow> {
     let sql = format!(
         "SELECT {COLUMNS} FROM runs WHERE id = $1{}",
         cx.backend().for_update()
@@ -208,7 +287,7 @@ pub struct Filter {
 }
 
 /// Runs, newest first, with their phases.
-pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<Run>> {
+pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<RunRow>> {
     let mut sql = format!("SELECT {COLUMNS} FROM runs WHERE 1 = 1");
     let mut n = 0;
     if f.stack.is_some() {
@@ -287,7 +366,7 @@ async fn open_span(cx: &mut WriteCtx, id: i64, phase: RunPhase) -> Result<()> {
 }
 
 /// Queues a run (`run.queued` in the audit log). Returns it.
-pub async fn create(cx: &mut WriteCtx, new: &NewRun, actor: &str) -> Result<Run> {
+pub async fn create(cx: &mut WriteCtx, new: &NewRun, actor: &str) -> Result<RunRow> {
     let id: i64 = sqlx::query_scalar(
         "UPDATE counters SET value = value + 1 WHERE name = 'run' RETURNING value",
     )
@@ -339,7 +418,7 @@ pub struct PhaseUpdate {
     /// Why (failed, discarded, interrupted, verification_failed).
     pub error: Option<String>,
     /// The tool found.
-    pub tool: Option<ToolInfo>,
+    pub tool: Option<ToolDoc>,
     /// Digest of the judged plan.
     pub judged_digest: Option<String>,
     /// Digest of the new plan.
@@ -361,7 +440,7 @@ pub async fn transition(
     to: RunPhase,
     actor: &str,
     up: PhaseUpdate,
-) -> Result<Run> {
+) -> Result<RunRow> {
     if !from.can_move_to(to) {
         return Err(StoreError::Conflict(format!(
             "run {id}: {from} → {to} is not a legal phase change"
@@ -488,7 +567,7 @@ pub async fn claim(
     pool: &str,
     worker: &str,
     lease_hash: &str,
-) -> Result<Option<Run>> {
+) -> Result<Option<RunRow>> {
     let sql = format!(
         "SELECT id FROM runs WHERE pool = $1 AND phase = 'queued' AND awaiting = 0 AND cancel_requested = 0 \
          AND NOT EXISTS (SELECT 1 FROM runs a WHERE a.stack = runs.stack AND a.phase IN \
@@ -526,7 +605,7 @@ pub async fn claim(
 
 /// The run a lease holds, if it still holds it (the run is active, or
 /// applied and about to be verified).
-pub async fn check_lease(pool: &AnyPool, id: i64, lease_hash: &str) -> Result<Option<Run>> {
+pub async fn check_lease(pool: &AnyPool, id: i64, lease_hash: &str) -> Result<Option<RunRow>> {
     let run = get(pool, id).await?;
     let held: Option<String> = sqlx::query_scalar("SELECT lease_hash FROM runs WHERE id = $1")
         .bind(id)
@@ -594,7 +673,7 @@ pub async fn interrupt_silent(cx: &mut WriteCtx, before: i64) -> Result<Vec<i64>
 /// A person asks to cancel a run: a queued one is cancelled at once; one
 /// a worker holds (before applying) is flagged and its worker stops at its
 /// next heartbeat. Returns the run.
-pub async fn request_cancel(cx: &mut WriteCtx, id: i64, actor: &str) -> Result<Run> {
+pub async fn request_cancel(cx: &mut WriteCtx, id: i64, actor: &str) -> Result<RunRow> {
     let run = get_in(cx, id).await?;
     if run.phase == RunPhase::Queued {
         return transition(
@@ -632,7 +711,7 @@ pub async fn request_cancel(cx: &mut WriteCtx, id: i64, actor: &str) -> Result<R
 }
 
 /// A person confirms a run waiting for it.
-pub async fn confirm(cx: &mut WriteCtx, id: i64, by: &str) -> Result<Run> {
+pub async fn confirm(cx: &mut WriteCtx, id: i64, by: &str) -> Result<RunRow> {
     let run = get_in(cx, id).await?;
     if run.confirmation != Confirmation::Awaiting {
         return Err(StoreError::Conflict(format!(
@@ -870,7 +949,7 @@ pub async fn put_bundle(
     files: i64,
     content: &[u8],
     by: &str,
-) -> Result<(BundleInfo, bool)> {
+) -> Result<(BundleRow, bool)> {
     let r = sqlx::query(
         "INSERT INTO bundles (sha256, size, files, content, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (sha256) DO NOTHING",
@@ -898,7 +977,7 @@ pub async fn put_bundle(
         .fetch_one(cx.conn())
         .await?;
     Ok((
-        BundleInfo {
+        BundleRow {
             sha256: sha256.to_string(),
             size_bytes: row.try_get("size")?,
             files: row.try_get("files")?,

@@ -95,6 +95,7 @@ pub async fn post(
         Some(id) => {
             let run = arbiter_store::runs::get(app.store.pool(), id)
                 .await?
+                .map(crate::convert::run)
                 .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))?;
             if run.phase != RunPhase::Applying {
                 return Err(ApiError::conflict(format!(

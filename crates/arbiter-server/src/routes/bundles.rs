@@ -104,7 +104,8 @@ pub async fn put(
                 async move { arbiter_store::runs::put_bundle(cx, &sha, files, &body, &by).await },
             )
         })
-        .await?;
+        .await
+        .map(|(row, new)| (crate::convert::bundle(row), new))?;
     let status = if new {
         StatusCode::CREATED
     } else {

@@ -68,6 +68,7 @@ async fn readable(app: &AppState, p: Option<Extension<Principal>>, id: i64) -> A
 async fn fetch(app: &AppState, id: i64) -> ApiResult<Run> {
     arbiter_store::runs::get(app.store.pool(), id)
         .await?
+        .map(crate::convert::run)
         .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))
 }
 
@@ -75,7 +76,8 @@ async fn fetch(app: &AppState, id: i64) -> ApiResult<Run> {
 async fn leased(app: &AppState, w: &Worker, id: i64, lease: &str) -> ApiResult<Run> {
     let run = arbiter_store::runs::check_lease(app.store.pool(), id, &crate::runs::hash(lease))
         .await?
-        .filter(|r| r.pool == w.pool);
+        .filter(|r| r.pool == w.pool)
+        .map(crate::convert::run);
     run.ok_or_else(|| {
         ApiError::new(ErrorCode::LeaseLost,
             format!("run {id} is not held by this lease (finished, interrupted or claimed by another worker)"),
@@ -115,7 +117,9 @@ pub async fn list(
         },
     )
     .await?;
-    Ok(Json(Page { items }))
+    Ok(Json(Page {
+        items: crate::convert::runs(items),
+    }))
 }
 
 /// `GET /api/v1/runs/{id}`.
@@ -168,7 +172,8 @@ pub async fn confirm(
     let run = app
         .store
         .write(move |cx| Box::pin(async move { arbiter_store::runs::confirm(cx, id, &by).await }))
-        .await?;
+        .await
+        .map(crate::convert::run)?;
     app.runs.queued.notify_waiters();
     Ok(Json(run))
 }
@@ -188,7 +193,8 @@ pub async fn cancel(
         .write(move |cx| {
             Box::pin(async move { arbiter_store::runs::request_cancel(cx, id, &by).await })
         })
-        .await?;
+        .await
+        .map(crate::convert::run)?;
     Ok(Json(run))
 }
 
@@ -356,7 +362,7 @@ pub async fn phase(
     );
     let up = PhaseUpdate {
         error: clip(rep.error.clone()),
-        tool: rep.tool.clone(),
+        tool: rep.tool.clone().map(crate::convert::tool_doc),
         judged_digest: rep.judged_digest.clone(),
         planned_digest: rep.planned_digest.clone(),
         ..PhaseUpdate::default()
@@ -369,7 +375,8 @@ pub async fn phase(
                 async move { arbiter_store::runs::transition(cx, id, from, to, &actor, up).await },
             )
         })
-        .await?;
+        .await
+        .map(crate::convert::run)?;
     if to == RunPhase::VerificationFailed {
         match crate::runs::open_verification_rollback(&app, &run).await {
             Ok(Some(cr)) => tracing::warn!(
