@@ -158,6 +158,27 @@ impl RunPhase {
         )
     }
 
+    /// Whether a run in this phase may take the stack's state lock with its
+    /// backend credentials (`init` and `plan` lock too): while it is active
+    /// up to applying. A terraform left running after its run ended (its
+    /// worker was killed, the server stopped the run) is refused.
+    pub fn may_lock_state(self) -> bool {
+        matches!(
+            self,
+            RunPhase::Preparing
+                | RunPhase::Initialising
+                | RunPhase::Planning
+                | RunPhase::Checking
+                | RunPhase::Applying
+        )
+    }
+
+    /// Whether a run in this phase may write state with its backend
+    /// credentials: only while applying what was judged.
+    pub fn may_write_state(self) -> bool {
+        self == RunPhase::Applying
+    }
+
     /// The legal transitions.
     #[allow(clippy::match_like_matches_macro)] // a table reads better
     pub fn can_move_to(self, next: RunPhase) -> bool {
@@ -717,6 +738,16 @@ mod tests {
         assert!(!Applying.can_move_to(Cancelled));
         assert!(!Applied.can_move_to(Applying));
         assert!(!Checking.can_move_to(Planning));
+        // State: written only while applying, locked only while active up
+        // to applying; never once over.
+        for p in RUN_PHASES {
+            assert_eq!(p.may_write_state(), p == Applying, "{p}");
+            assert!(!p.may_write_state() || p.may_lock_state(), "{p}");
+            assert!(
+                !(p.is_final() || p == Applied) || !p.may_lock_state(),
+                "{p}"
+            );
+        }
         // Only a run that has not applied may be discarded after checking.
         assert!(Checking.can_move_to(Discarded));
         assert!(!Applying.can_move_to(Discarded));

@@ -95,6 +95,8 @@ pub enum AuditAction {
     StateLocked,
     /// `state.unlocked`: The state backend lock of a stack was released.
     StateUnlocked,
+    /// `state.write_refused`: A state write (POST, LOCK) with a run's backend credentials was refused because the run no longer writes state (ended, or past applying).
+    StateWriteRefused,
     /// `run.<phase>` (the claim, `preparing`, is `run.started`): a run moved
     /// to this phase (`runs::transition`, `runs::queue`).
     Run(crate::runs::RunPhase),
@@ -102,7 +104,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 54] = [
+    pub const ALL: [AuditAction; 55] = [
         AuditAction::ChangeRequestSubmitted,
         AuditAction::ChangeRequestEvaluated,
         AuditAction::AgentCreated,
@@ -143,6 +145,7 @@ impl AuditAction {
         AuditAction::StackBackendCredentialsCreated,
         AuditAction::StateLocked,
         AuditAction::StateUnlocked,
+        AuditAction::StateWriteRefused,
         AuditAction::Run(crate::runs::RunPhase::Queued),
         AuditAction::Run(crate::runs::RunPhase::Preparing),
         AuditAction::Run(crate::runs::RunPhase::Initialising),
@@ -204,6 +207,7 @@ impl AuditAction {
             AuditAction::StackBackendCredentialsCreated => "stack.backend_credentials_created",
             AuditAction::StateLocked => "state.locked",
             AuditAction::StateUnlocked => "state.unlocked",
+            AuditAction::StateWriteRefused => "state.write_refused",
             AuditAction::Run(crate::runs::RunPhase::Queued) => "run.queued",
             AuditAction::Run(crate::runs::RunPhase::Preparing) => "run.started",
             AuditAction::Run(crate::runs::RunPhase::Initialising) => "run.initialising",

@@ -101,6 +101,9 @@ pub struct BackendUser {
     pub username: String,
     /// Who minted them (for a person's own: the admin).
     pub created_by: String,
+    /// A run's credentials after the run ended: every request with them
+    /// is refused (writes with the run's phase named, and audited).
+    pub ended: bool,
 }
 
 /// Whether `(method, path)` is a worker endpoint.
@@ -276,7 +279,7 @@ async fn authenticate_inner(
             let (user, pass) = decoded.split_once(':').ok_or_else(|| {
                 ApiError::new(ErrorCode::InvalidCredentials, "malformed basic credentials")
             })?;
-            let (stack, run, created_by) = arbiter_store::runs::backend_login(
+            let login = arbiter_store::runs::backend_login(
                 app.store.pool(),
                 user,
                 &crate::runs::hash(pass),
@@ -290,10 +293,11 @@ async fn authenticate_inner(
             })?;
             machine_id = Some(format!("backend:{user}"));
             parts.extensions.insert(BackendUser {
-                stack,
-                run,
+                stack: login.stack,
+                run: login.run,
                 username: user.to_string(),
-                created_by,
+                created_by: login.created_by,
+                ended: login.ended,
             });
         }
     }

@@ -1085,27 +1085,65 @@ pub async fn add_backend_credentials(
     Ok(())
 }
 
-/// Who backend credentials are: `(stack, run, created_by)`, if valid.
+/// Who backend credentials belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendLogin {
+    /// The stack they open.
+    pub stack: String,
+    /// The run they were minted for (`None`: a person's own).
+    pub run: Option<i64>,
+    /// Who minted them.
+    pub created_by: String,
+    /// A run's credentials revoked when the run ended: they open nothing,
+    /// but a write made with them is refused with the run's phase named
+    /// (and audited) rather than as unknown credentials.
+    pub ended: bool,
+}
+
+/// Who backend credentials are, if valid; a run's are also answered
+/// after its end (`ended`), a person's revoked ones are not.
 pub async fn backend_login(
     pool: &AnyPool,
     username: &str,
     password_hash: &str,
-) -> Result<Option<(String, Option<i64>, String)>> {
+) -> Result<Option<BackendLogin>> {
     let row = sqlx::query(
-        "SELECT stack, run, created_by FROM backend_credentials WHERE username = $1 AND password_hash = $2 AND revoked_at IS NULL",
+        "SELECT stack, run, created_by, revoked_at FROM backend_credentials WHERE username = $1 AND password_hash = $2 \
+         AND (revoked_at IS NULL OR run IS NOT NULL)",
     )
     .bind(username)
     .bind(password_hash)
     .fetch_optional(pool)
     .await?;
     row.map(|r| {
-        Ok((
-            r.try_get("stack")?,
-            r.try_get("run")?,
-            r.try_get("created_by")?,
-        ))
+        Ok(BackendLogin {
+            stack: r.try_get("stack")?,
+            run: r.try_get("run")?,
+            created_by: r.try_get("created_by")?,
+            ended: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+        })
     })
     .transpose()
+}
+
+/// Records a state write refused because the run whose credentials made
+/// it no longer writes state (`state.write_refused`, subject the run).
+pub async fn state_write_refused(
+    cx: &mut WriteCtx,
+    run: i64,
+    stack: &str,
+    method: &str,
+    phase: RunPhase,
+    reason: &str,
+) -> Result<()> {
+    cx.audit(
+        &format!("run:{run}"),
+        AuditAction::StateWriteRefused,
+        &format!("run:{run}"),
+        &serde_json::json!({"stack": stack, "method": method, "phase": phase, "reason": reason}),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Outcome of a lock or unlock.

@@ -1707,3 +1707,204 @@ async fn real_terraform_uses_the_state_backend_and_respects_its_lock() {
         app.running.shutdown().await.unwrap();
     }
 }
+
+/// The audit entries of a subject: `(action, payload)`, oldest first.
+async fn audit_entries(app: &App, subject: &str) -> Vec<(String, Value)> {
+    let r = app
+        .req(
+            "GET",
+            &format!("/api/v1/audit/subjects/{subject}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let mut v: Vec<(String, Value)> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["entry"]["action"].as_str().unwrap().to_string(),
+                i["payload"].clone(),
+            )
+        })
+        .collect();
+    v.reverse();
+    v
+}
+
+/// How many state versions a stack has.
+async fn versions(app: &App, stack: &str) -> usize {
+    app.req(
+        "GET",
+        &format!("/api/v1/stacks/{stack}/states"),
+        Some(&app.admin),
+        None,
+    )
+    .await
+    .body["items"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+/// Waits (up to 10 s) for a run to reach `phase`.
+async fn wait_phase(app: &App, id: i64, phase: &str) -> Value {
+    let mut run = Value::Null;
+    for _ in 0..50 {
+        run = get_run(app, id).await;
+        if run["phase"] == phase {
+            return run;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("run {id} did not become {phase}: {run}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terraform_left_running_after_its_run_ended_cannot_write_state() {
+    for b in backends().await {
+        let app = spawn(b, |c| {
+            c.run_heartbeat = std::time::Duration::from_millis(300)
+        })
+        .await;
+        app.stack("web", "dev", json!({"auto_apply": true})).await;
+        let bundle = good_bundle(&app).await;
+        let w = W {
+            app: &app,
+            token: pool_token(&app, "embedded").await,
+        };
+        // A run that applied and is over (applied, awaiting nothing): its
+        // credentials still read, but neither lock nor write.
+        let cr = submit(&app, "web", "tags-only-update", &bundle).await;
+        let claim = w.claim("w1", 0).await.unwrap();
+        w.walk(&claim, &TO_APPLYING[..5]).await;
+        let (s, _) = backend(
+            &app,
+            "POST",
+            "web",
+            "",
+            &claim["backend"],
+            Some(tfstate(1, "L", &["a"])),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}: an applying run writes");
+        w.walk(&claim, &["applying", "applied"]).await;
+        let first = claim["run"]["id"].as_i64().unwrap();
+        let (s, body) = backend(
+            &app,
+            "LOCK",
+            "web",
+            "",
+            &claim["backend"],
+            Some(json!({"ID": "late"}).to_string().into_bytes()),
+        )
+        .await;
+        assert_eq!(s, 409, "{b}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"]["code"], "state_write_refused", "{b}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("run {first} is applied")),
+            "{b}: {body}"
+        );
+        assert_eq!(cr_status(&app, cr["id"].as_i64().unwrap()).await, "applied");
+
+        // A run interrupted by missed heartbeats while applying, whose
+        // terraform keeps going (a SIGKILLed worker without bubblewrap).
+        let cr = submit(&app, "web", "tags-only-update", &bundle).await;
+        let cr_id = cr["id"].as_i64().unwrap();
+        let claim = w.claim("w2", 0).await.unwrap();
+        let id = claim["run"]["id"].as_i64().unwrap();
+        w.walk(&claim, &TO_APPLYING[..5]).await;
+        let info = json!({"ID": "doomed", "Operation": "OperationTypeApply"});
+        let (s, _) = backend(
+            &app,
+            "LOCK",
+            "web",
+            "",
+            &claim["backend"],
+            Some(info.to_string().into_bytes()),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        let (s, _) = backend(
+            &app,
+            "POST",
+            "web",
+            "?ID=doomed",
+            &claim["backend"],
+            Some(tfstate(2, "L", &["a", "half"])),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}: the partial state of the apply is kept");
+        // No more heartbeats: the server interrupts it.
+        let run = wait_phase(&app, id, "interrupted").await;
+        assert!(run["error"].as_str().unwrap().contains("heart-beating"));
+        assert_eq!(cr_status(&app, cr_id).await, "apply_failed", "{b}");
+        assert_eq!(versions(&app, "web").await, 2);
+        // The late terraform writes its final state, and retries the lock.
+        for (method, query, body) in [
+            (
+                "POST",
+                "?ID=doomed",
+                tfstate(3, "L", &["a", "half", "late"]),
+            ),
+            ("POST", "", tfstate(3, "L", &["a", "half", "late"])),
+            ("LOCK", "", info.to_string().into_bytes()),
+        ] {
+            let (s, text) =
+                backend(&app, method, "web", query, &claim["backend"], Some(body)).await;
+            assert_eq!(s, 409, "{b}: {method}{query}: {text}");
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["error"]["code"], "state_write_refused", "{b}");
+            let m = v["error"]["message"].as_str().unwrap();
+            assert!(
+                m.contains(&format!("run {id} is interrupted")) && m.contains("heart-beating"),
+                "{b}: {m}"
+            );
+        }
+        assert_eq!(
+            versions(&app, "web").await,
+            2,
+            "{b}: the state history is unchanged"
+        );
+        let listed = app
+            .req("GET", "/api/v1/stacks/web/states", Some(&app.admin), None)
+            .await;
+        let serials: Vec<i64> = listed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["serial"].as_i64().unwrap())
+            .collect();
+        assert!(!serials.contains(&3), "{b}: {serials:?}");
+        // Reading with the ended credentials is refused as before.
+        let (s, _) = backend(&app, "GET", "web", "", &claim["backend"], None).await;
+        assert_eq!(s, 401, "{b}");
+        // The audit log says what happened and why.
+        let entries = audit_entries(&app, &format!("run:{id}")).await;
+        let actions: Vec<&str> = entries.iter().map(|(a, _)| a.as_str()).collect();
+        let i = actions
+            .iter()
+            .position(|a| *a == "run.interrupted")
+            .unwrap();
+        let refused: Vec<&Value> = entries[i..]
+            .iter()
+            .filter(|(a, _)| a == "state.write_refused")
+            .map(|(_, p)| p)
+            .collect();
+        assert_eq!(refused.len(), 3, "{b}: {actions:?}");
+        assert_eq!(refused[0]["method"], "POST");
+        assert_eq!(refused[2]["method"], "LOCK");
+        assert_eq!(refused[0]["phase"], "interrupted");
+        assert!(refused[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("heart-beating"));
+        app.running.shutdown().await.unwrap();
+    }
+}
