@@ -179,6 +179,22 @@ impl RunPhase {
         self == RunPhase::Applying
     }
 
+    /// Where a run goes when its current phase outlasts its time limit
+    /// (the server stops it even if its worker keeps heart-beating):
+    /// `failed` before applying, `interrupted` from `applying` and
+    /// `verifying` (never assume an apply did not happen). `None` for
+    /// phases without a limit.
+    pub fn on_timeout(self) -> Option<RunPhase> {
+        match self {
+            RunPhase::Preparing
+            | RunPhase::Initialising
+            | RunPhase::Planning
+            | RunPhase::Checking => Some(RunPhase::Failed),
+            RunPhase::Applying | RunPhase::Verifying => Some(RunPhase::Interrupted),
+            _ => None,
+        }
+    }
+
     /// The legal transitions.
     #[allow(clippy::match_like_matches_macro)] // a table reads better
     pub fn can_move_to(self, next: RunPhase) -> bool {
@@ -598,6 +614,24 @@ pub struct StackRuns {
 /// The pool runs go to when the stack names none.
 pub const DEFAULT_POOL: &str = "embedded";
 
+impl PhaseTimeouts {
+    /// The limit of a phase, seconds: `checking` (comparing digests, and
+    /// sending a changed plan back) shares `planning`'s; `verifying` lasts
+    /// the verification window plus one interval; other phases have none.
+    pub fn limit_secs(&self, phase: RunPhase, verification: Option<&Verification>) -> Option<u64> {
+        match phase {
+            RunPhase::Preparing => Some(self.preparing),
+            RunPhase::Initialising => Some(self.initialising),
+            RunPhase::Planning | RunPhase::Checking => Some(self.planning),
+            RunPhase::Applying => Some(self.applying),
+            RunPhase::Verifying => {
+                verification.map(|v| v.window_secs.saturating_add(v.interval_secs))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl Default for PhaseTimeouts {
     fn default() -> Self {
         PhaseTimeouts {
@@ -748,6 +782,17 @@ mod tests {
                 "{p}"
             );
         }
+        // A phase that outlasts its limit ends legally, and an apply is
+        // never taken for not having happened.
+        for p in RUN_PHASES {
+            if let Some(to) = p.on_timeout() {
+                assert!(p.is_active() && p.can_move_to(to), "{p} → {to}");
+            }
+            let limited = PhaseTimeouts::default().limit_secs(p, None).is_some();
+            assert_eq!(limited || p == Verifying, p.on_timeout().is_some(), "{p}");
+        }
+        assert_eq!(Applying.on_timeout(), Some(Interrupted));
+        assert_eq!(Verifying.on_timeout(), Some(Interrupted));
         // Only a run that has not applied may be discarded after checking.
         assert!(Checking.can_move_to(Discarded));
         assert!(!Applying.can_move_to(Discarded));

@@ -159,6 +159,13 @@ pub async fn claim(app: &AppState, pool: &str, worker: &str) -> ApiResult<Option
                 else {
                     return Ok(None);
                 };
+                // The limits the server holds the run to are the ones the
+                // claim hands the worker: the stack's as of the claim.
+                let stack = arbiter_store::stacks::get_in(cx, &run.stack)
+                    .await?
+                    .map(|s| settings(&crate::convert::stack_spec(s.doc)))
+                    .unwrap_or_default();
+                arbiter_store::runs::set_limits(cx, run.id, &phase_limits(&stack)).await?;
                 arbiter_store::runs::add_backend_credentials(
                     cx,
                     &format!("run-{}", run.id),
@@ -211,6 +218,50 @@ pub async fn claim(app: &AppState, pool: &str, worker: &str) -> ApiResult<Option
         verification: s.verification.clone(),
         heartbeat_secs: app.config.run_heartbeat.as_secs().max(1),
     }))
+}
+
+/// The time limit of each phase of a run of a stack with these settings
+/// ([`arbiter_api::runs::PhaseTimeouts::limit_secs`]).
+pub fn phase_limits(s: &StackRuns) -> arbiter_store::runs::PhaseLimits {
+    let t = s.timeouts.clone().unwrap_or_default();
+    arbiter_api::runs::RUN_PHASES
+        .into_iter()
+        .filter_map(|p| {
+            t.limit_secs(p, s.verification.as_ref())
+                .map(|secs| (p, secs))
+        })
+        .collect()
+}
+
+/// Stops runs whose current phase lasted longer than its limit plus a
+/// grace of three heartbeat intervals, even if their worker still
+/// heart-beats (background): `failed` before applying, `interrupted` from
+/// applying or verifying. Audited (`run.failed`, `run.interrupted`, so
+/// webhooks `run.*`) with the reason; the worker learns it at its next
+/// heartbeat or phase report (409 `lease_lost`, naming the reason).
+pub async fn stop_overdue(app: &AppState) {
+    let grace = app.config.run_heartbeat.as_millis() as i64 * 3;
+    let defaults = phase_limits(&StackRuns::default());
+    let now = arbiter_store::now_ms();
+    match app
+        .store
+        .write(move |cx| {
+            Box::pin(
+                async move { arbiter_store::runs::stop_overdue(cx, now, grace, &defaults).await },
+            )
+        })
+        .await
+    {
+        Ok(stopped) if !stopped.is_empty() => {
+            for s in &stopped {
+                tracing::warn!(run = s.id, phase = %s.from, to = %s.to, "stopped a run whose phase outlasted its time limit");
+            }
+            // Their stacks may be free for their next runs.
+            app.runs.queued.notify_waiters();
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "stopping runs past their time limits"),
+    }
 }
 
 /// Interrupts runs whose worker missed three heartbeats (background).

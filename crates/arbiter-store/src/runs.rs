@@ -617,6 +617,20 @@ pub async fn check_lease(pool: &AnyPool, id: i64, lease_hash: &str) -> Result<Op
     }))
 }
 
+/// The run a lease was given for, whatever its phase now (to tell a worker
+/// why its lease no longer holds it).
+pub async fn leased_run(pool: &AnyPool, id: i64, lease_hash: &str) -> Result<Option<RunRow>> {
+    let held: Option<String> = sqlx::query_scalar("SELECT lease_hash FROM runs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .flatten();
+    if held.as_deref() != Some(lease_hash) {
+        return Ok(None);
+    }
+    get(pool, id).await
+}
+
 /// Records a heartbeat; returns whether a person asked to cancel, or
 /// `None` when the lease no longer holds the run.
 pub async fn heartbeat(cx: &mut WriteCtx, id: i64, lease_hash: &str) -> Result<Option<bool>> {
@@ -663,6 +677,94 @@ pub async fn interrupt_silent(cx: &mut WriteCtx, before: i64) -> Result<Vec<i64>
         };
         match transition(cx, id, from, RunPhase::Interrupted, "system", up).await {
             Ok(_) => out.push(id),
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// The time limit of each phase of a run, seconds (stored with the run
+/// when it is claimed; phases absent have none).
+pub type PhaseLimits = BTreeMap<RunPhase, u64>;
+
+/// Records the phase limits of a claimed run.
+pub async fn set_limits(cx: &mut WriteCtx, id: i64, limits: &PhaseLimits) -> Result<()> {
+    sqlx::query("UPDATE runs SET limits = $1 WHERE id = $2")
+        .bind(to_doc(limits))
+        .bind(id)
+        .execute(cx.conn())
+        .await?;
+    Ok(())
+}
+
+/// A run the server stopped because its phase outlasted its limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overdue {
+    /// The run.
+    pub id: i64,
+    /// The phase that lasted too long.
+    pub from: RunPhase,
+    /// Where it went (`RunPhase::on_timeout`).
+    pub to: RunPhase,
+}
+
+/// Stops active runs whose current phase started more than its limit plus
+/// `grace_ms` before `now` (ms), whether or not their worker still
+/// heart-beats: `failed` before applying, `interrupted` from applying or
+/// verifying ([`RunPhase::on_timeout`]), with the reason as the run's
+/// error and in its audit entry. Runs claimed before limits were stored
+/// use `defaults`. Never re-queued.
+pub async fn stop_overdue(
+    cx: &mut WriteCtx,
+    now: i64,
+    grace_ms: i64,
+    defaults: &PhaseLimits,
+) -> Result<Vec<Overdue>> {
+    let sql = format!(
+        "SELECT r.id, r.phase, r.limits, p.started_at FROM runs r JOIN run_phases p ON p.run = r.id AND p.ended_at IS NULL \
+         WHERE r.phase IN ('preparing', 'initialising', 'planning', 'checking', 'applying', 'verifying') \
+         ORDER BY r.id LIMIT 500{}",
+        cx.backend().skip_locked()
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(cx.conn())
+        .await?;
+    let mut due = Vec::new();
+    for r in rows {
+        let id: i64 = r.try_get("id")?;
+        let from = phase_of(id, &r.try_get::<String, _>("phase")?)?;
+        let started: i64 = r.try_get("started_at")?;
+        let stored: Option<String> = r.try_get("limits")?;
+        let limits = match stored {
+            Some(t) => parse_doc::<PhaseLimits>("run phase limits", &id.to_string(), &t)?,
+            None => defaults.clone(),
+        };
+        let (Some(limit), Some(to)) = (limits.get(&from), from.on_timeout()) else {
+            continue;
+        };
+        let limit_ms = i64::try_from(*limit)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000);
+        if now.saturating_sub(started) > limit_ms.saturating_add(grace_ms) {
+            due.push((id, from, to, *limit));
+        }
+    }
+    let mut out = Vec::new();
+    for (id, from, to, limit) in due {
+        let after = if to == RunPhase::Interrupted {
+            "; it may have changed the stack in part or whole: check the stack's state before applying again"
+        } else {
+            ""
+        };
+        let up = PhaseUpdate {
+            error: Some(format!(
+                "{from} lasted longer than its limit of {limit} s (the stack's runs.timeouts): stopped by the server{after}"
+            )),
+            ..PhaseUpdate::default()
+        };
+        match transition(cx, id, from, to, "system", up).await {
+            Ok(_) => out.push(Overdue { id, from, to }),
             Err(StoreError::Conflict(_)) => {}
             Err(e) => return Err(e),
         }

@@ -72,17 +72,34 @@ async fn fetch(app: &AppState, id: i64) -> ApiResult<Run> {
         .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))
 }
 
-/// The run a worker's lease holds, or 409.
+/// The run a worker's lease holds, or 409 `lease_lost` (naming the run's
+/// phase and why it ended, to the worker whose lease it was).
 async fn leased(app: &AppState, w: &Worker, id: i64, lease: &str) -> ApiResult<Run> {
-    let run = arbiter_store::runs::check_lease(app.store.pool(), id, &crate::runs::hash(lease))
+    let h = crate::runs::hash(lease);
+    let run = arbiter_store::runs::check_lease(app.store.pool(), id, &h)
         .await?
         .filter(|r| r.pool == w.pool)
         .map(crate::convert::run);
-    run.ok_or_else(|| {
-        ApiError::new(ErrorCode::LeaseLost,
-            format!("run {id} is not held by this lease (finished, interrupted or claimed by another worker)"),
-        )
-    })
+    match run {
+        Some(r) => Ok(r),
+        None => Err(lease_lost(app, w, id, &h).await),
+    }
+}
+
+/// Why a lease no longer holds its run.
+async fn lease_lost(app: &AppState, w: &Worker, id: i64, lease_hash: &str) -> ApiError {
+    let mut msg = format!(
+        "run {id} is not held by this lease (finished, interrupted or claimed by another worker)"
+    );
+    if let Ok(Some(run)) = arbiter_store::runs::leased_run(app.store.pool(), id, lease_hash).await {
+        if run.pool == w.pool {
+            msg = format!("run {id} is {}: this lease no longer holds it", run.phase);
+            if let Some(e) = run.error.filter(|_| run.phase.is_final()) {
+                msg.push_str(&format!(" ({e})"));
+            }
+        }
+    }
+    ApiError::new(ErrorCode::LeaseLost, msg)
 }
 
 /// Query of `GET /api/v1/runs`.
@@ -304,10 +321,7 @@ pub async fn heartbeat(
         .await?;
     match ack {
         Some(cancel_requested) => Ok(Json(HeartbeatAck { cancel_requested })),
-        None => Err(ApiError::new(
-            ErrorCode::LeaseLost,
-            format!("run {id} is no longer held by this lease"),
-        )),
+        None => Err(lease_lost(&app, &w, id, &crate::runs::hash(&hb.lease)).await),
     }
 }
 

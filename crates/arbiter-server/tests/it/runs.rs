@@ -1908,3 +1908,173 @@ async fn a_terraform_left_running_after_its_run_ended_cannot_write_state() {
         app.running.shutdown().await.unwrap();
     }
 }
+
+/// Heart-beats for `claim` every 100 ms until the run's lease is lost;
+/// returns the last answer (the 409).
+fn keep_beating(app: &App, token: &str, claim: &Value) -> tokio::task::JoinHandle<(u16, Value)> {
+    let (http, base, token) = (app.http.clone(), app.base.clone(), token.to_string());
+    let id = claim["run"]["id"].as_i64().unwrap();
+    let body = serde_json::to_vec(&json!({"lease": claim["lease"]})).unwrap();
+    tokio::spawn(async move {
+        loop {
+            let r = http
+                .post(format!("{base}/api/v1/runs/{id}/heartbeat"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            if status != 200 {
+                return (status, body);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_stops_a_run_whose_phase_outlasts_its_limit_though_its_worker_heart_beats() {
+    for b in backends().await {
+        // Grace: three heartbeats of 300 ms.
+        let app = spawn(b, |c| {
+            c.run_heartbeat = std::time::Duration::from_millis(300)
+        })
+        .await;
+        let runs_cfg = json!({"timeouts": {"preparing": 60, "initialising": 60, "planning": 1, "applying": 1}});
+        app.stack("web", "dev", json!({"auto_apply": true, "runs": runs_cfg}))
+            .await;
+        let bundle = good_bundle(&app).await;
+        let (hook, _) = {
+            let r = app
+                .req(
+                    "POST",
+                    "/api/v1/webhooks",
+                    Some(&app.admin),
+                    Some(&json!({"url": "http://127.0.0.1:9/hook", "events": ["run.*"]})),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{:?}", r.body);
+            (r.body["id"].as_i64().unwrap(), ())
+        };
+        let token = pool_token(&app, "embedded").await;
+        let w = W {
+            app: &app,
+            token: token.clone(),
+        };
+
+        // 1. Hangs while planning (limit 1 s): failed, though heart-beating.
+        let cr = submit(&app, "web", "tags-only-update", &bundle).await;
+        let cr1 = cr["id"].as_i64().unwrap();
+        let claim = w.claim("w1", 0).await.unwrap();
+        assert_eq!(claim["timeouts"]["planning"], 1);
+        let id = claim["run"]["id"].as_i64().unwrap();
+        w.walk(&claim, &TO_APPLYING[..3]).await;
+        let t = std::time::Instant::now();
+        let beats = keep_beating(&app, &token, &claim);
+        let run = wait_phase(&app, id, "failed").await;
+        let took = t.elapsed();
+        assert!(
+            took >= std::time::Duration::from_millis(1900),
+            "{b}: stopped after {took:?}: the limit (1 s) and the grace (0.9 s) come first"
+        );
+        let err = run["error"].as_str().unwrap();
+        assert!(
+            err.contains("planning lasted longer than its limit of 1 s"),
+            "{b}: {err}"
+        );
+        // The worker learns it at its next heartbeat, and why.
+        let last = tokio::time::timeout(std::time::Duration::from_secs(5), beats)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(last.0, 409, "{b}");
+        assert_eq!(last.1["error"]["code"], "lease_lost");
+        let m = last.1["error"]["message"].as_str().unwrap();
+        assert!(
+            m.contains(&format!("run {id} is failed")) && m.contains("lasted longer"),
+            "{b}: {m}"
+        );
+        let r = w.phase(&claim, "planning", "checking", json!({})).await;
+        assert_eq!(r.status, 409, "{b}: and at its next phase report");
+        assert_eq!(
+            cr_status(&app, cr1).await,
+            "approved",
+            "{b}: nothing applied"
+        );
+        let audit = audit_entries(&app, &format!("run:{id}")).await;
+        let (_, failed) = audit.iter().find(|(a, _)| a == "run.failed").unwrap();
+        assert_eq!(failed["from"], "planning", "{b}");
+        assert!(failed["error"].as_str().unwrap().contains("lasted longer"));
+
+        // 2. Hangs while applying (limit 1 s): interrupted (the apply may
+        // have happened), and the stack's applying slot is free again.
+        let cr = submit(&app, "web", "tags-only-update", &bundle).await;
+        let cr2 = cr["id"].as_i64().unwrap();
+        let claim = w.claim("w2", 0).await.unwrap();
+        let id2 = claim["run"]["id"].as_i64().unwrap();
+        w.walk(&claim, &TO_APPLYING[..5]).await;
+        let beats = keep_beating(&app, &token, &claim);
+        let next = submit(&app, "web", "tags-only-update", &bundle).await;
+        let run = wait_phase(&app, id2, "interrupted").await;
+        assert!(
+            run["error"]
+                .as_str()
+                .unwrap()
+                .contains("applying lasted longer than its limit of 1 s"),
+            "{b}: {run}"
+        );
+        assert_eq!(cr_status(&app, cr2).await, "apply_failed", "{b}");
+        let last = tokio::time::timeout(std::time::Duration::from_secs(5), beats)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(last.0, 409, "{b}");
+        let claim3 = w.claim("w3", 5).await.expect("the stack is free again");
+        assert_eq!(claim3["run"]["change_request"], next["id"], "{b}");
+        // A late write of the stopped apply is refused.
+        let (s, _) = backend(
+            &app,
+            "POST",
+            "web",
+            "",
+            &claim["backend"],
+            Some(tfstate(1, "L", &["late"])),
+        )
+        .await;
+        assert_eq!(s, 409, "{b}");
+
+        // Webhooks `run.*` were made for both stops.
+        let mut events = Vec::new();
+        for _ in 0..100 {
+            let r = app
+                .req(
+                    "GET",
+                    &format!("/api/v1/webhooks/{hook}/deliveries"),
+                    Some(&app.admin),
+                    None,
+                )
+                .await;
+            events = r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["event_type"].as_str().unwrap().to_string())
+                .collect();
+            if events.iter().any(|e| e == "run.failed")
+                && events.iter().any(|e| e == "run.interrupted")
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(
+            events.iter().any(|e| e == "run.failed")
+                && events.iter().any(|e| e == "run.interrupted"),
+            "{b}: {events:?}"
+        );
+        app.running.shutdown().await.unwrap();
+    }
+}
