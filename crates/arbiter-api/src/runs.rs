@@ -12,12 +12,15 @@
 //! - `POST /api/v1/runs/{id}/cancel` → [`Run`] (queued … checking; refused while applying)
 //! - `PUT  /api/v1/bundles/{sha256}` (body: the tar.gz) → [`BundleInfo`]
 //! - `POST /api/v1/worker-pools` [`WorkerPoolCreate`] → [`WorkerPoolToken`] (admins)
+//! - `GET  /api/v1/worker-pools/{name}/tokens` → [`crate::Page`]`<`[`WorkerPoolTokenInfo`]`>` (admins)
+//! - `DELETE /api/v1/worker-pools/{name}/tokens/{id}` → [`WorkerPoolTokenInfo`] (admins; idempotent)
 //!
 //! Workers (`Authorization: Bearer` worker-pool token; every call after
 //! the claim carries the claim's `lease`):
 //! - `POST /api/v1/runs/claim` [`ClaimRequest`] → 200 [`Claim`] or 204 (nothing to do)
 //! - `GET  /api/v1/runs/{id}/judged-plan?lease=` → the judged plan JSON, as submitted
-//! - `GET  /api/v1/bundles/{sha256}` → the tar.gz
+//! - `GET  /api/v1/bundles/{sha256}` → the tar.gz (only a bundle that is the
+//!   source of a run the pool holds, not finished; otherwise 404)
 //! - `POST /api/v1/runs/{id}/heartbeat` [`Heartbeat`] → [`HeartbeatAck`]
 //! - `POST /api/v1/runs/{id}/phase` [`PhaseReport`] → [`Run`] (409 when illegal or stale)
 //! - `POST /api/v1/runs/{id}/logs` [`LogChunk`] → 204 (idempotent by offset)
@@ -413,8 +416,38 @@ pub struct WorkerPoolCreate {
 pub struct WorkerPoolToken {
     /// The pool.
     pub pool: String,
+    /// The token's id (to list and revoke it; not a secret).
+    #[serde(default)]
+    pub id: String,
     /// Give it to `arbiter worker` in `ARBITER_WORKER_TOKEN`.
     pub token: String,
+}
+
+/// A worker-pool token as listed (`GET /api/v1/worker-pools/{name}/tokens`):
+/// never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerPoolTokenInfo {
+    /// Its id: the first 16 hex digits of the token's SHA-256.
+    pub id: String,
+    /// The pool.
+    pub pool: String,
+    /// The token's first characters (`arbw_1a2b3c4`), to tell which one a
+    /// worker holds; absent for tokens minted before they were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Who minted it (`user:NAME`, `system` for the embedded worker's).
+    pub created_by: String,
+    /// Minted.
+    pub created_at: Timestamp,
+    /// Its last claim (to the minute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<Timestamp>,
+    /// Revoked (refused from then on, also by workers holding runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+    /// Who revoked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
 }
 
 /// A worker asks for work (long-poll up to `wait_secs`, at most 30).

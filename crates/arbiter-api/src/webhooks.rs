@@ -89,6 +89,8 @@ pub enum AuditAction {
     BundleStored,
     /// `worker_pool.token_created`: A worker-pool token was minted.
     WorkerPoolTokenCreated,
+    /// `worker_pool.token_revoked`: A worker-pool token was revoked.
+    WorkerPoolTokenRevoked,
     /// `stack.backend_credentials_created`: State backend credentials were minted for a stack.
     StackBackendCredentialsCreated,
     /// `state.locked`: The state backend lock of a stack was taken.
@@ -104,7 +106,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 55] = [
+    pub const ALL: [AuditAction; 56] = [
         AuditAction::ChangeRequestSubmitted,
         AuditAction::ChangeRequestEvaluated,
         AuditAction::AgentCreated,
@@ -142,6 +144,7 @@ impl AuditAction {
         AuditAction::RunConfirmed,
         AuditAction::BundleStored,
         AuditAction::WorkerPoolTokenCreated,
+        AuditAction::WorkerPoolTokenRevoked,
         AuditAction::StackBackendCredentialsCreated,
         AuditAction::StateLocked,
         AuditAction::StateUnlocked,
@@ -204,6 +207,7 @@ impl AuditAction {
             AuditAction::RunConfirmed => "run.confirmed",
             AuditAction::BundleStored => "bundle.stored",
             AuditAction::WorkerPoolTokenCreated => "worker_pool.token_created",
+            AuditAction::WorkerPoolTokenRevoked => "worker_pool.token_revoked",
             AuditAction::StackBackendCredentialsCreated => "stack.backend_credentials_created",
             AuditAction::StateLocked => "state.locked",
             AuditAction::StateUnlocked => "state.unlocked",

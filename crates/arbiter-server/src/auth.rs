@@ -87,6 +87,8 @@ impl Principal {
 pub struct Worker {
     /// The pool.
     pub pool: String,
+    /// The SHA-256 of its token (to record the token's use).
+    pub token_hash: String,
 }
 
 /// A caller of Terraform's HTTP state backend (basic auth), scoped to one
@@ -247,17 +249,17 @@ async fn authenticate_inner(
                     "a worker-pool token is accepted on the worker endpoints only",
                 ));
             }
-            let pool =
-                arbiter_store::runs::pool_of_token(app.store.pool(), &crate::runs::hash(token))
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::new(
-                            ErrorCode::InvalidToken,
-                            "the worker-pool token is unknown or revoked",
-                        )
-                    })?;
+            let token_hash = crate::runs::hash(token);
+            let pool = arbiter_store::runs::pool_of_token(app.store.pool(), &token_hash)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::InvalidToken,
+                        "the worker-pool token is unknown or revoked",
+                    )
+                })?;
             machine_id = Some(format!("worker:{pool}"));
-            parts.extensions.insert(Worker { pool });
+            parts.extensions.insert(Worker { pool, token_hash });
         } else if let Some(b64) = auth
             .strip_prefix("Basic ")
             .or_else(|| auth.strip_prefix("basic "))

@@ -360,6 +360,22 @@ pub fn tool_doc(t: arbiter_api::runs::ToolInfo) -> arbiter_store::runs::ToolDoc 
     }
 }
 
+/// A stored worker-pool token as the API lists it.
+pub fn worker_token(
+    t: arbiter_store::runs::WorkerTokenRow,
+) -> arbiter_api::runs::WorkerPoolTokenInfo {
+    arbiter_api::runs::WorkerPoolTokenInfo {
+        id: t.id,
+        pool: t.pool,
+        prefix: t.prefix,
+        created_by: t.created_by,
+        created_at: t.created_at,
+        last_used_at: t.last_used_at,
+        revoked_at: t.revoked_at,
+        revoked_by: t.revoked_by,
+    }
+}
+
 /// A stored bundle as the API shows it.
 pub fn bundle(b: arbiter_store::runs::BundleRow) -> arbiter_api::runs::BundleInfo {
     arbiter_api::runs::BundleInfo {

@@ -145,15 +145,22 @@ pub async fn check_source(app: &AppState, source: &arbiter_api::runs::RunSource)
 
 /// Builds the claim a worker gets, minting the run's backend credentials
 /// in the same transaction as the claim.
-pub async fn claim(app: &AppState, pool: &str, worker: &str) -> ApiResult<Option<Claim>> {
+pub async fn claim(
+    app: &AppState,
+    pool: &str,
+    worker: &str,
+    token_hash: &str,
+) -> ApiResult<Option<Claim>> {
     let lease = secret(LEASE_PREFIX)?;
     let password = secret("")?;
     let (lease_hash, pw_hash) = (hash(&lease), hash(&password));
     let (pool_name, worker_name) = (pool.to_string(), worker.to_string());
+    let token_hash = token_hash.to_string();
     let run = app
         .store
         .write(move |cx| {
             Box::pin(async move {
+                arbiter_store::runs::touch_pool_token(cx, &token_hash).await?;
                 let Some(run) =
                     arbiter_store::runs::claim(cx, &pool_name, &worker_name, &lease_hash).await?
                 else {
@@ -327,16 +334,25 @@ pub async fn open_verification_rollback(app: &AppState, run: &Run) -> ApiResult<
     Ok(Some(answer.change_request.id))
 }
 
-/// Creates a pool if needed and stores a new token for it; returns the token.
-pub async fn mint_pool_token(app: &AppState, pool: &str, by: &str) -> ApiResult<String> {
+/// Characters of a worker-pool token shown by the token list
+/// (`arbw_` and 7 hex digits: 28 of its 256 random bits).
+const TOKEN_PREFIX_LEN: usize = WORKER_TOKEN_PREFIX.len() + 7;
+
+/// Creates a pool if needed and stores a new token for it; returns the
+/// token's id and the token.
+pub async fn mint_pool_token(app: &AppState, pool: &str, by: &str) -> ApiResult<(String, String)> {
     let token = secret(WORKER_TOKEN_PREFIX)?;
+    let prefix: String = token.chars().take(TOKEN_PREFIX_LEN).collect();
     let (h, pool, by) = (hash(&token), pool.to_string(), by.to_string());
-    app.store
+    let id = app
+        .store
         .write(move |cx| {
-            Box::pin(async move { arbiter_store::runs::add_pool_token(cx, &pool, &h, &by).await })
+            Box::pin(async move {
+                arbiter_store::runs::add_pool_token(cx, &pool, &h, &prefix, &by).await
+            })
         })
         .await?;
-    Ok(token)
+    Ok((id, token))
 }
 
 /// Environment variables the embedded worker does not inherit: the
@@ -358,7 +374,7 @@ pub async fn start_embedded_worker(
     server_url: &str,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> ApiResult<()> {
-    let token = mint_pool_token(app, arbiter_api::runs::DEFAULT_POOL, "system").await?;
+    let (_, token) = mint_pool_token(app, arbiter_api::runs::DEFAULT_POOL, "system").await?;
     let exe = std::env::current_exe()
         .map_err(|e| ApiError::internal(format!("finding this executable: {e}")))?;
     let mut cmd = tokio::process::Command::new(&exe);

@@ -1110,13 +1110,172 @@ pub async fn bundle_exists(pool: &AnyPool, sha256: &str) -> Result<bool> {
 
 // --------------------------------------------------------- worker pools
 
-/// Creates a pool if needed and stores a new token for it (by hash).
+/// A worker-pool token as stored (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerTokenRow {
+    /// First 16 hex digits of the token's SHA-256.
+    pub id: String,
+    /// The pool.
+    pub pool: String,
+    /// The token's first characters (`None` before migration 0009).
+    pub prefix: Option<String>,
+    /// Who minted it.
+    pub created_by: String,
+    /// Minted.
+    pub created_at: Timestamp,
+    /// Its last claim (to the minute).
+    pub last_used_at: Option<Timestamp>,
+    /// Revoked.
+    pub revoked_at: Option<Timestamp>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
+}
+
+/// The id of a worker-pool token, from its hash.
+pub fn worker_token_id(token_hash: &str) -> String {
+    token_hash.chars().take(16).collect()
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, pool, prefix, created_by, created_at, last_used_at, revoked_at, revoked_by";
+
+fn token_row(r: &sqlx::any::AnyRow) -> Result<WorkerTokenRow> {
+    Ok(WorkerTokenRow {
+        id: r.try_get("id")?,
+        pool: r.try_get("pool")?,
+        prefix: r.try_get("prefix")?,
+        created_by: r.try_get("created_by")?,
+        created_at: Timestamp::from_unix_ms(r.try_get("created_at")?),
+        last_used_at: r
+            .try_get::<Option<i64>, _>("last_used_at")?
+            .map(Timestamp::from_unix_ms),
+        revoked_at: r
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(Timestamp::from_unix_ms),
+        revoked_by: r.try_get("revoked_by")?,
+    })
+}
+
+/// A pool's tokens, oldest first; `None` when there is no such pool.
+pub async fn pool_tokens(pool: &AnyPool, name: &str) -> Result<Option<Vec<WorkerTokenRow>>> {
+    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM worker_pools WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT {TOKEN_COLUMNS} FROM worker_tokens WHERE pool = $1 ORDER BY created_at, id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(name)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(token_row)
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// Revokes a pool's token (refused from the next request on). Revoking a
+/// revoked token answers it as it is and records nothing; only the first
+/// revocation is audited (`worker_pool.token_revoked`).
+pub async fn revoke_pool_token(
+    cx: &mut WriteCtx,
+    pool: &str,
+    id: &str,
+    by: &str,
+) -> Result<WorkerTokenRow> {
+    let now = cx.now_ms();
+    let r = sqlx::query(
+        "UPDATE worker_tokens SET revoked_at = $1, revoked_by = $2 WHERE pool = $3 AND id = $4 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(by)
+    .bind(pool)
+    .bind(id)
+    .execute(cx.conn())
+    .await?;
+    if r.rows_affected() > 0 {
+        cx.audit(
+            by,
+            AuditAction::WorkerPoolTokenRevoked,
+            &format!("worker_pool:{pool}"),
+            &serde_json::json!({"token": id}),
+        )
+        .await?;
+    }
+    let sql = format!("SELECT {TOKEN_COLUMNS} FROM worker_tokens WHERE pool = $1 AND id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(pool)
+        .bind(id)
+        .fetch_optional(cx.conn())
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "worker-pool token",
+            key: format!("{pool}/{id}"),
+        })?;
+    token_row(&row)
+}
+
+/// Records a token's use (its claims), at most once a minute.
+pub async fn touch_pool_token(cx: &mut WriteCtx, token_hash: &str) -> Result<()> {
+    let now = cx.now_ms();
+    sqlx::query(
+        "UPDATE worker_tokens SET last_used_at = $1 WHERE token_hash = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+    )
+    .bind(now)
+    .bind(token_hash)
+    .bind(now - 60_000)
+    .execute(cx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A bundle's bytes for a worker of `pool`: only when it is the source of
+/// a run of that pool that a worker holds and that is not finished
+/// (otherwise `None`, as if it did not exist).
+pub async fn bundle_for_pool(
+    pool: &AnyPool,
+    pool_name: &str,
+    sha256: &str,
+) -> Result<Option<Vec<u8>>> {
+    let rows = sqlx::query(
+        "SELECT id, source FROM runs WHERE pool = $1 AND phase IN \
+         ('preparing', 'initialising', 'planning', 'checking', 'applying', 'applied', 'verifying')",
+    )
+    .bind(pool_name)
+    .fetch_all(pool)
+    .await?;
+    let mut wanted = false;
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        let source: RunSource = parse_doc(
+            "run source",
+            &id.to_string(),
+            &r.try_get::<String, _>("source")?,
+        )?;
+        if matches!(&source, RunSource::Bundle { sha256: s } if s == sha256) {
+            wanted = true;
+            break;
+        }
+    }
+    if !wanted {
+        return Ok(None);
+    }
+    bundle(pool, sha256).await
+}
+
+/// Creates a pool if needed and stores a new token for it (by hash, with
+/// its id and first characters). Returns the token's id.
 pub async fn add_pool_token(
     cx: &mut WriteCtx,
     pool: &str,
     token_hash: &str,
+    prefix: &str,
     by: &str,
-) -> Result<()> {
+) -> Result<String> {
     let now = cx.now_ms();
     sqlx::query(
         "INSERT INTO worker_pools (name, created_by, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
@@ -1126,21 +1285,24 @@ pub async fn add_pool_token(
     .bind(now)
     .execute(cx.conn())
     .await?;
-    sqlx::query("INSERT INTO worker_tokens (token_hash, pool, created_by, created_at) VALUES ($1, $2, $3, $4)")
+    let id = worker_token_id(token_hash);
+    sqlx::query("INSERT INTO worker_tokens (token_hash, pool, created_by, created_at, id, prefix) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(token_hash)
         .bind(pool)
         .bind(by)
         .bind(now)
+        .bind(&id)
+        .bind(prefix)
         .execute(cx.conn())
         .await?;
     cx.audit(
         by,
         AuditAction::WorkerPoolTokenCreated,
         &format!("worker_pool:{pool}"),
-        &serde_json::json!({}),
+        &serde_json::json!({"token": id}),
     )
     .await?;
-    Ok(())
+    Ok(id)
 }
 
 /// The pool of a (hashed) worker token, if it is valid.

@@ -10,7 +10,7 @@ use crate::lifecycle;
 use crate::AppState;
 use arbiter_api::runs::{
     ClaimRequest, Heartbeat, HeartbeatAck, LogChunk, LogSlice, PhaseReport, RevisedPlan,
-    RevisionAck, Run, RunPhase, WorkerPoolCreate, WorkerPoolToken,
+    RevisionAck, Run, RunPhase, WorkerPoolCreate, WorkerPoolToken, WorkerPoolTokenInfo,
 };
 use arbiter_api::ErrorCode;
 use arbiter_api::{Page, Role};
@@ -225,14 +225,57 @@ pub async fn create_pool(
     let p = people_only(p, Role::Admin)?;
     let req: WorkerPoolCreate = crate::routes::parse_json(&body)?;
     arbiter_api::runs::check_pool_name(&req.name).map_err(ApiError::invalid)?;
-    let token = crate::runs::mint_pool_token(&app, &req.name, &p.id()).await?;
+    let (id, token) = crate::runs::mint_pool_token(&app, &req.name, &p.id()).await?;
     Ok((
         StatusCode::CREATED,
         Json(WorkerPoolToken {
             pool: req.name,
+            id,
             token,
         }),
     ))
+}
+
+/// `GET /api/v1/worker-pools/{name}/tokens` (admins): the pool's tokens,
+/// oldest first, without their secrets.
+pub async fn list_pool_tokens(
+    State(app): State<AppState>,
+    p: Option<Extension<Principal>>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Page<WorkerPoolTokenInfo>>> {
+    people_only(p, Role::Admin)?;
+    let rows = arbiter_store::runs::pool_tokens(app.store.pool(), &name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("worker pool {name:?} not found")))?;
+    Ok(Json(Page {
+        items: rows.into_iter().map(crate::convert::worker_token).collect(),
+    }))
+}
+
+/// `DELETE /api/v1/worker-pools/{name}/tokens/{id}` (admins): revokes a
+/// token; workers holding it are refused from their next request on
+/// (claims, heartbeats, phase reports, bundles). Idempotent.
+pub async fn revoke_pool_token(
+    State(app): State<AppState>,
+    p: Option<Extension<Principal>>,
+    Path((name, id)): Path<(String, String)>,
+) -> ApiResult<Json<WorkerPoolTokenInfo>> {
+    let p = people_only(p, Role::Admin)?;
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::not_found(format!(
+            "worker-pool token {id:?} of pool {name:?} not found (ids are 16 hex digits: arbiter worker-pool tokens POOL)"
+        )));
+    }
+    let by = p.id();
+    let row = app
+        .store
+        .write(move |cx| {
+            Box::pin(
+                async move { arbiter_store::runs::revoke_pool_token(cx, &name, &id, &by).await },
+            )
+        })
+        .await?;
+    Ok(Json(crate::convert::worker_token(row)))
 }
 
 /// `POST /api/v1/runs/claim` (workers): a claim (200) or nothing to do
@@ -255,7 +298,7 @@ pub async fn claim(
     loop {
         // Registered before looking, so a run queued meanwhile wakes us.
         let woken = app.runs.queued.notified();
-        if let Some(claim) = crate::runs::claim(&app, &w.pool, &req.worker).await? {
+        if let Some(claim) = crate::runs::claim(&app, &w.pool, &req.worker, &w.token_hash).await? {
             return Ok((StatusCode::OK, Json(claim)).into_response());
         }
         let now = tokio::time::Instant::now();

@@ -2078,3 +2078,208 @@ async fn the_server_stops_a_run_whose_phase_outlasts_its_limit_though_its_worker
         app.running.shutdown().await.unwrap();
     }
 }
+
+/// Mints a token for a pool: `(id, token)`.
+async fn pool_token_with_id(app: &App, pool: &str) -> (String, String) {
+    let r = app
+        .req(
+            "POST",
+            "/api/v1/worker-pools",
+            Some(&app.admin),
+            Some(&json!({"name": pool})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    (
+        r.body["id"].as_str().unwrap().to_string(),
+        r.body["token"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn get_bundle(app: &App, token: &str, sha: &str) -> u16 {
+    app.raw(
+        "GET",
+        &format!("/api/v1/bundles/{sha}"),
+        Some(token),
+        None,
+        &[],
+    )
+    .await
+    .status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_tokens_are_listed_and_revoked_and_read_only_the_bundles_of_their_pools_runs() {
+    for b in backends().await {
+        let app = spawn(b, |_| {}).await;
+        app.stack("web", "dev", json!({"auto_apply": true})).await;
+        let (id1, tok1) = pool_token_with_id(&app, "embedded").await;
+        let (id2, tok2) = pool_token_with_id(&app, "embedded").await;
+        let (_, other) = pool_token_with_id(&app, "other").await;
+        assert_eq!(id1.len(), 16, "{b}");
+        assert_ne!(id1, id2);
+        let bundle = good_bundle(&app).await;
+        let (unrelated, r) = upload(
+            &app,
+            targz(&[member("other.tf", b'0', b"# not any run's\n")]),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{b}");
+
+        // Queued, not claimed: no worker reads its bundle yet.
+        let cr = submit(&app, "web", "tags-only-update", &bundle).await;
+        assert_eq!(get_bundle(&app, &tok1, &bundle).await, 404, "{b}");
+        let w1 = W {
+            app: &app,
+            token: tok1.clone(),
+        };
+        let claim = w1.claim("w1", 0).await.unwrap();
+        assert_eq!(claim["run"]["change_request"], cr["id"]);
+        // Claimed by the pool: its workers read it; nothing else, nobody else.
+        assert_eq!(get_bundle(&app, &tok1, &bundle).await, 200, "{b}");
+        assert_eq!(
+            get_bundle(&app, &tok2, &bundle).await,
+            200,
+            "{b}: same pool"
+        );
+        let r = app
+            .raw(
+                "GET",
+                &format!("/api/v1/bundles/{unrelated}"),
+                Some(&tok1),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(
+            r.status, 404,
+            "{b}: stored, but not the source of a run it holds"
+        );
+        assert_eq!(r.body["error"]["code"], "not_found");
+        assert_eq!(
+            get_bundle(&app, &other, &bundle).await,
+            404,
+            "{b}: another pool"
+        );
+        assert_eq!(get_bundle(&app, &other, &"0".repeat(64)).await, 404, "{b}");
+
+        // Listed without secrets; the one that claimed has a last use.
+        let r = app
+            .req(
+                "GET",
+                "/api/v1/worker-pools/embedded/tokens",
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{b}: {:?}", r.body);
+        let text = r.body.to_string();
+        assert!(
+            !text.contains(&tok1[12..]) && !text.contains(&tok2[12..]),
+            "{b}: {text}"
+        );
+        let items = r.body["items"].as_array().unwrap();
+        let find = |id: &str| items.iter().find(|t| t["id"] == id).unwrap().clone();
+        let (t1, t2) = (find(&id1), find(&id2));
+        assert_eq!(t1["prefix"], tok1[..12], "{b}");
+        assert_eq!(t1["pool"], "embedded");
+        assert_eq!(t1["created_by"], "user:admin", "{b}: {t1}");
+        assert!(t1["last_used_at"].is_string(), "{b}: {t1}");
+        assert!(t2.get("last_used_at").is_none(), "{b}: {t2}");
+        assert!(t1.get("revoked_at").is_none() && t1.get("token").is_none());
+        let r = app
+            .req(
+                "GET",
+                "/api/v1/worker-pools/nope/tokens",
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 404, "{b}");
+
+        // Revoked: refused at once, on every worker endpoint.
+        let r = app
+            .req(
+                "DELETE",
+                &format!("/api/v1/worker-pools/embedded/tokens/{id1}"),
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{b}: {:?}", r.body);
+        assert!(r.body["revoked_at"].is_string());
+        assert_eq!(r.body["revoked_by"], "user:admin");
+        let hb = w1.heartbeat(&claim).await;
+        assert_eq!(hb.status, 401, "{b}: {:?}", hb.body);
+        assert_eq!(hb.body["error"]["code"], "invalid_token");
+        assert_eq!(get_bundle(&app, &tok1, &bundle).await, 401, "{b}");
+        let r = w1
+            .call(
+                "POST",
+                "/api/v1/runs/claim",
+                json!({"worker": "w1", "wait_secs": 0}),
+            )
+            .await;
+        assert_eq!(r.status, 401, "{b}");
+        // Idempotent, audited once; an unknown id or pool is 404.
+        let again = app
+            .req(
+                "DELETE",
+                &format!("/api/v1/worker-pools/embedded/tokens/{id1}"),
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(again.status, 200, "{b}");
+        assert_eq!(again.body["revoked_at"], r_revoked_at(&app, &id1).await);
+        let audit = audit_actions(&app, "worker_pool:embedded").await;
+        assert_eq!(
+            audit
+                .iter()
+                .filter(|a| *a == "worker_pool.token_revoked")
+                .count(),
+            1,
+            "{b}: {audit:?}"
+        );
+        for path in [
+            format!("/api/v1/worker-pools/embedded/tokens/{}", "f".repeat(16)),
+            format!("/api/v1/worker-pools/other/tokens/{id2}"),
+            "/api/v1/worker-pools/embedded/tokens/12".to_string(),
+        ] {
+            let r = app.req("DELETE", &path, Some(&app.admin), None).await;
+            assert_eq!(r.status, 404, "{b}: {path}: {:?}", r.body);
+        }
+        // The pool's other token goes on; once the run is over, its bundle
+        // is no longer readable.
+        assert_eq!(get_bundle(&app, &tok2, &bundle).await, 200, "{b}");
+        let w2 = W {
+            app: &app,
+            token: tok2.clone(),
+        };
+        w2.walk(&claim, &["preparing", "failed"]).await;
+        assert_eq!(
+            get_bundle(&app, &tok2, &bundle).await,
+            404,
+            "{b}: the run is over"
+        );
+        app.running.shutdown().await.unwrap();
+    }
+}
+
+async fn r_revoked_at(app: &App, id: &str) -> Value {
+    let r = app
+        .req(
+            "GET",
+            "/api/v1/worker-pools/embedded/tokens",
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id)
+        .unwrap()["revoked_at"]
+        .clone()
+}
