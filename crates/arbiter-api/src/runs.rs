@@ -439,7 +439,7 @@ pub struct WorkerPoolTokenInfo {
     pub created_by: String,
     /// Minted.
     pub created_at: Timestamp,
-    /// Its last claim (to the minute).
+    /// Its last claim request (long-polls included; to the minute).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<Timestamp>,
     /// Revoked (refused from then on, also by workers holding runs).

@@ -167,12 +167,12 @@ pub async fn claim(
                     return Ok(None);
                 };
                 // The limits the server holds the run to are the ones the
-                // claim hands the worker: the stack's as of the claim.
+                // claim hands the worker: the stack's settings as read here.
                 let stack = arbiter_store::stacks::get_in(cx, &run.stack)
                     .await?
-                    .map(|s| settings(&crate::convert::stack_spec(s.doc)))
-                    .unwrap_or_default();
-                arbiter_store::runs::set_limits(cx, run.id, &phase_limits(&stack)).await?;
+                    .map(|s| settings(&crate::convert::stack_spec(s.doc)));
+                let limits = phase_limits(&stack.clone().unwrap_or_default());
+                arbiter_store::runs::set_limits(cx, run.id, &limits).await?;
                 arbiter_store::runs::add_backend_credentials(
                     cx,
                     &format!("run-{}", run.id),
@@ -182,18 +182,17 @@ pub async fn claim(
                     &format!("worker:{pool_name}/{worker_name}"),
                 )
                 .await?;
-                Ok(Some(run))
+                Ok(Some((run, stack)))
             })
         })
         .await?;
-    let Some(run) = run.map(crate::convert::run) else {
+    let Some((run, stack)) = run else {
         return Ok(None);
     };
+    let run = crate::convert::run(run);
     app.metrics.run_claimed();
-    let stack = arbiter_store::stacks::get(app.store.pool(), &run.stack)
-        .await?
+    let s = stack
         .ok_or_else(|| ApiError::conflict(format!("stack {:?} no longer exists", run.stack)))?;
-    let s = settings(&crate::convert::stack_spec(stack.doc));
     let variables = arbiter_store::runs::source_and_variables(app.store.pool(), run.id)
         .await?
         .map(|(_, v)| v)

@@ -10,7 +10,7 @@ ALTER TABLE runs ADD COLUMN limits TEXT;
 -- Worker-pool tokens can be listed and revoked. `id`: the first 16 hex
 -- digits of the token's SHA-256 (not a secret; shown when it is minted and
 -- by the list); `prefix`: the token's first characters (`arbw_1a2b3c4`,
--- NULL for tokens minted before); `last_used_at`: its last claim (kept to
+-- NULL for tokens minted before); `last_used_at`: its last claim request (kept to
 -- the minute); `revoked_by`: who revoked it.
 ALTER TABLE worker_tokens ADD COLUMN id TEXT;
 ALTER TABLE worker_tokens ADD COLUMN prefix TEXT;

@@ -736,10 +736,11 @@ pub async fn stop_overdue(
         let from = phase_of(id, &r.try_get::<String, _>("phase")?)?;
         let started: i64 = r.try_get("started_at")?;
         let stored: Option<String> = r.try_get("limits")?;
-        let limits = match stored {
-            Some(t) => parse_doc::<PhaseLimits>("run phase limits", &id.to_string(), &t)?,
-            None => defaults.clone(),
-        };
+        // Absent (claimed before limits were stored) or unreadable: the
+        // defaults, so one bad row does not stop the others being checked.
+        let limits = stored
+            .and_then(|t| parse_doc::<PhaseLimits>("run phase limits", &id.to_string(), &t).ok())
+            .unwrap_or_else(|| defaults.clone());
         let (Some(limit), Some(to)) = (limits.get(&from), from.on_timeout()) else {
             continue;
         };
@@ -1123,7 +1124,7 @@ pub struct WorkerTokenRow {
     pub created_by: String,
     /// Minted.
     pub created_at: Timestamp,
-    /// Its last claim (to the minute).
+    /// Its last claim request (long-polls included; to the minute).
     pub last_used_at: Option<Timestamp>,
     /// Revoked.
     pub revoked_at: Option<Timestamp>,

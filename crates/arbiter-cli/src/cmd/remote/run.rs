@@ -58,7 +58,7 @@ pub enum WorkerPoolCommand {
         name: String,
     },
     /// List a pool's tokens: id, first characters, who minted it and when,
-    /// last claim (to the minute), revocation. Never the secrets.
+    /// last claim request (to the minute), revocation. Never the secrets.
     Tokens {
         /// Pool name.
         pool: String,
