@@ -111,6 +111,8 @@ error_codes! {
     NothingToRollBack = ("nothing_to_roll_back", 409, "The rollback target is the stack's latest state, or does not differ from it."),
     /// A worker's call names a run its lease no longer holds.
     LeaseLost = ("lease_lost", 409, "The run is not held by this lease any more (finished, interrupted, or claimed by another worker): stop working on it."),
+    /// A run's backend credentials used for a state write its run may no longer make.
+    StateWriteRefused = ("state_write_refused", 409, "A state write (POST, LOCK) with a run's backend credentials while the run is not in a phase that writes state: a run locks state only while active up to applying and writes it only while applying; after it failed, was interrupted, cancelled, discarded or applied, a terraform still running with its credentials is refused (and audited as `state.write_refused`)."),
     /// The body is too large.
     PayloadTooLarge = ("payload_too_large", 413, "The body is larger than the server's limit for this endpoint."),
     /// Well-formed but not acceptable.

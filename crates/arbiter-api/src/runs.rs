@@ -12,12 +12,15 @@
 //! - `POST /api/v1/runs/{id}/cancel` → [`Run`] (queued … checking; refused while applying)
 //! - `PUT  /api/v1/bundles/{sha256}` (body: the tar.gz) → [`BundleInfo`]
 //! - `POST /api/v1/worker-pools` [`WorkerPoolCreate`] → [`WorkerPoolToken`] (admins)
+//! - `GET  /api/v1/worker-pools/{name}/tokens` → [`crate::Page`]`<`[`WorkerPoolTokenInfo`]`>` (admins)
+//! - `DELETE /api/v1/worker-pools/{name}/tokens/{id}` → [`WorkerPoolTokenInfo`] (admins; idempotent)
 //!
 //! Workers (`Authorization: Bearer` worker-pool token; every call after
 //! the claim carries the claim's `lease`):
 //! - `POST /api/v1/runs/claim` [`ClaimRequest`] → 200 [`Claim`] or 204 (nothing to do)
 //! - `GET  /api/v1/runs/{id}/judged-plan?lease=` → the judged plan JSON, as submitted
-//! - `GET  /api/v1/bundles/{sha256}` → the tar.gz
+//! - `GET  /api/v1/bundles/{sha256}` → the tar.gz (only a bundle that is the
+//!   source of a run the pool holds, not finished; otherwise 404)
 //! - `POST /api/v1/runs/{id}/heartbeat` [`Heartbeat`] → [`HeartbeatAck`]
 //! - `POST /api/v1/runs/{id}/phase` [`PhaseReport`] → [`Run`] (409 when illegal or stale)
 //! - `POST /api/v1/runs/{id}/logs` [`LogChunk`] → 204 (idempotent by offset)
@@ -156,6 +159,43 @@ impl RunPhase {
                 | RunPhase::Planning
                 | RunPhase::Checking
         )
+    }
+
+    /// Whether a run in this phase may take the stack's state lock with its
+    /// backend credentials (`init` and `plan` lock too): while it is active
+    /// up to applying. A terraform left running after its run ended (its
+    /// worker was killed, the server stopped the run) is refused.
+    pub fn may_lock_state(self) -> bool {
+        matches!(
+            self,
+            RunPhase::Preparing
+                | RunPhase::Initialising
+                | RunPhase::Planning
+                | RunPhase::Checking
+                | RunPhase::Applying
+        )
+    }
+
+    /// Whether a run in this phase may write state with its backend
+    /// credentials: only while applying what was judged.
+    pub fn may_write_state(self) -> bool {
+        self == RunPhase::Applying
+    }
+
+    /// Where a run goes when its current phase outlasts its time limit
+    /// (the server stops it even if its worker keeps heart-beating):
+    /// `failed` before applying, `interrupted` from `applying` and
+    /// `verifying` (never assume an apply did not happen). `None` for
+    /// phases without a limit.
+    pub fn on_timeout(self) -> Option<RunPhase> {
+        match self {
+            RunPhase::Preparing
+            | RunPhase::Initialising
+            | RunPhase::Planning
+            | RunPhase::Checking => Some(RunPhase::Failed),
+            RunPhase::Applying | RunPhase::Verifying => Some(RunPhase::Interrupted),
+            _ => None,
+        }
     }
 
     /// The legal transitions.
@@ -376,8 +416,38 @@ pub struct WorkerPoolCreate {
 pub struct WorkerPoolToken {
     /// The pool.
     pub pool: String,
+    /// The token's id (to list and revoke it; not a secret).
+    #[serde(default)]
+    pub id: String,
     /// Give it to `arbiter worker` in `ARBITER_WORKER_TOKEN`.
     pub token: String,
+}
+
+/// A worker-pool token as listed (`GET /api/v1/worker-pools/{name}/tokens`):
+/// never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerPoolTokenInfo {
+    /// Its id: the first 16 hex digits of the token's SHA-256.
+    pub id: String,
+    /// The pool.
+    pub pool: String,
+    /// The token's first characters (`arbw_1a2b3c4`), to tell which one a
+    /// worker holds; absent for tokens minted before they were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Who minted it (`user:NAME`, `system` for the embedded worker's).
+    pub created_by: String,
+    /// Minted.
+    pub created_at: Timestamp,
+    /// Its last claim request (long-polls included; to the minute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<Timestamp>,
+    /// Revoked (refused from then on, also by workers holding runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+    /// Who revoked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
 }
 
 /// A worker asks for work (long-poll up to `wait_secs`, at most 30).
@@ -577,6 +647,24 @@ pub struct StackRuns {
 /// The pool runs go to when the stack names none.
 pub const DEFAULT_POOL: &str = "embedded";
 
+impl PhaseTimeouts {
+    /// The limit of a phase, seconds: `checking` (comparing digests, and
+    /// sending a changed plan back) shares `planning`'s; `verifying` lasts
+    /// the verification window plus one interval; other phases have none.
+    pub fn limit_secs(&self, phase: RunPhase, verification: Option<&Verification>) -> Option<u64> {
+        match phase {
+            RunPhase::Preparing => Some(self.preparing),
+            RunPhase::Initialising => Some(self.initialising),
+            RunPhase::Planning | RunPhase::Checking => Some(self.planning),
+            RunPhase::Applying => Some(self.applying),
+            RunPhase::Verifying => {
+                verification.map(|v| v.window_secs.saturating_add(v.interval_secs))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl Default for PhaseTimeouts {
     fn default() -> Self {
         PhaseTimeouts {
@@ -717,6 +805,27 @@ mod tests {
         assert!(!Applying.can_move_to(Cancelled));
         assert!(!Applied.can_move_to(Applying));
         assert!(!Checking.can_move_to(Planning));
+        // State: written only while applying, locked only while active up
+        // to applying; never once over.
+        for p in RUN_PHASES {
+            assert_eq!(p.may_write_state(), p == Applying, "{p}");
+            assert!(!p.may_write_state() || p.may_lock_state(), "{p}");
+            assert!(
+                !(p.is_final() || p == Applied) || !p.may_lock_state(),
+                "{p}"
+            );
+        }
+        // A phase that outlasts its limit ends legally, and an apply is
+        // never taken for not having happened.
+        for p in RUN_PHASES {
+            if let Some(to) = p.on_timeout() {
+                assert!(p.is_active() && p.can_move_to(to), "{p} → {to}");
+            }
+            let limited = PhaseTimeouts::default().limit_secs(p, None).is_some();
+            assert_eq!(limited || p == Verifying, p.on_timeout().is_some(), "{p}");
+        }
+        assert_eq!(Applying.on_timeout(), Some(Interrupted));
+        assert_eq!(Verifying.on_timeout(), Some(Interrupted));
         // Only a run that has not applied may be discarded after checking.
         assert!(Checking.can_move_to(Discarded));
         assert!(!Applying.can_move_to(Discarded));

@@ -89,12 +89,16 @@ pub enum AuditAction {
     BundleStored,
     /// `worker_pool.token_created`: A worker-pool token was minted.
     WorkerPoolTokenCreated,
+    /// `worker_pool.token_revoked`: A worker-pool token was revoked.
+    WorkerPoolTokenRevoked,
     /// `stack.backend_credentials_created`: State backend credentials were minted for a stack.
     StackBackendCredentialsCreated,
     /// `state.locked`: The state backend lock of a stack was taken.
     StateLocked,
     /// `state.unlocked`: The state backend lock of a stack was released.
     StateUnlocked,
+    /// `state.write_refused`: A state write (POST, LOCK) with a run's backend credentials was refused because the run no longer writes state (ended, or past applying).
+    StateWriteRefused,
     /// `run.<phase>` (the claim, `preparing`, is `run.started`): a run moved
     /// to this phase (`runs::transition`, `runs::queue`).
     Run(crate::runs::RunPhase),
@@ -102,7 +106,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 54] = [
+    pub const ALL: [AuditAction; 56] = [
         AuditAction::ChangeRequestSubmitted,
         AuditAction::ChangeRequestEvaluated,
         AuditAction::AgentCreated,
@@ -140,9 +144,11 @@ impl AuditAction {
         AuditAction::RunConfirmed,
         AuditAction::BundleStored,
         AuditAction::WorkerPoolTokenCreated,
+        AuditAction::WorkerPoolTokenRevoked,
         AuditAction::StackBackendCredentialsCreated,
         AuditAction::StateLocked,
         AuditAction::StateUnlocked,
+        AuditAction::StateWriteRefused,
         AuditAction::Run(crate::runs::RunPhase::Queued),
         AuditAction::Run(crate::runs::RunPhase::Preparing),
         AuditAction::Run(crate::runs::RunPhase::Initialising),
@@ -201,9 +207,11 @@ impl AuditAction {
             AuditAction::RunConfirmed => "run.confirmed",
             AuditAction::BundleStored => "bundle.stored",
             AuditAction::WorkerPoolTokenCreated => "worker_pool.token_created",
+            AuditAction::WorkerPoolTokenRevoked => "worker_pool.token_revoked",
             AuditAction::StackBackendCredentialsCreated => "stack.backend_credentials_created",
             AuditAction::StateLocked => "state.locked",
             AuditAction::StateUnlocked => "state.unlocked",
+            AuditAction::StateWriteRefused => "state.write_refused",
             AuditAction::Run(crate::runs::RunPhase::Queued) => "run.queued",
             AuditAction::Run(crate::runs::RunPhase::Preparing) => "run.started",
             AuditAction::Run(crate::runs::RunPhase::Initialising) => "run.initialising",

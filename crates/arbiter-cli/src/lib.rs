@@ -142,7 +142,8 @@ enum Command {
         #[command(flatten)]
         server: cmd::client::ServerArgs,
     },
-    /// Worker pools (admin): create (prints a token for `arbiter worker`).
+    /// Worker pools (admin): create (prints a token for `arbiter worker`),
+    /// tokens (list without secrets), revoke-token.
     WorkerPool {
         #[command(subcommand)]
         cmd: cmd::remote::WorkerPoolCommand,

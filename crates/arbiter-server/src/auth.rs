@@ -87,6 +87,8 @@ impl Principal {
 pub struct Worker {
     /// The pool.
     pub pool: String,
+    /// The SHA-256 of its token (to record the token's use).
+    pub token_hash: String,
 }
 
 /// A caller of Terraform's HTTP state backend (basic auth), scoped to one
@@ -101,6 +103,9 @@ pub struct BackendUser {
     pub username: String,
     /// Who minted them (for a person's own: the admin).
     pub created_by: String,
+    /// A run's credentials after the run ended: every request with them
+    /// is refused (writes with the run's phase named, and audited).
+    pub ended: bool,
 }
 
 /// Whether `(method, path)` is a worker endpoint.
@@ -244,17 +249,17 @@ async fn authenticate_inner(
                     "a worker-pool token is accepted on the worker endpoints only",
                 ));
             }
-            let pool =
-                arbiter_store::runs::pool_of_token(app.store.pool(), &crate::runs::hash(token))
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::new(
-                            ErrorCode::InvalidToken,
-                            "the worker-pool token is unknown or revoked",
-                        )
-                    })?;
+            let token_hash = crate::runs::hash(token);
+            let pool = arbiter_store::runs::pool_of_token(app.store.pool(), &token_hash)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::InvalidToken,
+                        "the worker-pool token is unknown or revoked",
+                    )
+                })?;
             machine_id = Some(format!("worker:{pool}"));
-            parts.extensions.insert(Worker { pool });
+            parts.extensions.insert(Worker { pool, token_hash });
         } else if let Some(b64) = auth
             .strip_prefix("Basic ")
             .or_else(|| auth.strip_prefix("basic "))
@@ -276,7 +281,7 @@ async fn authenticate_inner(
             let (user, pass) = decoded.split_once(':').ok_or_else(|| {
                 ApiError::new(ErrorCode::InvalidCredentials, "malformed basic credentials")
             })?;
-            let (stack, run, created_by) = arbiter_store::runs::backend_login(
+            let login = arbiter_store::runs::backend_login(
                 app.store.pool(),
                 user,
                 &crate::runs::hash(pass),
@@ -290,10 +295,11 @@ async fn authenticate_inner(
             })?;
             machine_id = Some(format!("backend:{user}"));
             parts.extensions.insert(BackendUser {
-                stack,
-                run,
+                stack: login.stack,
+                run: login.run,
                 username: user.to_string(),
-                created_by,
+                created_by: login.created_by,
+                ended: login.ended,
             });
         }
     }

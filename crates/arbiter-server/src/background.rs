@@ -61,6 +61,7 @@ pub async fn run_once(app: &AppState, last_purge: &mut i64) {
         }
     }
     crate::runs::interrupt_silent(app).await;
+    crate::runs::stop_overdue(app).await;
     // The writer also checkpoints by count at every batch; this covers
     // quiet periods (time-based checkpoints).
     if let Err(e) = app

@@ -402,6 +402,92 @@ pub fn agent_token(r: AgentTokenRow) -> arbiter_api::AgentToken {
     }
 }
 
+// ---------------------------------------------------------------- runs
+// (issue 12: the store's run rows; kept in one block)
+
+/// A stored run as the API shows it.
+pub fn run(r: arbiter_store::runs::RunRow) -> arbiter_api::runs::Run {
+    arbiter_api::runs::Run {
+        id: r.id,
+        change_request: r.change_request,
+        revision: r.revision,
+        stack: r.stack,
+        kind: r.kind,
+        phase: r.phase,
+        source: r.source,
+        confirmation: r.confirmation,
+        pool: r.pool,
+        worker: r.worker,
+        tool: r.tool.map(tool_info),
+        judged_digest: r.judged_digest,
+        planned_digest: r.planned_digest,
+        state_version: r.state_version,
+        error: r.error,
+        cancel_requested: r.cancel_requested,
+        phases: r.phases.into_iter().map(phase_span).collect(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+/// Stored runs as the API shows them.
+pub fn runs(rows: Vec<arbiter_store::runs::RunRow>) -> Vec<arbiter_api::runs::Run> {
+    rows.into_iter().map(run).collect()
+}
+
+/// A stored phase span as the API shows it.
+pub fn phase_span(p: arbiter_store::runs::PhaseSpanRow) -> arbiter_api::runs::PhaseSpan {
+    arbiter_api::runs::PhaseSpan {
+        phase: p.phase,
+        started_at: p.started_at,
+        ended_at: p.ended_at,
+    }
+}
+
+/// A stored tool document as the API shows it.
+pub fn tool_info(t: arbiter_store::runs::ToolDoc) -> arbiter_api::runs::ToolInfo {
+    arbiter_api::runs::ToolInfo {
+        kind: t.kind,
+        path: t.path,
+        version: t.version,
+    }
+}
+
+/// A worker's tool report as stored.
+pub fn tool_doc(t: arbiter_api::runs::ToolInfo) -> arbiter_store::runs::ToolDoc {
+    arbiter_store::runs::ToolDoc {
+        kind: t.kind,
+        path: t.path,
+        version: t.version,
+    }
+}
+
+/// A stored worker-pool token as the API lists it.
+pub fn worker_token(
+    t: arbiter_store::runs::WorkerTokenRow,
+) -> arbiter_api::runs::WorkerPoolTokenInfo {
+    arbiter_api::runs::WorkerPoolTokenInfo {
+        id: t.id,
+        pool: t.pool,
+        prefix: t.prefix,
+        created_by: t.created_by,
+        created_at: t.created_at,
+        last_used_at: t.last_used_at,
+        revoked_at: t.revoked_at,
+        revoked_by: t.revoked_by,
+    }
+}
+
+/// A stored bundle as the API shows it.
+pub fn bundle(b: arbiter_store::runs::BundleRow) -> arbiter_api::runs::BundleInfo {
+    arbiter_api::runs::BundleInfo {
+        sha256: b.sha256,
+        size_bytes: b.size_bytes,
+        files: b.files,
+        created_at: b.created_at,
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -502,5 +588,20 @@ mod tests {
         let later: AgentScopeDoc =
             serde_json::from_str(r#"{"stacks":["a"],"max_runs_per_day":3}"#).unwrap();
         assert_eq!(later.stacks, ["a"]);
+    }
+
+    #[test]
+    fn a_run_tool_document_is_stored_in_the_wire_spelling() {
+        let t = arbiter_api::runs::ToolInfo {
+            kind: arbiter_api::runs::ToolKind::Terraform,
+            path: "/usr/bin/terraform".into(),
+            version: "1.11.4".into(),
+        };
+        let doc = tool_doc(t.clone());
+        assert_eq!(
+            serde_json::to_string(&doc).unwrap(),
+            serde_json::to_string(&t).unwrap()
+        );
+        assert_eq!(tool_info(doc), t);
     }
 }

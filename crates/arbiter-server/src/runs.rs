@@ -78,7 +78,9 @@ pub async fn queue_in(
         confirmation: confirmation_for(spec, cfg.may_auto_apply),
         pool: settings(spec).pool().to_string(),
     };
-    arbiter_store::runs::create(cx, &new, actor).await.map(Some)
+    arbiter_store::runs::create(cx, &new, actor)
+        .await
+        .map(|r| Some(crate::convert::run(r)))
 }
 
 /// What a run of a submission applies, checked: a bundle must be stored
@@ -143,20 +145,34 @@ pub async fn check_source(app: &AppState, source: &arbiter_api::runs::RunSource)
 
 /// Builds the claim a worker gets, minting the run's backend credentials
 /// in the same transaction as the claim.
-pub async fn claim(app: &AppState, pool: &str, worker: &str) -> ApiResult<Option<Claim>> {
+pub async fn claim(
+    app: &AppState,
+    pool: &str,
+    worker: &str,
+    token_hash: &str,
+) -> ApiResult<Option<Claim>> {
     let lease = secret(LEASE_PREFIX)?;
     let password = secret("")?;
     let (lease_hash, pw_hash) = (hash(&lease), hash(&password));
     let (pool_name, worker_name) = (pool.to_string(), worker.to_string());
+    let token_hash = token_hash.to_string();
     let run = app
         .store
         .write(move |cx| {
             Box::pin(async move {
+                arbiter_store::runs::touch_pool_token(cx, &token_hash).await?;
                 let Some(run) =
                     arbiter_store::runs::claim(cx, &pool_name, &worker_name, &lease_hash).await?
                 else {
                     return Ok(None);
                 };
+                // The limits the server holds the run to are the ones the
+                // claim hands the worker: the stack's settings as read here.
+                let stack = arbiter_store::stacks::get_in(cx, &run.stack)
+                    .await?
+                    .map(|s| settings(&crate::convert::stack_spec(s.doc)));
+                let limits = phase_limits(&stack.clone().unwrap_or_default());
+                arbiter_store::runs::set_limits(cx, run.id, &limits).await?;
                 arbiter_store::runs::add_backend_credentials(
                     cx,
                     &format!("run-{}", run.id),
@@ -166,18 +182,17 @@ pub async fn claim(app: &AppState, pool: &str, worker: &str) -> ApiResult<Option
                     &format!("worker:{pool_name}/{worker_name}"),
                 )
                 .await?;
-                Ok(Some(run))
+                Ok(Some((run, stack)))
             })
         })
         .await?;
-    let Some(run) = run else {
+    let Some((run, stack)) = run else {
         return Ok(None);
     };
+    let run = crate::convert::run(run);
     app.metrics.run_claimed();
-    let stack = arbiter_store::stacks::get(app.store.pool(), &run.stack)
-        .await?
+    let s = stack
         .ok_or_else(|| ApiError::conflict(format!("stack {:?} no longer exists", run.stack)))?;
-    let s = settings(&crate::convert::stack_spec(stack.doc));
     let variables = arbiter_store::runs::source_and_variables(app.store.pool(), run.id)
         .await?
         .map(|(_, v)| v)
@@ -209,6 +224,50 @@ pub async fn claim(app: &AppState, pool: &str, worker: &str) -> ApiResult<Option
         verification: s.verification.clone(),
         heartbeat_secs: app.config.run_heartbeat.as_secs().max(1),
     }))
+}
+
+/// The time limit of each phase of a run of a stack with these settings
+/// ([`arbiter_api::runs::PhaseTimeouts::limit_secs`]).
+pub fn phase_limits(s: &StackRuns) -> arbiter_store::runs::PhaseLimits {
+    let t = s.timeouts.clone().unwrap_or_default();
+    arbiter_api::runs::RUN_PHASES
+        .into_iter()
+        .filter_map(|p| {
+            t.limit_secs(p, s.verification.as_ref())
+                .map(|secs| (p, secs))
+        })
+        .collect()
+}
+
+/// Stops runs whose current phase lasted longer than its limit plus a
+/// grace of three heartbeat intervals, even if their worker still
+/// heart-beats (background): `failed` before applying, `interrupted` from
+/// applying or verifying. Audited (`run.failed`, `run.interrupted`, so
+/// webhooks `run.*`) with the reason; the worker learns it at its next
+/// heartbeat or phase report (409 `lease_lost`, naming the reason).
+pub async fn stop_overdue(app: &AppState) {
+    let grace = app.config.run_heartbeat.as_millis() as i64 * 3;
+    let defaults = phase_limits(&StackRuns::default());
+    let now = arbiter_store::now_ms();
+    match app
+        .store
+        .write(move |cx| {
+            Box::pin(
+                async move { arbiter_store::runs::stop_overdue(cx, now, grace, &defaults).await },
+            )
+        })
+        .await
+    {
+        Ok(stopped) if !stopped.is_empty() => {
+            for s in &stopped {
+                tracing::warn!(run = s.id, phase = %s.from, to = %s.to, "stopped a run whose phase outlasted its time limit");
+            }
+            // Their stacks may be free for their next runs.
+            app.runs.queued.notify_waiters();
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "stopping runs past their time limits"),
+    }
 }
 
 /// Interrupts runs whose worker missed three heartbeats (background).
@@ -274,16 +333,25 @@ pub async fn open_verification_rollback(app: &AppState, run: &Run) -> ApiResult<
     Ok(Some(answer.change_request.id))
 }
 
-/// Creates a pool if needed and stores a new token for it; returns the token.
-pub async fn mint_pool_token(app: &AppState, pool: &str, by: &str) -> ApiResult<String> {
+/// Characters of a worker-pool token shown by the token list
+/// (`arbw_` and 7 hex digits: 28 of its 256 random bits).
+const TOKEN_PREFIX_LEN: usize = WORKER_TOKEN_PREFIX.len() + 7;
+
+/// Creates a pool if needed and stores a new token for it; returns the
+/// token's id and the token.
+pub async fn mint_pool_token(app: &AppState, pool: &str, by: &str) -> ApiResult<(String, String)> {
     let token = secret(WORKER_TOKEN_PREFIX)?;
+    let prefix: String = token.chars().take(TOKEN_PREFIX_LEN).collect();
     let (h, pool, by) = (hash(&token), pool.to_string(), by.to_string());
-    app.store
+    let id = app
+        .store
         .write(move |cx| {
-            Box::pin(async move { arbiter_store::runs::add_pool_token(cx, &pool, &h, &by).await })
+            Box::pin(async move {
+                arbiter_store::runs::add_pool_token(cx, &pool, &h, &prefix, &by).await
+            })
         })
         .await?;
-    Ok(token)
+    Ok((id, token))
 }
 
 /// Environment variables the embedded worker does not inherit: the
@@ -305,7 +373,7 @@ pub async fn start_embedded_worker(
     server_url: &str,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> ApiResult<()> {
-    let token = mint_pool_token(app, arbiter_api::runs::DEFAULT_POOL, "system").await?;
+    let (_, token) = mint_pool_token(app, arbiter_api::runs::DEFAULT_POOL, "system").await?;
     let exe = std::env::current_exe()
         .map_err(|e| ApiError::internal(format!("finding this executable: {e}")))?;
     let mut cmd = tokio::process::Command::new(&exe);

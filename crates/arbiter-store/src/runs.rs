@@ -13,9 +13,7 @@
 //! across workers and replicas.
 
 use crate::{parse_doc, to_doc, Result, StoreError, WriteCtx};
-use arbiter_api::runs::{
-    BundleInfo, Confirmation, PhaseSpan, Run, RunKind, RunPhase, RunSource, ToolInfo,
-};
+use arbiter_api::runs::{Confirmation, RunKind, RunPhase, RunSource, ToolKind};
 use arbiter_api::{AuditAction, ChangeStatus, Decision, Timestamp};
 use sqlx::{AnyPool, Row};
 use std::collections::BTreeMap;
@@ -69,6 +67,87 @@ pub async fn run_config(
     .transpose()
 }
 
+/// A stored run (the API's `Run` is made from it in the server's
+/// `convert`). The domain enums (`RunKind`, `RunPhase`, `RunSource`,
+/// `Confirmation`) are shared with the API; the JSON documents keep the
+/// wire spelling, so stored rows read as before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    /// Number.
+    pub id: i64,
+    /// The change request it applies.
+    pub change_request: i64,
+    /// The change request's revision it applies.
+    pub revision: i64,
+    /// The stack.
+    pub stack: String,
+    /// What it does.
+    pub kind: RunKind,
+    /// Where it is.
+    pub phase: RunPhase,
+    /// The configuration it applies.
+    pub source: RunSource,
+    /// Whether a person must confirm it first.
+    pub confirmation: Confirmation,
+    /// The worker pool.
+    pub pool: String,
+    /// The worker that claimed it.
+    pub worker: Option<String>,
+    /// The tool, once the worker found it.
+    pub tool: Option<ToolDoc>,
+    /// Digest of the judged plan.
+    pub judged_digest: Option<String>,
+    /// Digest of the worker's new plan.
+    pub planned_digest: Option<String>,
+    /// The state version its apply wrote.
+    pub state_version: Option<i64>,
+    /// Why it failed, was discarded or interrupted.
+    pub error: Option<String>,
+    /// A person asked to cancel it.
+    pub cancel_requested: bool,
+    /// Phases so far, in order.
+    pub phases: Vec<PhaseSpanRow>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// The tool a run used (the `tool` column, JSON in the wire spelling).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ToolDoc {
+    /// Which tool.
+    pub kind: ToolKind,
+    /// The binary's path on the worker.
+    pub path: String,
+    /// Its version.
+    pub version: String,
+}
+
+/// When a run entered and left a phase (a `run_phases` row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhaseSpanRow {
+    /// The phase.
+    pub phase: RunPhase,
+    /// Entered.
+    pub started_at: Timestamp,
+    /// Left (`None` while in it).
+    pub ended_at: Option<Timestamp>,
+}
+
+/// A stored configuration bundle (without its bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleRow {
+    /// Hex SHA-256 of the tar.gz.
+    pub sha256: String,
+    /// Size, bytes.
+    pub size_bytes: i64,
+    /// Regular files in it.
+    pub files: i64,
+    /// First stored.
+    pub created_at: Timestamp,
+}
+
 /// A run to queue.
 #[derive(Debug, Clone)]
 pub struct NewRun {
@@ -104,11 +183,11 @@ fn phase_of(id: i64, s: &str) -> Result<RunPhase> {
     )
 }
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<Run> {
+fn from_row(row: &sqlx::any::AnyRow) -> Result<RunRow> {
     let id: i64 = row.try_get("id")?;
     let key = id.to_string();
     let tool: Option<String> = row.try_get("tool")?;
-    Ok(Run {
+    Ok(RunRow {
         id,
         change_request: row.try_get("change_request")?,
         revision: row.try_get("revision")?,
@@ -124,7 +203,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Run> {
         pool: row.try_get("pool")?,
         worker: row.try_get("worker")?,
         tool: tool
-            .map(|t| parse_doc::<ToolInfo>("run tool", &key, &t))
+            .map(|t| parse_doc::<ToolDoc>("run tool", &key, &t))
             .transpose()?,
         judged_digest: row.try_get("judged_digest")?,
         planned_digest: row.try_get("planned_digest")?,
@@ -137,7 +216,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Run> {
     })
 }
 
-async fn phases_of<'e, E>(ex: E, id: i64) -> Result<Vec<PhaseSpan>>
+async fn phases_of<'e, E>(ex: E, id: i64) -> Result<Vec<PhaseSpanRow>>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
@@ -149,7 +228,7 @@ where
     .await?;
     rows.iter()
         .map(|r| {
-            Ok(PhaseSpan {
+            Ok(PhaseSpanRow {
                 phase: phase_of(id, &r.try_get::<String, _>("phase")?)?,
                 started_at: Timestamp::from_unix_ms(r.try_get("started_at")?),
                 ended_at: r
@@ -161,7 +240,7 @@ where
 }
 
 /// A run with its phases.
-pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<Run>> {
+pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<RunRow>> {
     let sql = format!("SELECT {COLUMNS} FROM runs WHERE id = $1");
     let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -176,7 +255,7 @@ pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<Run>> {
 }
 
 /// Same, in the writer's transaction (locked on PostgreSQL).
-pub async fn get_in(cx: &mut WriteCtx, id: i64) -> Result<Run> {
+pub async fn get_in(cx: &mut WriteCtx, id: i64) -> Result<RunRow> {
     let sql = format!(
         "SELECT {COLUMNS} FROM runs WHERE id = $1{}",
         cx.backend().for_update()
@@ -208,7 +287,7 @@ pub struct Filter {
 }
 
 /// Runs, newest first, with their phases.
-pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<Run>> {
+pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<RunRow>> {
     let mut sql = format!("SELECT {COLUMNS} FROM runs WHERE 1 = 1");
     let mut n = 0;
     if f.stack.is_some() {
@@ -287,7 +366,7 @@ async fn open_span(cx: &mut WriteCtx, id: i64, phase: RunPhase) -> Result<()> {
 }
 
 /// Queues a run (`run.queued` in the audit log). Returns it.
-pub async fn create(cx: &mut WriteCtx, new: &NewRun, actor: &str) -> Result<Run> {
+pub async fn create(cx: &mut WriteCtx, new: &NewRun, actor: &str) -> Result<RunRow> {
     let id: i64 = sqlx::query_scalar(
         "UPDATE counters SET value = value + 1 WHERE name = 'run' RETURNING value",
     )
@@ -339,7 +418,7 @@ pub struct PhaseUpdate {
     /// Why (failed, discarded, interrupted, verification_failed).
     pub error: Option<String>,
     /// The tool found.
-    pub tool: Option<ToolInfo>,
+    pub tool: Option<ToolDoc>,
     /// Digest of the judged plan.
     pub judged_digest: Option<String>,
     /// Digest of the new plan.
@@ -361,7 +440,7 @@ pub async fn transition(
     to: RunPhase,
     actor: &str,
     up: PhaseUpdate,
-) -> Result<Run> {
+) -> Result<RunRow> {
     if !from.can_move_to(to) {
         return Err(StoreError::Conflict(format!(
             "run {id}: {from} → {to} is not a legal phase change"
@@ -488,7 +567,7 @@ pub async fn claim(
     pool: &str,
     worker: &str,
     lease_hash: &str,
-) -> Result<Option<Run>> {
+) -> Result<Option<RunRow>> {
     let sql = format!(
         "SELECT id FROM runs WHERE pool = $1 AND phase = 'queued' AND awaiting = 0 AND cancel_requested = 0 \
          AND NOT EXISTS (SELECT 1 FROM runs a WHERE a.stack = runs.stack AND a.phase IN \
@@ -526,7 +605,7 @@ pub async fn claim(
 
 /// The run a lease holds, if it still holds it (the run is active, or
 /// applied and about to be verified).
-pub async fn check_lease(pool: &AnyPool, id: i64, lease_hash: &str) -> Result<Option<Run>> {
+pub async fn check_lease(pool: &AnyPool, id: i64, lease_hash: &str) -> Result<Option<RunRow>> {
     let run = get(pool, id).await?;
     let held: Option<String> = sqlx::query_scalar("SELECT lease_hash FROM runs WHERE id = $1")
         .bind(id)
@@ -536,6 +615,20 @@ pub async fn check_lease(pool: &AnyPool, id: i64, lease_hash: &str) -> Result<Op
     Ok(run.filter(|r| {
         held.as_deref() == Some(lease_hash) && (r.phase.is_active() || r.phase == RunPhase::Applied)
     }))
+}
+
+/// The run a lease was given for, whatever its phase now (to tell a worker
+/// why its lease no longer holds it).
+pub async fn leased_run(pool: &AnyPool, id: i64, lease_hash: &str) -> Result<Option<RunRow>> {
+    let held: Option<String> = sqlx::query_scalar("SELECT lease_hash FROM runs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .flatten();
+    if held.as_deref() != Some(lease_hash) {
+        return Ok(None);
+    }
+    get(pool, id).await
 }
 
 /// Records a heartbeat; returns whether a person asked to cancel, or
@@ -591,10 +684,99 @@ pub async fn interrupt_silent(cx: &mut WriteCtx, before: i64) -> Result<Vec<i64>
     Ok(out)
 }
 
+/// The time limit of each phase of a run, seconds (stored with the run
+/// when it is claimed; phases absent have none).
+pub type PhaseLimits = BTreeMap<RunPhase, u64>;
+
+/// Records the phase limits of a claimed run.
+pub async fn set_limits(cx: &mut WriteCtx, id: i64, limits: &PhaseLimits) -> Result<()> {
+    sqlx::query("UPDATE runs SET limits = $1 WHERE id = $2")
+        .bind(to_doc(limits))
+        .bind(id)
+        .execute(cx.conn())
+        .await?;
+    Ok(())
+}
+
+/// A run the server stopped because its phase outlasted its limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overdue {
+    /// The run.
+    pub id: i64,
+    /// The phase that lasted too long.
+    pub from: RunPhase,
+    /// Where it went (`RunPhase::on_timeout`).
+    pub to: RunPhase,
+}
+
+/// Stops active runs whose current phase started more than its limit plus
+/// `grace_ms` before `now` (ms), whether or not their worker still
+/// heart-beats: `failed` before applying, `interrupted` from applying or
+/// verifying ([`RunPhase::on_timeout`]), with the reason as the run's
+/// error and in its audit entry. Runs claimed before limits were stored
+/// use `defaults`. Never re-queued.
+pub async fn stop_overdue(
+    cx: &mut WriteCtx,
+    now: i64,
+    grace_ms: i64,
+    defaults: &PhaseLimits,
+) -> Result<Vec<Overdue>> {
+    let sql = format!(
+        "SELECT r.id, r.phase, r.limits, p.started_at FROM runs r JOIN run_phases p ON p.run = r.id AND p.ended_at IS NULL \
+         WHERE r.phase IN ('preparing', 'initialising', 'planning', 'checking', 'applying', 'verifying') \
+         ORDER BY r.id LIMIT 500{}",
+        cx.backend().skip_locked()
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(cx.conn())
+        .await?;
+    let mut due = Vec::new();
+    for r in rows {
+        let id: i64 = r.try_get("id")?;
+        let from = phase_of(id, &r.try_get::<String, _>("phase")?)?;
+        let started: i64 = r.try_get("started_at")?;
+        let stored: Option<String> = r.try_get("limits")?;
+        // Absent (claimed before limits were stored) or unreadable: the
+        // defaults, so one bad row does not stop the others being checked.
+        let limits = stored
+            .and_then(|t| parse_doc::<PhaseLimits>("run phase limits", &id.to_string(), &t).ok())
+            .unwrap_or_else(|| defaults.clone());
+        let (Some(limit), Some(to)) = (limits.get(&from), from.on_timeout()) else {
+            continue;
+        };
+        let limit_ms = i64::try_from(*limit)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000);
+        if now.saturating_sub(started) > limit_ms.saturating_add(grace_ms) {
+            due.push((id, from, to, *limit));
+        }
+    }
+    let mut out = Vec::new();
+    for (id, from, to, limit) in due {
+        let after = if to == RunPhase::Interrupted {
+            "; it may have changed the stack in part or whole: check the stack's state before applying again"
+        } else {
+            ""
+        };
+        let up = PhaseUpdate {
+            error: Some(format!(
+                "{from} lasted longer than its limit of {limit} s (the stack's runs.timeouts): stopped by the server{after}"
+            )),
+            ..PhaseUpdate::default()
+        };
+        match transition(cx, id, from, to, "system", up).await {
+            Ok(_) => out.push(Overdue { id, from, to }),
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
 /// A person asks to cancel a run: a queued one is cancelled at once; one
 /// a worker holds (before applying) is flagged and its worker stops at its
 /// next heartbeat. Returns the run.
-pub async fn request_cancel(cx: &mut WriteCtx, id: i64, actor: &str) -> Result<Run> {
+pub async fn request_cancel(cx: &mut WriteCtx, id: i64, actor: &str) -> Result<RunRow> {
     let run = get_in(cx, id).await?;
     if run.phase == RunPhase::Queued {
         return transition(
@@ -632,7 +814,7 @@ pub async fn request_cancel(cx: &mut WriteCtx, id: i64, actor: &str) -> Result<R
 }
 
 /// A person confirms a run waiting for it.
-pub async fn confirm(cx: &mut WriteCtx, id: i64, by: &str) -> Result<Run> {
+pub async fn confirm(cx: &mut WriteCtx, id: i64, by: &str) -> Result<RunRow> {
     let run = get_in(cx, id).await?;
     if run.confirmation != Confirmation::Awaiting {
         return Err(StoreError::Conflict(format!(
@@ -870,7 +1052,7 @@ pub async fn put_bundle(
     files: i64,
     content: &[u8],
     by: &str,
-) -> Result<(BundleInfo, bool)> {
+) -> Result<(BundleRow, bool)> {
     let r = sqlx::query(
         "INSERT INTO bundles (sha256, size, files, content, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (sha256) DO NOTHING",
@@ -898,7 +1080,7 @@ pub async fn put_bundle(
         .fetch_one(cx.conn())
         .await?;
     Ok((
-        BundleInfo {
+        BundleRow {
             sha256: sha256.to_string(),
             size_bytes: row.try_get("size")?,
             files: row.try_get("files")?,
@@ -929,13 +1111,172 @@ pub async fn bundle_exists(pool: &AnyPool, sha256: &str) -> Result<bool> {
 
 // --------------------------------------------------------- worker pools
 
-/// Creates a pool if needed and stores a new token for it (by hash).
+/// A worker-pool token as stored (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerTokenRow {
+    /// First 16 hex digits of the token's SHA-256.
+    pub id: String,
+    /// The pool.
+    pub pool: String,
+    /// The token's first characters (`None` before migration 0009).
+    pub prefix: Option<String>,
+    /// Who minted it.
+    pub created_by: String,
+    /// Minted.
+    pub created_at: Timestamp,
+    /// Its last claim request (long-polls included; to the minute).
+    pub last_used_at: Option<Timestamp>,
+    /// Revoked.
+    pub revoked_at: Option<Timestamp>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
+}
+
+/// The id of a worker-pool token, from its hash.
+pub fn worker_token_id(token_hash: &str) -> String {
+    token_hash.chars().take(16).collect()
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, pool, prefix, created_by, created_at, last_used_at, revoked_at, revoked_by";
+
+fn token_row(r: &sqlx::any::AnyRow) -> Result<WorkerTokenRow> {
+    Ok(WorkerTokenRow {
+        id: r.try_get("id")?,
+        pool: r.try_get("pool")?,
+        prefix: r.try_get("prefix")?,
+        created_by: r.try_get("created_by")?,
+        created_at: Timestamp::from_unix_ms(r.try_get("created_at")?),
+        last_used_at: r
+            .try_get::<Option<i64>, _>("last_used_at")?
+            .map(Timestamp::from_unix_ms),
+        revoked_at: r
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(Timestamp::from_unix_ms),
+        revoked_by: r.try_get("revoked_by")?,
+    })
+}
+
+/// A pool's tokens, oldest first; `None` when there is no such pool.
+pub async fn pool_tokens(pool: &AnyPool, name: &str) -> Result<Option<Vec<WorkerTokenRow>>> {
+    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM worker_pools WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT {TOKEN_COLUMNS} FROM worker_tokens WHERE pool = $1 ORDER BY created_at, id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(name)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(token_row)
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// Revokes a pool's token (refused from the next request on). Revoking a
+/// revoked token answers it as it is and records nothing; only the first
+/// revocation is audited (`worker_pool.token_revoked`).
+pub async fn revoke_pool_token(
+    cx: &mut WriteCtx,
+    pool: &str,
+    id: &str,
+    by: &str,
+) -> Result<WorkerTokenRow> {
+    let now = cx.now_ms();
+    let r = sqlx::query(
+        "UPDATE worker_tokens SET revoked_at = $1, revoked_by = $2 WHERE pool = $3 AND id = $4 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(by)
+    .bind(pool)
+    .bind(id)
+    .execute(cx.conn())
+    .await?;
+    if r.rows_affected() > 0 {
+        cx.audit(
+            by,
+            AuditAction::WorkerPoolTokenRevoked,
+            &format!("worker_pool:{pool}"),
+            &serde_json::json!({"token": id}),
+        )
+        .await?;
+    }
+    let sql = format!("SELECT {TOKEN_COLUMNS} FROM worker_tokens WHERE pool = $1 AND id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(pool)
+        .bind(id)
+        .fetch_optional(cx.conn())
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "worker-pool token",
+            key: format!("{pool}/{id}"),
+        })?;
+    token_row(&row)
+}
+
+/// Records a token's use (its claims), at most once a minute.
+pub async fn touch_pool_token(cx: &mut WriteCtx, token_hash: &str) -> Result<()> {
+    let now = cx.now_ms();
+    sqlx::query(
+        "UPDATE worker_tokens SET last_used_at = $1 WHERE token_hash = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+    )
+    .bind(now)
+    .bind(token_hash)
+    .bind(now - 60_000)
+    .execute(cx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A bundle's bytes for a worker of `pool`: only when it is the source of
+/// a run of that pool that a worker holds and that is not finished
+/// (otherwise `None`, as if it did not exist).
+pub async fn bundle_for_pool(
+    pool: &AnyPool,
+    pool_name: &str,
+    sha256: &str,
+) -> Result<Option<Vec<u8>>> {
+    let rows = sqlx::query(
+        "SELECT id, source FROM runs WHERE pool = $1 AND phase IN \
+         ('preparing', 'initialising', 'planning', 'checking', 'applying', 'applied', 'verifying')",
+    )
+    .bind(pool_name)
+    .fetch_all(pool)
+    .await?;
+    let mut wanted = false;
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        let source: RunSource = parse_doc(
+            "run source",
+            &id.to_string(),
+            &r.try_get::<String, _>("source")?,
+        )?;
+        if matches!(&source, RunSource::Bundle { sha256: s } if s == sha256) {
+            wanted = true;
+            break;
+        }
+    }
+    if !wanted {
+        return Ok(None);
+    }
+    bundle(pool, sha256).await
+}
+
+/// Creates a pool if needed and stores a new token for it (by hash, with
+/// its id and first characters). Returns the token's id.
 pub async fn add_pool_token(
     cx: &mut WriteCtx,
     pool: &str,
     token_hash: &str,
+    prefix: &str,
     by: &str,
-) -> Result<()> {
+) -> Result<String> {
     let now = cx.now_ms();
     sqlx::query(
         "INSERT INTO worker_pools (name, created_by, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
@@ -945,21 +1286,24 @@ pub async fn add_pool_token(
     .bind(now)
     .execute(cx.conn())
     .await?;
-    sqlx::query("INSERT INTO worker_tokens (token_hash, pool, created_by, created_at) VALUES ($1, $2, $3, $4)")
+    let id = worker_token_id(token_hash);
+    sqlx::query("INSERT INTO worker_tokens (token_hash, pool, created_by, created_at, id, prefix) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(token_hash)
         .bind(pool)
         .bind(by)
         .bind(now)
+        .bind(&id)
+        .bind(prefix)
         .execute(cx.conn())
         .await?;
     cx.audit(
         by,
         AuditAction::WorkerPoolTokenCreated,
         &format!("worker_pool:{pool}"),
-        &serde_json::json!({}),
+        &serde_json::json!({"token": id}),
     )
     .await?;
-    Ok(())
+    Ok(id)
 }
 
 /// The pool of a (hashed) worker token, if it is valid.
@@ -1006,27 +1350,65 @@ pub async fn add_backend_credentials(
     Ok(())
 }
 
-/// Who backend credentials are: `(stack, run, created_by)`, if valid.
+/// Who backend credentials belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendLogin {
+    /// The stack they open.
+    pub stack: String,
+    /// The run they were minted for (`None`: a person's own).
+    pub run: Option<i64>,
+    /// Who minted them.
+    pub created_by: String,
+    /// A run's credentials revoked when the run ended: they open nothing,
+    /// but a write made with them is refused with the run's phase named
+    /// (and audited) rather than as unknown credentials.
+    pub ended: bool,
+}
+
+/// Who backend credentials are, if valid; a run's are also answered
+/// after its end (`ended`), a person's revoked ones are not.
 pub async fn backend_login(
     pool: &AnyPool,
     username: &str,
     password_hash: &str,
-) -> Result<Option<(String, Option<i64>, String)>> {
+) -> Result<Option<BackendLogin>> {
     let row = sqlx::query(
-        "SELECT stack, run, created_by FROM backend_credentials WHERE username = $1 AND password_hash = $2 AND revoked_at IS NULL",
+        "SELECT stack, run, created_by, revoked_at FROM backend_credentials WHERE username = $1 AND password_hash = $2 \
+         AND (revoked_at IS NULL OR run IS NOT NULL)",
     )
     .bind(username)
     .bind(password_hash)
     .fetch_optional(pool)
     .await?;
     row.map(|r| {
-        Ok((
-            r.try_get("stack")?,
-            r.try_get("run")?,
-            r.try_get("created_by")?,
-        ))
+        Ok(BackendLogin {
+            stack: r.try_get("stack")?,
+            run: r.try_get("run")?,
+            created_by: r.try_get("created_by")?,
+            ended: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+        })
     })
     .transpose()
+}
+
+/// Records a state write refused because the run whose credentials made
+/// it no longer writes state (`state.write_refused`, subject the run).
+pub async fn state_write_refused(
+    cx: &mut WriteCtx,
+    run: i64,
+    stack: &str,
+    method: &str,
+    phase: RunPhase,
+    reason: &str,
+) -> Result<()> {
+    cx.audit(
+        &format!("run:{run}"),
+        AuditAction::StateWriteRefused,
+        &format!("run:{run}"),
+        &serde_json::json!({"stack": stack, "method": method, "phase": phase, "reason": reason}),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Outcome of a lock or unlock.

@@ -192,6 +192,19 @@ pub async fn get(pool: &AnyPool, name: &str) -> Result<Option<StackRow>> {
     }
 }
 
+/// Same, in the writer's transaction.
+pub async fn get_in(cx: &mut WriteCtx, name: &str) -> Result<Option<StackRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM stacks WHERE name = $1");
+    match sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(name)
+        .fetch_optional(cx.conn())
+        .await?
+    {
+        Some(row) => from_row(&row).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// All stacks, by name.
 pub async fn list(pool: &AnyPool) -> Result<Vec<StackRow>> {
     let sql = format!("SELECT {COLUMNS} FROM stacks ORDER BY name");

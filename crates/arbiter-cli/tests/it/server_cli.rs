@@ -644,6 +644,35 @@ fn runs_from_the_command_line() {
     let o = arbiter(&s, d, &["worker-pool", "create", "ci"], admin);
     ok(&o);
     assert!(text(&o).contains("arbw_"), "{}", text(&o));
+    // Its tokens are listed without secrets, and one is revoked by id.
+    let o = arbiter(&s, d, &["worker-pool", "create", "ci", "--json"], admin);
+    ok(&o);
+    let minted: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (id, token) = (
+        minted["id"].as_str().unwrap().to_string(),
+        minted["token"].as_str().unwrap().to_string(),
+    );
+    let o = arbiter(&s, d, &["worker-pool", "tokens", "ci"], admin);
+    ok(&o);
+    let listed = text(&o);
+    assert_eq!(
+        listed.lines().filter(|l| l.contains("active")).count(),
+        2,
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&id) && listed.contains(&format!("{}…", &token[..12])),
+        "{listed}"
+    );
+    assert!(!listed.contains(&token), "never the secret: {listed}");
+    let o = arbiter(&s, d, &["worker-pool", "revoke-token", "ci", &id], admin);
+    ok(&o);
+    assert!(text(&o).contains("revoked at"), "{}", text(&o));
+    let o = arbiter(&s, d, &["worker-pool", "tokens", "ci"], admin);
+    assert_eq!(text(&o).lines().filter(|l| l.contains("active")).count(), 1);
+    let o = arbiter(&s, d, &["worker-pool", "tokens", "nope"], admin);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("not found"), "{}", text(&o));
     #[cfg(unix)]
     {
         std::os::unix::fs::symlink("/etc/passwd", cfg.join("passwd.tf")).unwrap();

@@ -13,7 +13,7 @@
 use crate::auth::{BackendUser, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
-use arbiter_api::runs::{BackendCredentials, BackendCredentialsCreated, RunPhase};
+use arbiter_api::runs::{BackendCredentials, BackendCredentialsCreated, Run};
 use arbiter_api::ErrorCode;
 use arbiter_store::runs::LockOutcome;
 use arbiter_store::states::{NewStateVersion, PushOutcome, StateFacts};
@@ -23,7 +23,44 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
-fn backend_user(b: Option<Extension<BackendUser>>, stack: &str) -> ApiResult<BackendUser> {
+/// What a backend request does with the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// GET.
+    Read,
+    /// LOCK.
+    Lock,
+    /// POST.
+    Write,
+    /// UNLOCK.
+    Unlock,
+}
+
+impl Access {
+    fn method(self) -> &'static str {
+        match self {
+            Access::Read => "GET",
+            Access::Lock => "LOCK",
+            Access::Write => "POST",
+            Access::Unlock => "UNLOCK",
+        }
+    }
+}
+
+/// The caller, checked: credentials of this stack, and for a run's, a run
+/// that may still do this. A run reads and unlocks while its credentials
+/// last (they end with the run), locks only while active up to applying
+/// and writes only while applying ([`RunPhase::may_lock_state`],
+/// [`RunPhase::may_write_state`]); a refused lock or write is 409
+/// `state_write_refused`, audited on the run (`state.write_refused`): a
+/// terraform left running after its worker died, or after the server
+/// stopped the run, must not change the stack's state.
+async fn backend_user(
+    app: &AppState,
+    b: Option<Extension<BackendUser>>,
+    stack: &str,
+    access: Access,
+) -> ApiResult<(BackendUser, Option<Run>)> {
     let Some(Extension(b)) = b else {
         return Err(ApiError::forbidden(
             "the state backend takes basic-auth credentials scoped to the stack (a run's, or minted by an admin: POST /api/v1/stacks/NAME/backend-credentials)",
@@ -33,7 +70,58 @@ fn backend_user(b: Option<Extension<BackendUser>>, stack: &str) -> ApiResult<Bac
         // Credentials of another stack: as if the stack did not exist.
         return Err(ApiError::not_found(format!("stack {stack:?} not found")));
     }
-    Ok(b)
+    let Some(id) = b.run else {
+        return Ok((b, None));
+    };
+    let ended = || {
+        ApiError::new(
+            ErrorCode::InvalidCredentials,
+            format!("the state backend credentials of run {id} ended with the run"),
+        )
+    };
+    let run = arbiter_store::runs::get(app.store.pool(), id)
+        .await?
+        .map(crate::convert::run)
+        .ok_or_else(ended)?;
+    let allowed = match access {
+        Access::Read | Access::Unlock => !b.ended,
+        Access::Lock => !b.ended && run.phase.may_lock_state(),
+        Access::Write => !b.ended && run.phase.may_write_state(),
+    };
+    if allowed {
+        return Ok((b, Some(run)));
+    }
+    if matches!(access, Access::Read | Access::Unlock) {
+        return Err(ended());
+    }
+    let why = match &run.error {
+        Some(e) if run.phase.is_final() => format!("run {id} is {}: {e}", run.phase),
+        _ => format!("run {id} is {}", run.phase),
+    };
+    let rule = if access == Access::Write {
+        "a run writes state only while applying"
+    } else {
+        "a run locks state only while it is active, up to applying"
+    };
+    let reason = format!(
+        "{} refused: {why}; {rule} (a terraform still running after its run ended must stop)",
+        access.method()
+    );
+    let (stack, phase, method, r2) = (
+        run.stack.clone(),
+        run.phase,
+        access.method(),
+        reason.clone(),
+    );
+    app.store
+        .write(move |cx| {
+            Box::pin(async move {
+                arbiter_store::runs::state_write_refused(cx, id, &stack, method, phase, &r2).await
+            })
+        })
+        .await?;
+    tracing::warn!(run = id, method, phase = %phase, "refused a state write by a run that no longer writes state");
+    Err(ApiError::new(ErrorCode::StateWriteRefused, reason))
 }
 
 fn who(b: &BackendUser) -> String {
@@ -58,7 +146,7 @@ pub async fn get(
     b: Option<Extension<BackendUser>>,
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
-    backend_user(b, &name)?;
+    backend_user(&app, b, &name, Access::Read).await?;
     let Some(latest) = arbiter_store::states::latest(app.store.pool(), &name).await? else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
@@ -89,23 +177,8 @@ pub async fn post(
     Query(q): Query<WriteQuery>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let b = backend_user(b, &name)?;
     // A run writes state only while it applies what was judged.
-    let run = match b.run {
-        Some(id) => {
-            let run = arbiter_store::runs::get(app.store.pool(), id)
-                .await?
-                .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))?;
-            if run.phase != RunPhase::Applying {
-                return Err(ApiError::conflict(format!(
-                    "run {id} is {}: a run writes state only while applying",
-                    run.phase
-                )));
-            }
-            Some(run)
-        }
-        None => None,
-    };
+    let (b, run) = backend_user(&app, b, &name, Access::Write).await?;
     let text = body.to_vec();
     let t2 = text.clone();
     let state = tokio::task::spawn_blocking(move || arbiter_plan::read_state(&t2))
@@ -210,7 +283,12 @@ pub async fn lock_or_unlock(
             format!("{method} is not served here (GET, POST, LOCK, UNLOCK)"),
         ));
     }
-    let b = backend_user(b, &name)?;
+    let access = if method == "LOCK" {
+        Access::Lock
+    } else {
+        Access::Unlock
+    };
+    let (b, _) = backend_user(&app, b, &name, access).await?;
     let body = axum::body::to_bytes(req.into_body(), 1024 * 1024)
         .await
         .map_err(|e| ApiError::new(ErrorCode::BadBody, e.to_string()))?;

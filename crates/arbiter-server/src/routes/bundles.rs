@@ -104,7 +104,8 @@ pub async fn put(
                 async move { arbiter_store::runs::put_bundle(cx, &sha, files, &body, &by).await },
             )
         })
-        .await?;
+        .await
+        .map(|(row, new)| (crate::convert::bundle(row), new))?;
     let status = if new {
         StatusCode::CREATED
     } else {
@@ -113,20 +114,26 @@ pub async fn put(
     Ok((status, Json(info)).into_response())
 }
 
-/// `GET /api/v1/bundles/{sha256}` (workers): the tar.gz.
+/// `GET /api/v1/bundles/{sha256}` (workers): the tar.gz, only when it is
+/// the source of a run the worker's pool holds and that is not finished;
+/// any other bundle is "not found" (whether it is stored is not said).
 pub async fn get(
     State(app): State<AppState>,
     w: Option<Extension<Worker>>,
     Path(sha): Path<String>,
 ) -> ApiResult<Response> {
-    if w.is_none() {
+    let Some(Extension(w)) = w else {
         return Err(ApiError::forbidden(
             "this is a worker endpoint: send `Authorization: Bearer` with a worker-pool token",
         ));
-    }
+    };
     check_sha(&sha)?;
-    let bytes = arbiter_store::runs::bundle(app.store.pool(), &sha)
+    let bytes = arbiter_store::runs::bundle_for_pool(app.store.pool(), &w.pool, &sha)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("bundle {sha} not found")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "bundle {sha} not found (a worker reads only the bundle of a run its pool holds)"
+            ))
+        })?;
     Ok(([(header::CONTENT_TYPE, "application/gzip")], bytes).into_response())
 }

@@ -96,6 +96,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/bundles/{sha256}"),
     ("GET", "/api/v1/bundles/{sha256}"),
     ("POST", "/api/v1/worker-pools"),
+    ("GET", "/api/v1/worker-pools/{name}/tokens"),
+    ("DELETE", "/api/v1/worker-pools/{name}/tokens/{id}"),
     ("GET", "/api/v1/stacks/{name}/tfstate"),
     ("POST", "/api/v1/stacks/{name}/tfstate"),
     ("LOCK", "/api/v1/stacks/{name}/tfstate"),
@@ -268,6 +270,16 @@ fn api() -> Api {
         .add("PUT", BUNDLE_PATH, bundles::put)
         .add("GET", BUNDLE_PATH, bundles::get)
         .add("POST", "/api/v1/worker-pools", runs::create_pool)
+        .add(
+            "GET",
+            "/api/v1/worker-pools/{name}/tokens",
+            runs::list_pool_tokens,
+        )
+        .add(
+            "DELETE",
+            "/api/v1/worker-pools/{name}/tokens/{id}",
+            runs::revoke_pool_token,
+        )
         .add("GET", "/api/v1/stacks/{name}/tfstate", backend::get)
         .add("POST", "/api/v1/stacks/{name}/tfstate", backend::post)
         .add(

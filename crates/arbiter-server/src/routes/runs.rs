@@ -10,7 +10,7 @@ use crate::lifecycle;
 use crate::AppState;
 use arbiter_api::runs::{
     ClaimRequest, Heartbeat, HeartbeatAck, LogChunk, LogSlice, PhaseReport, RevisedPlan,
-    RevisionAck, Run, RunPhase, WorkerPoolCreate, WorkerPoolToken,
+    RevisionAck, Run, RunPhase, WorkerPoolCreate, WorkerPoolToken, WorkerPoolTokenInfo,
 };
 use arbiter_api::ErrorCode;
 use arbiter_api::{Page, Role};
@@ -68,19 +68,38 @@ async fn readable(app: &AppState, p: Option<Extension<Principal>>, id: i64) -> A
 async fn fetch(app: &AppState, id: i64) -> ApiResult<Run> {
     arbiter_store::runs::get(app.store.pool(), id)
         .await?
+        .map(crate::convert::run)
         .ok_or_else(|| ApiError::not_found(format!("run {id} not found")))
 }
 
-/// The run a worker's lease holds, or 409.
+/// The run a worker's lease holds, or 409 `lease_lost` (naming the run's
+/// phase and why it ended, to the worker whose lease it was).
 async fn leased(app: &AppState, w: &Worker, id: i64, lease: &str) -> ApiResult<Run> {
-    let run = arbiter_store::runs::check_lease(app.store.pool(), id, &crate::runs::hash(lease))
+    let h = crate::runs::hash(lease);
+    let run = arbiter_store::runs::check_lease(app.store.pool(), id, &h)
         .await?
-        .filter(|r| r.pool == w.pool);
-    run.ok_or_else(|| {
-        ApiError::new(ErrorCode::LeaseLost,
-            format!("run {id} is not held by this lease (finished, interrupted or claimed by another worker)"),
-        )
-    })
+        .filter(|r| r.pool == w.pool)
+        .map(crate::convert::run);
+    match run {
+        Some(r) => Ok(r),
+        None => Err(lease_lost(app, w, id, &h).await),
+    }
+}
+
+/// Why a lease no longer holds its run.
+async fn lease_lost(app: &AppState, w: &Worker, id: i64, lease_hash: &str) -> ApiError {
+    let mut msg = format!(
+        "run {id} is not held by this lease (finished, interrupted or claimed by another worker)"
+    );
+    if let Ok(Some(run)) = arbiter_store::runs::leased_run(app.store.pool(), id, lease_hash).await {
+        if run.pool == w.pool {
+            msg = format!("run {id} is {}: this lease no longer holds it", run.phase);
+            if let Some(e) = run.error.filter(|_| run.phase.is_final()) {
+                msg.push_str(&format!(" ({e})"));
+            }
+        }
+    }
+    ApiError::new(ErrorCode::LeaseLost, msg)
 }
 
 /// Query of `GET /api/v1/runs`.
@@ -115,7 +134,9 @@ pub async fn list(
         },
     )
     .await?;
-    Ok(Json(Page { items }))
+    Ok(Json(Page {
+        items: crate::convert::runs(items),
+    }))
 }
 
 /// `GET /api/v1/runs/{id}`.
@@ -168,7 +189,8 @@ pub async fn confirm(
     let run = app
         .store
         .write(move |cx| Box::pin(async move { arbiter_store::runs::confirm(cx, id, &by).await }))
-        .await?;
+        .await
+        .map(crate::convert::run)?;
     app.runs.queued.notify_waiters();
     Ok(Json(run))
 }
@@ -188,7 +210,8 @@ pub async fn cancel(
         .write(move |cx| {
             Box::pin(async move { arbiter_store::runs::request_cancel(cx, id, &by).await })
         })
-        .await?;
+        .await
+        .map(crate::convert::run)?;
     Ok(Json(run))
 }
 
@@ -202,14 +225,57 @@ pub async fn create_pool(
     let p = people_only(p, Role::Admin)?;
     let req: WorkerPoolCreate = crate::routes::parse_json(&body)?;
     arbiter_api::runs::check_pool_name(&req.name).map_err(ApiError::invalid)?;
-    let token = crate::runs::mint_pool_token(&app, &req.name, &p.id()).await?;
+    let (id, token) = crate::runs::mint_pool_token(&app, &req.name, &p.id()).await?;
     Ok((
         StatusCode::CREATED,
         Json(WorkerPoolToken {
             pool: req.name,
+            id,
             token,
         }),
     ))
+}
+
+/// `GET /api/v1/worker-pools/{name}/tokens` (admins): the pool's tokens,
+/// oldest first, without their secrets.
+pub async fn list_pool_tokens(
+    State(app): State<AppState>,
+    p: Option<Extension<Principal>>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Page<WorkerPoolTokenInfo>>> {
+    people_only(p, Role::Admin)?;
+    let rows = arbiter_store::runs::pool_tokens(app.store.pool(), &name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("worker pool {name:?} not found")))?;
+    Ok(Json(Page {
+        items: rows.into_iter().map(crate::convert::worker_token).collect(),
+    }))
+}
+
+/// `DELETE /api/v1/worker-pools/{name}/tokens/{id}` (admins): revokes a
+/// token; workers holding it are refused from their next request on
+/// (claims, heartbeats, phase reports, bundles). Idempotent.
+pub async fn revoke_pool_token(
+    State(app): State<AppState>,
+    p: Option<Extension<Principal>>,
+    Path((name, id)): Path<(String, String)>,
+) -> ApiResult<Json<WorkerPoolTokenInfo>> {
+    let p = people_only(p, Role::Admin)?;
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::not_found(format!(
+            "worker-pool token {id:?} of pool {name:?} not found (ids are 16 hex digits: arbiter worker-pool tokens POOL)"
+        )));
+    }
+    let by = p.id();
+    let row = app
+        .store
+        .write(move |cx| {
+            Box::pin(
+                async move { arbiter_store::runs::revoke_pool_token(cx, &name, &id, &by).await },
+            )
+        })
+        .await?;
+    Ok(Json(crate::convert::worker_token(row)))
 }
 
 /// `POST /api/v1/runs/claim` (workers): a claim (200) or nothing to do
@@ -232,7 +298,7 @@ pub async fn claim(
     loop {
         // Registered before looking, so a run queued meanwhile wakes us.
         let woken = app.runs.queued.notified();
-        if let Some(claim) = crate::runs::claim(&app, &w.pool, &req.worker).await? {
+        if let Some(claim) = crate::runs::claim(&app, &w.pool, &req.worker, &w.token_hash).await? {
             return Ok((StatusCode::OK, Json(claim)).into_response());
         }
         let now = tokio::time::Instant::now();
@@ -298,10 +364,7 @@ pub async fn heartbeat(
         .await?;
     match ack {
         Some(cancel_requested) => Ok(Json(HeartbeatAck { cancel_requested })),
-        None => Err(ApiError::new(
-            ErrorCode::LeaseLost,
-            format!("run {id} is no longer held by this lease"),
-        )),
+        None => Err(lease_lost(&app, &w, id, &crate::runs::hash(&hb.lease)).await),
     }
 }
 
@@ -356,7 +419,7 @@ pub async fn phase(
     );
     let up = PhaseUpdate {
         error: clip(rep.error.clone()),
-        tool: rep.tool.clone(),
+        tool: rep.tool.clone().map(crate::convert::tool_doc),
         judged_digest: rep.judged_digest.clone(),
         planned_digest: rep.planned_digest.clone(),
         ..PhaseUpdate::default()
@@ -369,7 +432,8 @@ pub async fn phase(
                 async move { arbiter_store::runs::transition(cx, id, from, to, &actor, up).await },
             )
         })
-        .await?;
+        .await
+        .map(crate::convert::run)?;
     if to == RunPhase::VerificationFailed {
         match crate::runs::open_verification_rollback(&app, &run).await {
             Ok(Some(cr)) => tracing::warn!(

@@ -65,7 +65,8 @@ pub(crate) async fn card(
             ..Default::default()
         },
     )
-    .await?;
+    .await
+    .map(crate::convert::runs)?;
     if runs.is_empty() {
         return Ok(());
     }
@@ -109,6 +110,7 @@ pub(crate) async fn show(
         .map_err(|_| UiError::new(StatusCode::NOT_FOUND, format!("no run {raw:?}")))?;
     let run: Run = arbiter_store::runs::get(app.store.pool(), id)
         .await?
+        .map(crate::convert::run)
         .ok_or_else(|| UiError::new(StatusCode::NOT_FOUND, format!("run {id} not found")))?;
     let now_ts = Timestamp::now();
     let now = now_ts.unix_ms();

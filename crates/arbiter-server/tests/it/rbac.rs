@@ -103,6 +103,8 @@ fn table() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
         ("PUT", "/api/v1/bundles/{sha256}", SUBMITTERS),
         ("GET", "/api/v1/bundles/{sha256}", MACHINES),
         ("POST", "/api/v1/worker-pools", ADMIN),
+        ("GET", "/api/v1/worker-pools/{name}/tokens", ADMIN),
+        ("DELETE", "/api/v1/worker-pools/{name}/tokens/{id}", ADMIN),
         ("GET", "/api/v1/stacks/{name}/tfstate", MACHINES),
         ("POST", "/api/v1/stacks/{name}/tfstate", MACHINES),
         ("LOCK", "/api/v1/stacks/{name}/tfstate", MACHINES),

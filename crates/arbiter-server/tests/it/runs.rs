@@ -1804,3 +1804,579 @@ async fn real_terraform_uses_the_state_backend_and_respects_its_lock() {
         app.running.shutdown().await.unwrap();
     }
 }
+
+/// The audit entries of a subject: `(action, payload)`, oldest first.
+async fn audit_entries(app: &App, subject: &str) -> Vec<(String, Value)> {
+    let r = app
+        .req(
+            "GET",
+            &format!("/api/v1/audit/subjects/{subject}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let mut v: Vec<(String, Value)> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["entry"]["action"].as_str().unwrap().to_string(),
+                i["payload"].clone(),
+            )
+        })
+        .collect();
+    v.reverse();
+    v
+}
+
+/// How many state versions a stack has.
+async fn versions(app: &App, stack: &str) -> usize {
+    app.req(
+        "GET",
+        &format!("/api/v1/stacks/{stack}/states"),
+        Some(&app.admin),
+        None,
+    )
+    .await
+    .body["items"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+/// Waits (up to 10 s) for a run to reach `phase`.
+async fn wait_phase(app: &App, id: i64, phase: &str) -> Value {
+    let mut run = Value::Null;
+    for _ in 0..50 {
+        run = get_run(app, id).await;
+        if run["phase"] == phase {
+            return run;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("run {id} did not become {phase}: {run}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terraform_left_running_after_its_run_ended_cannot_write_state() {
+    for b in backends().await {
+        let app = spawn(b, |c| {
+            c.run_heartbeat = std::time::Duration::from_millis(300)
+        })
+        .await;
+        app.stack("web", "dev", json!({"auto_apply": true})).await;
+        let bundle = good_bundle(&app).await;
+        let w = W {
+            app: &app,
+            token: pool_token(&app, "embedded").await,
+        };
+        // A run that applied and is over (applied, awaiting nothing): its
+        // credentials still read, but neither lock nor write.
+        let cr = submit(&app, "web", "tags-only-update", &bundle).await;
+        let claim = w.claim("w1", 0).await.unwrap();
+        w.walk(&claim, &TO_APPLYING[..5]).await;
+        let (s, _) = backend(
+            &app,
+            "POST",
+            "web",
+            "",
+            &claim["backend"],
+            Some(tfstate(1, "L", &["a"])),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}: an applying run writes");
+        w.walk(&claim, &["applying", "applied"]).await;
+        let first = claim["run"]["id"].as_i64().unwrap();
+        let (s, body) = backend(
+            &app,
+            "LOCK",
+            "web",
+            "",
+            &claim["backend"],
+            Some(json!({"ID": "late"}).to_string().into_bytes()),
+        )
+        .await;
+        assert_eq!(s, 409, "{b}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"]["code"], "state_write_refused", "{b}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("run {first} is applied")),
+            "{b}: {body}"
+        );
+        assert_eq!(cr_status(&app, cr["id"].as_i64().unwrap()).await, "applied");
+
+        // A run interrupted by missed heartbeats while applying, whose
+        // terraform keeps going (a SIGKILLed worker without bubblewrap).
+        let cr = submit(&app, "web", "tags-only-update", &bundle).await;
+        let cr_id = cr["id"].as_i64().unwrap();
+        let claim = w.claim("w2", 0).await.unwrap();
+        let id = claim["run"]["id"].as_i64().unwrap();
+        w.walk(&claim, &TO_APPLYING[..5]).await;
+        let info = json!({"ID": "doomed", "Operation": "OperationTypeApply"});
+        let (s, _) = backend(
+            &app,
+            "LOCK",
+            "web",
+            "",
+            &claim["backend"],
+            Some(info.to_string().into_bytes()),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        let (s, _) = backend(
+            &app,
+            "POST",
+            "web",
+            "?ID=doomed",
+            &claim["backend"],
+            Some(tfstate(2, "L", &["a", "half"])),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}: the partial state of the apply is kept");
+        // No more heartbeats: the server interrupts it.
+        let run = wait_phase(&app, id, "interrupted").await;
+        assert!(run["error"].as_str().unwrap().contains("heart-beating"));
+        assert_eq!(cr_status(&app, cr_id).await, "apply_failed", "{b}");
+        assert_eq!(versions(&app, "web").await, 2);
+        // The late terraform writes its final state, and retries the lock.
+        for (method, query, body) in [
+            (
+                "POST",
+                "?ID=doomed",
+                tfstate(3, "L", &["a", "half", "late"]),
+            ),
+            ("POST", "", tfstate(3, "L", &["a", "half", "late"])),
+            ("LOCK", "", info.to_string().into_bytes()),
+        ] {
+            let (s, text) =
+                backend(&app, method, "web", query, &claim["backend"], Some(body)).await;
+            assert_eq!(s, 409, "{b}: {method}{query}: {text}");
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["error"]["code"], "state_write_refused", "{b}");
+            let m = v["error"]["message"].as_str().unwrap();
+            assert!(
+                m.contains(&format!("run {id} is interrupted")) && m.contains("heart-beating"),
+                "{b}: {m}"
+            );
+        }
+        assert_eq!(
+            versions(&app, "web").await,
+            2,
+            "{b}: the state history is unchanged"
+        );
+        let listed = app
+            .req("GET", "/api/v1/stacks/web/states", Some(&app.admin), None)
+            .await;
+        let serials: Vec<i64> = listed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["serial"].as_i64().unwrap())
+            .collect();
+        assert!(!serials.contains(&3), "{b}: {serials:?}");
+        // Reading with the ended credentials is refused as before.
+        let (s, _) = backend(&app, "GET", "web", "", &claim["backend"], None).await;
+        assert_eq!(s, 401, "{b}");
+        // The audit log says what happened and why.
+        let entries = audit_entries(&app, &format!("run:{id}")).await;
+        let actions: Vec<&str> = entries.iter().map(|(a, _)| a.as_str()).collect();
+        let i = actions
+            .iter()
+            .position(|a| *a == "run.interrupted")
+            .unwrap();
+        let refused: Vec<&Value> = entries[i..]
+            .iter()
+            .filter(|(a, _)| a == "state.write_refused")
+            .map(|(_, p)| p)
+            .collect();
+        assert_eq!(refused.len(), 3, "{b}: {actions:?}");
+        assert_eq!(refused[0]["method"], "POST");
+        assert_eq!(refused[2]["method"], "LOCK");
+        assert_eq!(refused[0]["phase"], "interrupted");
+        assert!(refused[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("heart-beating"));
+        app.running.shutdown().await.unwrap();
+    }
+}
+
+/// Heart-beats for `claim` every 100 ms until the run's lease is lost;
+/// returns the last answer (the 409).
+fn keep_beating(app: &App, token: &str, claim: &Value) -> tokio::task::JoinHandle<(u16, Value)> {
+    let (http, base, token) = (app.http.clone(), app.base.clone(), token.to_string());
+    let id = claim["run"]["id"].as_i64().unwrap();
+    let body = serde_json::to_vec(&json!({"lease": claim["lease"]})).unwrap();
+    tokio::spawn(async move {
+        loop {
+            let r = http
+                .post(format!("{base}/api/v1/runs/{id}/heartbeat"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            if status != 200 {
+                return (status, body);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_stops_a_run_whose_phase_outlasts_its_limit_though_its_worker_heart_beats() {
+    for b in backends().await {
+        // Grace: three heartbeats of 300 ms.
+        let app = spawn(b, |c| {
+            c.run_heartbeat = std::time::Duration::from_millis(300)
+        })
+        .await;
+        let runs_cfg = json!({"timeouts": {"preparing": 60, "initialising": 60, "planning": 1, "applying": 1}});
+        app.stack("web", "dev", json!({"auto_apply": true, "runs": runs_cfg}))
+            .await;
+        let bundle = good_bundle(&app).await;
+        let (hook, _) = {
+            let r = app
+                .req(
+                    "POST",
+                    "/api/v1/webhooks",
+                    Some(&app.admin),
+                    Some(&json!({"url": "http://127.0.0.1:9/hook", "events": ["run.*"]})),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{:?}", r.body);
+            (r.body["id"].as_i64().unwrap(), ())
+        };
+        let token = pool_token(&app, "embedded").await;
+        let w = W {
+            app: &app,
+            token: token.clone(),
+        };
+
+        // 1. Hangs while planning (limit 1 s): failed, though heart-beating.
+        let cr = submit(&app, "web", "tags-only-update", &bundle).await;
+        let cr1 = cr["id"].as_i64().unwrap();
+        let claim = w.claim("w1", 0).await.unwrap();
+        assert_eq!(claim["timeouts"]["planning"], 1);
+        let id = claim["run"]["id"].as_i64().unwrap();
+        w.walk(&claim, &TO_APPLYING[..3]).await;
+        let t = std::time::Instant::now();
+        let beats = keep_beating(&app, &token, &claim);
+        let run = wait_phase(&app, id, "failed").await;
+        let took = t.elapsed();
+        assert!(
+            took >= std::time::Duration::from_millis(1900),
+            "{b}: stopped after {took:?}: the limit (1 s) and the grace (0.9 s) come first"
+        );
+        let err = run["error"].as_str().unwrap();
+        assert!(
+            err.contains("planning lasted longer than its limit of 1 s"),
+            "{b}: {err}"
+        );
+        // The worker learns it at its next heartbeat, and why.
+        let last = tokio::time::timeout(std::time::Duration::from_secs(5), beats)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(last.0, 409, "{b}");
+        assert_eq!(last.1["error"]["code"], "lease_lost");
+        let m = last.1["error"]["message"].as_str().unwrap();
+        assert!(
+            m.contains(&format!("run {id} is failed")) && m.contains("lasted longer"),
+            "{b}: {m}"
+        );
+        let r = w.phase(&claim, "planning", "checking", json!({})).await;
+        assert_eq!(r.status, 409, "{b}: and at its next phase report");
+        assert_eq!(
+            cr_status(&app, cr1).await,
+            "approved",
+            "{b}: nothing applied"
+        );
+        let audit = audit_entries(&app, &format!("run:{id}")).await;
+        let (_, failed) = audit.iter().find(|(a, _)| a == "run.failed").unwrap();
+        assert_eq!(failed["from"], "planning", "{b}");
+        assert!(failed["error"].as_str().unwrap().contains("lasted longer"));
+
+        // 2. Hangs while applying (limit 1 s): interrupted (the apply may
+        // have happened), and the stack's applying slot is free again.
+        let cr = submit(&app, "web", "tags-only-update", &bundle).await;
+        let cr2 = cr["id"].as_i64().unwrap();
+        let claim = w.claim("w2", 0).await.unwrap();
+        let id2 = claim["run"]["id"].as_i64().unwrap();
+        w.walk(&claim, &TO_APPLYING[..5]).await;
+        let beats = keep_beating(&app, &token, &claim);
+        let next = submit(&app, "web", "tags-only-update", &bundle).await;
+        let run = wait_phase(&app, id2, "interrupted").await;
+        assert!(
+            run["error"]
+                .as_str()
+                .unwrap()
+                .contains("applying lasted longer than its limit of 1 s"),
+            "{b}: {run}"
+        );
+        assert_eq!(cr_status(&app, cr2).await, "apply_failed", "{b}");
+        let last = tokio::time::timeout(std::time::Duration::from_secs(5), beats)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(last.0, 409, "{b}");
+        let claim3 = w.claim("w3", 5).await.expect("the stack is free again");
+        assert_eq!(claim3["run"]["change_request"], next["id"], "{b}");
+        // A late write of the stopped apply is refused.
+        let (s, _) = backend(
+            &app,
+            "POST",
+            "web",
+            "",
+            &claim["backend"],
+            Some(tfstate(1, "L", &["late"])),
+        )
+        .await;
+        assert_eq!(s, 409, "{b}");
+
+        // Webhooks `run.*` were made for both stops.
+        let mut events = Vec::new();
+        for _ in 0..100 {
+            let r = app
+                .req(
+                    "GET",
+                    &format!("/api/v1/webhooks/{hook}/deliveries"),
+                    Some(&app.admin),
+                    None,
+                )
+                .await;
+            events = r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["event_type"].as_str().unwrap().to_string())
+                .collect();
+            if events.iter().any(|e| e == "run.failed")
+                && events.iter().any(|e| e == "run.interrupted")
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(
+            events.iter().any(|e| e == "run.failed")
+                && events.iter().any(|e| e == "run.interrupted"),
+            "{b}: {events:?}"
+        );
+        app.running.shutdown().await.unwrap();
+    }
+}
+
+/// Mints a token for a pool: `(id, token)`.
+async fn pool_token_with_id(app: &App, pool: &str) -> (String, String) {
+    let r = app
+        .req(
+            "POST",
+            "/api/v1/worker-pools",
+            Some(&app.admin),
+            Some(&json!({"name": pool})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    (
+        r.body["id"].as_str().unwrap().to_string(),
+        r.body["token"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn get_bundle(app: &App, token: &str, sha: &str) -> u16 {
+    app.raw(
+        "GET",
+        &format!("/api/v1/bundles/{sha}"),
+        Some(token),
+        None,
+        &[],
+    )
+    .await
+    .status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_tokens_are_listed_and_revoked_and_read_only_the_bundles_of_their_pools_runs() {
+    for b in backends().await {
+        let app = spawn(b, |_| {}).await;
+        app.stack("web", "dev", json!({"auto_apply": true})).await;
+        let (id1, tok1) = pool_token_with_id(&app, "embedded").await;
+        let (id2, tok2) = pool_token_with_id(&app, "embedded").await;
+        let (_, other) = pool_token_with_id(&app, "other").await;
+        assert_eq!(id1.len(), 16, "{b}");
+        assert_ne!(id1, id2);
+        let bundle = good_bundle(&app).await;
+        let (unrelated, r) = upload(
+            &app,
+            targz(&[member("other.tf", b'0', b"# not any run's\n")]),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{b}");
+
+        // Queued, not claimed: no worker reads its bundle yet.
+        let cr = submit(&app, "web", "tags-only-update", &bundle).await;
+        assert_eq!(get_bundle(&app, &tok1, &bundle).await, 404, "{b}");
+        let w1 = W {
+            app: &app,
+            token: tok1.clone(),
+        };
+        let claim = w1.claim("w1", 0).await.unwrap();
+        assert_eq!(claim["run"]["change_request"], cr["id"]);
+        // Claimed by the pool: its workers read it; nothing else, nobody else.
+        assert_eq!(get_bundle(&app, &tok1, &bundle).await, 200, "{b}");
+        assert_eq!(
+            get_bundle(&app, &tok2, &bundle).await,
+            200,
+            "{b}: same pool"
+        );
+        let r = app
+            .raw(
+                "GET",
+                &format!("/api/v1/bundles/{unrelated}"),
+                Some(&tok1),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(
+            r.status, 404,
+            "{b}: stored, but not the source of a run it holds"
+        );
+        assert_eq!(r.body["error"]["code"], "not_found");
+        assert_eq!(
+            get_bundle(&app, &other, &bundle).await,
+            404,
+            "{b}: another pool"
+        );
+        assert_eq!(get_bundle(&app, &other, &"0".repeat(64)).await, 404, "{b}");
+
+        // Listed without secrets; the one that claimed has a last use.
+        let r = app
+            .req(
+                "GET",
+                "/api/v1/worker-pools/embedded/tokens",
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{b}: {:?}", r.body);
+        let text = r.body.to_string();
+        assert!(
+            !text.contains(&tok1[12..]) && !text.contains(&tok2[12..]),
+            "{b}: {text}"
+        );
+        let items = r.body["items"].as_array().unwrap();
+        let find = |id: &str| items.iter().find(|t| t["id"] == id).unwrap().clone();
+        let (t1, t2) = (find(&id1), find(&id2));
+        assert_eq!(t1["prefix"], tok1[..12], "{b}");
+        assert_eq!(t1["pool"], "embedded");
+        assert_eq!(t1["created_by"], "user:admin", "{b}: {t1}");
+        assert!(t1["last_used_at"].is_string(), "{b}: {t1}");
+        assert!(t2.get("last_used_at").is_none(), "{b}: {t2}");
+        assert!(t1.get("revoked_at").is_none() && t1.get("token").is_none());
+        let r = app
+            .req(
+                "GET",
+                "/api/v1/worker-pools/nope/tokens",
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 404, "{b}");
+
+        // Revoked: refused at once, on every worker endpoint.
+        let r = app
+            .req(
+                "DELETE",
+                &format!("/api/v1/worker-pools/embedded/tokens/{id1}"),
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{b}: {:?}", r.body);
+        assert!(r.body["revoked_at"].is_string());
+        assert_eq!(r.body["revoked_by"], "user:admin");
+        let hb = w1.heartbeat(&claim).await;
+        assert_eq!(hb.status, 401, "{b}: {:?}", hb.body);
+        assert_eq!(hb.body["error"]["code"], "invalid_token");
+        assert_eq!(get_bundle(&app, &tok1, &bundle).await, 401, "{b}");
+        let r = w1
+            .call(
+                "POST",
+                "/api/v1/runs/claim",
+                json!({"worker": "w1", "wait_secs": 0}),
+            )
+            .await;
+        assert_eq!(r.status, 401, "{b}");
+        // Idempotent, audited once; an unknown id or pool is 404.
+        let again = app
+            .req(
+                "DELETE",
+                &format!("/api/v1/worker-pools/embedded/tokens/{id1}"),
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(again.status, 200, "{b}");
+        assert_eq!(again.body["revoked_at"], r_revoked_at(&app, &id1).await);
+        let audit = audit_actions(&app, "worker_pool:embedded").await;
+        assert_eq!(
+            audit
+                .iter()
+                .filter(|a| *a == "worker_pool.token_revoked")
+                .count(),
+            1,
+            "{b}: {audit:?}"
+        );
+        for path in [
+            format!("/api/v1/worker-pools/embedded/tokens/{}", "f".repeat(16)),
+            format!("/api/v1/worker-pools/other/tokens/{id2}"),
+            "/api/v1/worker-pools/embedded/tokens/12".to_string(),
+        ] {
+            let r = app.req("DELETE", &path, Some(&app.admin), None).await;
+            assert_eq!(r.status, 404, "{b}: {path}: {:?}", r.body);
+        }
+        // The pool's other token goes on; once the run is over, its bundle
+        // is no longer readable.
+        assert_eq!(get_bundle(&app, &tok2, &bundle).await, 200, "{b}");
+        let w2 = W {
+            app: &app,
+            token: tok2.clone(),
+        };
+        w2.walk(&claim, &["preparing", "failed"]).await;
+        assert_eq!(
+            get_bundle(&app, &tok2, &bundle).await,
+            404,
+            "{b}: the run is over"
+        );
+        app.running.shutdown().await.unwrap();
+    }
+}
+
+async fn r_revoked_at(app: &App, id: &str) -> Value {
+    let r = app
+        .req(
+            "GET",
+            "/api/v1/worker-pools/embedded/tokens",
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id)
+        .unwrap()["revoked_at"]
+        .clone()
+}

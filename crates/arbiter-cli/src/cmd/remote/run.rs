@@ -3,7 +3,7 @@
 //! (`arbiter_api::runs`).
 
 use super::*;
-use arbiter_api::runs::{LogSlice, Run, WorkerPoolToken};
+use arbiter_api::runs::{LogSlice, Run, WorkerPoolToken, WorkerPoolTokenInfo};
 use arbiter_api::{Page, Timestamp};
 
 /// `arbiter run …`.
@@ -46,14 +46,54 @@ pub enum RunCommand {
     },
 }
 
-/// `arbiter worker-pool …`.
+/// `arbiter worker-pool …` (admins). A pool may have several tokens (one
+/// per machine, say): `create` mints one more, `tokens` lists them without
+/// their secrets, `revoke-token` stops one at once.
 #[derive(Subcommand, Debug)]
 pub enum WorkerPoolCommand {
-    /// Create a worker pool (if needed) and print a new token for it (admins).
+    /// Create a worker pool (if needed) and print a new token for it; run
+    /// it again for another token of the same pool.
     Create {
         /// Pool name (`a-z 0-9 -`).
         name: String,
     },
+    /// List a pool's tokens: id, first characters, who minted it and when,
+    /// last claim request (to the minute), revocation. Never the secrets.
+    Tokens {
+        /// Pool name.
+        pool: String,
+    },
+    /// Revoke one of a pool's tokens (id from `arbiter worker-pool tokens`,
+    /// or printed by `create`): workers using it are refused from their
+    /// next request on, also in the middle of a run (which is then
+    /// interrupted when its heartbeats stop).
+    RevokeToken {
+        /// Pool name.
+        pool: String,
+        /// The token's id (16 hex digits).
+        id: String,
+    },
+}
+
+fn token_line(t: &WorkerPoolTokenInfo) -> String {
+    let state = match (&t.revoked_at, &t.revoked_by) {
+        (Some(at), by) => format!("revoked at {at} by {}", by.as_deref().unwrap_or("?")),
+        (None, _) => "active".into(),
+    };
+    format!(
+        "{}  {}  {}  created {} by {}  last used {}\n",
+        t.id,
+        t.prefix
+            .as_deref()
+            .map(|p| format!("{p}…"))
+            .unwrap_or_else(|| "-".into()),
+        state,
+        t.created_at,
+        t.created_by,
+        t.last_used_at
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "never".into()),
+    )
 }
 
 fn confirmation(r: &Run) -> String {
@@ -215,10 +255,31 @@ pub fn worker_pool(cmd: WorkerPoolCommand, server: &ServerArgs) -> Result<u8> {
             let v = c.call_with::<_, WorkerPoolToken>("POST", "/api/v1/worker-pools", &body)?;
             c.print(&v, |t| {
                 format!(
-                    "worker pool {}: token (shown once)\n\n    {}\n\nStart a worker: ARBITER_WORKER_TOKEN=… arbiter worker --server URL --pool {}\n",
-                    t.pool, t.token, t.pool
+                    "worker pool {}: token {} (shown once)\n\n    {}\n\nStart a worker: ARBITER_WORKER_TOKEN=… arbiter worker --server URL --pool {}\nRevoke it: arbiter worker-pool revoke-token {} {}\n",
+                    t.pool, t.id, t.token, t.pool, t.pool, t.id
                 )
             });
+            Ok(0)
+        }
+        WorkerPoolCommand::Tokens { pool } => {
+            let v = c.get::<Page<WorkerPoolTokenInfo>>(&format!(
+                "/api/v1/worker-pools/{}/tokens",
+                enc(&pool)
+            ))?;
+            c.print(&v, |p| {
+                if p.items.is_empty() {
+                    return format!("(worker pool {pool} has no tokens)\n");
+                }
+                p.items.iter().map(token_line).collect()
+            });
+            Ok(0)
+        }
+        WorkerPoolCommand::RevokeToken { pool, id } => {
+            let v = c.call::<WorkerPoolTokenInfo>(
+                "DELETE",
+                &format!("/api/v1/worker-pools/{}/tokens/{}", enc(&pool), enc(&id)),
+            )?;
+            c.print(&v, token_line);
             Ok(0)
         }
     }
