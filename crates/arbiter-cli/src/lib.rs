@@ -142,8 +142,10 @@ enum Command {
         #[command(flatten)]
         server: cmd::client::ServerArgs,
     },
-    /// Worker pools (admin): create (prints a token for `arbiter worker`),
-    /// tokens (list without secrets), revoke-token.
+    /// Worker pools (admin): create, tokens, revoke-token.
+    ///
+    /// `create` prints a token for `arbiter worker`; `tokens` lists a pool's
+    /// tokens without their secrets; `revoke-token` ends one at once.
     WorkerPool {
         #[command(subcommand)]
         cmd: cmd::remote::WorkerPoolCommand,
