@@ -1248,6 +1248,11 @@ fn all_commands() -> Vec<Vec<String>> {
                     in_commands = false;
                     continue;
                 }
+                // A description that wraps continues on a line indented
+                // under it, not under the command names.
+                if line.starts_with("   ") {
+                    continue;
+                }
                 let name = line.split_whitespace().next().unwrap_or_default();
                 if !name.is_empty() && name != "help" {
                     let mut child = path.clone();
