@@ -47,7 +47,7 @@ pub fn stack_spec(d: StackDoc) -> StackSpec {
         approval_policy: d.approval_policy,
         ttl_seconds: d.ttl_seconds,
         escalate_introduced_at: d.escalate_introduced_at,
-        runs: d.runs,
+        runs: d.runs.map(stack_runs),
     }
 }
 
@@ -64,7 +64,57 @@ pub fn stack_doc(s: StackSpec) -> StackDoc {
         approval_policy: s.approval_policy,
         ttl_seconds: s.ttl_seconds,
         escalate_introduced_at: s.escalate_introduced_at,
-        runs: s.runs,
+        runs: s.runs.map(stack_runs_doc),
+    }
+}
+
+/// Stored runs settings as the API's spec.
+pub fn stack_runs(d: arbiter_store::stacks::StackRunsDoc) -> arbiter_api::runs::StackRuns {
+    use arbiter_api::runs::{PhaseTimeouts, Verification};
+    arbiter_api::runs::StackRuns {
+        tool: d.tool,
+        tool_path: d.tool_path,
+        pool: d.pool,
+        timeouts: d.timeouts.map(|t| PhaseTimeouts {
+            preparing: t.preparing,
+            initialising: t.initialising,
+            planning: t.planning,
+            applying: t.applying,
+        }),
+        secret_env: d.secret_env,
+        secret_files: d.secret_files,
+        verification: d.verification.map(|v| Verification {
+            window_secs: v.window_secs,
+            interval_secs: v.interval_secs,
+            health_url: v.health_url,
+            prometheus_url: v.prometheus_url,
+            promql: v.promql,
+        }),
+    }
+}
+
+/// A checked runs spec as stored.
+pub fn stack_runs_doc(s: arbiter_api::runs::StackRuns) -> arbiter_store::stacks::StackRunsDoc {
+    use arbiter_store::stacks::{PhaseTimeoutsDoc, VerificationDoc};
+    arbiter_store::stacks::StackRunsDoc {
+        tool: s.tool,
+        tool_path: s.tool_path,
+        pool: s.pool,
+        timeouts: s.timeouts.map(|t| PhaseTimeoutsDoc {
+            preparing: t.preparing,
+            initialising: t.initialising,
+            planning: t.planning,
+            applying: t.applying,
+        }),
+        secret_env: s.secret_env,
+        secret_files: s.secret_files,
+        verification: s.verification.map(|v| VerificationDoc {
+            window_secs: v.window_secs,
+            interval_secs: v.interval_secs,
+            health_url: v.health_url,
+            prometheus_url: v.prometheus_url,
+            promql: v.promql,
+        }),
     }
 }
 
@@ -588,6 +638,29 @@ mod tests {
         let later: AgentScopeDoc =
             serde_json::from_str(r#"{"stacks":["a"],"max_runs_per_day":3}"#).unwrap();
         assert_eq!(later.stacks, ["a"]);
+    }
+
+    #[test]
+    fn stack_runs_settings_are_stored_in_the_wire_spelling_and_read_back_equal() {
+        let spec: arbiter_api::runs::StackRuns = serde_json::from_str(
+            r#"{"tool":"tofu","tool_path":"/opt/tofu","pool":"eu","timeouts":{"preparing":1,"initialising":2,"planning":3,"applying":4},"secret_env":["TF_VAR_pw"],"secret_files":{"token":"/run/secrets/t"},"verification":{"window_secs":60,"interval_secs":5,"health_url":"http://127.0.0.1:9/h","prometheus_url":"http://127.0.0.1:9090","promql":"up == 1"}}"#,
+        )
+        .unwrap();
+        let doc = stack_runs_doc(spec.clone());
+        assert_eq!(
+            serde_json::to_string(&doc).unwrap(),
+            serde_json::to_string(&spec).unwrap(),
+            "the stored document is the spec's JSON, field for field"
+        );
+        assert_eq!(stack_runs(doc), spec);
+        // A stored document with a field a later version adds still reads
+        // (the API's spec refuses it in a request).
+        let later: arbiter_store::stacks::StackRunsDoc =
+            serde_json::from_str(r#"{"pool":"eu","max_parallel":2}"#).unwrap();
+        assert_eq!(later.pool.as_deref(), Some("eu"));
+        assert!(
+            serde_json::from_str::<arbiter_api::runs::StackRuns>(r#"{"max_parallel":2}"#).is_err()
+        );
     }
 
     #[test]

@@ -41,7 +41,67 @@ pub struct StackDoc {
     pub escalate_introduced_at: Option<String>,
     /// How runs apply the stack's changes; defaults when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runs: Option<arbiter_api::runs::StackRuns>,
+    pub runs: Option<StackRunsDoc>,
+}
+
+/// A stack's runs settings as stored (the `runs` object of [`StackDoc`];
+/// its JSON keeps the API's spelling, field for field). Unlike the API's
+/// spec, which refuses unknown fields in a request, a stored document
+/// ignores them, like the rest of `StackDoc`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct StackRunsDoc {
+    /// `terraform` or `tofu`.
+    #[serde(default)]
+    pub tool: arbiter_api::runs::ToolKind,
+    /// The tool's binary on the worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_path: Option<String>,
+    /// The worker pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// Per-phase time limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeouts: Option<PhaseTimeoutsDoc>,
+    /// Environment variable names passed to the tool.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_env: Vec<String>,
+    /// Variable name → file on the worker.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub secret_files: std::collections::BTreeMap<String, String>,
+    /// Checks after an apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<VerificationDoc>,
+}
+
+/// Stored per-phase time limits, seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseTimeoutsDoc {
+    /// Fetch and unpack.
+    pub preparing: u64,
+    /// `init`.
+    pub initialising: u64,
+    /// `plan`.
+    pub planning: u64,
+    /// `apply`.
+    pub applying: u64,
+}
+
+/// Stored checks after an apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerificationDoc {
+    /// How long the checks must hold, seconds.
+    pub window_secs: u64,
+    /// Interval between checks, seconds.
+    pub interval_secs: u64,
+    /// A URL that must answer 2xx.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_url: Option<String>,
+    /// Prometheus HTTP API base URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus_url: Option<String>,
+    /// A PromQL expression that must keep returning a result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promql: Option<String>,
 }
 
 /// A stored stack: its settings and versioning.
