@@ -12,7 +12,7 @@
 //! Remaking the fixture (only when its format is meant to change):
 //! `ARBITER_REQUIRE_POSTGRES=1 ARBITER_MAKE_AGENTS_FIXTURE=1 cargo test -p arbiter-server --test it api::upgrade::agents -- --ignored make_agents_upgrade_fixture`
 
-use super::{config, copy_dir, normalise, pg_dump};
+use super::{config, copy_dir, normalise, pg_dump, writer, Writer};
 use crate::common::{self, Client};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -191,22 +191,12 @@ async fn make_agents_upgrade_fixture() {
 
 async fn make(backend: &str) {
     let fixture = fixture_of(backend);
-    let _ = std::fs::remove_dir_all(&fixture);
-    std::fs::create_dir_all(&fixture).unwrap();
-    let data = fixture.join("data");
-    let mut cfg = config(&data);
-    let url = if backend == "postgres" {
-        arbiter_testkit::postgres_database().await.unwrap()
-    } else {
-        None
-    };
-    cfg.database_url = url.clone();
-    let running = arbiter_server::start(cfg).await.unwrap();
-    let admin = running.first_start.as_ref().unwrap().admin_token.clone();
-    let c = Client {
-        admin: admin.clone(),
-        ..common::App::client_only(format!("http://{}", running.addr))
-    };
+    let Writer {
+        running,
+        admin,
+        c,
+        url,
+    } = writer(&fixture, backend).await;
     let ok = |r: &common::Resp, what: &str| {
         assert!(
             (200..300).contains(&r.status),
@@ -393,5 +383,5 @@ async fn make(backend: &str) {
             .collect();
         std::fs::write(fixture.join("dump.sql"), sql).unwrap();
     }
-    let _ = std::fs::remove_file(data.join("arbiter.lock"));
+    let _ = std::fs::remove_file(fixture.join("data").join("arbiter.lock"));
 }

@@ -201,6 +201,40 @@ async fn a_postgres_database_written_before_the_refactor_reads_the_same() {
     running.shutdown().await.unwrap();
 }
 
+/// What a fixture generator writes with: a server on a fresh data
+/// directory `fixture/data` (and a fresh PostgreSQL database for
+/// `postgres`), its first admin's token and a client.
+pub(super) struct Writer {
+    pub running: arbiter_server::Running,
+    pub admin: String,
+    pub c: Client,
+    pub url: Option<String>,
+}
+
+pub(super) async fn writer(fixture: &Path, backend: &str) -> Writer {
+    let _ = std::fs::remove_dir_all(fixture);
+    std::fs::create_dir_all(fixture).unwrap();
+    let mut cfg = config(&fixture.join("data"));
+    let url = if backend == "postgres" {
+        arbiter_testkit::postgres_database().await.unwrap()
+    } else {
+        None
+    };
+    cfg.database_url = url.clone();
+    let running = arbiter_server::start(cfg).await.unwrap();
+    let admin = running.first_start.as_ref().unwrap().admin_token.clone();
+    let c = Client {
+        admin: admin.clone(),
+        ..common::App::client_only(format!("http://{}", running.addr))
+    };
+    Writer {
+        running,
+        admin,
+        c,
+        url,
+    }
+}
+
 /// Makes the fixture (ignored; see the module docs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
@@ -215,22 +249,12 @@ async fn make_upgrade_fixture() {
 
 async fn make_fixture(backend: &str) {
     let fixture = fixture_of(backend);
-    let _ = std::fs::remove_dir_all(&fixture);
-    std::fs::create_dir_all(&fixture).unwrap();
-    let data = fixture.join("data");
-    let mut cfg = config(&data);
-    let url = if backend == "postgres" {
-        arbiter_testkit::postgres_database().await.unwrap()
-    } else {
-        None
-    };
-    cfg.database_url = url.clone();
-    let running = arbiter_server::start(cfg).await.unwrap();
-    let admin = running.first_start.as_ref().unwrap().admin_token.clone();
-    let c = Client {
-        admin: admin.clone(),
-        ..common::App::client_only(format!("http://{}", running.addr))
-    };
+    let Writer {
+        running,
+        admin,
+        c,
+        url,
+    } = writer(&fixture, backend).await;
     let ok = |r: &common::Resp, what: &str| {
         assert!(
             (200..300).contains(&r.status),
@@ -355,5 +379,5 @@ async fn make_fixture(backend: &str) {
             .collect();
         std::fs::write(fixture.join("dump.sql"), sql).unwrap();
     }
-    let _ = std::fs::remove_file(data.join("arbiter.lock"));
+    let _ = std::fs::remove_file(fixture.join("data").join("arbiter.lock"));
 }
