@@ -5,7 +5,8 @@
 //! by the real worker with this provider (a failing resource, cancel while
 //! queued and while planning, a plan past its time limit, a worker killed
 //! mid-apply, a Terraform outliving its killed worker, two workers and
-//! twenty runs), both databases; and (`worker`) the worker's runs of
+//! twenty runs), both databases; (`rollback`) a rollback applied by the
+//! real worker from its target's recorded configuration; and (`worker`) the worker's runs of
 //! `terraform_data` against the real server (a changed plan, cancel, the
 //! sandbox, verification, shutdown), both databases. These tests need
 //! `terraform` and (for a first build) `protoc`; they fail, never skip,
@@ -17,6 +18,7 @@ mod common;
 mod failures;
 mod install;
 mod lifecycle;
+mod rollback;
 mod runs;
 mod server;
 mod worker;
