@@ -9,6 +9,7 @@
 //! knows about a run comes from its [`arbiter_api::Claim`].
 
 pub mod api;
+pub mod errored_state;
 pub mod logs;
 pub mod mask;
 pub mod run;

@@ -90,6 +90,9 @@ struct Ctx<'a> {
     phase: RunPhase,
     tool: Option<ToolInfo>,
     tool_time: Duration,
+    /// Terraform's working directory, once known (where it leaves
+    /// `errored.tfstate`).
+    tool_dir: Option<PathBuf>,
 }
 
 impl Ctx<'_> {
@@ -166,6 +169,12 @@ fn tool_end(e: ToolError, phase: RunPhase) -> StepEnd {
             StepEnd::To(RunPhase::Cancelled, e.to_string())
         }
         ToolError::Interrupted { .. } => StepEnd::To(RunPhase::Interrupted, e.to_string()),
+        // The server's rule for a phase past its limit: an apply stopped
+        // part-way may have changed the stack, so it is `interrupted`.
+        ToolError::Timeout { .. } => StepEnd::To(
+            phase.on_timeout().unwrap_or(RunPhase::Failed),
+            e.to_string(),
+        ),
         _ => StepEnd::To(RunPhase::Failed, e.to_string()),
     }
 }
@@ -297,6 +306,7 @@ pub async fn execute(
         phase: RunPhase::Preparing,
         tool: None,
         tool_time: Duration::ZERO,
+        tool_dir: None,
     };
     let end = steps(
         &mut ctx,
@@ -308,6 +318,10 @@ pub async fn execute(
         &shutdown,
     )
     .await;
+    // Whatever the outcome: Terraform's unsaved state leaves the workspace
+    // before it is deleted (and before the final report, whose log flush
+    // takes the notice to the server while it still takes logs).
+    let keep_workspace = keep_errored_state(cfg, claim, &workspace, ctx.tool_dir.as_deref(), &log);
     let (phase, error) = match end {
         Ok(()) => (ctx.phase, None),
         Err(StepEnd::To(to, msg)) => {
@@ -341,7 +355,7 @@ pub async fn execute(
         pump.abort();
         tracing::warn!("run {run}: the end of the log could not be delivered in 30 s");
     }
-    if !cfg.keep_workspaces {
+    if !cfg.keep_workspaces && !keep_workspace {
         let _ = std::fs::remove_dir_all(&workspace);
     }
     Outcome {
@@ -352,6 +366,39 @@ pub async fn execute(
         log: log.text(),
         tool_time: ctx.tool_time,
         total_time: started.elapsed(),
+    }
+}
+
+/// Moves Terraform's `errored.tfstate` (if any) to the worker's quarantine
+/// directory ([`crate::errored_state`]) and says so loudly: in the run's
+/// log (delivered if the server still takes it) and always on the worker's
+/// own log, since the file is on this machine. Returns whether the
+/// workspace must be kept (the file could not be moved out of it).
+fn keep_errored_state(
+    cfg: &WorkerConfig,
+    claim: &Claim,
+    workspace: &Path,
+    dir: Option<&Path>,
+    log: &LogSink,
+) -> bool {
+    let Some(dir) = dir else {
+        return false;
+    };
+    let run = claim.run.id;
+    match crate::errored_state::quarantine(workspace, dir, &cfg.work_dir, run) {
+        Ok(None) => false,
+        Ok(Some(kept)) => {
+            let line = crate::errored_state::kept_notice(&kept, run, &claim.run.stack);
+            log.line(&line);
+            tracing::error!("{line}");
+            false
+        }
+        Err(e) => {
+            let line = crate::errored_state::lost_notice(&e, run, workspace);
+            log.line(&line);
+            tracing::error!("{line}");
+            true
+        }
     }
 }
 
@@ -449,6 +496,7 @@ async fn steps(
     if let Some(p) = &cfg.plugin_dir {
         ro.push(p.clone());
     }
+    ctx.tool_dir = Some(dir.clone());
     let mut driver = Driver {
         tool: tool.clone(),
         dir: dir.clone(),

@@ -3,6 +3,7 @@
 //! (`worker`, `runs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod errored_state;
 mod source;
 mod tool;
 mod verify;

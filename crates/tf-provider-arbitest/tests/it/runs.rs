@@ -643,3 +643,198 @@ async fn a_terraform_outliving_its_killed_worker_writes_no_state() {
         srv.running.shutdown().await.unwrap();
     }
 }
+
+/// A plugin directory whose arbitest provider starts with SIGINT ignored,
+/// as every go-plugin provider runs (go-plugin's `Serve` swallows
+/// interrupts: Terraform alone handles Ctrl-C and stops its providers over
+/// gRPC, and their in-flight operations finish). The arbitest binary has
+/// no SIGINT handler, so without this the worker's SIGINT to Terraform's
+/// process group would kill it mid-write, which no real provider does.
+fn sigint_ignoring_plugin_dir(dir: &Path) -> PathBuf {
+    use arbiter_testkit::tfprovider;
+    let real = tfprovider::provider_path(&tfprovider::plugin_dir().unwrap());
+    let plugins = dir.join("plugins-ignoring-sigint");
+    let bin = tfprovider::provider_path(&plugins);
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    std::fs::write(
+        &bin,
+        format!("#!/bin/sh\ntrap '' INT\nexec '{}' \"$@\"\n", real.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    plugins
+}
+
+/// An apply that outlasts the stack's applying limit (5 s; two objects
+/// written in parallel, 14 s each) while its worker is alive: the worker
+/// interrupts Terraform at the limit, Terraform waits for the writes in
+/// flight (as with any provider), and by the time it writes its state the
+/// server has stopped the run (limit + 3 heartbeats of 1 s): the write is
+/// refused and Terraform saves the state as `errored.tfstate`. The worker
+/// moves that file, before deleting the workspace, to
+/// `<work>/errored-state/run-<id>-<ms>.tfstate` (mode 0600, the worker's
+/// user, directory 0700) and says so in its log, never with the state's
+/// content; the file is Terraform's real state of both objects, and
+/// pushing it with `terraform state push` through the stack's backend (as
+/// the notice says, with admin-minted credentials) makes it the stack's
+/// state: a plan from there has nothing to do. (The server holds at most
+/// the empty snapshot Terraform persisted when interrupted.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_stopped_by_the_server_keeps_terraforms_unsaved_state() {
+    for b in backends().await {
+        let srv = spawn(b, Duration::from_secs(1)).await;
+        srv.stack_with(
+            "web",
+            json!({"timeouts": {"preparing": 60, "initialising": 120, "planning": 120, "applying": 5}}),
+        )
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let objects = dir.path().join("objects");
+        std::fs::create_dir_all(&objects).unwrap();
+        let cfg_dir = dir.path().join("config");
+        let body = "resource \"arbitest_object\" \"a\" {\n  name = \"a\"\n}\n\nresource \"arbitest_object\" \"b\" {\n  name = \"b\"\n}\n";
+        let main_tf = config(&objects, "delay_ms = 14000", body);
+        let plan = judged(&cfg_dir, &main_tf);
+        let cr = srv.submit("web", &cfg_dir, &plan).await;
+        let work = dir.path().join("w");
+        let mut wcfg = worker_config("w", &work);
+        wcfg.plugin_dir = Some(sigint_ignoring_plugin_dir(dir.path()));
+        let api = WorkerApi::new(&srv.base, &srv.pool_token().await).unwrap();
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let out = arbiter_runner::work(&api, &wcfg, true, rx).await.unwrap();
+        let o = &out[0];
+        let run = srv.run(o.run).await;
+        assert_eq!(run["phase"], "interrupted", "{b}: {run}\n{}", o.log);
+        let error = run["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("applying lasted longer than its limit of 5 s")
+                && error.contains("stopped by the server"),
+            "{b}: {run}"
+        );
+        assert_eq!(
+            srv.change_request(cr).await["status"],
+            "apply_failed",
+            "{b}"
+        );
+        assert!(
+            o.log.contains("ran past 5 s: interrupting"),
+            "{b}: {}",
+            o.log
+        );
+        // Terraform wrote both objects, could not save its state, and
+        // saved it locally.
+        assert_eq!(object_names(&objects), ["a", "b"], "{b}: {}", o.log);
+        assert!(
+            o.log.contains("Failed to persist state to backend"),
+            "{b}: {}",
+            o.log
+        );
+        // The server has at most the snapshot Terraform persisted when it
+        // was interrupted, before the writes completed: no object.
+        let states = srv.states("web").await;
+        for s in &states {
+            assert_eq!(s["resource_count"], 0, "{b}: {states:#?}\n{}", o.log);
+        }
+
+        // The quarantine: one file of the run, 0600, the worker's own.
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let qdir = work.join(arbiter_runner::errored_state::QUARANTINE_DIR);
+        let files: Vec<PathBuf> = std::fs::read_dir(&qdir)
+            .unwrap_or_else(|e| panic!("{b}: {qdir:?}: {e}\n{}", o.log))
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{b}: {files:?}");
+        let kept = &files[0];
+        let name = kept.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(&format!("run-{}-", o.run)) && name.ends_with(".tfstate"),
+            "{b}: {name}"
+        );
+        let me = std::fs::metadata("/proc/self").unwrap();
+        let m = std::fs::symlink_metadata(kept).unwrap();
+        assert!(m.is_file(), "{b}");
+        assert_eq!(m.permissions().mode() & 0o7777, 0o600, "{b}");
+        assert_eq!((m.uid(), m.gid()), (me.uid(), me.gid()), "{b}");
+        let qm = std::fs::metadata(&qdir).unwrap();
+        assert_eq!(qm.permissions().mode() & 0o7777, 0o700, "{b}");
+        // Terraform's real state of what it created.
+        let text = std::fs::read_to_string(kept).unwrap();
+        let state: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(state["version"], 4, "{b}: {state}");
+        let mut created: Vec<String> = state["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                assert_eq!(r["type"], "arbitest_object", "{b}: {r}");
+                r["instances"][0]["attributes"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        created.sort();
+        assert_eq!(created, object_names(&objects), "{b}: {state}");
+        let lineage = state["lineage"].as_str().unwrap().to_string();
+        assert!(lineage.len() >= 16, "{b}: {state}");
+        // The same state line as the server's snapshot, newer.
+        for s in &states {
+            assert_eq!(s["lineage"], state["lineage"], "{b}: {s}");
+            assert!(
+                s["serial"].as_i64().unwrap() < state["serial"].as_i64().unwrap(),
+                "{b}: {s} {}",
+                state["serial"]
+            );
+        }
+        // The workspace is gone, the file is named in the log, and no log
+        // (the server's, the worker's) holds the state's content: its
+        // lineage appears nowhere but in the state.
+        let workspaces: Vec<String> = std::fs::read_dir(&work)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("run-"))
+            .collect();
+        assert!(workspaces.is_empty(), "{b}: {workspaces:?}");
+        assert!(
+            o.log
+                .contains(&format!("the worker kept it at {}", kept.display())),
+            "{b}: {}",
+            o.log
+        );
+        let server_log = srv.log(o.run).await;
+        for (what, log) in [("server", &server_log), ("worker", &o.log)] {
+            assert!(!log.contains(&lineage), "{b}: the {what} log: {log}");
+            assert!(!log.contains(&text), "{b}: the {what} log");
+        }
+        assert!(processes_under(&work).is_empty(), "{b}");
+
+        // Recovery as the notice says: a person's terraform on the
+        // stack's backend pushes the file; the stack's state is then the
+        // applied one and a plan has nothing to do.
+        let creds: arbiter_api::runs::BackendCredentials =
+            serde_json::from_value(srv.backend_credentials("web").await).unwrap();
+        let mut w = World::new();
+        w.set_env("TF_HTTP_USERNAME", &creds.username);
+        w.set_env("TF_HTTP_PASSWORD", &creds.password);
+        std::fs::write(w.work.join("main.tf"), &main_tf).unwrap();
+        std::fs::write(
+            w.work.join(arbiter_runner::tool::BACKEND_OVERRIDE),
+            arbiter_runner::tool::backend_override(&creds),
+        )
+        .unwrap();
+        w.init();
+        w.tf_ok(&["state", "push", &kept.display().to_string()]);
+        let pushed = srv.tfstate("web").await.unwrap();
+        assert_eq!(pushed["lineage"], state["lineage"], "{b}: {pushed}");
+        let after = w.plan(&[]);
+        let changes: Vec<&Value> = after["resource_changes"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        for c in &changes {
+            assert_eq!(c["change"]["actions"], json!(["no-op"]), "{b}: {c}");
+        }
+        srv.running.shutdown().await.unwrap();
+    }
+}
