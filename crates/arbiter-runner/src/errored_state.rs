@@ -231,3 +231,120 @@ pub fn lost_notice(e: &QuarantineError, run: i64, workspace: &Path) -> String {
         workspace.display()
     )
 }
+
+/// What a sweep of leftover workspaces did, one line each (never a
+/// state's content).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Sweep {
+    /// State files kept from leftover workspaces, with their runs.
+    pub kept: Vec<(i64, Kept)>,
+    /// Leftover workspaces removed.
+    pub removed: Vec<PathBuf>,
+    /// Leftover workspaces left alone: a process still works in them, or a
+    /// state file in them could not be kept (why, for the log).
+    pub left: Vec<(PathBuf, String)>,
+}
+
+/// `run-<id>-<pid>`: a run's workspace and the worker process that made it.
+fn workspace_name(name: &str) -> Option<(i64, u32)> {
+    let rest = name.strip_prefix("run-")?;
+    let (id, pid) = rest.split_once('-')?;
+    Some((id.parse().ok()?, pid.parse().ok()?))
+}
+
+/// Whether a process works inside `dir` (its current directory there).
+fn busy(dir: &Path) -> bool {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    procs.flatten().any(|p| {
+        p.file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            && std::fs::read_link(p.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(dir))
+    })
+}
+
+/// The directories under `root` (depth ≤ 8, symbolic links not followed)
+/// holding an `errored.tfstate` entry of any kind.
+fn errored_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(ft) = e.file_type() else { continue };
+            if e.file_name() == ERRORED_STATE {
+                out.push(dir.clone());
+            } else if ft.is_dir() && depth < 8 {
+                stack.push((e.path(), depth + 1));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// At a worker's start: the workspaces (`run-<id>-<pid>`) that workers
+/// killed outright left in `work_dir`. A workspace whose worker process
+/// still exists, or in which a process still works (a Terraform that
+/// outlived its killed worker), is left alone. From the others, every
+/// `errored.tfstate` is kept like at the end of a run ([`quarantine`]),
+/// then the workspace is removed; one that could not be kept keeps its
+/// workspace.
+pub fn sweep(work_dir: &Path) -> Sweep {
+    let mut out = Sweep::default();
+    let Ok(entries) = std::fs::read_dir(work_dir) else {
+        return out;
+    };
+    let me = std::process::id();
+    let mut found: Vec<(PathBuf, i64, u32)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let (run, pid) = workspace_name(&e.file_name().to_string_lossy())?;
+            let is_dir = e.file_type().ok()?.is_dir();
+            is_dir.then(|| (e.path(), run, pid))
+        })
+        .collect();
+    found.sort();
+    for (ws, run, pid) in found {
+        if pid == me || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if busy(&ws) {
+            out.left.push((ws, "a process still works in it".into()));
+            continue;
+        }
+        let mut keep_ws = None;
+        for dir in errored_dirs(&ws.join("src")) {
+            match quarantine(&ws, &dir, work_dir, run) {
+                Ok(Some(k)) => out.kept.push((run, k)),
+                Ok(None) => {}
+                Err(e) => keep_ws = Some(e.to_string()),
+            }
+        }
+        match keep_ws {
+            Some(why) => out.left.push((ws, why)),
+            None => match std::fs::remove_dir_all(&ws) {
+                Ok(()) => out.removed.push(ws),
+                Err(e) => out.left.push((ws, format!("removing it failed: {e}"))),
+            },
+        }
+    }
+    out
+}
+
+/// The loud line for a state file kept from a leftover workspace (the
+/// run's stack is not known here: `arbiter run show` names it).
+pub fn swept_notice(kept: &Kept, run: i64) -> String {
+    format!(
+        "[arbiter] IMPORTANT: a workspace of run {run}, left by a worker that was killed, held Terraform's unsaved state ({ERRORED_STATE}); \
+         the worker kept it at {} ({} bytes, mode 0600: it holds the state's secrets). `arbiter run show {run}` names the stack: push the file as \
+         that stack's state (`arbiter state push STACK FILE`, or `terraform state push` through the stack's backend) before applying to it again, then delete it",
+        kept.path.display(),
+        kept.bytes
+    )
+}

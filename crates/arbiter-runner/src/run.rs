@@ -630,7 +630,12 @@ pub async fn work(
     shutdown: watch::Receiver<bool>,
 ) -> Result<Vec<Outcome>, ApiError> {
     // The work directory is made by the first run (a worker that never
-    // gets one leaves nothing behind).
+    // gets one leaves nothing behind). What workers killed outright left
+    // there is cleared first, their unsaved states kept (not when
+    // workspaces are kept for debugging).
+    if !cfg.keep_workspaces {
+        sweep_leftovers(&cfg.work_dir);
+    }
     let mut outcomes = Vec::new();
     let mut backoff = Duration::from_secs(1);
     loop {
@@ -669,5 +674,26 @@ pub async fn work(
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// Clears the workspaces of killed workers ([`crate::errored_state::sweep`])
+/// and says what it kept, loudly.
+fn sweep_leftovers(work_dir: &Path) {
+    let swept = crate::errored_state::sweep(work_dir);
+    for (run, kept) in &swept.kept {
+        tracing::error!("{}", crate::errored_state::swept_notice(kept, *run));
+    }
+    for ws in &swept.removed {
+        tracing::info!(
+            "removed the leftover workspace {} of a killed worker",
+            ws.display()
+        );
+    }
+    for (ws, why) in &swept.left {
+        tracing::warn!(
+            "left the workspace {} of a killed worker alone: {why}",
+            ws.display()
+        );
     }
 }

@@ -169,3 +169,90 @@ fn a_working_directory_resolving_outside_the_workspace_is_refused() {
         "someone else's"
     );
 }
+
+/// The pid of a process that has exited (and been reaped).
+fn dead_pid() -> u32 {
+    let mut c = std::process::Command::new("true").spawn().unwrap();
+    let pid = c.id();
+    c.wait().unwrap();
+    pid
+}
+
+/// At start, a worker clears the workspaces killed workers left: their
+/// unsaved states are kept, the workspaces removed; a workspace of a live
+/// worker, or one a process (a Terraform outliving its worker) still works
+/// in, is left alone.
+#[test]
+fn leftover_workspaces_of_killed_workers_are_swept_and_their_states_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let gone = dead_pid();
+    // A killed worker's workspace with Terraform's unsaved state.
+    let dead = work.join(format!("run-41-{gone}"));
+    std::fs::create_dir_all(dead.join("src").join("infra")).unwrap();
+    let content = "{\"version\": 4, \"lineage\": \"swept-lineage\", \"resources\": []}\n";
+    std::fs::write(dead.join("src").join("infra").join(ERRORED_STATE), content).unwrap();
+    // One without: just removed.
+    let empty = work.join(format!("run-42-{gone}"));
+    std::fs::create_dir_all(empty.join("src")).unwrap();
+    // A live worker's (pid 1 exists) and this process's own: untouched.
+    let live = work.join("run-43-1");
+    std::fs::create_dir_all(live.join("src")).unwrap();
+    std::fs::write(live.join("src").join(ERRORED_STATE), "{}").unwrap();
+    let own = work.join(format!("run-44-{}", std::process::id()));
+    std::fs::create_dir_all(&own).unwrap();
+    // A dead worker's workspace in which a process still runs.
+    let outlived = work.join(format!("run-45-{gone}"));
+    std::fs::create_dir_all(outlived.join("src")).unwrap();
+    std::fs::write(outlived.join("src").join(ERRORED_STATE), "{}").unwrap();
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .current_dir(outlived.join("src"))
+        .spawn()
+        .unwrap();
+    // Not a workspace: never touched.
+    std::fs::create_dir_all(work.join("plugin-cache")).unwrap();
+
+    let swept = arbiter_runner::errored_state::sweep(&work);
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+
+    assert_eq!(swept.kept.len(), 1, "{swept:?}");
+    let (run, kept) = &swept.kept[0];
+    assert_eq!(*run, 41);
+    assert_eq!(std::fs::read_to_string(&kept.path).unwrap(), content);
+    assert_eq!(mode(&kept.path), 0o600);
+    assert!(kept
+        .path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("run-41-"));
+    assert_eq!(swept.removed, vec![dead.clone(), empty.clone()]);
+    assert!(!dead.exists() && !empty.exists());
+    assert_eq!(swept.left.len(), 1, "{swept:?}");
+    assert_eq!(swept.left[0].0, outlived);
+    assert!(outlived.join("src").join(ERRORED_STATE).exists());
+    assert!(live.join("src").join(ERRORED_STATE).exists() && own.exists());
+    assert!(work.join("plugin-cache").exists());
+    let line = arbiter_runner::errored_state::swept_notice(kept, *run);
+    assert!(line.contains("run 41") && line.contains(&kept.path.display().to_string()));
+    assert!(!line.contains("swept-lineage"), "never the content: {line}");
+    // Once the process that worked there is gone, the next start keeps its
+    // state too; the live worker's workspace stays.
+    let again = arbiter_runner::errored_state::sweep(&work);
+    assert_eq!(again.kept.len(), 1, "{again:?}");
+    assert_eq!(again.kept[0].0, 45);
+    assert_eq!(again.removed, vec![outlived.clone()]);
+    assert!(live.exists() && own.exists());
+    let third = arbiter_runner::errored_state::sweep(&work);
+    assert!(
+        third.kept.is_empty() && third.removed.is_empty(),
+        "{third:?}"
+    );
+    // A missing work directory is nothing to sweep.
+    assert_eq!(
+        arbiter_runner::errored_state::sweep(&dir.path().join("none")),
+        arbiter_runner::errored_state::Sweep::default()
+    );
+}
