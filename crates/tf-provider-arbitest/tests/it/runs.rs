@@ -640,6 +640,47 @@ async fn a_terraform_outliving_its_killed_worker_writes_no_state() {
         // (Today the run's credentials end with it: "HTTP remote state
         // endpoint requires auth".)
         assert!(logs.contains("Failed to save state"), "{b}: {logs}");
+        // Terraform saved what it could not upload in the dead worker's
+        // workspace; the next worker started on that work directory keeps
+        // it and clears the workspace.
+        let api = WorkerApi::new(&srv.base, &k.token).unwrap();
+        let wcfg = worker_config("w-next", &k.child_work);
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let next = {
+            let (api, wcfg) = (api.clone(), wcfg.clone());
+            tokio::spawn(async move { arbiter_runner::work(&api, &wcfg, false, rx).await })
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        tx.send(true).unwrap();
+        assert!(
+            next.await.unwrap().unwrap().is_empty(),
+            "{b}: nothing to claim"
+        );
+        let kept: Vec<PathBuf> = std::fs::read_dir(k.child_work.join("errored-state"))
+            .unwrap_or_else(|e| panic!("{b}: no errored-state directory: {e}"))
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(kept.len(), 1, "{b}: {kept:?}");
+        assert!(
+            kept[0]
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("run-{}-", k.run)),
+            "{b}: {kept:?}"
+        );
+        let state: Value = serde_json::from_slice(&std::fs::read(&kept[0]).unwrap()).unwrap();
+        assert_eq!(
+            state["resources"].as_array().map(Vec::len),
+            Some(N),
+            "{b}: the kept state lists what the detached apply made"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(&k.child_work)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with("run-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{b}: {leftovers:?}");
         srv.running.shutdown().await.unwrap();
     }
 }
