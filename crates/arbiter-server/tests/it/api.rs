@@ -7,7 +7,7 @@
 use crate::common;
 mod upgrade;
 
-use common::{backends, spawn, submission, App};
+use common::{audit_actions, backends, spawn, submission, App};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -25,26 +25,6 @@ async fn setup(backend: &'static str) -> (App, arbiter_api::AgentKey) {
         )
         .await;
     (app, key)
-}
-
-async fn audit_actions(app: &App, subject: &str) -> Vec<String> {
-    let r = app
-        .req(
-            "GET",
-            &format!("/api/v1/audit/subjects/{subject}"),
-            Some(&app.admin),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    let mut v: Vec<String> = r.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["entry"]["action"].as_str().unwrap().to_string())
-        .collect();
-    v.reverse();
-    v
 }
 
 /// Exports the whole log over HTTP and verifies it with the offline verifier.

@@ -9,7 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::common::{self, backends, spawn, App};
+use crate::common::{self, audit_actions, audit_entries, backends, spawn, App};
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -216,26 +216,6 @@ fn tfstate(serial: i64, lineage: &str, names: &[&str]) -> Vec<u8> {
             "instances": [{"schema_version": 0, "attributes": {"id": format!("id-{n}")}}]}))
         .collect();
     serde_json::to_vec(&json!({"version": 4, "terraform_version": "1.11.4", "serial": serial, "lineage": lineage, "outputs": {}, "resources": resources})).unwrap()
-}
-
-async fn audit_actions(app: &App, subject: &str) -> Vec<String> {
-    let r = app
-        .req(
-            "GET",
-            &format!("/api/v1/audit/subjects/{subject}"),
-            Some(&app.admin),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    let mut v: Vec<String> = r.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["entry"]["action"].as_str().unwrap().to_string())
-        .collect();
-    v.reverse();
-    v
 }
 
 async fn get_run(app: &App, id: i64) -> Value {
@@ -1803,32 +1783,6 @@ async fn real_terraform_uses_the_state_backend_and_respects_its_lock() {
         );
         app.running.shutdown().await.unwrap();
     }
-}
-
-/// The audit entries of a subject: `(action, payload)`, oldest first.
-async fn audit_entries(app: &App, subject: &str) -> Vec<(String, Value)> {
-    let r = app
-        .req(
-            "GET",
-            &format!("/api/v1/audit/subjects/{subject}"),
-            Some(&app.admin),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
-    let mut v: Vec<(String, Value)> = r.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["entry"]["action"].as_str().unwrap().to_string(),
-                i["payload"].clone(),
-            )
-        })
-        .collect();
-    v.reverse();
-    v
 }
 
 /// How many state versions a stack has.

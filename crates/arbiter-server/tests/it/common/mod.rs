@@ -244,3 +244,38 @@ pub fn plan(name: &str) -> Value {
 pub fn submission(stack: &str, plan_name: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({"stack": stack, "plan": plan(plan_name), "intent": "test"})).unwrap()
 }
+
+/// The audit entries of a subject: `(action, payload)`, oldest first.
+pub async fn audit_entries(app: &App, subject: &str) -> Vec<(String, Value)> {
+    let r = app
+        .req(
+            "GET",
+            &format!("/api/v1/audit/subjects/{subject}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let mut v: Vec<(String, Value)> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["entry"]["action"].as_str().unwrap().to_string(),
+                i["payload"].clone(),
+            )
+        })
+        .collect();
+    v.reverse();
+    v
+}
+
+/// The audit actions of a subject, oldest first.
+pub async fn audit_actions(app: &App, subject: &str) -> Vec<String> {
+    audit_entries(app, subject)
+        .await
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect()
+}
