@@ -9,7 +9,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::common::{self, audit_actions, audit_entries, backends, spawn, App};
+use crate::common::{
+    self, audit_actions, audit_entries, backends, pool_token, pool_token_with_id, spawn, App,
+};
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -100,19 +102,6 @@ async fn runs_of(app: &App, cr: i64) -> Vec<Value> {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     r.body["items"].as_array().unwrap().clone()
-}
-
-async fn pool_token(app: &App, pool: &str) -> String {
-    let r = app
-        .req(
-            "POST",
-            "/api/v1/worker-pools",
-            Some(&app.admin),
-            Some(&json!({"name": pool})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["token"].as_str().unwrap().to_string()
 }
 
 /// A worker speaking the worker API.
@@ -2128,23 +2117,6 @@ async fn the_server_stops_a_run_whose_phase_outlasts_its_limit_though_its_worker
         );
         app.running.shutdown().await.unwrap();
     }
-}
-
-/// Mints a token for a pool: `(id, token)`.
-async fn pool_token_with_id(app: &App, pool: &str) -> (String, String) {
-    let r = app
-        .req(
-            "POST",
-            "/api/v1/worker-pools",
-            Some(&app.admin),
-            Some(&json!({"name": pool})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    (
-        r.body["id"].as_str().unwrap().to_string(),
-        r.body["token"].as_str().unwrap().to_string(),
-    )
 }
 
 async fn get_bundle(app: &App, token: &str, sha: &str) -> u16 {

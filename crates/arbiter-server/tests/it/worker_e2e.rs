@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::common::{backends, spawn, App};
+use crate::common::{backends, pool_token, spawn, App};
 use arbiter_api::runs::RunPhase;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -54,17 +54,53 @@ fn judged_plan(cfg: &Path, work: &Path) -> Value {
     serde_json::from_slice(&tf(&["show", "-json", "judged.tfplan"])).unwrap()
 }
 
-async fn pool_token(app: &App, pool: &str) -> String {
+/// What both tests start from: stack `web` (auto-apply, the secret's
+/// name), `MAIN_TF` in `dir/config` judged with an empty state, its bundle
+/// uploaded as `arbiter submit --config DIR` packs it, and a submission of
+/// the judged plan with `greeting` (approved). Returns the bundle's SHA-256
+/// and the change request.
+async fn submit_judged(
+    app: &App,
+    b: &str,
+    dir: &Path,
+    greeting: &str,
+    intent: &str,
+) -> (String, Value) {
+    app.stack(
+        "web",
+        "dev",
+        json!({"auto_apply": true, "runs": {"secret_env": ["TF_VAR_db_password"]}}),
+    )
+    .await;
+    let cfg_dir = dir.join("config");
+    std::fs::create_dir_all(&cfg_dir).unwrap();
+    std::fs::write(cfg_dir.join("main.tf"), MAIN_TF).unwrap();
+    let plan = judged_plan(&cfg_dir, dir);
+    let bundle = arbiter_runner::source::pack(&cfg_dir).unwrap();
+    let sha = arbiter_runner::source::sha256_hex(&bundle);
+    let r = app
+        .raw(
+            "PUT",
+            &format!("/api/v1/bundles/{sha}"),
+            Some(&app.admin),
+            Some(bundle),
+            &[],
+        )
+        .await;
+    assert!(matches!(r.status, 200 | 201), "{b}: {:?}", r.body);
+    let body = json!({"stack": "web", "plan": plan, "intent": intent,
+        "config": {"kind": "bundle", "sha256": sha}, "variables": {"greeting": greeting}});
     let r = app
         .req(
             "POST",
-            "/api/v1/worker-pools",
+            "/api/v1/change-requests",
             Some(&app.admin),
-            Some(&json!({"name": pool})),
+            Some(&body),
         )
         .await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["token"].as_str().unwrap().to_string()
+    assert_eq!(r.status, 201, "{b}: {:?}", r.body);
+    assert_eq!(r.body["status"], "approved", "{b}: {}", r.body);
+    (sha, r.body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,43 +108,9 @@ async fn a_submitted_configuration_is_judged_and_applied_by_the_worker() {
     std::env::set_var("TF_VAR_db_password", SECRET);
     for b in backends().await {
         let app = spawn(b, |_| {}).await;
-        app.stack(
-            "web",
-            "dev",
-            json!({"auto_apply": true, "runs": {"secret_env": ["TF_VAR_db_password"]}}),
-        )
-        .await;
         let dir = tempfile::tempdir().unwrap();
-        let cfg_dir = dir.path().join("config");
-        std::fs::create_dir_all(&cfg_dir).unwrap();
-        std::fs::write(cfg_dir.join("main.tf"), MAIN_TF).unwrap();
-        let plan = judged_plan(&cfg_dir, dir.path());
-        // The bundle, as `arbiter submit --config DIR` packs it.
-        let bundle = arbiter_runner::source::pack(&cfg_dir).unwrap();
-        let sha = arbiter_runner::source::sha256_hex(&bundle);
-        let r = app
-            .raw(
-                "PUT",
-                &format!("/api/v1/bundles/{sha}"),
-                Some(&app.admin),
-                Some(bundle),
-                &[],
-            )
-            .await;
-        assert!(matches!(r.status, 200 | 201), "{b}: {:?}", r.body);
-        let body = json!({"stack": "web", "plan": plan, "intent": "worker e2e",
-            "config": {"kind": "bundle", "sha256": sha}, "variables": {"greeting": "hello"}});
-        let r = app
-            .req(
-                "POST",
-                "/api/v1/change-requests",
-                Some(&app.admin),
-                Some(&body),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{b}: {:?}", r.body);
-        assert_eq!(r.body["status"], "approved", "{b}: {}", r.body);
-        let cr = r.body["id"].as_i64().unwrap();
+        let (sha, c) = submit_judged(&app, b, dir.path(), "hello", "worker e2e").await;
+        let cr = c["id"].as_i64().unwrap();
 
         // The same configuration with a local-exec provisioner: the
         // built-in rule holds it for a person (no run is queued).
@@ -221,41 +223,9 @@ async fn a_plan_that_changed_since_judging_is_not_applied_but_judged_again() {
     std::env::set_var("TF_VAR_db_password", SECRET);
     for b in backends().await {
         let app = spawn(b, |_| {}).await;
-        app.stack(
-            "web",
-            "dev",
-            json!({"auto_apply": true, "runs": {"secret_env": ["TF_VAR_db_password"]}}),
-        )
-        .await;
         let dir = tempfile::tempdir().unwrap();
-        let cfg_dir = dir.path().join("config");
-        std::fs::create_dir_all(&cfg_dir).unwrap();
-        std::fs::write(cfg_dir.join("main.tf"), MAIN_TF).unwrap();
-        let plan = judged_plan(&cfg_dir, dir.path());
-        let bundle = arbiter_runner::source::pack(&cfg_dir).unwrap();
-        let sha = arbiter_runner::source::sha256_hex(&bundle);
-        let r = app
-            .raw(
-                "PUT",
-                &format!("/api/v1/bundles/{sha}"),
-                Some(&app.admin),
-                Some(bundle),
-                &[],
-            )
-            .await;
-        assert!(matches!(r.status, 200 | 201), "{b}: {:?}", r.body);
-        let body = json!({"stack": "web", "plan": plan, "intent": "changed since judging",
-            "config": {"kind": "bundle", "sha256": sha}, "variables": {"greeting": "changed"}});
-        let r = app
-            .req(
-                "POST",
-                "/api/v1/change-requests",
-                Some(&app.admin),
-                Some(&body),
-            )
-            .await;
-        assert_eq!(r.body["status"], "approved", "{b}: {}", r.body);
-        let cr = r.body["id"].as_i64().unwrap();
+        let (_, c) = submit_judged(&app, b, dir.path(), "changed", "changed since judging").await;
+        let cr = c["id"].as_i64().unwrap();
         let token = pool_token(&app, arbiter_api::runs::DEFAULT_POOL).await;
         let api = arbiter_runner::WorkerApi::new(&app.base, &token).unwrap();
         let mut wcfg = arbiter_runner::WorkerConfig::new("e2e-worker", &dir.path().join("work"));

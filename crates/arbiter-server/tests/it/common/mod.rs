@@ -279,3 +279,26 @@ pub async fn audit_actions(app: &App, subject: &str) -> Vec<String> {
         .map(|(a, _)| a)
         .collect()
 }
+
+/// Mints a token for worker pool `pool` (made if needed) as the admin:
+/// `(id, token)`.
+pub async fn pool_token_with_id(app: &App, pool: &str) -> (String, String) {
+    let r = app
+        .req(
+            "POST",
+            "/api/v1/worker-pools",
+            Some(&app.admin),
+            Some(&json!({"name": pool})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    (
+        r.body["id"].as_str().unwrap().to_string(),
+        r.body["token"].as_str().unwrap().to_string(),
+    )
+}
+
+/// A new token of worker pool `pool` (made if needed), minted by the admin.
+pub async fn pool_token(app: &App, pool: &str) -> String {
+    pool_token_with_id(app, pool).await.1
+}
